@@ -1,0 +1,61 @@
+"""tornio's exceptions.
+
+One root, split by whose fault a failure is::
+
+    TornioError
+    ├── ProtocolError                 the peer sent something the protocol does not allow
+    │   ├── InvalidPacket             one packet could not be decoded (Sans-I/O)
+    │   ├── InvalidPayload            a framed payload could not be split (Sans-I/O)
+    │   └── PayloadTooLarge           a body or message exceeds a configured limit
+    └── LocalError                    tornio or the application misused an API
+"""
+
+from __future__ import annotations
+
+__all__ = [
+    "InvalidPacket",
+    "InvalidPayload",
+    "LocalError",
+    "PayloadTooLarge",
+    "ProtocolError",
+    "TornioError",
+]
+
+
+class TornioError(Exception):
+    """Root of every exception tornio raises on purpose."""
+
+
+class ProtocolError(TornioError):
+    """The remote peer broke the protocol.
+
+    ``http_status`` is the status an HTTP transport should answer with.
+    """
+
+    http_status = 400
+
+
+class InvalidPacket(ProtocolError):
+    """A packet could not be decoded.
+
+    ``endpoint`` is the namespace the packet named, when it could be read, so that the error
+    can be reported on that namespace; ``''`` otherwise.
+    """
+
+    def __init__(self, message: str, endpoint: str = "") -> None:
+        super().__init__(message)
+        self.endpoint = endpoint
+
+
+class InvalidPayload(ProtocolError):
+    """A multi-packet payload (``\\ufffd<len>\\ufffd`` framing) could not be split."""
+
+
+class PayloadTooLarge(ProtocolError):
+    """A request body or message is larger than the configured limit."""
+
+    http_status = 413
+
+
+class LocalError(TornioError):
+    """tornio or the application used an API wrongly."""
