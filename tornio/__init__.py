@@ -1,0 +1,41 @@
+"""tornio: a Socket.IO server on Tornado.
+
+It speaks the legacy Socket.IO 0.9 protocol behind gevent-socketio's namespace API, and runs
+embedded in a Tornado application (:class:`Router`), as a seed-compatible server
+(:class:`SocketIOServer`), or as ``tornio serve``.
+"""
+
+from __future__ import annotations
+
+from tornio.exceptions import (
+    InvalidPacket,
+    InvalidPayload,
+    PayloadTooLarge,
+    ProtocolError,
+    TornioError,
+)
+from tornio.manager import SocketManager
+from tornio.mixins import BroadcastMixin, RoomsMixin
+from tornio.namespace import BaseNamespace
+from tornio.router import Router
+from tornio.server import SocketIOServer
+from tornio.settings import Settings
+from tornio.virtsocket import Socket
+
+__all__ = [
+    "BaseNamespace",
+    "BroadcastMixin",
+    "InvalidPacket",
+    "InvalidPayload",
+    "PayloadTooLarge",
+    "ProtocolError",
+    "RoomsMixin",
+    "Router",
+    "Settings",
+    "Socket",
+    "SocketIOServer",
+    "SocketManager",
+    "TornioError",
+]
+
+__version__ = "0.1.0"

@@ -1,0 +1,39 @@
+"""What a bus is: how nodes publish messages to each other."""
+
+from __future__ import annotations
+
+from typing import Any, Protocol
+
+__all__ = ["Bus", "BusNode", "Message"]
+
+#: A bus message: a plain dict of msgpack-able values. Keys: ``type`` (what it asks), ``nsp``
+#: (the namespace), ``data`` (the rest), ``sender`` (the publishing node's id).
+Message = dict[str, Any]
+
+
+class BusNode(Protocol):
+    """A node on the bus (one process serving clients)."""
+
+    node_id: str
+
+    def deliver(self, message: Message) -> None:
+        """Act on a message that another node published."""
+
+
+class Bus(Protocol):
+    """Carries messages from one node to every other node that wants them."""
+
+    def attach(self, node: BusNode) -> None:
+        """Join a node to the bus."""
+
+    def detach(self, node: BusNode) -> None:
+        """Take a node off the bus."""
+
+    def publish(self, message: Message) -> None:
+        """Send to every other node (the publisher acts on its own messages itself)."""
+
+    def subscribe(self, node: BusNode, namespace: str, room: str) -> None:
+        """The node now has local members in this room."""
+
+    def unsubscribe(self, node: BusNode, namespace: str, room: str) -> None:
+        """The node no longer has local members in this room."""

@@ -1,0 +1,34 @@
+"""An in-process bus: nodes in one process (one server, or several in a test)."""
+
+from __future__ import annotations
+
+from tornio.bus.base import BusNode, Message
+
+__all__ = ["InProcessBus"]
+
+
+class InProcessBus:
+    """Delivers each message synchronously to every other attached node, in order."""
+
+    def __init__(self) -> None:
+        self.nodes: list[BusNode] = []
+
+    def attach(self, node: BusNode) -> None:
+        if node not in self.nodes:
+            self.nodes.append(node)
+
+    def detach(self, node: BusNode) -> None:
+        if node in self.nodes:
+            self.nodes.remove(node)
+
+    def publish(self, message: Message) -> None:
+        sender = message.get("sender")
+        for node in list(self.nodes):
+            if node.node_id != sender:
+                node.deliver(message)
+
+    def subscribe(self, node: BusNode, namespace: str, room: str) -> None:
+        """Every node sees every message here; filtering by room is the ZeroMQ bus's job."""
+
+    def unsubscribe(self, node: BusNode, namespace: str, room: str) -> None:
+        """See :meth:`subscribe`."""

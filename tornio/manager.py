@@ -1,0 +1,217 @@
+"""``SocketManager``: the sockets of one process, their timers, rooms and emits.
+
+This is the adapter between the sans-I/O sessions and the event loop: it owns the only clock
+(``time.monotonic``, the asyncio loop's clock) and one timer per session, armed at the
+session's next deadline. Emits go to local recipients directly and to the other nodes
+through the bus; each emit is encoded once and the same string is queued for every recipient.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import secrets
+import time
+from collections.abc import Coroutine, Iterable, Mapping
+from typing import TYPE_CHECKING, Any
+
+from tornio.bus import Bus, InProcessBus
+from tornio.protocol import legacy
+from tornio.rooms import RoomIndex
+from tornio.session import SessionState
+from tornio.settings import Settings
+from tornio.virtsocket import Socket
+
+if TYPE_CHECKING:
+    from tornado.httputil import HTTPServerRequest
+
+    from tornio.bus.base import Message
+    from tornio.namespace import BaseNamespace
+
+__all__ = ["SocketManager", "normalize_namespace"]
+
+log = logging.getLogger("tornio.manager")
+
+BUS_VERSION = 1
+
+
+def normalize_namespace(name: str) -> str:
+    """The legacy global endpoint is ``''``; Socket.IO v5 calls it ``'/'``."""
+    return "" if name in ("", "/") else name
+
+
+class SocketManager:
+    """Every socket this process serves (see the module docstring)."""
+
+    def __init__(
+        self,
+        namespaces: Mapping[str, type[BaseNamespace]],
+        settings: Settings,
+        bus: Bus | None = None,
+    ) -> None:
+        self.namespaces: dict[str, type[BaseNamespace]] = {
+            normalize_namespace(name): cls for name, cls in namespaces.items()
+        }
+        self.settings = settings
+        self.node_id = secrets.token_hex(4)
+        self.sockets: dict[str, Socket] = {}
+        self.rooms = RoomIndex()
+        self.bus: Bus = bus if bus is not None else InProcessBus()
+        self.bus.attach(self)
+        self._timers: dict[str, tuple[float, asyncio.TimerHandle]] = {}
+        self._background: set[asyncio.Task[Any]] = set()
+
+    clock = staticmethod(time.monotonic)
+
+    # -- sockets -----------------------------------------------------------------------------
+
+    def new_sid(self) -> str:
+        while True:
+            sid = secrets.token_urlsafe(15)
+            if sid not in self.sockets:
+                return sid
+
+    def create_socket(self, request: HTTPServerRequest | None = None) -> Socket:
+        """A new handshaken socket; it is forgotten if no transport opens in time."""
+        socket = Socket(self, self.new_sid(), self.clock())
+        socket.handshake_request = request
+        self.sockets[socket.sessid] = socket
+        self.touch(socket)
+        return socket
+
+    def get(self, sid: str) -> Socket | None:
+        return self.sockets.get(sid)
+
+    def forget(self, socket: Socket) -> None:
+        """A socket ended: drop it from every index and cancel its timer."""
+        if self.sockets.get(socket.sessid) is socket:
+            del self.sockets[socket.sessid]
+        for namespace in {"", *self.namespaces, *socket.rooms}:
+            self.remove_member(namespace, socket)
+        entry = self._timers.pop(socket.sessid, None)
+        if entry is not None:
+            entry[1].cancel()
+
+    def run_in_background(self, coro: Coroutine[Any, Any, Any]) -> None:
+        task = asyncio.get_running_loop().create_task(coro)
+        self._background.add(task)
+        task.add_done_callback(self._background.discard)
+
+    def close_all(self, reason: str = "server shutdown") -> None:
+        """End every socket (telling each client to reconnect)."""
+        for socket in list(self.sockets.values()):
+            socket.engine.close(reason)
+
+    # -- timers ------------------------------------------------------------------------------
+
+    def touch(self, socket: Socket) -> None:
+        """Make sure the socket's timer fires no later than its session's next deadline."""
+        deadline = socket.engine.next_deadline()
+        sid = socket.sessid
+        entry = self._timers.get(sid)
+        if deadline is None:
+            if entry is not None:
+                entry[1].cancel()
+                del self._timers[sid]
+            return
+        if entry is not None:
+            if entry[0] <= deadline:
+                return
+            entry[1].cancel()
+        handle = asyncio.get_running_loop().call_at(deadline, self._fire, socket)
+        self._timers[sid] = (deadline, handle)
+
+    def _fire(self, socket: Socket) -> None:
+        self._timers.pop(socket.sessid, None)
+        try:
+            socket.engine.handle_timer(self.clock())
+        except Exception:
+            log.exception("timer of socket %s failed", socket.sessid)
+            socket.engine.close("internal error")
+        if socket.engine.state is not SessionState.CLOSED:
+            self.touch(socket)
+
+    # -- namespaces and rooms ----------------------------------------------------------------
+
+    def add_member(self, namespace: str, socket: Socket) -> None:
+        self.rooms.add_member(namespace, socket)
+
+    def remove_member(self, namespace: str, socket: Socket) -> None:
+        for room in self.rooms.remove_member(namespace, socket):
+            self.bus.unsubscribe(self, namespace, room)
+
+    def join(self, socket: Socket, namespace: str, room: str) -> None:
+        if self.rooms.join(namespace, room, socket):
+            self.bus.subscribe(self, namespace, room)
+
+    def leave(self, socket: Socket, namespace: str, room: str) -> None:
+        if self.rooms.leave(namespace, room, socket):
+            self.bus.unsubscribe(self, namespace, room)
+
+    # -- emitting ----------------------------------------------------------------------------
+
+    def emit(
+        self,
+        event: str,
+        *args: Any,
+        namespace: str = "",
+        room: str | Iterable[str] | None = None,
+        to: str | None = None,
+        skip_sid: str | Iterable[str] | None = None,
+    ) -> None:
+        """Send an event to every socket of a namespace, of some rooms, or to one sid,
+        in this process and every other node on the bus.
+
+        Args:
+            event: the event name.
+            args: its arguments (JSON values).
+            namespace: ``''`` (or ``'/'``) for the global namespace.
+            room: a room name or several; None for the whole namespace.
+            to: one socket id instead of rooms.
+            skip_sid: socket id(s) that must not receive it (the sender, usually).
+        """
+        namespace = normalize_namespace(namespace)
+        rooms = [room] if isinstance(room, str) else list(room or ())
+        skip = [skip_sid] if isinstance(skip_sid, str) else list(skip_sid or ())
+        data = {"event": event, "args": list(args), "rooms": rooms, "to": to, "skip": skip}
+        self._deliver_emit(namespace, data)
+        if to is None or to not in self.sockets:
+            self.bus.publish(
+                {"v": BUS_VERSION, "type": "emit", "nsp": namespace, "data": data,
+                 "sender": self.node_id}
+            )
+
+    def deliver(self, message: Message) -> None:
+        """A message from another node."""
+        try:
+            if message.get("v") != BUS_VERSION:
+                raise ValueError(f"unknown bus message version {message.get('v')!r}")
+            kind = message["type"]
+            if kind == "emit":
+                self._deliver_emit(message["nsp"], message["data"])
+            else:
+                raise ValueError(f"unknown bus message type {kind!r}")
+        except (KeyError, TypeError, ValueError) as exc:
+            log.warning("dropped a bad bus message: %s", exc)
+
+    def _deliver_emit(self, namespace: str, data: Mapping[str, Any]) -> None:
+        to = data.get("to")
+        recipients: Iterable[Socket]
+        if to is not None:
+            socket = self.rooms.members(namespace).get(to)
+            recipients = () if socket is None else (socket,)
+        elif data["rooms"]:
+            found: dict[str, Socket] = {}
+            for room in data["rooms"]:
+                found.update(self.rooms.room(namespace, room))
+            recipients = found.values()
+        else:
+            recipients = self.rooms.members(namespace).values()
+        skip = data["skip"]
+        wire: str | None = None
+        for socket in list(recipients):
+            if socket.sessid in skip:
+                continue
+            if wire is None:
+                wire = legacy.encode_event(namespace, data["event"], data["args"])
+            socket.send_raw(wire)

@@ -1,0 +1,68 @@
+"""gevent-socketio's ``RoomsMixin`` and ``BroadcastMixin``, on the manager and its bus.
+
+Only sockets that opened the namespace receive (gevent-socketio also hit sockets that never
+joined it), and every emit reaches the other processes on the bus too.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from tornio.virtsocket import Socket
+
+__all__ = ["BroadcastMixin", "RoomsMixin"]
+
+
+class RoomsMixin:
+    """``join``, ``leave`` and ``emit_to_room`` for a namespace."""
+
+    socket: Socket
+    ns_name: str
+    session: dict[str, Any]
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        if "rooms" not in self.session:
+            self.session["rooms"] = set()  # gevent-socketio's record: ns_name + '_' + room
+
+    def join(self, room: str) -> None:
+        """Put this socket in ``room`` of this namespace."""
+        self.session.setdefault("rooms", set()).add(self._get_room_name(room))
+        self.socket.manager.join(self.socket, self.ns_name, room)
+
+    def leave(self, room: str) -> None:
+        """Take this socket out of ``room``."""
+        self.session.setdefault("rooms", set()).discard(self._get_room_name(room))
+        self.socket.manager.leave(self.socket, self.ns_name, room)
+
+    def _get_room_name(self, room: str) -> str:
+        return self.ns_name + "_" + room
+
+    def emit_to_room(self, room: str, event: str, *args: Any) -> None:
+        """Send an event to every socket in ``room`` except this one."""
+        self.socket.manager.emit(
+            event, *args, namespace=self.ns_name, room=room, skip_sid=self.socket.sessid
+        )
+
+    @property
+    def rooms(self) -> set[str]:
+        """The rooms this socket is in, in this namespace."""
+        return set(self.socket.rooms.get(self.ns_name, ()))
+
+
+class BroadcastMixin:
+    """``broadcast_event`` and ``broadcast_event_not_me`` for a namespace."""
+
+    socket: Socket
+    ns_name: str
+
+    def broadcast_event(self, event: str, *args: Any) -> None:
+        """Send an event to every socket connected to this namespace, this one included."""
+        self.socket.manager.emit(event, *args, namespace=self.ns_name)
+
+    def broadcast_event_not_me(self, event: str, *args: Any) -> None:
+        """Send an event to every socket connected to this namespace but this one."""
+        self.socket.manager.emit(
+            event, *args, namespace=self.ns_name, skip_sid=self.socket.sessid
+        )

@@ -1,0 +1,320 @@
+"""``BaseNamespace``: gevent-socketio's namespace API, one instance per socket per endpoint.
+
+Handlers are ``on_<event>`` methods (spaces in event names become underscores) and the
+``recv_*`` hooks. A handler may be a plain method or ``async def``; what it returns becomes
+the client's acknowledgement arguments when the client asked for one (a tuple gives several
+arguments, anything else one). See ``reference/legacy.md`` §3.3 for the original.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import inspect
+import logging
+import re
+from collections.abc import Callable, Coroutine, Iterable
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from tornado.httputil import HTTPServerRequest
+
+    from tornio.virtsocket import Socket
+
+__all__ = ["BaseNamespace"]
+
+log = logging.getLogger("tornio.namespace")
+
+#: gevent-socketio's rule for event names that may reach an ``on_<event>`` method.
+ALLOWED_EVENT_NAME = re.compile(r"^[A-Za-z][A-Za-z0-9_ ]*$")
+
+# (class, method name) -> (has a leading self parameter, takes the raw packet)
+_signature_cache: dict[tuple[type, str], tuple[bool, bool]] = {}
+
+
+def _describe(cls: type, method_name: str) -> tuple[bool, bool]:
+    key = (cls, method_name)
+    info = _signature_cache.get(key)
+    if info is None:
+        func = inspect.getattr_static(cls, method_name, None)
+        if isinstance(func, (staticmethod, classmethod)) or not callable(func):
+            info = (False, False)
+        else:
+            try:
+                params = list(inspect.signature(func).parameters.values())
+            except (TypeError, ValueError):
+                params = []
+            positional = [
+                p
+                for p in params
+                if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD)
+            ]
+            has_self = bool(params) and params[0].kind in (
+                params[0].POSITIONAL_ONLY,
+                params[0].POSITIONAL_OR_KEYWORD,
+                params[0].VAR_POSITIONAL,
+            )
+            wants_packet = len(positional) == 2 and positional[1].name == "packet"
+            info = (has_self, wants_packet)
+        _signature_cache[key] = info
+    return info
+
+
+class BaseNamespace:
+    """The base class of every namespace (see the module docstring).
+
+    Attributes:
+        socket: the client's :class:`~tornio.virtsocket.Socket`.
+        session: a dict shared by every namespace of the socket.
+        request: the Tornado request that opened the socket (real remote IP, headers, cookies).
+        environ: a WSGI-style dict of that request, with ``environ['socketio']`` the socket.
+        ns_name: the endpoint, ``''`` for the global namespace.
+    """
+
+    socket: Socket
+
+    def __init__(
+        self, environ: dict[str, Any], ns_name: str, request: HTTPServerRequest | None = None
+    ) -> None:
+        self.environ = environ
+        self.socket = environ["socketio"]
+        self.session: dict[str, Any] = self.socket.session
+        self.request = request
+        self.ns_name = ns_name
+        self.allowed_methods: set[str] | None = None
+        self.jobs: list[asyncio.Task[Any]] = []
+        self.reset_acl()
+        super().__init__()
+
+    # -- hooks for subclasses ----------------------------------------------------------------
+
+    def initialize(self) -> None:
+        """Called once after construction; override instead of ``__init__``."""
+
+    def get_initial_acl(self) -> Iterable[str] | None:
+        """The method names a new socket may call; None (the default) allows all."""
+        return None
+
+    def recv_connect(self) -> Any:
+        """The client connected this namespace."""
+
+    def recv_message(self, data: Any) -> Any:
+        """A ``send()``-style message arrived; the return value is the data ack."""
+        return data
+
+    def recv_json(self, data: Any) -> Any:
+        """A JSON message arrived; the return value is the data ack."""
+        return data
+
+    def recv_disconnect(self) -> Any:
+        """The client left this namespace, or the socket ended."""
+        self.disconnect(silent=True)
+
+    def recv_error(self, packet: dict[str, Any]) -> Any:
+        """The client sent an error packet."""
+
+    # -- dispatch ----------------------------------------------------------------------------
+
+    def process_packet(self, packet: dict[str, Any]) -> Any:
+        """Dispatch one decoded packet; returns what becomes the data ack."""
+        packet_type = packet["type"]
+        if packet_type == "event":
+            return self.process_event(packet)
+        if packet_type == "message":
+            return self.call_method_with_acl("recv_message", packet, packet.get("data", ""))
+        if packet_type == "json":
+            return self.call_method_with_acl("recv_json", packet, packet.get("data"))
+        if packet_type == "connect":
+            self.socket.send_packet(packet)
+            return self.call_method_with_acl("recv_connect", packet)
+        if packet_type == "error":
+            return self.call_method_with_acl("recv_error", packet)
+        if packet_type == "ack":
+            callback = self.socket._pop_ack_callback(packet["ackId"])
+            if callback is None:
+                log.warning("no callback for ack id %s on %r", packet["ackId"], self.ns_name)
+                return None
+            return callback(*packet.get("args", ()))
+        if packet_type == "disconnect":
+            return self.call_method_with_acl("recv_disconnect", packet)
+        log.warning("unprocessed packet type %r", packet_type)
+        return None
+
+    def process_event(self, packet: dict[str, Any]) -> Any:
+        name = packet["name"]
+        if not ALLOWED_EVENT_NAME.match(name):
+            self.error(
+                "unallowed_event_name",
+                "name must only contains alpha numerical characters",
+                msg_id=packet.get("id"),
+            )
+            return None
+        method_name = "on_" + name.replace(" ", "_")
+        return self.call_method_with_acl(method_name, packet, *packet.get("args", ()))
+
+    def call_method_with_acl(self, method_name: str, packet: dict[str, Any], *args: Any) -> Any:
+        if not self.is_method_allowed(method_name):
+            self.error(
+                "method_access_denied",
+                f'You do not have access to method "{method_name}"',
+                msg_id=packet.get("id"),
+            )
+            return None
+        return self.call_method(method_name, packet, *args)
+
+    def call_method(self, method_name: str, packet: dict[str, Any], *args: Any) -> Any:
+        method = getattr(self, method_name, None)
+        if method is None:
+            self.error(
+                "no_such_method",
+                f'The method "{method_name}" was not found',
+                msg_id=packet.get("id"),
+            )
+            return None
+        has_self, wants_packet = _describe(type(self), method_name)
+        if not has_self:
+            self.error(
+                "invalid_method_args",
+                "The server-side method is invalid, as it doesn't "
+                "have 'self' as its first argument",
+                msg_id=packet.get("id"),
+            )
+            return None
+        decorate = getattr(self, "exception_handler_decorator", None)
+        if decorate is not None:
+            method = decorate(method)
+        if wants_packet:
+            return method(packet)
+        return method(*args)
+
+    # -- ACL ---------------------------------------------------------------------------------
+
+    def reset_acl(self) -> None:
+        acl = self.get_initial_acl()
+        self.allowed_methods = None if acl is None else set(acl)
+
+    def is_method_allowed(self, method_name: str) -> bool:
+        return self.allowed_methods is None or method_name in self.allowed_methods
+
+    def add_acl_method(self, method_name: str) -> None:
+        if self.allowed_methods is None:
+            self.allowed_methods = set()
+        self.allowed_methods.add(method_name)
+
+    def del_acl_method(self, method_name: str) -> None:
+        if self.allowed_methods is None:
+            raise ValueError(
+                "Trying to delete an ACL method, but none were defined yet! "
+                "Or: No ACL restrictions yet, why would you delete one?"
+            )
+        self.allowed_methods.discard(method_name)
+
+    def lift_acl_restrictions(self) -> None:
+        self.allowed_methods = None
+
+    # -- sending -----------------------------------------------------------------------------
+
+    def emit(self, event: str, *args: Any, **kwargs: Any) -> None:
+        """Send an event to this client; ``callback=`` asks the client for an ack."""
+        callback = kwargs.pop("callback", None)
+        if kwargs:
+            raise ValueError(
+                "emit() only supports positional arguments (and callback=), to stay "
+                "compatible with the Socket.IO protocol. You can however pass a dictionary "
+                "as the first argument"
+            )
+        packet: dict[str, Any] = {
+            "type": "event",
+            "name": event,
+            "args": list(args),
+            "endpoint": self.ns_name,
+        }
+        if callback is not None:
+            packet["ack"] = "data"
+            packet["id"] = self.socket._save_ack_callback(callback)
+        self.socket.send_packet(packet)
+
+    def send(
+        self, message: Any, json: bool = False, callback: Callable[..., Any] | None = None
+    ) -> None:
+        """Send a message (or a JSON value with ``json=True``) to this client."""
+        packet: dict[str, Any] = {
+            "type": "json" if json else "message",
+            "data": message,
+            "endpoint": self.ns_name,
+        }
+        if callback is not None:
+            packet["ack"] = True
+            packet["id"] = self.socket._save_ack_callback(callback)
+        self.socket.send_packet(packet)
+
+    def error(
+        self,
+        error_name: str,
+        error_message: str,
+        msg_id: int | None = None,
+        quiet: bool = False,
+    ) -> None:
+        """Report an error to the client as gevent-socketio did (an ``error`` event)."""
+        self.socket.error(error_name, error_message, endpoint=self.ns_name, msg_id=msg_id,
+                          quiet=quiet)
+
+    def disconnect(self, silent: bool = False) -> None:
+        """Leave this namespace (the whole socket, for the global one).
+
+        Unless ``silent``, the client is told with a disconnect packet.
+        """
+        if self.ns_name == "":
+            self.socket.disconnect(silent=silent)
+            return
+        if not silent:
+            self.socket.send_packet({"type": "disconnect", "endpoint": self.ns_name})
+        try:
+            self.socket.remove_namespace(self.ns_name)
+        finally:
+            self.kill_local_jobs()
+
+    # -- jobs --------------------------------------------------------------------------------
+
+    def spawn(self, fn: Callable[..., Any], *args: Any, **kwargs: Any) -> asyncio.Task[Any]:
+        """Run ``fn(*args, **kwargs)`` as a task that is cancelled when this namespace ends.
+
+        ``fn`` may be a coroutine function or a plain function. ``exception_handler_decorator``
+        applies, as for handlers.
+        """
+        decorate = getattr(self, "exception_handler_decorator", None)
+        if decorate is not None:
+            fn = decorate(fn)
+
+        async def run() -> Any:
+            try:
+                result = fn(*args, **kwargs)
+                if inspect.isawaitable(result):
+                    result = await result
+                return result
+            except asyncio.CancelledError:
+                raise
+            except Exception:
+                log.exception("job %r of namespace %r failed", fn, self.ns_name)
+                return None
+
+        task = asyncio.get_running_loop().create_task(run())
+        self.jobs.append(task)
+        task.add_done_callback(self._job_done)
+        return task
+
+    def _job_done(self, task: asyncio.Task[Any]) -> None:
+        with contextlib.suppress(ValueError):
+            self.jobs.remove(task)
+
+    def kill_local_jobs(self) -> None:
+        """Cancel every job this namespace spawned."""
+        jobs, self.jobs = self.jobs, []
+        for job in jobs:
+            job.cancel()
+
+    def _run_coroutine(self, coro: Coroutine[Any, Any, Any]) -> asyncio.Task[Any]:
+        task = asyncio.get_running_loop().create_task(coro)
+        self.jobs.append(task)
+        task.add_done_callback(self._job_done)
+        return task

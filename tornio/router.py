@@ -1,0 +1,84 @@
+"""``Router``: tornio's URL specs, to drop into any ``tornado.web.Application``.
+
+    router = tornio.Router({'/chat': ChatNamespace}, resource='socket.io')
+    app = tornado.web.Application(router.urls + my_handlers)
+
+The router also owns the process's :class:`~tornio.manager.SocketManager`, which is the
+public way to emit from outside any handler: ``router.emit('news', data, namespace='/chat',
+room='lobby')``.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping, Sequence
+from typing import TYPE_CHECKING, Any
+
+import tornado.web
+from tornado.routing import Rule
+from tornado.web import URLSpec
+
+from tornio.manager import SocketManager
+from tornio.settings import Settings
+from tornio.transports.base import ProtocolVersionHandler, UnknownTransportHandler
+from tornio.transports.handshake import HandshakeHandler, WelcomeHandler
+from tornio.transports.polling import JsonpPollingHandler, XhrPollingHandler
+from tornio.transports.websocket import LegacyWebSocketHandler
+
+if TYPE_CHECKING:
+    from tornio.bus import Bus
+    from tornio.namespace import BaseNamespace
+
+__all__ = ["Router"]
+
+HandlerSpec = URLSpec | Rule | tuple[Any, ...]
+
+
+class Router:
+    """URL specs and the socket manager for a set of namespaces.
+
+    Args:
+        namespaces: endpoint → namespace class (``''`` or ``'/'`` is the global namespace).
+        resource: the URL prefix, ``socket.io`` by default.
+        handlers: extra Tornado URL specs served beside Socket.IO by :meth:`application`
+            (pages, static files).
+        bus: the bus joining this process to others; in-process by default.
+        settings: any :class:`~tornio.settings.Settings` field.
+    """
+
+    def __init__(
+        self,
+        namespaces: Mapping[str, type[BaseNamespace]],
+        resource: str = "socket.io",
+        handlers: Sequence[HandlerSpec] = (),
+        bus: Bus | None = None,
+        **settings: Any,
+    ) -> None:
+        self.settings = Settings.from_kwargs(resource=resource, **settings)
+        self.manager = SocketManager(namespaces, self.settings, bus=bus)
+        self.handlers = list(handlers)
+
+    @property
+    def urls(self) -> list[URLSpec]:
+        """The URL specs that serve Socket.IO under ``/<resource>``."""
+        prefix = "/" + re.escape(self.settings.resource)
+        kwargs = {"manager": self.manager}
+        sid = r"([^/]+)"
+        return [
+            URLSpec(prefix + r"/?", WelcomeHandler),
+            URLSpec(prefix + r"/1/?", HandshakeHandler, kwargs),
+            URLSpec(prefix + r"/1/websocket/" + sid + r"/?", LegacyWebSocketHandler, kwargs),
+            URLSpec(prefix + r"/1/xhr-polling/" + sid + r"/?", XhrPollingHandler, kwargs),
+            URLSpec(prefix + r"/1/jsonp-polling/" + sid + r"/?", JsonpPollingHandler, kwargs),
+            URLSpec(prefix + r"/1/([^/]*)/" + sid + r"/?", UnknownTransportHandler, kwargs),
+            URLSpec(prefix + r"/(?!1/)\d+(?:/.*)?", ProtocolVersionHandler),
+        ]
+
+    def application(self, **tornado_settings: Any) -> tornado.web.Application:
+        """A Tornado application serving Socket.IO and the router's extra handlers."""
+        rules: list[Any] = [*self.urls, *self.handlers]
+        return tornado.web.Application(rules, **tornado_settings)
+
+    def emit(self, event: str, *args: Any, **kwargs: Any) -> None:
+        """Emit from outside any handler; see :meth:`SocketManager.emit`."""
+        self.manager.emit(event, *args, **kwargs)

@@ -1,0 +1,89 @@
+"""Server settings: every timing, limit and policy in one typed object with defaults."""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Awaitable, Callable, Sequence
+from typing import Any
+
+__all__ = ["LEGACY_TRANSPORTS", "Settings"]
+
+#: Every legacy (0.9) transport tornio can serve, in the default preference order.
+LEGACY_TRANSPORTS: tuple[str, ...] = (
+    "websocket",
+    "flashsocket",
+    "htmlfile",
+    "xhr-multipart",
+    "xhr-polling",
+    "jsonp-polling",
+)
+
+#: The transports advertised by default: node 0.9's list plus what tornio adds.
+DEFAULT_TRANSPORTS: tuple[str, ...] = (
+    "websocket",
+    "htmlfile",
+    "xhr-polling",
+    "jsonp-polling",
+    "flashsocket",
+    "xhr-multipart",
+)
+
+Authorizer = Callable[[Any], "bool | Awaitable[bool]"]
+
+
+@dataclasses.dataclass
+class Settings:
+    """What a tornio server can be told.
+
+    Times are seconds. Defaults are node socket.io 0.9's.
+    """
+
+    #: URL prefix: clients connect to ``/<resource>/1/...``.
+    resource: str = "socket.io"
+    #: Transports served, in the order advertised (the order is the client's preference).
+    transports: Sequence[str] = DEFAULT_TRANSPORTS
+    #: Sent to the client in the handshake; a persistent transport with no client data for
+    #: this long is closed.
+    heartbeat_timeout: float = 60.0
+    #: How often a persistent transport writes ``2::``.
+    heartbeat_interval: float = 25.0
+    #: Sent in the handshake; a polling session with no new request for this long ends.
+    close_timeout: float = 60.0
+    #: How long a polling GET is held open before it is answered with ``8::``.
+    polling_duration: float = 20.0
+    #: A handshake whose session never opens a transport is forgotten after this long.
+    handshake_timeout: float = 30.0
+    #: Largest request body (polling POST) or websocket message accepted, in bytes.
+    max_buffer_size: int = 1_000_000
+    #: Allowed origins, node 0.9 style: ``'*:*'``, ``'host:port'``, ``'host:*'``, ``'*:port'``.
+    origins: str | Sequence[str] = "*:*"
+    #: ``authorize(request) -> bool`` (or awaitable): False refuses the handshake with 403.
+    authorize: Authorizer | None = None
+    #: Port of the Flash policy server.
+    policy_port: int = 10843
+
+    def __post_init__(self) -> None:
+        self.resource = self.resource.strip("/")
+        unknown = [t for t in self.transports if t not in LEGACY_TRANSPORTS]
+        if unknown:
+            raise ValueError(f"unknown transports: {', '.join(unknown)}")
+        for name in (
+            "heartbeat_timeout",
+            "heartbeat_interval",
+            "close_timeout",
+            "polling_duration",
+            "handshake_timeout",
+        ):
+            if getattr(self, name) <= 0:
+                raise ValueError(f"{name} must be positive")
+        if isinstance(self.origins, str):
+            self.origins = tuple(self.origins.split())
+
+    @classmethod
+    def from_kwargs(cls, **kwargs: Any) -> Settings:
+        """Build settings, rejecting unknown names with a clear message."""
+        known = {f.name for f in dataclasses.fields(cls)}
+        unknown = sorted(set(kwargs) - known)
+        if unknown:
+            raise TypeError(f"unknown tornio settings: {', '.join(unknown)}")
+        return cls(**kwargs)

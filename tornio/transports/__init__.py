@@ -1,0 +1,1 @@
+"""Tornado adapters: the only modules that touch request handlers and streams."""

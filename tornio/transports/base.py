@@ -1,0 +1,80 @@
+"""What every legacy transport handler shares: settings, CORS, forced disconnect, refusals."""
+
+from __future__ import annotations
+
+import logging
+from typing import TYPE_CHECKING, Any
+
+from tornado.web import RequestHandler
+
+if TYPE_CHECKING:
+    from tornio.manager import SocketManager
+
+__all__ = ["UNKNOWN_SID", "TransportMixin", "UnknownTransportHandler"]
+
+log = logging.getLogger("tornio.transports")
+
+#: The answer to a request for a session we don't know: error "client not handshaken",
+#: advice "reconnect" (node 0.9 does the same; the client then handshakes again).
+UNKNOWN_SID = "7:::1+0"
+
+
+class TransportMixin:
+    """Mixed into every tornio ``RequestHandler``; the manager comes from the URL spec."""
+
+    manager: SocketManager
+    transport_name = ""
+
+    def initialize(self, manager: SocketManager) -> None:
+        self.manager = manager
+
+    def allow_cors(self: Any) -> None:
+        """Echo the Origin with credentials, as the 0.9 client's credentialed XHR needs."""
+        origin = self.request.headers.get("Origin")
+        if origin:
+            self.set_header("Access-Control-Allow-Origin", origin)
+            self.set_header("Access-Control-Allow-Credentials", "true")
+
+    def transport_enabled(self) -> bool:
+        return self.transport_name in self.manager.settings.transports
+
+    def refuse(self: Any, status: int, message: str) -> None:
+        """Answer with an HTTP error and a plain-text reason, and log it."""
+        log.info("refused %s %s: %d %s", self.request.method, self.request.uri, status, message)
+        self.set_status(status)
+        self.set_header("Content-Type", "text/plain; charset=UTF-8")
+        self.finish(message)
+
+    def forced_disconnect(self: Any, sid: str) -> bool:
+        """``?disconnect`` on any transport URL ends the session; True when it was asked."""
+        if "disconnect" not in self.request.query_arguments:
+            return False
+        socket = self.manager.get(sid)
+        if socket is not None:
+            socket.disconnect(silent=True)
+        self.allow_cors()
+        self.set_header("Content-Type", "text/plain; charset=UTF-8")
+        self.finish("")
+        return True
+
+
+class UnknownTransportHandler(TransportMixin, RequestHandler):
+    """``/<resource>/1/<anything>/<sid>``: a forced disconnect, or an unknown transport."""
+
+    def get(self, transport: str, sid: str) -> None:
+        if self.forced_disconnect(sid):
+            return
+        self.refuse(400, f"unknown transport {transport!r}")
+
+    post = get
+
+
+class ProtocolVersionHandler(RequestHandler):
+    """Any protocol revision other than 1 under the resource."""
+
+    def get(self, *args: str) -> None:
+        self.set_status(500)
+        self.set_header("Content-Type", "text/plain; charset=UTF-8")
+        self.finish("Protocol version not supported.")
+
+    post = get

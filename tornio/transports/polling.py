@@ -1,0 +1,184 @@
+"""xhr-polling and jsonp-polling: a GET long-polls for packets, a POST carries packets in.
+
+Node 0.9's behaviour (``reference/legacy.md`` §2.2–§2.3): one answer per GET (a packet, or
+several framed, or ``8::`` when the polling duration passes), ``1`` for every POST, the whole
+POST body read (so packets with newlines arrive intact) up to ``max_buffer_size``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import re
+from typing import TYPE_CHECKING
+from urllib.parse import parse_qs
+
+from tornado.web import RequestHandler, stream_request_body
+
+from tornio.protocol import legacy
+from tornio.transports.base import UNKNOWN_SID, TransportMixin
+
+if TYPE_CHECKING:
+    from tornio.virtsocket import Socket
+
+__all__ = ["JsonpPollingHandler", "XhrPollingHandler"]
+
+log = logging.getLogger("tornio.transports.polling")
+
+JSONP_INDEX = re.compile(r"^\d+$")
+
+
+class PollingSink:
+    """One held GET: the session writes to it once, which answers the request."""
+
+    polling = True
+    __slots__ = ("done", "handler", "transport")
+
+    def __init__(self, handler: XhrPollingHandler) -> None:
+        self.handler = handler
+        self.transport = handler.transport_name
+        self.done: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+
+    def write(self, packets: list[str]) -> None:
+        if self.done.done():
+            return
+        self.handler.send_payload(legacy.encode_payload(packets))
+        self.done.set_result(None)
+
+    def close(self) -> None:
+        if not self.done.done():
+            self.done.set_result(None)
+
+
+@stream_request_body
+class XhrPollingHandler(TransportMixin, RequestHandler):
+    """``/<resource>/1/xhr-polling/<sid>``."""
+
+    transport_name = "xhr-polling"
+    content_type = "text/plain; charset=UTF-8"
+
+    def prepare(self) -> None:
+        self._chunks: list[bytes] = []
+        self._size = 0
+        self._sink: PollingSink | None = None
+        self._socket: Socket | None = None
+        if not self.transport_enabled():
+            self.refuse(400, f"transport {self.transport_name!r} is not enabled")
+            return
+        sid = self.path_args[0]
+        if self.forced_disconnect(sid):
+            return
+        if self.request.method == "POST":
+            length = self.request.headers.get("Content-Length")
+            limit = self.manager.settings.max_buffer_size
+            if length is not None and length.isdigit() and int(length) > limit:
+                self.refuse(413, "payload too large")
+
+    def data_received(self, chunk: bytes) -> None:
+        if self._finished:
+            return
+        self._size += len(chunk)
+        if self._size > self.manager.settings.max_buffer_size:
+            self._chunks = []
+            self.refuse(413, "payload too large")
+            return
+        self._chunks.append(chunk)
+
+    # -- GET: long poll ---------------------------------------------------------------------
+
+    async def get(self, sid: str) -> None:
+        if self._finished:
+            return
+        self.allow_cors()
+        socket = self.manager.get(sid)
+        if socket is None:
+            self.send_payload(UNKNOWN_SID)
+            return
+        if not self.check_request():
+            return
+        sink = self._sink = PollingSink(self)
+        self._socket = socket
+        socket.attach(sink, self.request)
+        await sink.done
+
+    def check_request(self) -> bool:
+        """Transport-specific query checks; False once an error was answered."""
+        return True
+
+    def send_payload(self, payload: str) -> None:
+        self.set_header("Content-Type", self.content_type)
+        self.finish(self.wrap(payload).encode("utf-8", "replace"))
+
+    def wrap(self, payload: str) -> str:
+        return payload
+
+    def on_connection_close(self) -> None:
+        sink, socket = self._sink, self._socket
+        if sink is not None and socket is not None and not sink.done.done():
+            socket.detach(sink)
+            sink.close()
+
+    # -- POST: packets in -------------------------------------------------------------------
+
+    def post(self, sid: str) -> None:
+        if self._finished:
+            return
+        self.allow_cors()
+        self.set_header("X-XSS-Protection", "0")
+        socket = self.manager.get(sid)
+        if socket is None:
+            self.set_header("Content-Type", "text/plain; charset=UTF-8")
+            self.finish(UNKNOWN_SID)
+            return
+        body = b"".join(self._chunks)
+        self._chunks = []
+        try:
+            payload = self.read_payload(body)
+        except ValueError as exc:
+            self.refuse(400, f"bad request body: {exc}")
+            return
+        self.set_header("Content-Type", "text/plain; charset=UTF-8")
+        self.finish("1")
+        socket.receive_payload(payload)
+        if socket.connected:
+            self.manager.touch(socket)
+
+    def read_payload(self, body: bytes) -> str:
+        """The packet payload carried by a POST body; ValueError if it is malformed."""
+        return body.decode("utf-8")
+
+
+class JsonpPollingHandler(XhrPollingHandler):
+    """``/<resource>/1/jsonp-polling/<sid>?i=N``: answers are ``io.j[N]("<payload>");``."""
+
+    transport_name = "jsonp-polling"
+    content_type = "text/javascript; charset=UTF-8"
+
+    def check_request(self) -> bool:
+        index = self.get_query_argument("i", "0")
+        if not JSONP_INDEX.match(index):
+            self.refuse(400, "invalid jsonp index")
+            return False
+        return True
+
+    def send_payload(self, payload: str) -> None:
+        index = self.get_query_argument("i", "0")
+        if not JSONP_INDEX.match(index):
+            self.refuse(400, "invalid jsonp index")
+            return
+        self.set_header("X-XSS-Protection", "0")
+        super().send_payload(payload)
+
+    def wrap(self, payload: str) -> str:
+        # ensure_ascii keeps U+2028/U+2029 escaped, which old script engines reject raw.
+        return f"io.j[{self.get_query_argument('i', '0')}]({json.dumps(payload)});"
+
+    def read_payload(self, body: bytes) -> str:
+        fields = parse_qs(body.decode("utf-8"), keep_blank_values=True)
+        if "d" not in fields:
+            raise ValueError("no 'd' field")
+        data = json.loads(fields["d"][0])
+        if not isinstance(data, str):
+            raise ValueError("'d' is not a JSON string")
+        return data

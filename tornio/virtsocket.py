@@ -1,0 +1,288 @@
+"""``Socket``: one client (gevent-socketio's virtual socket), whichever transport carries it.
+
+It owns the client's :class:`~tornio.session.LegacySession`, its namespace instances, its
+ack callbacks and the ``session`` dict its namespaces share; it turns incoming packets into
+namespace calls and namespace calls into outgoing packets.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import inspect
+import logging
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any, cast
+
+from tornio.exceptions import InvalidPacket, InvalidPayload
+from tornio.protocol import legacy
+from tornio.session import LegacySession, SessionState, Sink
+
+if TYPE_CHECKING:
+    from tornado.httputil import HTTPServerRequest
+
+    from tornio.manager import SocketManager
+    from tornio.namespace import BaseNamespace
+
+__all__ = ["Socket", "request_environ"]
+
+log = logging.getLogger("tornio.virtsocket")
+
+
+def request_environ(request: HTTPServerRequest | None) -> dict[str, Any]:
+    """A WSGI-style environ for a Tornado request, as gevent-socketio namespaces expect."""
+    if request is None:
+        return {}
+    environ: dict[str, Any] = {
+        "REQUEST_METHOD": request.method,
+        "SCRIPT_NAME": "",
+        "PATH_INFO": request.path,
+        "QUERY_STRING": request.query,
+        "REMOTE_ADDR": request.remote_ip,
+        "SERVER_PROTOCOL": request.version,
+        "wsgi.url_scheme": request.protocol,
+    }
+    if "Content-Type" in request.headers:
+        environ["CONTENT_TYPE"] = request.headers["Content-Type"]
+    for name, value in request.headers.items():
+        environ["HTTP_" + name.replace("-", "_").upper()] = value
+    return environ
+
+
+class Socket:
+    """One connected client. See the module docstring."""
+
+    protocol = "legacy"
+
+    def __init__(self, manager: SocketManager, sid: str, now: float) -> None:
+        self.manager = manager
+        self.sessid = sid
+        self.session: dict[str, Any] = {}
+        #: The Tornado request of the first transport connection.
+        self.request: HTTPServerRequest | None = None
+        #: The handshake request.
+        self.handshake_request: HTTPServerRequest | None = None
+        self.active_ns: dict[str, BaseNamespace] = {}
+        self.ack_callbacks: dict[int, Callable[..., Any]] = {}
+        self.ack_counter = 0
+        #: Rooms joined, per namespace.
+        self.rooms: dict[str, set[str]] = {}
+        self.engine = LegacySession(sid, manager.settings, now, self._on_session_close)
+        self._environ: dict[str, Any] | None = None
+
+    def __repr__(self) -> str:
+        return f"<Socket {self.sessid} {self.engine.state.value}>"
+
+    # -- gevent-socketio compatibility -------------------------------------------------------
+
+    @property
+    def connected(self) -> bool:
+        return self.engine.state is SessionState.OPEN
+
+    def __getitem__(self, endpoint: str) -> BaseNamespace:
+        return self.active_ns[endpoint]
+
+    def __contains__(self, endpoint: object) -> bool:
+        return endpoint in self.active_ns
+
+    # -- transports --------------------------------------------------------------------------
+
+    def attach(self, sink: Sink, request: HTTPServerRequest) -> None:
+        """A transport connection for this socket arrived."""
+        first = self.engine.attach(sink, self.manager.clock())
+        if first:
+            self.request = request
+            self.manager.add_member("", self)
+            if "" in self.manager.namespaces:
+                namespace = self._namespace("")
+                if namespace is not None:
+                    self._call(namespace, {"type": "connect", "endpoint": ""},
+                               namespace.recv_connect)
+        self.manager.touch(self)
+
+    def detach(self, sink: Sink) -> None:
+        self.engine.detach(sink, self.manager.clock())
+        if self.engine.state is not SessionState.CLOSED:
+            self.manager.touch(self)
+
+    def receive_payload(self, data: str) -> None:
+        """A polling POST body: one packet, or several framed."""
+        try:
+            packets = legacy.decode_payload(data)
+        except InvalidPayload as exc:
+            self.engine.received(self.manager.clock())
+            self.error("invalid_packet", f"could not split the payload: {exc}")
+            return
+        for packet in packets:
+            if self.engine.state is SessionState.CLOSED:
+                break
+            self.receive_packet(packet)
+
+    def receive_packet(self, data: str) -> None:
+        """One encoded packet from the client."""
+        self.engine.received(self.manager.clock())
+        try:
+            packet = legacy.decode_packet(data)
+        except InvalidPacket as exc:
+            self.error(
+                "invalid_packet",
+                f"There was a decoding error when dealing with packet {data[:20]!r}: {exc}",
+                endpoint=exc.endpoint if exc.endpoint in self.active_ns else "",
+            )
+            return
+        self.handle_packet(cast("dict[str, Any]", packet))
+
+    # -- incoming ----------------------------------------------------------------------------
+
+    def handle_packet(self, packet: dict[str, Any]) -> None:
+        """Run one decoded packet through the namespaces."""
+        packet_type = packet["type"]
+        endpoint = packet["endpoint"]
+        if packet_type in ("heartbeat", "noop"):
+            return
+        if packet_type == "disconnect" and endpoint == "":
+            self.engine.close("client disconnect")
+            return
+        if packet.get("ack") is True and "id" in packet:
+            # Automatic ack (an id without '+'): answered before dispatch, as node does.
+            self.send_packet({"type": "ack", "ackId": packet["id"], "endpoint": endpoint})
+        if packet_type == "connect" and endpoint == "":
+            return  # the global namespace connects with the transport
+        if packet_type == "disconnect" and endpoint not in self.active_ns:
+            return
+        namespace = self._namespace(endpoint)
+        if namespace is None:
+            return
+        if packet_type == "connect":
+            self.manager.add_member(endpoint, self)
+        self._call(namespace, packet, namespace.process_packet, packet)
+
+    def _namespace(self, endpoint: str) -> BaseNamespace | None:
+        namespace = self.active_ns.get(endpoint)
+        if namespace is not None:
+            return namespace
+        cls = self.manager.namespaces.get(endpoint)
+        if cls is None:
+            self.error(
+                "no_such_namespace",
+                f"The endpoint you tried to connect to doesn't exist: {endpoint}",
+                endpoint=endpoint,
+            )
+            return None
+        if self._environ is None:
+            self._environ = request_environ(self.request)
+            self._environ["socketio"] = self
+        namespace = cls(self._environ, endpoint, self.request)
+        self.active_ns[endpoint] = namespace
+        try:
+            namespace.initialize()
+        except Exception:
+            log.exception("initialize() of %s failed", cls.__name__)
+        return namespace
+
+    def _call(
+        self,
+        namespace: BaseNamespace,
+        packet: dict[str, Any],
+        method: Callable[..., Any],
+        *args: Any,
+        tracked: bool = True,
+    ) -> None:
+        """Call a namespace method, then send the data ack from what it returned.
+
+        An ``async`` handler runs as a task; ``tracked`` tasks are cancelled with the
+        namespace, untracked ones (the disconnect hooks) run to their end.
+        """
+        try:
+            result = method(*args)
+        except Exception:
+            log.exception("handler for %s packet on %r failed", packet["type"],
+                          packet["endpoint"])
+            return
+        if inspect.isawaitable(result):
+            coro = self._finish_async(packet, result)
+            if tracked:
+                namespace._run_coroutine(coro)
+            else:
+                self.manager.run_in_background(coro)
+        elif packet.get("ack") == "data" and "id" in packet:
+            self._send_data_ack(packet, result)
+
+    async def _finish_async(self, packet: dict[str, Any], awaitable: Any) -> None:
+        try:
+            result = await awaitable
+        except asyncio.CancelledError:
+            raise
+        except Exception:
+            log.exception("handler for %s packet on %r failed", packet["type"],
+                          packet["endpoint"])
+            return
+        if packet.get("ack") == "data" and "id" in packet:
+            self._send_data_ack(packet, result)
+
+    def _send_data_ack(self, packet: dict[str, Any], result: Any) -> None:
+        args = list(result) if isinstance(result, tuple) else [result]
+        self.send_packet(
+            {"type": "ack", "ackId": packet["id"], "args": args, "endpoint": packet["endpoint"]}
+        )
+
+    # -- outgoing ----------------------------------------------------------------------------
+
+    def send_packet(self, packet: dict[str, Any]) -> None:
+        """Encode and send one packet dict (gevent-socketio's packet keys)."""
+        self.engine.send(legacy.encode_packet(packet), self.manager.clock())
+
+    def send_raw(self, wire: str) -> None:
+        """Send an already encoded packet (broadcasts encode once for every recipient)."""
+        self.engine.send(wire, self.manager.clock())
+
+    def error(
+        self,
+        error_name: str,
+        error_message: str,
+        endpoint: str = "",
+        msg_id: int | None = None,
+        quiet: bool = False,
+    ) -> None:
+        """gevent-socketio's error report: an ``error`` event ``[name, message]``, and a log."""
+        log.warning(
+            "client error on %s: %s, %s (endpoint=%r, msg_id=%s)",
+            self.sessid, error_name, error_message, endpoint, msg_id,
+        )
+        if not quiet:
+            self.send_raw(legacy.encode_event(endpoint, "error", [error_name, error_message]))
+
+    def _save_ack_callback(self, callback: Callable[..., Any]) -> int:
+        self.ack_counter += 1
+        self.ack_callbacks[self.ack_counter] = callback
+        return self.ack_counter
+
+    def _pop_ack_callback(self, ack_id: int) -> Callable[..., Any] | None:
+        return self.ack_callbacks.pop(ack_id, None)
+
+    # -- ending ------------------------------------------------------------------------------
+
+    def remove_namespace(self, endpoint: str) -> None:
+        """Forget a namespace instance and its memberships (the socket lives on)."""
+        self.active_ns.pop(endpoint, None)
+        self.manager.remove_member(endpoint, self)
+
+    def disconnect(self, silent: bool = False) -> None:
+        """End the whole socket from the server side; unless ``silent`` the client is told
+        (it then does not reconnect: node calls this booting)."""
+        if self.engine.state is SessionState.CLOSED:
+            return
+        if not silent:
+            self.send_raw("0::")
+        self.engine.close("server disconnect")
+
+    kill = disconnect
+
+    def _on_session_close(self, reason: str) -> None:
+        log.debug("socket %s closed: %s", self.sessid, reason)
+        for endpoint, namespace in list(self.active_ns.items()):
+            self._call(namespace, {"type": "disconnect", "endpoint": endpoint},
+                       namespace.recv_disconnect, tracked=False)
+            namespace.kill_local_jobs()
+        self.active_ns.clear()
+        self.ack_callbacks.clear()
+        self.manager.forget(self)

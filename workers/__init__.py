@@ -1,0 +1,1 @@
+"""tornio's runtime: the ``tornio`` command line and the processes it runs."""
