@@ -1,0 +1,462 @@
+"""Socket.IO 0.9 (protocol revision 1) wire codec, sans-I/O.
+
+This module owns three things and nothing else:
+
+* the packet codec, ``type ':' [id ['+']] ':' [endpoint] [':' data]`` for the nine packet types
+  (:func:`encode_packet`, :func:`decode_packet`, and the hot-path :func:`encode_event`);
+* the multi-packet framing ``\\ufffd<len>\\ufffd<packet>...`` used by polling transports
+  (:func:`encode_payload`, :func:`decode_payload`), where ``len`` counts UTF-16 code units
+  like JavaScript's ``String.length`` (:func:`utf16_len`);
+* the JSON dialect spoken on the wire (:func:`dumps`, :func:`loads`).
+
+It follows node socket.io 0.9's ``lib/parser.js``, except that the decoder is strict: input it
+cannot make sense of raises :class:`~tornio.exceptions.InvalidPacket` or
+:class:`~tornio.exceptions.InvalidPayload` instead of yielding a half-filled packet.
+
+Packets are plain dicts shaped like gevent-socketio's, because application code receives them.
+No I/O, no clock, no Tornado.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Mapping, Sequence
+from typing import Any, NoReturn, TypedDict
+
+from tornio.exceptions import InvalidPacket, InvalidPayload
+
+__all__ = [
+    "ERROR_ADVICES",
+    "ERROR_REASONS",
+    "PACKET_TYPES",
+    "Packet",
+    "decode_packet",
+    "decode_payload",
+    "dumps",
+    "encode_event",
+    "encode_packet",
+    "encode_payload",
+    "loads",
+    "utf16_len",
+]
+
+PACKET_TYPES: tuple[str, ...] = (
+    "disconnect",
+    "connect",
+    "heartbeat",
+    "message",
+    "json",
+    "event",
+    "ack",
+    "error",
+    "noop",
+)
+"""Packet type names, indexed by their wire digit."""
+
+ERROR_REASONS: tuple[str, ...] = (
+    "transport not supported",
+    "client not handshaken",
+    "unauthorized",
+)
+"""Error reasons, indexed by their wire number."""
+
+ERROR_ADVICES: tuple[str, ...] = ("reconnect",)
+"""Error advices, indexed by their wire number."""
+
+
+class Packet(TypedDict, total=False):
+    """A decoded packet, keyed like gevent-socketio's packet dicts.
+
+    ``type`` and ``endpoint`` are always present in decoded packets. ``id`` and ``ack`` come
+    together: ``ack`` is ``True`` for an automatic ack and ``'data'`` when user code answers.
+    """
+
+    type: str
+    endpoint: str
+    id: int
+    ack: bool | str
+    data: Any
+    name: str
+    args: list[Any]
+    ackId: int
+    reason: str
+    advice: str
+    qs: str
+
+
+# --- JSON --------------------------------------------------------------------------------------
+
+# ensure_ascii keeps the output pure ASCII, so U+2028/U+2029 and lone surrogates are escaped and
+# utf16_len() takes its fast path. allow_nan=False: JSON.parse cannot read NaN or Infinity.
+_ENCODER = json.JSONEncoder(ensure_ascii=True, separators=(",", ":"), allow_nan=False)
+_encode_json = _ENCODER.encode
+
+
+def _reject_constant(name: str) -> NoReturn:
+    raise ValueError(f"{name} is not valid JSON")
+
+
+# parse_constant rejects NaN, Infinity and -Infinity, which JSON.parse does not accept either.
+_DECODER = json.JSONDecoder(parse_constant=_reject_constant)
+_decode_json = _DECODER.decode
+
+
+def dumps(obj: Any) -> str:
+    """Serialise ``obj`` as compact, ASCII-only JSON, like ``JSON.stringify``.
+
+    Raises:
+        TypeError: ``obj`` holds something JSON cannot represent.
+        ValueError: ``obj`` holds a NaN or an infinite float, or a circular reference.
+    """
+    return _encode_json(obj)
+
+
+def loads(s: str) -> Any:
+    """Parse one JSON document, as strictly as ``JSON.parse``.
+
+    Raises:
+        ValueError: ``s`` is not valid JSON (this includes ``NaN``/``Infinity`` and documents
+            nested too deeply to parse).
+    """
+    try:
+        return _decode_json(s)
+    except RecursionError:
+        raise ValueError("JSON document is nested too deeply") from None
+
+
+# --- packets -----------------------------------------------------------------------------------
+
+_TYPE_BY_DIGIT: dict[str, str] = {str(i): name for i, name in enumerate(PACKET_TYPES)}
+_DIGIT_BY_TYPE: dict[str, str] = {name: str(i) for i, name in enumerate(PACKET_TYPES)}
+_REASON_BY_INDEX: dict[str, str] = {str(i): name for i, name in enumerate(ERROR_REASONS)}
+_INDEX_BY_REASON: dict[str, str] = {name: str(i) for i, name in enumerate(ERROR_REASONS)}
+_ADVICE_BY_INDEX: dict[str, str] = {str(i): name for i, name in enumerate(ERROR_ADVICES)}
+_INDEX_BY_ADVICE: dict[str, str] = {name: str(i) for i, name in enumerate(ERROR_ADVICES)}
+
+# node's /([^:]+):([0-9]+)?(\+)?:([^:]+)?:?([\s\S]*)?/, anchored at the start; the data group
+# is greedy, so it always runs to the end. The type is checked against the table afterwards, so
+# that the endpoint of a packet with an unknown type can still be reported.
+_match_packet = re.compile(r"([^:]+):([0-9]+)?(\+)?:([^:]+)?:?([\s\S]*)").match
+_match_ack = re.compile(r"([0-9]+)(\+)?([\s\S]*)").match
+# gevent-socketio writes errors as '7:::' reason ['+' advice] endpoint.
+_fullmatch_gsio_error = re.compile(r"([0-9]*)(?:\+([0-9]*))?(/[^:]*)").fullmatch
+
+# Longer ids cannot come from a JavaScript peer (2**53 has 16 digits), and refusing them keeps
+# int() away from its 4300-digit limit.
+_MAX_ID_DIGITS = 20
+
+
+def _excerpt(data: str, limit: int = 40) -> str:
+    return repr(data) if len(data) <= limit else repr(data[:limit]) + "..."
+
+
+def _check_endpoint(endpoint: str) -> None:
+    if ":" in endpoint:
+        raise ValueError(f"endpoint {endpoint!r} contains ':'")
+
+
+def encode_packet(packet: Mapping[str, Any]) -> str:
+    """Encode a packet dict as node's ``encodePacket`` does.
+
+    ``id`` without ``ack`` means an automatic ack; ``ack='data'`` adds the ``+`` (only when
+    there is an id). Error ``reason`` and ``advice`` are given by name. Missing optional keys
+    are treated as empty (a json packet without ``data`` carries ``null``).
+
+    Raises:
+        ValueError: unknown type, reason or advice name; an event without a name, an ack without
+            an ``ackId``; an endpoint containing ``':'``; data JSON cannot represent.
+        TypeError: message data that is not a ``str``; data JSON cannot represent.
+    """
+    ptype = packet.get("type")
+    digit = _DIGIT_BY_TYPE.get(ptype) if isinstance(ptype, str) else None
+    if digit is None:
+        raise ValueError(f"unknown packet type {ptype!r}")
+    endpoint = packet.get("endpoint") or ""
+    _check_endpoint(endpoint)
+    msg_id = packet.get("id")
+    if msg_id is None:
+        head = f"{digit}::{endpoint}"
+    elif packet.get("ack") == "data":
+        head = f"{digit}:{msg_id}+:{endpoint}"
+    else:
+        head = f"{digit}:{msg_id}:{endpoint}"
+
+    if digit == "5":  # event
+        name = packet.get("name")
+        if name is None:
+            raise ValueError("event packet without a name")
+        args = packet.get("args")
+        if args:
+            return f'{head}:{{"name":{_encode_json(name)},"args":{_encode_json(_as_array(args))}}}'
+        return f'{head}:{{"name":{_encode_json(name)}}}'
+    if digit == "3":  # message
+        data = packet.get("data")
+        if data is None or data == "":
+            return head
+        if not isinstance(data, str):
+            raise TypeError(f"message data must be a str, not {type(data).__name__}")
+        return f"{head}:{data}"
+    if digit == "6":  # ack
+        ack_id = packet.get("ackId")
+        if ack_id is None:
+            raise ValueError("ack packet without an ackId")
+        args = packet.get("args")
+        if args:
+            return f"{head}:{ack_id}+{_encode_json(_as_array(args))}"
+        return f"{head}:{ack_id}"
+    if digit == "4":  # json
+        return f"{head}:{_encode_json(packet.get('data'))}"
+    if digit == "1":  # connect
+        qs = packet.get("qs")
+        return f"{head}:{qs}" if qs else head
+    if digit == "7":  # error
+        reason = packet.get("reason") or ""
+        advice = packet.get("advice") or ""
+        if not reason and not advice:
+            return head
+        try:
+            reason_index = _INDEX_BY_REASON[reason] if reason else ""
+            advice_index = _INDEX_BY_ADVICE[advice] if advice else ""
+        except KeyError as exc:
+            raise ValueError(f"unknown error reason or advice {exc.args[0]!r}") from None
+        if advice_index:
+            return f"{head}:{reason_index}+{advice_index}"
+        return f"{head}:{reason_index}"
+    return head  # disconnect, heartbeat, noop: no data
+
+
+def _as_array(args: Any) -> Any:
+    # JSONEncoder serialises lists and tuples as arrays; anything else iterable becomes a list.
+    if type(args) is list or type(args) is tuple:
+        return args
+    return list(args)
+
+
+def encode_event(endpoint: str, name: str, args: Sequence[Any], msg_id: int | None = None) -> str:
+    """Encode an event packet; the fast path for emits.
+
+    Equivalent to ``encode_packet({'type': 'event', 'endpoint': endpoint, 'name': name,
+    'args': args, 'id': msg_id, 'ack': 'data'})``: an id always asks for a data ack, because
+    the peer answers an event by calling the callback with arguments.
+
+    Raises:
+        ValueError: the endpoint contains ``':'``; args hold a NaN or infinite float.
+        TypeError: args hold something JSON cannot represent.
+    """
+    if ":" in endpoint:
+        raise ValueError(f"endpoint {endpoint!r} contains ':'")
+    head = "5::" if msg_id is None else f"5:{msg_id}+:"
+    if args:
+        if type(args) is not list and type(args) is not tuple:
+            args = list(args)
+        return f'{head}{endpoint}:{{"name":{_encode_json(name)},"args":{_encode_json(args)}}}'
+    return f'{head}{endpoint}:{{"name":{_encode_json(name)}}}'
+
+
+def decode_packet(data: str) -> Packet:
+    """Decode one packet as node's ``decodePacket`` does, but strictly.
+
+    The result always has ``type`` and ``endpoint``; ``id`` and ``ack`` when the packet carries
+    an id; then ``data`` (message, json), ``name`` and ``args`` (event), ``ackId`` and ``args``
+    (ack), ``reason`` and ``advice`` (error) or ``qs`` (connect).
+
+    Tolerated beyond node: the SPEC's connect form ``1::/ns?a=b`` (endpoint ``/ns``, qs
+    ``?a=b``) and gevent-socketio's error form ``7:::2+0/ns``.
+
+    Raises:
+        InvalidPacket: the packet is malformed, has an unknown type, or its data does not fit
+            its type. ``endpoint`` is set when it could be read.
+    """
+    m = _match_packet(data)
+    if m is None:
+        raise InvalidPacket(f"malformed packet {_excerpt(data)}")
+    digit, msg_id, plus, endpoint, body = m.groups()
+    if endpoint is None:
+        endpoint = ""
+    ptype = _TYPE_BY_DIGIT.get(digit)
+    if ptype is None:
+        raise InvalidPacket(f"unknown packet type {_excerpt(digit)}", endpoint)
+
+    if digit == "1" and "?" in endpoint:  # SPEC form '1::/ns?a=b'
+        endpoint, sep, query = endpoint.partition("?")
+        if not body:
+            body = sep + query
+    elif digit == "7" and not endpoint and "/" in body:
+        gsio = _fullmatch_gsio_error(body)
+        if gsio is not None:
+            reason_index, advice_index, endpoint = gsio.groups()
+            body = f"{reason_index}+{advice_index}" if advice_index is not None else reason_index
+
+    packet: Packet = {"type": ptype, "endpoint": endpoint}
+    if msg_id is not None:
+        if len(msg_id) > _MAX_ID_DIGITS:
+            raise InvalidPacket(f"packet id too long in {_excerpt(data)}", endpoint)
+        packet["id"] = int(msg_id)
+        packet["ack"] = "data" if plus else True
+
+    if digit == "5":  # event
+        try:
+            obj = _decode_json(body)
+        except (ValueError, RecursionError):
+            raise InvalidPacket(f"event data is not JSON: {_excerpt(body)}", endpoint) from None
+        if type(obj) is not dict:
+            raise InvalidPacket(f"event data is not a JSON object: {_excerpt(body)}", endpoint)
+        name = obj.get("name")
+        if type(name) is not str:
+            raise InvalidPacket(f"event without a string name: {_excerpt(body)}", endpoint)
+        packet["name"] = name
+        if "args" in obj:
+            args = obj["args"]
+            if type(args) is not list:
+                raise InvalidPacket(f"event args are not a list: {_excerpt(body)}", endpoint)
+            packet["args"] = args
+        else:
+            packet["args"] = []
+    elif digit == "3":  # message
+        packet["data"] = body
+    elif digit == "6":  # ack
+        am = _match_ack(body)
+        if am is None:
+            raise InvalidPacket(f"ack without an ack id: {_excerpt(body)}", endpoint)
+        ack_id, _, rest = am.groups()
+        if len(ack_id) > _MAX_ID_DIGITS:
+            raise InvalidPacket(f"ack id too long: {_excerpt(body)}", endpoint)
+        packet["ackId"] = int(ack_id)
+        if rest:
+            try:
+                args = _decode_json(rest)
+            except (ValueError, RecursionError):
+                raise InvalidPacket(f"ack args are not JSON: {_excerpt(body)}", endpoint) from None
+            if type(args) is not list:
+                raise InvalidPacket(f"ack args are not a list: {_excerpt(body)}", endpoint)
+            packet["args"] = args
+        else:
+            packet["args"] = []
+    elif digit == "4":  # json
+        try:
+            packet["data"] = _decode_json(body)
+        except (ValueError, RecursionError):
+            raise InvalidPacket(f"json data is not JSON: {_excerpt(body)}", endpoint) from None
+    elif digit == "1":  # connect
+        packet["qs"] = body
+    elif digit == "7":  # error
+        pieces = body.split("+", 2)  # node: data.split('+'), pieces [0] and [1]
+        packet["reason"] = _REASON_BY_INDEX.get(pieces[0], "")
+        packet["advice"] = _ADVICE_BY_INDEX.get(pieces[1], "") if len(pieces) > 1 else ""
+    # disconnect, heartbeat, noop: data, if any, is ignored
+    return packet
+
+
+# --- payload framing ---------------------------------------------------------------------------
+
+_FRAME = "\ufffd"
+# At most 16 digits (_MAX_LENGTH_DIGITS) in a length: longer ones exceed any payload, and
+# refusing them keeps int() away from its digit limit. In UTF-16-LE, U+FFFD is b'\xfd\xff'
+# and an ASCII digit is the digit followed by b'\x00'; matches start at even offsets only.
+_MAX_LENGTH_DIGITS = 16
+_match_frame = re.compile("\ufffd([0-9]{0,16})\ufffd").match
+_match_frame_utf16 = re.compile(b"\xfd\xff((?:[0-9]\x00){0,16})\xfd\xff").match
+
+
+def utf16_len(s: str) -> int:
+    """Return the length of ``s`` in UTF-16 code units, i.e. JavaScript's ``s.length``."""
+    if s.isascii():
+        return len(s)
+    return len(s.encode("utf-16-le", "surrogatepass")) >> 1
+
+
+def encode_payload(packets: Sequence[str]) -> str:
+    """Frame encoded packets for a polling transport.
+
+    One packet is returned bare, as node does; several become ``\\ufffd<len>\\ufffd<packet>``
+    each, ``len`` counted in UTF-16 code units. No packets give ``''``.
+    """
+    if len(packets) == 1:
+        return packets[0]
+    return "".join([f"\ufffd{len(p) if p.isascii() else utf16_len(p)}\ufffd{p}" for p in packets])
+
+
+def decode_payload(data: str) -> list[str]:
+    """Split a polling payload into encoded packets.
+
+    Data that does not start with ``\\ufffd`` is one bare packet. Otherwise it must be a
+    sequence of ``\\ufffd<len>\\ufffd`` frames, each followed by exactly ``len`` UTF-16 code
+    units, up to the end.
+
+    Lengths count UTF-16 code units, so when ``data`` holds an astral character the frames are
+    cut in UTF-16 and decoded back; surrogate code points in ``data`` (which text decoded from
+    UTF-8 cannot hold) may then come back with an adjacent high/low pair joined into one
+    character.
+
+    Raises:
+        InvalidPayload: a frame is malformed (missing closing marker, empty or non-decimal
+            length), a length runs past the end, or there is garbage after a frame.
+    """
+    if not data.startswith(_FRAME):
+        return [data]
+    buf = data.encode("utf-16-le", "surrogatepass")
+    if len(buf) == len(data) << 1:
+        return _split_bmp(data)  # no astral characters: a str index is a UTF-16 index
+    return _split_utf16(buf)
+
+
+def _split_bmp(data: str) -> list[str]:
+    packets: list[str] = []
+    append = packets.append
+    pos = 0
+    end = len(data)
+    while pos < end:
+        m = _match_frame(data, pos)
+        if m is None:
+            raise _frame_error(data[pos : pos + _MAX_LENGTH_DIGITS + 2], pos)
+        digits = m.group(1)
+        if not digits:
+            raise InvalidPayload(f"empty frame length at unit {pos}")
+        start = m.end()
+        stop = start + int(digits)
+        if stop > end:
+            raise InvalidPayload(f"frame length {digits} at unit {pos} runs past the end")
+        append(data[start:stop])
+        pos = stop
+    return packets
+
+
+def _split_utf16(buf: bytes) -> list[str]:
+    packets: list[str] = []
+    append = packets.append
+    pos = 0
+    end = len(buf)
+    while pos < end:
+        m = _match_frame_utf16(buf, pos)
+        if m is None:
+            window = buf[pos : pos + 2 * (_MAX_LENGTH_DIGITS + 2)]
+            raise _frame_error(window.decode("utf-16-le", "surrogatepass"), pos >> 1)
+        digits = m.group(1)[::2]
+        if not digits:
+            raise InvalidPayload(f"empty frame length at unit {pos >> 1}")
+        start = m.end()
+        stop = start + (int(digits) << 1)
+        if stop > end:
+            raise InvalidPayload(
+                f"frame length {digits.decode()} at unit {pos >> 1} runs past the end"
+            )
+        append(buf[start:stop].decode("utf-16-le", "surrogatepass"))
+        pos = stop
+    return packets
+
+
+def _frame_error(window: str, unit: int) -> InvalidPayload:
+    """Explain why no frame header starts ``window`` (found at UTF-16 unit ``unit``)."""
+    if not window.startswith(_FRAME):
+        return InvalidPayload(f"expected '\\ufffd' at unit {unit}, got {_excerpt(window, 8)}")
+    digits = 0
+    for char in window[1:]:
+        if not ("0" <= char <= "9"):
+            break
+        digits += 1
+    if digits > _MAX_LENGTH_DIGITS:
+        return InvalidPayload(f"frame length at unit {unit} is too long")
+    if 1 + digits == len(window):
+        return InvalidPayload(f"frame length at unit {unit} is not closed by '\\ufffd'")
+    return InvalidPayload(f"frame length at unit {unit} is not a decimal number")
