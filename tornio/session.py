@@ -237,6 +237,10 @@ class LegacySession:
             if self.outbox:
                 packets, self.outbox = self.outbox, []
                 sink.write(packets)
+            elif sink.polling:
+                # Answer a held poll so the client comes back, learns the session is gone
+                # (``7:::1+0``) and reconnects, instead of hanging.
+                sink.write([NOOP])
             if not sink.polling:
                 sink.close()
         self.outbox = []

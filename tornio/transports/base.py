@@ -35,6 +35,10 @@ class TransportMixin:
             self.set_header("Access-Control-Allow-Origin", origin)
             self.set_header("Access-Control-Allow-Credentials", "true")
 
+    def compute_etag(self) -> None:
+        """No ETag: two polls with the same answer must never turn into a 304."""
+        return None
+
     def transport_enabled(self) -> bool:
         return self.transport_name in self.manager.settings.transports
 

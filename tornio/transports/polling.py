@@ -47,8 +47,7 @@ class PollingSink:
         self.done.set_result(None)
 
     def close(self) -> None:
-        if not self.done.done():
-            self.done.set_result(None)
+        self.write(["8::"])
 
 
 @stream_request_body
@@ -97,6 +96,9 @@ class XhrPollingHandler(TransportMixin, RequestHandler):
             return
         if not self.check_request():
             return
+        stream = getattr(self.request.connection, "stream", None)
+        if stream is not None and stream.closed():
+            return  # the client left before we got here: on_connection_close won't come
         sink = self._sink = PollingSink(self)
         self._socket = socket
         socket.attach(sink, self.request)
