@@ -148,6 +148,22 @@ class SocketManager:
         if self.rooms.leave(namespace, room, socket):
             self.bus.unsubscribe(self, namespace, room)
 
+    # -- queries -----------------------------------------------------------------------------
+
+    async def fetch_sessions(
+        self, namespace: str = "", room: str | None = None
+    ) -> list[dict[str, Any]]:
+        """The ``session`` dicts of the sockets in a namespace (or one of its rooms).
+
+        Each entry is a copy with ``'sid'`` added. It is a coroutine because a bus that
+        crosses processes answers it from every node.
+        """
+        namespace = normalize_namespace(namespace)
+        members = (
+            self.rooms.members(namespace) if room is None else self.rooms.room(namespace, room)
+        )
+        return [{**socket.session, "sid": sid} for sid, socket in members.items()]
+
     # -- emitting ----------------------------------------------------------------------------
 
     def emit(

@@ -1,0 +1,1 @@
+"""Small applications that tests serve, in-process or through ``tornio serve``."""
