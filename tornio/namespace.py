@@ -89,7 +89,11 @@ class BaseNamespace:
     # -- hooks for subclasses ----------------------------------------------------------------
 
     def initialize(self) -> None:
-        """Called once after construction; override instead of ``__init__``."""
+        """Called once after construction; override instead of ``__init__``.
+
+        As in gevent-socketio, the ``initialize`` of every class in the MRO that defines one
+        runs, most derived first (mixins included, no ``super()`` call needed), each once.
+        """
 
     def get_initial_acl(self) -> Iterable[str] | None:
         """The method names a new socket may call; None (the default) allows all."""

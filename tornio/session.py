@@ -123,6 +123,7 @@ class LegacySession:
         self._last_transport = sink.transport
         self.sink = sink
         if sink.polling:
+            self._heartbeat_due = None  # armed by a persistent sink this one may replace
             if self.outbox:
                 self._flush()
             else:

@@ -137,8 +137,8 @@ class Socket:
         """Run one decoded packet through the namespaces."""
         packet_type = packet["type"]
         endpoint = packet["endpoint"]
-        if packet_type in ("heartbeat", "noop"):
-            return
+        if packet_type in ("heartbeat", "noop") or self.engine.state is SessionState.CLOSED:
+            return  # a message still in flight when the socket ended must not revive it
         if packet_type == "disconnect" and endpoint == "":
             self.engine.close("client disconnect")
             return
@@ -154,7 +154,10 @@ class Socket:
             return
         if packet_type == "connect":
             self.manager.add_member(endpoint, self)
-        self._call(namespace, packet, namespace.process_packet, packet)
+        # recv_disconnect leaves the namespace, which cancels its tracked tasks: an async one
+        # must not cancel itself, so it runs untracked, as at the socket's end.
+        self._call(namespace, packet, namespace.process_packet, packet,
+                   tracked=packet_type != "disconnect")
 
     def _namespace(self, endpoint: str) -> BaseNamespace | None:
         namespace = self.active_ns.get(endpoint)
@@ -173,10 +176,16 @@ class Socket:
             self._environ["socketio"] = self
         namespace = cls(self._environ, endpoint, self.request)
         self.active_ns[endpoint] = namespace
-        try:
-            namespace.initialize()
-        except Exception:
-            log.exception("initialize() of %s failed", cls.__name__)
+        # As gevent-socketio: the initialize() of every class in the MRO, mixins included, so
+        # none needs super(); but each class's own only, so an inherited one runs once.
+        for klass in type(namespace).__mro__:
+            initialize = klass.__dict__.get("initialize")
+            if initialize is None:
+                continue
+            try:
+                initialize(namespace)
+            except Exception:
+                log.exception("initialize() of %s failed", klass.__name__)
         return namespace
 
     def _call(
@@ -221,9 +230,14 @@ class Socket:
 
     def _send_data_ack(self, packet: dict[str, Any], result: Any) -> None:
         args = list(result) if isinstance(result, tuple) else [result]
-        self.send_packet(
-            {"type": "ack", "ackId": packet["id"], "args": args, "endpoint": packet["endpoint"]}
-        )
+        try:
+            self.send_packet(
+                {"type": "ack", "ackId": packet["id"], "args": args,
+                 "endpoint": packet["endpoint"]}
+            )
+        except (TypeError, ValueError):
+            log.exception("the ack of %s packet on %r (a handler's return value) is not JSON",
+                          packet["type"], packet["endpoint"])
 
     # -- outgoing ----------------------------------------------------------------------------
 
