@@ -17,12 +17,13 @@ import pytest
 
 import tornio.manager
 from tornio.bus import InProcessBus
+from tornio.exceptions import ConnectionRefused
 from tornio.manager import SocketManager
 from tornio.mixins import BroadcastMixin, RoomsMixin
 from tornio.namespace import BaseNamespace
 from tornio.protocol.legacy import decode_packet
 from tornio.settings import Settings
-from tornio.virtsocket import Socket
+from tornio.virtsocket import LegacySocket
 
 # --- harness ------------------------------------------------------------------------------
 
@@ -59,7 +60,7 @@ class Client:
 
     def __init__(self, manager: SocketManager, *endpoints: str) -> None:
         self.manager = manager
-        self.socket: Socket = manager.create_socket()
+        self.socket: LegacySocket = manager.create_socket()
         self.sink = FakeSink()
         self.socket.attach(self.sink, None)  # type: ignore[arg-type]
         assert self.take() == ["1::"]
@@ -1004,10 +1005,84 @@ async def test_a_socket_never_attached_is_forgotten(
     forgotten = asyncio.get_running_loop().create_future()
     forget = manager.forget
 
-    def spy(s: Socket) -> None:
+    def spy(s: LegacySocket) -> None:
         forget(s)
         forgotten.set_result(s.engine.close_reason)
 
     monkeypatch.setattr(manager, "forget", spy)
     assert await asyncio.wait_for(forgotten, 2) == "handshake timeout"
     assert manager.get(socket.sessid) is None
+
+
+# --- refusing a connection ------------------------------------------------------------------
+
+
+class RefusingNamespace(BaseNamespace):
+    def recv_connect(self) -> Any:
+        self.emit("sent before the decision")  # held until the connection is confirmed
+        token = self.session.get("token")
+        if token == "raise":
+            raise ConnectionRefused("no entry", {"reason": "test"})
+        return token == "ok"
+
+
+class AsyncRefusingNamespace(BaseNamespace):
+    async def recv_connect(self) -> bool:
+        await asyncio.sleep(0)
+        self.emit("hello")
+        return bool(self.session.get("allowed"))
+
+
+@pytest.mark.parametrize("token", [None, "raise"])
+async def test_recv_connect_refuses_with_an_unauthorized_error_packet(
+    make_manager: MakeManager, token: str | None
+) -> None:
+    manager = make_manager({"/door": RefusingNamespace})
+    client = Client(manager)
+    client.socket.session["token"] = token
+    client.send("1::/door")
+    assert client.take() == ["7::/door:2"]  # the 0.9 client's connect_failed, nothing else
+    assert "/door" not in client.socket
+    assert client.sid not in manager.rooms.members("/door")
+    assert not client.socket.closed
+
+
+async def test_recv_connect_accepting_sends_the_echo_then_what_it_emitted(
+    make_manager: MakeManager,
+) -> None:
+    manager = make_manager({"/door": RefusingNamespace})
+    client = Client(manager)
+    client.socket.session["token"] = "ok"
+    client.send("1::/door")
+    assert client.take() == [
+        "1::/door",
+        '5::/door:{"name":"sent before the decision"}',
+    ]
+    assert client.sid in manager.rooms.members("/door")
+
+
+@pytest.mark.parametrize(("allowed", "expected"), [(True, "1::/door"), (False, "7::/door:2")])
+async def test_an_async_recv_connect_decides_later(
+    make_manager: MakeManager, allowed: bool, expected: str
+) -> None:
+    manager = make_manager({"/door": AsyncRefusingNamespace})
+    client = Client(manager)
+    client.socket.session["allowed"] = allowed
+    client.send("1::/door")
+    await client.sink.wait_for(lambda: bool(client.sink.packets))
+    packets = client.take()
+    assert packets[0] == expected
+    assert packets[1:] == (['5::/door:{"name":"hello"}'] if allowed else [])
+
+
+async def test_refusing_the_global_namespace_ends_the_socket(make_manager: MakeManager) -> None:
+    class Closed(BaseNamespace):
+        def recv_connect(self) -> bool:
+            return False
+
+    manager = make_manager({"": Closed})
+    socket = manager.create_socket()
+    sink = FakeSink()
+    socket.attach(sink, None)  # type: ignore[arg-type]
+    assert sink.packets == ["1::", "7:::2", "0::"]
+    assert socket.closed and sink.closed

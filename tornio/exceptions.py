@@ -7,12 +7,14 @@ One root, split by whose fault a failure is::
     │   ├── InvalidPacket             one packet could not be decoded (Sans-I/O)
     │   ├── InvalidPayload            a framed payload could not be split (Sans-I/O)
     │   └── PayloadTooLarge           a body or message exceeds a configured limit
-    └── LocalError                    tornio or the application misused an API
+    ├── LocalError                    tornio or the application misused an API
+    └── ConnectionRefused             a namespace's recv_connect refuses the client
 """
 
 from __future__ import annotations
 
 __all__ = [
+    "ConnectionRefused",
     "InvalidPacket",
     "InvalidPayload",
     "LocalError",
@@ -59,3 +61,16 @@ class PayloadTooLarge(ProtocolError):
 
 class LocalError(TornioError):
     """tornio or the application used an API wrongly."""
+
+
+class ConnectionRefused(TornioError):
+    """Raised by ``recv_connect`` to refuse a client's connection to a namespace.
+
+    Modern clients receive ``connect_error`` with ``message`` and ``data``; 0.9 clients
+    receive an ``unauthorized`` error packet (their ``connect_failed`` event).
+    """
+
+    def __init__(self, message: str = "Connection refused", data: object = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.data = data

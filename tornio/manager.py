@@ -16,11 +16,9 @@ from collections.abc import Coroutine, Iterable, Mapping
 from typing import TYPE_CHECKING, Any
 
 from tornio.bus import Bus, InProcessBus
-from tornio.protocol import legacy
 from tornio.rooms import RoomIndex
-from tornio.session import SessionState
 from tornio.settings import Settings
-from tornio.virtsocket import Socket
+from tornio.virtsocket import LegacySocket, Socket
 
 if TYPE_CHECKING:
     from tornado.httputil import HTTPServerRequest
@@ -33,6 +31,8 @@ __all__ = ["SocketManager", "normalize_namespace"]
 log = logging.getLogger("tornio.manager")
 
 BUS_VERSION = 1
+
+_UNENCODABLE = object()
 
 
 def normalize_namespace(name: str) -> str:
@@ -71,16 +71,18 @@ class SocketManager:
             if sid not in self.sockets:
                 return sid
 
-    def create_socket(self, request: HTTPServerRequest | None = None) -> Socket:
-        """A new handshaken socket; it is forgotten if no transport opens in time."""
-        socket = Socket(self, self.new_sid(), self.clock())
+    def create_socket(self, request: HTTPServerRequest | None = None) -> LegacySocket:
+        """A new handshaken legacy socket; it is forgotten if no transport opens in time."""
+        socket = LegacySocket(self, self.new_sid(), self.clock())
         socket.handshake_request = request
         self.sockets[socket.sessid] = socket
         self.touch(socket)
         return socket
 
-    def get(self, sid: str) -> Socket | None:
-        return self.sockets.get(sid)
+    def get(self, sid: str) -> LegacySocket | None:
+        """The legacy socket whose (transport) session id is ``sid``."""
+        socket = self.sockets.get(sid)
+        return socket if isinstance(socket, LegacySocket) else None
 
     def forget(self, socket: Socket) -> None:
         """A socket ended: drop it from every index and cancel its timer."""
@@ -128,7 +130,7 @@ class SocketManager:
         except Exception:
             log.exception("timer of socket %s failed", socket.sessid)
             socket.engine.close("internal error")
-        if socket.engine.state is not SessionState.CLOSED:
+        if not socket.engine.closed:
             self.touch(socket)
 
     # -- namespaces and rooms ----------------------------------------------------------------
@@ -224,10 +226,21 @@ class SocketManager:
         else:
             recipients = self.rooms.members(namespace).values()
         skip = data["skip"]
-        wire: str | None = None
+        # Encoded once per flavour present (0.9, v5 text, v5 msgpack), then the same wire
+        # data goes to every recipient of that flavour.
+        wires: dict[str, Any] = {}
         for socket in list(recipients):
             if socket.sessid in skip:
                 continue
+            flavour = socket.flavour
+            wire = wires.get(flavour)
             if wire is None:
-                wire = legacy.encode_event(namespace, data["event"], data["args"])
-            socket.send_raw(wire)
+                try:
+                    wire = type(socket).encode_event(namespace, data["event"], data["args"])
+                except (TypeError, ValueError) as exc:
+                    log.warning("cannot encode %r for %s clients: %s", data["event"], flavour,
+                                exc)
+                    wire = _UNENCODABLE
+                wires[flavour] = wire
+            if wire is not _UNENCODABLE:
+                socket.send_raw(wire)

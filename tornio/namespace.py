@@ -129,7 +129,7 @@ class BaseNamespace:
         if packet_type == "json":
             return self.call_method_with_acl("recv_json", packet, packet.get("data"))
         if packet_type == "connect":
-            self.socket.send_packet(packet)
+            # The socket answers the client once recv_connect has not refused.
             return self.call_method_with_acl("recv_connect", packet)
         if packet_type == "error":
             return self.call_method_with_acl("recv_error", packet)

@@ -92,6 +92,10 @@ class LegacySession:
         self._last_transport: str | None = None
         self._confirmed = False
 
+    @property
+    def closed(self) -> bool:
+        return self.state is SessionState.CLOSED
+
     # -- transport connections -------------------------------------------------------------
 
     def attach(self, sink: Sink, now: float) -> bool:

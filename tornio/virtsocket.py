@@ -1,8 +1,14 @@
-"""``Socket``: one client (gevent-socketio's virtual socket), whichever transport carries it.
+"""``Socket``: one client (gevent-socketio's virtual socket), whichever protocol carries it.
 
-It owns the client's :class:`~tornio.session.LegacySession`, its namespace instances, its
-ack callbacks and the ``session`` dict its namespaces share; it turns incoming packets into
-namespace calls and namespace calls into outgoing packets.
+The base class is protocol-neutral: it owns the client's namespace instances, its ack
+callbacks and the ``session`` dict its namespaces share, and turns packets (gevent-socketio's
+packet dicts) into namespace calls. ``LegacySocket`` speaks Socket.IO 0.9 over a
+:class:`~tornio.session.LegacySession`; ``tornio.modern_socket.ModernSocket`` speaks
+Socket.IO v5 over an Engine.IO session.
+
+Each subclass also says how a broadcast is encoded for it (``flavour`` and
+``encode_event``): the manager encodes an emit once per flavour present among the
+recipients and hands the same wire data to each of them (``send_raw``).
 """
 
 from __future__ import annotations
@@ -13,9 +19,9 @@ import logging
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, cast
 
-from tornio.exceptions import InvalidPacket, InvalidPayload
+from tornio.exceptions import ConnectionRefused, InvalidPacket, InvalidPayload
 from tornio.protocol import legacy
-from tornio.session import LegacySession, SessionState, Sink
+from tornio.session import LegacySession, Sink
 
 if TYPE_CHECKING:
     from tornado.httputil import HTTPServerRequest
@@ -23,7 +29,7 @@ if TYPE_CHECKING:
     from tornio.manager import SocketManager
     from tornio.namespace import BaseNamespace
 
-__all__ = ["Socket", "request_environ"]
+__all__ = ["LegacySocket", "Socket", "request_environ"]
 
 log = logging.getLogger("tornio.virtsocket")
 
@@ -49,12 +55,17 @@ def request_environ(request: HTTPServerRequest | None) -> dict[str, Any]:
 
 
 class Socket:
-    """One connected client. See the module docstring."""
+    """One connected client, whatever its protocol. See the module docstring."""
 
-    protocol = "legacy"
+    #: Which protocol generation: ``'legacy'`` (0.9) or ``'modern'`` (v5).
+    protocol = ""
+    #: How broadcasts are encoded for this socket; sockets of one flavour share the bytes.
+    flavour = ""
+    engine: Any
 
-    def __init__(self, manager: SocketManager, sid: str, now: float) -> None:
+    def __init__(self, manager: SocketManager, sid: str) -> None:
         self.manager = manager
+        #: The socket id the application sees (``to=`` in emits, room membership).
         self.sessid = sid
         self.session: dict[str, Any] = {}
         #: The Tornado request of the first transport connection.
@@ -66,17 +77,50 @@ class Socket:
         self.ack_counter = 0
         #: Rooms joined, per namespace.
         self.rooms: dict[str, set[str]] = {}
-        self.engine = LegacySession(sid, manager.settings, now, self._on_session_close)
         self._environ: dict[str, Any] | None = None
+        # Namespaces whose connect handler is still deciding: what they send waits here.
+        self._connecting: dict[str, list[dict[str, Any]]] = {}
 
     def __repr__(self) -> str:
-        return f"<Socket {self.sessid} {self.engine.state.value}>"
+        return f"<{type(self).__name__} {self.sessid} {self.engine.state.value}>"
+
+    # -- what a protocol provides ------------------------------------------------------------
+
+    @classmethod
+    def encode_event(cls, namespace: str, event: str, args: list[Any]) -> Any:
+        """The wire form of an event for every socket of this flavour."""
+        raise NotImplementedError
+
+    def send_raw(self, wire: Any) -> None:
+        """Send what :meth:`encode_event` produced."""
+        raise NotImplementedError
+
+    def _send(self, packet: dict[str, Any]) -> None:
+        """Encode and send one packet dict now."""
+        raise NotImplementedError
+
+    def _send_connect_ok(self, endpoint: str) -> None:
+        raise NotImplementedError
+
+    def _send_connect_refused(self, endpoint: str, refusal: ConnectionRefused) -> None:
+        raise NotImplementedError
+
+    def _no_such_namespace(self, endpoint: str) -> None:
+        self.error(
+            "no_such_namespace",
+            f"The endpoint you tried to connect to doesn't exist: {endpoint}",
+            endpoint=endpoint,
+        )
 
     # -- gevent-socketio compatibility -------------------------------------------------------
 
     @property
+    def closed(self) -> bool:
+        return bool(self.engine.closed)
+
+    @property
     def connected(self) -> bool:
-        return self.engine.state is SessionState.OPEN
+        return not self.engine.closed
 
     def __getitem__(self, endpoint: str) -> BaseNamespace:
         return self.active_ns[endpoint]
@@ -84,80 +128,75 @@ class Socket:
     def __contains__(self, endpoint: object) -> bool:
         return endpoint in self.active_ns
 
-    # -- transports --------------------------------------------------------------------------
-
-    def attach(self, sink: Sink, request: HTTPServerRequest) -> None:
-        """A transport connection for this socket arrived."""
-        first = self.engine.attach(sink, self.manager.clock())
-        if first:
-            self.request = request
-            self.manager.add_member("", self)
-            if "" in self.manager.namespaces:
-                namespace = self._namespace("")
-                if namespace is not None:
-                    self._call(namespace, {"type": "connect", "endpoint": ""},
-                               namespace.recv_connect)
-        self.manager.touch(self)
-
-    def detach(self, sink: Sink) -> None:
-        self.engine.detach(sink, self.manager.clock())
-        if self.engine.state is not SessionState.CLOSED:
-            self.manager.touch(self)
-
-    def receive_payload(self, data: str) -> None:
-        """A polling POST body: one packet, or several framed."""
-        try:
-            packets = legacy.decode_payload(data)
-        except InvalidPayload as exc:
-            self.engine.received(self.manager.clock())
-            self.error("invalid_packet", f"could not split the payload: {exc}")
-            return
-        for packet in packets:
-            if self.engine.state is SessionState.CLOSED:
-                break
-            self.receive_packet(packet)
-
-    def receive_packet(self, data: str) -> None:
-        """One encoded packet from the client."""
-        self.engine.received(self.manager.clock())
-        try:
-            packet = legacy.decode_packet(data)
-        except InvalidPacket as exc:
-            self.error(
-                "invalid_packet",
-                f"There was a decoding error when dealing with packet {data[:20]!r}: {exc}",
-                endpoint=exc.endpoint if exc.endpoint in self.active_ns else "",
-            )
-            return
-        self.handle_packet(cast("dict[str, Any]", packet))
-
     # -- incoming ----------------------------------------------------------------------------
 
     def handle_packet(self, packet: dict[str, Any]) -> None:
-        """Run one decoded packet through the namespaces."""
+        """Run one decoded packet (a gevent-socketio packet dict) through the namespaces."""
+        if self.closed:
+            return  # a message still in flight when the socket ended must not revive it
         packet_type = packet["type"]
         endpoint = packet["endpoint"]
-        if packet_type in ("heartbeat", "noop") or self.engine.state is SessionState.CLOSED:
-            return  # a message still in flight when the socket ended must not revive it
-        if packet_type == "disconnect" and endpoint == "":
-            self.engine.close("client disconnect")
+        if packet_type == "connect":
+            self.connect_namespace(endpoint, packet)
             return
-        if packet.get("ack") is True and "id" in packet:
-            # Automatic ack (an id without '+'): answered before dispatch, as node does.
-            self.send_packet({"type": "ack", "ackId": packet["id"], "endpoint": endpoint})
-        if packet_type == "connect" and endpoint == "":
-            return  # the global namespace connects with the transport
         if packet_type == "disconnect" and endpoint not in self.active_ns:
             return
         namespace = self._namespace(endpoint)
         if namespace is None:
             return
-        if packet_type == "connect":
-            self.manager.add_member(endpoint, self)
         # recv_disconnect leaves the namespace, which cancels its tracked tasks: an async one
         # must not cancel itself, so it runs untracked, as at the socket's end.
         self._call(namespace, packet, namespace.process_packet, packet,
                    tracked=packet_type != "disconnect")
+
+    def connect_namespace(self, endpoint: str, packet: dict[str, Any] | None = None) -> None:
+        """The client asks to join a namespace: run its ``recv_connect``, which may refuse
+        (return False, or raise :class:`~tornio.exceptions.ConnectionRefused`); then answer."""
+        if packet is None:
+            packet = {"type": "connect", "endpoint": endpoint}
+        namespace = self._namespace(endpoint)
+        if namespace is None:
+            return
+        self._connecting[endpoint] = []
+        try:
+            result = namespace.process_packet(packet)
+        except ConnectionRefused as refusal:
+            self._connected(namespace, refusal)
+            return
+        except Exception:
+            log.exception("recv_connect of %r failed", endpoint)
+            self._connected(namespace, ConnectionRefused("internal server error"))
+            return
+        if inspect.isawaitable(result):
+            self.manager.run_in_background(self._await_connect(namespace, result))
+        else:
+            self._connected(namespace, result)
+
+    async def _await_connect(self, namespace: BaseNamespace, awaitable: Any) -> None:
+        try:
+            result = await awaitable
+        except ConnectionRefused as refusal:
+            result = refusal
+        except Exception:
+            log.exception("recv_connect of %r failed", namespace.ns_name)
+            result = ConnectionRefused("internal server error")
+        self._connected(namespace, result)
+
+    def _connected(self, namespace: BaseNamespace, result: Any) -> None:
+        endpoint = namespace.ns_name
+        held = self._connecting.pop(endpoint, [])
+        if self.closed or self.active_ns.get(endpoint) is not namespace:
+            return
+        if result is False or isinstance(result, ConnectionRefused):
+            refusal = result if isinstance(result, ConnectionRefused) else ConnectionRefused()
+            self.active_ns.pop(endpoint, None)
+            namespace.kill_local_jobs()
+            self._send_connect_refused(endpoint, refusal)
+            return
+        self.manager.add_member(endpoint, self)
+        self._send_connect_ok(endpoint)
+        for packet in held:
+            self._send(packet)
 
     def _namespace(self, endpoint: str) -> BaseNamespace | None:
         namespace = self.active_ns.get(endpoint)
@@ -165,11 +204,7 @@ class Socket:
             return namespace
         cls = self.manager.namespaces.get(endpoint)
         if cls is None:
-            self.error(
-                "no_such_namespace",
-                f"The endpoint you tried to connect to doesn't exist: {endpoint}",
-                endpoint=endpoint,
-            )
+            self._no_such_namespace(endpoint)
             return None
         if self._environ is None:
             self._environ = request_environ(self.request)
@@ -243,11 +278,12 @@ class Socket:
 
     def send_packet(self, packet: dict[str, Any]) -> None:
         """Encode and send one packet dict (gevent-socketio's packet keys)."""
-        self.engine.send(legacy.encode_packet(packet), self.manager.clock())
-
-    def send_raw(self, wire: str) -> None:
-        """Send an already encoded packet (broadcasts encode once for every recipient)."""
-        self.engine.send(wire, self.manager.clock())
+        if self._connecting:
+            held = self._connecting.get(packet.get("endpoint", ""))
+            if held is not None:
+                held.append(packet)  # sent once the namespace's connection is confirmed
+                return
+        self._send(packet)
 
     def error(
         self,
@@ -263,7 +299,8 @@ class Socket:
             self.sessid, error_name, error_message, endpoint, msg_id,
         )
         if not quiet:
-            self.send_raw(legacy.encode_event(endpoint, "error", [error_name, error_message]))
+            self.send_packet({"type": "event", "name": "error",
+                              "args": [error_name, error_message], "endpoint": endpoint})
 
     def _save_ack_callback(self, callback: Callable[..., Any]) -> int:
         self.ack_counter += 1
@@ -282,17 +319,15 @@ class Socket:
 
     def disconnect(self, silent: bool = False) -> None:
         """End the whole socket from the server side; unless ``silent`` the client is told
-        (it then does not reconnect: node calls this booting)."""
-        if self.engine.state is SessionState.CLOSED:
-            return
-        if not silent:
-            self.send_raw("0::")
-        self.engine.close("server disconnect")
+        (and does not reconnect)."""
+        raise NotImplementedError
 
-    kill = disconnect
+    def kill(self) -> None:
+        self.disconnect()
 
     def _on_session_close(self, reason: str) -> None:
         log.debug("socket %s closed: %s", self.sessid, reason)
+        self._connecting.clear()
         for endpoint, namespace in list(self.active_ns.items()):
             self._call(namespace, {"type": "disconnect", "endpoint": endpoint},
                        namespace.recv_disconnect, tracked=False)
@@ -300,3 +335,101 @@ class Socket:
         self.active_ns.clear()
         self.ack_callbacks.clear()
         self.manager.forget(self)
+
+
+class LegacySocket(Socket):
+    """A Socket.IO 0.9 client over a :class:`~tornio.session.LegacySession`."""
+
+    protocol = "legacy"
+    flavour = "legacy"
+
+    def __init__(self, manager: SocketManager, sid: str, now: float) -> None:
+        super().__init__(manager, sid)
+        self.engine = LegacySession(sid, manager.settings, now, self._on_session_close)
+
+    @classmethod
+    def encode_event(cls, namespace: str, event: str, args: list[Any]) -> str:
+        return legacy.encode_event(namespace, event, args)
+
+    def send_raw(self, wire: str) -> None:
+        self.engine.send(wire, self.manager.clock())
+
+    def _send(self, packet: dict[str, Any]) -> None:
+        self.engine.send(legacy.encode_packet(packet), self.manager.clock())
+
+    def _send_connect_ok(self, endpoint: str) -> None:
+        if endpoint:  # the global namespace's connect packet went out with the transport
+            self._send({"type": "connect", "endpoint": endpoint})
+
+    def _send_connect_refused(self, endpoint: str, refusal: ConnectionRefused) -> None:
+        # The 0.9 client turns an "unauthorized" error without advice into connect_failed.
+        self._send({"type": "error", "reason": "unauthorized", "endpoint": endpoint})
+        if not endpoint:
+            self.disconnect()
+
+    # -- transports --------------------------------------------------------------------------
+
+    def attach(self, sink: Sink, request: HTTPServerRequest) -> None:
+        """A transport connection for this socket arrived."""
+        first = self.engine.attach(sink, self.manager.clock())
+        if first:
+            self.request = request
+            if "" in self.manager.namespaces:
+                self.connect_namespace("")
+            else:
+                self.manager.add_member("", self)
+        self.manager.touch(self)
+
+    def detach(self, sink: Sink) -> None:
+        self.engine.detach(sink, self.manager.clock())
+        if not self.closed:
+            self.manager.touch(self)
+
+    def receive_payload(self, data: str) -> None:
+        """A polling POST body: one packet, or several framed."""
+        try:
+            packets = legacy.decode_payload(data)
+        except InvalidPayload as exc:
+            self.engine.received(self.manager.clock())
+            self.error("invalid_packet", f"could not split the payload: {exc}")
+            return
+        for packet in packets:
+            if self.closed:
+                break
+            self.receive_packet(packet)
+
+    def receive_packet(self, data: str) -> None:
+        """One encoded packet from the client."""
+        self.engine.received(self.manager.clock())
+        try:
+            packet = legacy.decode_packet(data)
+        except InvalidPacket as exc:
+            self.error(
+                "invalid_packet",
+                f"There was a decoding error when dealing with packet {data[:20]!r}: {exc}",
+                endpoint=exc.endpoint if exc.endpoint in self.active_ns else "",
+            )
+            return
+        self.handle_packet(cast("dict[str, Any]", packet))
+
+    def handle_packet(self, packet: dict[str, Any]) -> None:
+        packet_type = packet["type"]
+        endpoint = packet["endpoint"]
+        if packet_type in ("heartbeat", "noop") or self.closed:
+            return
+        if packet_type == "disconnect" and endpoint == "":
+            self.engine.close("client disconnect")
+            return
+        if packet.get("ack") is True and "id" in packet:
+            # Automatic ack (an id without '+'): answered before dispatch, as node does.
+            self.send_packet({"type": "ack", "ackId": packet["id"], "endpoint": endpoint})
+        if packet_type == "connect" and endpoint == "":
+            return  # the global namespace connects with the transport
+        super().handle_packet(packet)
+
+    def disconnect(self, silent: bool = False) -> None:
+        if self.closed:
+            return
+        if not silent:
+            self.send_raw("0::")
+        self.engine.close("server disconnect")

@@ -20,7 +20,7 @@ from tornio.protocol import legacy
 from tornio.transports.base import UNKNOWN_SID, TransportMixin
 
 if TYPE_CHECKING:
-    from tornio.virtsocket import Socket
+    from tornio.virtsocket import LegacySocket
 
 __all__ = ["JsonpPollingHandler", "XhrPollingHandler"]
 
@@ -61,7 +61,7 @@ class XhrPollingHandler(TransportMixin, RequestHandler):
         self._chunks: list[bytes] = []
         self._size = 0
         self._sink: PollingSink | None = None
-        self._socket: Socket | None = None
+        self._socket: LegacySocket | None = None
         if not self.transport_enabled():
             self.refuse(400, f"transport {self.transport_name!r} is not enabled")
             return

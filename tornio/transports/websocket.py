@@ -9,7 +9,7 @@ from tornado.websocket import WebSocketClosedError, WebSocketHandler
 
 from tornio.origins import origin_allowed
 from tornio.transports.base import UNKNOWN_SID, TransportMixin
-from tornio.virtsocket import Socket
+from tornio.virtsocket import LegacySocket
 
 __all__ = ["LegacyWebSocketHandler"]
 
@@ -64,7 +64,7 @@ class LegacyWebSocketHandler(TransportMixin, WebSocketHandler):
         self.set_nodelay(True)
         self._sink: WebSocketSink | None = None
         socket = self.manager.get(sid)
-        self._socket: Socket | None = socket
+        self._socket: LegacySocket | None = socket
         if socket is None:
             self.write_message(UNKNOWN_SID)
             self.close()
