@@ -13,6 +13,7 @@ recipients and hands the same wire data to each of them (``send_raw``).
 
 from __future__ import annotations
 
+import abc
 import asyncio
 import inspect
 import logging
@@ -54,7 +55,7 @@ def request_environ(request: HTTPServerRequest | None) -> dict[str, Any]:
     return environ
 
 
-class Socket:
+class Socket(abc.ABC):
     """One connected client, whatever its protocol. See the module docstring."""
 
     #: Which protocol generation: ``'legacy'`` (0.9) or ``'modern'`` (v5).
@@ -87,23 +88,25 @@ class Socket:
     # -- what a protocol provides ------------------------------------------------------------
 
     @classmethod
+    @abc.abstractmethod
     def encode_event(cls, namespace: str, event: str, args: list[Any]) -> Any:
         """The wire form of an event for every socket of this flavour."""
-        raise NotImplementedError
 
+    @abc.abstractmethod
     def send_raw(self, wire: Any) -> None:
         """Send what :meth:`encode_event` produced."""
-        raise NotImplementedError
 
+    @abc.abstractmethod
     def _send(self, packet: dict[str, Any]) -> None:
         """Encode and send one packet dict now."""
-        raise NotImplementedError
 
+    @abc.abstractmethod
     def _send_connect_ok(self, endpoint: str) -> None:
-        raise NotImplementedError
+        """Tell the client it joined ``endpoint``."""
 
+    @abc.abstractmethod
     def _send_connect_refused(self, endpoint: str, refusal: ConnectionRefused) -> None:
-        raise NotImplementedError
+        """Tell the client it may not join ``endpoint``."""
 
     def _no_such_namespace(self, endpoint: str) -> None:
         self.error(
@@ -317,10 +320,10 @@ class Socket:
         self.active_ns.pop(endpoint, None)
         self.manager.remove_member(endpoint, self)
 
+    @abc.abstractmethod
     def disconnect(self, silent: bool = False) -> None:
         """End the whole socket from the server side; unless ``silent`` the client is told
         (and does not reconnect)."""
-        raise NotImplementedError
 
     def kill(self) -> None:
         self.disconnect()
