@@ -15,7 +15,7 @@ from typing import Any
 
 import pytest
 
-import tornio.manager
+import tornio.virtsocket
 from tornio.bus import InProcessBus
 from tornio.exceptions import ConnectionRefused
 from tornio.manager import SocketManager
@@ -888,13 +888,13 @@ async def test_a_broadcast_is_encoded_once(
 ) -> None:
     clients = [Client(manager, "/chat") for _ in range(3)]
     calls: list[tuple[Any, ...]] = []
-    encode_event = tornio.manager.legacy.encode_event
+    encode_event = tornio.virtsocket.legacy.encode_event
 
     def counting(*args: Any, **kwargs: Any) -> str:
         calls.append(args)
         return encode_event(*args, **kwargs)
 
-    monkeypatch.setattr(tornio.manager.legacy, "encode_event", counting)
+    monkeypatch.setattr(tornio.virtsocket.legacy, "encode_event", counting)
     clients[0].send('5::/chat:{"name":"shout","args":["once"]}')
     assert len(calls) == 1
     received = [client.take() for client in clients]
