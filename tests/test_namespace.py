@@ -577,7 +577,7 @@ def assert_still_works(client: Client) -> None:
     ("wire", "expected"),
     [
         ('5::/chat:{"name":"$foo"}', ("/chat", "unallowed_event_name")),
-        ('5::/chat:{"name":"foo-bar"}', ("/chat", "unallowed_event_name")),
+        ('5::/chat:{"name":"foo?bar"}', ("/chat", "unallowed_event_name")),
         ('5::/chat:{"name":"nothing here"}', ("/chat", "no_such_method")),
         ("1::/nope", ("/nope", "no_such_namespace")),
         ('5::/nope:{"name":"x"}', ("/nope", "no_such_namespace")),
@@ -1086,3 +1086,20 @@ async def test_refusing_the_global_namespace_ends_the_socket(make_manager: MakeM
     socket.attach(sink, None)  # type: ignore[arg-type]
     assert sink.packets == ["1::", "7:::2", "0::"]
     assert socket.closed and sink.closed
+
+
+async def test_modern_separators_in_event_names_map_to_underscores(
+    make_manager: MakeManager,
+) -> None:
+    class Separators(BaseNamespace):
+        def on_chat_message(self, text: str) -> str:
+            return "chat:" + text
+
+        def on_user_joined(self) -> str:
+            return "joined"
+
+    client = Client(make_manager({"/s": Separators}), "/s")
+    client.send('5:1+:/s:{"name":"chat:message","args":["x"]}')
+    client.send('5:2+:/s:{"name":"user-joined"}')
+    client.send('5:3+:/s:{"name":"user.joined"}')
+    assert client.take() == ['6::/s:1+["chat:x"]', '6::/s:2+["joined"]', '6::/s:3+["joined"]']

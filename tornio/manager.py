@@ -1,9 +1,9 @@
 """``SocketManager``: the sockets of one process, their timers, rooms and emits.
 
-This is the adapter between the sans-I/O sessions and the event loop: it owns the only clock
-(``time.monotonic``, the asyncio loop's clock) and one timer per session, armed at the
-session's next deadline. Emits go to local recipients directly and to the other nodes
-through the bus; each emit is encoded once and the same string is queued for every recipient.
+It owns every socket of the process, legacy (0.9) and modern (Engine.IO v3/v4), and their
+timers (:class:`~tornio.timers.SessionTimers`), which drive the sans-I/O sessions. Emits go
+to local recipients directly and to the other nodes through the bus; each emit is encoded
+once per flavour of client present and the same wire data is queued for every recipient.
 """
 
 from __future__ import annotations
@@ -11,13 +11,15 @@ from __future__ import annotations
 import asyncio
 import logging
 import secrets
-import time
 from collections.abc import Coroutine, Iterable, Mapping
 from typing import TYPE_CHECKING, Any
 
 from tornio.bus import Bus, InProcessBus
+from tornio.engine_session import EngineSession, EngineSettings
+from tornio.modern_socket import ModernSocket
 from tornio.rooms import RoomIndex
 from tornio.settings import Settings
+from tornio.timers import SessionTimers
 from tornio.virtsocket import LegacySocket, Socket
 
 if TYPE_CHECKING:
@@ -40,7 +42,7 @@ def normalize_namespace(name: str) -> str:
     return "" if name in ("", "/") else name
 
 
-class SocketManager:
+class SocketManager(SessionTimers):
     """Every socket this process serves (see the module docstring)."""
 
     def __init__(
@@ -49,26 +51,34 @@ class SocketManager:
         settings: Settings,
         bus: Bus | None = None,
     ) -> None:
+        super().__init__()
         self.namespaces: dict[str, type[BaseNamespace]] = {
             normalize_namespace(name): cls for name, cls in namespaces.items()
         }
         self.settings = settings
+        self.engine_settings = EngineSettings(
+            ping_interval=settings.ping_interval,
+            ping_timeout=settings.ping_timeout,
+            upgrade_timeout=settings.upgrade_timeout,
+            connect_timeout=settings.connect_timeout,
+            max_payload=settings.max_buffer_size,
+        )
+        #: Modern sockets by Engine.IO session id (which only their transport requests carry).
+        self.engines: dict[str, ModernSocket] = {}
         self.node_id = secrets.token_hex(4)
         self.sockets: dict[str, Socket] = {}
         self.rooms = RoomIndex()
         self.bus: Bus = bus if bus is not None else InProcessBus()
         self.bus.attach(self)
-        self._timers: dict[str, tuple[float, asyncio.TimerHandle]] = {}
         self._background: set[asyncio.Task[Any]] = set()
-
-    clock = staticmethod(time.monotonic)
 
     # -- sockets -----------------------------------------------------------------------------
 
     def new_sid(self) -> str:
+        """20 characters of ``[A-Za-z0-9_-]`` from ``secrets``, unused here."""
         while True:
             sid = secrets.token_urlsafe(15)
-            if sid not in self.sockets:
+            if sid not in self.sockets and sid not in self.engines:
                 return sid
 
     def create_socket(self, request: HTTPServerRequest | None = None) -> LegacySocket:
@@ -79,6 +89,32 @@ class SocketManager:
         self.touch(socket)
         return socket
 
+    def create_engine_socket(
+        self, eio_version: int, transport: str, request: HTTPServerRequest
+    ) -> ModernSocket:
+        """A new Engine.IO session (opened by a polling GET or a websocket)."""
+        engine_sid = self.new_sid()
+        socket = ModernSocket(self, self.new_sid(), engine_sid, eio_version, self.clock(),
+                              transport)
+        socket.handshake_request = socket.request = request
+        self.sockets[socket.sessid] = socket
+        self.engines[engine_sid] = socket
+        return socket
+
+    def welcome(self) -> str:
+        """What ``GET /<resource>/`` with no query answers (node 0.9 did the same)."""
+        return "Welcome to socket.io."
+
+    def _forget_engine(self, engine: EngineSession) -> None:
+        if engine.owes_noop:  # a poll racing the client's close still gets its noop
+            asyncio.get_running_loop().call_later(1.0, self.engines.pop, engine.sid, None)
+        else:
+            self.engines.pop(engine.sid, None)
+
+    def get_engine(self, engine_sid: str) -> ModernSocket | None:
+        """The modern socket whose Engine.IO session id is ``engine_sid``."""
+        return self.engines.get(engine_sid)
+
     def get(self, sid: str) -> LegacySocket | None:
         """The legacy socket whose (transport) session id is ``sid``."""
         socket = self.sockets.get(sid)
@@ -88,11 +124,11 @@ class SocketManager:
         """A socket ended: drop it from every index and cancel its timer."""
         if self.sockets.get(socket.sessid) is socket:
             del self.sockets[socket.sessid]
+        if isinstance(socket, ModernSocket):
+            self._forget_engine(socket.engine)
         for namespace in {"", *self.namespaces, *socket.rooms}:
             self.remove_member(namespace, socket)
-        entry = self._timers.pop(socket.sessid, None)
-        if entry is not None:
-            entry[1].cancel()
+        self.cancel_timer(socket.sessid)
 
     def run_in_background(self, coro: Coroutine[Any, Any, Any]) -> None:
         task = asyncio.get_running_loop().create_task(coro)
@@ -103,35 +139,6 @@ class SocketManager:
         """End every socket (telling each client to reconnect)."""
         for socket in list(self.sockets.values()):
             socket.engine.close(reason)
-
-    # -- timers ------------------------------------------------------------------------------
-
-    def touch(self, socket: Socket) -> None:
-        """Make sure the socket's timer fires no later than its session's next deadline."""
-        deadline = socket.engine.next_deadline()
-        sid = socket.sessid
-        entry = self._timers.get(sid)
-        if deadline is None:
-            if entry is not None:
-                entry[1].cancel()
-                del self._timers[sid]
-            return
-        if entry is not None:
-            if entry[0] <= deadline:
-                return
-            entry[1].cancel()
-        handle = asyncio.get_running_loop().call_at(deadline, self._fire, socket)
-        self._timers[sid] = (deadline, handle)
-
-    def _fire(self, socket: Socket) -> None:
-        self._timers.pop(socket.sessid, None)
-        try:
-            socket.engine.handle_timer(self.clock())
-        except Exception:
-            log.exception("timer of socket %s failed", socket.sessid)
-            socket.engine.close("internal error")
-        if not socket.engine.closed:
-            self.touch(socket)
 
     # -- namespaces and rooms ----------------------------------------------------------------
 

@@ -25,8 +25,10 @@ __all__ = ["BaseNamespace"]
 
 log = logging.getLogger("tornio.namespace")
 
-#: gevent-socketio's rule for event names that may reach an ``on_<event>`` method.
-ALLOWED_EVENT_NAME = re.compile(r"^[A-Za-z][A-Za-z0-9_ ]*$")
+#: Event names that may reach an ``on_<event>`` method: gevent-socketio's rule, widened by the
+#: separators modern applications use (``user-joined``, ``chat:message``, ``room.left``).
+ALLOWED_EVENT_NAME = re.compile(r"^[A-Za-z][A-Za-z0-9_ .:-]*$")
+_TO_UNDERSCORE = str.maketrans(" .:-", "____")
 
 # (class, method name) -> (has a leading self parameter, takes the raw packet)
 _signature_cache: dict[tuple[type, str], tuple[bool, bool]] = {}
@@ -85,6 +87,12 @@ class BaseNamespace:
         self.jobs: list[asyncio.Task[Any]] = []
         self.reset_acl()
         super().__init__()
+
+    @property
+    def auth(self) -> dict[str, Any]:
+        """The ``auth`` payload a modern client joined this namespace with (``{}`` for 0.9
+        clients). ``recv_connect`` may refuse it."""
+        return self.socket.auth.get(self.ns_name, {})
 
     # -- hooks for subclasses ----------------------------------------------------------------
 
@@ -153,7 +161,7 @@ class BaseNamespace:
                 msg_id=packet.get("id"),
             )
             return None
-        method_name = "on_" + name.replace(" ", "_")
+        method_name = "on_" + name.translate(_TO_UNDERSCORE)
         return self.call_method_with_acl(method_name, packet, *packet.get("args", ()))
 
     def call_method_with_acl(self, method_name: str, packet: dict[str, Any], *args: Any) -> Any:
@@ -264,17 +272,12 @@ class BaseNamespace:
                           quiet=quiet)
 
     def disconnect(self, silent: bool = False) -> None:
-        """Leave this namespace (the whole socket, for the global one).
-
-        Unless ``silent``, the client is told with a disconnect packet.
+        """Leave this namespace. Unless ``silent``, the client is told with a disconnect
+        packet. For a 0.9 client, leaving the global namespace ends the whole socket (as in
+        gevent-socketio); a modern client's connection stays open for its other namespaces.
         """
-        if self.ns_name == "":
-            self.socket.disconnect(silent=silent)
-            return
-        if not silent:
-            self.socket.send_packet({"type": "disconnect", "endpoint": self.ns_name})
         try:
-            self.socket.remove_namespace(self.ns_name)
+            self.socket.disconnect_namespace(self.ns_name, silent=silent)
         finally:
             self.kill_local_jobs()
 

@@ -21,7 +21,12 @@ from tornado.web import URLSpec
 from tornio.manager import SocketManager
 from tornio.settings import Settings
 from tornio.transports.base import ProtocolVersionHandler, UnknownTransportHandler
-from tornio.transports.handshake import HandshakeHandler, WelcomeHandler
+from tornio.transports.engineio import (
+    EnginePollingHandler,
+    EngineWebSocketHandler,
+    UpgradeMatches,
+)
+from tornio.transports.handshake import HandshakeHandler
 from tornio.transports.polling import JsonpPollingHandler, XhrPollingHandler
 from tornio.transports.websocket import LegacyWebSocketHandler
 
@@ -59,13 +64,15 @@ class Router:
         self.handlers = list(handlers)
 
     @property
-    def urls(self) -> list[URLSpec]:
-        """The URL specs that serve Socket.IO under ``/<resource>``."""
+    def urls(self) -> list[Rule]:
+        """The URL rules that serve Socket.IO under ``/<resource>``: Engine.IO (modern
+        clients) at ``/<resource>/?EIO=…``, the 0.9 protocol at ``/<resource>/1/…``."""
         prefix = "/" + re.escape(self.settings.resource)
         kwargs = {"manager": self.manager}
         sid = r"([^/]+)"
         return [
-            URLSpec(prefix + r"/?", WelcomeHandler),
+            Rule(UpgradeMatches(prefix + r"/?$", upgrade=True), EngineWebSocketHandler, kwargs),
+            Rule(UpgradeMatches(prefix + r"/?$", upgrade=False), EnginePollingHandler, kwargs),
             URLSpec(prefix + r"/1/?", HandshakeHandler, kwargs),
             URLSpec(prefix + r"/1/websocket/" + sid + r"/?", LegacyWebSocketHandler, kwargs),
             URLSpec(prefix + r"/1/xhr-polling/" + sid + r"/?", XhrPollingHandler, kwargs),

@@ -62,6 +62,20 @@ class Settings:
     #: Port of the Flash policy server.
     policy_port: int = 10843
 
+    # -- Engine.IO / Socket.IO v5 (modern clients) ------------------------------------------
+    #: How often the server pings a modern client.
+    ping_interval: float = 25.0
+    #: How long a ping may wait for its pong before the session is closed.
+    ping_timeout: float = 20.0
+    #: How long a websocket probe may take to complete an upgrade.
+    upgrade_timeout: float = 10.0
+    #: A modern client that joins no namespace within this long is disconnected.
+    connect_timeout: float = 45.0
+    #: Most binary attachments one Socket.IO packet may announce.
+    max_attachments: int = 10
+    #: Serve Engine.IO v3 clients (socket.io-client 2.x) too.
+    allow_eio3: bool = True
+
     def __post_init__(self) -> None:
         self.resource = self.resource.strip("/")
         unknown = [t for t in self.transports if t not in LEGACY_TRANSPORTS]
@@ -73,6 +87,10 @@ class Settings:
             "close_timeout",
             "polling_duration",
             "handshake_timeout",
+            "ping_interval",
+            "ping_timeout",
+            "upgrade_timeout",
+            "connect_timeout",
         ):
             if getattr(self, name) <= 0:
                 raise ValueError(f"{name} must be positive")

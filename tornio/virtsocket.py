@@ -78,6 +78,8 @@ class Socket(abc.ABC):
         self.ack_counter = 0
         #: Rooms joined, per namespace.
         self.rooms: dict[str, set[str]] = {}
+        #: The auth payload each namespace was joined with (modern clients).
+        self.auth: dict[str, Any] = {}
         self._environ: dict[str, Any] | None = None
         # Namespaces whose connect handler is still deciding: what they send waits here.
         self._connecting: dict[str, list[dict[str, Any]]] = {}
@@ -315,6 +317,12 @@ class Socket(abc.ABC):
 
     # -- ending ------------------------------------------------------------------------------
 
+    def disconnect_namespace(self, endpoint: str, silent: bool = False) -> None:
+        """Take the client out of one namespace; unless ``silent`` it is told."""
+        if not silent and not self.closed:
+            self.send_packet({"type": "disconnect", "endpoint": endpoint})
+        self.remove_namespace(endpoint)
+
     def remove_namespace(self, endpoint: str) -> None:
         """Forget a namespace instance and its memberships (the socket lives on)."""
         self.active_ns.pop(endpoint, None)
@@ -436,3 +444,9 @@ class LegacySocket(Socket):
         if not silent:
             self.send_raw("0::")
         self.engine.close("server disconnect")
+
+    def disconnect_namespace(self, endpoint: str, silent: bool = False) -> None:
+        if endpoint == "":
+            self.disconnect(silent=silent)  # the 0.9 global namespace is the socket
+        else:
+            super().disconnect_namespace(endpoint, silent=silent)

@@ -1,0 +1,73 @@
+"""The fixture servers the official compliance suites expect (``reference/modern.md`` §3.3),
+on port 3000 by default:
+
+    python -m tests.apps.compliance engineio [--port 3000]    # Engine.IO v4 and v3 suites
+    python -m tests.apps.compliance socketio [--port 3000]    # Socket.IO v5 suite
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+from typing import Any
+
+import tornado.web
+from tornado.httpserver import HTTPServer
+
+from tornio import BaseNamespace, Router
+from tornio.engine_app import EngineConnection, EngineEndpoint
+
+TIMINGS = {"ping_interval": 0.3, "ping_timeout": 0.2, "max_buffer_size": 1_000_000}
+
+
+def echo(conn: EngineConnection, data: str | bytes) -> None:
+    conn.send(data)
+
+
+def engineio_app() -> tornado.web.Application:
+    endpoint = EngineEndpoint("/engine.io", on_message=echo, allow_eio3=True, **TIMINGS)
+    return tornado.web.Application(endpoint.urls)
+
+
+class MainNamespace(BaseNamespace):
+    def recv_connect(self) -> None:
+        self.emit("auth", self.auth)
+
+    def on_message(self, *args: Any) -> None:
+        self.emit("message-back", *args)
+
+    def on_message_with_ack(self, *args: Any) -> tuple[Any, ...]:
+        return args
+
+
+class CustomNamespace(BaseNamespace):
+    def recv_connect(self) -> None:
+        self.emit("auth", self.auth)
+
+
+def socketio_app() -> tornado.web.Application:
+    router = Router(
+        {"/": MainNamespace, "/custom": CustomNamespace}, connect_timeout=1.0, **TIMINGS
+    )
+    return router.application()
+
+
+async def serve(kind: str, port: int) -> None:
+    app = engineio_app() if kind == "engineio" else socketio_app()
+    server = HTTPServer(app)
+    server.listen(port)
+    await asyncio.Event().wait()
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("kind", choices=["engineio", "socketio"])
+    parser.add_argument("--port", type=int, default=3000)
+    args = parser.parse_args()
+    logging.basicConfig(level=logging.WARNING)
+    asyncio.run(serve(args.kind, args.port))
+
+
+if __name__ == "__main__":
+    main()

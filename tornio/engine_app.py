@@ -1,0 +1,171 @@
+"""A plain Engine.IO endpoint: messages in, messages out, no Socket.IO layer.
+
+    def on_message(conn, data):          # data: str, or bytes for a binary message
+        conn.send(data)                  # echo
+
+    engine = tornio.EngineEndpoint('/engine.io', on_message=on_message)
+    app = tornado.web.Application(engine.urls + my_handlers)
+
+It serves Engine.IO v4 clients (and v3 ones unless ``allow_eio3=False``) over polling,
+websocket and the upgrade between them, with the same transports and session state machine
+as tornio's Socket.IO server.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import re
+import secrets
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
+
+from tornado.routing import Rule
+
+from tornio.engine_session import EngineSession, EngineSettings
+from tornio.settings import Settings
+from tornio.timers import SessionTimers
+from tornio.transports.engineio import (
+    EnginePollingHandler,
+    EngineWebSocketHandler,
+    UpgradeMatches,
+)
+
+if TYPE_CHECKING:
+    from tornado.httputil import HTTPServerRequest
+
+__all__ = ["EngineConnection", "EngineEndpoint"]
+
+log = logging.getLogger("tornio.engine_app")
+
+
+class EngineConnection:
+    """One Engine.IO client of an :class:`EngineEndpoint`."""
+
+    def __init__(
+        self,
+        endpoint: EngineEndpoint,
+        sid: str,
+        version: int,
+        now: float,
+        transport: str,
+        request: HTTPServerRequest,
+    ) -> None:
+        self.endpoint = endpoint
+        self.sessid = sid
+        self.request = request
+        self.engine = EngineSession(
+            sid, version, endpoint.engine_settings, now, self._on_close, transport
+        )
+
+    @property
+    def closed(self) -> bool:
+        return self.engine.closed
+
+    def send(self, data: str | bytes) -> None:
+        """Send one message (text, or binary as bytes)."""
+        self.engine.send("4" + data if isinstance(data, str) else bytes(data))
+        self.endpoint.touch(self)
+
+    def close(self) -> None:
+        """End the session; a polling client is told so."""
+        self.engine.close("forced server close", notify_client=True)
+
+    # -- called by the transports --------------------------------------------------------------
+
+    def opened(self) -> None:
+        self.endpoint._callback("on_connect", self)
+
+    def receive_messages(self, messages: list[str | bytes]) -> None:
+        for message in messages:
+            if self.closed:
+                return
+            self.endpoint._callback("on_message", self, message)
+
+    def _on_close(self, reason: str) -> None:
+        self.endpoint._forget(self)
+        self.endpoint._callback("on_close", self, reason)
+
+
+class EngineEndpoint(SessionTimers):
+    """Engine.IO at ``path`` (see the module docstring).
+
+    Args:
+        path: the URL path clients connect to.
+        on_connect: ``on_connect(conn)`` for each new client.
+        on_message: ``on_message(conn, data)`` for each message.
+        on_close: ``on_close(conn, reason)`` when a client's session ends.
+        settings: :class:`~tornio.settings.Settings` fields (``ping_interval``,
+            ``ping_timeout``, ``max_buffer_size`` (maxPayload), ``origins``, ``authorize``…).
+    """
+
+    def __init__(
+        self,
+        path: str = "/engine.io",
+        on_connect: Callable[[EngineConnection], Any] | None = None,
+        on_message: Callable[[EngineConnection, str | bytes], Any] | None = None,
+        on_close: Callable[[EngineConnection, str], Any] | None = None,
+        **settings: Any,
+    ) -> None:
+        super().__init__()
+        self.path = "/" + path.strip("/")
+        self.on_connect = on_connect
+        self.on_message = on_message
+        self.on_close = on_close
+        self.settings = Settings.from_kwargs(**settings)
+        self.engine_settings = EngineSettings(
+            ping_interval=self.settings.ping_interval,
+            ping_timeout=self.settings.ping_timeout,
+            upgrade_timeout=self.settings.upgrade_timeout,
+            connect_timeout=None,
+            max_payload=self.settings.max_buffer_size,
+        )
+        self.connections: dict[str, EngineConnection] = {}
+
+    @property
+    def urls(self) -> list[Rule]:
+        """The rules serving Engine.IO at :attr:`path`."""
+        pattern = re.escape(self.path) + r"/?$"
+        kwargs = {"manager": self}
+        return [
+            Rule(UpgradeMatches(pattern, upgrade=True), EngineWebSocketHandler, kwargs),
+            Rule(UpgradeMatches(pattern, upgrade=False), EnginePollingHandler, kwargs),
+        ]
+
+    # -- the transports' host interface ----------------------------------------------------------
+
+    def welcome(self) -> None:
+        return None
+
+    def get_engine(self, sid: str) -> EngineConnection | None:
+        return self.connections.get(sid)
+
+    def create_engine_socket(
+        self, eio_version: int, transport: str, request: HTTPServerRequest
+    ) -> EngineConnection:
+        sid = secrets.token_urlsafe(15)
+        while sid in self.connections:
+            sid = secrets.token_urlsafe(15)
+        conn = EngineConnection(self, sid, eio_version, self.clock(), transport, request)
+        self.connections[sid] = conn
+        return conn
+
+    def close_all(self) -> None:
+        for conn in list(self.connections.values()):
+            conn.close()
+
+    def _forget(self, conn: EngineConnection) -> None:
+        if conn.engine.owes_noop:  # a poll racing the client's close still gets its noop
+            asyncio.get_running_loop().call_later(1.0, self.connections.pop, conn.sessid, None)
+        else:
+            self.connections.pop(conn.sessid, None)
+        self.cancel_timer(conn.sessid)
+
+    def _callback(self, name: str, *args: Any) -> None:
+        callback = getattr(self, name)
+        if callback is None:
+            return
+        try:
+            callback(*args)
+        except Exception:
+            log.exception("%s callback failed", name)

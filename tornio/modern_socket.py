@@ -1,0 +1,250 @@
+"""``ModernSocket``: a Socket.IO v5 client (socket.io-client 3.x/4.x), or a v4 one
+(socket.io-client 2.x, over Engine.IO v3), on the same namespace API as 0.9 clients.
+
+Socket.IO packets become gevent-socketio packet dicts on the way in, and back on the way out:
+an EVENT ``["name", *args]`` with an id is an event that asks for a data ack; the v5 namespace
+``/`` is the legacy global endpoint ``''``. The client's ``auth`` payload is
+``namespace.auth``; ``recv_connect`` may refuse it (``CONNECT_ERROR`` with the server's data).
+Binary values are ``bytes`` in handler arguments and in emits.
+
+Which parser the client speaks is seen from its first message: the default parser's first
+packet is text, socket.io-msgpack-parser's is binary.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import TYPE_CHECKING, Any
+
+from tornio.engine_session import EngineSession, Frame
+from tornio.exceptions import ConnectionRefused, InvalidPacket
+from tornio.protocol import msgpack_parser, socketio
+from tornio.protocol.socketio import Packet, PacketType
+from tornio.virtsocket import Socket
+
+if TYPE_CHECKING:
+    from tornio.manager import SocketManager
+
+__all__ = ["ModernSocket"]
+
+log = logging.getLogger("tornio.modern_socket")
+
+#: Event names a client may not send (socket.io's reserved names).
+RESERVED_EVENTS = frozenset(
+    {"connect", "connect_error", "disconnect", "disconnecting", "newListener", "removeListener"}
+)
+
+
+def to_nsp(endpoint: str) -> str:
+    return endpoint or "/"
+
+
+def to_endpoint(nsp: str) -> str:
+    return "" if nsp == "/" else nsp
+
+
+class ModernSocket(Socket):
+    """One Engine.IO connection and the Socket.IO namespaces it joined."""
+
+    protocol = "modern"
+    flavour = "sio-json"
+
+    def __init__(
+        self,
+        manager: SocketManager,
+        sid: str,
+        engine_sid: str,
+        eio_version: int,
+        now: float,
+        transport: str,
+    ) -> None:
+        super().__init__(manager, sid)
+        self.eio_version = eio_version
+        #: Socket.IO protocol revision: 5 for Engine.IO v4 clients, 4 for v3 ones.
+        self.sio_version = 5 if eio_version >= 4 else 4
+        self.engine = EngineSession(
+            engine_sid,
+            eio_version,
+            manager.engine_settings,
+            now,
+            self._on_session_close,
+            transport,
+        )
+        self.decoder = socketio.Decoder(
+            max_attachments=manager.settings.max_attachments, protocol=self.sio_version
+        )
+        self.msgpack = False
+        self._parser_known = False
+
+    # -- broadcast encoding ------------------------------------------------------------------
+
+    @classmethod
+    def encode_event(cls, namespace: str, event: str, args: list[Any]) -> list[Frame]:
+        parts = socketio.encode_event(to_nsp(namespace), [event, *args])
+        first = parts[0]
+        frames: list[Frame] = ["4" + first if isinstance(first, str) else first]
+        frames.extend(parts[1:])
+        return frames
+
+    def send_raw(self, wire: list[Frame]) -> None:
+        if len(wire) == 1:
+            self.engine.send(wire[0])
+        else:
+            self.engine.send_many(wire)
+
+    # -- outgoing ----------------------------------------------------------------------------
+
+    def _send(self, packet: dict[str, Any]) -> None:
+        self._send_sio(self._to_sio(packet))
+
+    def _send_sio(self, packet: Packet) -> None:
+        if self.msgpack:
+            self.engine.send(msgpack_parser.encode(packet))
+            return
+        parts = socketio.encode(packet)
+        first = parts[0]
+        head: Frame = "4" + first if isinstance(first, str) else first
+        if len(parts) == 1:
+            self.engine.send(head)
+        else:
+            self.engine.send_many([head, *parts[1:]])
+
+    @staticmethod
+    def _to_sio(packet: dict[str, Any]) -> Packet:
+        kind = packet["type"]
+        nsp = to_nsp(packet.get("endpoint", ""))
+        msg_id = packet.get("id") if packet.get("ack") else None
+        if kind == "event":
+            return Packet(PacketType.EVENT, nsp, [packet["name"], *packet.get("args", ())], msg_id)
+        if kind == "ack":
+            return Packet(PacketType.ACK, nsp, list(packet.get("args", ())), packet["ackId"])
+        if kind in ("message", "json"):
+            return Packet(PacketType.EVENT, nsp, ["message", packet.get("data")], msg_id)
+        if kind == "disconnect":
+            return Packet(PacketType.DISCONNECT, nsp)
+        if kind == "error":
+            return Packet(PacketType.CONNECT_ERROR, nsp, {"message": packet.get("reason", "")})
+        raise ValueError(f"cannot send a {kind!r} packet to a Socket.IO v5 client")
+
+    def _send_connect_ok(self, endpoint: str) -> None:
+        self.engine.namespace_connected()
+        if self.sio_version >= 5:
+            self._send_sio(Packet(PacketType.CONNECT, to_nsp(endpoint), {"sid": self.sessid}))
+        else:
+            self._send_sio(Packet(PacketType.CONNECT, to_nsp(endpoint)))
+
+    def _send_connect_refused(self, endpoint: str, refusal: ConnectionRefused) -> None:
+        data: Any
+        if self.sio_version >= 5:
+            data = {"message": refusal.message}
+            if refusal.data is not None:
+                data["data"] = refusal.data
+        else:
+            data = refusal.message
+        self._send_sio(Packet(PacketType.CONNECT_ERROR, to_nsp(endpoint), data))
+
+    def _no_such_namespace(self, endpoint: str) -> None:
+        data: Any = (
+            {"message": "Invalid namespace"} if self.sio_version >= 5 else ("Invalid namespace")
+        )
+        self._send_sio(Packet(PacketType.CONNECT_ERROR, to_nsp(endpoint), data))
+
+    # -- incoming ----------------------------------------------------------------------------
+
+    def opened(self) -> None:
+        """The Engine.IO open packet is queued. Socket.IO v4 (socket.io-client 2.x) joins the
+        default namespace implicitly, and the server says so at once; v5 waits for CONNECT."""
+        if self.sio_version >= 5:
+            return
+        if "" in self.manager.namespaces:
+            self.connect_namespace("")
+        else:
+            self.manager.add_member("", self)
+            self._send_connect_ok("")
+
+    def receive_messages(self, messages: list[str | bytes]) -> None:
+        """Engine.IO messages from the client."""
+        for message in messages:
+            if self.closed:
+                return
+            if not self._parser_known:
+                self._parser_known = True
+                self.msgpack = isinstance(message, bytes)
+                if self.msgpack:
+                    self.flavour = "sio-msgpack"
+            try:
+                packet = (
+                    msgpack_parser.decode(message)
+                    if self.msgpack and isinstance(message, bytes)
+                    else self.decoder.add(message)
+                )
+            except InvalidPacket as exc:
+                log.info("closing %s: %s", self.sessid, exc)
+                self.engine.close("parse error")
+                return
+            if packet is not None:
+                self.handle_sio(packet)
+
+    def handle_sio(self, packet: Packet) -> None:
+        """One decoded Socket.IO packet."""
+        endpoint, query = self._split_nsp(packet.nsp)
+        kind = packet.type
+        if kind is PacketType.CONNECT:
+            if endpoint in self.active_ns or endpoint in self._connecting:
+                self.engine.close("invalid state")
+                return
+            auth = packet.data if isinstance(packet.data, dict) else {}
+            if query:
+                auth = {**dict(query), **auth}
+            self.auth[endpoint] = auth
+            self.connect_namespace(endpoint)
+            return
+        if endpoint not in self.active_ns or endpoint in self._connecting:
+            self.engine.close("invalid state")  # also CONNECT_ERROR sent by a client
+            return
+        if kind in (PacketType.EVENT, PacketType.BINARY_EVENT):
+            data = packet.data
+            name = data[0]
+            if not isinstance(name, str):
+                name = str(name)
+            gsio: dict[str, Any] = {
+                "type": "event",
+                "name": name,
+                "args": data[1:],
+                "endpoint": endpoint,
+            }
+            if packet.id is not None:
+                gsio["id"] = packet.id
+                gsio["ack"] = "data"
+            self.handle_packet(gsio)
+        elif kind in (PacketType.ACK, PacketType.BINARY_ACK):
+            self.handle_packet(
+                {
+                    "type": "ack",
+                    "ackId": packet.id,
+                    "args": list(packet.data or ()),
+                    "endpoint": endpoint,
+                }
+            )
+        elif kind is PacketType.DISCONNECT:
+            self.handle_packet({"type": "disconnect", "endpoint": endpoint})
+        else:
+            self.engine.close("invalid state")
+
+    def _split_nsp(self, nsp: str) -> tuple[str, list[tuple[str, str]]]:
+        if "?" not in nsp:
+            return to_endpoint(nsp), []
+        from urllib.parse import parse_qsl
+
+        path, _, query = nsp.partition("?")
+        return to_endpoint(path), parse_qsl(query)
+
+    # -- ending ------------------------------------------------------------------------------
+
+    def disconnect(self, silent: bool = False) -> None:
+        if self.closed:
+            return
+        if not silent:
+            for endpoint in list(self.active_ns):
+                self._send_sio(Packet(PacketType.DISCONNECT, to_nsp(endpoint)))
+        self.engine.close("server disconnect", notify_client=True)

@@ -1,0 +1,59 @@
+"""One event-loop timer per session, armed at the session's next deadline.
+
+Sessions are sans-I/O: they say when they next need the time (``next_deadline()``) and act
+when told it (``handle_timer(now)``). This is the adapter that owns the only clock. A timer is
+re-armed only when a deadline moves *earlier*; a timer that fires early finds nothing due and
+re-arms itself, so the hot paths never reschedule.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from typing import Any
+
+__all__ = ["SessionTimers"]
+
+log = logging.getLogger("tornio.timers")
+
+
+class SessionTimers:
+    """Mixed into whatever owns sessions: objects with ``sessid`` and ``engine``."""
+
+    def __init__(self) -> None:
+        self._timers: dict[str, tuple[float, asyncio.TimerHandle]] = {}
+
+    clock = staticmethod(time.monotonic)
+
+    def touch(self, socket: Any) -> None:
+        """Make sure the socket's timer fires no later than its session's next deadline."""
+        deadline = socket.engine.next_deadline()
+        sid = socket.sessid
+        entry = self._timers.get(sid)
+        if deadline is None:
+            if entry is not None:
+                entry[1].cancel()
+                del self._timers[sid]
+            return
+        if entry is not None:
+            if entry[0] <= deadline:
+                return
+            entry[1].cancel()
+        handle = asyncio.get_running_loop().call_at(deadline, self._fire, socket)
+        self._timers[sid] = (deadline, handle)
+
+    def _fire(self, socket: Any) -> None:
+        self._timers.pop(socket.sessid, None)
+        try:
+            socket.engine.handle_timer(self.clock())
+        except Exception:
+            log.exception("timer of session %s failed", socket.sessid)
+            socket.engine.close("internal error")
+        if not socket.engine.closed:
+            self.touch(socket)
+
+    def cancel_timer(self, sid: str) -> None:
+        entry = self._timers.pop(sid, None)
+        if entry is not None:
+            entry[1].cancel()

@@ -1,0 +1,491 @@
+"""Engine.IO v4 (and v3) over HTTP long-polling and websocket: ``/<path>/?EIO=4&transport=…``.
+
+The handlers verify a request in the reference server's order (``reference/modern.md``
+§1.9) and answer a refusal with its JSON error body; everything else is the session's
+business (:class:`~tornio.engine_session.EngineSession`). They serve any *host* that
+creates and finds engine sockets: the Socket.IO manager, or a plain Engine.IO endpoint.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import inspect
+import json
+import logging
+import re
+from typing import TYPE_CHECKING, Any, Protocol
+from urllib.parse import parse_qs
+
+from tornado.routing import PathMatches
+from tornado.web import RequestHandler, stream_request_body
+from tornado.websocket import WebSocketClosedError, WebSocketHandler
+
+from tornio.engine_session import EngineSession, EngineSettings, Frame, TransportError
+from tornio.exceptions import InvalidPacket, InvalidPayload
+from tornio.origins import origin_allowed
+from tornio.protocol import engineio
+from tornio.protocol.legacy import utf16_len
+
+if TYPE_CHECKING:
+    from tornado.httputil import HTTPServerRequest
+
+    from tornio.settings import Settings
+
+__all__ = ["EnginePollingHandler", "EngineWebSocketHandler", "UpgradeMatches"]
+
+log = logging.getLogger("tornio.transports.engineio")
+
+JSONP_INDEX = re.compile(r"^\d+$")
+INVALID_HEADER_CHARS = re.compile(r"[^\t\x20-\x7e\x80-\xff]")
+ENGINE_TRANSPORTS = ("polling", "websocket")
+
+
+class EngineSocket(Protocol):
+    """What the handlers need of a socket carried by Engine.IO."""
+
+    engine: EngineSession
+
+    def receive_messages(self, messages: list[str | bytes]) -> None: ...
+
+    def opened(self) -> None: ...
+
+
+class EngineHost(Protocol):
+    """What the handlers need of whoever owns the sockets."""
+
+    settings: Settings
+    engine_settings: EngineSettings
+
+    def clock(self) -> float: ...
+
+    def touch(self, socket: Any) -> None: ...
+
+    def get_engine(self, engine_sid: str) -> Any: ...
+
+    def create_engine_socket(
+        self, eio_version: int, transport: str, request: HTTPServerRequest
+    ) -> Any: ...
+
+    def welcome(self) -> str | None: ...
+
+
+class UpgradeMatches(PathMatches):
+    """A path that matches only websocket upgrade requests (or only the others)."""
+
+    def __init__(self, path_pattern: str, upgrade: bool) -> None:
+        super().__init__(path_pattern)
+        self.upgrade = upgrade
+
+    def match(self, request: HTTPServerRequest) -> dict[str, Any] | None:
+        is_upgrade = request.headers.get("Upgrade", "").lower() == "websocket"
+        if is_upgrade != self.upgrade:
+            return None
+        return super().match(request)
+
+
+# -- encoding frames for a transport -----------------------------------------------------------
+
+
+def polling_payload(frames: list[Frame], version: int, b64: bool) -> str | bytes:
+    """The body of a GET answer carrying ``frames``."""
+    if version >= 4:
+        return "\x1e".join(
+            f if isinstance(f, str) else "b" + base64.b64encode(f).decode("ascii") for f in frames
+        )
+    if b64 or all(isinstance(f, str) for f in frames):
+        parts = []
+        for f in frames:
+            text = f if isinstance(f, str) else "b4" + base64.b64encode(f).decode("ascii")
+            parts.append(f"{utf16_len(text)}:{text}")
+        return "".join(parts)
+    out = bytearray()
+    for f in frames:  # XHR2 binary framing: [0|1][length digits][0xFF][data]
+        data = f.encode("utf-8") if isinstance(f, str) else b"\x04" + f
+        length = len(f) if isinstance(f, str) else len(data)
+        out.append(0 if isinstance(f, str) else 1)
+        out.extend(int(d) for d in str(length))
+        out.append(0xFF)
+        out.extend(data)
+    return bytes(out)
+
+
+class EngineError(Exception):
+    """A refused request: an Engine.IO error code."""
+
+    def __init__(self, code: int) -> None:
+        super().__init__(code)
+        self.code = code
+
+
+# -- shared request checks ----------------------------------------------------------------------
+
+
+class EngineRequestMixin:
+    """Query parsing and verification shared by the polling and websocket handlers."""
+
+    host: EngineHost
+    request: HTTPServerRequest
+
+    def initialize(self, manager: EngineHost) -> None:
+        self.host = manager
+
+    def query(self, name: str) -> str | None:
+        values = self.request.query_arguments.get(name)
+        return values[0].decode("latin-1") if values else None
+
+    def verify(self, upgrade: bool) -> tuple[int, Any]:
+        """(protocol version, existing socket or None); raises EngineError."""
+        transport = self.query("transport")
+        if transport not in ENGINE_TRANSPORTS:
+            raise EngineError(0)
+        origin = self.request.headers.get("Origin")
+        if origin is not None and INVALID_HEADER_CHARS.search(origin):
+            raise EngineError(3)
+        sid = self.query("sid")
+        if sid:
+            socket = self.host.get_engine(sid)
+            if socket is None:
+                raise EngineError(1)
+            if not upgrade and socket.engine.transport != transport:
+                raise EngineError(3)
+            return socket.engine.version, socket
+        if self.request.method != "GET":
+            raise EngineError(2)
+        if transport == "websocket" and not upgrade:
+            raise EngineError(3)
+        eio = self.query("EIO")
+        if eio == "4":
+            return 4, None
+        if eio == "3" and self.host.settings.allow_eio3:
+            return 3, None
+        raise EngineError(5)
+
+    async def allowed(self) -> bool:
+        authorize = self.host.settings.authorize
+        if authorize is None:
+            return True
+        try:
+            result = authorize(self.request)
+            if inspect.isawaitable(result):
+                result = await result
+        except Exception:
+            log.exception("the authorize hook failed")
+            return False
+        return bool(result)
+
+    def open_frames(self, socket: Any, upgrades: list[str]) -> list[Frame]:
+        settings = self.host.engine_settings
+        return [
+            engineio.open_packet(
+                socket.engine.sid,
+                upgrades,
+                int(settings.ping_interval * 1000),
+                int(settings.ping_timeout * 1000),
+                settings.max_payload,
+            )
+        ]
+
+
+# -- polling --------------------------------------------------------------------------------------
+
+
+class PollSink:
+    """A held GET."""
+
+    transport = "polling"
+    polling = True
+
+    def __init__(self, handler: EnginePollingHandler) -> None:
+        self.handler = handler
+        self.done: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+
+    def write(self, frames: list[Frame]) -> None:
+        if self.done.done():
+            return
+        self.handler.answer(frames)
+        self.done.set_result(None)
+
+    def close(self) -> None:
+        self.write(["6"])
+
+
+@stream_request_body
+class EnginePollingHandler(EngineRequestMixin, RequestHandler):
+    """GET (receive) and POST (send) of the polling transport, and the handshake."""
+
+    SUPPORTED_METHODS = ("GET", "POST", "OPTIONS", "PUT", "DELETE", "PATCH", "HEAD")
+
+    def prepare(self) -> None:
+        self._chunks: list[bytes] = []
+        self._size = 0
+        self._too_large = False
+        self._sink: PollSink | None = None
+        self._socket: Any = None
+        self.allow_cors()
+
+    def allow_cors(self) -> None:
+        origin = self.request.headers.get("Origin")
+        if origin and origin_allowed(self.host.settings.origins, origin):
+            self.set_header("Access-Control-Allow-Origin", origin)
+            self.set_header("Access-Control-Allow-Credentials", "true")
+
+    def compute_etag(self) -> None:
+        return None
+
+    def options(self) -> None:
+        self.set_header("Access-Control-Allow-Methods", "GET, POST, OPTIONS")
+        requested = self.request.headers.get("Access-Control-Request-Headers")
+        if requested:
+            self.set_header("Access-Control-Allow-Headers", requested)
+        self.set_status(204)
+        self.finish()
+
+    def data_received(self, chunk: bytes) -> None:
+        if self._too_large:
+            return
+        self._size += len(chunk)
+        if self._size > self.host.engine_settings.max_payload:
+            self._too_large = True
+            self._chunks = []
+            return
+        self._chunks.append(chunk)
+
+    def fail(self, code: int) -> None:
+        status, body = engineio.error_body(code)
+        self.set_status(status)
+        self.set_header("Content-Type", "application/json")
+        self.finish(body)
+
+    # -- GET ----------------------------------------------------------------------------------
+
+    async def get(self) -> None:
+        welcome = self.host.welcome()
+        if welcome is not None and not self.request.query_arguments:
+            self.set_header("Content-Type", "text/plain; charset=UTF-8")
+            self.finish(welcome)
+            return
+        try:
+            version, socket = self.verify(upgrade=False)
+        except EngineError as exc:
+            self.fail(exc.code)
+            return
+        self._version = version
+        if socket is None:
+            if not await self.allowed():
+                self.fail(4)
+                return
+            socket = self.host.create_engine_socket(version, "polling", self.request)
+            socket.engine.b64 = self.query("b64") is not None
+            upgrades = ["websocket"] if "websocket" in ENGINE_TRANSPORTS else []
+            socket.engine.send_many(self.open_frames(socket, upgrades))
+            socket.opened()
+        stream = getattr(self.request.connection, "stream", None)
+        if stream is not None and stream.closed():
+            return
+        sink = self._sink = PollSink(self)
+        self._socket = socket
+        try:
+            socket.engine.attach_poll(sink, self.host.clock())
+        except TransportError as exc:
+            self.host.touch(socket)
+            self.fail(exc.code)
+            return
+        self.host.touch(socket)
+        await sink.done
+
+    def answer(self, frames: list[Frame]) -> None:
+        jsonp = self.query("j")
+        b64 = jsonp is not None or self.query("b64") is not None
+        if self._socket is not None:
+            b64 = b64 or self._socket.engine.b64
+        body = polling_payload(frames, self._version, b64)
+        self.set_header("Cache-Control", "no-store")
+        if jsonp is not None and self._version < 4 and JSONP_INDEX.match(jsonp):
+            text = body if isinstance(body, str) else body.decode("latin-1")
+            script = json.dumps(text, ensure_ascii=False)
+            script = script.replace("\u2028", "\\u2028").replace("\u2029", "\\u2029")
+            self.set_header("Content-Type", "text/javascript; charset=UTF-8")
+            self.finish(f"___eio[{jsonp}]({script});")
+        elif isinstance(body, bytes):
+            self.set_header("Content-Type", "application/octet-stream")
+            self.finish(body)
+        else:
+            self.set_header("Content-Type", "text/plain; charset=UTF-8")
+            self.finish(body.encode("utf-8"))
+
+    def on_connection_close(self) -> None:
+        sink, socket = self._sink, self._socket
+        if sink is not None and socket is not None and not sink.done.done():
+            socket.engine.detach(sink, self.host.clock())
+            sink.done.set_result(None)
+
+    # -- POST ---------------------------------------------------------------------------------
+
+    def post(self) -> None:
+        try:
+            version, socket = self.verify(upgrade=False)
+        except EngineError as exc:
+            self.fail(exc.code)
+            return
+        if self._too_large:
+            self.set_status(413)
+            self.finish()
+            socket.engine.close("payload too large")
+            return
+        body = b"".join(self._chunks)
+        content_type = self.request.headers.get("Content-Type", "")
+        binary = content_type.startswith("application/octet-stream")
+        try:
+            if binary and version >= 4:
+                raise InvalidPayload("binary bodies are for Engine.IO v3 only")
+            if self.query("j") is not None:
+                packets = engineio.decode_payload(self.jsonp_body(body), version)
+            elif binary:
+                packets = engineio.decode_payload(body, version, binary_body=True)
+            else:
+                packets = engineio.decode_payload(body.decode("utf-8"), version)
+        except (InvalidPayload, InvalidPacket, UnicodeDecodeError) as exc:
+            log.info("closing engine session %s: bad payload: %s", socket.engine.sid, exc)
+            self.set_status(400)
+            self.finish()
+            socket.engine.close("parse error")
+            return
+        self.set_header("Content-Type", "text/html")
+        self.finish("ok")
+        messages = socket.engine.receive(packets, self.host.clock())
+        if messages:
+            socket.receive_messages(messages)
+        self.host.touch(socket)
+
+    def put(self) -> None:
+        """Any other method: refused as the reference refuses it (``Bad handshake method``
+        without a sid, ``Bad request`` with one)."""
+        try:
+            self.verify(upgrade=False)
+        except EngineError as exc:
+            self.fail(exc.code)
+            return
+        self.fail(3)
+
+    delete = patch = head = put
+
+    @staticmethod
+    def jsonp_body(body: bytes) -> str:
+        fields = parse_qs(body.decode("utf-8"), keep_blank_values=True)
+        if "d" not in fields:
+            raise InvalidPayload("no 'd' field")
+        # The v3 client escapes newlines in JSONP bodies as \\n.
+        return re.sub(r"(\\)?\\n", lambda m: m.group(0) if m.group(1) else "\n", fields["d"][0])
+
+
+# -- websocket -------------------------------------------------------------------------------------
+
+
+class WebSocketSink:
+    """An open Engine.IO websocket."""
+
+    transport = "websocket"
+    polling = False
+
+    def __init__(self, handler: EngineWebSocketHandler, version: int) -> None:
+        self.handler = handler
+        self.version = version
+
+    def write(self, frames: list[Frame]) -> None:
+        handler = self.handler
+        try:
+            for frame in frames:
+                if isinstance(frame, str):
+                    handler.write_message(frame)
+                elif self.version >= 4:
+                    handler.write_message(frame, binary=True)
+                else:
+                    handler.write_message(b"\x04" + frame, binary=True)
+        except WebSocketClosedError:
+            pass
+
+    def close(self) -> None:
+        self.handler.close()
+
+
+class EngineWebSocketHandler(EngineRequestMixin, WebSocketHandler):
+    """The websocket transport: a new session, or the upgrade of a polling one."""
+
+    _socket: Any = None
+    _sink: WebSocketSink | None = None
+
+    async def get(self, *args: Any, **kwargs: Any) -> None:
+        try:
+            self._version, self._existing = self.verify(upgrade=True)
+        except EngineError as exc:
+            status, body = engineio.error_body(exc.code)
+            self.set_status(status)
+            self.set_header("Content-Type", "application/json")
+            self.finish(body)
+            return
+        if self._existing is None and not await self.allowed():
+            status, body = engineio.error_body(4)
+            self.set_status(status)
+            self.set_header("Content-Type", "application/json")
+            self.finish(body)
+            return
+        await super().get(*args, **kwargs)
+
+    def check_origin(self, origin: str) -> bool:
+        return origin_allowed(self.host.settings.origins, origin)
+
+    @property
+    def max_message_size(self) -> int:
+        return self.host.engine_settings.max_payload
+
+    def get_compression_options(self) -> None:
+        return None
+
+    def open(self, *args: Any, **kwargs: Any) -> None:
+        self.set_nodelay(True)
+        sink = self._sink = WebSocketSink(self, self._version)
+        now = self.host.clock()
+        if self._existing is not None:
+            socket = self._existing
+            try:
+                socket.engine.begin_upgrade(sink, now)
+            except TransportError:
+                self._sink = None
+                self.close()
+                return
+            self._socket = socket
+        else:
+            socket = self.host.create_engine_socket(self._version, "websocket", self.request)
+            self._socket = socket
+            socket.engine.attach_websocket(sink, now)
+            socket.engine.send_many(self.open_frames(socket, []))
+            socket.opened()
+        self.host.touch(socket)
+
+    def on_message(self, message: str | bytes) -> None:
+        socket, sink = self._socket, self._sink
+        if socket is None or sink is None:
+            return
+        now = self.host.clock()
+        engine = socket.engine
+        try:
+            packet = engineio.decode_packet(message, self._version)
+        except InvalidPacket as exc:
+            log.info("bad websocket frame on %s: %s", engine.sid, exc)
+            if engine.upgrading and sink is not engine.sink:
+                engine.detach(sink, now)
+            else:
+                engine.close("parse error")
+            return
+        messages = engine.receive([packet], now, source=sink)
+        if messages:
+            socket.receive_messages(messages)
+        self.host.touch(socket)
+
+    def on_close(self) -> None:
+        socket, sink = self._socket, self._sink
+        if socket is not None and sink is not None:
+            socket.engine.detach(sink, self.host.clock())
+            if not socket.engine.closed:
+                self.host.touch(socket)
