@@ -1,5 +1,7 @@
-"""Sans-I/O wire codecs: pure functions that turn packets into strings and back.
+"""Sans-I/O codecs: bytes and strings in, packets out, and back. No I/O, no clock.
 
-Nothing in this package performs I/O, reads a clock or imports Tornado. ``legacy`` holds the
-Socket.IO 0.9 (protocol revision 1) packet codec and multi-packet framing.
+* ``legacy``: Socket.IO 0.9 packets and ``\ufffd`` payload framing;
+* ``engineio``: Engine.IO v4 and v3 packets and polling payloads;
+* ``socketio``: Socket.IO v5 (and v4) packets with binary attachments;
+* ``msgpack_parser``: socket.io-msgpack-parser's packets.
 """

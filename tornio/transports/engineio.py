@@ -9,7 +9,6 @@ creates and finds engine sockets: the Socket.IO manager, or a plain Engine.IO en
 from __future__ import annotations
 
 import asyncio
-import base64
 import inspect
 import json
 import logging
@@ -25,7 +24,6 @@ from tornio.engine_session import EngineSession, EngineSettings, Frame, Transpor
 from tornio.exceptions import InvalidPacket, InvalidPayload
 from tornio.origins import origin_allowed
 from tornio.protocol import engineio
-from tornio.protocol.legacy import utf16_len
 
 if TYPE_CHECKING:
     from tornado.httputil import HTTPServerRequest
@@ -88,26 +86,8 @@ class UpgradeMatches(PathMatches):
 
 
 def polling_payload(frames: list[Frame], version: int, b64: bool) -> str | bytes:
-    """The body of a GET answer carrying ``frames``."""
-    if version >= 4:
-        return "\x1e".join(
-            f if isinstance(f, str) else "b" + base64.b64encode(f).decode("ascii") for f in frames
-        )
-    if b64 or all(isinstance(f, str) for f in frames):
-        parts = []
-        for f in frames:
-            text = f if isinstance(f, str) else "b4" + base64.b64encode(f).decode("ascii")
-            parts.append(f"{utf16_len(text)}:{text}")
-        return "".join(parts)
-    out = bytearray()
-    for f in frames:  # XHR2 binary framing: [0|1][length digits][0xFF][data]
-        data = f.encode("utf-8") if isinstance(f, str) else b"\x04" + f
-        length = len(f) if isinstance(f, str) else len(data)
-        out.append(0 if isinstance(f, str) else 1)
-        out.extend(int(d) for d in str(length))
-        out.append(0xFF)
-        out.extend(data)
-    return bytes(out)
+    """The body of a GET answer carrying ``frames`` (encoded text packets and binary data)."""
+    return engineio.encode_payload(frames, version, b64=b64)
 
 
 class EngineError(Exception):
