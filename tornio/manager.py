@@ -10,10 +10,10 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import secrets
 from collections.abc import Coroutine, Iterable, Mapping
 from typing import TYPE_CHECKING, Any
 
+from tornio import ids
 from tornio.bus import Bus, InProcessBus
 from tornio.engine_session import EngineSession, EngineSettings
 from tornio.modern_socket import ModernSocket
@@ -65,7 +65,8 @@ class SocketManager(SessionTimers):
         )
         #: Modern sockets by Engine.IO session id (which only their transport requests carry).
         self.engines: dict[str, ModernSocket] = {}
-        self.node_id = secrets.token_hex(4)
+        #: This process's node tag: every session id it hands out starts with it.
+        self.node_id = ids.node_tag(ids.new_host_tag(), 0)
         self.sockets: dict[str, Socket] = {}
         self.rooms = RoomIndex()
         self.bus: Bus = bus if bus is not None else InProcessBus()
@@ -75,9 +76,9 @@ class SocketManager(SessionTimers):
     # -- sockets -----------------------------------------------------------------------------
 
     def new_sid(self) -> str:
-        """20 characters of ``[A-Za-z0-9_-]`` from ``secrets``, unused here."""
+        """A fresh session id naming this node (see :mod:`tornio.ids`)."""
         while True:
-            sid = secrets.token_urlsafe(15)
+            sid = ids.make_sid(self.node_id)
             if sid not in self.sockets and sid not in self.engines:
                 return sid
 

@@ -1,0 +1,62 @@
+"""Session ids that name their owner.
+
+Every id tornio hands out is 20 characters of ``[A-Za-z0-9_-]`` (what Engine.IO clients and
+load balancers expect): a 6-character *node tag* — 4 for the host (the ``tornio serve``
+instance), 2 for the worker process on it — then 14 random characters from ``secrets``
+(84 bits). Whoever sees a request can tell which process owns its session without asking
+anyone, which is how tornio routes polling requests without sticky sessions.
+"""
+
+from __future__ import annotations
+
+import re
+import secrets
+import string
+
+__all__ = [
+    "ALPHABET",
+    "make_sid",
+    "new_host_tag",
+    "node_tag",
+    "owner_of",
+    "worker_index",
+]
+
+ALPHABET = string.ascii_uppercase + string.ascii_lowercase + string.digits + "-_"
+HOST_TAG_LENGTH = 4
+NODE_TAG_LENGTH = 6
+SID_LENGTH = 20
+MAX_WORKERS = len(ALPHABET) ** 2
+_SID = re.compile(r"[A-Za-z0-9_-]{20}\Z")
+
+
+def new_host_tag() -> str:
+    """A random tag for one host (one ``tornio serve`` instance)."""
+    return "".join(secrets.choice(ALPHABET) for _ in range(HOST_TAG_LENGTH))
+
+
+def node_tag(host_tag: str, worker: int) -> str:
+    """The tag of worker ``worker`` on the host tagged ``host_tag``."""
+    if len(host_tag) != HOST_TAG_LENGTH or any(c not in ALPHABET for c in host_tag):
+        raise ValueError(f"a host tag is {HOST_TAG_LENGTH} characters of {ALPHABET!r}")
+    if not 0 <= worker < MAX_WORKERS:
+        raise ValueError(f"worker index must be in [0, {MAX_WORKERS})")
+    return host_tag + ALPHABET[worker // len(ALPHABET)] + ALPHABET[worker % len(ALPHABET)]
+
+
+def make_sid(tag: str) -> str:
+    """A new session id owned by the node ``tag``."""
+    return tag + secrets.token_urlsafe(11)[: SID_LENGTH - NODE_TAG_LENGTH]
+
+
+def owner_of(sid: str) -> str | None:
+    """The node tag inside a session id, or None if ``sid`` is not one of ours."""
+    if not _SID.match(sid):
+        return None
+    return sid[:NODE_TAG_LENGTH]
+
+
+def worker_index(tag: str) -> int:
+    """The worker number inside a node tag."""
+    high, low = tag[HOST_TAG_LENGTH], tag[HOST_TAG_LENGTH + 1]
+    return ALPHABET.index(high) * len(ALPHABET) + ALPHABET.index(low)
