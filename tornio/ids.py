@@ -19,6 +19,7 @@ __all__ = [
     "new_host_tag",
     "node_tag",
     "owner_of",
+    "sid_in_target",
     "worker_index",
 ]
 
@@ -28,6 +29,8 @@ NODE_TAG_LENGTH = 6
 SID_LENGTH = 20
 MAX_WORKERS = len(ALPHABET) ** 2
 _SID = re.compile(r"[A-Za-z0-9_-]{20}\Z")
+_QUERY_SID = re.compile(r"[?&]sid=([A-Za-z0-9_-]{20})(?=[&#\s]|$)")
+_LEGACY_SID = re.compile(r"/1/[^/?\s]*/([A-Za-z0-9_-]{20})(?=[/?#\s]|$)")
 
 
 def new_host_tag() -> str:
@@ -54,6 +57,16 @@ def owner_of(sid: str) -> str | None:
     if not _SID.match(sid):
         return None
     return sid[:NODE_TAG_LENGTH]
+
+
+def sid_in_target(target: str) -> str | None:
+    """The session id a request target (path and query) carries: ``sid=`` (Engine.IO) or
+    ``/1/<transport>/<sid>`` (0.9); None if it carries none of ours."""
+    match = _QUERY_SID.search(target) or _LEGACY_SID.search(target)
+    if match is None:
+        return None
+    sid = match.group(1)
+    return sid if owner_of(sid) is not None else None
 
 
 def worker_index(tag: str) -> int:

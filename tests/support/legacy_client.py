@@ -42,8 +42,9 @@ async def fetch(
         )
         try:
             return await client.fetch(request, raise_error=False)
-        except HTTPClientError as exc:  # pragma: no cover - raise_error=False
-            assert exc.response is not None
+        except HTTPClientError as exc:  # a timeout or a connection error: no response
+            if exc.response is None:
+                raise
             return exc.response
     finally:
         client.close()

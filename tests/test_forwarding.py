@@ -1,0 +1,139 @@
+"""Requests that reach a process that does not own their session are answered by the owner."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+import pytest
+import tornado.web
+from tornado.httpclient import HTTPClientError
+from tornado.httpserver import HTTPServer
+from tornado.netutil import bind_sockets
+
+from tests.support.legacy_client import LegacyClient, fetch, handshake
+from tornio import BaseNamespace, Router, forwarding
+from tornio.bus import InProcessBus
+from tornio.forwarding import ForwardingDelegate, Wire
+
+
+class Echo(BaseNamespace):
+    def on_echo(self, *args: Any) -> tuple[Any, ...]:
+        return args
+
+
+class DirectForwarder:
+    """Hands requests straight to the owner's application (the bus's job in a cluster)."""
+
+    def __init__(self) -> None:
+        self.apps: dict[str, tornado.web.Application] = {}
+        self.aborted: list[str] = []
+
+    async def forward(self, node: str, request: Wire, timeout: float) -> Wire | None:
+        app = self.apps.get(node)
+        if app is None:
+            return None
+        return await asyncio.wait_for(forwarding.execute(app, request), timeout)
+
+    def abort(self, node: str, request_id: str) -> None:
+        self.aborted.append(request_id)
+        forwarding.abort(request_id)
+
+
+class Node:
+    def __init__(self, bus: InProcessBus, forwarder: DirectForwarder, **settings: Any) -> None:
+        self.router = Router({"/echo": Echo}, bus=bus, **settings)
+        self.manager = self.router.manager
+        self.app = self.router.application()
+        forwarder.apps[self.manager.node_id] = self.app
+        self.delegate = ForwardingDelegate(
+            self.app,
+            lambda tag: tag == self.manager.node_id,
+            forwarder,
+            timeout=30,
+            max_body=1_000_000,
+        )
+        self.http = HTTPServer(self.delegate)
+        sockets = bind_sockets(0, "127.0.0.1")
+        self.http.add_sockets(sockets)
+        self.base = f"http://127.0.0.1:{sockets[0].getsockname()[1]}"
+
+    async def stop(self) -> None:
+        self.http.stop()
+        self.manager.close_all()
+        await self.http.close_all_connections()
+
+
+async def test_a_polling_session_works_through_a_process_that_does_not_own_it() -> None:
+    bus, forwarder = InProcessBus(), DirectForwarder()
+    a, b = Node(bus, forwarder), Node(bus, forwarder)
+    try:
+        sid = (await handshake(b.base))[0]
+        assert sid in b.manager.sockets
+        client = LegacyClient(a.base, "xhr-polling")  # every request goes to a, not b
+        client.sid = sid
+        await client.open()
+        assert await client.recv() == "1::"
+        await client.send("1::/echo", '5:1+:/echo:{"name":"echo","args":["via a"]}')
+        assert await client.recv() == "1::/echo"
+        assert await client.recv() == '6::/echo:1+["via a"]'
+        assert a.delegate.forwarded >= 3
+        assert b.delegate.forwarded == 0
+        assert sid not in a.manager.sockets
+        await client.close()
+    finally:
+        await a.stop()
+        await b.stop()
+
+
+async def test_a_modern_session_polls_through_another_process() -> None:
+    bus, forwarder = InProcessBus(), DirectForwarder()
+    a, b = Node(bus, forwarder), Node(bus, forwarder)
+    try:
+        opened = await fetch(f"{b.base}/socket.io/?EIO=4&transport=polling")
+        sid = opened.body.decode().split('"sid":"')[1].split('"')[0]
+        url = f"{a.base}/socket.io/?EIO=4&transport=polling&sid={sid}"
+        post = await fetch(url, method="POST", body=b'40/echo,\x1e42/echo,1["echo",{"x":1}]')
+        assert (post.code, post.body) == (200, b"ok")
+        answer = (await fetch(url)).body.decode()
+        assert answer.startswith("40/echo,{")
+        assert answer.endswith('\x1e43/echo,1[{"x":1}]')
+        assert a.delegate.forwarded == 2
+    finally:
+        await a.stop()
+        await b.stop()
+
+
+async def test_an_unreachable_owner_gets_503_and_a_local_stranger_is_unknown() -> None:
+    bus, forwarder = InProcessBus(), DirectForwarder()
+    a = Node(bus, forwarder)
+    try:
+        stranger = "zzzz00" + "x" * 14  # names a node nobody knows
+        response = await fetch(f"{a.base}/socket.io/1/xhr-polling/{stranger}?t=1")
+        assert response.code == 503
+        ours = a.manager.node_id + "y" * 14  # names this node, but no such session
+        response = await fetch(f"{a.base}/socket.io/1/xhr-polling/{ours}?t=1")
+        assert response.body == b"7:::1+0"
+    finally:
+        await a.stop()
+
+
+async def test_a_client_leaving_a_forwarded_long_poll_reaches_the_owner() -> None:
+    bus, forwarder = InProcessBus(), DirectForwarder()
+    a, b = Node(bus, forwarder), Node(bus, forwarder)
+    try:
+        opened = await fetch(f"{b.base}/socket.io/?EIO=4&transport=polling")
+        sid = opened.body.decode().split('"sid":"')[1].split('"')[0]
+        socket = b.manager.get_engine(sid)
+        assert socket is not None
+        with pytest.raises(HTTPClientError):  # the client gives up on its long poll
+            await fetch(f"{a.base}/socket.io/?EIO=4&transport=polling&sid={sid}", timeout=0.3)
+        for _ in range(100):
+            if socket.closed:
+                break
+            await asyncio.sleep(0.01)
+        assert forwarder.aborted
+        assert socket.closed  # an aborted GET ends an Engine.IO session, as if it were local
+    finally:
+        await a.stop()
+        await b.stop()

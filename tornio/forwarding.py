@@ -1,0 +1,295 @@
+"""Forwarding HTTP requests to the process that owns their session.
+
+The supervisor hands each new connection to the owner of the session its first request
+names, but a browser reuses keep-alive connections: a later request on the same connection
+may belong to a session another process owns (two tabs, one connection pool), and behind a
+plain round-robin balancer a request may reach the wrong host altogether. Such a request is
+not refused: :class:`ForwardingDelegate` sends it, as data, to its owner over the bus, and
+the owner runs it through its own application (:func:`execute`) and sends the response back.
+
+Both halves are transport-neutral: how the request and the response travel is a
+:class:`Forwarder`'s business (the ZeroMQ bus in a cluster, a direct call in tests).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, Protocol
+
+from tornado import httputil
+from tornado.httputil import (
+    HTTPConnection,
+    HTTPHeaders,
+    HTTPMessageDelegate,
+    HTTPServerConnectionDelegate,
+    RequestStartLine,
+    ResponseStartLine,
+)
+
+from tornio import ids
+
+if TYPE_CHECKING:
+    from tornado.concurrent import Future
+
+__all__ = ["Forwarder", "ForwardingDelegate", "abort", "execute"]
+
+log = logging.getLogger("tornio.forwarding")
+
+#: A request or response carried between processes: plain msgpack-able values.
+Wire = dict[str, Any]
+
+
+class Forwarder(Protocol):
+    """Carries a request to the node that owns it and brings the response back."""
+
+    async def forward(self, node: str, request: Wire, timeout: float) -> Wire | None:
+        """The owner's response, or None if it did not answer in time."""
+
+    def abort(self, node: str, request_id: str) -> None:
+        """The client left: the owner may drop the request."""
+
+
+class ForwardingDelegate(HTTPServerConnectionDelegate):
+    """Wraps an application: requests for sessions that live elsewhere are forwarded.
+
+    Args:
+        app: the application that serves everything local.
+        is_local: whether a node tag is this process.
+        forwarder: how requests reach other nodes.
+        timeout: how long a forwarded request may take (a long poll is held for up to
+            the polling duration or the ping interval).
+        max_body: the largest request body forwarded.
+    """
+
+    def __init__(
+        self,
+        app: HTTPServerConnectionDelegate,
+        is_local: Callable[[str], bool],
+        forwarder: Forwarder,
+        timeout: float,
+        max_body: int,
+    ) -> None:
+        self.app = app
+        self.is_local = is_local
+        self.forwarder = forwarder
+        self.timeout = timeout
+        self.max_body = max_body
+        #: How many requests were forwarded to another node.
+        self.forwarded = 0
+
+    def start_request(
+        self, server_conn: object, request_conn: HTTPConnection
+    ) -> HTTPMessageDelegate:
+        return _Inspector(self, server_conn, request_conn)
+
+    def on_close(self, server_conn: object) -> None:
+        self.app.on_close(server_conn)
+
+
+class _Inspector(HTTPMessageDelegate):
+    """Decides, from a request's start line, whether it runs here or at its owner."""
+
+    def __init__(
+        self, outer: ForwardingDelegate, server_conn: object, request_conn: HTTPConnection
+    ) -> None:
+        self.outer = outer
+        self.server_conn = server_conn
+        self.request_conn = request_conn
+        self.inner: HTTPMessageDelegate | None = None
+        self.owner: str | None = None
+        self.start_line: RequestStartLine | None = None
+        self.headers: HTTPHeaders | None = None
+        self.body: list[bytes] = []
+        self.size = 0
+        self.request_id = ""
+        self.task: asyncio.Task[None] | None = None
+
+    def headers_received(
+        self,
+        start_line: RequestStartLine | ResponseStartLine,
+        headers: HTTPHeaders,
+    ) -> Awaitable[None] | None:
+        assert isinstance(start_line, RequestStartLine)
+        sid = ids.sid_in_target(start_line.path)
+        owner = ids.owner_of(sid) if sid else None
+        if owner is None or self.outer.is_local(owner):
+            self.inner = self.outer.app.start_request(self.server_conn, self.request_conn)
+            return self.inner.headers_received(start_line, headers)
+        self.owner, self.start_line, self.headers = owner, start_line, headers
+        return None
+
+    def data_received(self, chunk: bytes) -> Awaitable[None] | None:
+        if self.inner is not None:
+            return self.inner.data_received(chunk)
+        self.size += len(chunk)
+        if self.size <= self.outer.max_body:
+            self.body.append(chunk)
+        return None
+
+    def finish(self) -> None:
+        if self.inner is not None:
+            self.inner.finish()
+            return
+        self.request_conn.set_close_callback(self._client_left)
+        self.task = asyncio.get_running_loop().create_task(self._forward())
+
+    def on_connection_close(self) -> None:
+        if self.inner is not None:
+            self.inner.on_connection_close()
+
+    def _client_left(self) -> None:
+        if self.task is not None and not self.task.done():
+            assert self.owner is not None
+            self.outer.forwarder.abort(self.owner, self.request_id)
+            self.task.cancel()
+
+    async def _forward(self) -> None:
+        assert self.owner is not None and self.start_line is not None
+        assert self.headers is not None
+        if self.size > self.outer.max_body:
+            self._respond(413, [], b"")
+            return
+        context = self.request_conn.context  # type: ignore[attr-defined]
+        self.request_id = ids.make_sid("fwd000")
+        request: Wire = {
+            "id": self.request_id,
+            "method": self.start_line.method,
+            "target": self.start_line.path,
+            "version": self.start_line.version,
+            "headers": list(self.headers.get_all()),
+            "body": b"".join(self.body),
+            "remote_ip": getattr(context, "remote_ip", None) or "",
+            "protocol": getattr(context, "protocol", "http"),
+        }
+        self.outer.forwarded += 1
+        try:
+            response = await self.outer.forwarder.forward(self.owner, request, self.outer.timeout)
+        except asyncio.CancelledError:
+            return
+        except Exception:
+            log.exception("forwarding %s to %s failed", self.start_line.path, self.owner)
+            response = None
+        if response is None:
+            # The owner is gone or silent: the session is as good as unknown. The client's
+            # answer to an error is to handshake again.
+            self._respond(503, [("Content-Type", "text/plain")], b"session owner unreachable")
+            return
+        self._respond(response["status"], response["headers"], response["body"])
+
+    def _respond(self, status: int, headers: list[Any], body: bytes) -> None:
+        response_headers = HTTPHeaders()
+        for name, value in headers:
+            if name.lower() not in ("content-length", "transfer-encoding", "connection"):
+                response_headers.add(name, value)
+        response_headers["Content-Length"] = str(len(body))
+        reason = httputil.responses.get(status, "Unknown")
+        start = ResponseStartLine("HTTP/1.1", status, reason)
+        try:
+            self.request_conn.set_close_callback(None)
+            self.request_conn.write_headers(start, response_headers, body)
+            self.request_conn.finish()
+        except Exception:  # the client left meanwhile
+            log.debug("could not write a forwarded response", exc_info=True)
+
+
+# -- the owner's side ----------------------------------------------------------------------------
+
+
+@dataclass
+class _Context:
+    remote_ip: str
+    protocol: str
+    address: tuple[str, int] = ("0.0.0.0", 0)
+    trusted_downstream: set[str] = field(default_factory=set)
+
+
+class _CapturingConnection(HTTPConnection):
+    """An HTTPConnection that keeps the response instead of writing it to a socket."""
+
+    def __init__(self, context: _Context) -> None:
+        self.context = context
+        self.status = 500
+        self.headers: list[tuple[str, str]] = []
+        self.chunks: list[bytes] = []
+        self.done: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        self.close_callback: Callable[[], None] | None = None
+
+    def set_close_callback(self, callback: Callable[[], None] | None) -> None:
+        self.close_callback = callback
+
+    def write_headers(
+        self,
+        start_line: RequestStartLine | ResponseStartLine,
+        headers: HTTPHeaders,
+        chunk: bytes | None = None,
+    ) -> Future[None]:
+        assert isinstance(start_line, ResponseStartLine)
+        self.status = start_line.code
+        self.headers = list(headers.get_all())
+        if chunk:
+            self.chunks.append(chunk)
+        return self._resolved()
+
+    def write(self, chunk: bytes) -> Future[None]:
+        self.chunks.append(chunk)
+        return self._resolved()
+
+    def finish(self) -> None:
+        if not self.done.done():
+            self.done.set_result(None)
+
+    def abort(self) -> None:
+        """The client went away at the forwarding end."""
+        callback, self.close_callback = self.close_callback, None
+        if callback is not None:
+            callback()
+        if not self.done.done():
+            self.done.cancel()
+
+    @staticmethod
+    def _resolved() -> Future[None]:
+        future: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        future.set_result(None)
+        return future
+
+
+#: Forwarded requests still running here, by request id (so that an abort can reach them).
+_running: dict[str, _CapturingConnection] = {}
+
+
+async def execute(app: HTTPServerConnectionDelegate, request: Wire) -> Wire | None:
+    """Run a forwarded request through ``app``; the response as data (None if aborted)."""
+    conn = _CapturingConnection(_Context(request["remote_ip"], request["protocol"]))
+    request_id = request["id"]
+    _running[request_id] = conn
+    try:
+        delegate = app.start_request(None, conn)
+        headers = HTTPHeaders()
+        for name, value in request["headers"]:
+            headers.add(name, value)
+        start = RequestStartLine(request["method"], request["target"], request["version"])
+        result = delegate.headers_received(start, headers)
+        if result is not None:
+            await result
+        if request["body"]:
+            result = delegate.data_received(request["body"])
+            if result is not None:
+                await result
+        delegate.finish()
+        try:
+            await conn.done
+        except asyncio.CancelledError:
+            return None
+        return {"status": conn.status, "headers": conn.headers, "body": b"".join(conn.chunks)}
+    finally:
+        _running.pop(request_id, None)
+
+
+def abort(request_id: str) -> None:
+    """The forwarding end's client left: let the handler notice."""
+    conn = _running.get(request_id)
+    if conn is not None:
+        conn.abort()
