@@ -52,6 +52,13 @@ class Forwarder(Protocol):
         """The client left: the owner may drop the request."""
 
 
+def _set_close_callback(conn: HTTPConnection, callback: Callable[[], None] | None) -> None:
+    # HTTP1Connection has it; the HTTPConnection interface does not declare it.
+    setter = getattr(conn, "set_close_callback", None)
+    if setter is not None:
+        setter(callback)
+
+
 class ForwardingDelegate(HTTPServerConnectionDelegate):
     """Wraps an application: requests for sessions that live elsewhere are forwarded.
 
@@ -133,7 +140,7 @@ class _Inspector(HTTPMessageDelegate):
         if self.inner is not None:
             self.inner.finish()
             return
-        self.request_conn.set_close_callback(self._client_left)
+        _set_close_callback(self.request_conn, self._client_left)
         self.task = asyncio.get_running_loop().create_task(self._forward())
 
     def on_connection_close(self) -> None:
@@ -188,7 +195,7 @@ class _Inspector(HTTPMessageDelegate):
         reason = httputil.responses.get(status, "Unknown")
         start = ResponseStartLine("HTTP/1.1", status, reason)
         try:
-            self.request_conn.set_close_callback(None)
+            _set_close_callback(self.request_conn, None)
             self.request_conn.write_headers(start, response_headers, body)
             self.request_conn.finish()
         except Exception:  # the client left meanwhile
