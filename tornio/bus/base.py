@@ -6,8 +6,10 @@ from typing import Any, Protocol
 
 __all__ = ["Bus", "BusNode", "Message"]
 
-#: A bus message: a plain dict of msgpack-able values. Keys: ``type`` (what it asks), ``nsp``
-#: (the namespace), ``data`` (the rest), ``sender`` (the publishing node's id).
+#: A bus message: a plain dict of msgpack-able values. Keys: ``v`` (the schema version),
+#: ``uid`` (the publishing node's id), ``type`` (what it asks), ``nsp`` (the namespace),
+#: ``data`` (the rest), and ``rid``/``dst`` where needed: :mod:`tornio.bus.messages` is the
+#: schema. (The in-process bus also accepts ``sender`` for ``uid``.)
 Message = dict[str, Any]
 
 

@@ -22,7 +22,9 @@ class InProcessBus:
             self.nodes.remove(node)
 
     def publish(self, message: Message) -> None:
-        sender = message.get("sender")
+        # ``uid`` is the schema's name for the publisher (tornio.bus.messages); ``sender`` is
+        # what SocketManager sends today.
+        sender = message.get("uid", message.get("sender"))
         for node in list(self.nodes):
             if node.node_id != sender:
                 node.deliver(message)

@@ -1,0 +1,757 @@
+"""``ZmqBus``: one node's side of the ZeroMQ bus (PUB and SUB sockets to a broker).
+
+Each node (worker process) owns one :class:`ZmqBus`. Its PUB socket connects to the broker's
+XSUB (the *pub address*), its SUB socket to the broker's XPUB (the *sub address*); see
+:mod:`tornio.bus.broker`. Messages and topics are :mod:`tornio.bus.messages`.
+
+**Subscriptions.** On start the SUB socket subscribes to the control topic, to the namespace
+topics (every namespace, or those given) and to the node's own direct topic; ``subscribe`` /
+``unsubscribe`` add and remove room topics (the manager calls them on a room's first local
+join and last local leave). ZeroMQ has no "not my own messages" filter, so a node receives
+what it publishes on topics it subscribes to, and drops it (by ``uid``).
+
+**Multi-room emits.** An emit naming exactly one room (and no sid) is published once on that
+room's topic: only nodes with members receive it. An emit naming two or more rooms is
+published once on the namespace topic, and each node unions the rooms' local members (the
+manager does); so a message is published once per emit, and each socket gets it exactly
+once, with no "except rooms already delivered" bookkeeping, which a join racing between
+copies would break. The cost: nodes without members in any of those rooms receive and drop
+it. The classic Redis adapter makes the same choice.
+
+**Publishing and back-pressure.** :meth:`ZmqBus.publish` is synchronous and never blocks. It
+encodes (a bad message raises :class:`~tornio.bus.messages.BusMessageError` to the caller),
+then sends at once with ``NOBLOCK`` on a PUB socket set to ``XPUB_NODROP``: when the queue
+towards the broker holds ``hwm`` messages (the broker is slow or stalled) the send fails, and
+the message is dropped, counted in ``stats.dropped_hwm`` and logged (at most once a second).
+Order per publisher is kept: messages leave in ``publish`` order, or not at all. Messages
+published before the bus is ready wait in a queue of at most ``max_pending`` (the overflow is
+dropped and counted the same way) and leave, in order, the moment it is. Messages published
+while the broker is down may be lost without a count: ZeroMQ queues some for the reconnection
+(up to ``hwm``; past it they are counted as above) and drops others silently.
+
+**Readiness (slow joiners).** ``connect()`` returning proves nothing: a subscription takes a
+round trip to reach the broker and then every publisher, and a PUB socket drops what nobody
+has subscribed to yet. :meth:`ZmqBus.ready` therefore publishes a PROBE on the node's own
+direct topic (every 10 ms, backing off to 0.5 s) until one comes back through the broker.
+When it does, the broker has the node's subscriptions (all sent on one pipe, before the
+direct one) and the node's PUB socket has the broker's subscriptions; the pending queue
+leaves, then NODE_UP, and heartbeats start. Other publishers receive the broker's forwarded
+subscription in the same instant as this node's PUB did, but nothing proves they have
+processed it: a message they publish within that round trip may still miss this node.
+
+**Node table.** Every message from a node refreshes its ``nodes`` entry (node id → last seen,
+``time.monotonic()``); HEARTBEAT goes out every ``heartbeat_interval``; a node unheard of for
+``node_timeout`` vanishes, as does one that announces NODE_DOWN. A node answers NODE_UP with
+a HEARTBEAT addressed to the newcomer, so that both know each other at once.
+
+**Requests.** :meth:`ZmqBus.request` publishes a cluster request (FETCH_SESSIONS) on the
+control topic and gathers one answer per node in the table when it was sent (the requester
+answers itself, locally, through the same handler), or what arrived within ``timeout``: it
+never raises on a timeout, and logs the nodes that did not answer. Nodes answer through
+:meth:`ZmqBus.set_request_handler`. :meth:`ZmqBus.request_node` asks one node on its direct
+topic (HTTP_REQUEST: a request forwarded to its session's owner, :mod:`tornio.forwarding`)
+and gives its answer or None; :meth:`ZmqBus.send_node` sends one node a one-way message
+(HTTP_ABORT); :meth:`ZmqBus.set_http_handler` says how this node answers both.
+
+**Malformed input.** A message that fails :func:`~tornio.bus.messages.decode` is dropped,
+counted in ``stats.dropped_malformed`` and logged (at most once a second); an exception from
+the node's ``deliver`` is logged and counted in ``stats.deliver_errors``; the receive loop
+carries on either way.
+
+Everything runs on the event loop of the thread that starts the bus: call its methods from
+there. The ZeroMQ context is created when the bus starts (so after any fork), every socket
+is closed with linger 0, and a context the bus created is terminated by :meth:`close`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import inspect
+import logging
+import secrets
+import time
+from collections import deque
+from collections.abc import Awaitable, Callable, Coroutine, Iterable
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+import zmq
+import zmq.asyncio
+
+from tornio.bus import messages
+from tornio.bus.base import BusNode, Message
+from tornio.bus.messages import (
+    EMITTER_UID,
+    REQUEST_TYPES,
+    RESPONSE_TYPES,
+    BusMessageError,
+    MessageType,
+)
+from tornio.exceptions import LocalError
+
+__all__ = ["BusStats", "RequestHandler", "ZmqBus"]
+
+log = logging.getLogger("tornio.bus.zmq")
+
+#: ``fn(type, nsp, data) -> answer data`` (a map; None for no answer), or a coroutine giving it.
+RequestHandler = Callable[
+    [MessageType, str, dict[str, Any]],
+    "dict[str, Any] | Awaitable[dict[str, Any] | None] | None",
+]
+
+_PROBE_FIRST, _PROBE_MAX = 0.01, 0.5
+_LOG_EVERY = 1.0
+
+
+@dataclass
+class BusStats:
+    """Counters of one bus (they only grow)."""
+
+    published: int = 0  #: messages handed to the PUB socket
+    received: int = 0  #: well-formed messages read from the SUB socket (own echoes included)
+    dropped_malformed: int = 0  #: frames that did not decode
+    dropped_hwm: int = 0  #: messages dropped at the high-water mark or pending-queue limit
+    deliver_errors: int = 0  #: exceptions from the node's ``deliver`` or the request handler
+
+    def as_dict(self) -> dict[str, int]:
+        return asdict(self)
+
+
+@dataclass
+class _Request:
+    expected: set[str]
+    answers: dict[str, dict[str, Any]] = field(default_factory=dict)
+    done: asyncio.Event = field(default_factory=asyncio.Event)
+
+    def check(self) -> None:
+        if self.expected <= self.answers.keys():
+            self.done.set()
+
+
+class ZmqBus:
+    """One node's connection to the bus (see the module docstring).
+
+    Args:
+        pub_address: the broker's XSUB endpoint, where this node's PUB socket connects.
+        sub_address: the broker's XPUB endpoint, where this node's SUB socket connects.
+        node_id: this node's id (``uid``); by default the attached node's ``node_id``, or a
+            random one if the bus starts before a node is attached.
+        heartbeat_interval: seconds between heartbeats.
+        node_timeout: seconds after which a silent node leaves the node table.
+        max_payload: the largest payload frame sent or accepted, in bytes.
+        hwm: the PUB and SUB sockets' high-water marks, in messages.
+        max_pending: how many messages may wait for the bus to be ready.
+        namespaces: the namespaces whose namespace-wide messages this node wants (None: all).
+        context: a ``zmq.asyncio.Context`` to share; by default the bus creates its own when
+            it starts, and terminates it on close.
+    """
+
+    def __init__(
+        self,
+        pub_address: str,
+        sub_address: str,
+        node_id: str | None = None,
+        *,
+        heartbeat_interval: float = 2.0,
+        node_timeout: float = 5.0,
+        max_payload: int = messages.MAX_PAYLOAD,
+        hwm: int = 10_000,
+        max_pending: int = 10_000,
+        namespaces: Iterable[str] | None = None,
+        context: zmq.asyncio.Context | None = None,
+    ) -> None:
+        if node_id is not None:
+            self._check_node_id(node_id)
+        self.pub_address = pub_address
+        self.sub_address = sub_address
+        self.heartbeat_interval = heartbeat_interval
+        self.node_timeout = node_timeout
+        self.max_payload = max_payload
+        self.hwm = hwm
+        self.max_pending = max_pending
+        self.stats = BusStats()
+        self._node_id = node_id
+        self._namespaces = None if namespaces is None else list(namespaces)
+        self._context = context
+        self._own_context = context is None
+        self._node: BusNode | None = None
+        self._pub: zmq.Socket[bytes] | None = None
+        self._sub: zmq.asyncio.Socket | None = None
+        self._rooms: set[bytes] = set()
+        self._pending: deque[list[bytes]] = deque()
+        self._nonce = secrets.token_hex(8)
+        self._ready = asyncio.Event()
+        self._flowing = False
+        self._started = False
+        self._closed = False
+        self._leaving: asyncio.Event | None = None
+        self._tasks: set[asyncio.Task[Any]] = set()
+        self._nodes: dict[str, float] = {}
+        self._requests: dict[int, _Request] = {}
+        self._next_rid = 0
+        self._handler: RequestHandler | None = None
+        self._node_handlers: dict[MessageType, RequestHandler] = {}
+        self._abort: Callable[[str], None] | None = None
+        self._logged_at: dict[str, float] = {}
+
+    # -- identity and state ------------------------------------------------------------------
+
+    @staticmethod
+    def _check_node_id(node_id: str) -> None:
+        if not isinstance(node_id, str) or not 0 < len(node_id) <= messages.MAX_NODE_ID:
+            raise LocalError(f"a node id is 1 to {messages.MAX_NODE_ID} characters")
+        if node_id == EMITTER_UID:
+            raise LocalError(f"{EMITTER_UID!r} is reserved for external emitters")
+
+    @property
+    def node_id(self) -> str:
+        """This node's id (fixed the first time it is needed)."""
+        if self._node_id is None:
+            self._node_id = secrets.token_hex(8)
+        return self._node_id
+
+    @property
+    def nodes(self) -> dict[str, float]:
+        """The other live nodes: node id → when last heard of (``time.monotonic()``)."""
+        self._prune()
+        return dict(self._nodes)
+
+    @property
+    def is_ready(self) -> bool:
+        return self._flowing and not self._closed
+
+    # -- the Bus protocol ----------------------------------------------------------------------
+
+    def attach(self, node: BusNode) -> None:
+        """Carry this node's messages; start the bus if an event loop is running (otherwise
+        :meth:`ready` starts it).
+
+        Raises:
+            LocalError: another node is attached, or ``node.node_id`` is not this bus's id.
+        """
+        if self._node is not None and self._node is not node:
+            raise LocalError("a ZmqBus carries one node")
+        if self._node_id is None:
+            self._check_node_id(node.node_id)
+            self._node_id = node.node_id
+        elif node.node_id != self._node_id:
+            raise LocalError(f"node id {node.node_id!r} is not this bus's {self._node_id!r}")
+        self._node = node
+        try:
+            asyncio.get_running_loop()
+        except RuntimeError:
+            return
+        self._start()
+
+    def detach(self, node: BusNode) -> None:
+        """Stop delivering to the node (the sockets stay open until :meth:`close`)."""
+        if self._node is node:
+            self._node = None
+
+    def publish(self, message: Message) -> None:
+        """Send a message to the other nodes: synchronous, never blocks (see the module
+        docstring for what happens at the high-water mark). ``v`` and ``uid`` are filled in
+        if missing.
+
+        Raises:
+            BusMessageError: the message breaks the schema, is too large, or has another
+                node's ``uid``.
+        """
+        if self._closed:
+            log.debug("bus closed: not publishing %r", message.get("type"))
+            return
+        message = {"v": messages.VERSION, "uid": self.node_id, **message}
+        if message["uid"] != self.node_id:
+            raise BusMessageError(f"uid {message['uid']!r} is not this node's")
+        self._send(messages.encode(message, max_payload=self.max_payload))
+
+    def subscribe(self, node: BusNode, namespace: str, room: str) -> None:
+        """Receive the room's messages (idempotent)."""
+        topic = messages.room_topic(namespace, room)
+        if topic not in self._rooms:
+            self._rooms.add(topic)
+            if self._sub is not None:
+                self._sub.subscribe(topic)
+
+    def unsubscribe(self, node: BusNode, namespace: str, room: str) -> None:
+        """Stop receiving the room's messages (idempotent)."""
+        topic = messages.room_topic(namespace, room)
+        if topic in self._rooms:
+            self._rooms.discard(topic)
+            if self._sub is not None:
+                self._sub.unsubscribe(topic)
+
+    # -- starting and stopping ---------------------------------------------------------------
+
+    def _start(self) -> None:
+        if self._closed:
+            raise LocalError("the bus is closed")
+        if self._started:
+            return
+        self._started = True
+        if self._context is None:
+            self._context = zmq.asyncio.Context()
+        context = self._context
+        try:
+            sub = context.socket(zmq.SUB)
+            self._sub = sub
+            sub.setsockopt(zmq.LINGER, 0)
+            sub.setsockopt(zmq.RCVHWM, self.hwm)
+            prefixes = (
+                [messages.namespace_topic()]
+                if self._namespaces is None
+                else [messages.namespace_topic(nsp) for nsp in self._namespaces]
+            )
+            # The direct topic goes last: the probe that comes back on it proves the rest.
+            for topic in [messages.CONTROL_TOPIC, *prefixes, *self._rooms]:
+                sub.subscribe(topic)
+            sub.subscribe(messages.direct_topic(self.node_id))
+            sub.connect(self.sub_address)
+            # A plain socket: it is only ever sent to, with NOBLOCK, from the loop's thread.
+            pub: zmq.Socket[bytes] = zmq.Socket(context, zmq.PUB)
+            self._pub = pub
+            pub.setsockopt(zmq.LINGER, 0)
+            pub.setsockopt(zmq.SNDHWM, self.hwm)
+            pub.setsockopt(zmq.XPUB_NODROP, 1)  # at the HWM, send raises Again: counted
+            pub.connect(self.pub_address)
+        except BaseException:
+            self._close_sockets()
+            self._started = False
+            raise
+        self._spawn(self._receive_loop(sub))
+        self._spawn(self._probe_loop())
+
+    async def ready(self, timeout: float = 5.0) -> None:
+        """Return once this node's subscriptions are proven to be in place (see the module
+        docstring); start the bus if needed.
+
+        Raises:
+            TimeoutError: no probe came back within ``timeout`` seconds (the bus keeps
+                trying: a later ``ready()`` may succeed).
+            LocalError: the bus is closed.
+        """
+        self._start()
+        try:
+            await asyncio.wait_for(self._ready.wait(), timeout)
+        except asyncio.TimeoutError:
+            raise TimeoutError(
+                f"bus not ready after {timeout} s: is a broker at {self.pub_address} and "
+                f"{self.sub_address}?"
+            ) from None
+        if self._closed:
+            raise LocalError("the bus is closed")
+
+    async def close(self, *, announce: bool = True, timeout: float = 1.0) -> None:
+        """Leave the bus: publish NODE_DOWN and wait (up to ``timeout``) until it has come
+        back through the broker, so the other nodes have it; then stop every task and close
+        the sockets with linger 0. ``announce=False`` leaves silently, as a crash would.
+        Pending requests return what they have. Idempotent."""
+        if self._closed:
+            return
+        self._closed = True
+        if announce and self._flowing and self._pub is not None:
+            self._leaving = asyncio.Event()
+            down = messages.make_message(MessageType.NODE_DOWN, "", {}, uid=self.node_id)
+            if self._send_now(messages.encode(down)):
+                try:
+                    await asyncio.wait_for(self._leaving.wait(), timeout)
+                except asyncio.TimeoutError:
+                    log.warning("NODE_DOWN not confirmed by the broker within %s s", timeout)
+        tasks = list(self._tasks)
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+        for request in self._requests.values():
+            request.done.set()
+        self._pending.clear()
+        self._ready.set()  # wake ready() waiters: they raise LocalError
+        self._close_sockets()
+
+    def _close_sockets(self) -> None:
+        for socket in (self._pub, self._sub):
+            if socket is not None:
+                socket.close(linger=0)
+        self._pub = self._sub = None
+        if self._own_context and self._context is not None:
+            self._context.term()
+            self._context = None
+
+    def _spawn(self, coro: Coroutine[Any, Any, Any]) -> asyncio.Task[Any]:
+        task = asyncio.get_running_loop().create_task(coro)
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+        return task
+
+    async def _probe_loop(self) -> None:
+        probe = messages.encode(
+            messages.make_message(
+                MessageType.PROBE,
+                "",
+                {"nonce": self._nonce},
+                uid=self.node_id,
+                dst=self.node_id,
+            )
+        )
+        delay = _PROBE_FIRST
+        while not self._ready.is_set():
+            self._send_now(probe, count_drop=False)
+            try:
+                await asyncio.wait_for(self._ready.wait(), delay)
+            except asyncio.TimeoutError:
+                delay = min(delay * 2, _PROBE_MAX)
+
+    def _on_probe(self) -> None:
+        if self._flowing:
+            return
+        pending, self._pending = self._pending, deque()
+        for frames in pending:
+            self._send_now(frames)
+        self._flowing = True
+        self._ready.set()
+        log.info("bus node %s ready (%s, %s)", self.node_id, self.pub_address, self.sub_address)
+        self._publish_control(MessageType.NODE_UP)
+        self._spawn(self._heartbeat_loop())
+
+    async def _heartbeat_loop(self) -> None:
+        while True:
+            await asyncio.sleep(self.heartbeat_interval)
+            self._publish_control(MessageType.HEARTBEAT)
+            self._prune()
+
+    def _publish_control(self, kind: MessageType, dst: str | None = None) -> None:
+        self._send(messages.encode(messages.make_message(kind, "", {}, uid=self.node_id, dst=dst)))
+
+    # -- sending ---------------------------------------------------------------------------
+
+    def _send(self, frames: list[bytes]) -> None:
+        if self._closed:
+            return
+        if self._flowing:
+            self._send_now(frames)
+        elif len(self._pending) < self.max_pending:
+            self._pending.append(frames)
+        else:
+            self.stats.dropped_hwm += 1
+            self._log_limited(
+                "pending",
+                "bus not ready and %d messages waiting: dropped one (%d dropped so far)",
+                self.max_pending,
+                self.stats.dropped_hwm,
+            )
+
+    def _send_now(self, frames: list[bytes], count_drop: bool = True) -> bool:
+        if self._pub is None:
+            return False
+        try:
+            self._pub.send_multipart(frames, flags=zmq.NOBLOCK)
+        except zmq.Again:
+            if count_drop:
+                self.stats.dropped_hwm += 1
+                self._log_limited(
+                    "hwm",
+                    "bus high-water mark (%d) reached: dropped a message (%d dropped so far)",
+                    self.hwm,
+                    self.stats.dropped_hwm,
+                )
+            return False
+        except zmq.ZMQError as exc:
+            log.error("bus publish failed: %s", exc)
+            return False
+        self.stats.published += 1
+        return True
+
+    def _log_limited(self, key: str, fmt: str, *args: Any) -> None:
+        now = time.monotonic()
+        if now - self._logged_at.get(key, -_LOG_EVERY) >= _LOG_EVERY:
+            self._logged_at[key] = now
+            log.warning(fmt, *args)
+
+    # -- receiving -------------------------------------------------------------------------
+
+    async def _receive_loop(self, sub: zmq.asyncio.Socket) -> None:
+        while True:
+            try:
+                frames = await sub.recv_multipart()
+            except zmq.ZMQError as exc:
+                if not self._closed:
+                    log.error("bus receive loop stopped: %s", exc)
+                return
+            self._handle(frames)
+
+    def _handle(self, frames: list[bytes]) -> None:
+        try:
+            message = messages.decode(frames, max_payload=self.max_payload)
+        except BusMessageError as exc:
+            self.stats.dropped_malformed += 1
+            self._log_limited(
+                "malformed",
+                "dropped a malformed bus message (%d so far): %s",
+                self.stats.dropped_malformed,
+                exc,
+            )
+            return
+        self.stats.received += 1
+        uid, kind = message["uid"], message["type"]
+        if uid == self.node_id:  # our own, back through the broker
+            if kind is MessageType.PROBE and message["data"]["nonce"] == self._nonce:
+                self._on_probe()
+            elif kind is MessageType.NODE_DOWN and self._leaving is not None:
+                self._leaving.set()
+            return
+        if uid != EMITTER_UID:
+            if kind is MessageType.NODE_DOWN:
+                if self._nodes.pop(uid, None) is not None:
+                    log.info("bus node %s left", uid)
+                self._forget_node(uid)
+                return
+            if uid not in self._nodes:
+                log.info("bus node %s joined", uid)
+            self._nodes[uid] = time.monotonic()
+        if kind is MessageType.NODE_UP:
+            self._publish_control(MessageType.HEARTBEAT, dst=uid)
+        elif kind in REQUEST_TYPES:
+            self._answer(message)
+        elif kind in RESPONSE_TYPES:
+            self._on_response(message)
+        elif kind in messages.SOCKET_OPERATIONS:
+            self._deliver(message)
+        elif kind is MessageType.HTTP_ABORT:
+            self._on_abort(message["data"]["id"])
+
+    def _deliver(self, message: Message) -> None:
+        node = self._node
+        if node is None:
+            return
+        try:
+            node.deliver(message)
+        except Exception:
+            self.stats.deliver_errors += 1
+            log.exception(
+                "bus node %s failed to deliver a %s message", self.node_id, message["type"].name
+            )
+
+    def _prune(self) -> None:
+        deadline = time.monotonic() - self.node_timeout
+        for uid, seen in list(self._nodes.items()):
+            if seen < deadline:
+                del self._nodes[uid]
+                log.warning("bus node %s timed out (silent for %.1f s)", uid, self.node_timeout)
+                self._forget_node(uid)
+
+    def _forget_node(self, uid: str) -> None:
+        for request in self._requests.values():
+            request.expected.discard(uid)
+            request.check()
+
+    # -- requests --------------------------------------------------------------------------
+
+    def set_request_handler(self, handler: RequestHandler | None) -> None:
+        """How this node answers cluster requests (FETCH_SESSIONS): ``handler(type, nsp,
+        data)`` returns the answer's data (a map), or a coroutine that does. None means no
+        answer; an exception or something other than a map means no answer and a log line."""
+        self._handler = handler
+
+    def set_http_handler(
+        self,
+        execute: Callable[[dict[str, Any]], Awaitable[dict[str, Any] | None]],
+        abort: Callable[[str], None],
+    ) -> None:
+        """How this node answers forwarded HTTP requests (:mod:`tornio.forwarding`):
+        ``await execute(request)`` gives the response (None: no answer), ``abort(id)`` is
+        called when the forwarding end's client left."""
+
+        async def run(kind: MessageType, nsp: str, data: dict[str, Any]) -> Any:
+            return await execute(data)
+
+        self._node_handlers[MessageType.HTTP_REQUEST] = run
+        self._abort = abort
+
+    async def request(
+        self,
+        kind: MessageType,
+        nsp: str,
+        data: dict[str, Any],
+        timeout: float = 5.0,
+    ) -> list[dict[str, Any]]:
+        """Ask every live node (this one included, answering locally) and gather their
+        answers' data: one per node in the table when the request leaves, or those that
+        arrived when ``timeout`` passes (the rest are logged, never raised). A node that
+        leaves or times out meanwhile is no longer waited for. This node's answer, if any,
+        comes first.
+
+        Raises:
+            LocalError: ``kind`` is not a request type, or the bus is closed.
+            BusMessageError: ``data`` cannot be encoded.
+        """
+        kind = MessageType(kind)
+        if kind not in messages.CLUSTER_REQUESTS:
+            raise LocalError(f"{kind.name} is not a request to every node")
+        if self._closed:
+            raise LocalError("the bus is closed")
+        self._start()
+        rid = self._next_rid
+        self._next_rid += 1
+        pending = _Request(expected=set(self.nodes))
+        pending.check()
+        message = messages.make_message(kind, nsp, data, uid=self.node_id, rid=rid)
+        frames = messages.encode(message, max_payload=self.max_payload)
+        self._requests[rid] = pending
+        try:
+            self._send(frames)
+            local = asyncio.ensure_future(self._call_handler(kind, nsp, data))
+            remote = asyncio.ensure_future(pending.done.wait())
+            await asyncio.wait({local, remote}, timeout=timeout)
+            for future in (local, remote):
+                future.cancel()
+            await asyncio.gather(local, remote, return_exceptions=True)
+        finally:
+            del self._requests[rid]
+        missing = pending.expected - pending.answers.keys()
+        if missing:
+            log.warning(
+                "bus request %s %d: no answer from %s within %s s",
+                kind.name,
+                rid,
+                ", ".join(sorted(missing)),
+                timeout,
+            )
+        answers = list(pending.answers.values())
+        own = local.result() if local.done() and not local.cancelled() else None
+        if own is not None:
+            answers.insert(0, own)
+        else:
+            log.warning("bus request %s %d: this node did not answer itself", kind.name, rid)
+        return answers
+
+    async def request_node(
+        self,
+        node: str,
+        kind: MessageType,
+        data: dict[str, Any],
+        timeout: float,
+        nsp: str = "",
+    ) -> dict[str, Any] | None:
+        """Ask one node (an HTTP_REQUEST): its answer's data, or None if none came within
+        ``timeout`` or the node left meanwhile. Cancelling the call forgets the request (send
+        the node an HTTP_ABORT to tell it).
+
+        Raises:
+            LocalError: ``kind`` is not a request to one node, or the bus is closed.
+            BusMessageError: ``data`` cannot be encoded (e.g. it exceeds ``max_payload``).
+        """
+        kind = MessageType(kind)
+        if kind not in messages.NODE_REQUESTS:
+            raise LocalError(f"{kind.name} is not a request to one node")
+        if self._closed:
+            raise LocalError("the bus is closed")
+        if node == self.node_id:
+            try:
+                return await asyncio.wait_for(self._call_handler(kind, nsp, data), timeout)
+            except asyncio.TimeoutError:
+                return None
+        self._start()
+        rid = self._next_rid
+        self._next_rid += 1
+        message = messages.make_message(kind, nsp, data, uid=self.node_id, rid=rid, dst=node)
+        frames = messages.encode(message, max_payload=self.max_payload)
+        pending = _Request(expected={node})
+        self._requests[rid] = pending
+        try:
+            self._send(frames)
+            try:
+                await asyncio.wait_for(pending.done.wait(), timeout)
+            except asyncio.TimeoutError:
+                log.warning(
+                    "bus request %s %d: no answer from %s within %s s",
+                    kind.name,
+                    rid,
+                    node,
+                    timeout,
+                )
+        finally:
+            del self._requests[rid]
+        return pending.answers.get(node)
+
+    def send_node(self, node: str, kind: MessageType, data: dict[str, Any], nsp: str = "") -> None:
+        """Publish a one-way message to one node (an HTTP_ABORT, an EMIT to a sid it owns).
+
+        Raises:
+            BusMessageError: the type is never addressed to one node, or ``data`` is bad.
+        """
+        if node == self.node_id and kind is MessageType.HTTP_ABORT:
+            self._on_abort(data["id"])
+            return
+        self.publish(messages.make_message(kind, nsp, data, uid=self.node_id, dst=node))
+
+    def _on_abort(self, request_id: str) -> None:
+        if self._abort is None:
+            return
+        try:
+            self._abort(request_id)
+        except Exception:
+            self.stats.deliver_errors += 1
+            log.exception("bus abort handler failed on %s", request_id)
+
+    async def _call_handler(
+        self, kind: MessageType, nsp: str, data: dict[str, Any]
+    ) -> dict[str, Any] | None:
+        handler = self._node_handlers.get(kind, self._handler)
+        if handler is None:
+            self._log_limited(
+                "handler",
+                "bus node %s has no request handler: %s unanswered",
+                self.node_id,
+                kind.name,
+            )
+            return None
+        try:
+            result = handler(kind, nsp, data)
+            if inspect.isawaitable(result):
+                result = await result
+        except Exception:
+            self.stats.deliver_errors += 1
+            log.exception("bus request handler failed on %s", kind.name)
+            return None
+        if result is None:
+            return None
+        if not isinstance(result, dict):
+            self.stats.deliver_errors += 1
+            log.error(
+                "bus request handler answered %s with %s, not a map",
+                kind.name,
+                type(result).__name__,
+            )
+            return None
+        return result
+
+    def _answer(self, message: Message) -> None:
+        self._spawn(self._answer_task(message))
+
+    async def _answer_task(self, message: Message) -> None:
+        kind: MessageType = message["type"]
+        answer = await self._call_handler(kind, message["nsp"], message["data"])
+        if answer is None or self._closed:
+            return
+        response = messages.make_message(
+            REQUEST_TYPES[kind],
+            message["nsp"],
+            answer,
+            uid=self.node_id,
+            rid=message["rid"],
+            dst=message["uid"],
+        )
+        try:
+            frames = messages.encode(response, max_payload=self.max_payload)
+        except BusMessageError as exc:
+            self.stats.deliver_errors += 1
+            log.error("cannot answer bus request %s: %s", kind.name, exc)
+            return
+        self._send(frames)
+
+    def _on_response(self, message: Message) -> None:
+        pending = self._requests.get(message["rid"])
+        if pending is None:
+            log.debug("late answer %d from %s", message["rid"], message["uid"])
+            return
+        pending.answers[message["uid"]] = message["data"]
+        pending.check()
