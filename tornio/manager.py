@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any
 
 from tornio import ids
 from tornio.bus import Bus, InProcessBus
+from tornio.bus.messages import BusMessageError, MessageType
 from tornio.engine_session import EngineSession, EngineSettings
 from tornio.modern_socket import ModernSocket
 from tornio.rooms import RoomIndex
@@ -32,9 +33,15 @@ __all__ = ["SocketManager", "normalize_namespace"]
 
 log = logging.getLogger("tornio.manager")
 
-BUS_VERSION = 1
-
 _UNENCODABLE = object()
+
+
+def _plain(session: Mapping[str, Any]) -> dict[str, Any]:
+    """A session dict as it reads after crossing the bus (sets become sorted lists)."""
+    return {
+        key: sorted(value, key=str) if isinstance(value, (set, frozenset)) else value
+        for key, value in session.items()
+    }
 
 
 def normalize_namespace(name: str) -> str:
@@ -72,6 +79,9 @@ class SocketManager(SessionTimers):
         self.bus: Bus = bus if bus is not None else InProcessBus()
         self.bus.attach(self)
         self._background: set[asyncio.Task[Any]] = set()
+        #: The runtime's forwarding layer, when requests can reach this node for sessions
+        #: that live elsewhere (its ``forwarded`` counts them).
+        self.forwarding: Any = None
 
     # -- sockets -----------------------------------------------------------------------------
 
@@ -95,8 +105,9 @@ class SocketManager(SessionTimers):
     ) -> ModernSocket:
         """A new Engine.IO session (opened by a polling GET or a websocket)."""
         engine_sid = self.new_sid()
-        socket = ModernSocket(self, self.new_sid(), engine_sid, eio_version, self.clock(),
-                              transport)
+        socket = ModernSocket(
+            self, self.new_sid(), engine_sid, eio_version, self.clock(), transport
+        )
         socket.handshake_request = socket.request = request
         self.sockets[socket.sessid] = socket
         self.engines[engine_sid] = socket
@@ -158,21 +169,55 @@ class SocketManager(SessionTimers):
         if self.rooms.leave(namespace, room, socket):
             self.bus.unsubscribe(self, namespace, room)
 
+    # -- the bus -----------------------------------------------------------------------------
+
+    def use_bus(self, bus: Bus) -> None:
+        """Leave the current bus for ``bus`` (the runtime joins workers to ZeroMQ this way)."""
+        self.bus.detach(self)
+        self.bus = bus
+        bus.attach(self)
+        set_handler = getattr(bus, "set_request_handler", None)
+        if set_handler is not None:
+            set_handler(self.answer_request)
+
+    def answer_request(self, kind: int, nsp: str, data: Mapping[str, Any]) -> dict[str, Any]:
+        """This node's answer to a cluster request."""
+        if kind == MessageType.FETCH_SESSIONS:
+            room = data.get("room")
+            return {"sessions": self._local_sessions(nsp, room if isinstance(room, str) else None)}
+        raise ValueError(f"no answer to requests of type {kind!r}")
+
     # -- queries -----------------------------------------------------------------------------
 
     async def fetch_sessions(
-        self, namespace: str = "", room: str | None = None
+        self, namespace: str = "", room: str | None = None, timeout: float = 5.0
     ) -> list[dict[str, Any]]:
-        """The ``session`` dicts of the sockets in a namespace (or one of its rooms).
+        """The ``session`` dicts of the sockets in a namespace (or one of its rooms), on
+        every node of the bus.
 
-        Each entry is a copy with ``'sid'`` added. It is a coroutine because a bus that
-        crosses processes answers it from every node.
+        Each entry is a copy with ``'sid'`` added (sets become sorted lists, as they would
+        crossing the bus). Nodes that do not answer within ``timeout`` are left out, and
+        logged.
         """
         namespace = normalize_namespace(namespace)
+        request = getattr(self.bus, "request", None)
+        if request is None:
+            return self._local_sessions(namespace, room)
+        answers = await request(
+            MessageType.FETCH_SESSIONS, namespace, {"room": room}, timeout=timeout
+        )
+        sessions: list[dict[str, Any]] = []
+        for answer in answers:
+            found = answer.get("sessions") if isinstance(answer, dict) else None
+            if isinstance(found, list):
+                sessions.extend(s for s in found if isinstance(s, dict))
+        return sessions
+
+    def _local_sessions(self, namespace: str, room: str | None) -> list[dict[str, Any]]:
         members = (
             self.rooms.members(namespace) if room is None else self.rooms.room(namespace, room)
         )
-        return [{**socket.session, "sid": sid} for sid, socket in members.items()]
+        return [{**_plain(socket.session), "sid": sid} for sid, socket in members.items()]
 
     # -- emitting ----------------------------------------------------------------------------
 
@@ -190,7 +235,7 @@ class SocketManager(SessionTimers):
 
         Args:
             event: the event name.
-            args: its arguments (JSON values).
+            args: its arguments (JSON values; ``bytes`` for modern clients).
             namespace: ``''`` (or ``'/'``) for the global namespace.
             room: a room name or several; None for the whole namespace.
             to: one socket id instead of rooms.
@@ -200,54 +245,78 @@ class SocketManager(SessionTimers):
         rooms = [room] if isinstance(room, str) else list(room or ())
         skip = [skip_sid] if isinstance(skip_sid, str) else list(skip_sid or ())
         data = {"event": event, "args": list(args), "rooms": rooms, "to": to, "skip": skip}
-        self._deliver_emit(namespace, data)
-        if to is None or to not in self.sockets:
-            self.bus.publish(
-                {"v": BUS_VERSION, "type": "emit", "nsp": namespace, "data": data,
-                 "sender": self.node_id}
-            )
+        message: dict[str, Any] = {
+            "uid": self.node_id,
+            "type": MessageType.EMIT,
+            "nsp": namespace,
+            "data": data,
+        }
+        if to is not None:
+            owner = ids.owner_of(to)
+            if owner == self.node_id or to in self.sockets:
+                self._deliver_emit(namespace, data)
+                return
+            if owner is not None:
+                message["dst"] = owner
+        else:
+            self._deliver_emit(namespace, data)
+        try:
+            self.bus.publish(message)
+        except BusMessageError as exc:  # the local sockets have it already
+            log.warning("could not publish %r to the other nodes: %s", event, exc)
 
     def deliver(self, message: Message) -> None:
         """A message from another node."""
         try:
-            if message.get("v") != BUS_VERSION:
-                raise ValueError(f"unknown bus message version {message.get('v')!r}")
             kind = message["type"]
-            if kind == "emit":
-                self._deliver_emit(message["nsp"], message["data"])
+            nsp = normalize_namespace(message["nsp"])
+            data = message["data"]
+            if kind == MessageType.EMIT:
+                self._deliver_emit(nsp, data)
+            elif kind == MessageType.SOCKETS_JOIN:
+                for socket in self._selected(nsp, data):
+                    for room in data["join"]:
+                        self.join(socket, nsp, room)
+            elif kind == MessageType.SOCKETS_LEAVE:
+                for socket in self._selected(nsp, data):
+                    for room in data["leave"]:
+                        self.leave(socket, nsp, room)
+            elif kind == MessageType.DISCONNECT_SOCKETS:
+                for socket in self._selected(nsp, data):
+                    socket.disconnect_namespace(nsp)
             else:
                 raise ValueError(f"unknown bus message type {kind!r}")
         except (KeyError, TypeError, ValueError) as exc:
             log.warning("dropped a bad bus message: %s", exc)
 
-    def _deliver_emit(self, namespace: str, data: Mapping[str, Any]) -> None:
+    def _selected(self, namespace: str, data: Mapping[str, Any]) -> list[Socket]:
+        """The local sockets a socket operation names: one sid, some rooms, or all."""
         to = data.get("to")
-        recipients: Iterable[Socket]
         if to is not None:
             socket = self.rooms.members(namespace).get(to)
-            recipients = () if socket is None else (socket,)
-        elif data["rooms"]:
-            found: dict[str, Socket] = {}
+            found = [] if socket is None else [socket]
+        elif data.get("rooms"):
+            union: dict[str, Socket] = {}
             for room in data["rooms"]:
-                found.update(self.rooms.room(namespace, room))
-            recipients = found.values()
+                union.update(self.rooms.room(namespace, room))
+            found = list(union.values())
         else:
-            recipients = self.rooms.members(namespace).values()
-        skip = data["skip"]
+            found = list(self.rooms.members(namespace).values())
+        skip = data.get("skip") or ()
+        return [s for s in found if s.sessid not in skip]
+
+    def _deliver_emit(self, namespace: str, data: Mapping[str, Any]) -> None:
         # Encoded once per flavour present (0.9, v5 text, v5 msgpack), then the same wire
         # data goes to every recipient of that flavour.
         wires: dict[str, Any] = {}
-        for socket in list(recipients):
-            if socket.sessid in skip:
-                continue
+        for socket in self._selected(namespace, data):
             flavour = socket.flavour
             wire = wires.get(flavour)
             if wire is None:
                 try:
                     wire = type(socket).encode_event(namespace, data["event"], data["args"])
                 except (TypeError, ValueError) as exc:
-                    log.warning("cannot encode %r for %s clients: %s", data["event"], flavour,
-                                exc)
+                    log.warning("cannot encode %r for %s clients: %s", data["event"], flavour, exc)
                     wire = _UNENCODABLE
                 wires[flavour] = wire
             if wire is not _UNENCODABLE:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from tornio.bus.base import BusNode, Message
 
 __all__ = ["InProcessBus"]
@@ -28,6 +30,17 @@ class InProcessBus:
         for node in list(self.nodes):
             if node.node_id != sender:
                 node.deliver(message)
+
+    async def request(
+        self, kind: int, nsp: str, data: dict[str, Any], timeout: float = 5.0
+    ) -> list[dict[str, Any]]:
+        """Every attached node's answer to a cluster request (see ``ZmqBus.request``)."""
+        answers = []
+        for node in list(self.nodes):
+            answer = getattr(node, "answer_request", None)
+            if answer is not None:
+                answers.append(answer(kind, nsp, data))
+        return answers
 
     def subscribe(self, node: BusNode, namespace: str, room: str) -> None:
         """Every node sees every message here; filtering by room is the ZeroMQ bus's job."""

@@ -1,0 +1,407 @@
+"""The supervisor: one listening socket, N Tornado worker processes, a bus broker, and the
+Flash policy process, all watched and restarted.
+
+It binds the port before any worker starts and keeps it: workers never accept connections
+themselves. Each new connection's first request is peeked at (nothing consumed); a session
+id in it names the worker that owns the session (:mod:`tornio.ids`), so the connection is
+passed to that worker's process with ``socket.send_fds`` — no sticky sessions needed. A
+connection with no session id goes to the least-loaded worker (workers report their session
+counts every second). Requests that later reach the wrong worker on a kept-alive connection
+are forwarded by the worker itself (:mod:`tornio.forwarding`).
+
+SIGTERM or SIGINT: stop accepting, tell workers to drain (their clients are told to
+reconnect), wait up to the drain timeout, then end whatever is left.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import importlib
+import json
+import logging
+import os
+import signal
+import socket
+import sys
+import tempfile
+from collections.abc import Coroutine, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from tornado.netutil import bind_sockets
+
+from tornio import ids
+from tornio.bus.broker import broker_addresses
+from workers.routing import PEEK_BYTES, find_sid, least_loaded, request_line_complete
+
+__all__ = ["Supervisor", "SupervisorOptions"]
+
+log = logging.getLogger("tornio.supervisor")
+
+#: How long a new connection may stay silent before it goes to some worker anyway.
+FIRST_BYTES_TIMEOUT = 5.0
+#: A worker that dies this often in a row within a minute is not restarted in a tight loop.
+RESTART_BACKOFF = (0.0, 0.1, 0.5, 1.0)
+
+
+@dataclass
+class SupervisorOptions:
+    target: str
+    host: str = "127.0.0.1"
+    port: int = 8000
+    workers: int = 2
+    policy_port: int | None = 10843
+    bus: str | None = None  # a broker's address to join instead of running our own
+    drain_timeout: float = 10.0
+    log_level: str = "info"
+    #: A file the supervisor rewrites (JSON) whenever a worker reports: see ``stats()``.
+    stats_file: str | None = None
+    extra_env: dict[str, str] = field(default_factory=dict)
+
+
+class Worker:
+    """The supervisor's view of one worker process."""
+
+    def __init__(self, index: int, tag: str) -> None:
+        self.index = index
+        self.tag = tag
+        self.process: asyncio.subprocess.Process | None = None
+        self.channel: socket.socket | None = None
+        self.load = 0
+        self.assigned = 0  # new sessions handed to it since its last load report
+        self.restarts = 0
+        self.forwarded = 0
+        self.ready = False
+
+    @property
+    def alive(self) -> bool:
+        return self.process is not None and self.process.returncode is None and self.ready
+
+
+class Supervisor:
+    """Runs and watches everything ``tornio serve --workers N`` needs."""
+
+    def __init__(self, options: SupervisorOptions) -> None:
+        self.options = options
+        self.host_tag = ids.new_host_tag()
+        self.workers = [Worker(i, ids.node_tag(self.host_tag, i)) for i in range(options.workers)]
+        self.listeners: list[socket.socket] = []
+        self.stopping = False
+        self.handed = 0  # connections passed to workers
+        self._stop = asyncio.Event()
+        self._tasks: set[asyncio.Task[None]] = set()
+        self._runtime_dir = tempfile.mkdtemp(prefix="tornio-")
+        self.bus_pub, self.bus_sub = self._bus_addresses()
+        self.broker: asyncio.subprocess.Process | None = None
+        self.policy: Any = None
+        #: Requests forwarded between workers, as the workers last reported them.
+        self.forwarded = 0
+
+    # -- start --------------------------------------------------------------------------------
+
+    def _bus_addresses(self) -> tuple[str, str]:
+        self.bus_address = self.options.bus or "ipc://" + os.path.join(self._runtime_dir, "bus")
+        return broker_addresses(self.bus_address)
+
+    async def run(self) -> int:
+        loop = asyncio.get_running_loop()
+        self.listeners = bind_sockets(self.options.port, self.options.host or None)
+        for listener in self.listeners:
+            listener.setblocking(False)
+        port = self.listeners[0].getsockname()[1]
+        if not self.options.bus:
+            self._spawn_task(self._keep_broker())
+        self._start_policy()
+        for worker in self.workers:
+            self._spawn_task(self._keep_worker(worker))
+        for listener in self.listeners:
+            loop.add_reader(listener, self._accept, listener)
+        for signum in (signal.SIGTERM, signal.SIGINT):
+            loop.add_signal_handler(signum, self._stop.set)
+        log.info(
+            "tornio serving %s on http://%s:%d/ with %d workers (host %s)",
+            self.options.target,
+            self.options.host or "*",
+            port,
+            len(self.workers),
+            self.host_tag,
+        )
+        await self._stop.wait()
+        await self.shutdown()
+        return 0
+
+    def _spawn_task(self, coro: Coroutine[Any, Any, None]) -> None:
+        task = asyncio.get_running_loop().create_task(coro)
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    def _start_policy(self) -> None:
+        """The Flash policy process, when this tornio has one (see tornio/policy.py)."""
+        if self.options.policy_port is None:
+            return
+        try:
+            policy = importlib.import_module("tornio.policy")
+        except ImportError:
+            log.warning("no Flash policy server in this tornio")
+            return
+        self.policy = policy.PolicySupervisor(port=self.options.policy_port)
+        self.policy.start()
+
+    async def _keep_broker(self) -> None:
+        """Run the bus broker, and run it again if it dies."""
+        while not self.stopping:
+            self.broker = await asyncio.create_subprocess_exec(
+                sys.executable,
+                "-m",
+                "tornio.bus.broker",
+                "--bind",
+                self.bus_address,
+                "--log-level",
+                "WARNING",
+                env=self._env(),
+                stdout=asyncio.subprocess.DEVNULL,
+            )
+            code = await self.broker.wait()
+            if not self.stopping:
+                log.warning("bus broker exited with %s; restarting it", code)
+                await asyncio.sleep(0.05)
+
+    def _env(self) -> dict[str, str]:
+        env = dict(os.environ)
+        env.update(self.options.extra_env)
+        path = os.getcwd()
+        env["PYTHONPATH"] = path + (os.pathsep + env["PYTHONPATH"] if env.get("PYTHONPATH") else "")
+        return env
+
+    async def _keep_worker(self, worker: Worker) -> None:
+        """Run one worker, and run it again (same index, same tag) whenever it dies."""
+        failures = 0
+        while not self.stopping:
+            parent, child = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
+            parent.setblocking(False)
+            started = asyncio.get_running_loop().time()
+            worker.process = await asyncio.create_subprocess_exec(
+                sys.executable,
+                "-m",
+                "workers.worker",
+                self.options.target,
+                "--index",
+                str(worker.index),
+                "--host-tag",
+                self.host_tag,
+                "--channel",
+                str(child.fileno()),
+                "--bus-pub",
+                self.bus_pub,
+                "--bus-sub",
+                self.bus_sub,
+                "--log-level",
+                self.options.log_level,
+                pass_fds=(child.fileno(),),
+                env=self._env(),
+            )
+            child.close()
+            worker.channel = parent
+            worker.ready = False
+            worker.load = worker.assigned = 0
+            loop = asyncio.get_running_loop()
+            loop.add_reader(parent, self._on_report, worker)
+            code = await worker.process.wait()
+            with contextlib.suppress(Exception):
+                loop.remove_reader(parent)
+            parent.close()
+            worker.channel = None
+            worker.ready = False
+            if self.stopping:
+                return
+            worker.restarts += 1
+            ran = loop.time() - started
+            failures = 0 if ran > 60 else failures + 1
+            delay = RESTART_BACKOFF[min(failures, len(RESTART_BACKOFF) - 1)]
+            log.warning("worker %d exited with %s; restarting it", worker.index, code)
+            if delay:
+                await asyncio.sleep(delay)
+
+    def _on_report(self, worker: Worker) -> None:
+        channel = worker.channel
+        if channel is None:
+            return
+        try:
+            data = channel.recv(64)
+        except (BlockingIOError, InterruptedError):
+            return
+        except OSError:
+            data = b""
+        if not data:
+            asyncio.get_running_loop().remove_reader(channel)
+            return
+        if data.startswith(b"L"):  # b"L<sessions> <forwarded>"
+            with contextlib.suppress(ValueError):
+                sessions, _, forwarded = data[1:].partition(b" ")
+                worker.load = int(sessions)
+                worker.forwarded = int(forwarded or 0)
+                worker.assigned = 0
+                worker.ready = True
+                self.forwarded = sum(w.forwarded for w in self.workers)
+                self._write_stats()
+
+    def stats(self) -> dict[str, Any]:
+        """Connections handed over, requests forwarded, and each worker's state."""
+        return {
+            "host": self.host_tag,
+            "handed": self.handed,
+            "forwarded": self.forwarded,
+            "workers": [
+                {
+                    "index": w.index,
+                    "tag": w.tag,
+                    "alive": w.alive,
+                    "sessions": w.load,
+                    "forwarded": w.forwarded,
+                    "restarts": w.restarts,
+                    "pid": w.process.pid if w.process else None,
+                }
+                for w in self.workers
+            ],
+        }
+
+    def _write_stats(self) -> None:
+        path = self.options.stats_file
+        if not path:
+            return
+        tmp = path + ".tmp"
+        with open(tmp, "w") as out:
+            json.dump(self.stats(), out)
+        os.replace(tmp, path)
+
+    # -- connections ----------------------------------------------------------------------------
+
+    def _accept(self, listener: socket.socket) -> None:
+        loop = asyncio.get_running_loop()
+        for _ in range(64):
+            try:
+                conn, address = listener.accept()
+            except (BlockingIOError, InterruptedError):
+                return
+            except OSError as exc:
+                log.warning("accept failed: %s", exc)
+                return
+            conn.setblocking(False)
+            deadline = loop.time() + FIRST_BYTES_TIMEOUT
+            loop.add_reader(conn, self._peek, conn, address, deadline)
+            loop.call_at(deadline, self._silent, conn, address)
+
+    def _peek(self, conn: socket.socket, address: tuple[str, int], deadline: float) -> None:
+        loop = asyncio.get_running_loop()
+        try:
+            head = conn.recv(PEEK_BYTES, socket.MSG_PEEK)
+        except (BlockingIOError, InterruptedError):
+            return
+        except OSError:
+            head = b""
+        loop.remove_reader(conn)
+        if not head:
+            conn.close()  # closed before it said anything
+            return
+        if not request_line_complete(head) and loop.time() < deadline:
+            # Part of a request line: look again shortly (the data stays readable, so
+            # waiting on the reader would spin).
+            loop.call_later(0.005, loop.add_reader, conn, self._peek, conn, address, deadline)
+            return
+        self._hand(conn, address, find_sid(head))
+
+    def _silent(self, conn: socket.socket, address: tuple[str, int]) -> None:
+        if conn.fileno() < 0:
+            return  # already handed over or closed
+        with contextlib.suppress(Exception):
+            asyncio.get_running_loop().remove_reader(conn)
+        self._hand(conn, address, None)
+
+    def _hand(self, conn: socket.socket, address: tuple[str, int], sid: str | None) -> None:
+        worker = self._owner(sid) if sid else None
+        if worker is None:
+            worker = self._least_loaded()
+        if worker is None or worker.channel is None:
+            conn.close()  # no worker alive: the client retries
+            return
+        peer = f"{address[0]}:{address[1]}".encode()
+        try:
+            socket.send_fds(worker.channel, [peer], [conn.fileno()])
+        except OSError as exc:
+            log.warning("could not pass a connection to worker %d: %s", worker.index, exc)
+        else:
+            self.handed += 1
+            if sid is None:
+                worker.assigned += 1
+        conn.close()
+
+    def _owner(self, sid: str) -> Worker | None:
+        tag = ids.owner_of(sid)
+        if tag is None or not tag.startswith(self.host_tag):
+            return None  # another host's session: any worker forwards it
+        index = ids.worker_index(tag)
+        if index < len(self.workers) and self.workers[index].alive:
+            return self.workers[index]
+        return None
+
+    def _least_loaded(self) -> Worker | None:
+        index = least_loaded(
+            [w.load + w.assigned for w in self.workers], [w.alive for w in self.workers]
+        )
+        if index is None:
+            # None has reported yet (starting up): any worker with a process will do.
+            started = [w for w in self.workers if w.channel is not None]
+            return min(started, key=lambda w: w.assigned) if started else None
+        return self.workers[index]
+
+    # -- stop -----------------------------------------------------------------------------------
+
+    async def shutdown(self) -> None:
+        """Stop accepting, let workers drain, then end everything."""
+        self.stopping = True
+        loop = asyncio.get_running_loop()
+        for listener in self.listeners:
+            with contextlib.suppress(Exception):
+                loop.remove_reader(listener)
+            listener.close()
+        processes = [w.process for w in self.workers if w.process is not None]
+        for process in processes:
+            if process.returncode is None:
+                with contextlib.suppress(ProcessLookupError):
+                    process.send_signal(signal.SIGTERM)
+        await self._wait_or_kill(processes, self.options.drain_timeout)
+        if self.broker is not None and self.broker.returncode is None:
+            with contextlib.suppress(ProcessLookupError):
+                self.broker.terminate()
+            await self._wait_or_kill([self.broker], 2.0)
+        if self.policy is not None:
+            self.policy.stop()
+        for task in list(self._tasks):
+            task.cancel()
+        await asyncio.gather(*self._tasks, return_exceptions=True)
+        with contextlib.suppress(OSError):
+            for name in os.listdir(self._runtime_dir):
+                os.unlink(os.path.join(self._runtime_dir, name))
+            os.rmdir(self._runtime_dir)
+        self._write_stats()
+        log.info(
+            "tornio stopped (%d connections handed over, %d requests forwarded)",
+            self.handed,
+            self.forwarded,
+        )
+
+    @staticmethod
+    async def _wait_or_kill(
+        processes: Sequence[asyncio.subprocess.Process], timeout: float
+    ) -> None:
+        waits = [asyncio.ensure_future(p.wait()) for p in processes]
+        if not waits:
+            return
+        _, pending = await asyncio.wait(waits, timeout=timeout)
+        for process in processes:
+            if process.returncode is None:
+                with contextlib.suppress(ProcessLookupError):
+                    process.kill()
+        if pending:
+            await asyncio.gather(*pending, return_exceptions=True)

@@ -1,0 +1,164 @@
+"""One worker process: the application's Router, served on connections the supervisor passes
+in, joined to the other workers by the bus.
+
+    python -m workers.worker MODULE:OBJECT --index I --host-tag TAG --channel FD \\
+        --bus-pub ADDRESS --bus-sub ADDRESS
+
+Everything that touches the event loop or ZeroMQ is created here, after the process started:
+nothing is inherited across a fork. The channel is a Unix SEQPACKET socket: the supervisor
+sends connections on it (one file descriptor and the peer address per message) and the worker
+reports its session count on it every second. When the channel closes, the supervisor is gone
+and the worker drains and exits.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import logging
+import signal
+import socket
+import sys
+from collections.abc import Sequence
+from typing import Any
+
+from tornado.httpserver import HTTPServer
+from tornado.iostream import IOStream
+
+from tornio import forwarding, ids
+from tornio.bus.messages import MessageType
+from tornio.bus.zmq import ZmqBus
+from tornio.forwarding import ForwardingDelegate, Wire
+from workers.loading import load_router
+
+__all__ = ["main"]
+
+log = logging.getLogger("tornio.worker")
+
+REPORT_INTERVAL = 1.0
+DRAIN_GRACE = 2.0
+
+
+class BusForwarder:
+    """Forwards HTTP requests to their owner over the bus (see :mod:`tornio.forwarding`)."""
+
+    def __init__(self, bus: ZmqBus) -> None:
+        self.bus = bus
+
+    async def forward(self, node: str, request: Wire, timeout: float) -> Wire | None:
+        return await self.bus.request_node(node, MessageType.HTTP_REQUEST, request, timeout)
+
+    def abort(self, node: str, request_id: str) -> None:
+        self.bus.send_node(node, MessageType.HTTP_ABORT, {"id": request_id})
+
+
+class WorkerProcess:
+    def __init__(self, args: argparse.Namespace) -> None:
+        self.args = args
+        self.tag = ids.node_tag(args.host_tag, args.index)
+        self.router = load_router(args.target)
+        self.manager = self.router.manager
+        self.manager.node_id = self.tag
+        self.bus = ZmqBus(args.bus_pub, args.bus_sub, node_id=self.tag)
+        self.manager.use_bus(self.bus)
+        self.app = self.router.application()
+        settings = self.manager.settings
+        self.delegate = ForwardingDelegate(
+            self.app,
+            lambda tag: tag == self.tag,
+            BusForwarder(self.bus),
+            timeout=max(settings.polling_duration, settings.ping_interval) + 10,
+            max_body=settings.max_buffer_size,
+        )
+        self.manager.forwarding = self.delegate
+        self.server = HTTPServer(self.delegate, xheaders=True)
+        self.channel = socket.socket(fileno=args.channel)
+        self.channel.setblocking(False)
+        self.stop = asyncio.Event()
+
+    async def run(self) -> int:
+        loop = asyncio.get_running_loop()
+        self.bus.set_http_handler(self._execute, forwarding.abort)
+        for signum in (signal.SIGTERM, signal.SIGINT):
+            loop.add_signal_handler(signum, self.stop.set)
+        try:
+            await self.bus.ready(timeout=10)
+        except Exception:
+            log.exception("worker %d: the bus is not ready; serving anyway", self.args.index)
+        loop.add_reader(self.channel, self._on_channel)
+        reporter = loop.create_task(self._report())
+        await self.stop.wait()
+        reporter.cancel()
+        await self.drain()
+        return 0
+
+    async def _execute(self, request: Wire) -> Wire | None:
+        return await forwarding.execute(self.app, request)
+
+    def _on_channel(self) -> None:
+        try:
+            data, fds, _flags, _addr = socket.recv_fds(self.channel, 256, 4)
+        except (BlockingIOError, InterruptedError):
+            return
+        except OSError:
+            data, fds = b"", []
+        if not data and not fds:
+            log.info("worker %d: the supervisor is gone", self.args.index)
+            asyncio.get_running_loop().remove_reader(self.channel)
+            self.stop.set()
+            return
+        host, _, port = data.decode("latin-1").rpartition(":")
+        for fd in fds:
+            sock = socket.socket(fileno=fd)
+            sock.setblocking(False)
+            try:
+                stream = IOStream(sock, max_buffer_size=self.server.max_buffer_size)
+            except Exception:
+                sock.close()
+                continue
+            self.server.handle_stream(stream, (host, int(port or 0)))
+
+    async def _report(self) -> None:
+        while True:
+            try:
+                self.channel.send(b"L%d %d" % (len(self.manager.sockets), self.delegate.forwarded))
+            except (BlockingIOError, InterruptedError):
+                pass
+            except OSError:
+                self.stop.set()
+                return
+            await asyncio.sleep(REPORT_INTERVAL)
+
+    async def drain(self) -> None:
+        """Tell every client to reconnect, close connections, leave the bus."""
+        with contextlib.suppress(Exception):
+            asyncio.get_running_loop().remove_reader(self.channel)
+        self.manager.close_all("server shutting down")
+        await asyncio.sleep(0)  # let the closing writes go out
+        with contextlib.suppress(asyncio.TimeoutError):
+            await asyncio.wait_for(self.server.close_all_connections(), DRAIN_GRACE)
+        await self.bus.close()
+        self.channel.close()
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m workers.worker")
+    parser.add_argument("target")
+    parser.add_argument("--index", type=int, required=True)
+    parser.add_argument("--host-tag", required=True)
+    parser.add_argument("--channel", type=int, required=True)
+    parser.add_argument("--bus-pub", required=True)
+    parser.add_argument("--bus-sub", required=True)
+    parser.add_argument("--log-level", default="info")
+    args = parser.parse_args(argv)
+    logging.basicConfig(
+        level=args.log_level.upper(),
+        format=f"%(asctime)s %(levelname)s w{args.index} %(name)s: %(message)s",
+    )
+    result: Any = asyncio.run(WorkerProcess(args).run())
+    return int(result)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
