@@ -18,12 +18,13 @@ from urllib.parse import parse_qs
 
 from tornado.routing import PathMatches
 from tornado.web import RequestHandler, stream_request_body
-from tornado.websocket import WebSocketClosedError, WebSocketHandler
+from tornado.websocket import WebSocketHandler
 
 from tornio.engine_session import EngineSession, EngineSettings, Frame, TransportError
 from tornio.exceptions import InvalidPacket, InvalidPayload
 from tornio.origins import origin_allowed
 from tornio.protocol import engineio
+from tornio.transports.wsframes import write_frames
 
 if TYPE_CHECKING:
     from tornado.httputil import HTTPServerRequest
@@ -311,7 +312,7 @@ class EnginePollingHandler(EngineRequestMixin, RequestHandler):
         if self._too_large:
             self.set_status(413)
             self.finish()
-            socket.engine.close("payload too large")
+            socket.engine.close("payload too large", notify_client=True)
             return
         body = b"".join(self._chunks)
         content_type = self.request.headers.get("Content-Type", "")
@@ -329,7 +330,7 @@ class EnginePollingHandler(EngineRequestMixin, RequestHandler):
             log.info("closing engine session %s: bad payload: %s", socket.engine.sid, exc)
             self.set_status(400)
             self.finish()
-            socket.engine.close("parse error")
+            socket.engine.close("parse error", notify_client=True)
             return
         self.set_header("Content-Type", "text/html")
         self.finish("ok")
@@ -373,17 +374,9 @@ class WebSocketSink:
         self.version = version
 
     def write(self, frames: list[Frame]) -> None:
-        handler = self.handler
-        try:
-            for frame in frames:
-                if isinstance(frame, str):
-                    handler.write_message(frame)
-                elif self.version >= 4:
-                    handler.write_message(frame, binary=True)
-                else:
-                    handler.write_message(b"\x04" + frame, binary=True)
-        except WebSocketClosedError:
-            pass
+        if self.version < 4:  # v3 binary frames start with the message type
+            frames = [f if isinstance(f, str) else b"\x04" + f for f in frames]
+        write_frames(self.handler, frames)
 
     def close(self) -> None:
         self.handler.close()

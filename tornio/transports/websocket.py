@@ -5,10 +5,11 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-from tornado.websocket import WebSocketClosedError, WebSocketHandler
+from tornado.websocket import WebSocketHandler
 
 from tornio.origins import origin_allowed
 from tornio.transports.base import UNKNOWN_SID, TransportMixin
+from tornio.transports.wsframes import write_frames
 from tornio.virtsocket import LegacySocket
 
 __all__ = ["LegacyWebSocketHandler"]
@@ -27,12 +28,7 @@ class WebSocketSink:
         self.transport = handler.transport_name
 
     def write(self, packets: list[str]) -> None:
-        handler = self.handler
-        try:
-            for packet in packets:
-                handler.write_message(packet)
-        except WebSocketClosedError:
-            pass  # on_close detaches us
+        write_frames(self.handler, packets)  # a closing socket: on_close detaches us
 
     def close(self) -> None:
         self.handler.close()
