@@ -30,6 +30,32 @@ log = logging.getLogger("tornio.namespace")
 ALLOWED_EVENT_NAME = re.compile(r"^[A-Za-z][A-Za-z0-9_ .:-]*$")
 _TO_UNDERSCORE = str.maketrans(" .:-", "____")
 
+# event name -> its on_ method's name, or None for a name no handler may have
+_method_names: dict[str, str | None] = {}
+_METHOD_NAMES_KEPT = 4096  # clients choose the names: keep the cache bounded
+
+
+def _method_name(event: str) -> str | None:
+    try:
+        return _method_names[event]
+    except KeyError:
+        pass
+    method = "on_" + event.translate(_TO_UNDERSCORE) if ALLOWED_EVENT_NAME.match(event) else None
+    if len(_method_names) < _METHOD_NAMES_KEPT:
+        _method_names[event] = method
+    return method
+
+
+_decorated: dict[type, bool] = {}
+
+
+def _has_decorator(cls: type) -> bool:
+    found = _decorated.get(cls)
+    if found is None:
+        found = _decorated[cls] = hasattr(cls, "exception_handler_decorator")
+    return found
+
+
 # (class, method name) -> (has a leading self parameter, takes the raw packet)
 _signature_cache: dict[tuple[type, str], tuple[bool, bool]] = {}
 
@@ -153,15 +179,14 @@ class BaseNamespace:
         return None
 
     def process_event(self, packet: dict[str, Any]) -> Any:
-        name = packet["name"]
-        if not ALLOWED_EVENT_NAME.match(name):
+        method_name = _method_name(packet["name"])
+        if method_name is None:
             self.error(
                 "unallowed_event_name",
                 "name must only contains alpha numerical characters",
                 msg_id=packet.get("id"),
             )
             return None
-        method_name = "on_" + name.translate(_TO_UNDERSCORE)
         return self.call_method_with_acl(method_name, packet, *packet.get("args", ()))
 
     def call_method_with_acl(self, method_name: str, packet: dict[str, Any], *args: Any) -> Any:
@@ -192,9 +217,8 @@ class BaseNamespace:
                 msg_id=packet.get("id"),
             )
             return None
-        decorate = getattr(self, "exception_handler_decorator", None)
-        if decorate is not None:
-            method = decorate(method)
+        if _has_decorator(type(self)):
+            method = self.exception_handler_decorator(method)  # type: ignore[attr-defined]
         if wants_packet:
             return method(packet)
         return method(*args)
