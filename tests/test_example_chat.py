@@ -69,7 +69,7 @@ class ChatProcess:
         try:
             with urllib.request.urlopen(self.url + "/", timeout=1) as response:
                 return bool(response.status == 200)
-        except (urllib.error.URLError, ConnectionError):
+        except (urllib.error.URLError, ConnectionError, TimeoutError):  # not up yet, or busy
             return False
 
     def stop(self) -> None:

@@ -8,7 +8,8 @@ an EVENT ``["name", *args]`` with an id is an event that asks for a data ack; th
 Binary values are ``bytes`` in handler arguments and in emits.
 
 Which parser the client speaks is seen from its first message: the default parser's first
-packet is text, socket.io-msgpack-parser's is binary.
+packet is text, socket.io-msgpack-parser's is binary. A msgpack client's socket becomes a
+:class:`MsgpackModernSocket`, the flavour whose broadcasts are encoded in msgpack.
 """
 
 from __future__ import annotations
@@ -25,7 +26,7 @@ from tornio.virtsocket import Socket
 if TYPE_CHECKING:
     from tornio.manager import SocketManager
 
-__all__ = ["ModernSocket"]
+__all__ = ["ModernSocket", "MsgpackModernSocket"]
 
 log = logging.getLogger("tornio.modern_socket")
 
@@ -169,21 +170,28 @@ class ModernSocket(Socket):
                 return
             if not self._parser_known:
                 self._parser_known = True
-                self.msgpack = isinstance(message, bytes)
-                if self.msgpack:
-                    self.flavour = "sio-msgpack"
+                if isinstance(message, bytes):
+                    self._use_msgpack()
             try:
-                packet = (
-                    msgpack_parser.decode(message)
-                    if self.msgpack and isinstance(message, bytes)
-                    else self.decoder.add(message)
-                )
+                if not self.msgpack:
+                    packet = self.decoder.add(message)
+                elif isinstance(message, bytes):
+                    packet = msgpack_parser.decode(message)
+                else:  # socket.io-msgpack-parser sends every packet as binary
+                    raise InvalidPacket("a text message from a msgpack-parser client")
             except InvalidPacket as exc:
                 log.info("closing %s: %s", self.sessid, exc)
-                self.engine.close("parse error")
+                self.engine.close("parse error", notify_client=True)
                 return
             if packet is not None:
                 self.handle_sio(packet)
+
+    def _use_msgpack(self) -> None:
+        """The client speaks socket.io-msgpack-parser. The manager encodes broadcasts with
+        ``type(socket).encode_event``, once per flavour, so the socket becomes a
+        :class:`MsgpackModernSocket`, whose ``encode_event`` writes msgpack."""
+        self.msgpack = True
+        self.__class__ = MsgpackModernSocket
 
     def handle_sio(self, packet: Packet) -> None:
         """One decoded Socket.IO packet."""
@@ -191,7 +199,7 @@ class ModernSocket(Socket):
         kind = packet.type
         if kind is PacketType.CONNECT:
             if endpoint in self.active_ns or endpoint in self._connecting:
-                self.engine.close("invalid state")
+                self.engine.close("invalid state", notify_client=True)
                 return
             auth = packet.data if isinstance(packet.data, dict) else {}
             if query:
@@ -200,7 +208,8 @@ class ModernSocket(Socket):
             self.connect_namespace(endpoint)
             return
         if endpoint not in self.active_ns or endpoint in self._connecting:
-            self.engine.close("invalid state")  # also CONNECT_ERROR sent by a client
+            # also a CONNECT_ERROR sent by a client
+            self.engine.close("invalid state", notify_client=True)
             return
         if kind in (PacketType.EVENT, PacketType.BINARY_EVENT):
             data = packet.data
@@ -229,7 +238,7 @@ class ModernSocket(Socket):
         elif kind is PacketType.DISCONNECT:
             self.handle_packet({"type": "disconnect", "endpoint": endpoint})
         else:
-            self.engine.close("invalid state")
+            self.engine.close("invalid state", notify_client=True)
 
     def _split_nsp(self, nsp: str) -> tuple[str, list[tuple[str, str]]]:
         if "?" not in nsp:
@@ -248,3 +257,14 @@ class ModernSocket(Socket):
             for endpoint in list(self.active_ns):
                 self._send_sio(Packet(PacketType.DISCONNECT, to_nsp(endpoint)))
         self.engine.close("server disconnect", notify_client=True)
+
+
+class MsgpackModernSocket(ModernSocket):
+    """A :class:`ModernSocket` whose client speaks socket.io-msgpack-parser (one msgpack map
+    per packet, in one binary Engine.IO message)."""
+
+    flavour = "sio-msgpack"
+
+    @classmethod
+    def encode_event(cls, namespace: str, event: str, args: list[Any]) -> list[Frame]:
+        return [msgpack_parser.encode(Packet(PacketType.EVENT, to_nsp(namespace), [event, *args]))]
