@@ -11,12 +11,14 @@ room='lobby')``.
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from typing import TYPE_CHECKING, Any
 
 import tornado.web
-from tornado.routing import Rule
+from tornado.routing import AnyMatches, Rule
 from tornado.web import URLSpec
+from tornado.wsgi import WSGIContainer
 
 from tornio.manager import SocketManager
 from tornio.settings import Settings
@@ -26,7 +28,15 @@ from tornio.transports.engineio import (
     EngineWebSocketHandler,
     UpgradeMatches,
 )
+from tornio.transports.flashsocket import (
+    FlashSocketHandler,
+    FlashSocketRfc6455Handler,
+    FlashSwfHandler,
+    VersionMatches,
+)
 from tornio.transports.handshake import HandshakeHandler
+from tornio.transports.htmlfile import HtmlFileHandler
+from tornio.transports.multipart import XhrMultipartHandler
 from tornio.transports.polling import JsonpPollingHandler, XhrPollingHandler
 from tornio.transports.websocket import LegacyWebSocketHandler
 
@@ -48,6 +58,8 @@ class Router:
         handlers: extra Tornado URL specs served beside Socket.IO by :meth:`application`
             (pages, static files).
         bus: the bus joining this process to others; in-process by default.
+        wsgi_app: a WSGI callable (a Django project) that :meth:`application` serves every
+            other path with, on a pool of ``wsgi_threads`` threads, off the event loop.
         settings: any :class:`~tornio.settings.Settings` field.
     """
 
@@ -57,11 +69,16 @@ class Router:
         resource: str = "socket.io",
         handlers: Sequence[HandlerSpec] = (),
         bus: Bus | None = None,
+        wsgi_app: Callable[..., Any] | None = None,
+        wsgi_threads: int = 16,
         **settings: Any,
     ) -> None:
         self.settings = Settings.from_kwargs(resource=resource, **settings)
         self.manager = SocketManager(namespaces, self.settings, bus=bus)
         self.handlers = list(handlers)
+        self.wsgi_app = wsgi_app
+        self.wsgi_threads = wsgi_threads
+        self._wsgi_executor: ThreadPoolExecutor | None = None
 
     @property
     def urls(self) -> list[Rule]:
@@ -70,6 +87,7 @@ class Router:
         prefix = "/" + re.escape(self.settings.resource)
         kwargs = {"manager": self.manager}
         sid = r"([^/]+)"
+        flash = prefix + r"/1/flashsocket/" + sid + r"/?$"
         return [
             Rule(UpgradeMatches(prefix + r"/?$", upgrade=True), EngineWebSocketHandler, kwargs),
             Rule(UpgradeMatches(prefix + r"/?$", upgrade=False), EnginePollingHandler, kwargs),
@@ -77,13 +95,30 @@ class Router:
             URLSpec(prefix + r"/1/websocket/" + sid + r"/?", LegacyWebSocketHandler, kwargs),
             URLSpec(prefix + r"/1/xhr-polling/" + sid + r"/?", XhrPollingHandler, kwargs),
             URLSpec(prefix + r"/1/jsonp-polling/" + sid + r"/?", JsonpPollingHandler, kwargs),
+            URLSpec(prefix + r"/1/htmlfile/" + sid + r"/?", HtmlFileHandler, kwargs),
+            URLSpec(prefix + r"/1/xhr-multipart/" + sid + r"/?", XhrMultipartHandler, kwargs),
+            # Sec-WebSocket-Version present: RFC 6455 (Tornado); absent: hixie-76 (Flash).
+            Rule(VersionMatches(flash, rfc6455=True), FlashSocketRfc6455Handler, kwargs),
+            Rule(VersionMatches(flash, rfc6455=False), FlashSocketHandler, kwargs),
+            URLSpec(
+                prefix + r"/static/flashsocket/(WebSocketMain(?:Insecure)?\.swf)",
+                FlashSwfHandler,
+                kwargs,
+            ),
             URLSpec(prefix + r"/1/([^/]*)/" + sid + r"/?", UnknownTransportHandler, kwargs),
             URLSpec(prefix + r"/(?!1/)\d+(?:/.*)?", ProtocolVersionHandler),
         ]
 
     def application(self, **tornado_settings: Any) -> tornado.web.Application:
-        """A Tornado application serving Socket.IO and the router's extra handlers."""
+        """A Tornado application serving Socket.IO, the router's extra handlers, then the WSGI
+        application (if any) for every other path."""
         rules: list[Any] = [*self.urls, *self.handlers]
+        if self.wsgi_app is not None:
+            if self._wsgi_executor is None:
+                self._wsgi_executor = ThreadPoolExecutor(
+                    self.wsgi_threads, thread_name_prefix="tornio-wsgi"
+                )
+            rules.append(Rule(AnyMatches(), WSGIContainer(self.wsgi_app, self._wsgi_executor)))
         return tornado.web.Application(rules, **tornado_settings)
 
     def emit(self, event: str, *args: Any, **kwargs: Any) -> None:

@@ -23,11 +23,14 @@ from tornado.netutil import bind_sockets
 from tornado.routing import AnyMatches, PathMatches, Rule, RuleRouter
 from tornado.wsgi import WSGIContainer
 
+from tornio.protocol.flashpolicy import policy_answer
 from tornio.router import Router
+from tornio.transports.inline_policy import InlinePolicyHTTPServer
 
 if TYPE_CHECKING:
     from tornio.bus import Bus
     from tornio.namespace import BaseNamespace
+    from tornio.policy import PolicySupervisor
 
 __all__ = ["SocketIOServer"]
 
@@ -47,7 +50,10 @@ class SocketIOServer:
         application: a Tornado application or a WSGI callable, or None.
         resource: the Socket.IO URL prefix.
         transports: the transports served, in preference order (default: all).
-        policy_server: run the Flash policy server beside the HTTP server.
+        policy_server: run the Flash policy server (:mod:`tornio.policy`) as a child process
+            on the ``policy_port`` setting (10843) when flashsocket is served, restarted if it
+            dies; a port that is taken is logged and the HTTP server runs without it. (With
+            flashsocket served, the HTTP port answers a policy request too.)
         namespaces: endpoint → namespace class.
         bus: the bus joining this server to others; in-process by default.
         wsgi_threads: size of the thread pool a WSGI application runs in.
@@ -90,6 +96,8 @@ class SocketIOServer:
             ]
         )
         self.http_server: HTTPServer | None = None
+        #: The Flash policy process's supervisor, while one runs.
+        self.policy: PolicySupervisor | None = None
         self.sockets: list[stdsocket.socket] = []
         self._stopped: asyncio.Event | None = None
 
@@ -102,9 +110,24 @@ class SocketIOServer:
         """Bind and start serving on the running event loop."""
         host, port = self.listener
         self.sockets = bind_sockets(port, host or None)
-        self.http_server = HTTPServer(self.delegate, xheaders=True)
+        settings = self.router.settings
+        if "flashsocket" in settings.transports:
+            # Flash may ask this port for the policy too (when the policy port is closed).
+            self.http_server = InlinePolicyHTTPServer(
+                self.delegate, xheaders=True, policy_answer=policy_answer(settings.origins)
+            )
+        else:
+            self.http_server = HTTPServer(self.delegate, xheaders=True)
         self.http_server.add_sockets(self.sockets)
         log.info("tornio serving on %s:%d", host or "*", self.port)
+        if self.policy_server and self.policy is None and "flashsocket" in settings.transports:
+            # Imported here: ``python -m tornio.policy`` imports tornio (and so this module)
+            # before it runs, and must not find itself imported already.
+            from tornio.policy import PolicySupervisor
+
+            self.policy = PolicySupervisor(
+                port=settings.policy_port, host=host, origins=settings.origins
+            ).start()
 
     async def stop(self) -> None:
         """Stop listening, end every session and close open connections."""
@@ -113,6 +136,9 @@ class SocketIOServer:
             self.router.manager.close_all()
             await self.http_server.close_all_connections()
             self.http_server = None
+        if self.policy is not None:
+            policy, self.policy = self.policy, None
+            await asyncio.get_running_loop().run_in_executor(None, policy.stop)
         if self._stopped is not None:
             self._stopped.set()
 
@@ -129,5 +155,8 @@ class SocketIOServer:
         except KeyboardInterrupt:
             pass
         finally:
+            if self.policy is not None:
+                self.policy.stop()
+                self.policy = None
             if self._executor is not None:
                 self._executor.shutdown(wait=False)

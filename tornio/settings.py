@@ -61,6 +61,10 @@ class Settings:
     authorize: Authorizer | None = None
     #: Port of the Flash policy server.
     policy_port: int = 10843
+    #: The socket.io-client 0.9 npm package directory (``node_modules/socket.io-client``):
+    #: the flashsocket SWF files are served from it under ``/<resource>/static/flashsocket/``.
+    #: None: those URLs answer 404.
+    client_package: str | None = None
 
     # -- Engine.IO / Socket.IO v5 (modern clients) ------------------------------------------
     #: How often the server pings a modern client.

@@ -1,8 +1,8 @@
 """xhr-polling and jsonp-polling: a GET long-polls for packets, a POST carries packets in.
 
 Node 0.9's behaviour (``reference/legacy.md`` §2.2–§2.3): one answer per GET (a packet, or
-several framed, or ``8::`` when the polling duration passes), ``1`` for every POST, the whole
-POST body read (so packets with newlines arrive intact) up to ``max_buffer_size``.
+several framed, or ``8::`` when the polling duration passes); POSTs are
+:class:`~tornio.transports.posting.PacketPostHandler`'s (``1`` for each, the whole body read).
 """
 
 from __future__ import annotations
@@ -11,16 +11,11 @@ import asyncio
 import json
 import logging
 import re
-from typing import TYPE_CHECKING
 from urllib.parse import parse_qs
 
-from tornado.web import RequestHandler, stream_request_body
-
 from tornio.protocol import legacy
-from tornio.transports.base import UNKNOWN_SID, TransportMixin
-
-if TYPE_CHECKING:
-    from tornio.virtsocket import LegacySocket
+from tornio.transports.base import UNKNOWN_SID
+from tornio.transports.posting import PacketPostHandler
 
 __all__ = ["JsonpPollingHandler", "XhrPollingHandler"]
 
@@ -50,39 +45,15 @@ class PollingSink:
         self.write(["8::"])
 
 
-@stream_request_body
-class XhrPollingHandler(TransportMixin, RequestHandler):
-    """``/<resource>/1/xhr-polling/<sid>``."""
+class XhrPollingHandler(PacketPostHandler):
+    """``/<resource>/1/xhr-polling/<sid>``: the POST side is :class:`PacketPostHandler`'s."""
 
     transport_name = "xhr-polling"
     content_type = "text/plain; charset=UTF-8"
 
     def prepare(self) -> None:
-        self._chunks: list[bytes] = []
-        self._size = 0
         self._sink: PollingSink | None = None
-        self._socket: LegacySocket | None = None
-        if not self.transport_enabled():
-            self.refuse(400, f"transport {self.transport_name!r} is not enabled")
-            return
-        sid = self.path_args[0]
-        if self.forced_disconnect(sid):
-            return
-        if self.request.method == "POST":
-            length = self.request.headers.get("Content-Length")
-            limit = self.manager.settings.max_buffer_size
-            if length is not None and length.isdigit() and int(length) > limit:
-                self.refuse(413, "payload too large")
-
-    def data_received(self, chunk: bytes) -> None:
-        if self._finished:
-            return
-        self._size += len(chunk)
-        if self._size > self.manager.settings.max_buffer_size:
-            self._chunks = []
-            self.refuse(413, "payload too large")
-            return
-        self._chunks.append(chunk)
+        super().prepare()
 
     # -- GET: long poll ---------------------------------------------------------------------
 
@@ -120,35 +91,6 @@ class XhrPollingHandler(TransportMixin, RequestHandler):
         if sink is not None and socket is not None and not sink.done.done():
             socket.detach(sink)
             sink.close()
-
-    # -- POST: packets in -------------------------------------------------------------------
-
-    def post(self, sid: str) -> None:
-        if self._finished:
-            return
-        self.allow_cors()
-        self.set_header("X-XSS-Protection", "0")
-        socket = self.manager.get(sid)
-        if socket is None:
-            self.set_header("Content-Type", "text/plain; charset=UTF-8")
-            self.finish(UNKNOWN_SID)
-            return
-        body = b"".join(self._chunks)
-        self._chunks = []
-        try:
-            payload = self.read_payload(body)
-        except ValueError as exc:
-            self.refuse(400, f"bad request body: {exc}")
-            return
-        self.set_header("Content-Type", "text/plain; charset=UTF-8")
-        self.finish("1")
-        socket.receive_payload(payload)
-        if socket.connected:
-            self.manager.touch(socket)
-
-    def read_payload(self, body: bytes) -> str:
-        """The packet payload carried by a POST body; ValueError if it is malformed."""
-        return body.decode("utf-8")
 
 
 class JsonpPollingHandler(XhrPollingHandler):

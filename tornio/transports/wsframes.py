@@ -60,9 +60,7 @@ def write_frames(handler: WebSocketHandler, frames: Sequence[str | bytes]) -> bo
     if stream is None:
         return False
     data = (
-        encode_frame(frames[0])
-        if len(frames) == 1
-        else b"".join([encode_frame(f) for f in frames])
+        encode_frame(frames[0]) if len(frames) == 1 else b"".join([encode_frame(f) for f in frames])
     )
     try:
         stream.write(data)

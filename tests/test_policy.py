@@ -1,0 +1,374 @@
+"""The Flash policy server: its answer, its defences (garbage, silence, floods), its process
+(1,000 concurrent requests, 10,000 bad connections, SIGKILL), and who starts it."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+
+from tests.support.legacy_client import fetch
+from tornio import SocketIOServer
+from tornio.policy import (
+    EXIT_PORT_UNAVAILABLE,
+    REQUEST,
+    PolicyServer,
+    PolicySupervisor,
+    policy_xml,
+)
+
+pytestmark = pytest.mark.timeout(60)
+
+ANY = (
+    b'<?xml version="1.0"?><!DOCTYPE cross-domain-policy SYSTEM '
+    b'"http://www.macromedia.com/xml/dtds/cross-domain-policy.dtd"><cross-domain-policy>'
+    b'<allow-access-from domain="*" to-ports="*"/></cross-domain-policy>\0'
+)
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+async def ask(port: int, data: bytes = REQUEST, timeout: float = 5.0) -> bytes:
+    """Send ``data``, return everything the server sends until it closes."""
+    reader, writer = await asyncio.open_connection("127.0.0.1", port)
+    try:
+        writer.write(data)
+        return await asyncio.wait_for(reader.read(), timeout)
+    except ConnectionResetError:  # closed (with unread bytes, or aborted): no reply either
+        return b""
+    finally:
+        writer.close()
+
+
+def ask_sync(port: int, timeout: float = 2.0) -> bytes:
+    with socket.create_connection(("127.0.0.1", port), timeout=timeout) as conn:
+        conn.sendall(REQUEST)
+        chunks = []
+        while chunk := conn.recv(4096):
+            chunks.append(chunk)
+        return b"".join(chunks)
+
+
+# -- the answer ---------------------------------------------------------------------------------
+
+
+def test_policy_xml_from_origins() -> None:
+    assert policy_xml("*:*") + b"\0" == ANY
+    xml = policy_xml(["a.example:80", "*:8080", 'b"x.example:*', "c.example", "http://d.example:1"])
+    assert xml.endswith(
+        b'<allow-access-from domain="a.example" to-ports="80"/>'
+        b'<allow-access-from domain="*" to-ports="8080"/>'
+        b'<allow-access-from domain="b&quot;x.example" to-ports="*"/>'
+        b'<allow-access-from domain="c.example" to-ports="*"/>'
+        b'<allow-access-from domain="d.example" to-ports="1"/></cross-domain-policy>'
+    )
+
+
+@pytest.fixture
+async def policy() -> Any:
+    server = PolicyServer("*:*", read_timeout=0.2, max_connections=20)
+    port = await server.start("127.0.0.1", 0)
+    yield server, port
+    await server.close()
+
+
+async def test_answers_the_request_then_closes(policy: Any) -> None:
+    server, port = policy
+    assert await ask(port) == ANY
+    assert await ask(port, REQUEST + b"more bytes are never read") == ANY
+    # Split over several segments, and without the NUL but then end of input.
+    reader, writer = await asyncio.open_connection("127.0.0.1", port)
+    for piece in (b"<policy-", b"file-request/", b">\0"):
+        writer.write(piece)
+        await writer.drain()
+    assert await reader.read() == ANY
+    writer.close()
+    reader, writer = await asyncio.open_connection("127.0.0.1", port)
+    writer.write(REQUEST[:-1])
+    writer.write_eof()
+    assert await reader.read() == ANY
+    writer.close()
+    assert server.answered == 4
+
+
+async def test_garbage_and_silence_are_closed_without_a_reply(policy: Any) -> None:
+    _server, port = policy
+    started = time.monotonic()
+    for garbage in (b"GET / HTTP/1.1\r\n\r\n", b"<policy-file-request/>x", b"\0", b"<p\xff"):
+        assert await ask(port, garbage) == b""
+    assert time.monotonic() - started < 0.2  # at once, not after the read timeout
+    assert await ask(port, b"<policy-fi") == b""  # a partial request, then silence
+    assert await ask(port, b"") == b""
+
+
+async def test_a_flood_of_silent_clients_cannot_starve_a_real_one(policy: Any) -> None:
+    server, port = policy
+    silent = [await asyncio.open_connection("127.0.0.1", port) for _ in range(30)]
+    assert await ask(port, timeout=1) == ANY  # the oldest silent ones were dropped
+    assert len(server._open) <= server.max_connections
+    for _reader, writer in silent:
+        writer.close()
+
+
+# -- the process --------------------------------------------------------------------------------
+
+
+@pytest.fixture
+def supervisor() -> Iterator[PolicySupervisor]:
+    policy = PolicySupervisor(port=0, host="127.0.0.1", read_timeout=0.3, max_connections=20000)
+    policy.start()
+    assert policy.wait_ready(10)
+    yield policy
+    policy.stop()
+
+
+async def test_1000_concurrent_requests() -> None:
+    policy = PolicySupervisor(port=0, host="127.0.0.1")  # the default 5 s read timeout
+    policy.start()
+    loop = asyncio.get_running_loop()
+    try:
+        assert await loop.run_in_executor(None, policy.wait_ready)
+        answers = await asyncio.gather(*(ask(policy.port, timeout=20) for _ in range(1000)))
+        assert answers == [ANY] * 1000
+    finally:
+        await loop.run_in_executor(None, policy.stop)
+
+
+async def test_still_answers_at_once_after_10000_bad_connections(
+    supervisor: PolicySupervisor,
+) -> None:
+    pid = supervisor.pid
+    loop = asyncio.get_running_loop()
+    limit = asyncio.Semaphore(1000)
+
+    async def bad(i: int) -> None:
+        async with limit:
+            with socket.socket() as conn:
+                conn.setblocking(False)
+                await loop.sock_connect(conn, ("127.0.0.1", supervisor.port))
+                kind = i % 4
+                if kind == 0:  # garbage: closed at once
+                    await loop.sock_sendall(conn, b"GET / HTTP/1.0\r\n\r\n")
+                elif kind == 1:
+                    await loop.sock_sendall(conn, os.urandom(64))
+                if kind != 3:  # 2: silence until the read timeout; 3: leave at once
+                    with contextlib.suppress(ConnectionResetError):  # closed, no reply
+                        assert await asyncio.wait_for(loop.sock_recv(conn, 100), 10) == b""
+
+    await asyncio.gather(*(bad(i) for i in range(10_000)))
+    started = time.monotonic()
+    assert await ask(supervisor.port) == ANY
+    assert time.monotonic() - started < 0.5
+    assert supervisor.pid == pid and supervisor.restarts == 0
+
+
+def test_back_within_2_seconds_after_sigkill(supervisor: PolicySupervisor) -> None:
+    old = supervisor.pid
+    assert old is not None and ask_sync(supervisor.port) == ANY
+    os.kill(old, signal.SIGKILL)
+    killed = time.monotonic()
+    while True:
+        try:
+            if ask_sync(supervisor.port, timeout=0.5) == ANY:
+                break
+        except OSError:
+            pass
+        assert time.monotonic() - killed < 2.0, "not back within 2 s"
+        time.sleep(0.02)
+    assert supervisor.pid not in (None, old)
+    assert supervisor.restarts == 1
+
+
+def test_a_taken_port_is_logged_and_not_retried(caplog: pytest.LogCaptureFixture) -> None:
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        policy = PolicySupervisor(port=port, host="127.0.0.1")
+        with caplog.at_level(logging.ERROR, "tornio.policy"):
+            policy.start()
+            assert not policy.wait_ready(10)
+        assert policy.unavailable and policy.restarts == 0
+        assert any("cannot listen on port" in r.getMessage() for r in caplog.records)
+        policy.stop()
+        run = subprocess.run(
+            [sys.executable, "-m", "tornio.policy", "--host", "127.0.0.1", "--port", str(port)],
+            capture_output=True,
+            timeout=20,
+        )
+        assert run.returncode == EXIT_PORT_UNAVAILABLE
+        assert b"cannot listen" in run.stderr
+
+
+def test_stop_ends_it_and_a_dead_parent_takes_it_along(supervisor: PolicySupervisor) -> None:
+    process = supervisor.process
+    supervisor.stop()
+    assert process is not None and process.returncode == 0
+    with pytest.raises(OSError):
+        ask_sync(supervisor.port, timeout=0.5)
+    port = free_port()
+    parent = subprocess.Popen(
+        [
+            sys.executable,
+            "-c",
+            "import sys, time\n"
+            "from tornio.policy import PolicySupervisor\n"
+            f"p = PolicySupervisor(port={port}, host='127.0.0.1').start()\n"
+            "assert p.wait_ready(10)\n"
+            "print(p.pid, flush=True)\n"
+            "time.sleep(60)\n",
+        ],
+        stdout=subprocess.PIPE,
+    )
+    assert parent.stdout is not None
+    child = int(parent.stdout.readline())
+    assert ask_sync(port) == ANY
+    parent.kill()
+    parent.wait()
+    parent.stdout.close()
+    deadline = time.monotonic() + 5
+    while os.path.exists(f"/proc/{child}") and _alive(child):
+        assert time.monotonic() < deadline, "the policy process outlived its parent"
+        time.sleep(0.02)
+
+
+def _alive(pid: int) -> bool:
+    try:
+        with open(f"/proc/{pid}/stat") as stat:
+            return stat.read().split()[2] != "Z"
+    except OSError:
+        return False
+
+
+# -- who starts it ------------------------------------------------------------------------------
+
+
+async def test_socketio_server_runs_it_when_flashsocket_is_served() -> None:
+    port = free_port()
+    server = SocketIOServer(("127.0.0.1", 0), None, policy_port=port, policy_server=True)
+    server.start()
+    try:
+        assert server.policy is not None
+        ready = await asyncio.get_running_loop().run_in_executor(None, server.policy.wait_ready)
+        assert ready
+        assert await ask(port) == ANY
+    finally:
+        await server.stop()
+    assert server.policy is None
+    with pytest.raises(OSError):
+        await ask(port)
+    no_flash = SocketIOServer(
+        ("127.0.0.1", 0), None, policy_port=port, transports=["websocket", "xhr-polling"]
+    )
+    no_flash.start()
+    assert no_flash.policy is None
+    await no_flash.stop()
+
+
+def test_tornio_serve_runs_it_with_the_applications_origins(tmp_path: Any) -> None:
+    http_port, policy_port = free_port(), free_port()
+    (tmp_path / "app.py").write_text(
+        "from tornio import Router\nrouter = Router({}, origins=['a.example:80', '*:8443'])\n"
+    )
+    env = {**os.environ, "PYTHONPATH": os.getcwd()}
+    cmd = [sys.executable, "-m", "workers", "serve", "app:router", "--workers", "1"]
+    serve = subprocess.Popen(
+        [*cmd, "--port", str(http_port), "--policy-port", str(policy_port)],
+        cwd=tmp_path,
+        env=env,
+        stderr=subprocess.PIPE,
+    )
+    try:
+        deadline = time.monotonic() + 20
+        while True:
+            try:
+                answer = ask_sync(policy_port)
+                break
+            except OSError:
+                assert time.monotonic() < deadline and serve.poll() is None
+                time.sleep(0.05)
+        assert answer == policy_xml(["a.example:80", "*:8443"]) + b"\0"
+    finally:
+        serve.send_signal(signal.SIGTERM)
+        _, err = serve.communicate(timeout=20)
+    assert serve.returncode == 0, err
+    with pytest.raises(OSError):
+        ask_sync(policy_port, timeout=0.5)
+
+
+def test_tornio_serve_carries_on_without_a_policy_port(tmp_path: Any) -> None:
+    http_port = free_port()
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        cmd = [sys.executable, "-m", "workers", "serve", "tests.apps.echo:router"]
+        serve = subprocess.Popen(
+            [*cmd, "--workers", "1", "--port", str(http_port), "--policy-port", str(port)],
+            env={**os.environ, "PYTHONPATH": os.getcwd()},
+            stderr=subprocess.PIPE,
+        )
+        try:
+            deadline = time.monotonic() + 20
+            while True:
+                try:
+                    body = asyncio.run(fetch(f"http://127.0.0.1:{http_port}/socket.io/1/")).body
+                    break
+                except OSError:
+                    assert time.monotonic() < deadline and serve.poll() is None
+                    time.sleep(0.05)
+            assert body.count(b":") == 3
+        finally:
+            serve.send_signal(signal.SIGTERM)
+            _, err = serve.communicate(timeout=20)
+    assert serve.returncode == 0
+    assert b"Flash policy server cannot listen" in err
+
+
+async def test_the_http_port_answers_a_policy_request_too() -> None:
+    origins = ["a.example:80"]
+    server = SocketIOServer(("127.0.0.1", 0), None, policy_server=False, origins=origins)
+    server.start()
+    try:
+        assert await ask(server.port) == policy_xml(origins) + b"\0"
+        reader, writer = await asyncio.open_connection("127.0.0.1", server.port)
+        writer.write(REQUEST[:5])
+        await writer.drain()
+        with pytest.raises(asyncio.TimeoutError):  # the start of a request: it waits
+            await asyncio.wait_for(reader.read(1), 0.05)
+        writer.write(REQUEST[5:])
+        assert await reader.read() == policy_xml(origins) + b"\0"
+        writer.close()
+        # HTTP on the same port is untouched, with or without a pause before the request.
+        response = await fetch(f"http://127.0.0.1:{server.port}/socket.io/1/")
+        assert response.code == 403  # no Origin: the handshake refuses, as HTTP does
+        assert server.http_server is not None
+        server.http_server.sniff_timeout = 0.05  # type: ignore[attr-defined]
+        reader, writer = await asyncio.open_connection("127.0.0.1", server.port)
+        with pytest.raises(asyncio.TimeoutError):  # silent past the sniff: handed to HTTP
+            await asyncio.wait_for(reader.read(1), 0.1)
+        writer.write(b"GET /socket.io HTTP/1.1\r\nHost: x\r\n\r\n")
+        assert (await reader.readuntil(b"\r\n")).startswith(b"HTTP/1.1 200")
+        writer.close()
+    finally:
+        await server.stop()
+    plain = SocketIOServer(("127.0.0.1", 0), None, policy_server=False, transports=["websocket"])
+    plain.start()
+    try:
+        assert type(plain.http_server).__name__ == "HTTPServer"
+    finally:
+        await plain.stop()

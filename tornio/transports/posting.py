@@ -1,0 +1,85 @@
+"""Packets in by HTTP POST: what xhr-polling, jsonp-polling, htmlfile and xhr-multipart share.
+
+Node 0.9's behaviour (``reference/legacy.md`` §2.2): the POST body is read whole (so packets
+with newlines arrive intact) up to ``max_buffer_size`` (413 beyond), answered ``1``, then its
+packets are processed. Subclasses add the ``get`` that carries packets out and may override
+:meth:`PacketPostHandler.read_payload` (jsonp-polling's ``d=`` form field).
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import TYPE_CHECKING
+
+from tornado.web import RequestHandler, stream_request_body
+
+from tornio.transports.base import UNKNOWN_SID, TransportMixin
+
+if TYPE_CHECKING:
+    from tornio.virtsocket import LegacySocket
+
+__all__ = ["PacketPostHandler"]
+
+log = logging.getLogger("tornio.transports.posting")
+
+
+@stream_request_body
+class PacketPostHandler(TransportMixin, RequestHandler):
+    """``POST /<resource>/1/<transport>/<sid>``: a payload from the client.
+
+    ``prepare`` also refuses a disabled transport and handles ``?disconnect`` for every
+    method, so the ``get`` of a subclass runs only for an enabled transport.
+    """
+
+    def prepare(self) -> None:
+        self._chunks: list[bytes] = []
+        self._size = 0
+        self._socket: LegacySocket | None = None
+        if not self.transport_enabled():
+            self.refuse(400, f"transport {self.transport_name!r} is not enabled")
+            return
+        sid = self.path_args[0]
+        if self.forced_disconnect(sid):
+            return
+        if self.request.method == "POST":
+            length = self.request.headers.get("Content-Length")
+            limit = self.manager.settings.max_buffer_size
+            if length is not None and length.isdigit() and int(length) > limit:
+                self.refuse(413, "payload too large")
+
+    def data_received(self, chunk: bytes) -> None:
+        if self._finished:
+            return
+        self._size += len(chunk)
+        if self._size > self.manager.settings.max_buffer_size:
+            self._chunks = []
+            self.refuse(413, "payload too large")
+            return
+        self._chunks.append(chunk)
+
+    def post(self, sid: str) -> None:
+        if self._finished:
+            return
+        self.allow_cors()
+        self.set_header("X-XSS-Protection", "0")
+        socket = self.manager.get(sid)
+        if socket is None:
+            self.set_header("Content-Type", "text/plain; charset=UTF-8")
+            self.finish(UNKNOWN_SID)
+            return
+        body = b"".join(self._chunks)
+        self._chunks = []
+        try:
+            payload = self.read_payload(body)
+        except ValueError as exc:
+            self.refuse(400, f"bad request body: {exc}")
+            return
+        self.set_header("Content-Type", "text/plain; charset=UTF-8")
+        self.finish("1")
+        socket.receive_payload(payload)
+        if socket.connected:
+            self.manager.touch(socket)
+
+    def read_payload(self, body: bytes) -> str:
+        """The packet payload carried by a POST body; ValueError if it is malformed."""
+        return body.decode("utf-8")

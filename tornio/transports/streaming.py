@@ -1,0 +1,103 @@
+"""Streaming HTTP transports: one long GET response carries every packet, POSTs carry packets in.
+
+htmlfile and xhr-multipart are both this shape (``reference/legacy.md`` §2.4–§2.5): the GET
+writes a prelude, then one frame per write of the session, each flushed at once as its own
+HTTP chunk (Tornado chunks a response that is flushed before it is finished); the session
+treats the GET as a persistent transport (heartbeats, heartbeat timeout) and the response
+ends only when the session closes it or the client goes away. POSTs are
+:class:`~tornio.transports.posting.PacketPostHandler`'s, as with xhr-polling.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+
+from tornio.protocol import legacy
+from tornio.transports.base import UNKNOWN_SID
+from tornio.transports.posting import PacketPostHandler
+
+__all__ = ["StreamingHandler", "StreamingSink"]
+
+log = logging.getLogger("tornio.transports.streaming")
+
+
+class StreamingSink:
+    """The session's view of one streaming GET: every write becomes one flushed frame."""
+
+    polling = False
+    __slots__ = ("done", "handler", "transport")
+
+    def __init__(self, handler: StreamingHandler) -> None:
+        self.handler = handler
+        self.transport = handler.transport_name
+        #: Resolved when the response has ended (closed by us or by the client).
+        self.done: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+
+    def write(self, packets: list[str]) -> None:
+        if self.done.done():
+            return
+        self.handler.send_frame(legacy.encode_payload(packets))
+
+    def close(self) -> None:
+        if self.done.done():
+            return
+        self.done.set_result(None)
+        self.handler.end_stream()
+
+
+class StreamingHandler(PacketPostHandler):
+    """A GET that streams frames; subclasses say what the content type, prelude and frames
+    look like."""
+
+    content_type = "text/plain; charset=UTF-8"
+
+    def prelude(self) -> bytes:
+        """Written (and flushed as the first chunk) before any frame."""
+        return b""
+
+    def frame(self, payload: str) -> bytes:
+        """The bytes that carry one payload (one packet, or several framed)."""
+        raise NotImplementedError
+
+    def prepare(self) -> None:
+        self._sink: StreamingSink | None = None
+        super().prepare()
+
+    async def get(self, sid: str) -> None:
+        if self._finished:
+            return
+        self.allow_cors()
+        self.set_header("Content-Type", self.content_type)
+        self.set_header("Connection", "keep-alive")
+        socket = self.manager.get(sid)
+        stream = getattr(self.request.connection, "stream", None)
+        if stream is not None and stream.closed():
+            return  # the client left before we got here: on_connection_close won't come
+        self.write(self.prelude())
+        self.flush()
+        if socket is None:
+            self.write(self.frame(UNKNOWN_SID))
+            self.finish()
+            return
+        sink = self._sink = StreamingSink(self)
+        self._socket = socket
+        socket.attach(sink, self.request)
+        await sink.done
+
+    def send_frame(self, payload: str) -> None:
+        if self._finished:
+            return
+        self.write(self.frame(payload))
+        self.flush()
+
+    def end_stream(self) -> None:
+        if not self._finished:
+            self.finish()
+
+    def on_connection_close(self) -> None:
+        super().on_connection_close()
+        sink, socket = self._sink, self._socket
+        if sink is not None and socket is not None and not sink.done.done():
+            sink.done.set_result(None)
+            socket.detach(sink)
