@@ -16,10 +16,14 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from playwright.sync_api import Browser, BrowserContext, Playwright, sync_playwright
+from playwright.sync_api import Browser, BrowserContext, Playwright, expect, sync_playwright
 from tornado.httputil import HTTPServerConnectionDelegate
 
 from tests.support import LiveServer
+
+# A page waits for a server that shares two cores with the browser and the test: assertions
+# get 15 s rather than Playwright's 5 (they still return as soon as they hold).
+expect.set_options(timeout=15_000)
 
 TESTS_DIR = Path(__file__).resolve().parent
 NODE_MODULES = TESTS_DIR / "js" / "node_modules"

@@ -502,6 +502,63 @@ async def test_node_up_and_down_without_waiting_for_heartbeats(nodes: Nodes) -> 
     await eventually(lambda: "b" not in a.nodes, 1.0, "b gone after NODE_DOWN")
 
 
+async def test_only_a_node_announcing_itself_enters_the_node_table(
+    broker: Broker, nodes: Nodes
+) -> None:
+    """A message from a uid that never sent NODE_UP or HEARTBEAT is delivered, but its
+    sender is no node: cluster requests do not wait for an answer from it."""
+    slow: dict[str, Any] = {"heartbeat_interval": 30.0, "node_timeout": 60.0}
+    a, na = await nodes("a", **slow)
+    answering(a)
+    context: zmq.Context[zmq.Socket[bytes]] = zmq.Context()
+    raw = context.socket(zmq.PUB)
+    raw.setsockopt(zmq.LINGER, 0)
+    raw.connect(broker.pub_address)
+    try:
+        stray = encode({**emit("from-a-stranger"), "v": 1, "uid": "stranger"})
+        deadline = time.monotonic() + 2.0
+        while "from-a-stranger" not in na.all_events():  # the raw PUB's slow join
+            raw.send_multipart(stray)
+            assert time.monotonic() < deadline, "the raw publisher never got through"
+            await asyncio.sleep(0.01)
+    finally:
+        raw.close(linger=0)
+        context.term()
+    assert "stranger" not in a.nodes
+    started = time.monotonic()
+    answers = await a.request(MessageType.FETCH_SESSIONS, "", {}, timeout=2.0)
+    assert [answer["node"] for answer in answers] == ["a"]
+    assert time.monotonic() - started < 1.0
+
+
+async def test_a_restarted_node_ends_the_waits_for_the_one_that_died(nodes: Nodes) -> None:
+    """A worker restarted under the same id announces itself (NODE_UP) while it is still in
+    the table: what was asked of the dead one stops waiting at once."""
+    slow: dict[str, Any] = {"heartbeat_interval": 30.0, "node_timeout": 60.0}
+    a, _ = await nodes("a", **slow)
+    b, _ = await nodes("b", **slow)
+    held = asyncio.Event()
+
+    async def hold(request: dict[str, Any]) -> dict[str, Any]:
+        held.set()
+        await asyncio.Event().wait()
+        return {}
+
+    b.set_http_handler(hold, lambda request_id: None)
+    await known_to_each_other(a, b)
+    request = {"id": "r1", "target": "/hold", "body": b""}
+    waiting = asyncio.ensure_future(
+        a.request_node("b", MessageType.HTTP_REQUEST, request, timeout=10.0)
+    )
+    await asyncio.wait_for(held.wait(), 2.0)
+    await b.close(announce=False)  # it dies: no NODE_DOWN, and a's table still has it
+    assert "b" in a.nodes and not waiting.done()
+    started = time.monotonic()
+    await nodes("b", **slow)  # its replacement
+    assert await asyncio.wait_for(waiting, 2.0) is None
+    assert time.monotonic() - started < 2.0
+
+
 # --- bad input, back-pressure, failures ----------------------------------------------------------
 
 

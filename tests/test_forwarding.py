@@ -137,3 +137,68 @@ async def test_a_client_leaving_a_forwarded_long_poll_reaches_the_owner() -> Non
     finally:
         await a.stop()
         await b.stop()
+
+
+async def test_a_websocket_for_another_process_is_refused_not_forwarded() -> None:
+    """A websocket cannot travel as data: refused with 400 where it arrived (the client
+    keeps polling), and the owner never sees it."""
+    bus, forwarder = InProcessBus(), DirectForwarder()
+    a, b = Node(bus, forwarder), Node(bus, forwarder)
+    try:
+        opened = await fetch(f"{b.base}/socket.io/?EIO=4&transport=polling")
+        sid = opened.body.decode().split('"sid":"')[1].split('"')[0]
+        upgrade = {
+            "Upgrade": "websocket",
+            "Connection": "Upgrade",
+            "Sec-WebSocket-Key": "dGhlIHNhbXBsZSBub25jZQ==",
+            "Sec-WebSocket-Version": "13",
+        }
+        url = f"{a.base}/socket.io/?EIO=4&transport=websocket&sid={sid}"
+        response = await fetch(url, headers=upgrade)
+        assert (response.code, response.body) == (400, forwarding.UPGRADE_REFUSED)
+        assert a.delegate.forwarded == 0
+        polled = await fetch(
+            f"{a.base}/socket.io/?EIO=4&transport=polling&sid={sid}&t=1",
+            method="POST",
+            body=b"40/echo,",
+        )
+        assert (polled.code, polled.body) == (200, b"ok")  # the session goes on
+    finally:
+        await a.stop()
+        await b.stop()
+
+
+@pytest.mark.parametrize(
+    "request_",
+    [
+        {},
+        ["not", "a", "map"],
+        {"method": 7},
+        {
+            "id": "r",
+            "method": "GET",
+            "target": "/",
+            "version": "HTTP/1.1",
+            "headers": [["a"]],
+            "body": b"",
+            "remote_ip": "",
+            "protocol": "http",
+        },
+        {
+            "id": "r",
+            "method": "GET",
+            "target": "/",
+            "version": "HTTP/1.1",
+            "headers": [],
+            "body": "not bytes",
+            "remote_ip": "",
+            "protocol": "http",
+        },
+    ],
+)
+async def test_a_malformed_forwarded_request_is_dropped_with_a_log_line(
+    request_: Any, caplog: pytest.LogCaptureFixture
+) -> None:
+    app = Router({"/echo": Echo}).application()
+    assert await forwarding.execute(app, request_) is None
+    assert "dropped a malformed forwarded request" in caplog.text

@@ -7,6 +7,7 @@ embedded in a Tornado application (:class:`Router`), as a seed-compatible server
 
 from __future__ import annotations
 
+from tornio.emitter import Emitter
 from tornio.exceptions import (
     InvalidPacket,
     InvalidPayload,
@@ -25,6 +26,7 @@ from tornio.virtsocket import Socket
 __all__ = [
     "BaseNamespace",
     "BroadcastMixin",
+    "Emitter",
     "InvalidPacket",
     "InvalidPayload",
     "PayloadTooLarge",

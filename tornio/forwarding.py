@@ -40,6 +40,8 @@ log = logging.getLogger("tornio.forwarding")
 
 #: A request or response carried between processes: plain msgpack-able values.
 Wire = dict[str, Any]
+#: The answer to a websocket upgrade that reached a process other than its session's owner.
+UPGRADE_REFUSED = b"a websocket must reach the process that owns its session"
 
 
 class Forwarder(Protocol):
@@ -139,6 +141,21 @@ class _Inspector(HTTPMessageDelegate):
     def finish(self) -> None:
         if self.inner is not None:
             self.inner.finish()
+            return
+        assert self.headers is not None
+        if self.headers.get("Upgrade", "").lower() == "websocket":
+            # A websocket cannot travel over the bus (the owner would need this very
+            # connection). Refused here: an Engine.IO client keeps polling, a 0.9 client
+            # tries its next transport. (Clients open websockets on new connections, which
+            # the supervisor hands to the owner; only a pooling proxy in front sends one
+            # down a kept-alive connection.)
+            assert self.start_line is not None
+            log.warning(
+                "refused a websocket to %s: its session lives on %s",
+                self.start_line.path,
+                self.owner,
+            )
+            self._respond(400, [("Content-Type", "text/plain")], UPGRADE_REFUSED)
             return
         _set_close_callback(self.request_conn, self._client_left)
         self.task = asyncio.get_running_loop().create_task(self._forward())
@@ -267,8 +284,42 @@ class _CapturingConnection(HTTPConnection):
 _running: dict[str, _CapturingConnection] = {}
 
 
+_REQUEST_FIELDS = {
+    "id": str,
+    "method": str,
+    "target": str,
+    "version": str,
+    "headers": list,
+    "body": bytes,
+    "remote_ip": str,
+    "protocol": str,
+}
+
+
+def _malformed(request: Any) -> str | None:
+    """What is wrong with a forwarded request's shape, or None."""
+    if not isinstance(request, dict):
+        return "not a map"
+    for name, kind in _REQUEST_FIELDS.items():
+        if not isinstance(request.get(name), kind):
+            return f"{name} is not a {kind.__name__}"
+    for pair in request["headers"]:
+        if not (
+            isinstance(pair, (list, tuple))
+            and len(pair) == 2
+            and all(isinstance(part, str) for part in pair)
+        ):
+            return "headers are not [name, value] pairs of strings"
+    return None
+
+
 async def execute(app: HTTPServerConnectionDelegate, request: Wire) -> Wire | None:
-    """Run a forwarded request through ``app``; the response as data (None if aborted)."""
+    """Run a forwarded request through ``app``; the response as data (None if aborted, or
+    if ``request`` is malformed: that is logged)."""
+    problem = _malformed(request)
+    if problem is not None:
+        log.warning("dropped a malformed forwarded request: %s", problem)
+        return None
     conn = _CapturingConnection(_Context(request["remote_ip"], request["protocol"]))
     request_id = request["id"]
     _running[request_id] = conn

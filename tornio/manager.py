@@ -303,6 +303,9 @@ class SocketManager(SessionTimers):
         else:
             found = list(self.rooms.members(namespace).values())
         skip = data.get("skip") or ()
+        excluded = data.get("except")  # rooms whose members are left out (the Emitter)
+        if excluded:
+            skip = {*skip}.union(*(self.rooms.room(namespace, room) for room in excluded))
         return [s for s in found if s.sessid not in skip]
 
     def _deliver_emit(self, namespace: str, data: Mapping[str, Any]) -> None:

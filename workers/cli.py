@@ -1,7 +1,9 @@
 """The ``tornio`` command.
 
 tornio serve MODULE:OBJECT [--workers N] [--host H] [--port P] [--policy-port Q]
-tornio broker --bind tcp://ADDRESS:PORT
+             [--bus tcp://BROKER:PORT [--curve-dir DIR]]
+tornio broker --bind tcp://ADDRESS:PORT [--curve-dir DIR | --insecure]
+tornio keys DIR [--client NAME ...]
 """
 
 from __future__ import annotations
@@ -13,7 +15,8 @@ import os
 import sys
 from collections.abc import Sequence
 
-from tornio.bus import broker
+from tornio.bus import broker, security
+from tornio.policy import PolicySupervisor
 from workers.loading import TargetError, load_router
 from workers.supervisor import Supervisor, SupervisorOptions
 
@@ -48,7 +51,8 @@ def build_parser() -> argparse.ArgumentParser:
         "--policy-port",
         type=int,
         default=10843,
-        help="Flash policy server port (default 10843; 843 needs root)",
+        help="Flash policy server port (default 10843; 843 needs root): a process of its own, "
+        "restarted if it dies, run when flashsocket is among the served transports",
     )
     serve.add_argument(
         "--no-policy-server", action="store_true", help="do not run the Flash policy server"
@@ -69,6 +73,28 @@ def build_parser() -> argparse.ArgumentParser:
         "--stats-file",
         help="keep a JSON file of workers, sessions and forwarded requests up to date",
     )
+    serve.add_argument(
+        "--curve-dir",
+        metavar="DIR",
+        help="with --bus: CURVE keys (NAME.key_secret and broker.key in DIR; see `tornio "
+        "keys`). Default: $TORNIO_CURVE_DIR, else $TORNIO_CURVE_SECRET_KEY and "
+        "$TORNIO_CURVE_SERVER_KEY if set",
+    )
+    serve.add_argument(
+        "--curve-name", default="node", help="the client key pair in --curve-dir (default node)"
+    )
+    serve.add_argument(
+        "--bus-heartbeat",
+        type=float,
+        metavar="SECONDS",
+        help="seconds between a worker's bus heartbeats (default 2)",
+    )
+    serve.add_argument(
+        "--bus-node-timeout",
+        type=float,
+        metavar="SECONDS",
+        help="seconds after which a silent node leaves the node table (default 5)",
+    )
     serve.add_argument("--log-level", default="info", choices=["debug", "info", "warning", "error"])
     run_broker = sub.add_parser(
         "broker",
@@ -80,15 +106,100 @@ def build_parser() -> argparse.ArgumentParser:
         "--bind", required=True, help="tcp://HOST:PORT: publishers at PORT, subscribers at PORT+1"
     )
     run_broker.add_argument(
+        "--curve-dir",
+        metavar="DIR",
+        help="CURVE keys: broker.key_secret and authorized/*.key in DIR (see `tornio keys`). "
+        "Default: $TORNIO_CURVE_DIR, else $TORNIO_CURVE_SECRET_KEY and "
+        "$TORNIO_CURVE_AUTHORIZED if set",
+    )
+    run_broker.add_argument(
+        "--insecure",
+        action="store_true",
+        help="allow an address that is not loopback without CURVE (a trusted network only)",
+    )
+    run_broker.add_argument(
         "--log-level", default="info", choices=["debug", "info", "warning", "error"]
     )
+    keys = sub.add_parser(
+        "keys",
+        help="create CURVE key files for a cluster",
+        description="Create the broker's key pair and client key pairs in DIR, and authorize "
+        "the clients (DIR/authorized/).",
+    )
+    keys.add_argument("directory", metavar="DIR")
+    keys.add_argument(
+        "--client",
+        action="append",
+        metavar="NAME",
+        help="a client key pair to create (repeatable; default: node and emitter)",
+    )
     return parser
+
+
+def _run_broker(args: argparse.Namespace) -> int:
+    argv = ["--bind", args.bind, "--log-level", args.log_level.upper()]
+    if args.insecure:
+        argv.append("--insecure")
+    curve_dir = args.curve_dir or os.environ.get(security.ENV_DIR)
+    if curve_dir:
+        return broker.main([*argv, "--curve-dir", curve_dir])
+    try:
+        curve = security.server_from_env()
+    except security.CurveError as exc:
+        print(f"tornio: {exc}", file=sys.stderr)
+        return 2
+    return broker.main(argv, curve=curve)
+
+
+def _make_keys(args: argparse.Namespace) -> int:
+    clients = args.client or list(security.DEFAULT_CLIENTS)
+    try:
+        root = security.create_keys(args.directory, clients)
+    except (security.CurveError, OSError) as exc:
+        print(f"tornio: {exc}", file=sys.stderr)
+        return 1
+    print(f"CURVE keys in {root}:")
+    print(f"  broker host:  {root}/broker.key_secret and {root}/authorized/")
+    for name in clients:
+        print(f"  {name} hosts: {root}/broker.key and {root}/{name}.key_secret")
+    print("Keep every *.key_secret file private (each is mode 600).")
+    return 0
+
+
+def _curve_worker_args(args: argparse.Namespace) -> list[str]:
+    """The workers' CURVE flags for ``tornio serve`` (checked here, once).
+
+    Raises:
+        security.CurveError: keys that do not load, or --curve-dir without --bus.
+    """
+    if args.bus is None:
+        if args.curve_dir:
+            raise security.CurveError(
+                "--curve-dir needs --bus: without it the bus is local (an ipc socket in a "
+                "private directory)"
+            )
+        return []
+    curve_dir = args.curve_dir or os.environ.get(security.ENV_DIR)
+    if curve_dir:
+        security.load_client(curve_dir, args.curve_name)
+        return ["--curve-dir", os.path.abspath(curve_dir), "--curve-name", args.curve_name]
+    if security.client_from_env() is not None:
+        return ["--curve-env"]
+    if not security.is_local_address(args.bus):
+        log.warning(
+            "joining the bus at %s without CURVE: anyone who reaches the broker can read and "
+            "inject messages (see --curve-dir)",
+            args.bus,
+        )
+    return []
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     if args.command == "broker":
-        return broker.main(["--bind", args.bind, "--log-level", args.log_level.upper()])
+        return _run_broker(args)
+    if args.command == "keys":
+        return _make_keys(args)
     logging.basicConfig(
         level=args.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s"
     )
@@ -96,26 +207,45 @@ def main(argv: Sequence[str] | None = None) -> int:
         print("tornio: --workers must be at least 1", file=sys.stderr)
         return 2
     try:
-        load_router(args.target)  # fail here, once, rather than in every worker
+        router = load_router(args.target)  # fail here, once, rather than in every worker
     except TargetError as exc:
         print(f"tornio: {exc}", file=sys.stderr)
         return 2
+    try:
+        worker_args = _curve_worker_args(args)
+    except security.CurveError as exc:
+        print(f"tornio: {exc}", file=sys.stderr)
+        return 2
+    if args.bus_heartbeat is not None:
+        worker_args += ["--heartbeat-interval", str(args.bus_heartbeat)]
+    if args.bus_node_timeout is not None:
+        worker_args += ["--node-timeout", str(args.bus_node_timeout)]
     options = SupervisorOptions(
         target=args.target,
         host=args.host,
         port=args.port,
         workers=args.workers,
-        policy_port=None if args.no_policy_server else args.policy_port,
+        policy_port=None,  # run below, with the application's host and origins
         bus=args.bus,
         drain_timeout=args.drain_timeout,
         log_level=args.log_level,
         stats_file=args.stats_file,
+        worker_args=worker_args,
     )
+    policy: PolicySupervisor | None = None
+    settings = router.settings
+    if not args.no_policy_server and "flashsocket" in settings.transports:
+        policy = PolicySupervisor(
+            port=args.policy_port, host=args.host, origins=settings.origins
+        ).start()
     try:
         return asyncio.run(Supervisor(options).run())
     except OSError as exc:
         print(f"tornio: cannot listen on {args.host}:{args.port}: {exc}", file=sys.stderr)
         return 1
+    finally:
+        if policy is not None:
+            policy.stop()
 
 
 if __name__ == "__main__":

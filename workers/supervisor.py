@@ -25,6 +25,7 @@ import signal
 import socket
 import sys
 import tempfile
+import time
 from collections.abc import Coroutine, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -32,7 +33,7 @@ from typing import Any
 from tornado.netutil import bind_sockets
 
 from tornio import ids
-from tornio.bus.broker import broker_addresses
+from tornio.bus.addresses import broker_addresses
 from workers.routing import PEEK_BYTES, find_sid, least_loaded, request_line_complete
 
 __all__ = ["Supervisor", "SupervisorOptions"]
@@ -58,6 +59,8 @@ class SupervisorOptions:
     #: A file the supervisor rewrites (JSON) whenever a worker reports: see ``stats()``.
     stats_file: str | None = None
     extra_env: dict[str, str] = field(default_factory=dict)
+    #: More ``workers.worker`` flags for every worker (bus security and heartbeat timing).
+    worker_args: list[str] = field(default_factory=list)
 
 
 class Worker:
@@ -73,6 +76,7 @@ class Worker:
         self.restarts = 0
         self.forwarded = 0
         self.ready = False
+        self.reported_at = 0.0  # time.time() of its last report
 
     @property
     def alive(self) -> bool:
@@ -94,6 +98,7 @@ class Supervisor:
         self._runtime_dir = tempfile.mkdtemp(prefix="tornio-")
         self.bus_pub, self.bus_sub = self._bus_addresses()
         self.broker: asyncio.subprocess.Process | None = None
+        self.broker_restarts = 0
         self.policy: Any = None
         #: Requests forwarded between workers, as the workers last reported them.
         self.forwarded = 0
@@ -164,12 +169,14 @@ class Supervisor:
             )
             code = await self.broker.wait()
             if not self.stopping:
+                self.broker_restarts += 1
                 log.warning("bus broker exited with %s; restarting it", code)
                 await asyncio.sleep(0.05)
 
     def _env(self) -> dict[str, str]:
         env = dict(os.environ)
         env.update(self.options.extra_env)
+        env["TORNIO_BUS"] = self.bus_address  # where an Emitter in a worker (a view) publishes
         path = os.getcwd()
         env["PYTHONPATH"] = path + (os.pathsep + env["PYTHONPATH"] if env.get("PYTHONPATH") else "")
         return env
@@ -188,8 +195,7 @@ class Supervisor:
                 self.options.target,
                 "--index",
                 str(worker.index),
-                "--host-tag",
-                self.host_tag,
+                f"--host-tag={self.host_tag}",  # a tag may start with "-"
                 "--channel",
                 str(child.fileno()),
                 "--bus-pub",
@@ -198,6 +204,7 @@ class Supervisor:
                 self.bus_sub,
                 "--log-level",
                 self.options.log_level,
+                *self.options.worker_args,
                 pass_fds=(child.fileno(),),
                 env=self._env(),
             )
@@ -243,15 +250,24 @@ class Supervisor:
                 worker.forwarded = int(forwarded or 0)
                 worker.assigned = 0
                 worker.ready = True
+                worker.reported_at = time.time()
                 self.forwarded = sum(w.forwarded for w in self.workers)
                 self._write_stats()
 
     def stats(self) -> dict[str, Any]:
-        """Connections handed over, requests forwarded, and each worker's state."""
+        """Connections handed over, requests forwarded, the bus, and each worker's state."""
+        broker = self.broker
         return {
             "host": self.host_tag,
             "handed": self.handed,
             "forwarded": self.forwarded,
+            "bus": {"pub": self.bus_pub, "sub": self.bus_sub},
+            "broker": None
+            if self.options.bus
+            else {
+                "pid": broker.pid if broker is not None and broker.returncode is None else None,
+                "restarts": self.broker_restarts,
+            },
             "workers": [
                 {
                     "index": w.index,
@@ -261,6 +277,7 @@ class Supervisor:
                     "forwarded": w.forwarded,
                     "restarts": w.restarts,
                     "pid": w.process.pid if w.process else None,
+                    "reported_at": w.reported_at,
                 }
                 for w in self.workers
             ],
@@ -319,11 +336,15 @@ class Supervisor:
         self._hand(conn, address, None)
 
     def _hand(self, conn: socket.socket, address: tuple[str, int], sid: str | None) -> None:
+        # A session's connections go to its owner whatever its state, never to another
+        # worker, which could only forward them into the void: an owner that is starting
+        # (a replacement) reads them once it serves, and answers that the sessions of the
+        # worker it replaces are unknown; an owner that is down gets none.
         worker = self._owner(sid) if sid else None
         if worker is None:
             worker = self._least_loaded()
         if worker is None or worker.channel is None:
-            conn.close()  # no worker alive: the client retries
+            conn.close()  # no worker to take it: the client reconnects, or retries
             return
         peer = f"{address[0]}:{address[1]}".encode()
         try:
@@ -337,13 +358,12 @@ class Supervisor:
         conn.close()
 
     def _owner(self, sid: str) -> Worker | None:
+        """The worker whose index the sid names (alive or not); None for another host's."""
         tag = ids.owner_of(sid)
         if tag is None or not tag.startswith(self.host_tag):
             return None  # another host's session: any worker forwards it
         index = ids.worker_index(tag)
-        if index < len(self.workers) and self.workers[index].alive:
-            return self.workers[index]
-        return None
+        return self.workers[index] if index < len(self.workers) else None
 
     def _least_loaded(self) -> Worker | None:
         index = least_loaded(

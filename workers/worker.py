@@ -27,6 +27,7 @@ from tornado.httpserver import HTTPServer
 from tornado.iostream import IOStream
 
 from tornio import forwarding, ids
+from tornio.bus import security
 from tornio.bus.messages import MessageType
 from tornio.bus.zmq import ZmqBus
 from tornio.forwarding import ForwardingDelegate, Wire
@@ -60,7 +61,7 @@ class WorkerProcess:
         self.router = load_router(args.target)
         self.manager = self.router.manager
         self.manager.node_id = self.tag
-        self.bus = ZmqBus(args.bus_pub, args.bus_sub, node_id=self.tag)
+        self.bus = ZmqBus(args.bus_pub, args.bus_sub, node_id=self.tag, **bus_options(args))
         self.manager.use_bus(self.bus)
         self.app = self.router.application()
         settings = self.manager.settings
@@ -142,6 +143,21 @@ class WorkerProcess:
         self.channel.close()
 
 
+def bus_options(args: argparse.Namespace) -> dict[str, Any]:
+    """ZmqBus keyword arguments from the bus flags: CURVE keys (``--curve-dir``/``--curve-name``
+    or ``--curve-env``, see :mod:`tornio.bus.security`) and heartbeat timing."""
+    options: dict[str, Any] = {}
+    if args.curve_dir:
+        options["curve"] = security.load_client(args.curve_dir, args.curve_name)
+    elif args.curve_env:
+        options["curve"] = security.client_from_env()
+    if args.heartbeat_interval is not None:
+        options["heartbeat_interval"] = args.heartbeat_interval
+    if args.node_timeout is not None:
+        options["node_timeout"] = args.node_timeout
+    return options
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m workers.worker")
     parser.add_argument("target")
@@ -151,6 +167,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--bus-pub", required=True)
     parser.add_argument("--bus-sub", required=True)
     parser.add_argument("--log-level", default="info")
+    parser.add_argument("--curve-dir", help="CURVE keys: NAME.key_secret and broker.key")
+    parser.add_argument("--curve-name", default="node", help="the client key pair's NAME")
+    parser.add_argument("--curve-env", action="store_true", help="CURVE keys from TORNIO_CURVE_*")
+    parser.add_argument("--heartbeat-interval", type=float, help="seconds between heartbeats")
+    parser.add_argument("--node-timeout", type=float, help="seconds before a silent node is gone")
     args = parser.parse_args(argv)
     logging.basicConfig(
         level=args.log_level.upper(),

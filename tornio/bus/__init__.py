@@ -4,6 +4,7 @@
 - :mod:`tornio.bus.messages`: the wire schema (msgpack, versioned, topics for SUB filters);
 - :mod:`tornio.bus.local`: the in-process bus;
 - :mod:`tornio.bus.zmq`: one node's ZeroMQ bus (``ZmqBus``);
+- :mod:`tornio.bus.security`: CURVE keys and the broker's authenticator;
 - :mod:`tornio.bus.broker`: the XSUB/XPUB broker (``python -m tornio.bus.broker``), not
   imported here so that running it as a module stays clean.
 """

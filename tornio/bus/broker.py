@@ -29,6 +29,11 @@ decodes messages: validation is each node's job.
 
 Back-pressure: the XPUB side drops messages for a subscriber whose queue (``hwm`` messages)
 is full, as PUB sockets do; it never blocks the other subscribers.
+
+Security: with ``curve`` (a :class:`~tornio.bus.security.CurveServer`; ``--curve-dir DIR``)
+both sockets are CURVE servers and a ZAP handler lets in only authorized client keys (see
+:mod:`tornio.bus.security`). ``main`` refuses to bind an address that is not loopback (or
+ipc) without it, unless given ``--insecure``.
 """
 
 from __future__ import annotations
@@ -44,6 +49,10 @@ from types import FrameType, TracebackType
 
 import zmq
 
+from tornio.bus import security
+from tornio.bus.addresses import broker_addresses
+from tornio.bus.security import Authenticator, CurveError, CurveServer
+
 __all__ = ["DEFAULT_HWM", "Broker", "broker_addresses", "main"]
 
 log = logging.getLogger("tornio.bus.broker")
@@ -52,23 +61,6 @@ log = logging.getLogger("tornio.bus.broker")
 DEFAULT_HWM = 100_000
 
 _TCP = re.compile(r"^(tcp://.+):(\d+|\*)$")
-
-
-def broker_addresses(address: str) -> tuple[str, str]:
-    """The (pub, sub) addresses one broker address names (see the module docstring).
-
-    Raises:
-        ValueError: an address that is neither ``tcp://HOST:PORT`` nor ``ipc://PATH``.
-    """
-    match = _TCP.match(address)
-    if match:
-        host, port = match.groups()
-        if port in ("0", "*"):
-            return address, address
-        return address, f"{host}:{int(port) + 1}"
-    if address.startswith("ipc://") and len(address) > len("ipc://"):
-        return f"{address}.pub", f"{address}.sub"
-    raise ValueError(f"a broker address is tcp://HOST:PORT or ipc://PATH, not {address!r}")
 
 
 def _bind(socket: zmq.Socket[bytes], address: str) -> str:
@@ -90,6 +82,7 @@ class Broker:
             for both (see :func:`broker_addresses`) when ``sub_bind`` is None.
         sub_bind: where to bind the XPUB socket that nodes subscribe to.
         hwm: the send and receive high-water marks of both sockets.
+        curve: the broker's CURVE keys and the client keys it lets in; None: no security.
 
     After :meth:`start`, :attr:`pub_address` and :attr:`sub_address` are the bound endpoints
     (random ports resolved)::
@@ -99,13 +92,20 @@ class Broker:
     """
 
     def __init__(
-        self, pub_bind: str, sub_bind: str | None = None, *, hwm: int = DEFAULT_HWM
+        self,
+        pub_bind: str,
+        sub_bind: str | None = None,
+        *,
+        hwm: int = DEFAULT_HWM,
+        curve: CurveServer | None = None,
     ) -> None:
         if sub_bind is None:
             pub_bind, sub_bind = broker_addresses(pub_bind)
         self.pub_bind = pub_bind
         self.sub_bind = sub_bind
         self.hwm = hwm
+        self.curve = curve
+        self.authenticator: Authenticator | None = None
         self.pub_address = ""
         self.sub_address = ""
         self._context: zmq.Context[zmq.Socket[bytes]] | None = None
@@ -126,8 +126,13 @@ class Broker:
         context: zmq.Context[zmq.Socket[bytes]] = zmq.Context()
         self._context = context
         try:
+            if self.curve is not None:  # the ZAP handler must be there before any handshake
+                self.authenticator = Authenticator(context, self.curve).start()
             xsub = self._socket(zmq.XSUB)
             xpub = self._socket(zmq.XPUB)
+            if self.curve is not None:
+                self.curve.apply(xsub)
+                self.curve.apply(xpub)
             self.pub_address = _bind(xsub, self.pub_bind)
             self.sub_address = _bind(xpub, self.sub_bind)
             self._control = self._socket(zmq.PAIR)
@@ -182,6 +187,9 @@ class Broker:
             socket.close(linger=0)
         self._sockets.clear()
         self._control = None
+        if self.authenticator is not None:
+            self.authenticator.stop()
+            self.authenticator = None
         if self._context is not None:
             self._context.term()
             self._context = None
@@ -198,8 +206,9 @@ class Broker:
         self.stop()
 
 
-def main(argv: Sequence[str] | None = None) -> int:
-    """``python -m tornio.bus.broker``: run a broker until SIGTERM or SIGINT."""
+def main(argv: Sequence[str] | None = None, *, curve: CurveServer | None = None) -> int:
+    """``python -m tornio.bus.broker``: run a broker until SIGTERM or SIGINT. ``curve``
+    (the ``tornio broker`` command's keys from the environment) stands for ``--curve-dir``."""
     parser = argparse.ArgumentParser(
         prog="python -m tornio.bus.broker",
         description="The tornio bus broker (XSUB/XPUB forwarder).",
@@ -217,6 +226,16 @@ def main(argv: Sequence[str] | None = None) -> int:
         default=DEFAULT_HWM,
         help="high-water mark per connection, in messages (default %(default)s)",
     )
+    parser.add_argument(
+        "--curve-dir",
+        metavar="DIR",
+        help="CURVE security: broker.key_secret and authorized/*.key in DIR (see tornio keys)",
+    )
+    parser.add_argument(
+        "--insecure",
+        action="store_true",
+        help="bind an address that is not loopback without CURVE (a trusted network only)",
+    )
     parser.add_argument("--log-level", default="INFO")
     args = parser.parse_args(argv)
     pub_bind, sub_bind = args.pub_bind, args.sub_bind
@@ -231,6 +250,20 @@ def main(argv: Sequence[str] | None = None) -> int:
     logging.basicConfig(
         level=args.log_level.upper(), format="%(asctime)s %(name)s %(levelname)s %(message)s"
     )
+    if args.curve_dir:
+        try:
+            curve = security.load_server(args.curve_dir)
+        except CurveError as exc:
+            parser.error(str(exc))
+    exposed = [a for a in (pub_bind, sub_bind) if not security.is_local_address(a)]
+    if exposed and curve is None:
+        if not args.insecure:
+            parser.error(
+                f"refusing to bind {', '.join(exposed)} without CURVE: anyone who reaches it "
+                "could read and inject bus messages. Give --curve-dir (see tornio keys), or "
+                "--insecure on a trusted network."
+            )
+        log.warning("bus broker on %s without CURVE (--insecure)", ", ".join(exposed))
 
     stopping = threading.Event()
 
@@ -239,13 +272,17 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     signal.signal(signal.SIGTERM, on_signal)
     signal.signal(signal.SIGINT, on_signal)
-    broker = Broker(pub_bind, sub_bind, hwm=args.hwm)
+    broker = Broker(pub_bind, sub_bind, hwm=args.hwm, curve=curve)
     try:
         broker.start()
     except zmq.ZMQError as exc:
         log.error("cannot bind the bus broker: %s", exc)
         return 1
-    print(f"tornio-broker pub={broker.pub_address} sub={broker.sub_address}", flush=True)
+    print(
+        f"tornio-broker pub={broker.pub_address} sub={broker.sub_address}"
+        + (f" curve={curve.public_key.decode()}" if curve is not None else ""),
+        flush=True,
+    )
     try:
         while not stopping.wait(1.0):
             if not broker.running:  # pragma: no cover - the proxy failed

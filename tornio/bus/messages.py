@@ -39,8 +39,10 @@ topic                                  carries
 
 ``data`` by type: socket operations (EMIT, SOCKETS_JOIN, SOCKETS_LEAVE, DISCONNECT_SOCKETS)
 select sockets with ``rooms`` (list of str, empty for the whole namespace), ``to`` (a sid or
-None: it wins over ``rooms``) and ``skip`` (list of sids); an EMIT must have ``event`` (str),
-``args`` (list), ``rooms`` and ``skip``. A PROBE has ``nonce`` (str), an HTTP_ABORT ``id``
+None: it wins over ``rooms``), ``skip`` (list of sids) and ``except`` (list of rooms whose
+members are left out, optional); an EMIT must have ``event`` (str), ``args`` (list),
+``rooms`` and ``skip``; a SOCKETS_JOIN has ``join`` and a SOCKETS_LEAVE ``leave`` (lists
+of rooms). A PROBE has ``nonce`` (str), an HTTP_ABORT ``id``
 (str). Control messages, requests and responses may carry any map (an HTTP_REQUEST and its
 response carry :data:`tornio.forwarding.Wire` maps). Extra keys in ``data`` are kept (forward
 compatible); extra keys in the envelope are refused.
@@ -323,6 +325,7 @@ def validate(message: Message) -> Message:
         is_emit = kind is MessageType.EMIT
         _str_list(data, "rooms", required=is_emit)
         _str_list(data, "skip", required=is_emit)
+        _str_list(data, "except", required=False)
         if data.get("to") is not None and not isinstance(data["to"], str):
             raise BusMessageError("data.to must be a sid (a string) or None")
         if is_emit:

@@ -39,8 +39,11 @@ leaves, then NODE_UP, and heartbeats start. Other publishers receive the broker'
 subscription in the same instant as this node's PUB did, but nothing proves they have
 processed it: a message they publish within that round trip may still miss this node.
 
-**Node table.** Every message from a node refreshes its ``nodes`` entry (node id → last seen,
-``time.monotonic()``); HEARTBEAT goes out every ``heartbeat_interval``; a node unheard of for
+**Node table.** A node enters the ``nodes`` table (node id → last seen, ``time.monotonic()``)
+with its NODE_UP or a HEARTBEAT, and every message from it refreshes its entry (a message
+from an unknown uid does not add one: cluster requests wait only for nodes that announced
+themselves; a NODE_UP from a known node means it restarted, and requests waiting for its
+answer stop waiting); HEARTBEAT goes out every ``heartbeat_interval``; a node unheard of for
 ``node_timeout`` vanishes, as does one that announces NODE_DOWN. A node answers NODE_UP with
 a HEARTBEAT addressed to the newcomer, so that both know each other at once.
 
@@ -87,6 +90,7 @@ from tornio.bus.messages import (
     BusMessageError,
     MessageType,
 )
+from tornio.bus.security import CurveClient
 from tornio.exceptions import LocalError
 
 __all__ = ["BusStats", "RequestHandler", "ZmqBus"]
@@ -144,6 +148,8 @@ class ZmqBus:
         namespaces: the namespaces whose namespace-wide messages this node wants (None: all).
         context: a ``zmq.asyncio.Context`` to share; by default the bus creates its own when
             it starts, and terminates it on close.
+        curve: this node's CURVE keys and the broker's public key
+            (:mod:`tornio.bus.security`); None: no security (one host).
     """
 
     def __init__(
@@ -159,6 +165,7 @@ class ZmqBus:
         max_pending: int = 10_000,
         namespaces: Iterable[str] | None = None,
         context: zmq.asyncio.Context | None = None,
+        curve: CurveClient | None = None,
     ) -> None:
         if node_id is not None:
             self._check_node_id(node_id)
@@ -169,6 +176,7 @@ class ZmqBus:
         self.max_payload = max_payload
         self.hwm = hwm
         self.max_pending = max_pending
+        self.curve = curve
         self.stats = BusStats()
         self._node_id = node_id
         self._namespaces = None if namespaces is None else list(namespaces)
@@ -297,6 +305,8 @@ class ZmqBus:
             self._sub = sub
             sub.setsockopt(zmq.LINGER, 0)
             sub.setsockopt(zmq.RCVHWM, self.hwm)
+            if self.curve is not None:
+                self.curve.apply(sub)
             prefixes = (
                 [messages.namespace_topic()]
                 if self._namespaces is None
@@ -313,6 +323,8 @@ class ZmqBus:
             pub.setsockopt(zmq.LINGER, 0)
             pub.setsockopt(zmq.SNDHWM, self.hwm)
             pub.setsockopt(zmq.XPUB_NODROP, 1)  # at the HWM, send raises Again: counted
+            if self.curve is not None:
+                self.curve.apply(pub)
             pub.connect(self.pub_address)
         except BaseException:
             self._close_sockets()
@@ -504,9 +516,18 @@ class ZmqBus:
                     log.info("bus node %s left", uid)
                 self._forget_node(uid)
                 return
-            if uid not in self._nodes:
+            if uid in self._nodes:
+                self._nodes[uid] = time.monotonic()
+                if kind is MessageType.NODE_UP:
+                    # A known node announces itself again: it was restarted (a worker keeps
+                    # its id), and what was asked of the one that died will never be answered.
+                    log.info("bus node %s restarted", uid)
+                    self._forget_node(uid)
+            elif kind in (MessageType.NODE_UP, MessageType.HEARTBEAT):
+                # Only a node's own announcements enter it in the table: a stray message
+                # with an unknown uid must not make cluster requests wait for an answer.
                 log.info("bus node %s joined", uid)
-            self._nodes[uid] = time.monotonic()
+                self._nodes[uid] = time.monotonic()
         if kind is MessageType.NODE_UP:
             self._publish_control(MessageType.HEARTBEAT, dst=uid)
         elif kind in REQUEST_TYPES:
@@ -649,6 +670,8 @@ class ZmqBus:
                 return await asyncio.wait_for(self._call_handler(kind, nsp, data), timeout)
             except asyncio.TimeoutError:
                 return None
+        if self.is_ready and node not in self.nodes:
+            return None  # gone (or never seen): nobody would answer, don't wait for it
         self._start()
         rid = self._next_rid
         self._next_rid += 1

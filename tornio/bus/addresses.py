@@ -1,0 +1,30 @@
+"""Broker addresses: one address names the broker's two sides (see tornio.bus.broker).
+
+Kept apart from the broker so that importing tornio never imports the broker module, which
+must stay clean to run as ``python -m tornio.bus.broker``.
+"""
+
+from __future__ import annotations
+
+import re
+
+__all__ = ["broker_addresses"]
+
+_TCP = re.compile(r"^(tcp://.+):(\d+|\*)$")
+
+
+def broker_addresses(address: str) -> tuple[str, str]:
+    """The (pub, sub) addresses one broker address names (see the module docstring).
+
+    Raises:
+        ValueError: an address that is neither ``tcp://HOST:PORT`` nor ``ipc://PATH``.
+    """
+    match = _TCP.match(address)
+    if match:
+        host, port = match.groups()
+        if port in ("0", "*"):
+            return address, address
+        return address, f"{host}:{int(port) + 1}"
+    if address.startswith("ipc://") and len(address) > len("ipc://"):
+        return f"{address}.pub", f"{address}.sub"
+    raise ValueError(f"a broker address is tcp://HOST:PORT or ipc://PATH, not {address!r}")
