@@ -4,7 +4,10 @@ round-robin TCP balancer written here (no stickiness: each new connection goes t
 instance). Clients are socket.io-client 0.9 protocol-level xhr-polling clients
 (tests/support/legacy_client.py) and socket.io-client 4.x polling clients under Node
 (tests/js/hosts_client.mjs), which make one TCP connection per request: their requests keep
-landing on the instance that does not own their session and must be forwarded.
+landing on the instance that does not own their session and must be forwarded. And the real
+socket.io-client 0.9.16 bundle in headless Chromium, on xhr-polling, loads the chat example's
+page through the balancer too (the browser keeps its connections alive: each connection,
+not each request, goes to the next instance).
 
 The first tests share one cluster with CURVE on (``tornio keys``, ``tornio broker
 --curve-dir``, ``tornio serve --curve-dir``, an Emitter with the emitter key); the last one
@@ -21,13 +24,16 @@ import asyncio
 import json
 import sys
 import time
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Callable, Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 import zmq
+from playwright.sync_api import BrowserContext, expect
 
+from tests.support.chat_users import ChatPage
+from tests.support.loop_thread import LoopThread
 from tests.support.multihost import (
     ROOT,
     Balancer,
@@ -36,9 +42,11 @@ from tests.support.multihost import (
     NodeClients,
     ServeProcess,
 )
+from tests.support.waiting import wait_for
 from tornio.bus import messages, security
 from tornio.bus.broker import broker_addresses
 from tornio.bus.messages import MessageType
+from tornio.ids import owner_of
 
 pytestmark = pytest.mark.timeout(80)
 
@@ -273,6 +281,94 @@ async def test_chat_through_a_round_robin_balancer(
         return cluster.a.stats()["forwarded"] > 0 and cluster.b.stats()["forwarded"] > 0
 
     await eventually(both_forwarded, 5, "both instances to report forwarded requests")
+
+
+EXAMPLE_VENDOR = [
+    ROOT / "examples" / "chat" / "node_modules" / "socket.io-client" / "dist" / "socket.io.js",
+    ROOT / "examples" / "chat" / "node_modules" / "jquery" / "dist" / "jquery.min.js",
+]
+
+
+@pytest.fixture
+def threaded_balancer(secure_cluster: Cluster) -> Iterator[Balancer]:
+    """The round-robin balancer in front of the secure cluster, on an event loop of its own
+    thread: for a sync test (Playwright's sync API owns the main thread)."""
+    missing = [str(path) for path in EXAMPLE_VENDOR if not path.is_file()]
+    if missing:
+        pytest.fail(f"{', '.join(missing)} missing: run scripts/setup (npm install there)")
+    with LoopThread() as loop:
+        lb = loop.run(Balancer([secure_cluster.a.port, secure_cluster.b.port]).start())
+        try:
+            yield lb
+        finally:
+            loop.run(lb.stop(), timeout=10)
+
+
+def test_browsers_on_xhr_polling_chat_through_the_balancer(
+    secure_cluster: Cluster,
+    threaded_balancer: Balancer,
+    browser_context: Callable[..., BrowserContext],
+) -> None:
+    """socket.io-client 0.9.16 in Chromium, forced onto xhr-polling: the page, the bundle and
+    every Socket.IO request go through the balancer. pia and quinn are on different
+    instances; rosa's room emit reaches both of them."""
+    cluster, lb = secure_cluster, threaded_balancer
+    ports = (cluster.a.port, cluster.b.port)
+    connections_before = {port: lb.connections[port] for port in ports}
+    forwarded_before = cluster.a.stats()["forwarded"] + cluster.b.stats()["forwarded"]
+    room = lb.url + "/?room=attic&transport=xhr-polling"
+
+    def owner_host(page: ChatPage) -> str:
+        owner = owner_of(page.sid)
+        assert owner is not None, page.sid
+        return owner[:4]
+
+    pia = ChatPage(browser_context(), room)
+    quinn: ChatPage | None = None
+    for _ in range(6):  # a new browser until its session is owned by the other instance
+        candidate = ChatPage(browser_context(), room)
+        if owner_host(candidate) != owner_host(pia):
+            quinn = candidate
+            break
+        candidate.page.context.close()
+    assert quinn is not None, "six page loads through the balancer all landed on one host"
+    rosa = ChatPage(browser_context(), room)  # whichever instance
+    users = {"pia": pia, "quinn": quinn, "rosa": rosa}
+    assert {owner_host(pia), owner_host(quinn)} == cluster.hosts
+    assert {page.transport for page in users.values()} == {"xhr-polling"}
+
+    pia.pick_nickname("pia")
+    # Taken on the other instance: the cluster says so.
+    quinn.page.fill("#nickname-input", "pia")
+    quinn.page.press("#nickname-input", "Enter")
+    expect(quinn.page.locator("#nickname-error")).to_be_visible()
+    quinn.pick_nickname("quinn")
+    rosa.pick_nickname("rosa")
+    # Announcements go to the whole namespace, on both instances.
+    for page in users.values():
+        for name in users:
+            line = page.page.locator("#messages .announcement").filter(has_text=f"{name} connected")
+            expect(line).to_have_count(1)
+
+    said = {name: f"{name} on {owner_host(page)}" for name, page in users.items()}
+    for name, page in users.items():
+        page.say(said[name])
+        for other, other_page in users.items():
+            if other != name:
+                other_page.expect_message(name, said[name])
+    for page in users.values():
+        assert sorted(page.messages()) == sorted(said.items())
+        assert page.unknown_session_answers() == []
+        assert page.errors == []
+
+    # Both instances served connections of this test, and requests that reached the
+    # instance not owning their session were forwarded to the owner.
+    assert all(lb.connections[port] > connections_before[port] for port in ports), lb.connections
+
+    def forwarded() -> int:
+        return cluster.a.stats()["forwarded"] + cluster.b.stats()["forwarded"] - forwarded_before
+
+    wait_for(lambda: forwarded() > 0, 5, message="a browser request to be forwarded")
 
 
 # -- the Emitter -------------------------------------------------------------------------------

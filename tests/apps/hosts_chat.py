@@ -3,14 +3,22 @@
 Rooms, nicknames checked against the whole cluster (``fetch_sessions``), room messages, and
 a few questions a test asks a node: which node it is, which nodes its bus knows, who is in
 a room across the cluster and how long asking took.
+
+``router`` also serves the chat example's page (examples/chat), so that the socket.io-client
+0.9.16 bundle in a browser talks to this namespace (its ``user message`` is ``on_user_message``).
 """
 
 from __future__ import annotations
 
+import importlib.util
 import time
+from pathlib import Path
+from types import ModuleType
 from typing import Any
 
-from tornio import BaseNamespace, BroadcastMixin, RoomsMixin
+from tornio import BaseNamespace, BroadcastMixin, RoomsMixin, Router
+
+CHAT_EXAMPLE = Path(__file__).resolve().parents[2] / "examples" / "chat" / "chat.py"
 
 
 class ClusterChatNamespace(BaseNamespace, RoomsMixin, BroadcastMixin):
@@ -65,3 +73,15 @@ class ClusterChatNamespace(BaseNamespace, RoomsMixin, BroadcastMixin):
 
 
 namespaces = {"/chat": ClusterChatNamespace}
+
+
+def _chat_example() -> ModuleType:
+    spec = importlib.util.spec_from_file_location("tornio_example_chat", CHAT_EXAMPLE)
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+#: The chat example's page and files, this module's namespace behind ``/chat``.
+router = Router(namespaces, handlers=_chat_example().router.handlers)

@@ -142,7 +142,8 @@ class BrokerProcess(_Process):
 
 
 class ServeProcess(_Process):
-    """``tornio serve tests.apps.hosts_chat:namespaces --bus ...`` on a port of its own."""
+    """``tornio serve tests.apps.hosts_chat:router --bus ...`` on a port of its own (the
+    ``/chat`` namespace, and the chat example's page for browsers)."""
 
     def __init__(
         self,
@@ -169,7 +170,7 @@ class ServeProcess(_Process):
         curve = ["--curve-dir", str(self.curve_dir)] if self.curve_dir else []
         self._spawn(
             [
-                *tornio_command(), "serve", "tests.apps.hosts_chat:namespaces",
+                *tornio_command(), "serve", "tests.apps.hosts_chat:router",
                 "--host", HOST, "--port", str(self.port), "--workers", str(self.workers),
                 "--no-policy-server", "--bus", self.bus, "--stats-file", str(self.stats_path),
                 "--drain-timeout", "3", "--log-level", "info",
