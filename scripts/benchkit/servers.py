@@ -1,0 +1,86 @@
+"""The servers the benchmark measures: how to start each one, how to tell it is ready, and
+which protocol the load generator speaks to it."""
+
+from __future__ import annotations
+
+import json
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+__all__ = ["SCRIPTS", "SERVERS", "ServerSpec"]
+
+SCRIPTS = Path(__file__).resolve().parent.parent
+BENCH_JS = SCRIPTS / "bench-js"
+
+
+@dataclass(frozen=True)
+class ServerSpec:
+    name: str
+    #: What the load generator speaks: "modern", "legacy" or "raw" (bare websockets).
+    protocol: str
+    #: "tornio", "tornado", "psio-aiohttp", "psio-tornado" or "node".
+    kind: str
+    workers: int = 1
+    description: str = ""
+
+    @property
+    def python(self) -> bool:
+        return self.kind != "node"
+
+    def command(self, port: int, stats_file: Path) -> list[str]:
+        if self.kind == "tornio":
+            return [
+                sys.executable,
+                "-m",
+                "workers",
+                "serve",
+                "bench_apps.tornio_app:router",
+                "--port",
+                str(port),
+                "--workers",
+                str(self.workers),
+                "--no-policy-server",
+                "--drain-timeout",
+                "1",
+                "--log-level",
+                "warning",
+                "--stats-file",
+                str(stats_file),
+            ]
+        if self.kind == "node":
+            return ["node", str(BENCH_JS / "node_server.js"), str(port)]
+        module = {
+            "tornado": "bench_apps.tornado_app",
+            "psio-aiohttp": "bench_apps.psio_aiohttp_app",
+            "psio-tornado": "bench_apps.psio_tornado_app",
+        }[self.kind]
+        return [sys.executable, "-m", module, "--port", str(port)]
+
+    @property
+    def probe_path(self) -> str:
+        """A GET that any HTTP answer to means the server is up (and opens no session)."""
+        return "/health" if self.kind == "tornado" else "/socket.io/"
+
+    def workers_ready(self, stats_file: Path) -> bool:
+        """For ``tornio serve``: every worker has reported to the supervisor."""
+        if self.kind != "tornio":
+            return True
+        try:
+            stats = json.loads(stats_file.read_text())
+        except (OSError, ValueError):
+            return False
+        workers = stats.get("workers", [])
+        return len(workers) == self.workers and all(w.get("alive") for w in workers)
+
+
+SERVERS: list[ServerSpec] = [
+    ServerSpec("tornio-modern-1w", "modern", "tornio", 1, "tornio serve --workers 1, EIO4/SIO5"),
+    ServerSpec("tornio-legacy-1w", "legacy", "tornio", 1, "tornio serve --workers 1, 0.9"),
+    ServerSpec("tornio-modern-2w", "modern", "tornio", 2, "tornio serve --workers 2, EIO4/SIO5"),
+    ServerSpec("tornio-legacy-2w", "legacy", "tornio", 2, "tornio serve --workers 2, 0.9"),
+    ServerSpec("tornado", "raw", "tornado", 1, "bare Tornado websockets, no protocol"),
+    ServerSpec("psio-aiohttp", "modern", "psio-aiohttp", 1, "python-socketio AsyncServer, aiohttp"),
+    ServerSpec("psio-tornado", "modern", "psio-tornado", 1, "python-socketio AsyncServer, Tornado"),
+    ServerSpec("node-socketio", "modern", "node", 1, "node socket.io 4.x"),
+]
