@@ -10,6 +10,7 @@ ends only when the session closes it or the client goes away. POSTs are
 
 from __future__ import annotations
 
+import abc
 import asyncio
 import logging
 
@@ -46,7 +47,7 @@ class StreamingSink:
         self.handler.end_stream()
 
 
-class StreamingHandler(PacketPostHandler):
+class StreamingHandler(PacketPostHandler, metaclass=abc.ABCMeta):
     """A GET that streams frames; subclasses say what the content type, prelude and frames
     look like."""
 
@@ -56,9 +57,9 @@ class StreamingHandler(PacketPostHandler):
         """Written (and flushed as the first chunk) before any frame."""
         return b""
 
+    @abc.abstractmethod
     def frame(self, payload: str) -> bytes:
         """The bytes that carry one payload (one packet, or several framed)."""
-        raise NotImplementedError
 
     def prepare(self) -> None:
         self._sink: StreamingSink | None = None
