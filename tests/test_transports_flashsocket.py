@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from tornado.simple_httpclient import HTTPStreamClosedError
 from tornado.websocket import websocket_connect
 
 from tests.support.inloop import InLoopServer
@@ -41,6 +42,8 @@ def no_unhandled_exceptions(caplog: pytest.LogCaptureFixture) -> Any:
         for r in caplog.get_records("call")
         if r.levelno >= logging.ERROR
         and (r.name in ("tornado.application", "asyncio") or r.name.startswith("tornio"))
+        # the test's own HTTP client logs these when close() cancels a poll in flight
+        and not (r.exc_info and issubclass(r.exc_info[0], (HTTPStreamClosedError, ConnectionError)))
     ]
     assert errors == [], [r.getMessage() for r in errors]
 

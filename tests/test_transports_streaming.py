@@ -11,6 +11,7 @@ from typing import Any
 
 import pytest
 from tornado.httpclient import HTTPClientError
+from tornado.simple_httpclient import HTTPStreamClosedError
 from tornado.websocket import websocket_connect
 
 from tests.support.inloop import InLoopServer
@@ -65,7 +66,10 @@ def no_unhandled_exceptions(caplog: pytest.LogCaptureFixture) -> Any:
     errors = [
         r
         for r in caplog.get_records("call")
-        if r.levelno >= logging.ERROR and r.name in ("tornado.application", "asyncio")
+        if r.levelno >= logging.ERROR
+        and r.name in ("tornado.application", "asyncio")
+        # the test's own HTTP client logs these when close() cancels a poll in flight
+        and not (r.exc_info and issubclass(r.exc_info[0], (HTTPStreamClosedError, ConnectionError)))
     ]
     assert errors == [], [r.getMessage() for r in errors]
 
