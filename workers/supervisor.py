@@ -196,6 +196,7 @@ class Supervisor:
                 "--index",
                 str(worker.index),
                 f"--host-tag={self.host_tag}",  # a tag may start with "-"
+                f"--workers={len(self.workers)}",
                 "--channel",
                 str(child.fileno()),
                 "--bus-pub",

@@ -38,6 +38,8 @@ __all__ = ["main"]
 log = logging.getLogger("tornio.worker")
 
 REPORT_INTERVAL = 1.0
+#: How long a starting worker waits for its siblings to appear on the bus.
+SIBLINGS_WAIT = 3.0
 DRAIN_GRACE = 2.0
 
 
@@ -87,12 +89,27 @@ class WorkerProcess:
             await self.bus.ready(timeout=10)
         except Exception:
             log.exception("worker %d: the bus is not ready; serving anyway", self.args.index)
+        await self._meet_siblings()
         loop.add_reader(self.channel, self._on_channel)
         reporter = loop.create_task(self._report())
         await self.stop.wait()
         reporter.cancel()
         await self.drain()
         return 0
+
+    async def _meet_siblings(self) -> None:
+        """Before taking clients, wait (briefly) until the other workers of this host are in
+        the node table, so that the first cluster queries (a chat's nickname list) already
+        ask them. A restarted worker meets its running siblings at once; on a cold start the
+        workers wait for each other; a sibling that never comes is not waited for long."""
+        siblings = {ids.node_tag(self.args.host_tag, i) for i in range(self.args.workers)} - {
+            self.tag
+        }
+        deadline = asyncio.get_running_loop().time() + SIBLINGS_WAIT
+        while not siblings <= self.bus.nodes.keys():
+            if asyncio.get_running_loop().time() > deadline:
+                return
+            await asyncio.sleep(0.02)
 
     async def _execute(self, request: Wire) -> Wire | None:
         return await forwarding.execute(self.app, request)
@@ -162,6 +179,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m workers.worker")
     parser.add_argument("target")
     parser.add_argument("--index", type=int, required=True)
+    parser.add_argument("--workers", type=int, default=1, help="how many workers this host runs")
     parser.add_argument("--host-tag", required=True)
     parser.add_argument("--channel", type=int, required=True)
     parser.add_argument("--bus-pub", required=True)
