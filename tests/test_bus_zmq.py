@@ -18,7 +18,6 @@ import itertools
 import logging
 import re
 import signal
-import socket
 import sys
 import time
 from collections.abc import AsyncIterator, Callable, Iterator
@@ -29,6 +28,7 @@ import pytest
 import zmq
 import zmq.asyncio
 
+from tests.support.multihost import free_port_pair
 from tornio.bus.base import Message
 from tornio.bus.broker import Broker, broker_addresses
 from tornio.bus.messages import (
@@ -777,21 +777,6 @@ def test_broker_addresses() -> None:
 
 
 # --- the broker process --------------------------------------------------------------------------
-
-
-def free_port_pair() -> int:
-    """A port P such that P and P+1 are both free on 127.0.0.1 (for ``--bind``)."""
-    for _ in range(100):
-        with socket.socket() as first:
-            first.bind(("127.0.0.1", 0))
-            port: int = first.getsockname()[1]
-            with socket.socket() as second:
-                try:
-                    second.bind(("127.0.0.1", port + 1))
-                except OSError:
-                    continue
-        return port
-    raise AssertionError("no two consecutive free ports")
 
 
 async def start_broker_process(*args: str) -> tuple[asyncio.subprocess.Process, str, str]:

@@ -14,6 +14,7 @@ import contextlib
 import itertools
 import json
 import os
+import random
 import signal
 import socket
 import subprocess
@@ -50,13 +51,19 @@ def free_port() -> int:
 
 
 def free_port_pair() -> int:
-    """A port P such that P and P+1 are free (a broker binds both)."""
-    for _ in range(50):
-        port = free_port()
+    """A port P such that P and P+1 are free (a broker binds both).
+
+    Drawn below Linux's ephemeral range (32768 and up), where earlier tests' client
+    connections leave TIME_WAIT entries, and probed with SO_REUSEADDR as ZeroMQ binds.
+    """
+    for _ in range(200):
+        port = random.randrange(20_000, 32_000)
         with socket.socket() as first, socket.socket() as second:
             try:
-                first.bind((HOST, port))
-                second.bind((HOST, port + 1))
+                for sock, number in ((first, port), (second, port + 1)):
+                    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+                    sock.bind((HOST, number))
+                    sock.listen()
             except OSError:
                 continue
         return port
