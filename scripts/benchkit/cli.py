@@ -21,7 +21,7 @@ from typing import Any
 
 from benchkit import procs
 from benchkit.profile import Profiler, ensure_py_spy, summarize
-from benchkit.report import Row, median_of, render, write_json
+from benchkit.report import Row, machine, median_of, render, write_json
 from benchkit.scenarios import SCENARIOS, Config, Scenario, make_scenarios, run_once
 from benchkit.servers import SERVERS, ServerSpec
 
@@ -89,7 +89,13 @@ def build_parser() -> argparse.ArgumentParser:
         "bench-results/profile-<server>-<scenario>.txt and .summary.txt",
     )
     parser.add_argument(
-        "--profile-rate", type=int, default=200, help="py-spy samples per second (200)"
+        "--profile-rate", type=int, default=100, help="py-spy samples per second (100)"
+    )
+    parser.add_argument(
+        "--profile-nonblocking",
+        action="store_true",
+        help="let py-spy sample without pausing the server (less overhead, but many "
+        "stacks come out partial, so the 'including callees' table undercounts)",
     )
     parser.add_argument(
         "--max-noise",
@@ -244,6 +250,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             os.sched_setaffinity(0, {config.client_core})
 
     started = datetime.datetime.now(datetime.timezone.utc)
+    machine_info = machine()  # the tree measured is the one at the start
     rows = {(sc.name, server.name): Row(sc.name, server.name) for sc, server in plan}
     config_json = dataclasses.asdict(config)
     config_json.update(repeat=repeat, scenarios=only, servers=[s.name for s in servers])
@@ -270,7 +277,9 @@ def main(argv: Sequence[str] | None = None) -> int:
                     )
                     one_run(args, config, scenario, server, rows[(name, server.name)], rep)
                     median_of(list(rows.values()), scenarios)
-                    write_json(args.json, list(rows.values()), config_json, started, table)
+                    write_json(
+                        args.json, list(rows.values()), config_json, started, table, machine_info
+                    )
     except KeyboardInterrupt:
         interrupted = True
         print("\ninterrupted: stopping every server", file=sys.stderr)
@@ -284,7 +293,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     print()
     print(table)
     config_json["interrupted"] = interrupted
-    write_json(args.json, list(rows.values()), config_json, started, table)
+    write_json(args.json, list(rows.values()), config_json, started, table, machine_info)
     print(f"\nJSON: {args.json}")
     failed = any(row.errors and not row.runs for row in rows.values())
     return 130 if interrupted else (1 if failed else 0)
@@ -318,6 +327,7 @@ def one_run(
                 args.json.parent / f"profile-{server.name}-{scenario.name}.txt",
                 config.idle_window if scenario.name == "idle" else config.duration,
                 rate=args.profile_rate,
+                nonblocking=args.profile_nonblocking,
             )
         try:
             result = run_once(
@@ -410,8 +420,6 @@ def report(path: Path) -> int:
 
 
 def _machine_line(info: dict[str, Any] | None = None) -> str:
-    from benchkit.report import machine
-
     info = info or machine()
     return (
         f"{info['nproc']} cores ({info['cpu_model']}), Python {info['python']}, "

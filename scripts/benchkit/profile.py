@@ -51,7 +51,9 @@ class Profiler:
 
     output: Path
     duration: float
-    rate: int = 200
+    rate: int = 100
+    #: Sample without pausing the server: less overhead, but many stacks come out partial.
+    nonblocking: bool = False
     process: subprocess.Popen[bytes] | None = None
     log: Path = field(default_factory=lambda: Path("/dev/null"))
 
@@ -68,7 +70,7 @@ class Profiler:
             str(self.rate),
             "--duration",
             str(max(1, int(self.duration))),
-            "--nonblocking",  # sampling without pausing the server: far less overhead
+            *(["--nonblocking"] if self.nonblocking else []),
             "--format",
             "raw",
             "--output",

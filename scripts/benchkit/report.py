@@ -209,12 +209,14 @@ def write_json(
     config: dict[str, Any],
     started: datetime.datetime,
     table: str,
+    machine_info: dict[str, Any] | None = None,
 ) -> None:
+    """Write the results; ``machine_info`` is the machine (and tree) as the run started."""
     path.parent.mkdir(parents=True, exist_ok=True)
     document = {
         "date": started.isoformat(timespec="seconds"),
         "finished": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
-        "machine": machine(),
+        "machine": machine_info or machine(),
         "config": config,
         "results": [row.to_json() for row in rows],
         "table": table,
