@@ -324,14 +324,14 @@ def test_browsers_on_xhr_polling_chat_through_the_balancer(
         return owner[:4]
 
     pia = ChatPage(browser_context(), room)
-    quinn: ChatPage | None = None
-    for _ in range(6):  # a new browser until its session is owned by the other instance
-        candidate = ChatPage(browser_context(), room)
-        if owner_host(candidate) != owner_host(pia):
-            quinn = candidate
-            break
-        candidate.page.context.close()
-    assert quinn is not None, "six page loads through the balancer all landed on one host"
+    # quinn's page loads while the balancer steers new connections to the other instance, so
+    # that its session is owned there; afterwards round-robin resumes for everyone.
+    other = cluster.b if owner_host(pia) == cluster.a.host_tag else cluster.a
+    lb.steer = other.port
+    try:
+        quinn = ChatPage(browser_context(), room)
+    finally:
+        lb.steer = None
     rosa = ChatPage(browser_context(), room)  # whichever instance
     users = {"pia": pia, "quinn": quinn, "rosa": rosa}
     assert {owner_host(pia), owner_host(quinn)} == cluster.hosts

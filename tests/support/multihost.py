@@ -213,13 +213,19 @@ class ServeProcess(_Process):
 class Balancer:
     """A plain round-robin TCP balancer: each new client connection goes to the next backend
     (skipping one that refuses the connection), bytes are piped both ways, nothing is
-    inspected. No stickiness whatsoever."""
+    inspected. No stickiness whatsoever.
+
+    ``steer`` sends every new connection to one backend while it is set: a test that needs a
+    browser's session on a given host cannot count on the browser's connection pattern
+    (pages, bundles, keep-alive) to make round-robin parity land it there."""
 
     def __init__(self, backends: Sequence[int]) -> None:
         self.backends = list(backends)
         self.connections: Counter[int] = Counter()
         self.refused: Counter[int] = Counter()
         self._next = itertools.count()
+        #: When set, the port every new connection goes to (set from any thread).
+        self.steer: int | None = None
         self._server: asyncio.Server | None = None
         self._tasks: set[asyncio.Task[None]] = set()
         self.url = ""
@@ -236,8 +242,11 @@ class Balancer:
         self._tasks.add(task)
         try:
             first = next(self._next)
-            for offset in range(len(self.backends)):
-                port = self.backends[(first + offset) % len(self.backends)]
+            count = len(self.backends)
+            order = [self.backends[(first + i) % count] for i in range(count)]
+            if self.steer is not None:
+                order = [self.steer]
+            for port in order:
                 try:
                     up_reader, up_writer = await asyncio.open_connection(HOST, port)
                 except OSError:
