@@ -18,13 +18,12 @@ from urllib.parse import parse_qs
 
 from tornado.routing import PathMatches
 from tornado.web import RequestHandler, stream_request_body
-from tornado.websocket import WebSocketHandler
 
 from tornio.engine_session import EngineSession, EngineSettings, Frame, TransportError
 from tornio.exceptions import InvalidPacket, InvalidPayload
 from tornio.origins import origin_allowed
 from tornio.protocol import engineio
-from tornio.transports.wsframes import write_frames
+from tornio.transports.wsconn import UpgradeHandler, WebSocketConnection
 
 if TYPE_CHECKING:
     from tornado.httputil import HTTPServerRequest
@@ -156,16 +155,21 @@ class EngineRequestMixin:
         return bool(result)
 
     def open_frames(self, socket: Any, upgrades: list[str]) -> list[Frame]:
-        settings = self.host.engine_settings
-        return [
-            engineio.open_packet(
-                socket.engine.sid,
-                upgrades,
-                int(settings.ping_interval * 1000),
-                int(settings.ping_timeout * 1000),
-                settings.max_payload,
-            )
-        ]
+        return open_frames(self.host, socket, upgrades)
+
+
+def open_frames(host: EngineHost, socket: Any, upgrades: list[str]) -> list[Frame]:
+    """The OPEN packet for a new session."""
+    settings = host.engine_settings
+    return [
+        engineio.open_packet(
+            socket.engine.sid,
+            upgrades,
+            int(settings.ping_interval * 1000),
+            int(settings.ping_timeout * 1000),
+            settings.max_payload,
+        )
+    ]
 
 
 # -- polling --------------------------------------------------------------------------------------
@@ -363,102 +367,102 @@ class EnginePollingHandler(EngineRequestMixin, RequestHandler):
 # -- websocket -------------------------------------------------------------------------------------
 
 
-class WebSocketSink:
-    """An open Engine.IO websocket."""
+class EngineWebSocket(WebSocketConnection):
+    """An open Engine.IO websocket: a new session, or the upgrade of a polling one. It is
+    also the session's sink."""
 
     transport = "websocket"
     polling = False
 
-    def __init__(self, handler: EngineWebSocketHandler, version: int) -> None:
-        self.handler = handler
+    def __init__(
+        self, host: EngineHost, request: HTTPServerRequest, version: int, existing: Any
+    ) -> None:
+        super().__init__(host.engine_settings.max_payload)
+        self.host = host
+        self.request: HTTPServerRequest | None = request
         self.version = version
+        self.socket: Any = existing
+        self.attached = False
 
     def write(self, frames: list[Frame]) -> None:
         if self.version < 4:  # v3 binary frames start with the message type
             frames = [f if isinstance(f, str) else b"\x04" + f for f in frames]
-        write_frames(self.handler, frames)
+        self.write_frames(frames)
 
-    def close(self) -> None:
-        self.handler.close()
+    def on_open(self) -> None:
+        host, request = self.host, self.request
+        self.request = None
+        now = host.clock()
+        socket = self.socket
+        if socket is not None:
+            try:
+                socket.engine.begin_upgrade(self, now)
+            except TransportError:
+                self.close()
+                return
+        else:
+            assert request is not None
+            socket = self.socket = host.create_engine_socket(self.version, "websocket", request)
+            socket.engine.attach_websocket(self, now)
+            socket.engine.send_many(open_frames(host, socket, []))
+            socket.opened()
+        self.attached = True
+        host.touch(socket)
 
-
-class EngineWebSocketHandler(EngineRequestMixin, WebSocketHandler):
-    """The websocket transport: a new session, or the upgrade of a polling one."""
-
-    _socket: Any = None
-    _sink: WebSocketSink | None = None
-
-    async def get(self, *args: Any, **kwargs: Any) -> None:
+    def on_message(self, message: str | bytes) -> None:
+        socket = self.socket
+        if not self.attached:
+            return
+        host = self.host
+        now = host.clock()
+        engine = socket.engine
         try:
-            self._version, self._existing = self.verify(upgrade=True)
+            packet = engineio.decode_packet(message, self.version)
+        except InvalidPacket as exc:
+            log.info("bad websocket frame on %s: %s", engine.sid, exc)
+            if engine.upgrading and self is not engine.sink:
+                engine.detach(self, now)
+            else:
+                engine.close("parse error")
+            return
+        messages = engine.receive([packet], now, source=self)
+        if messages:
+            socket.receive_messages(messages)
+        host.touch(socket)
+
+    def on_close(self) -> None:
+        socket = self.socket
+        if socket is not None and self.attached:
+            self.attached = False
+            socket.engine.detach(self, self.host.clock())
+            if not socket.engine.closed:
+                self.host.touch(socket)
+
+
+class EngineWebSocketHandler(EngineRequestMixin, UpgradeHandler):
+    """``GET /<path>/?EIO=4&transport=websocket`` with an upgrade."""
+
+    async def get(self, *args: str) -> None:
+        try:
+            version, existing = self.verify(upgrade=True)
         except EngineError as exc:
-            status, body = engineio.error_body(exc.code)
-            self.set_status(status)
-            self.set_header("Content-Type", "application/json")
-            self.finish(body)
+            self.refuse_engine(exc.code)
             return
-        if self._existing is None and not await self.allowed():
-            status, body = engineio.error_body(4)
-            self.set_status(status)
-            self.set_header("Content-Type", "application/json")
-            self.finish(body)
+        if existing is None and not await self.allowed():
+            self.refuse_engine(4)
             return
-        await super().get(*args, **kwargs)
+        self._engine_args = (version, existing)
+        await super().get(*args)
+
+    def refuse_engine(self, code: int) -> None:
+        status, body = engineio.error_body(code)
+        self.set_status(status)
+        self.set_header("Content-Type", "application/json")
+        self.finish(body)
 
     def check_origin(self, origin: str) -> bool:
         return origin_allowed(self.host.settings.origins, origin)
 
-    @property
-    def max_message_size(self) -> int:
-        return self.host.engine_settings.max_payload
-
-    def get_compression_options(self) -> None:
-        return None
-
-    def open(self, *args: Any, **kwargs: Any) -> None:
-        self.set_nodelay(True)
-        sink = self._sink = WebSocketSink(self, self._version)
-        now = self.host.clock()
-        if self._existing is not None:
-            socket = self._existing
-            try:
-                socket.engine.begin_upgrade(sink, now)
-            except TransportError:
-                self._sink = None
-                self.close()
-                return
-            self._socket = socket
-        else:
-            socket = self.host.create_engine_socket(self._version, "websocket", self.request)
-            self._socket = socket
-            socket.engine.attach_websocket(sink, now)
-            socket.engine.send_many(self.open_frames(socket, []))
-            socket.opened()
-        self.host.touch(socket)
-
-    def on_message(self, message: str | bytes) -> None:
-        socket, sink = self._socket, self._sink
-        if socket is None or sink is None:
-            return
-        now = self.host.clock()
-        engine = socket.engine
-        try:
-            packet = engineio.decode_packet(message, self._version)
-        except InvalidPacket as exc:
-            log.info("bad websocket frame on %s: %s", engine.sid, exc)
-            if engine.upgrading and sink is not engine.sink:
-                engine.detach(sink, now)
-            else:
-                engine.close("parse error")
-            return
-        messages = engine.receive([packet], now, source=sink)
-        if messages:
-            socket.receive_messages(messages)
-        self.host.touch(socket)
-
-    def on_close(self) -> None:
-        socket, sink = self._socket, self._sink
-        if socket is not None and sink is not None:
-            socket.engine.detach(sink, self.host.clock())
-            if not socket.engine.closed:
-                self.host.touch(socket)
+    def connection(self, *args: str) -> EngineWebSocket:
+        version, existing = self._engine_args
+        return EngineWebSocket(self.host, self.request, version, existing)

@@ -1,76 +1,55 @@
-"""The legacy websocket transport (RFC 6455 through Tornado): one packet per frame."""
+"""The legacy websocket transport (RFC 6455): one packet per frame."""
 
 from __future__ import annotations
 
-import logging
-from typing import Any
-
-from tornado.websocket import WebSocketHandler
+from typing import TYPE_CHECKING
 
 from tornio.origins import origin_allowed
 from tornio.transports.base import UNKNOWN_SID, TransportMixin
-from tornio.transports.wsframes import write_frames
-from tornio.virtsocket import LegacySocket
+from tornio.transports.wsconn import UpgradeHandler, WebSocketConnection
+
+if TYPE_CHECKING:
+    from tornado.httputil import HTTPServerRequest
+
+    from tornio.virtsocket import LegacySocket
 
 __all__ = ["LegacyWebSocketHandler"]
 
-log = logging.getLogger("tornio.transports.websocket")
 
-
-class WebSocketSink:
-    """The session's view of an open websocket."""
+class LegacyWebSocket(WebSocketConnection):
+    """An open websocket of a 0.9 session, and the session's sink for it."""
 
     polling = False
-    __slots__ = ("handler", "transport")
 
-    def __init__(self, handler: LegacyWebSocketHandler) -> None:
-        self.handler = handler
-        self.transport = handler.transport_name
+    def __init__(
+        self,
+        socket: LegacySocket | None,
+        request: HTTPServerRequest,
+        transport: str,
+        max_message_size: int,
+    ) -> None:
+        super().__init__(max_message_size)
+        self.socket = socket
+        self.request: HTTPServerRequest | None = request
+        self.attached = False
+        self.transport = transport  # the session's name for it
 
     def write(self, packets: list[str]) -> None:
-        write_frames(self.handler, packets)  # a closing socket: on_close detaches us
+        self.write_frames(packets)  # a closing socket: on_close detaches us
 
-    def close(self) -> None:
-        self.handler.close()
-
-
-class LegacyWebSocketHandler(TransportMixin, WebSocketHandler):
-    """``/<resource>/1/websocket/<sid>``."""
-
-    transport_name = "websocket"
-
-    async def get(self, *args: Any, **kwargs: Any) -> None:
-        if not self.transport_enabled():
-            self.refuse(400, f"transport {self.transport_name!r} is not enabled")
-            return
-        await super().get(*args, **kwargs)
-
-    def check_origin(self, origin: str) -> bool:
-        return origin_allowed(self.manager.settings.origins, origin)
-
-    @property
-    def max_message_size(self) -> int:
-        return self.manager.settings.max_buffer_size
-
-    def get_compression_options(self) -> None:
-        return None
-
-    def open(self, *args: str, **kwargs: str) -> None:
-        sid = args[-1]
-        self.set_nodelay(True)
-        self._sink: WebSocketSink | None = None
-        socket = self.manager.get(sid)
-        self._socket: LegacySocket | None = socket
-        if socket is None:
-            self.write_message(UNKNOWN_SID)
+    def on_open(self) -> None:
+        socket, request = self.socket, self.request
+        self.request = None  # the session keeps it if it needs it
+        if socket is None or request is None:
+            self.write_frames([UNKNOWN_SID])
             self.close()
             return
-        self._sink = WebSocketSink(self)
-        socket.attach(self._sink, self.request)
+        self.attached = True
+        socket.attach(self, request)
 
     def on_message(self, message: str | bytes) -> None:
-        socket = self._socket
-        if socket is None or self._sink is None:
+        socket = self.socket
+        if socket is None or not self.attached:
             return
         if isinstance(message, bytes):
             message = message.decode("utf-8", "replace")
@@ -80,6 +59,30 @@ class LegacyWebSocketHandler(TransportMixin, WebSocketHandler):
             socket.receive_packet(message)
 
     def on_close(self) -> None:
-        socket, sink = getattr(self, "_socket", None), getattr(self, "_sink", None)
-        if socket is not None and sink is not None:
-            socket.detach(sink)
+        socket = self.socket
+        if socket is not None and self.attached:
+            self.attached = False
+            socket.detach(self)
+
+
+class LegacyWebSocketHandler(TransportMixin, UpgradeHandler):
+    """``/<resource>/1/websocket/<sid>``."""
+
+    transport_name = "websocket"
+
+    async def get(self, *args: str) -> None:
+        if not self.transport_enabled():
+            self.refuse(400, f"transport {self.transport_name!r} is not enabled")
+            return
+        await super().get(*args)
+
+    def check_origin(self, origin: str) -> bool:
+        return origin_allowed(self.manager.settings.origins, origin)
+
+    def connection(self, *args: str) -> LegacyWebSocket:
+        return LegacyWebSocket(
+            self.manager.get(args[-1]),
+            self.request,
+            self.transport_name,
+            self.manager.settings.max_buffer_size,
+        )

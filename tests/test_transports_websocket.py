@@ -1,0 +1,364 @@
+"""tornio's own websocket layer (tornio/transports/wsconn.py) on the wire, with a raw TCP
+client that writes exactly the bytes each case needs: the upgrade handshake and its refusals,
+pings, both closing handshakes, every framing violation with its close code, frames sent
+before the 101 arrived, a client that vanishes mid-frame — and TLS, where the socket stays
+with Tornado. After each bad input the session is gone and a bystander carries on."""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import json
+import os
+import ssl
+import struct
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import pytest
+from tornado.httpserver import HTTPServer
+from tornado.netutil import bind_sockets
+from tornado.websocket import websocket_connect
+
+from tests.apps.probe import Record, namespaces
+from tests.support.engine_client import EngineWebSocket
+from tests.support.inloop import InLoopServer
+from tests.support.legacy_client import handshake
+from tornio import Router
+from tornio.protocol import websocket as ws
+from tornio.transports import wsconn
+
+TIMEOUT = 10
+MAX_PAYLOAD = 10_000
+TLS = Path(__file__).parent / "support" / "tls"
+EIO_WS = "/socket.io/?EIO=4&transport=websocket"
+
+
+def client_frame(opcode: int, payload: bytes, fin: bool = True) -> bytes:
+    mask = os.urandom(4)
+    first = (0x80 if fin else 0) | opcode
+    length = len(payload)
+    if length < 126:
+        head = bytes((first, 0x80 | length))
+    elif length < 65536:
+        head = struct.pack("!BBH", first, 0x80 | 126, length)
+    else:
+        head = struct.pack("!BBQ", first, 0x80 | 127, length)
+    return head + mask + ws.unmask(payload, mask)
+
+
+class RawWebSocket:
+    """A websocket client that is only a TCP connection and the bytes a test writes."""
+
+    def __init__(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        self.reader = reader
+        self.writer = writer
+        self.status = 0
+        self.headers: dict[str, str] = {}
+        self.body = b""
+
+    @classmethod
+    async def connect(
+        cls,
+        port: int,
+        path: str = EIO_WS,
+        headers: dict[str, str] | None = None,
+        early: bytes = b"",
+        version: str = "13",
+    ) -> RawWebSocket:
+        reader, writer = await asyncio.open_connection("127.0.0.1", port)
+        fields = {
+            "Host": f"127.0.0.1:{port}",
+            "Upgrade": "websocket",
+            "Connection": "keep-alive, Upgrade",
+            "Sec-WebSocket-Key": base64.b64encode(os.urandom(16)).decode(),
+            "Sec-WebSocket-Version": version,
+            **(headers or {}),
+        }
+        request = f"GET {path} HTTP/1.1\r\n" + "".join(
+            f"{k}: {v}\r\n" for k, v in fields.items() if v
+        )
+        writer.write(request.encode() + b"\r\n" + early)
+        client = cls(reader, writer)
+        head = await asyncio.wait_for(reader.readuntil(b"\r\n\r\n"), TIMEOUT)
+        lines = head.decode("latin-1").split("\r\n")
+        client.status = int(lines[0].split()[1])
+        for line in lines[1:]:
+            if ":" in line:
+                name, value = line.split(":", 1)
+                client.headers[name.strip().lower()] = value.strip()
+        if client.status == 101:
+            expected = ws.accept_key(fields["Sec-WebSocket-Key"])
+            assert client.headers["sec-websocket-accept"] == expected
+        elif "content-length" in client.headers:
+            length = int(client.headers["content-length"])
+            client.body = await reader.readexactly(length)
+        return client
+
+    def send(self, data: bytes) -> None:
+        self.writer.write(data)
+
+    def send_text(self, text: str) -> None:
+        self.send(client_frame(ws.TEXT, text.encode()))
+
+    async def recv_frame(self) -> tuple[int, bytes]:
+        """The next server frame (unmasked, unfragmented as tornio sends them)."""
+        first, second = await asyncio.wait_for(self.reader.readexactly(2), TIMEOUT)
+        assert not second & 0x80, "server frames are unmasked"
+        length = second & 0x7F
+        if length == 126:
+            length = struct.unpack("!H", await self.reader.readexactly(2))[0]
+        elif length == 127:
+            length = struct.unpack("!Q", await self.reader.readexactly(8))[0]
+        assert first & 0x80, "tornio sends whole frames"
+        return first & 0x0F, await self.reader.readexactly(length)
+
+    async def recv_text(self) -> str:
+        opcode, payload = await self.recv_frame()
+        assert opcode == ws.TEXT, (opcode, payload)
+        return payload.decode()
+
+    async def expect_close(self, code: int) -> None:
+        """The server's close frame with ``code``, then the end of the connection."""
+        while True:
+            opcode, payload = await self.recv_frame()
+            if opcode == ws.CLOSE:
+                break
+        assert ws.parse_close(payload)[0] == code, payload
+        await self.expect_eof()
+
+    async def expect_eof(self) -> None:
+        assert await asyncio.wait_for(self.reader.read(), TIMEOUT) == b""
+
+    def close(self) -> None:
+        self.writer.close()
+
+
+class Env:
+    def __init__(self, server: InLoopServer, bystander: EngineWebSocket) -> None:
+        self.server = server
+        self.bystander = bystander
+        self.port = server.port
+
+    async def open_engine(self, **kwargs: object) -> tuple[RawWebSocket, str]:
+        """A raw websocket Engine.IO session: the client and its sid."""
+        client = await RawWebSocket.connect(self.port, **kwargs)  # type: ignore[arg-type]
+        assert client.status == 101, (client.status, client.body)
+        opened = await client.recv_text()
+        assert opened.startswith("0{"), opened
+        return client, json.loads(opened[1:])["sid"]
+
+    async def forgotten(self, sid: str) -> None:
+        for _ in range(200):
+            if sid not in self.server.manager.engines:
+                break
+            await asyncio.sleep(0.02)
+        assert sid not in self.server.manager.engines
+
+    async def bystander_carries_on(self) -> None:
+        assert self.bystander.sid in self.server.manager.engines
+        assert await self.bystander.exchange("/test", "undisturbed")
+
+
+@pytest.fixture
+async def env() -> AsyncIterator[Env]:
+    server = await InLoopServer.start(namespaces(Record()), max_buffer_size=MAX_PAYLOAD)
+    bystander = await EngineWebSocket.open(server.base)
+    try:
+        await bystander.join("/test")
+        environment = Env(server, bystander)
+        yield environment
+        await environment.bystander_carries_on()
+    finally:
+        bystander.close()
+        await server.stop()
+
+
+# -- the handshake ------------------------------------------------------------------------------
+
+
+async def test_open_connect_and_event_over_raw_frames(env: Env) -> None:
+    client, _sid = await env.open_engine()
+    client.send_text("40/test,")
+    assert (await client.recv_text()).startswith("40/test,{")
+    client.send_text('42/test,7["echo","raw"]')
+    assert await client.recv_text() == '43/test,7["raw"]'
+    client.close()
+
+
+async def test_frames_sent_before_the_101_arrived_are_read(env: Env) -> None:
+    """Tornado may have read the first frames with the request; none is lost."""
+    early = client_frame(ws.TEXT, b"40/test,") + client_frame(ws.TEXT, b'42/test,1["echo",1]')
+    client, _sid = await env.open_engine(early=early)
+    assert (await client.recv_text()).startswith("40/test,{")
+    assert await client.recv_text() == "43/test,1[1]"
+    client.close()
+
+
+@pytest.mark.parametrize(
+    ("headers", "version", "status"),
+    [
+        ({"Sec-WebSocket-Key": ""}, "13", 400),
+        ({"Connection": "keep-alive"}, "13", 400),
+        ({}, "12", 426),
+    ],
+    ids=["no key", "no Connection: Upgrade", "old version"],
+)
+async def test_refused_upgrades(
+    env: Env, headers: dict[str, str], version: str, status: int
+) -> None:
+    client = await RawWebSocket.connect(env.port, headers=headers, version=version)
+    assert client.status == status, client.body
+    if status == 426:
+        assert client.headers["sec-websocket-version"] == "13"
+    client.close()
+    assert env.server.manager.engines.keys() == {env.bystander.sid}
+
+
+async def test_the_origins_setting_decides_upgrades() -> None:
+    server = await InLoopServer.start(namespaces(Record()), origins="good.example:*")
+    try:
+        for path in (EIO_WS, "/socket.io/1/websocket/anysid"):
+            evil = await RawWebSocket.connect(
+                server.port, path=path, headers={"Origin": "http://evil.example"}
+            )
+            assert evil.status == 403, evil.body
+            evil.close()
+        good = await RawWebSocket.connect(server.port, headers={"Origin": "http://good.example"})
+        assert good.status == 101
+        assert (await good.recv_text()).startswith("0{")
+        good.close()
+    finally:
+        await server.stop()
+
+
+async def test_legacy_websocket_for_an_unknown_sid_is_told_to_reconnect(env: Env) -> None:
+    client = await RawWebSocket.connect(env.port, path="/socket.io/1/websocket/nosuchsid")
+    assert client.status == 101
+    assert await client.recv_text() == "7:::1+0"
+    await client.expect_close(1000)
+
+
+async def test_legacy_session_over_raw_frames(env: Env) -> None:
+    sid = (await handshake(env.server.base))[0]
+    client = await RawWebSocket.connect(env.port, path=f"/socket.io/1/websocket/{sid}")
+    assert client.status == 101
+    assert await client.recv_text() == "1::"
+    client.send_text("1::/test")
+    assert await client.recv_text() == "1::/test"
+    client.send_text('5:9+:/test:{"name":"echo","args":["hi"]}')
+    assert await client.recv_text() == '6::/test:9+["hi"]'
+    client.close()
+
+
+# -- control frames and closing -----------------------------------------------------------------
+
+
+async def test_a_ping_is_answered_with_its_payload(env: Env) -> None:
+    client, _sid = await env.open_engine()
+    client.send(client_frame(ws.PING, b"are you there"))
+    assert await client.recv_frame() == (ws.PONG, b"are you there")
+    client.close()
+
+
+async def test_client_close_is_echoed_and_ends_the_session(env: Env) -> None:
+    client, sid = await env.open_engine()
+    client.send(client_frame(ws.CLOSE, ws.close_frame(3001, "bye")[2:]))
+    await client.expect_close(3001)
+    await env.forgotten(sid)
+
+
+async def test_server_close_waits_for_the_client_then_gives_up(
+    env: Env, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A client that never answers the server's close frame is cut off after the timeout."""
+    monkeypatch.setattr(wsconn, "CLOSE_TIMEOUT", 0.3)
+    client, sid = await env.open_engine()
+    client.send_text("4")  # an Engine.IO message without its Socket.IO packet: parse error
+    opcode, payload = await client.recv_frame()
+    assert opcode == ws.CLOSE and ws.parse_close(payload)[0] == 1000
+    await client.expect_eof()  # we never answered
+    await env.forgotten(sid)
+
+
+async def test_server_close_completes_when_the_client_answers(env: Env) -> None:
+    client, sid = await env.open_engine()
+    client.send_text("9")  # not an Engine.IO packet type
+    opcode, _payload = await client.recv_frame()
+    assert opcode == ws.CLOSE
+    client.send(client_frame(ws.CLOSE, b"\x03\xe8"))
+    await client.expect_eof()
+    await env.forgotten(sid)
+
+
+async def test_a_client_that_vanishes_mid_frame(env: Env) -> None:
+    client, sid = await env.open_engine()
+    client.send(client_frame(ws.TEXT, b"40/test," + b"x" * 500)[:100])
+    await client.writer.drain()
+    client.close()
+    await env.forgotten(sid)
+
+
+# -- framing violations -------------------------------------------------------------------------
+
+VIOLATIONS = [
+    ("unmasked frame", b"\x81\x0240", 1002),
+    ("reserved bit", bytes((0xC1, 0x80)) + b"\x00" * 4, 1002),
+    ("unknown opcode", client_frame(0x5, b"x"), 1002),
+    ("text that is not UTF-8", client_frame(ws.TEXT, b"4\xff"), 1007),
+    ("message over maxPayload", client_frame(ws.TEXT, b"4" * (MAX_PAYLOAD + 1)), 1009),
+    ("continuation first", client_frame(0x0, b"x"), 1002),
+]
+
+
+@pytest.mark.parametrize(("case", "data", "code"), VIOLATIONS, ids=[v[0] for v in VIOLATIONS])
+async def test_framing_violations_close_with_their_code(
+    env: Env, case: str, data: bytes, code: int
+) -> None:
+    client, sid = await env.open_engine()
+    client.send(data)
+    await client.expect_close(code)
+    await env.forgotten(sid)
+
+
+async def test_data_after_the_close_frame_is_ignored(env: Env) -> None:
+    client, sid = await env.open_engine()
+    client.send(client_frame(ws.CLOSE, b"\x03\xe8") + client_frame(ws.TEXT, b"40/test,"))
+    await client.expect_close(1000)
+    await env.forgotten(sid)
+
+
+# -- TLS: the socket stays with Tornado ---------------------------------------------------------
+
+
+async def test_websocket_over_tls() -> None:
+    router = Router(namespaces(Record()))
+    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    context.load_cert_chain(TLS / "cert.pem", TLS / "key.pem")
+    http = HTTPServer(router.application(), ssl_options=context)
+    sockets = bind_sockets(0, "127.0.0.1")
+    http.add_sockets(sockets)
+    port = sockets[0].getsockname()[1]
+    client_context = ssl.create_default_context(cafile=str(TLS / "cert.pem"))
+    try:
+        from tornado.httpclient import HTTPRequest
+
+        request = HTTPRequest(f"wss://127.0.0.1:{port}{EIO_WS}", ssl_options=client_context)
+        conn = await asyncio.wait_for(websocket_connect(request), TIMEOUT)
+        opened = await asyncio.wait_for(conn.read_message(), TIMEOUT)
+        assert isinstance(opened, str) and opened.startswith("0{")
+        await conn.write_message("40/test,")
+        assert str(await asyncio.wait_for(conn.read_message(), TIMEOUT)).startswith("40/test,{")
+        await conn.write_message('42/test,3["echo","secret"]')
+        assert await asyncio.wait_for(conn.read_message(), TIMEOUT) == '43/test,3["secret"]'
+        sid = json.loads(opened[1:])["sid"]
+        conn.close()
+        for _ in range(200):
+            if sid not in router.manager.engines:
+                break
+            await asyncio.sleep(0.02)
+        assert sid not in router.manager.engines
+    finally:
+        http.stop()
+        router.manager.close_all()
+        await http.close_all_connections()

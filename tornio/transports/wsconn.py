@@ -1,0 +1,254 @@
+"""Server websockets on asyncio's own transport, after Tornado has routed the upgrade request.
+
+Tornado's ``WebSocketHandler`` reads every frame through ``IOStream`` futures (two or three
+per frame), re-registers the socket with the event loop as it goes, and wraps each write in a
+task. A Socket.IO server lives on many small frames, so tornio lets Tornado parse and route the
+upgrade request, then takes the socket over: :func:`take_over` detaches it from Tornado and
+hands it to an :class:`asyncio.Protocol` whose ``data_received`` feeds the sans-I/O
+:class:`~tornio.protocol.websocket.FrameDecoder`. Writes go straight to the transport.
+A TLS stream cannot change hands, so it stays with Tornado and feeds the same decoder.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import socket
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any
+
+from tornado.ioloop import IOLoop
+from tornado.iostream import SSLIOStream, StreamClosedError
+from tornado.web import RequestHandler
+
+from tornio.protocol import websocket as ws
+
+if TYPE_CHECKING:
+    from tornado.iostream import IOStream
+
+__all__ = ["UpgradeHandler", "WebSocketConnection", "take_over"]
+
+log = logging.getLogger("tornio.transports.websocket")
+
+#: How long a server-initiated close waits for the client's close frame.
+CLOSE_TIMEOUT = 5.0
+
+
+class WebSocketConnection(asyncio.Protocol):
+    """One accepted websocket. Subclasses implement :meth:`on_open`, :meth:`on_message`
+    and :meth:`on_close`; ``on_close`` runs exactly once, after ``on_open``."""
+
+    def __init__(self, max_message_size: int) -> None:
+        self.decoder = ws.FrameDecoder(max_message_size)
+        self.wire: Any = None  # the asyncio.Transport, or a StreamTransport for TLS
+        self.closing = False
+        self._response = b""
+        self._leftover = b""
+        self._ended = False
+        self._close_timer: asyncio.TimerHandle | None = None
+
+    # -- the application's side ------------------------------------------------------------
+
+    def on_open(self) -> None:
+        """The 101 response is on its way; messages may be written."""
+
+    def on_message(self, message: str | bytes) -> None:
+        """A whole text (``str``) or binary (``bytes``) message arrived."""
+
+    def on_close(self) -> None:
+        """The connection is gone."""
+
+    def write_frames(self, messages: Sequence[str | bytes]) -> bool:
+        """Send messages, one frame each, in one write; False once the connection closes."""
+        if self.closing:
+            return False
+        encode = ws.encode_frame
+        if len(messages) == 1:
+            self.wire.write(encode(messages[0]))
+        else:
+            self.wire.write(b"".join([encode(m) for m in messages]))
+        return True
+
+    def close(self, code: int = ws.NORMAL, reason: str = "") -> None:
+        """Start the closing handshake; the socket closes when the client answers, or after
+        :data:`CLOSE_TIMEOUT` if it does not."""
+        if self.closing or self.wire is None:
+            return
+        self.closing = True
+        self.wire.write(ws.close_frame(code, reason))
+        self._close_timer = asyncio.get_running_loop().call_later(CLOSE_TIMEOUT, self._abort)
+
+    # -- asyncio.Protocol -------------------------------------------------------------------
+
+    def connection_made(self, transport: Any) -> None:
+        self.wire = transport
+        transport.write(self._response)
+        self._response = b""
+        self.on_open()
+        if self._leftover:
+            leftover, self._leftover = self._leftover, b""
+            self.data_received(leftover)
+
+    def data_received(self, data: bytes) -> None:
+        try:
+            events = self.decoder.feed(data)
+        except ws.ProtocolError as exc:
+            log.info("websocket protocol error (closing with %d): %s", exc.code, exc)
+            self._fail(exc.code, str(exc))
+            return
+        for opcode, payload in events:
+            if opcode <= ws.BINARY:
+                if not self.closing:
+                    self.on_message(payload)
+            elif opcode == ws.PING:
+                if not self.closing:
+                    self.wire.write(ws.encode_frame(payload, ws.PONG))
+            elif opcode == ws.CLOSE:
+                self._close_received(payload)  # type: ignore[arg-type]
+                return
+
+    def eof_received(self) -> bool:
+        return False  # the transport closes itself
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        if self._close_timer is not None:
+            self._close_timer.cancel()
+            self._close_timer = None
+        self.closing = True
+        if not self._ended:
+            self._ended = True
+            self.on_close()
+
+    # -- closing ----------------------------------------------------------------------------
+
+    def _close_received(self, payload: bytes) -> None:
+        if not self.closing:  # the client started it: answer with its code, then hang up
+            self.closing = True
+            code, _reason = ws.parse_close(payload)
+            self.wire.write(ws.close_frame(code))
+        self.wire.close()
+
+    def _fail(self, code: int, reason: str) -> None:
+        if not self.closing:
+            self.closing = True
+            self.wire.write(ws.close_frame(code, reason))
+        self.wire.close()
+
+    def _abort(self) -> None:
+        self._close_timer = None
+        if self.wire is not None:
+            self.wire.abort()
+
+
+class StreamTransport:
+    """The little of ``asyncio.Transport`` a connection uses, over a Tornado ``IOStream``
+    (for TLS streams, whose socket cannot leave Tornado)."""
+
+    def __init__(self, stream: IOStream, protocol: WebSocketConnection) -> None:
+        self.stream = stream
+        self.protocol = protocol
+        stream.set_close_callback(self._closed)
+
+    def write(self, data: bytes) -> None:
+        if not self.stream.closed():
+            with contextlib.suppress(StreamClosedError):
+                self.stream.write(data)
+
+    def close(self) -> None:
+        if self.stream.closed():
+            return
+        with contextlib.suppress(StreamClosedError):
+            self.stream.write(b"").add_done_callback(lambda _: self.stream.close())
+
+    def abort(self) -> None:
+        self.stream.close()
+
+    def is_closing(self) -> bool:
+        return self.stream.closed()
+
+    async def read_loop(self) -> None:
+        try:
+            while True:
+                data = await self.stream.read_bytes(65536, partial=True)
+                self.protocol.data_received(data)
+        except StreamClosedError:
+            pass
+
+    def _closed(self) -> None:
+        self.protocol.connection_lost(None)
+
+
+def upgrade_refusal(handler: RequestHandler) -> tuple[int, str] | None:
+    """Why an upgrade request is not a valid RFC 6455 handshake (status, message), or None."""
+    headers = handler.request.headers
+    if handler.request.method != "GET":
+        return 405, "websocket upgrades use GET"
+    if headers.get("Upgrade", "").lower() != "websocket":
+        return 400, 'Can "Upgrade" only to "WebSocket".'
+    tokens = {t.strip().lower() for t in headers.get("Connection", "").split(",")}
+    if "upgrade" not in tokens:
+        return 400, '"Connection" must be "Upgrade".'
+    if headers.get("Sec-WebSocket-Version") not in ("7", "8", "13"):
+        return 426, "Upgrade Required"
+    if not headers.get("Sec-WebSocket-Key"):
+        return 400, "Missing/Invalid WebSocket headers"
+    return None
+
+
+async def take_over(handler: RequestHandler, connection: WebSocketConnection) -> None:
+    """Answer the (validated) upgrade with 101 and give the socket to ``connection``."""
+    key = handler.request.headers["Sec-WebSocket-Key"]
+    connection._response = (
+        b"HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+        b"Sec-WebSocket-Accept: " + ws.accept_key(key).encode("ascii") + b"\r\n\r\n"
+    )
+    stream = handler.detach()
+    if isinstance(stream, SSLIOStream) or stream.closed():
+        transport = StreamTransport(stream, connection)
+        connection.connection_made(transport)
+        if not stream.closed():
+            await transport.read_loop()
+        return
+    sock = stream.socket
+    IOLoop.current().remove_handler(sock)
+    # Bytes Tornado read past the request (a client that did not wait for the 101).
+    connection._leftover = bytes(stream._read_buffer)
+    stream._read_buffer.clear()
+    raw = socket.socket(sock.family, sock.type, sock.proto, fileno=sock.detach())
+    # The stream keeps a socket that owns nothing: closing it later cannot close ours.
+    try:
+        await asyncio.get_running_loop().connect_accepted_socket(lambda: connection, raw)
+    except OSError:
+        raw.close()
+
+
+class UpgradeHandler(RequestHandler):
+    """A request handler that accepts an RFC 6455 upgrade with a :class:`WebSocketConnection`.
+
+    Subclasses implement :meth:`check_origin` and :meth:`connection` (which may refuse by
+    finishing the request and returning None)."""
+
+    def check_origin(self, origin: str) -> bool:
+        return True
+
+    def connection(self, *args: str) -> WebSocketConnection | None:
+        raise NotImplementedError
+
+    async def get(self, *args: str) -> None:
+        refusal = upgrade_refusal(self)
+        if refusal is not None:
+            status, message = refusal
+            self.set_status(status)
+            if status == 426:
+                self.set_header("Sec-WebSocket-Version", "13")
+            self.finish(message)
+            return
+        origin = self.request.headers.get("Origin")
+        if origin is not None and not self.check_origin(origin):
+            self.set_status(403)
+            self.finish("Cross origin websockets not allowed")
+            return
+        connection = self.connection(*args)
+        if connection is not None:
+            await take_over(self, connection)
