@@ -14,6 +14,7 @@ import ssl
 import struct
 from collections.abc import AsyncIterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 from tornado.httpserver import HTTPServer
@@ -24,7 +25,7 @@ from tests.apps.probe import Record, namespaces
 from tests.support.engine_client import EngineWebSocket
 from tests.support.inloop import InLoopServer
 from tests.support.legacy_client import handshake
-from tornio import Router
+from tornio import BaseNamespace, Router
 from tornio.protocol import websocket as ws
 from tornio.transports import wsconn
 
@@ -362,3 +363,49 @@ async def test_websocket_over_tls() -> None:
         http.stop()
         router.manager.close_all()
         await http.close_all_connections()
+
+
+# -- what a session keeps of the request that opened it ------------------------------------------
+
+
+class Keeper(BaseNamespace):
+    """Records what its request says, and the request itself."""
+
+    seen: list[Any] = []
+
+    def recv_connect(self) -> None:
+        request = self.request
+        assert request is not None
+        Keeper.seen.append(request)
+
+
+@pytest.mark.parametrize("kind", ["legacy", "modern"])
+async def test_a_session_keeps_its_request_but_not_the_connection(kind: str) -> None:
+    """Namespaces read the request (headers, cookies, remote IP, query) for as long as the
+    session lives; the connection it came on, with its stream and buffers, is not kept."""
+    Keeper.seen = []
+    server = await InLoopServer.start({"": Keeper, "/k": Keeper})
+    try:
+        headers = {"Cookie": "flavour=mint", "X-Probe": "yes"}
+        if kind == "legacy":
+            sid = (await handshake(server.base))[0]
+            client = await RawWebSocket.connect(
+                server.port, path=f"/socket.io/1/websocket/{sid}?q=1", headers=headers
+            )
+            assert await client.recv_text() == "1::"
+            client.send_text("1::/k")
+            assert await client.recv_text() == "1::/k"
+        else:
+            client = await RawWebSocket.connect(server.port, path=EIO_WS + "&q=1", headers=headers)
+            assert (await client.recv_text()).startswith("0{")
+            client.send_text("40/k,")
+            assert (await client.recv_text()).startswith("40/k,{")
+        request = Keeper.seen[-1]
+        assert request.connection is None and request.server_connection is None
+        assert request.cookies["flavour"].value == "mint"
+        assert request.headers["X-Probe"] == "yes"
+        assert request.remote_ip == "127.0.0.1"
+        assert request.query_arguments["q"] == [b"1"]
+        client.close()
+    finally:
+        await server.stop()

@@ -18,6 +18,7 @@ from tornio.bus import Bus, InProcessBus
 from tornio.bus.messages import BusMessageError, MessageType
 from tornio.engine_session import EngineSession, EngineSettings
 from tornio.modern_socket import ModernSocket
+from tornio.requests import kept_request
 from tornio.rooms import RoomIndex
 from tornio.settings import Settings
 from tornio.timers import SessionTimers
@@ -95,7 +96,7 @@ class SocketManager(SessionTimers):
     def create_socket(self, request: HTTPServerRequest | None = None) -> LegacySocket:
         """A new handshaken legacy socket; it is forgotten if no transport opens in time."""
         socket = LegacySocket(self, self.new_sid(), self.clock())
-        socket.handshake_request = request
+        socket.handshake_request = kept_request(request)
         self.sockets[socket.sessid] = socket
         self.touch(socket)
         return socket
@@ -108,7 +109,7 @@ class SocketManager(SessionTimers):
         socket = ModernSocket(
             self, self.new_sid(), engine_sid, eio_version, self.clock(), transport
         )
-        socket.handshake_request = socket.request = request
+        socket.handshake_request = socket.request = kept_request(request)
         self.sockets[socket.sessid] = socket
         self.engines[engine_sid] = socket
         return socket

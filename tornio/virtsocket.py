@@ -22,6 +22,7 @@ from typing import TYPE_CHECKING, Any, cast
 
 from tornio.exceptions import ConnectionRefused, InvalidPacket, InvalidPayload
 from tornio.protocol import legacy
+from tornio.requests import kept_request
 from tornio.session import LegacySession, Sink
 
 if TYPE_CHECKING:
@@ -384,7 +385,7 @@ class LegacySocket(Socket):
         """A transport connection for this socket arrived."""
         first = self.engine.attach(sink, self.manager.clock())
         if first:
-            self.request = request
+            self.request = kept_request(request)
             if "" in self.manager.namespaces:
                 self.connect_namespace("")
             else:
