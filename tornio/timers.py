@@ -4,18 +4,27 @@ Sessions are sans-I/O: they say when they next need the time (``next_deadline()`
 when told it (``handle_timer(now)``). This is the adapter that owns the only clock. A timer is
 re-armed only when a deadline moves *earlier*; a timer that fires early finds nothing due and
 re-arms itself, so the hot paths never reschedule.
+
+Deadlines are rounded up to a grid of :data:`GRAIN` seconds, so the timers of sessions due
+within the same few milliseconds fire in one pass of the event loop: ten thousand idle
+sessions pinging every 25 s wake the loop tens of times a second instead of four hundred, and
+their pongs come back together.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
+import math
 import time
 from typing import Any
 
 __all__ = ["SessionTimers"]
 
 log = logging.getLogger("tornio.timers")
+
+#: The timer grid, in seconds: a deadline fires at most this much late.
+GRAIN = 0.02
 
 
 class SessionTimers:
@@ -36,6 +45,7 @@ class SessionTimers:
                 entry[1].cancel()
                 del self._timers[sid]
             return
+        deadline = math.ceil(deadline / GRAIN) * GRAIN
         if entry is not None:
             if entry[0] <= deadline:
                 return

@@ -1,0 +1,100 @@
+"""SessionTimers: one loop timer per session at its next deadline, on a grid so that
+sessions due together fire together."""
+
+from __future__ import annotations
+
+import asyncio
+from dataclasses import dataclass, field
+
+from tornio import timers
+from tornio.timers import SessionTimers
+
+
+class LoopPasses:
+    """Counts the passes of the event loop (a callback that reschedules itself)."""
+
+    def __init__(self) -> None:
+        self.count = 0
+        self.running = True
+        asyncio.get_running_loop().call_soon(self.tick)
+
+    def tick(self) -> None:
+        self.count += 1
+        if self.running:
+            asyncio.get_running_loop().call_soon(self.tick)
+
+
+PASSES: LoopPasses | None = None
+
+
+@dataclass
+class FakeEngine:
+    deadline: float | None
+    fired: list[tuple[float, int]] = field(default_factory=list)
+    closed: bool = False
+
+    def next_deadline(self) -> float | None:
+        return self.deadline
+
+    def handle_timer(self, now: float) -> None:
+        self.fired.append((now, PASSES.count if PASSES is not None else -1))
+        self.deadline = None
+
+
+@dataclass
+class FakeSocket:
+    sessid: str
+    engine: FakeEngine
+
+
+class LoopClockTimers(SessionTimers):
+    clock = staticmethod(lambda: asyncio.get_running_loop().time())
+
+
+async def test_deadlines_round_up_to_the_grid_and_fire_together() -> None:
+    owner = LoopClockTimers()
+    now = asyncio.get_running_loop().time()
+    # Three sessions due within one grain of each other, one much later.
+    base = (int(now / timers.GRAIN) + 5) * timers.GRAIN
+    sockets = [
+        FakeSocket(f"s{i}", FakeEngine(base + offset))
+        for i, offset in enumerate((0.001, 0.007, 0.013, 0.5))
+    ]
+    for socket in sockets:
+        owner.touch(socket)
+    whens = {s.sessid: owner._timers[s.sessid][1].when() for s in sockets}
+    for socket in sockets:
+        when = whens[socket.sessid]
+        assert socket.engine.deadline is not None
+        assert socket.engine.deadline <= when < socket.engine.deadline + timers.GRAIN + 1e-9
+    assert whens["s0"] == whens["s1"] == whens["s2"] < whens["s3"]
+
+    global PASSES
+    PASSES = LoopPasses()
+    try:
+        done = asyncio.get_running_loop().create_future()
+        asyncio.get_running_loop().call_at(whens["s0"] + timers.GRAIN / 2, done.set_result, None)
+        await done
+    finally:
+        PASSES.running = False
+    fired = [s.engine.fired for s in sockets]
+    assert [len(f) for f in fired] == [1, 1, 1, 0]
+    assert fired[0][0][1] == fired[1][0][1] == fired[2][0][1] > 0  # one pass of the loop
+    assert all(f[0][0] >= base for f in fired[:3])
+
+
+async def test_an_earlier_deadline_rearms_a_later_one_does_not() -> None:
+    owner = LoopClockTimers()
+    now = asyncio.get_running_loop().time()
+    socket = FakeSocket("s", FakeEngine(now + 10))
+    owner.touch(socket)
+    first = owner._timers["s"][1]
+    socket.engine.deadline = now + 20
+    owner.touch(socket)
+    assert owner._timers["s"][1] is first
+    socket.engine.deadline = now + 1
+    owner.touch(socket)
+    assert owner._timers["s"][1] is not first and first.cancelled()
+    socket.engine.deadline = None
+    owner.touch(socket)
+    assert "s" not in owner._timers
