@@ -7,11 +7,16 @@ Run it from this directory (``scripts/chat`` at the repository root installs wha
 then open http://127.0.0.1:8000/ in two browsers (``/?room=kitchen`` picks a room).
 
 The nickname list is never kept in the process: it is read from the sockets' sessions with
-``fetch_sessions``, so it stays right when tornio runs several worker processes.
+``fetch_sessions``, so it stays right when tornio runs several worker processes. Two users
+who change their nicknames at the same moment on different workers may each read the other's
+session just before the other's change lands, and whichever list reaches a page last wins; so
+each change sends the list once more a moment later, read after both, and every page settles
+on the right one.
 """
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import Iterable
 from pathlib import Path
@@ -54,6 +59,30 @@ def nickname_list(sessions: Iterable[dict[str, Any]]) -> list[str]:
     return sorted({s["nickname"] for s in sessions if s.get("nickname")})
 
 
+#: Seconds after a nickname change when the list is read and sent again.
+SETTLE_DELAY = 0.5
+_settling: set[asyncio.Task[None]] = set()
+
+
+def resend_nicknames_later(manager: Any, namespace: str, leaving: str | None = None) -> None:
+    """Send the nickname list of ``namespace`` again after :data:`SETTLE_DELAY`, read then
+    (without ``leaving``, a socket on its way out)."""
+
+    async def resend() -> None:
+        await asyncio.sleep(SETTLE_DELAY)
+        try:
+            sessions = await manager.fetch_sessions(namespace)
+        except Exception:
+            log.exception("could not read the nickname list again")
+            return
+        names = nickname_list(s for s in sessions if s["sid"] != leaving)
+        manager.emit("nicknames", names, namespace=namespace)
+
+    task = asyncio.get_running_loop().create_task(resend())
+    _settling.add(task)
+    task.add_done_callback(_settling.discard)
+
+
 class ChatNamespace(BaseNamespace, RoomsMixin, BroadcastMixin):
     """One user of the chat: joins a room, picks a nickname, talks to the room."""
 
@@ -77,6 +106,7 @@ class ChatNamespace(BaseNamespace, RoomsMixin, BroadcastMixin):
         self.session["nickname"] = nickname
         self.broadcast_event("announcement", f"{nickname} connected")
         self.broadcast_event("nicknames", nickname_list([*others, self.session]))
+        resend_nicknames_later(self.socket.manager, self.ns_name)
         return True
 
     def on_user_message(self, msg: str) -> bool:
@@ -97,6 +127,7 @@ class ChatNamespace(BaseNamespace, RoomsMixin, BroadcastMixin):
                           if s["sid"] != me]
                 self.broadcast_event_not_me("announcement", f"{nickname} disconnected")
                 self.broadcast_event_not_me("nicknames", nickname_list(others))
+                resend_nicknames_later(self.socket.manager, self.ns_name, leaving=me)
         finally:
             self.disconnect(silent=True)
 
