@@ -10,6 +10,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from tests.support.raw_websocket import client_frame
 from tornio.protocol import websocket as ws
 from tornio.protocol.websocket import FrameDecoder, ProtocolError
 
@@ -17,16 +18,7 @@ MASK = bytes((0x37, 0xFA, 0x21, 0x3D))  # the RFC's example key
 
 
 def frame(opcode: int, payload: bytes, fin: bool = True, mask: bytes = MASK, rsv: int = 0) -> bytes:
-    """A client frame, masked as clients must."""
-    first = (0x80 if fin else 0) | rsv | opcode
-    length = len(payload)
-    if length < 126:
-        head = bytes((first, 0x80 | length))
-    elif length < 65536:
-        head = struct.pack("!BBH", first, 0x80 | 126, length)
-    else:
-        head = struct.pack("!BBQ", first, 0x80 | 127, length)
-    return head + mask + ws.unmask(payload, mask)
+    return client_frame(opcode, payload, fin=fin, mask=mask, rsv=rsv)
 
 
 def decode(data: bytes, max_size: int = 1 << 20) -> list[tuple[int, str | bytes]]:

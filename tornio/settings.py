@@ -55,6 +55,10 @@ class Settings:
     handshake_timeout: float = 30.0
     #: Largest request body (polling POST) or websocket message accepted, in bytes.
     max_buffer_size: int = 1_000_000
+    #: Bytes a websocket client may leave unread (sent by the server, not yet taken by the
+    #: client) before its connection is dropped: a client that stopped reading must not
+    #: grow the server's memory without end.
+    max_write_buffer: int = 16_000_000
     #: Allowed origins, node 0.9 style: ``'*:*'``, ``'host:port'``, ``'host:*'``, ``'*:port'``.
     origins: str | Sequence[str] = "*:*"
     #: ``authorize(request) -> bool`` (or awaitable): False refuses the handshake with 403.

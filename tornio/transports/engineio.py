@@ -377,7 +377,7 @@ class EngineWebSocket(WebSocketConnection):
     def __init__(
         self, host: EngineHost, request: HTTPServerRequest, version: int, existing: Any
     ) -> None:
-        super().__init__(host.engine_settings.max_payload)
+        super().__init__(host.engine_settings.max_payload, host.settings.max_write_buffer)
         self.host = host
         self.request: HTTPServerRequest | None = request
         self.version = version

@@ -27,8 +27,9 @@ class LegacyWebSocket(WebSocketConnection):
         request: HTTPServerRequest,
         transport: str,
         max_message_size: int,
+        max_write_buffer: int,
     ) -> None:
-        super().__init__(max_message_size)
+        super().__init__(max_message_size, max_write_buffer)
         self.socket = socket
         self.request: HTTPServerRequest | None = request
         self.attached = False
@@ -85,4 +86,5 @@ class LegacyWebSocketHandler(TransportMixin, UpgradeHandler):
             self.request,
             self.transport_name,
             self.manager.settings.max_buffer_size,
+            self.manager.settings.max_write_buffer,
         )

@@ -39,8 +39,9 @@ class WebSocketConnection(asyncio.Protocol):
     """One accepted websocket. Subclasses implement :meth:`on_open`, :meth:`on_message`
     and :meth:`on_close`; ``on_close`` runs exactly once, after ``on_open``."""
 
-    def __init__(self, max_message_size: int) -> None:
+    def __init__(self, max_message_size: int, max_write_buffer: int) -> None:
         self.decoder = ws.FrameDecoder(max_message_size)
+        self.max_write_buffer = max_write_buffer
         self.wire: Any = None  # the asyncio.Transport, or a StreamTransport for TLS
         self.closing = False
         self._response = b""
@@ -64,10 +65,17 @@ class WebSocketConnection(asyncio.Protocol):
         if self.closing:
             return False
         encode = ws.encode_frame
+        wire = self.wire
         if len(messages) == 1:
-            self.wire.write(encode(messages[0]))
+            wire.write(encode(messages[0]))
         else:
-            self.wire.write(b"".join([encode(m) for m in messages]))
+            wire.write(b"".join([encode(m) for m in messages]))
+        unsent = wire.get_write_buffer_size()
+        if unsent > self.max_write_buffer:
+            log.warning("websocket client left %d bytes unread: dropping it", unsent)
+            self.closing = True
+            wire.abort()
+            return False
         return True
 
     def close(self, code: int = ws.NORMAL, reason: str = "") -> None:
@@ -167,6 +175,9 @@ class StreamTransport:
     def is_closing(self) -> bool:
         return self.stream.closed()
 
+    def get_write_buffer_size(self) -> int:
+        return 0  # Tornado buffers a TLS stream's writes; max_write_buffer does not apply
+
     async def read_loop(self) -> None:
         try:
             while True:
@@ -204,11 +215,12 @@ async def take_over(handler: RequestHandler, connection: WebSocketConnection) ->
         b"Sec-WebSocket-Accept: " + ws.accept_key(key).encode("ascii") + b"\r\n\r\n"
     )
     stream = handler.detach()
-    if isinstance(stream, SSLIOStream) or stream.closed():
+    if stream.closed():  # the client is gone already: nothing to open
+        return
+    if isinstance(stream, SSLIOStream):
         transport = StreamTransport(stream, connection)
         connection.connection_made(transport)
-        if not stream.closed():
-            await transport.read_loop()
+        await transport.read_loop()
         return
     sock = stream.socket
     IOLoop.current().remove_handler(sock)
