@@ -4,7 +4,13 @@ from __future__ import annotations
 
 import pytest
 
-from tornio.engine_session import EngineSession, EngineSettings, Frame, TransportError
+from tornio.engine_session import (
+    LATE_PING_ALLOWANCE,
+    EngineSession,
+    EngineSettings,
+    Frame,
+    TransportError,
+)
 from tornio.protocol.engineio import Packet, PacketType
 
 SETTINGS = EngineSettings(
@@ -69,6 +75,21 @@ def test_v4_server_pings_and_closes_without_pong() -> None:
     assert h.session.next_deadline() == 5.0  # the pong is due ping_timeout after the ping
     h.session.handle_timer(5.0)
     assert h.reasons == ["ping timeout"]
+
+
+def test_the_pong_deadline_counts_from_when_the_ping_was_due() -> None:
+    """The timers may send a heartbeat a few milliseconds late (``heartbeat_due``); the ping
+    timeout is still counted from the due time, so a session without pongs ends exactly
+    ping_interval + ping_timeout after the last sign of life (the official suite checks it).
+    A ping that goes out much later still leaves the client nearly the whole timeout."""
+    h = Harness()
+    assert h.session.heartbeat_due == h.session.next_deadline() == 3.0
+    h.session.handle_timer(3.015)
+    assert h.session.heartbeat_due is None
+    assert h.session.next_deadline() == 5.0
+    late = Harness()
+    late.session.handle_timer(4.0)  # the loop was blocked for a second
+    assert late.session.next_deadline() == pytest.approx(4.0 - LATE_PING_ALLOWANCE + 2.0)
 
 
 def test_v4_next_ping_is_due_ping_interval_after_the_pong() -> None:

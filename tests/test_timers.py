@@ -1,5 +1,5 @@
-"""SessionTimers: one loop timer per session at its next deadline, on a grid so that
-sessions due together fire together."""
+"""SessionTimers: one loop timer per session at its next deadline; heartbeats on a grid so
+that sessions due together send them together, timeouts on time."""
 
 from __future__ import annotations
 
@@ -30,8 +30,13 @@ PASSES: LoopPasses | None = None
 @dataclass
 class FakeEngine:
     deadline: float | None
+    heartbeat: bool = True  # whether the deadline only sends a heartbeat
     fired: list[tuple[float, int]] = field(default_factory=list)
     closed: bool = False
+
+    @property
+    def heartbeat_due(self) -> float | None:
+        return self.deadline if self.heartbeat else None
 
     def next_deadline(self) -> float | None:
         return self.deadline
@@ -51,7 +56,7 @@ class LoopClockTimers(SessionTimers):
     clock = staticmethod(lambda: asyncio.get_running_loop().time())
 
 
-async def test_deadlines_round_up_to_the_grid_and_fire_together() -> None:
+async def test_heartbeats_round_up_to_the_grid_and_fire_together() -> None:
     owner = LoopClockTimers()
     now = asyncio.get_running_loop().time()
     # Three sessions due within one grain of each other, one much later.
@@ -98,3 +103,12 @@ async def test_an_earlier_deadline_rearms_a_later_one_does_not() -> None:
     socket.engine.deadline = None
     owner.touch(socket)
     assert "s" not in owner._timers
+
+
+async def test_timeouts_are_not_rounded() -> None:
+    owner = LoopClockTimers()
+    now = asyncio.get_running_loop().time()
+    deadline = (int(now / timers.GRAIN) + 5) * timers.GRAIN + 0.003
+    socket = FakeSocket("t", FakeEngine(deadline, heartbeat=False))
+    owner.touch(socket)
+    assert owner._timers["t"][1].when() == deadline

@@ -38,6 +38,9 @@ Frame = str | bytes
 PING, PONG, NOOP, CLOSE = "2", "3", "6", "1"
 
 
+#: How late a ping may go out and still have its pong deadline counted from when it was due.
+LATE_PING_ALLOWANCE = 0.1
+
 class EngineSink(Protocol):
     """A transport connection that carries frames to the client."""
 
@@ -300,6 +303,12 @@ class EngineSession:
         ]
         return min(candidates) if candidates else None
 
+    @property
+    def heartbeat_due(self) -> float | None:
+        """When the next ping is to be sent. Unlike every other deadline, it may be met a
+        few milliseconds late: the timers group such deadlines to wake the loop less."""
+        return self._ping_due
+
     def handle_timer(self, now: float) -> None:
         if self.state is EngineState.CLOSED:
             return
@@ -312,8 +321,11 @@ class EngineSession:
         if self._probe_deadline is not None and now >= self._probe_deadline:
             self._end_probe()
         if self._ping_due is not None and now >= self._ping_due:
-            self._ping_due = None
-            self._pong_deadline = now + self.settings.ping_timeout
+            due, self._ping_due = self._ping_due, None
+            # The pong is due ping_timeout after the ping was: a heartbeat timer may run a
+            # little late (see heartbeat_due), and the timeout stays exact. A ping that went
+            # out much later (an overloaded loop) gives the client nearly the full timeout.
+            self._pong_deadline = max(due, now - LATE_PING_ALLOWANCE) + self.settings.ping_timeout
             self.send(PING)
 
     # -- ending ------------------------------------------------------------------------------

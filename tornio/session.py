@@ -185,6 +185,12 @@ class LegacySession:
 
     # -- time ------------------------------------------------------------------------------
 
+    @property
+    def heartbeat_due(self) -> float | None:
+        """When the next ``2::`` is to be sent. Unlike every other deadline, it may be met a
+        few milliseconds late: the timers group such deadlines to wake the loop less."""
+        return self._heartbeat_due
+
     def next_deadline(self) -> float | None:
         """When ``handle_timer`` must next be called, or None if nothing is pending."""
         if self.state is SessionState.CLOSED:

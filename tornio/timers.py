@@ -5,10 +5,11 @@ when told it (``handle_timer(now)``). This is the adapter that owns the only clo
 re-armed only when a deadline moves *earlier*; a timer that fires early finds nothing due and
 re-arms itself, so the hot paths never reschedule.
 
-Deadlines are rounded up to a grid of :data:`GRAIN` seconds, so the timers of sessions due
-within the same few milliseconds fire in one pass of the event loop: ten thousand idle
-sessions pinging every 25 s wake the loop tens of times a second instead of four hundred, and
-their pongs come back together.
+A deadline that only sends a heartbeat (the session's ``heartbeat_due``) is rounded up to a
+grid of :data:`GRAIN` seconds, so the heartbeats of sessions due within the same few
+milliseconds go out in one pass of the event loop: ten thousand idle sessions pinging every
+25 s wake the loop tens of times a second instead of four hundred, and their pongs come back
+together. Every other deadline (a timeout) fires on time.
 """
 
 from __future__ import annotations
@@ -23,7 +24,7 @@ __all__ = ["SessionTimers"]
 
 log = logging.getLogger("tornio.timers")
 
-#: The timer grid, in seconds: a deadline fires at most this much late.
+#: The heartbeat grid, in seconds: a heartbeat goes out at most this much late.
 GRAIN = 0.02
 
 
@@ -45,7 +46,8 @@ class SessionTimers:
                 entry[1].cancel()
                 del self._timers[sid]
             return
-        deadline = math.ceil(deadline / GRAIN) * GRAIN
+        if deadline == socket.engine.heartbeat_due:
+            deadline = math.ceil(deadline / GRAIN) * GRAIN
         if entry is not None:
             if entry[0] <= deadline:
                 return
