@@ -11,6 +11,7 @@ A TLS stream cannot change hands, so it stays with Tornado and feeds the same de
 
 from __future__ import annotations
 
+import abc
 import asyncio
 import contextlib
 import logging
@@ -235,17 +236,18 @@ async def take_over(handler: RequestHandler, connection: WebSocketConnection) ->
         raw.close()
 
 
-class UpgradeHandler(RequestHandler):
+class UpgradeHandler(RequestHandler, metaclass=abc.ABCMeta):
     """A request handler that accepts an RFC 6455 upgrade with a :class:`WebSocketConnection`.
 
-    Subclasses implement :meth:`check_origin` and :meth:`connection` (which may refuse by
-    finishing the request and returning None)."""
+    Subclasses implement :meth:`connection` and may restrict :meth:`check_origin`."""
 
     def check_origin(self, origin: str) -> bool:
         return True
 
+    @abc.abstractmethod
     def connection(self, *args: str) -> WebSocketConnection | None:
-        raise NotImplementedError
+        """The connection that will own the socket, or None to refuse (having finished the
+        request with an answer)."""
 
     async def get(self, *args: str) -> None:
         refusal = upgrade_refusal(self)
