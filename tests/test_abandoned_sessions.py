@@ -100,7 +100,7 @@ async def test_a_thousand_abandoned_sessions_are_all_cleaned_up() -> None:
         assert srv.manager._timers == {}
         assert srv.manager.rooms.members("") == {}
         gc.collect()
-        from tornio.virtsocket import Socket
+        from tornio.core.socket import Socket
 
         alive: list[Any] = [
             o for o in gc.get_objects() if isinstance(o, Socket) and o.manager is srv.manager

@@ -27,8 +27,8 @@ import zmq
 from zmq.utils.monitor import recv_monitor_message
 
 from tests.support.multihost import ROOT, free_port_pair
-from tornio import Emitter, ids
-from tornio.bus import security
+from tornio import Emitter
+from tornio.bus import ids, security
 from tornio.bus.base import Message
 from tornio.bus.broker import Broker
 from tornio.bus.messages import MessageType, encode, make_message

@@ -45,8 +45,8 @@ from tests.support.multihost import (
 from tests.support.waiting import wait_for
 from tornio.bus import messages, security
 from tornio.bus.broker import broker_addresses
+from tornio.bus.ids import owner_of
 from tornio.bus.messages import MessageType
-from tornio.ids import owner_of
 
 pytestmark = pytest.mark.timeout(80)
 

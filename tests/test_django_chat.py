@@ -32,11 +32,11 @@ from playwright.sync_api import BrowserContext, Page, expect
 from tornado.httputil import HTTPHeaders, HTTPServerRequest, RequestStartLine
 
 from tests.support import wait_for
-from tornio import ids
+from tornio.bus import ids
+from tornio.legacy.socket import LegacySocket
 from tornio.manager import SocketManager
 from tornio.protocol import legacy
 from tornio.settings import Settings
-from tornio.virtsocket import LegacySocket
 
 ROOT = Path(__file__).resolve().parent.parent
 EXAMPLE = ROOT / "examples" / "django_chat"

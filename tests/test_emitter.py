@@ -19,12 +19,13 @@ import zmq
 
 from tests.support.inloop import InLoopServer
 from tests.support.multihost import LegacyChatter
-from tornio import BaseNamespace, Emitter, RoomsMixin, ids
+from tornio import BaseNamespace, Emitter, RoomsMixin
+from tornio.bus import ids
 from tornio.bus.base import Message
 from tornio.bus.broker import Broker
+from tornio.bus.emitter import EmitterError
 from tornio.bus.messages import EMITTER_UID, BusMessageError, MessageType, decode
 from tornio.bus.zmq import ZmqBus
-from tornio.emitter import EmitterError
 
 pytestmark = pytest.mark.timeout(30)
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from tornio.engine_session import (
+from tornio.modern.session import (
     LATE_PING_ALLOWANCE,
     EngineSession,
     EngineSettings,

@@ -12,9 +12,9 @@ from tornado.httpserver import HTTPServer
 from tornado.netutil import bind_sockets
 
 from tests.support.legacy_client import LegacyClient, fetch, handshake
-from tornio import BaseNamespace, Router, forwarding
-from tornio.bus import InProcessBus
-from tornio.forwarding import ForwardingDelegate, Wire
+from tornio import BaseNamespace, Router
+from tornio.bus import InProcessBus, forwarding
+from tornio.bus.forwarding import ForwardingDelegate, Wire
 
 
 class Echo(BaseNamespace):

@@ -8,7 +8,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from tornio import ids
+from tornio.bus import ids
 
 
 @given(st.integers(0, ids.MAX_WORKERS - 1))

@@ -15,15 +15,15 @@ from typing import Any
 
 import pytest
 
-import tornio.virtsocket
+import tornio.legacy.socket
 from tornio.bus import InProcessBus
+from tornio.core.mixins import BroadcastMixin, RoomsMixin
+from tornio.core.namespace import BaseNamespace
 from tornio.exceptions import ConnectionRefused
+from tornio.legacy.socket import LegacySocket
 from tornio.manager import SocketManager
-from tornio.mixins import BroadcastMixin, RoomsMixin
-from tornio.namespace import BaseNamespace
 from tornio.protocol.legacy import decode_packet
 from tornio.settings import Settings
-from tornio.virtsocket import LegacySocket
 
 # --- harness ------------------------------------------------------------------------------
 
@@ -888,13 +888,13 @@ async def test_a_broadcast_is_encoded_once(
 ) -> None:
     clients = [Client(manager, "/chat") for _ in range(3)]
     calls: list[tuple[Any, ...]] = []
-    encode_event = tornio.virtsocket.legacy.encode_event
+    encode_event = tornio.legacy.socket.legacy.encode_event
 
     def counting(*args: Any, **kwargs: Any) -> str:
         calls.append(args)
         return encode_event(*args, **kwargs)
 
-    monkeypatch.setattr(tornio.virtsocket.legacy, "encode_event", counting)
+    monkeypatch.setattr(tornio.legacy.socket.legacy, "encode_event", counting)
     clients[0].send('5::/chat:{"name":"shout","args":["once"]}')
     assert len(calls) == 1
     received = [client.take() for client in clients]

@@ -1,4 +1,4 @@
-"""Tests for tornio.session.LegacySession: node 0.9's liveness model on a fake clock.
+"""Tests for tornio.legacy.session.LegacySession: node 0.9's liveness model on a fake clock.
 
 Time is a plain float passed as ``now``; sinks are in-memory recorders. The settings use small,
 distinct numbers so that every deadline names the timeout it comes from.
@@ -17,7 +17,7 @@ from hypothesis.stateful import (
     rule,
 )
 
-from tornio.session import LegacySession, SessionState
+from tornio.legacy.session import LegacySession, SessionState
 from tornio.settings import Settings
 
 POLLING_DURATION = 5.0

@@ -6,8 +6,8 @@ from __future__ import annotations
 import asyncio
 from dataclasses import dataclass, field
 
-from tornio import timers
-from tornio.timers import SessionTimers
+from tornio.core import timers
+from tornio.core.timers import SessionTimers
 
 
 class LoopPasses:

@@ -18,7 +18,7 @@ from tests.support.inloop import InLoopServer
 from tests.support.legacy_client import CLOSED, LegacyClient, fetch, handshake
 from tests.support.stream_clients import FlashSocketClient
 from tornio import BaseNamespace
-from tornio.transports import flashsocket
+from tornio.legacy.transports import flashsocket
 
 pytestmark = pytest.mark.timeout(30)
 

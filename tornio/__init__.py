@@ -7,7 +7,10 @@ embedded in a Tornado application (:class:`Router`), as a seed-compatible server
 
 from __future__ import annotations
 
-from tornio.emitter import Emitter
+from tornio.bus.emitter import Emitter
+from tornio.core.mixins import BroadcastMixin, RoomsMixin
+from tornio.core.namespace import BaseNamespace
+from tornio.core.socket import Socket
 from tornio.exceptions import (
     InvalidPacket,
     InvalidPayload,
@@ -16,17 +19,17 @@ from tornio.exceptions import (
     TornioError,
 )
 from tornio.manager import SocketManager
-from tornio.mixins import BroadcastMixin, RoomsMixin
-from tornio.namespace import BaseNamespace
+from tornio.modern.endpoint import EngineConnection, EngineEndpoint
 from tornio.router import Router
 from tornio.server import SocketIOServer
 from tornio.settings import Settings
-from tornio.virtsocket import Socket
 
 __all__ = [
     "BaseNamespace",
     "BroadcastMixin",
     "Emitter",
+    "EngineConnection",
+    "EngineEndpoint",
     "InvalidPacket",
     "InvalidPayload",
     "PayloadTooLarge",

@@ -1,7 +1,9 @@
 """``SocketManager``: the sockets of one process, their timers, rooms and emits.
 
 It owns every socket of the process, legacy (0.9) and modern (Engine.IO v3/v4), and their
-timers (:class:`~tornio.timers.SessionTimers`), which drive the sans-I/O sessions. Emits go
+timers (:class:`~tornio.core.timers.SessionTimers`), which drive the sans-I/O sessions. It is
+where the two generations meet: the sockets see it only as their
+:class:`~tornio.core.socket.SocketHost`, and the transports as their host. Emits go
 to local recipients directly and to the other nodes through the bus; each emit is encoded
 once per flavour of client present and the same wire data is queued for every recipient.
 """
@@ -13,22 +15,23 @@ import logging
 from collections.abc import Coroutine, Iterable, Mapping
 from typing import TYPE_CHECKING, Any
 
-from tornio import ids
-from tornio.bus import Bus, InProcessBus
+from tornio.bus import Bus, InProcessBus, ids
 from tornio.bus.messages import BusMessageError, MessageType
-from tornio.engine_session import EngineSession, EngineSettings
-from tornio.modern_socket import ModernSocket
-from tornio.requests import kept_request
-from tornio.rooms import RoomIndex
+from tornio.core.requests import kept_request
+from tornio.core.rooms import RoomIndex
+from tornio.core.socket import Socket
+from tornio.core.timers import SessionTimers
+from tornio.legacy.socket import LegacySocket
+from tornio.modern.session import EngineSettings
+from tornio.modern.socket import ModernSocket
+from tornio.modern.transports import forget_engine
 from tornio.settings import Settings
-from tornio.timers import SessionTimers
-from tornio.virtsocket import LegacySocket, Socket
 
 if TYPE_CHECKING:
     from tornado.httputil import HTTPServerRequest
 
     from tornio.bus.base import Message
-    from tornio.namespace import BaseNamespace
+    from tornio.core.namespace import BaseNamespace
 
 __all__ = ["SocketManager", "normalize_namespace"]
 
@@ -64,19 +67,13 @@ class SocketManager(SessionTimers):
             normalize_namespace(name): cls for name, cls in namespaces.items()
         }
         self.settings = settings
-        self.engine_settings = EngineSettings(
-            ping_interval=settings.ping_interval,
-            ping_timeout=settings.ping_timeout,
-            upgrade_timeout=settings.upgrade_timeout,
-            connect_timeout=settings.connect_timeout,
-            max_payload=settings.max_buffer_size,
-        )
+        self.engine_settings = EngineSettings.from_settings(settings)
         #: Modern sockets by Engine.IO session id (which only their transport requests carry).
         self.engines: dict[str, ModernSocket] = {}
         #: This process's node tag: every session id it hands out starts with it.
         self.node_id = ids.node_tag(ids.new_host_tag(), 0)
         self.sockets: dict[str, Socket] = {}
-        self.rooms = RoomIndex()
+        self.rooms: RoomIndex[Socket] = RoomIndex(self._room_added, self._room_emptied)
         self.bus: Bus = bus if bus is not None else InProcessBus()
         self.bus.attach(self)
         self._background: set[asyncio.Task[Any]] = set()
@@ -87,7 +84,7 @@ class SocketManager(SessionTimers):
     # -- sockets -----------------------------------------------------------------------------
 
     def new_sid(self) -> str:
-        """A fresh session id naming this node (see :mod:`tornio.ids`)."""
+        """A fresh session id naming this node (see :mod:`tornio.bus.ids`)."""
         while True:
             sid = ids.make_sid(self.node_id)
             if sid not in self.sockets and sid not in self.engines:
@@ -107,7 +104,8 @@ class SocketManager(SessionTimers):
         """A new Engine.IO session (opened by a polling GET or a websocket)."""
         engine_sid = self.new_sid()
         socket = ModernSocket(
-            self, self.new_sid(), engine_sid, eio_version, self.clock(), transport
+            self, self.engine_settings, self.new_sid(), engine_sid, eio_version, self.clock(),
+            transport,
         )
         socket.handshake_request = socket.request = kept_request(request)
         self.sockets[socket.sessid] = socket
@@ -117,12 +115,6 @@ class SocketManager(SessionTimers):
     def welcome(self) -> str:
         """What ``GET /<resource>/`` with no query answers (node 0.9 did the same)."""
         return "Welcome to socket.io."
-
-    def _forget_engine(self, engine: EngineSession) -> None:
-        if engine.owes_noop:  # a poll racing the client's close still gets its noop
-            asyncio.get_running_loop().call_later(1.0, self.engines.pop, engine.sid, None)
-        else:
-            self.engines.pop(engine.sid, None)
 
     def get_engine(self, engine_sid: str) -> ModernSocket | None:
         """The modern socket whose Engine.IO session id is ``engine_sid``."""
@@ -138,9 +130,8 @@ class SocketManager(SessionTimers):
         if self.sockets.get(socket.sessid) is socket:
             del self.sockets[socket.sessid]
         if isinstance(socket, ModernSocket):
-            self._forget_engine(socket.engine)
-        for namespace in {"", *self.namespaces, *socket.rooms}:
-            self.remove_member(namespace, socket)
+            forget_engine(self.engines, socket.engine)
+        self.rooms.remove_socket(socket)
         self.cancel_timer(socket.sessid)
 
     def run_in_background(self, coro: Coroutine[Any, Any, Any]) -> None:
@@ -153,22 +144,13 @@ class SocketManager(SessionTimers):
         for socket in list(self.sockets.values()):
             socket.engine.close(reason)
 
-    # -- namespaces and rooms ----------------------------------------------------------------
+    # -- rooms: the bus carries a room's emits here while it has members here ---------------
 
-    def add_member(self, namespace: str, socket: Socket) -> None:
-        self.rooms.add_member(namespace, socket)
+    def _room_added(self, namespace: str, room: str) -> None:
+        self.bus.subscribe(self, namespace, room)
 
-    def remove_member(self, namespace: str, socket: Socket) -> None:
-        for room in self.rooms.remove_member(namespace, socket):
-            self.bus.unsubscribe(self, namespace, room)
-
-    def join(self, socket: Socket, namespace: str, room: str) -> None:
-        if self.rooms.join(namespace, room, socket):
-            self.bus.subscribe(self, namespace, room)
-
-    def leave(self, socket: Socket, namespace: str, room: str) -> None:
-        if self.rooms.leave(namespace, room, socket):
-            self.bus.unsubscribe(self, namespace, room)
+    def _room_emptied(self, namespace: str, room: str) -> None:
+        self.bus.unsubscribe(self, namespace, room)
 
     # -- the bus -----------------------------------------------------------------------------
 
@@ -277,11 +259,11 @@ class SocketManager(SessionTimers):
             elif kind == MessageType.SOCKETS_JOIN:
                 for socket in self._selected(nsp, data):
                     for room in data["join"]:
-                        self.join(socket, nsp, room)
+                        self.rooms.join(nsp, room, socket)
             elif kind == MessageType.SOCKETS_LEAVE:
                 for socket in self._selected(nsp, data):
                     for room in data["leave"]:
-                        self.leave(socket, nsp, room)
+                        self.rooms.leave(nsp, room, socket)
             elif kind == MessageType.DISCONNECT_SOCKETS:
                 for socket in self._selected(nsp, data):
                     socket.disconnect_namespace(nsp)

@@ -20,29 +20,29 @@ from tornado.routing import AnyMatches, Rule
 from tornado.web import URLSpec
 from tornado.wsgi import WSGIContainer
 
-from tornio.manager import SocketManager
-from tornio.settings import Settings
-from tornio.transports.base import ProtocolVersionHandler, UnknownTransportHandler
-from tornio.transports.engineio import (
-    EnginePollingHandler,
-    EngineWebSocketHandler,
-    UpgradeMatches,
-)
-from tornio.transports.flashsocket import (
+from tornio.legacy.transports.base import ProtocolVersionHandler, UnknownTransportHandler
+from tornio.legacy.transports.flashsocket import (
     FlashSocketHandler,
     FlashSocketRfc6455Handler,
     FlashSwfHandler,
     VersionMatches,
 )
-from tornio.transports.handshake import HandshakeHandler
-from tornio.transports.htmlfile import HtmlFileHandler
-from tornio.transports.multipart import XhrMultipartHandler
-from tornio.transports.polling import JsonpPollingHandler, XhrPollingHandler
-from tornio.transports.websocket import LegacyWebSocketHandler
+from tornio.legacy.transports.handshake import HandshakeHandler
+from tornio.legacy.transports.htmlfile import HtmlFileHandler
+from tornio.legacy.transports.multipart import XhrMultipartHandler
+from tornio.legacy.transports.polling import JsonpPollingHandler, XhrPollingHandler
+from tornio.legacy.transports.websocket import LegacyWebSocketHandler
+from tornio.manager import SocketManager
+from tornio.modern.transports import (
+    EnginePollingHandler,
+    EngineWebSocketHandler,
+    UpgradeMatches,
+)
+from tornio.settings import Settings
 
 if TYPE_CHECKING:
     from tornio.bus import Bus
-    from tornio.namespace import BaseNamespace
+    from tornio.core.namespace import BaseNamespace
 
 __all__ = ["Router"]
 

@@ -29,7 +29,7 @@ from tornio.transports.inline_policy import InlinePolicyHTTPServer
 
 if TYPE_CHECKING:
     from tornio.bus import Bus
-    from tornio.namespace import BaseNamespace
+    from tornio.core.namespace import BaseNamespace
     from tornio.policy import PolicySupervisor
 
 __all__ = ["SocketIOServer"]

@@ -2,7 +2,7 @@
 
 The supervisor peeks (``MSG_PEEK``: nothing is consumed) at a new connection's request line.
 A session id in it (``sid=`` for Engine.IO, ``/1/<transport>/<sid>`` for 0.9) names the
-owning worker (:mod:`tornio.ids`); a request without one starts a new session and goes to
+owning worker (:mod:`tornio.bus.ids`); a request without one starts a new session and goes to
 the least-loaded worker.
 """
 
@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from tornio import ids
+from tornio.bus import ids
 
 __all__ = ["POLICY_REQUEST", "find_sid", "least_loaded", "request_line_complete"]
 

@@ -3,11 +3,11 @@ Flash policy process, all watched and restarted.
 
 It binds the port before any worker starts and keeps it: workers never accept connections
 themselves. Each new connection's first request is peeked at (nothing consumed); a session
-id in it names the worker that owns the session (:mod:`tornio.ids`), so the connection is
+id in it names the worker that owns the session (:mod:`tornio.bus.ids`), so the connection is
 passed to that worker's process with ``socket.send_fds`` — no sticky sessions needed. A
 connection with no session id goes to the least-loaded worker (workers report their session
 counts every second). Requests that later reach the wrong worker on a kept-alive connection
-are forwarded by the worker itself (:mod:`tornio.forwarding`).
+are forwarded by the worker itself (:mod:`tornio.bus.forwarding`).
 
 SIGTERM or SIGINT: stop accepting, tell workers to drain (their clients are told to
 reconnect), wait up to the drain timeout, then end whatever is left.
@@ -32,7 +32,7 @@ from typing import Any
 
 from tornado.netutil import bind_sockets
 
-from tornio import ids
+from tornio.bus import ids
 from tornio.bus.addresses import broker_addresses
 from workers.routing import PEEK_BYTES, find_sid, least_loaded, request_line_complete
 

@@ -26,11 +26,10 @@ from typing import Any
 from tornado.httpserver import HTTPServer
 from tornado.iostream import IOStream
 
-from tornio import forwarding, ids
-from tornio.bus import security
+from tornio.bus import forwarding, ids, security
+from tornio.bus.forwarding import ForwardingDelegate, Wire
 from tornio.bus.messages import MessageType
 from tornio.bus.zmq import ZmqBus
-from tornio.forwarding import ForwardingDelegate, Wire
 from workers.loading import load_router
 
 __all__ = ["main"]
@@ -44,7 +43,7 @@ DRAIN_GRACE = 2.0
 
 
 class BusForwarder:
-    """Forwards HTTP requests to their owner over the bus (see :mod:`tornio.forwarding`)."""
+    """Forwards HTTP requests to their owner over the bus (see :mod:`tornio.bus.forwarding`)."""
 
     def __init__(self, bus: ZmqBus) -> None:
         self.bus = bus

@@ -16,7 +16,7 @@ import tornado.web
 from tornado.httpserver import HTTPServer
 
 from tornio import BaseNamespace, Router
-from tornio.engine_app import EngineConnection, EngineEndpoint
+from tornio.modern.endpoint import EngineConnection, EngineEndpoint
 
 TIMINGS = {"ping_interval": 0.3, "ping_timeout": 0.2, "max_buffer_size": 1_000_000}
 

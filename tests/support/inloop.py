@@ -9,7 +9,7 @@ from tornado.httpserver import HTTPServer
 from tornado.netutil import bind_sockets
 
 from tornio import Router
-from tornio.namespace import BaseNamespace
+from tornio.core.namespace import BaseNamespace
 
 __all__ = ["InLoopServer"]
 

@@ -24,7 +24,7 @@ from pathlib import Path
 from typing import Any
 
 from tests.support.waiting import wait_for
-from tornio import ids
+from tornio.bus import ids
 
 __all__ = ["ROOT", "ClusterProcess", "alive", "children_of", "free_port", "worker_of"]
 
@@ -47,7 +47,7 @@ def tornio_command() -> list[str]:
 
 
 def worker_of(sid: str) -> int:
-    """The index of the worker that owns a session id (tornio.ids)."""
+    """The index of the worker that owns a session id (tornio.bus.ids)."""
     tag = ids.owner_of(sid)
     assert tag is not None, f"{sid!r} is not one of tornio's session ids"
     return ids.worker_index(tag)

@@ -44,7 +44,7 @@ members are left out, optional); an EMIT must have ``event`` (str), ``args`` (li
 ``rooms`` and ``skip``; a SOCKETS_JOIN has ``join`` and a SOCKETS_LEAVE ``leave`` (lists
 of rooms). A PROBE has ``nonce`` (str), an HTTP_ABORT ``id``
 (str). Control messages, requests and responses may carry any map (an HTTP_REQUEST and its
-response carry :data:`tornio.forwarding.Wire` maps). Extra keys in ``data`` are kept (forward
+response carry :data:`tornio.bus.forwarding.Wire` maps). Extra keys in ``data`` are kept (forward
 compatible); extra keys in the envelope are refused.
 
 Limits: a payload of at most ``max_payload`` bytes (:data:`MAX_PAYLOAD`, 1 MiB, by default),
@@ -119,7 +119,7 @@ class MessageType(enum.IntEnum):
     FETCH_SESSIONS = 7  #: request: the session data of sockets (answered by every node)
     FETCH_SESSIONS_RESPONSE = 8  #: one node's answer to FETCH_SESSIONS
     NODE_DOWN = 13  #: a node is leaving cleanly
-    HTTP_REQUEST = 20  #: request to one node: run a forwarded HTTP request (tornio.forwarding)
+    HTTP_REQUEST = 20  #: request to one node: run a forwarded HTTP request (tornio.bus.forwarding)
     HTTP_RESPONSE = 21  #: the owner's answer to HTTP_REQUEST
     HTTP_ABORT = 22  #: to one node: the client of a forwarded request left (``data["id"]``)
     PROBE = 100  #: a node's message to itself, proving its subscriptions (``ready()``)

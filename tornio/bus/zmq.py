@@ -52,7 +52,7 @@ control topic and gathers one answer per node in the table when it was sent (the
 answers itself, locally, through the same handler), or what arrived within ``timeout``: it
 never raises on a timeout, and logs the nodes that did not answer. Nodes answer through
 :meth:`ZmqBus.set_request_handler`. :meth:`ZmqBus.request_node` asks one node on its direct
-topic (HTTP_REQUEST: a request forwarded to its session's owner, :mod:`tornio.forwarding`)
+topic (HTTP_REQUEST: a request forwarded to its session's owner, :mod:`tornio.bus.forwarding`)
 and gives its answer or None; :meth:`ZmqBus.send_node` sends one node a one-way message
 (HTTP_ABORT); :meth:`ZmqBus.set_http_handler` says how this node answers both.
 
@@ -577,7 +577,7 @@ class ZmqBus:
         execute: Callable[[dict[str, Any]], Awaitable[dict[str, Any] | None]],
         abort: Callable[[str], None],
     ) -> None:
-        """How this node answers forwarded HTTP requests (:mod:`tornio.forwarding`):
+        """How this node answers forwarded HTTP requests (:mod:`tornio.bus.forwarding`):
         ``await execute(request)`` gives the response (None: no answer), ``abort(id)`` is
         called when the forwarding end's client left."""
 

@@ -1,1 +1,3 @@
-"""Tornado adapters: the only modules that touch request handlers and streams."""
+"""HTTP and websocket plumbing both generations' transports share: the websocket connection
+that takes an upgraded socket over from Tornado (``wsconn``), origin checks (``origins``),
+and node's inline Flash policy answer (``inline_policy``)."""

@@ -30,7 +30,7 @@ if TYPE_CHECKING:
 
 __all__ = ["UpgradeHandler", "WebSocketConnection", "take_over"]
 
-log = logging.getLogger("tornio.transports.websocket")
+log = logging.getLogger("tornio.legacy.transports.websocket")
 
 #: How long a server-initiated close waits for the client's close frame.
 CLOSE_TIMEOUT = 5.0

@@ -56,7 +56,7 @@ def get_emitter() -> Any:
     with _lock:
         emitter = _emitters.get(address)
         if emitter is None:
-            from tornio.emitter import Emitter
+            from tornio.bus.emitter import Emitter
 
             emitter = _emitters[address] = Emitter(address)
         return emitter

@@ -18,7 +18,7 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, TypeVar
 
 if TYPE_CHECKING:
-    from tornio.namespace import BaseNamespace
+    from tornio.core.namespace import BaseNamespace
 
 __all__ = ["SOCKETIO_NS", "autodiscover", "namespace", "namespaces"]
 

@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Any
 from tornio.router import Router
 
 if TYPE_CHECKING:
-    from tornio.namespace import BaseNamespace
+    from tornio.core.namespace import BaseNamespace
 
 __all__ = ["get_router", "project_wsgi_app"]
 

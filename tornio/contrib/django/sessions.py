@@ -35,8 +35,8 @@ import logging
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, TypeVar
 
+from tornio.core.namespace import BaseNamespace
 from tornio.exceptions import ConnectionRefused
-from tornio.namespace import BaseNamespace
 
 if TYPE_CHECKING:
     from tornado.httputil import HTTPServerRequest

@@ -31,16 +31,15 @@ from tornado.iostream import IOStream, StreamClosedError
 from tornado.routing import PathMatches
 from tornado.web import HTTPError, RequestHandler
 
-from tornio.origins import origin_allowed
+from tornio.legacy.transports.base import UNKNOWN_SID, LegacyHost, TransportMixin
+from tornio.legacy.transports.websocket import LegacyWebSocketHandler
 from tornio.protocol import hixie76
-from tornio.transports.base import UNKNOWN_SID, TransportMixin
-from tornio.transports.websocket import LegacyWebSocketHandler
+from tornio.transports.origins import origin_allowed
 
 if TYPE_CHECKING:
     from tornado.httputil import HTTPServerRequest
 
-    from tornio.manager import SocketManager
-    from tornio.virtsocket import LegacySocket
+    from tornio.legacy.socket import LegacySocket
 
 __all__ = [
     "FlashSocketHandler",
@@ -50,7 +49,7 @@ __all__ = [
     "find_swf",
 ]
 
-log = logging.getLogger("tornio.transports.flashsocket")
+log = logging.getLogger("tornio.legacy.transports.flashsocket")
 
 #: How long the 8 bytes of key3 may take to follow the request headers.
 KEY3_TIMEOUT = 10.0
@@ -157,7 +156,7 @@ class HixieConnection:
     """One hixie-76 connection after the HTTP request headers: key3, proof, then frames."""
 
     def __init__(
-        self, stream: IOStream, manager: SocketManager, request: HTTPServerRequest
+        self, stream: IOStream, manager: LegacyHost, request: HTTPServerRequest
     ) -> None:
         self.stream = stream
         self.manager = manager
@@ -227,7 +226,7 @@ class FlashSwfHandler(RequestHandler):
     """``/<resource>/static/flashsocket/WebSocketMain.swf`` (and ``…Insecure.swf``); 404 when
     flashsocket is disabled or no client package is configured. Tornado's ETag applies."""
 
-    def initialize(self, manager: SocketManager) -> None:
+    def initialize(self, manager: LegacyHost) -> None:
         self.manager = manager
 
     def get(self, name: str) -> None:

@@ -24,7 +24,7 @@ from __future__ import annotations
 
 import json
 
-from tornio.transports.streaming import StreamingHandler
+from tornio.legacy.transports.streaming import StreamingHandler
 
 __all__ = ["PRELUDE", "HtmlFileHandler", "htmlfile_frame"]
 

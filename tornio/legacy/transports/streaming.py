@@ -5,7 +5,7 @@ writes a prelude, then one frame per write of the session, each flushed at once 
 HTTP chunk (Tornado chunks a response that is flushed before it is finished); the session
 treats the GET as a persistent transport (heartbeats, heartbeat timeout) and the response
 ends only when the session closes it or the client goes away. POSTs are
-:class:`~tornio.transports.posting.PacketPostHandler`'s, as with xhr-polling.
+:class:`~tornio.legacy.transports.posting.PacketPostHandler`'s, as with xhr-polling.
 """
 
 from __future__ import annotations
@@ -14,13 +14,13 @@ import abc
 import asyncio
 import logging
 
+from tornio.legacy.transports.base import UNKNOWN_SID
+from tornio.legacy.transports.posting import PacketPostHandler
 from tornio.protocol import legacy
-from tornio.transports.base import UNKNOWN_SID
-from tornio.transports.posting import PacketPostHandler
 
 __all__ = ["StreamingHandler", "StreamingSink"]
 
-log = logging.getLogger("tornio.transports.streaming")
+log = logging.getLogger("tornio.legacy.transports.streaming")
 
 
 class StreamingSink:

@@ -17,18 +17,18 @@ from __future__ import annotations
 import logging
 from typing import TYPE_CHECKING, Any
 
-from tornio.engine_session import EngineSession, Frame
+from tornio.core.socket import Socket
 from tornio.exceptions import ConnectionRefused, InvalidPacket
+from tornio.modern.session import EngineSession, EngineSettings, Frame
 from tornio.protocol import msgpack_parser, socketio
 from tornio.protocol.socketio import Packet, PacketType
-from tornio.virtsocket import Socket
 
 if TYPE_CHECKING:
-    from tornio.manager import SocketManager
+    from tornio.core.socket import SocketHost
 
 __all__ = ["ModernSocket", "MsgpackModernSocket"]
 
-log = logging.getLogger("tornio.modern_socket")
+log = logging.getLogger("tornio.modern.socket")
 
 #: Event names a client may not send (socket.io's reserved names).
 RESERVED_EVENTS = frozenset(
@@ -52,7 +52,8 @@ class ModernSocket(Socket):
 
     def __init__(
         self,
-        manager: SocketManager,
+        manager: SocketHost,
+        engine_settings: EngineSettings,
         sid: str,
         engine_sid: str,
         eio_version: int,
@@ -66,7 +67,7 @@ class ModernSocket(Socket):
         self.engine = EngineSession(
             engine_sid,
             eio_version,
-            manager.engine_settings,
+            engine_settings,
             now,
             self._on_session_close,
             transport,
@@ -155,13 +156,8 @@ class ModernSocket(Socket):
     def opened(self) -> None:
         """The Engine.IO open packet is queued. Socket.IO v4 (socket.io-client 2.x) joins the
         default namespace implicitly, and the server says so at once; v5 waits for CONNECT."""
-        if self.sio_version >= 5:
-            return
-        if "" in self.manager.namespaces:
-            self.connect_namespace("")
-        else:
-            self.manager.add_member("", self)
-            self._send_connect_ok("")
+        if self.sio_version < 5:
+            self.join_global_namespace()
 
     def receive_messages(self, messages: list[str | bytes]) -> None:
         """Engine.IO messages from the client."""

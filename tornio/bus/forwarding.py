@@ -29,14 +29,14 @@ from tornado.httputil import (
     ResponseStartLine,
 )
 
-from tornio import ids
+from tornio.bus import ids
 
 if TYPE_CHECKING:
     from tornado.concurrent import Future
 
 __all__ = ["Forwarder", "ForwardingDelegate", "abort", "execute"]
 
-log = logging.getLogger("tornio.forwarding")
+log = logging.getLogger("tornio.bus.forwarding")
 
 #: A request or response carried between processes: plain msgpack-able values.
 Wire = dict[str, Any]

@@ -4,14 +4,14 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from tornio.origins import origin_allowed
-from tornio.transports.base import UNKNOWN_SID, TransportMixin
+from tornio.legacy.transports.base import UNKNOWN_SID, TransportMixin
+from tornio.transports.origins import origin_allowed
 from tornio.transports.wsconn import UpgradeHandler, WebSocketConnection
 
 if TYPE_CHECKING:
     from tornado.httputil import HTTPServerRequest
 
-    from tornio.virtsocket import LegacySocket
+    from tornio.legacy.socket import LegacySocket
 
 __all__ = ["LegacyWebSocketHandler"]
 

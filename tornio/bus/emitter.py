@@ -22,7 +22,7 @@ supported (nobody would be listening for them).
 **Rooms and sids.** ``to(room)`` (alias ``in_``) always names a room: a tornio session id is
 20 characters of ``[A-Za-z0-9_-]``, and so is a room called ``"user-notifications-1"``, so
 guessing would misdeliver. One socket is ``to_sid(sid)``: the message goes only to the node
-that owns the sid (a sid names its owner, :mod:`tornio.ids`). ``except_(name)`` leaves out
+that owns the sid (a sid names its owner, :mod:`tornio.bus.ids`). ``except_(name)`` leaves out
 both the members of room ``name`` and the socket whose sid is ``name`` (as in Socket.IO,
 where every socket is in a room named after its id).
 
@@ -62,8 +62,7 @@ from typing import Any
 
 import zmq
 
-from tornio import ids
-from tornio.bus import messages
+from tornio.bus import ids, messages
 from tornio.bus.addresses import broker_addresses
 from tornio.bus.messages import EMITTER_UID, BusMessageError, MessageType
 from tornio.bus.security import CurveClient, is_local_address, load_client
@@ -71,7 +70,7 @@ from tornio.exceptions import TornioError
 
 __all__ = ["BroadcastOperator", "Emitter", "EmitterError"]
 
-log = logging.getLogger("tornio.emitter")
+log = logging.getLogger("tornio.bus.emitter")
 
 #: Events a Socket.IO client reserves for itself: emitting them would confuse it.
 RESERVED_EVENTS = frozenset(

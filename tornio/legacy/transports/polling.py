@@ -1,8 +1,9 @@
 """xhr-polling and jsonp-polling: a GET long-polls for packets, a POST carries packets in.
 
 Node 0.9's behaviour (``reference/legacy.md`` §2.2–§2.3): one answer per GET (a packet, or
-several framed, or ``8::`` when the polling duration passes); POSTs are
-:class:`~tornio.transports.posting.PacketPostHandler`'s (``1`` for each, the whole body read).
+several framed, or ``8::`` when the polling duration passes); POSTs
+are :class:`~tornio.legacy.transports.posting.PacketPostHandler`'s (``1`` for each,
+the whole body read).
 """
 
 from __future__ import annotations
@@ -13,13 +14,13 @@ import logging
 import re
 from urllib.parse import parse_qs
 
+from tornio.legacy.transports.base import UNKNOWN_SID
+from tornio.legacy.transports.posting import PacketPostHandler
 from tornio.protocol import legacy
-from tornio.transports.base import UNKNOWN_SID
-from tornio.transports.posting import PacketPostHandler
 
 __all__ = ["JsonpPollingHandler", "XhrPollingHandler"]
 
-log = logging.getLogger("tornio.transports.polling")
+log = logging.getLogger("tornio.legacy.transports.polling")
 
 JSONP_INDEX = re.compile(r"^\d+$")
 

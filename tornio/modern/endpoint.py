@@ -13,7 +13,6 @@ as tornio's Socket.IO server.
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import re
 import secrets
@@ -22,21 +21,22 @@ from typing import TYPE_CHECKING, Any
 
 from tornado.routing import Rule
 
-from tornio.engine_session import EngineSession, EngineSettings
-from tornio.settings import Settings
-from tornio.timers import SessionTimers
-from tornio.transports.engineio import (
+from tornio.core.timers import SessionTimers
+from tornio.modern.session import EngineSession, EngineSettings
+from tornio.modern.transports import (
     EnginePollingHandler,
     EngineWebSocketHandler,
     UpgradeMatches,
+    forget_engine,
 )
+from tornio.settings import Settings
 
 if TYPE_CHECKING:
     from tornado.httputil import HTTPServerRequest
 
 __all__ = ["EngineConnection", "EngineEndpoint"]
 
-log = logging.getLogger("tornio.engine_app")
+log = logging.getLogger("tornio.modern.endpoint")
 
 
 class EngineConnection:
@@ -113,13 +113,7 @@ class EngineEndpoint(SessionTimers):
         self.on_message = on_message
         self.on_close = on_close
         self.settings = Settings.from_kwargs(**settings)
-        self.engine_settings = EngineSettings(
-            ping_interval=self.settings.ping_interval,
-            ping_timeout=self.settings.ping_timeout,
-            upgrade_timeout=self.settings.upgrade_timeout,
-            connect_timeout=None,
-            max_payload=self.settings.max_buffer_size,
-        )
+        self.engine_settings = EngineSettings.from_settings(self.settings, socketio=False)
         self.connections: dict[str, EngineConnection] = {}
 
     @property
@@ -155,10 +149,7 @@ class EngineEndpoint(SessionTimers):
             conn.close()
 
     def _forget(self, conn: EngineConnection) -> None:
-        if conn.engine.owes_noop:  # a poll racing the client's close still gets its noop
-            asyncio.get_running_loop().call_later(1.0, self.connections.pop, conn.sessid, None)
-        else:
-            self.connections.pop(conn.sessid, None)
+        forget_engine(self.connections, conn.engine)
         self.cancel_timer(conn.sessid)
 
     def _callback(self, name: str, *args: Any) -> None:

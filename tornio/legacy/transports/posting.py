@@ -13,14 +13,14 @@ from typing import TYPE_CHECKING
 
 from tornado.web import RequestHandler, stream_request_body
 
-from tornio.transports.base import UNKNOWN_SID, TransportMixin
+from tornio.legacy.transports.base import UNKNOWN_SID, TransportMixin
 
 if TYPE_CHECKING:
-    from tornio.virtsocket import LegacySocket
+    from tornio.legacy.socket import LegacySocket
 
 __all__ = ["PacketPostHandler"]
 
-log = logging.getLogger("tornio.transports.posting")
+log = logging.getLogger("tornio.legacy.transports.posting")
 
 
 @stream_request_body

@@ -9,7 +9,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from tornio.virtsocket import Socket
+    from tornio.core.socket import Socket
 
 __all__ = ["BroadcastMixin", "RoomsMixin"]
 
@@ -29,12 +29,12 @@ class RoomsMixin:
     def join(self, room: str) -> None:
         """Put this socket in ``room`` of this namespace."""
         self.session.setdefault("rooms", set()).add(self._get_room_name(room))
-        self.socket.manager.join(self.socket, self.ns_name, room)
+        self.socket.manager.rooms.join(self.ns_name, room, self.socket)
 
     def leave(self, room: str) -> None:
         """Take this socket out of ``room``."""
         self.session.setdefault("rooms", set()).discard(self._get_room_name(room))
-        self.socket.manager.leave(self.socket, self.ns_name, room)
+        self.socket.manager.rooms.leave(self.ns_name, room, self.socket)
 
     def _get_room_name(self, room: str) -> str:
         return self.ns_name + "_" + room

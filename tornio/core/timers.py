@@ -22,7 +22,7 @@ from typing import Any
 
 __all__ = ["SessionTimers"]
 
-log = logging.getLogger("tornio.timers")
+log = logging.getLogger("tornio.core.timers")
 
 #: The heartbeat grid, in seconds: a heartbeat goes out at most this much late.
 GRAIN = 0.02

@@ -3,14 +3,17 @@
 from __future__ import annotations
 
 import logging
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 from tornado.web import RequestHandler
 
 if TYPE_CHECKING:
-    from tornio.manager import SocketManager
+    from tornado.httputil import HTTPServerRequest
 
-__all__ = ["UNKNOWN_SID", "TransportMixin", "UnknownTransportHandler"]
+    from tornio.legacy.socket import LegacySocket
+    from tornio.settings import Settings
+
+__all__ = ["UNKNOWN_SID", "LegacyHost", "TransportMixin", "UnknownTransportHandler"]
 
 log = logging.getLogger("tornio.transports")
 
@@ -19,13 +22,31 @@ log = logging.getLogger("tornio.transports")
 UNKNOWN_SID = "7:::1+0"
 
 
+class LegacyHost(Protocol):
+    """What the 0.9 transports need of whoever owns the sockets (the manager)."""
+
+    settings: Settings
+
+    def get(self, sid: str) -> LegacySocket | None:
+        """The legacy socket whose session id is ``sid``."""
+        ...
+
+    def create_socket(self, request: HTTPServerRequest | None = None) -> LegacySocket:
+        """A new handshaken socket."""
+        ...
+
+    def touch(self, socket: Any) -> None:
+        """The socket's session may have a new deadline: re-arm its timer."""
+        ...
+
+
 class TransportMixin:
     """Mixed into every tornio ``RequestHandler``; the manager comes from the URL spec."""
 
-    manager: SocketManager
+    manager: LegacyHost
     transport_name = ""
 
-    def initialize(self, manager: SocketManager) -> None:
+    def initialize(self, manager: LegacyHost) -> None:
         self.manager = manager
 
     def allow_cors(self: Any) -> None:

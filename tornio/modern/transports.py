@@ -2,7 +2,7 @@
 
 The handlers verify a request in the reference server's order (``reference/modern.md``
 §1.9) and answer a refusal with its JSON error body; everything else is the session's
-business (:class:`~tornio.engine_session.EngineSession`). They serve any *host* that
+business (:class:`~tornio.modern.session.EngineSession`). They serve any *host* that
 creates and finds engine sockets: the Socket.IO manager, or a plain Engine.IO endpoint.
 """
 
@@ -19,10 +19,10 @@ from urllib.parse import parse_qs
 from tornado.routing import PathMatches
 from tornado.web import RequestHandler, stream_request_body
 
-from tornio.engine_session import EngineSession, EngineSettings, Frame, TransportError
 from tornio.exceptions import InvalidPacket, InvalidPayload
-from tornio.origins import origin_allowed
+from tornio.modern.session import EngineSession, EngineSettings, Frame, TransportError
 from tornio.protocol import engineio
+from tornio.transports.origins import origin_allowed
 from tornio.transports.wsconn import UpgradeHandler, WebSocketConnection
 
 if TYPE_CHECKING:
@@ -30,9 +30,9 @@ if TYPE_CHECKING:
 
     from tornio.settings import Settings
 
-__all__ = ["EnginePollingHandler", "EngineWebSocketHandler", "UpgradeMatches"]
+__all__ = ["EnginePollingHandler", "EngineWebSocketHandler", "UpgradeMatches", "forget_engine"]
 
-log = logging.getLogger("tornio.transports.engineio")
+log = logging.getLogger("tornio.modern.transports")
 
 JSONP_INDEX = re.compile(r"^\d+$")
 INVALID_HEADER_CHARS = re.compile(r"[^\t\x20-\x7e\x80-\xff]")
@@ -156,6 +156,15 @@ class EngineRequestMixin:
 
     def open_frames(self, socket: Any, upgrades: list[str]) -> list[Frame]:
         return open_frames(self.host, socket, upgrades)
+
+
+def forget_engine(engines: dict[str, Any], engine: EngineSession) -> None:
+    """Drop an ended Engine.IO session from its host's index. A poll racing the client's
+    close still finds it for a second, to get the noop it is owed."""
+    if engine.owes_noop:
+        asyncio.get_running_loop().call_later(1.0, engines.pop, engine.sid, None)
+    else:
+        engines.pop(engine.sid, None)
 
 
 def open_frames(host: EngineHost, socket: Any, upgrades: list[str]) -> list[Frame]:

@@ -22,7 +22,7 @@ session heartbeats the stream as a persistent transport.
 
 from __future__ import annotations
 
-from tornio.transports.streaming import StreamingHandler
+from tornio.legacy.transports.streaming import StreamingHandler
 
 __all__ = ["BOUNDARY", "XhrMultipartHandler", "multipart_part"]
 

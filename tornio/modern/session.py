@@ -26,9 +26,12 @@ from __future__ import annotations
 import enum
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
 from tornio.protocol.engineio import Packet, PacketType
+
+if TYPE_CHECKING:
+    from tornio.settings import Settings
 
 __all__ = ["EngineSession", "EngineSettings", "EngineSink", "EngineState", "Frame"]
 
@@ -66,6 +69,18 @@ class EngineSettings:
     #: None: no Socket.IO layer above (a plain Engine.IO endpoint), so no connect timeout.
     connect_timeout: float | None = 45.0
     max_payload: int = 1_000_000
+
+    @classmethod
+    def from_settings(cls, settings: Settings, socketio: bool = True) -> EngineSettings:
+        """The Engine.IO part of tornio's settings; ``socketio=False`` for a plain Engine.IO
+        endpoint, which has no connect timeout (no Socket.IO CONNECT to wait for)."""
+        return cls(
+            ping_interval=settings.ping_interval,
+            ping_timeout=settings.ping_timeout,
+            upgrade_timeout=settings.upgrade_timeout,
+            connect_timeout=settings.connect_timeout if socketio else None,
+            max_payload=settings.max_buffer_size,
+        )
 
 
 class EngineState(enum.Enum):

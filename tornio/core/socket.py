@@ -2,9 +2,12 @@
 
 The base class is protocol-neutral: it owns the client's namespace instances, its ack
 callbacks and the ``session`` dict its namespaces share, and turns packets (gevent-socketio's
-packet dicts) into namespace calls. ``LegacySocket`` speaks Socket.IO 0.9 over a
-:class:`~tornio.session.LegacySession`; ``tornio.modern_socket.ModernSocket`` speaks
-Socket.IO v5 over an Engine.IO session.
+packet dicts) into namespace calls. :class:`~tornio.legacy.socket.LegacySocket` speaks
+Socket.IO 0.9 over a 0.9 session; :class:`~tornio.modern.socket.ModernSocket` speaks
+Socket.IO v5 over an Engine.IO session. A socket reaches the rest of the process only through
+its host (:class:`SocketHost`: the manager), and its namespace instances only through
+:class:`Namespace` (what :class:`~tornio.core.namespace.BaseNamespace` provides): this module
+imports neither the manager nor the namespace API.
 
 Each subclass also says how a broadcast is encoded for it (``flavour`` and
 ``encode_event``): the manager encodes an emit once per flavour present among the
@@ -17,23 +20,92 @@ import abc
 import asyncio
 import inspect
 import logging
-from collections.abc import Callable
-from typing import TYPE_CHECKING, Any, cast
+from collections.abc import Callable, Coroutine, Iterable, Mapping
+from typing import TYPE_CHECKING, Any, Protocol
 
-from tornio.exceptions import ConnectionRefused, InvalidPacket, InvalidPayload
-from tornio.protocol import legacy
-from tornio.requests import kept_request
-from tornio.session import LegacySession, Sink
+from tornio.exceptions import ConnectionRefused
 
 if TYPE_CHECKING:
     from tornado.httputil import HTTPServerRequest
 
-    from tornio.manager import SocketManager
-    from tornio.namespace import BaseNamespace
+    from tornio.core.rooms import RoomIndex
+    from tornio.settings import Settings
 
-__all__ = ["LegacySocket", "Socket", "request_environ"]
+__all__ = ["Namespace", "NamespaceFactory", "Socket", "SocketHost", "request_environ"]
 
-log = logging.getLogger("tornio.virtsocket")
+log = logging.getLogger("tornio.socket")
+
+
+class Namespace(Protocol):
+    """A namespace instance, as its socket sees it."""
+
+    ns_name: str
+
+    def process_packet(self, packet: dict[str, Any]) -> Any:
+        """Dispatch one packet dict; returns what becomes the data ack."""
+        ...
+
+    def recv_disconnect(self) -> Any: ...
+
+    def kill_local_jobs(self) -> None:
+        """Cancel the tasks the namespace runs."""
+        ...
+
+    def _run_coroutine(self, coro: Coroutine[Any, Any, Any]) -> asyncio.Task[Any]:
+        """Run a handler's coroutine as a task that ends with the namespace."""
+        ...
+
+
+#: A namespace class: ``cls(environ, endpoint, request)``.
+NamespaceFactory = Callable[[dict[str, Any], str, "HTTPServerRequest | None"], Namespace]
+
+
+class SocketHost(Protocol):
+    """The owner of a process's sockets, as a socket sees it."""
+
+    settings: Settings
+    #: Namespace members and rooms of this process's sockets.
+    rooms: RoomIndex[Socket]
+
+    @property
+    def namespaces(self) -> Mapping[str, NamespaceFactory]:
+        """Endpoint → namespace class (``''`` is the global namespace)."""
+        ...
+
+    def clock(self) -> float:
+        """The time, as the sessions' deadlines count it."""
+        ...
+
+    def touch(self, socket: Any) -> None:
+        """The socket's session may have a new deadline: re-arm its timer."""
+        ...
+
+    def run_in_background(self, coro: Coroutine[Any, Any, Any]) -> None:
+        """Run a coroutine to its end, whatever becomes of the socket that started it."""
+        ...
+
+    def forget(self, socket: Socket) -> None:
+        """The socket ended: drop it from every index."""
+        ...
+
+    def emit(
+        self,
+        event: str,
+        *args: Any,
+        namespace: str = "",
+        room: str | Iterable[str] | None = None,
+        to: str | None = None,
+        skip_sid: str | Iterable[str] | None = None,
+    ) -> None:
+        """Send an event to sockets of this process and every other node."""
+        ...
+
+    async def fetch_sessions(
+        self, namespace: str = "", room: str | None = None, timeout: float = 5.0
+    ) -> list[dict[str, Any]]:
+        """The ``session`` dicts of the sockets in a namespace (or a room of it), on every
+        node."""
+        ...
 
 
 def request_environ(request: HTTPServerRequest | None) -> dict[str, Any]:
@@ -65,7 +137,7 @@ class Socket(abc.ABC):
     flavour = ""
     engine: Any
 
-    def __init__(self, manager: SocketManager, sid: str) -> None:
+    def __init__(self, manager: SocketHost, sid: str) -> None:
         self.manager = manager
         #: The socket id the application sees (``to=`` in emits, room membership).
         self.sessid = sid
@@ -74,7 +146,7 @@ class Socket(abc.ABC):
         self.request: HTTPServerRequest | None = None
         #: The handshake request.
         self.handshake_request: HTTPServerRequest | None = None
-        self.active_ns: dict[str, BaseNamespace] = {}
+        self.active_ns: dict[str, Namespace] = {}
         self.ack_callbacks: dict[int, Callable[..., Any]] = {}
         self.ack_counter = 0
         #: Rooms joined, per namespace.
@@ -128,7 +200,7 @@ class Socket(abc.ABC):
     def connected(self) -> bool:
         return not self.engine.closed
 
-    def __getitem__(self, endpoint: str) -> BaseNamespace:
+    def __getitem__(self, endpoint: str) -> Namespace:
         return self.active_ns[endpoint]
 
     def __contains__(self, endpoint: object) -> bool:
@@ -155,6 +227,16 @@ class Socket(abc.ABC):
         self._call(namespace, packet, namespace.process_packet, packet,
                    tracked=packet_type != "disconnect")
 
+    def join_global_namespace(self) -> None:
+        """The client joins the global namespace without asking (0.9 with its first
+        transport, Socket.IO v4 with the Engine.IO open): its ``recv_connect`` runs when the
+        application has one; otherwise the socket is a member at once."""
+        if "" in self.manager.namespaces:
+            self.connect_namespace("")
+        else:
+            self.manager.rooms.add_member("", self)
+            self._send_connect_ok("")
+
     def connect_namespace(self, endpoint: str, packet: dict[str, Any] | None = None) -> None:
         """The client asks to join a namespace: run its ``recv_connect``, which may refuse
         (return False, or raise :class:`~tornio.exceptions.ConnectionRefused`); then answer."""
@@ -178,7 +260,7 @@ class Socket(abc.ABC):
         else:
             self._connected(namespace, result)
 
-    async def _await_connect(self, namespace: BaseNamespace, awaitable: Any) -> None:
+    async def _await_connect(self, namespace: Namespace, awaitable: Any) -> None:
         try:
             result = await awaitable
         except ConnectionRefused as refusal:
@@ -188,7 +270,7 @@ class Socket(abc.ABC):
             result = ConnectionRefused("internal server error")
         self._connected(namespace, result)
 
-    def _connected(self, namespace: BaseNamespace, result: Any) -> None:
+    def _connected(self, namespace: Namespace, result: Any) -> None:
         endpoint = namespace.ns_name
         held = self._connecting.pop(endpoint, [])
         if self.closed or self.active_ns.get(endpoint) is not namespace:
@@ -199,12 +281,12 @@ class Socket(abc.ABC):
             namespace.kill_local_jobs()
             self._send_connect_refused(endpoint, refusal)
             return
-        self.manager.add_member(endpoint, self)
+        self.manager.rooms.add_member(endpoint, self)
         self._send_connect_ok(endpoint)
         for packet in held:
             self._send(packet)
 
-    def _namespace(self, endpoint: str) -> BaseNamespace | None:
+    def _namespace(self, endpoint: str) -> Namespace | None:
         namespace = self.active_ns.get(endpoint)
         if namespace is not None:
             return namespace
@@ -231,7 +313,7 @@ class Socket(abc.ABC):
 
     def _call(
         self,
-        namespace: BaseNamespace,
+        namespace: Namespace,
         packet: dict[str, Any],
         method: Callable[..., Any],
         *args: Any,
@@ -327,7 +409,7 @@ class Socket(abc.ABC):
     def remove_namespace(self, endpoint: str) -> None:
         """Forget a namespace instance and its memberships (the socket lives on)."""
         self.active_ns.pop(endpoint, None)
-        self.manager.remove_member(endpoint, self)
+        self.manager.rooms.remove_member(endpoint, self)
 
     @abc.abstractmethod
     def disconnect(self, silent: bool = False) -> None:
@@ -347,107 +429,3 @@ class Socket(abc.ABC):
         self.active_ns.clear()
         self.ack_callbacks.clear()
         self.manager.forget(self)
-
-
-class LegacySocket(Socket):
-    """A Socket.IO 0.9 client over a :class:`~tornio.session.LegacySession`."""
-
-    protocol = "legacy"
-    flavour = "legacy"
-
-    def __init__(self, manager: SocketManager, sid: str, now: float) -> None:
-        super().__init__(manager, sid)
-        self.engine = LegacySession(sid, manager.settings, now, self._on_session_close)
-
-    @classmethod
-    def encode_event(cls, namespace: str, event: str, args: list[Any]) -> str:
-        return legacy.encode_event(namespace, event, args)
-
-    def send_raw(self, wire: str) -> None:
-        self.engine.send(wire, self.manager.clock())
-
-    def _send(self, packet: dict[str, Any]) -> None:
-        self.engine.send(legacy.encode_packet(packet), self.manager.clock())
-
-    def _send_connect_ok(self, endpoint: str) -> None:
-        if endpoint:  # the global namespace's connect packet went out with the transport
-            self._send({"type": "connect", "endpoint": endpoint})
-
-    def _send_connect_refused(self, endpoint: str, refusal: ConnectionRefused) -> None:
-        # The 0.9 client turns an "unauthorized" error without advice into connect_failed.
-        self._send({"type": "error", "reason": "unauthorized", "endpoint": endpoint})
-        if not endpoint:
-            self.disconnect()
-
-    # -- transports --------------------------------------------------------------------------
-
-    def attach(self, sink: Sink, request: HTTPServerRequest) -> None:
-        """A transport connection for this socket arrived."""
-        first = self.engine.attach(sink, self.manager.clock())
-        if first:
-            self.request = kept_request(request)
-            if "" in self.manager.namespaces:
-                self.connect_namespace("")
-            else:
-                self.manager.add_member("", self)
-        self.manager.touch(self)
-
-    def detach(self, sink: Sink) -> None:
-        self.engine.detach(sink, self.manager.clock())
-        if not self.closed:
-            self.manager.touch(self)
-
-    def receive_payload(self, data: str) -> None:
-        """A polling POST body: one packet, or several framed."""
-        try:
-            packets = legacy.decode_payload(data)
-        except InvalidPayload as exc:
-            self.engine.received(self.manager.clock())
-            self.error("invalid_packet", f"could not split the payload: {exc}")
-            return
-        for packet in packets:
-            if self.closed:
-                break
-            self.receive_packet(packet)
-
-    def receive_packet(self, data: str) -> None:
-        """One encoded packet from the client."""
-        self.engine.received(self.manager.clock())
-        try:
-            packet = legacy.decode_packet(data)
-        except InvalidPacket as exc:
-            self.error(
-                "invalid_packet",
-                f"There was a decoding error when dealing with packet {data[:20]!r}: {exc}",
-                endpoint=exc.endpoint if exc.endpoint in self.active_ns else "",
-            )
-            return
-        self.handle_packet(cast("dict[str, Any]", packet))
-
-    def handle_packet(self, packet: dict[str, Any]) -> None:
-        packet_type = packet["type"]
-        endpoint = packet["endpoint"]
-        if packet_type in ("heartbeat", "noop") or self.closed:
-            return
-        if packet_type == "disconnect" and endpoint == "":
-            self.engine.close("client disconnect")
-            return
-        if packet.get("ack") is True and "id" in packet:
-            # Automatic ack (an id without '+'): answered before dispatch, as node does.
-            self.send_packet({"type": "ack", "ackId": packet["id"], "endpoint": endpoint})
-        if packet_type == "connect" and endpoint == "":
-            return  # the global namespace connects with the transport
-        super().handle_packet(packet)
-
-    def disconnect(self, silent: bool = False) -> None:
-        if self.closed:
-            return
-        if not silent:
-            self.send_raw("0::")
-        self.engine.close("server disconnect")
-
-    def disconnect_namespace(self, endpoint: str, silent: bool = False) -> None:
-        if endpoint == "":
-            self.disconnect(silent=silent)  # the 0.9 global namespace is the socket
-        else:
-            super().disconnect_namespace(endpoint, silent=silent)

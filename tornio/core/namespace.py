@@ -19,11 +19,11 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     from tornado.httputil import HTTPServerRequest
 
-    from tornio.virtsocket import Socket
+    from tornio.core.socket import Socket
 
 __all__ = ["BaseNamespace"]
 
-log = logging.getLogger("tornio.namespace")
+log = logging.getLogger("tornio.core.namespace")
 
 #: Event names that may reach an ``on_<event>`` method: gevent-socketio's rule, widened by the
 #: separators modern applications use (``user-joined``, ``chat:message``, ``room.left``).
@@ -92,7 +92,7 @@ class BaseNamespace:
     """The base class of every namespace (see the module docstring).
 
     Attributes:
-        socket: the client's :class:`~tornio.virtsocket.Socket`.
+        socket: the client's :class:`~tornio.core.socket.Socket`.
         session: a dict shared by every namespace of the socket.
         request: the Tornado request that opened the socket (real remote IP, headers, cookies).
         environ: a WSGI-style dict of that request, with ``environ['socketio']`` the socket.

@@ -9,12 +9,12 @@ import re
 
 from tornado.web import RequestHandler
 
-from tornio.origins import origin_allowed
-from tornio.transports.base import TransportMixin
+from tornio.legacy.transports.base import TransportMixin
+from tornio.transports.origins import origin_allowed
 
 __all__ = ["HandshakeHandler", "WelcomeHandler"]
 
-log = logging.getLogger("tornio.transports.handshake")
+log = logging.getLogger("tornio.legacy.transports.handshake")
 
 JSONP_INDEX = re.compile(r"^\d+$")
 

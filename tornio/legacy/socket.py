@@ -1,0 +1,119 @@
+"""``LegacySocket``: a Socket.IO 0.9 client over a :class:`~tornio.legacy.session.LegacySession`."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any, cast
+
+from tornio.core.requests import kept_request
+from tornio.core.socket import Socket
+from tornio.exceptions import ConnectionRefused, InvalidPacket, InvalidPayload
+from tornio.legacy.session import LegacySession, Sink
+from tornio.protocol import legacy
+
+if TYPE_CHECKING:
+    from tornado.httputil import HTTPServerRequest
+
+    from tornio.core.socket import SocketHost
+
+__all__ = ["LegacySocket"]
+
+
+class LegacySocket(Socket):
+    """A Socket.IO 0.9 client over a :class:`~tornio.legacy.session.LegacySession`."""
+
+    protocol = "legacy"
+    flavour = "legacy"
+
+    def __init__(self, manager: SocketHost, sid: str, now: float) -> None:
+        super().__init__(manager, sid)
+        self.engine = LegacySession(sid, manager.settings, now, self._on_session_close)
+
+    @classmethod
+    def encode_event(cls, namespace: str, event: str, args: list[Any]) -> str:
+        return legacy.encode_event(namespace, event, args)
+
+    def send_raw(self, wire: str) -> None:
+        self.engine.send(wire, self.manager.clock())
+
+    def _send(self, packet: dict[str, Any]) -> None:
+        self.engine.send(legacy.encode_packet(packet), self.manager.clock())
+
+    def _send_connect_ok(self, endpoint: str) -> None:
+        if endpoint:  # the global namespace's connect packet went out with the transport
+            self._send({"type": "connect", "endpoint": endpoint})
+
+    def _send_connect_refused(self, endpoint: str, refusal: ConnectionRefused) -> None:
+        # The 0.9 client turns an "unauthorized" error without advice into connect_failed.
+        self._send({"type": "error", "reason": "unauthorized", "endpoint": endpoint})
+        if not endpoint:
+            self.disconnect()
+
+    # -- transports --------------------------------------------------------------------------
+
+    def attach(self, sink: Sink, request: HTTPServerRequest) -> None:
+        """A transport connection for this socket arrived."""
+        first = self.engine.attach(sink, self.manager.clock())
+        if first:
+            self.request = kept_request(request)
+            self.join_global_namespace()
+        self.manager.touch(self)
+
+    def detach(self, sink: Sink) -> None:
+        self.engine.detach(sink, self.manager.clock())
+        if not self.closed:
+            self.manager.touch(self)
+
+    def receive_payload(self, data: str) -> None:
+        """A polling POST body: one packet, or several framed."""
+        try:
+            packets = legacy.decode_payload(data)
+        except InvalidPayload as exc:
+            self.engine.received(self.manager.clock())
+            self.error("invalid_packet", f"could not split the payload: {exc}")
+            return
+        for packet in packets:
+            if self.closed:
+                break
+            self.receive_packet(packet)
+
+    def receive_packet(self, data: str) -> None:
+        """One encoded packet from the client."""
+        self.engine.received(self.manager.clock())
+        try:
+            packet = legacy.decode_packet(data)
+        except InvalidPacket as exc:
+            self.error(
+                "invalid_packet",
+                f"There was a decoding error when dealing with packet {data[:20]!r}: {exc}",
+                endpoint=exc.endpoint if exc.endpoint in self.active_ns else "",
+            )
+            return
+        self.handle_packet(cast("dict[str, Any]", packet))
+
+    def handle_packet(self, packet: dict[str, Any]) -> None:
+        packet_type = packet["type"]
+        endpoint = packet["endpoint"]
+        if packet_type in ("heartbeat", "noop") or self.closed:
+            return
+        if packet_type == "disconnect" and endpoint == "":
+            self.engine.close("client disconnect")
+            return
+        if packet.get("ack") is True and "id" in packet:
+            # Automatic ack (an id without '+'): answered before dispatch, as node does.
+            self.send_packet({"type": "ack", "ackId": packet["id"], "endpoint": endpoint})
+        if packet_type == "connect" and endpoint == "":
+            return  # the global namespace connects with the transport
+        super().handle_packet(packet)
+
+    def disconnect(self, silent: bool = False) -> None:
+        if self.closed:
+            return
+        if not silent:
+            self.send_raw("0::")
+        self.engine.close("server disconnect")
+
+    def disconnect_namespace(self, endpoint: str, silent: bool = False) -> None:
+        if endpoint == "":
+            self.disconnect(silent=silent)  # the 0.9 global namespace is the socket
+        else:
+            super().disconnect_namespace(endpoint, silent=silent)
