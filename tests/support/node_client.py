@@ -67,7 +67,9 @@ class NodeClient:
         scenario: str,
         options: dict[str, Any] | None = None,
         timeout: float = 10.0,
+        driver: Path = DRIVER,
     ) -> None:
+        """``driver``: another script of ``tests/js`` speaking the same line protocol."""
         self.timeout = timeout
         self.lines: list[dict[str, Any]] = []
         self._taken: set[int] = set()
@@ -77,7 +79,7 @@ class NodeClient:
         node = shutil.which("node")
         assert node is not None, "node is not installed: run scripts/setup"
         self.process = subprocess.Popen(
-            [node, str(DRIVER), url, scenario, json.dumps(options or {})],
+            [node, str(driver), url, scenario, json.dumps(options or {})],
             cwd=JS_DIR,
             stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,
