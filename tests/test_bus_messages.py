@@ -494,6 +494,13 @@ def messages(draw: st.DrawFn) -> dict[str, Any]:
         extra["rid"] = draw(st.integers(min_value=0, max_value=2**63 - 1))
         if kind is not FETCH:
             extra["dst"] = draw(node_ids)
+    elif kind in (MessageType.RECOVERY_RESTORE, MessageType.RECOVERY_RESTORED):
+        extra["rid"] = draw(st.integers(min_value=0, max_value=2**63 - 1))
+        extra["dst"] = draw(node_ids)
+    elif kind is MessageType.RECOVERY_SESSION:
+        data.update(op=draw(st.sampled_from(["seen", "lost", "closed"])),
+                    pid=draw(st.text(max_size=8)))
+        extra["dst"] = draw(node_ids)
     elif kind is HTTP_ABORT:
         data["id"] = draw(st.text(max_size=20))
         extra["dst"] = draw(node_ids)

@@ -34,6 +34,7 @@ from tornado.netutil import bind_sockets
 
 from tornio.bus import ids
 from tornio.bus.addresses import broker_addresses
+from tornio.bus.store import store_id
 from workers.routing import PEEK_BYTES, find_sid, least_loaded, request_line_complete
 
 __all__ = ["Supervisor", "SupervisorOptions"]
@@ -61,6 +62,9 @@ class SupervisorOptions:
     extra_env: dict[str, str] = field(default_factory=dict)
     #: More ``workers.worker`` flags for every worker (bus security and heartbeat timing).
     worker_args: list[str] = field(default_factory=list)
+    #: Connection state recovery's ``max_disconnection_duration`` when the application turns
+    #: it on: the supervisor then runs this host's recovery store (``workers/store.py``).
+    recovery: float | None = None
 
 
 class Worker:
@@ -99,6 +103,8 @@ class Supervisor:
         self.bus_pub, self.bus_sub = self._bus_addresses()
         self.broker: asyncio.subprocess.Process | None = None
         self.broker_restarts = 0
+        self.store: asyncio.subprocess.Process | None = None
+        self.store_restarts = 0
         self.policy: Any = None
         #: Requests forwarded between workers, as the workers last reported them.
         self.forwarded = 0
@@ -118,6 +124,8 @@ class Supervisor:
         if not self.options.bus:
             self._spawn_task(self._keep_broker())
         self._start_policy()
+        if self.options.recovery is not None:
+            self._spawn_task(self._keep_store(self.options.recovery))
         for worker in self.workers:
             self._spawn_task(self._keep_worker(worker))
         for listener in self.listeners:
@@ -173,10 +181,49 @@ class Supervisor:
                 log.warning("bus broker exited with %s; restarting it", code)
                 await asyncio.sleep(0.05)
 
+    async def _keep_store(self, max_disconnection_duration: float) -> None:
+        """Run this host's recovery store, and run it again if it dies (what it held is
+        lost then: those sessions reconnect afresh)."""
+        while not self.stopping:
+            self.store = await asyncio.create_subprocess_exec(
+                sys.executable,
+                "-m",
+                "workers.store",
+                "--node-id",
+                store_id(self.host_tag),
+                "--max-disconnection-duration",
+                str(max_disconnection_duration),
+                "--bus-pub",
+                self.bus_pub,
+                "--bus-sub",
+                self.bus_sub,
+                "--log-level",
+                self.options.log_level,
+                *self.options.worker_args,
+                env=self._env(),
+                stdin=asyncio.subprocess.PIPE,
+                stdout=asyncio.subprocess.DEVNULL,
+            )
+            code = await self.store.wait()
+            if not self.stopping:
+                self.store_restarts += 1
+                log.warning("recovery store exited with %s; restarting it", code)
+                await asyncio.sleep(0.05)
+
+    def _tell_store_lost(self, worker: Worker) -> None:
+        """A worker died: its sessions are lost now, not after the bus's node timeout."""
+        store = self.store
+        if store is None or store.stdin is None or store.returncode is not None:
+            return
+        with contextlib.suppress(Exception):
+            store.stdin.write(f"lost {worker.tag}\n".encode())
+
     def _env(self) -> dict[str, str]:
         env = dict(os.environ)
         env.update(self.options.extra_env)
         env["TORNIO_BUS"] = self.bus_address  # where an Emitter in a worker (a view) publishes
+        if self.options.recovery is not None:
+            env["TORNIO_RECOVERY_STORE"] = store_id(self.host_tag)
         path = os.getcwd()
         env["PYTHONPATH"] = path + (os.pathsep + env["PYTHONPATH"] if env.get("PYTHONPATH") else "")
         return env
@@ -223,6 +270,7 @@ class Supervisor:
             worker.ready = False
             if self.stopping:
                 return
+            self._tell_store_lost(worker)
             worker.restarts += 1
             ran = loop.time() - started
             failures = 0 if ran > 60 else failures + 1
@@ -268,6 +316,12 @@ class Supervisor:
             else {
                 "pid": broker.pid if broker is not None and broker.returncode is None else None,
                 "restarts": self.broker_restarts,
+            },
+            "store": None
+            if self.store is None
+            else {
+                "pid": self.store.pid if self.store.returncode is None else None,
+                "restarts": self.store_restarts,
             },
             "workers": [
                 {
@@ -392,10 +446,11 @@ class Supervisor:
                 with contextlib.suppress(ProcessLookupError):
                     process.send_signal(signal.SIGTERM)
         await self._wait_or_kill(processes, self.options.drain_timeout)
-        if self.broker is not None and self.broker.returncode is None:
-            with contextlib.suppress(ProcessLookupError):
-                self.broker.terminate()
-            await self._wait_or_kill([self.broker], 2.0)
+        for helper in (self.store, self.broker):
+            if helper is not None and helper.returncode is None:
+                with contextlib.suppress(ProcessLookupError):
+                    helper.terminate()
+                await self._wait_or_kill([helper], 2.0)
         if self.policy is not None:
             self.policy.stop()
         for task in list(self._tasks):

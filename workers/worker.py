@@ -159,6 +159,16 @@ class WorkerProcess:
         self.channel.close()
 
 
+def add_bus_flags(parser: argparse.ArgumentParser) -> None:
+    """The flags :func:`bus_options` reads (the supervisor passes them to every process it
+    runs on the bus)."""
+    parser.add_argument("--curve-dir", help="CURVE keys: NAME.key_secret and broker.key")
+    parser.add_argument("--curve-name", default="node", help="the client key pair's NAME")
+    parser.add_argument("--curve-env", action="store_true", help="CURVE keys from TORNIO_CURVE_*")
+    parser.add_argument("--heartbeat-interval", type=float, help="seconds between heartbeats")
+    parser.add_argument("--node-timeout", type=float, help="seconds before a silent node is gone")
+
+
 def bus_options(args: argparse.Namespace) -> dict[str, Any]:
     """ZmqBus keyword arguments from the bus flags: CURVE keys (``--curve-dir``/``--curve-name``
     or ``--curve-env``, see :mod:`tornio.bus.security`) and heartbeat timing."""
@@ -184,11 +194,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--bus-pub", required=True)
     parser.add_argument("--bus-sub", required=True)
     parser.add_argument("--log-level", default="info")
-    parser.add_argument("--curve-dir", help="CURVE keys: NAME.key_secret and broker.key")
-    parser.add_argument("--curve-name", default="node", help="the client key pair's NAME")
-    parser.add_argument("--curve-env", action="store_true", help="CURVE keys from TORNIO_CURVE_*")
-    parser.add_argument("--heartbeat-interval", type=float, help="seconds between heartbeats")
-    parser.add_argument("--node-timeout", type=float, help="seconds before a silent node is gone")
+    add_bus_flags(parser)
     args = parser.parse_args(argv)
     logging.basicConfig(
         level=args.log_level.upper(),

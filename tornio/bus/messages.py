@@ -42,9 +42,12 @@ select sockets with ``rooms`` (list of str, empty for the whole namespace), ``to
 None: it wins over ``rooms``), ``skip`` (list of sids) and ``except`` (list of rooms whose
 members are left out, optional); an EMIT must have ``event`` (str), ``args`` (list),
 ``rooms`` and ``skip``; a SOCKETS_JOIN has ``join`` and a SOCKETS_LEAVE ``leave`` (lists
-of rooms). A PROBE has ``nonce`` (str), an HTTP_ABORT ``id``
-(str). Control messages, requests and responses may carry any map (an HTTP_REQUEST and its
-response carry :data:`tornio.bus.forwarding.Wire` maps). Extra keys in ``data`` are kept (forward
+of rooms). A PROBE has ``nonce`` (str), an HTTP_ABORT ``id`` (str), a RECOVERY_SESSION
+``op`` (``seen``, ``lost``, ``closed``) and ``pid`` (str), with ``sid``, ``rooms`` and
+``data`` when seen (:mod:`tornio.bus.store`). An EMIT may carry the ``offset`` its
+recipients got (connection state recovery). Control messages, requests and responses may
+carry any map (an HTTP_REQUEST and its response carry :data:`tornio.bus.forwarding.Wire`
+maps). Extra keys in ``data`` are kept (forward
 compatible); extra keys in the envelope are refused.
 
 Limits: a payload of at most ``max_payload`` bytes (:data:`MAX_PAYLOAD`, 1 MiB, by default),
@@ -85,6 +88,7 @@ __all__ = [
     "make_message",
     "namespace_topic",
     "room_topic",
+    "room_topic_prefix",
     "topic_for",
     "validate",
 ]
@@ -122,6 +126,9 @@ class MessageType(enum.IntEnum):
     HTTP_REQUEST = 20  #: request to one node: run a forwarded HTTP request (tornio.bus.forwarding)
     HTTP_RESPONSE = 21  #: the owner's answer to HTTP_REQUEST
     HTTP_ABORT = 22  #: to one node: the client of a forwarded request left (``data["id"]``)
+    RECOVERY_SESSION = 30  #: to a recovery store: a recoverable session was seen, lost, closed
+    RECOVERY_RESTORE = 31  #: request to a recovery store: restore a lost session
+    RECOVERY_RESTORED = 32  #: the store's answer to RECOVERY_RESTORE
     PROBE = 100  #: a node's message to itself, proving its subscriptions (``ready()``)
 
 
@@ -138,15 +145,20 @@ SOCKET_OPERATIONS = frozenset(
 REQUEST_TYPES: Mapping[MessageType, MessageType] = {
     MessageType.FETCH_SESSIONS: MessageType.FETCH_SESSIONS_RESPONSE,
     MessageType.HTTP_REQUEST: MessageType.HTTP_RESPONSE,
+    MessageType.RECOVERY_RESTORE: MessageType.RECOVERY_RESTORED,
 }
 #: Requests to every node (on the control topic, never with ``dst``).
 CLUSTER_REQUESTS = frozenset({MessageType.FETCH_SESSIONS})
 #: Requests to one node (always with ``dst``).
-NODE_REQUESTS = frozenset({MessageType.HTTP_REQUEST})
+NODE_REQUESTS = frozenset({MessageType.HTTP_REQUEST, MessageType.RECOVERY_RESTORE})
 #: Response types.
 RESPONSE_TYPES = frozenset(REQUEST_TYPES.values())
 #: Types that are always addressed to one node.
-DIRECT_TYPES = NODE_REQUESTS | RESPONSE_TYPES | {MessageType.PROBE, MessageType.HTTP_ABORT}
+DIRECT_TYPES = NODE_REQUESTS | RESPONSE_TYPES | {
+    MessageType.PROBE,
+    MessageType.HTTP_ABORT,
+    MessageType.RECOVERY_SESSION,
+}
 #: Types that may be addressed to one node or not.
 _MAYBE_DIRECT = SOCKET_OPERATIONS | {MessageType.HEARTBEAT}
 
@@ -173,6 +185,11 @@ def _name(name: str) -> bytes:
 def room_topic(nsp: str, room: str) -> bytes:
     """The topic of socket operations on one room of a namespace."""
     return _ROOM + _name(nsp) + _name(room)
+
+
+def room_topic_prefix() -> bytes:
+    """The prefix of every room's topic."""
+    return _ROOM
 
 
 def namespace_topic(nsp: str | None = None) -> bytes:
@@ -337,6 +354,11 @@ def validate(message: Message) -> Message:
         raise BusMessageError("data.nonce must be a string")
     elif kind is MessageType.HTTP_ABORT and not isinstance(data.get("id"), str):
         raise BusMessageError("data.id must be a string")
+    elif kind is MessageType.RECOVERY_SESSION:
+        if data.get("op") not in ("seen", "lost", "closed"):
+            raise BusMessageError("data.op must be 'seen', 'lost' or 'closed'")
+        if not isinstance(data.get("pid"), str):
+            raise BusMessageError("data.pid must be a string")
 
     if message["type"] is not kind:
         message = {**message, "type": kind}

@@ -89,6 +89,11 @@ class RecoveryLog:
     def __len__(self) -> int:
         return len(self._sessions)
 
+    def lost_since(self, pid: str) -> float | None:
+        """When the session was lost; None if it is connected or unknown."""
+        session = self._sessions.get(pid)
+        return None if session is None else session.lost_at
+
     @property
     def emits_kept(self) -> int:
         return len(self._emits)

@@ -146,6 +146,7 @@ class ZmqBus:
         hwm: the PUB and SUB sockets' high-water marks, in messages.
         max_pending: how many messages may wait for the bus to be ready.
         namespaces: the namespaces whose namespace-wide messages this node wants (None: all).
+        all_rooms: receive every room's messages too (a recovery store logs every emit).
         context: a ``zmq.asyncio.Context`` to share; by default the bus creates its own when
             it starts, and terminates it on close.
         curve: this node's CURVE keys and the broker's public key
@@ -164,6 +165,7 @@ class ZmqBus:
         hwm: int = 10_000,
         max_pending: int = 10_000,
         namespaces: Iterable[str] | None = None,
+        all_rooms: bool = False,
         context: zmq.asyncio.Context | None = None,
         curve: CurveClient | None = None,
     ) -> None:
@@ -180,6 +182,9 @@ class ZmqBus:
         self.stats = BusStats()
         self._node_id = node_id
         self._namespaces = None if namespaces is None else list(namespaces)
+        self._all_rooms = all_rooms
+        #: Called with a node's id when it leaves the table (left, timed out, restarted).
+        self.on_node_lost: list[Callable[[str], None]] = []
         self._context = context
         self._own_context = context is None
         self._node: BusNode | None = None
@@ -313,6 +318,8 @@ class ZmqBus:
                 else [messages.namespace_topic(nsp) for nsp in self._namespaces]
             )
             # The direct topic goes last: the probe that comes back on it proves the rest.
+            if self._all_rooms:
+                prefixes.append(messages.room_topic_prefix())
             for topic in [messages.CONTROL_TOPIC, *prefixes, *self._rooms]:
                 sub.subscribe(topic)
             sub.subscribe(messages.direct_topic(self.node_id))
@@ -534,7 +541,7 @@ class ZmqBus:
             self._answer(message)
         elif kind in RESPONSE_TYPES:
             self._on_response(message)
-        elif kind in messages.SOCKET_OPERATIONS:
+        elif kind in messages.SOCKET_OPERATIONS or kind is MessageType.RECOVERY_SESSION:
             self._deliver(message)
         elif kind is MessageType.HTTP_ABORT:
             self._on_abort(message["data"]["id"])
@@ -563,6 +570,11 @@ class ZmqBus:
         for request in self._requests.values():
             request.expected.discard(uid)
             request.check()
+        for callback in self.on_node_lost:
+            try:
+                callback(uid)
+            except Exception:
+                log.exception("node-lost callback failed for %s", uid)
 
     # -- requests --------------------------------------------------------------------------
 
@@ -571,6 +583,11 @@ class ZmqBus:
         data)`` returns the answer's data (a map), or a coroutine that does. None means no
         answer; an exception or something other than a map means no answer and a log line."""
         self._handler = handler
+
+    def set_node_handler(self, kind: MessageType, handler: RequestHandler) -> None:
+        """How this node answers one type of request addressed to it (RECOVERY_RESTORE):
+        as :meth:`set_request_handler`'s handlers."""
+        self._node_handlers[MessageType(kind)] = handler
 
     def set_http_handler(
         self,
