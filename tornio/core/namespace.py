@@ -183,14 +183,18 @@ class BaseNamespace:
         """A JSON message arrived; the return value is the data ack."""
         return data
 
-    def recv_disconnecting(self, reason: str = "") -> Any:
-        """The namespace connection is ending; the socket is still in its rooms
-        (``self.rooms``). ``reason`` as for :meth:`recv_disconnect`. Make it a plain method:
-        an ``async`` one runs after the rooms are left."""
+    # The hooks below are called ``hook(reason)``; their ``*args, **kwargs`` signature lets an
+    # override be typed ``(self, reason: str)`` or gevent-socketio's ``(self)``.
 
-    def recv_disconnect(self, reason: str = "") -> Any:
-        """The namespace connection ended, whichever way: once per connection, after the
-        rooms were left; the namespace's jobs are cancelled after it returns.
+    def recv_disconnecting(self, *args: Any, **kwargs: Any) -> Any:
+        """``recv_disconnecting(reason)``: the namespace connection is ending; the socket is
+        still in its rooms (``self.rooms``). ``reason`` as for :meth:`recv_disconnect`. Make
+        it a plain method: an ``async`` one runs after the rooms are left."""
+
+    def recv_disconnect(self, *args: Any, **kwargs: Any) -> Any:
+        """``recv_disconnect(reason)``: the namespace connection ended, whichever way: once
+        per connection, after the rooms were left; the namespace's jobs are cancelled after
+        it returns.
 
         ``reason`` is node's: ``client namespace disconnect``, ``server namespace
         disconnect``, ``transport close``, ``transport error``, ``ping timeout``, ``parse
