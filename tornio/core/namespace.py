@@ -398,10 +398,7 @@ class BaseNamespace:
         _check_timeout(timeout)
         socket = self.socket
         if socket.active_ns.get(self.ns_name) is not self or not socket.connected:
-            raise Disconnected(
-                "server namespace disconnect" if socket.connected
-                else socket.disconnect_reason(socket.engine.close_reason)
-            )
+            raise Disconnected(socket.ended_reason(self.ns_name))
         answer: asyncio.Future[tuple[Any, ...]] = asyncio.get_running_loop().create_future()
 
         def answered(*ack_args: Any) -> None:

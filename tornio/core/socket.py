@@ -213,6 +213,8 @@ class Socket(abc.ABC):
         self._environ: dict[str, Any] | None = None
         # Namespaces whose connect handler is still deciding: what they send waits here.
         self._connecting: dict[str, list[dict[str, Any]]] = {}
+        # How each namespace that ended ended (what a late ack request is told).
+        self._ended: dict[str, str] = {}
 
     def __repr__(self) -> str:
         return f"<{type(self).__name__} {self.sessid} {self.engine.state.value}>"
@@ -469,8 +471,7 @@ class Socket(abc.ABC):
         ack_id = self.ack_counter
         if not self._in_namespace(endpoint):
             if on_error is not None:
-                error = Disconnected("server namespace disconnect" if self.connected
-                                     else self.disconnect_reason(self.engine.close_reason))
+                error = Disconnected(self.ended_reason(endpoint))
                 asyncio.get_running_loop().call_soon(self._run_ack_error, on_error, error)
             return ack_id
         timer = None
@@ -552,6 +553,12 @@ class Socket(abc.ABC):
             or self.manager.rooms.members(endpoint).get(self.sessid) is self
         )
 
+    def ended_reason(self, endpoint: str) -> str:
+        """How the client left ``endpoint`` (it is not in it): node's disconnect reason."""
+        if self.closed:
+            return self.disconnect_reason(self.engine.close_reason)
+        return self._ended.get(endpoint, "server namespace disconnect")  # never joined
+
     def disconnect_reason(self, close_reason: str | None) -> str:
         """node's disconnect reason for the way the session closed."""
         return self.disconnect_reasons.get(close_reason or "", "transport error")
@@ -578,6 +585,7 @@ class Socket(abc.ABC):
             self._drop_acks(endpoint, reason)
             return
         accepted = self._connecting.pop(endpoint, None) is None
+        self._ended[endpoint] = reason
         packet = {"type": "disconnect", "endpoint": endpoint}
         # Async hooks run untracked: cancelling the namespace's jobs must not cancel them.
         if accepted:
