@@ -154,3 +154,19 @@ async def test_call_raises_at_once_when_the_client_leaves(life: Connected) -> No
     with pytest.raises(Disconnected) as again:
         await life.ns.call("q")
     assert again.value.reason == "client namespace disconnect"
+
+
+async def test_a_handler_awaiting_call_is_answered_or_cancelled_with_its_namespace(
+    life: Connected,
+) -> None:
+    await life.client.emit("/life", "ask_back", msg_id=7)
+    asked = await life.asked()
+    assert asked["name"] == "question"
+    await life.client.send(f"6::/life:{asked['id']}+[42]")
+    while (packet := await life.client.recv()) != "6::/life:7+[42]":
+        assert not packet.startswith("6:"), packet
+    await life.client.emit("/life", "ask_back", msg_id=8)
+    await life.asked()
+    await life.client.send("0::/life")  # the handler's task ends with the namespace
+    await life.record.wait_for(lambda: life.record.cancelled_calls == 1)
+    assert life.socket.ack_callbacks == {}

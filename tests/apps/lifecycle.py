@@ -8,7 +8,8 @@
 
 Both join room ``lobby`` when they connect; ``join`` joins another; ``leave_me`` disconnects
 the namespace from the server (``self.disconnect()``), ``end_socket`` the whole socket
-(``self.socket.disconnect()``); ``echo`` acks its arguments.
+(``self.socket.disconnect()``); ``echo`` acks its arguments; ``ask_back`` awaits
+``call("question")`` and acks with the answer.
 
 :func:`start_waiting` gives a namespace a job, a ``call`` and an error-first callback the
 client never answers; :func:`assert_ended` checks that a namespace ended once, for a reason,
@@ -61,6 +62,8 @@ class Record:
         self.endings: list[Ending] = []
         #: (nsp, sid) → the namespace instance, from recv_connect on.
         self.instances: dict[tuple[str, str], BaseNamespace] = {}
+        #: ``ask_back`` handlers cancelled while awaiting their call.
+        self.cancelled_calls = 0
         self._changed = asyncio.Event()
 
     def connected(self, namespace: BaseNamespace) -> None:
@@ -104,6 +107,15 @@ class RecordingNamespace(BaseNamespace, RoomsMixin):
 
     def on_echo(self, *args: Any) -> tuple[Any, ...]:
         return args
+
+    async def on_ask_back(self) -> Any:
+        """Asks the client ``question`` and acks with its answer."""
+        try:
+            return await self.call("question", timeout=None)
+        except asyncio.CancelledError:
+            self.record.cancelled_calls += 1
+            self.record._changed.set()
+            raise
 
     def on_leave_me(self) -> None:
         self.disconnect()
