@@ -15,7 +15,10 @@ import pytest
 
 from tests.test_namespace import Client
 from tornio import BaseNamespace, RoomsMixin
+from tornio.core.socket import DISCONNECT_REASONS
+from tornio.legacy.socket import LegacySocket
 from tornio.manager import SocketManager
+from tornio.modern.socket import ModernSocket
 from tornio.settings import Settings
 
 CALLS: list[tuple[str, str, Any]] = []
@@ -216,3 +219,14 @@ async def test_a_connection_not_accepted_yet_gets_no_hooks_but_loses_its_jobs(
     await asyncio.gather(*manager._background)
     assert CALLS == []
 
+
+
+def test_every_close_reason_maps_to_one_of_nodes() -> None:
+    for cls in (LegacySocket, ModernSocket):
+        assert set(cls.disconnect_reasons.values()) <= DISCONNECT_REASONS, cls
+
+
+async def test_an_unknown_close_reason_is_a_transport_error(manager: SocketManager) -> None:
+    client = Client(manager, "/with")
+    client.socket.engine.close("something new")
+    assert CALLS == [("with_reason", "/with", "transport error")]
