@@ -8,13 +8,16 @@ One root, split by whose fault a failure is::
     │   ├── InvalidPayload            a framed payload could not be split (Sans-I/O)
     │   └── PayloadTooLarge           a body or message exceeds a configured limit
     ├── LocalError                    tornio or the application misused an API
-    └── ConnectionRefused             a namespace's recv_connect refuses the client
+    ├── ConnectionRefused             a namespace's recv_connect refuses the client
+    └── Disconnected                  the client left before it answered (also a
+                                      ConnectionError)
 """
 
 from __future__ import annotations
 
 __all__ = [
     "ConnectionRefused",
+    "Disconnected",
     "InvalidPacket",
     "InvalidPayload",
     "LocalError",
@@ -74,3 +77,16 @@ class ConnectionRefused(TornioError):
         super().__init__(message)
         self.message = message
         self.data = data
+
+
+class Disconnected(TornioError, ConnectionError):
+    """The namespace (or the whole socket) ended while the server waited for the client's
+    ack: ``await namespace.call(...)`` raises it, an error-first ``emit(..., callback=,
+    timeout=)`` callback receives it.
+
+    ``reason`` is node's disconnect reason (``"transport close"``, ``"ping timeout"``...).
+    """
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(f"the client disconnected before it answered ({reason})")
+        self.reason = reason

@@ -4,17 +4,26 @@ Handlers are ``on_<event>`` methods (spaces in event names become underscores) a
 ``recv_*`` hooks. A handler may be a plain method or ``async def``; what it returns becomes
 the client's acknowledgement arguments when the client asked for one (a tuple gives several
 arguments, anything else one). See ``reference/legacy.md`` §3.3 for the original.
+
+``recv_disconnecting(reason)`` and ``recv_disconnect(reason)`` receive node's disconnect
+reason; the gevent-socketio form ``recv_disconnect(self)`` still works (each class's
+signature is read once). Acks the server asks for may time out: ``emit(..., callback=cb,
+timeout=s)`` makes ``cb`` error-first, and ``await call(event, *args, timeout=s)`` returns
+the client's answer.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import inspect
 import logging
 import re
 from collections.abc import Callable, Coroutine, Iterable
 from typing import TYPE_CHECKING, Any
+
+from tornio.exceptions import Disconnected
 
 if TYPE_CHECKING:
     from tornado.httputil import HTTPServerRequest
@@ -88,6 +97,36 @@ def _describe(cls: type, method_name: str) -> tuple[bool, bool]:
     return info
 
 
+# (class, hook name) -> the hook takes the disconnect reason
+_reason_cache: dict[tuple[type, str], bool] = {}
+
+
+def _takes_reason(cls: type, method_name: str) -> bool:
+    """Whether ``cls.method_name`` takes an argument after ``self`` (``recv_disconnect(self,
+    reason)``) or not (gevent-socketio's ``recv_disconnect(self)``)."""
+    key = (cls, method_name)
+    takes = _reason_cache.get(key)
+    if takes is None:
+        func = inspect.getattr_static(cls, method_name, None)
+        try:
+            params = list(inspect.signature(func).parameters.values())[1:]
+        except (TypeError, ValueError):
+            params = []
+        takes = any(
+            p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD, p.VAR_POSITIONAL)
+            for p in params
+        )
+        _reason_cache[key] = takes
+    return takes
+
+
+def _check_timeout(timeout: float | None) -> None:
+    if timeout is not None and (
+        isinstance(timeout, bool) or not isinstance(timeout, (int, float)) or timeout < 0
+    ):
+        raise ValueError(f"timeout must be a number of seconds >= 0 or None, not {timeout!r}")
+
+
 class BaseNamespace:
     """The base class of every namespace (see the module docstring).
 
@@ -144,9 +183,25 @@ class BaseNamespace:
         """A JSON message arrived; the return value is the data ack."""
         return data
 
-    def recv_disconnect(self) -> Any:
-        """The client left this namespace, or the socket ended."""
-        self.disconnect(silent=True)
+    # The hooks below are called ``hook(reason)``; their ``*args, **kwargs`` signature lets an
+    # override be typed ``(self, reason: str)`` or gevent-socketio's ``(self)``.
+
+    def recv_disconnecting(self, *args: Any, **kwargs: Any) -> Any:
+        """``recv_disconnecting(reason)``: the namespace connection is ending; the socket is
+        still in its rooms (``self.rooms``). ``reason`` as for :meth:`recv_disconnect`. Make
+        it a plain method: an ``async`` one runs after the rooms are left."""
+
+    def recv_disconnect(self, *args: Any, **kwargs: Any) -> Any:
+        """``recv_disconnect(reason)``: the namespace connection ended, whichever way: once
+        per connection, after the rooms were left; the namespace's jobs are cancelled after
+        it returns.
+
+        ``reason`` is node's: ``client namespace disconnect``, ``server namespace
+        disconnect``, ``transport close``, ``transport error``, ``ping timeout``, ``parse
+        error``, ``server shutting down``, ``forced close`` or ``forced server close``. An
+        override may leave it out (gevent-socketio's ``recv_disconnect(self)``).
+        """
+        self.disconnect(silent=True)  # gevent-socketio's default; a no-op by now
 
     def recv_error(self, packet: dict[str, Any]) -> Any:
         """The client sent an error packet."""
@@ -170,8 +225,7 @@ class BaseNamespace:
         if packet_type == "ack":
             callback = self.socket._pop_ack_callback(packet["ackId"])
             if callback is None:
-                log.warning("no callback for ack id %s on %r", packet["ackId"], self.ns_name)
-                return None
+                return None  # the socket logged it
             return callback(*packet.get("args", ()))
         if packet_type == "disconnect":
             return self.call_method_with_acl("recv_disconnect", packet)
@@ -223,6 +277,17 @@ class BaseNamespace:
             return method(packet)
         return method(*args)
 
+    def _disconnect_hook(self, hook: str, reason: str) -> Any:
+        """Call ``recv_disconnecting`` or ``recv_disconnect`` (``hook``) with ``reason``, or
+        without it when the method takes none. The ACL does not apply: a namespace always
+        learns that it ended."""
+        method = getattr(self, hook)
+        if _has_decorator(type(self)):
+            method = self.exception_handler_decorator(method)  # type: ignore[attr-defined]
+        if _takes_reason(type(self), hook):
+            return method(reason)
+        return method()
+
     # -- ACL ---------------------------------------------------------------------------------
 
     def reset_acl(self) -> None:
@@ -251,11 +316,19 @@ class BaseNamespace:
     # -- sending -----------------------------------------------------------------------------
 
     def emit(self, event: str, *args: Any, **kwargs: Any) -> None:
-        """Send an event to this client; ``callback=`` asks the client for an ack."""
+        """Send an event to this client; ``callback=`` asks the client for an ack.
+
+        Without ``timeout=``, ``callback(*ack_args)`` runs when the ack comes. With
+        ``timeout=`` (seconds) the callback is error-first, as node's
+        ``socket.timeout(ms).emit``: ``callback(None, *ack_args)`` on the ack,
+        ``callback(TimeoutError(...))`` when none came in time, and
+        ``callback(Disconnected(reason))`` at once if the namespace ends first.
+        """
         callback = kwargs.pop("callback", None)
+        timeout = kwargs.pop("timeout", None)
         if kwargs:
             raise ValueError(
-                "emit() only supports positional arguments (and callback=), to stay "
+                "emit() only supports positional arguments (and callback=, timeout=), to stay "
                 "compatible with the Socket.IO protocol. You can however pass a dictionary "
                 "as the first argument"
             )
@@ -265,24 +338,94 @@ class BaseNamespace:
             "args": list(args),
             "endpoint": self.ns_name,
         }
-        if callback is not None:
-            packet["ack"] = "data"
-            packet["id"] = self.socket._save_ack_callback(callback)
-        self.socket.send_packet(packet)
+        if callback is None:
+            if timeout is not None:
+                raise ValueError("emit(timeout=) needs a callback= whose ack can time out")
+            self.socket.send_packet(packet)
+            return
+        packet["ack"] = "data"
+        self._send_asking(packet, callback, timeout)
 
     def send(
-        self, message: Any, json: bool = False, callback: Callable[..., Any] | None = None
+        self,
+        message: Any,
+        json: bool = False,
+        callback: Callable[..., Any] | None = None,
+        timeout: float | None = None,
     ) -> None:
-        """Send a message (or a JSON value with ``json=True``) to this client."""
+        """Send a message (or a JSON value with ``json=True``) to this client; ``callback``
+        and ``timeout`` as for :meth:`emit`."""
         packet: dict[str, Any] = {
             "type": "json" if json else "message",
             "data": message,
             "endpoint": self.ns_name,
         }
-        if callback is not None:
-            packet["ack"] = True
-            packet["id"] = self.socket._save_ack_callback(callback)
-        self.socket.send_packet(packet)
+        if callback is None:
+            if timeout is not None:
+                raise ValueError("send(timeout=) needs a callback= whose ack can time out")
+            self.socket.send_packet(packet)
+            return
+        packet["ack"] = True
+        self._send_asking(packet, callback, timeout)
+
+    def _send_asking(
+        self, packet: dict[str, Any], callback: Callable[..., Any], timeout: float | None
+    ) -> None:
+        _check_timeout(timeout)
+        if timeout is None:
+            ack_id = self.socket.register_ack(self.ns_name, callback)
+        else:
+            ack_id = self.socket.register_ack(
+                self.ns_name, functools.partial(callback, None), timeout, callback
+            )
+        packet["id"] = ack_id
+        try:
+            self.socket.send_packet(packet)
+        except BaseException:
+            self.socket.cancel_ack(ack_id)  # it never went out: nothing will answer it
+            raise
+
+    async def call(self, event: str, *args: Any, timeout: float | None = 60.0) -> Any:
+        """Emit ``event`` and wait for the client's ack: its value (several values: a
+        tuple; none: None).
+
+        Raises:
+            TimeoutError: no ack within ``timeout`` seconds (None: wait as long as the
+                namespace lasts).
+            tornio.exceptions.Disconnected: the namespace or the socket ended first (at
+                once; also when it had already ended). ``.reason`` says how.
+        """
+        _check_timeout(timeout)
+        socket = self.socket
+        if socket.active_ns.get(self.ns_name) is not self or not socket.connected:
+            raise Disconnected(socket.ended_reason(self.ns_name))
+        answer: asyncio.Future[tuple[Any, ...]] = asyncio.get_running_loop().create_future()
+
+        def answered(*ack_args: Any) -> None:
+            if not answer.done():
+                answer.set_result(ack_args)
+
+        def failed(error: Exception) -> None:
+            if not answer.done():
+                answer.set_exception(error)
+
+        ack_id = socket.register_ack(self.ns_name, answered, timeout, failed)
+        packet: dict[str, Any] = {
+            "type": "event",
+            "name": event,
+            "args": list(args),
+            "endpoint": self.ns_name,
+            "ack": "data",
+            "id": ack_id,
+        }
+        try:
+            socket.send_packet(packet)
+            ack_args = await answer
+        finally:
+            socket.cancel_ack(ack_id)  # a caller cancelled while waiting leaves nothing behind
+        if not ack_args:
+            return None
+        return ack_args[0] if len(ack_args) == 1 else ack_args
 
     def error(
         self,
@@ -301,7 +444,8 @@ class BaseNamespace:
         gevent-socketio); a modern client's connection stays open for its other namespaces.
         """
         try:
-            self.socket.disconnect_namespace(self.ns_name, silent=silent)
+            if self.socket.active_ns.get(self.ns_name) is self:  # not ended yet
+                self.socket.disconnect_namespace(self.ns_name, silent=silent)
         finally:
             self.kill_local_jobs()
 

@@ -12,6 +12,13 @@ imports neither the manager nor the namespace API.
 Each subclass also says how a broadcast is encoded for it (``flavour`` and
 ``encode_event``): the manager encodes an emit once per flavour present among the
 recipients and hands the same wire data to each of them (``send_raw``).
+
+However a namespace connection ends (the client leaves it, the server disconnects it or the
+whole socket, the session closes for any reason), :meth:`Socket.end_namespace` runs once for
+it: ``recv_disconnecting(reason)`` while the rooms are still joined, then the rooms are left,
+``recv_disconnect(reason)``, its jobs are cancelled and its pending acks freed. ``reason`` is
+one of node's disconnect reasons (:data:`DISCONNECT_REASONS`); each protocol maps its
+session's close reasons onto them (``disconnect_reasons``).
 """
 
 from __future__ import annotations
@@ -23,7 +30,7 @@ import logging
 from collections.abc import Callable, Coroutine, Iterable, Mapping
 from typing import TYPE_CHECKING, Any, Protocol
 
-from tornio.exceptions import ConnectionRefused
+from tornio.exceptions import ConnectionRefused, Disconnected
 
 if TYPE_CHECKING:
     from tornado.httputil import HTTPServerRequest
@@ -31,9 +38,33 @@ if TYPE_CHECKING:
     from tornio.core.rooms import RoomIndex
     from tornio.settings import Settings
 
-__all__ = ["Namespace", "NamespaceFactory", "Socket", "SocketHost", "request_environ"]
+__all__ = [
+    "DISCONNECT_REASONS",
+    "Namespace",
+    "NamespaceFactory",
+    "PendingAck",
+    "Socket",
+    "SocketHost",
+    "request_environ",
+]
 
 log = logging.getLogger("tornio.socket")
+
+#: node's disconnect reasons (socket.io 4.8 ``DisconnectReason``): what ``recv_disconnect``
+#: and ``recv_disconnecting`` receive.
+DISCONNECT_REASONS = frozenset(
+    {
+        "client namespace disconnect",
+        "server namespace disconnect",
+        "transport close",
+        "transport error",
+        "ping timeout",
+        "parse error",
+        "server shutting down",
+        "forced close",
+        "forced server close",
+    }
+)
 
 
 class Namespace(Protocol):
@@ -45,7 +76,10 @@ class Namespace(Protocol):
         """Dispatch one packet dict; returns what becomes the data ack."""
         ...
 
-    def recv_disconnect(self) -> Any: ...
+    def _disconnect_hook(self, hook: str, reason: str) -> Any:
+        """Call ``recv_disconnecting`` or ``recv_disconnect`` (``hook``), with ``reason``
+        unless the method takes none."""
+        ...
 
     def kill_local_jobs(self) -> None:
         """Cancel the tasks the namespace runs."""
@@ -108,6 +142,25 @@ class SocketHost(Protocol):
         ...
 
 
+class PendingAck:
+    """A callback waiting for the client's ack of one packet (see
+    :meth:`Socket.register_ack`)."""
+
+    __slots__ = ("endpoint", "on_answer", "on_error", "timer")
+
+    def __init__(
+        self,
+        endpoint: str,
+        on_answer: Callable[..., Any],
+        on_error: Callable[[Exception], Any] | None,
+        timer: asyncio.TimerHandle | None,
+    ) -> None:
+        self.endpoint = endpoint
+        self.on_answer = on_answer
+        self.on_error = on_error
+        self.timer = timer
+
+
 def request_environ(request: HTTPServerRequest | None) -> dict[str, Any]:
     """A WSGI-style environ for a Tornado request, as gevent-socketio namespaces expect."""
     if request is None:
@@ -136,6 +189,9 @@ class Socket(abc.ABC):
     #: How broadcasts are encoded for this socket; sockets of one flavour share the bytes.
     flavour = ""
     engine: Any
+    #: The session's close reasons → node's disconnect reasons; any other is
+    #: ``"transport error"``.
+    disconnect_reasons: Mapping[str, str] = {}
 
     def __init__(self, manager: SocketHost, sid: str) -> None:
         self.manager = manager
@@ -147,7 +203,8 @@ class Socket(abc.ABC):
         #: The handshake request.
         self.handshake_request: HTTPServerRequest | None = None
         self.active_ns: dict[str, Namespace] = {}
-        self.ack_callbacks: dict[int, Callable[..., Any]] = {}
+        #: Ack id → what waits for the client's ack of it (:meth:`register_ack`).
+        self.ack_callbacks: dict[int, PendingAck] = {}
         self.ack_counter = 0
         #: Rooms joined, per namespace.
         self.rooms: dict[str, set[str]] = {}
@@ -156,6 +213,8 @@ class Socket(abc.ABC):
         self._environ: dict[str, Any] | None = None
         # Namespaces whose connect handler is still deciding: what they send waits here.
         self._connecting: dict[str, list[dict[str, Any]]] = {}
+        # How each namespace that ended ended (what a late ack request is told).
+        self._ended: dict[str, str] = {}
 
     def __repr__(self) -> str:
         return f"<{type(self).__name__} {self.sessid} {self.engine.state.value}>"
@@ -217,15 +276,13 @@ class Socket(abc.ABC):
         if packet_type == "connect":
             self.connect_namespace(endpoint, packet)
             return
-        if packet_type == "disconnect" and endpoint not in self.active_ns:
+        if packet_type == "disconnect":
+            self.end_namespace(endpoint, "client namespace disconnect")
             return
         namespace = self._namespace(endpoint)
         if namespace is None:
             return
-        # recv_disconnect leaves the namespace, which cancels its tracked tasks: an async one
-        # must not cancel itself, so it runs untracked, as at the socket's end.
-        self._call(namespace, packet, namespace.process_packet, packet,
-                   tracked=packet_type != "disconnect")
+        self._call(namespace, packet, namespace.process_packet, packet)
 
     def join_global_namespace(self) -> None:
         """The client joins the global namespace without asking (0.9 with its first
@@ -279,6 +336,7 @@ class Socket(abc.ABC):
             refusal = result if isinstance(result, ConnectionRefused) else ConnectionRefused()
             self.active_ns.pop(endpoint, None)
             namespace.kill_local_jobs()
+            self._drop_acks(endpoint, "server namespace disconnect")
             self._send_connect_refused(endpoint, refusal)
             return
         self.manager.rooms.add_member(endpoint, self)
@@ -390,26 +448,155 @@ class Socket(abc.ABC):
             self.send_packet({"type": "event", "name": "error",
                               "args": [error_name, error_message], "endpoint": endpoint})
 
-    def _save_ack_callback(self, callback: Callable[..., Any]) -> int:
+    # -- acks ------------------------------------------------------------------------------
+
+    def register_ack(
+        self,
+        endpoint: str,
+        on_answer: Callable[..., Any],
+        timeout: float | None = None,
+        on_error: Callable[[Exception], Any] | None = None,
+    ) -> int:
+        """Keep ``on_answer`` for the client's ack of a packet about to be sent on
+        ``endpoint``; returns the ack id to send with it.
+
+        ``on_answer(*args)`` runs when the ack comes. With ``timeout`` (seconds, on the event
+        loop's clock) ``on_error(TimeoutError)`` runs instead if none came in time, and when
+        the namespace or the socket ends first ``on_error(Disconnected)`` runs at once. At most
+        one of them runs, and then the entry and its timer are gone; without ``on_error`` an
+        ack that never comes is just dropped. A namespace that is not connected any more gets
+        ``on_error(Disconnected)`` soon after (never from inside this call).
+        """
         self.ack_counter += 1
-        self.ack_callbacks[self.ack_counter] = callback
-        return self.ack_counter
+        ack_id = self.ack_counter
+        if not self._in_namespace(endpoint):
+            if on_error is not None:
+                error = Disconnected(self.ended_reason(endpoint))
+                asyncio.get_running_loop().call_soon(self._run_ack_error, on_error, error)
+            return ack_id
+        timer = None
+        if timeout is not None:
+            timer = asyncio.get_running_loop().call_later(
+                timeout, self._ack_timed_out, ack_id, timeout
+            )
+        self.ack_callbacks[ack_id] = PendingAck(endpoint, on_answer, on_error, timer)
+        return ack_id
+
+    def cancel_ack(self, ack_id: int) -> None:
+        """Forget an ack nobody waits for any more (its waiter was cancelled); nothing runs."""
+        pending = self.ack_callbacks.pop(ack_id, None)
+        if pending is not None and pending.timer is not None:
+            pending.timer.cancel()
 
     def _pop_ack_callback(self, ack_id: int) -> Callable[..., Any] | None:
-        return self.ack_callbacks.pop(ack_id, None)
+        """The client acked ``ack_id``: what to call with the ack's arguments, or None."""
+        pending = self.ack_callbacks.pop(ack_id, None)
+        if pending is None:
+            if isinstance(ack_id, int) and 0 < ack_id <= self.ack_counter:
+                log.debug("ignored a late ack %s on %s (timed out, answered, or its "
+                          "namespace ended)", ack_id, self.sessid)
+            else:
+                log.warning("no callback for ack id %r on %s", ack_id, self.sessid)
+            return None
+        if pending.timer is not None:
+            pending.timer.cancel()
+        return pending.on_answer
+
+    def _ack_timed_out(self, ack_id: int, timeout: float) -> None:
+        pending = self.ack_callbacks.pop(ack_id, None)
+        if pending is None:
+            return
+        log.debug("no ack %s from %s within %s s", ack_id, self.sessid, timeout)
+        if pending.on_error is not None:
+            self._run_ack_error(
+                pending.on_error,
+                TimeoutError(f"operation has timed out: no ack within {timeout} s"),
+            )
+
+    def _drop_acks(self, endpoint: str | None, reason: str) -> None:
+        """Free the pending acks of a namespace that ended (of every namespace: None)."""
+        if not self.ack_callbacks:
+            return
+        ended = [
+            ack_id
+            for ack_id, pending in self.ack_callbacks.items()
+            if endpoint is None or pending.endpoint == endpoint
+        ]
+        for ack_id in ended:
+            pending = self.ack_callbacks.pop(ack_id)
+            if pending.timer is not None:
+                pending.timer.cancel()
+            if pending.on_error is not None:
+                self._run_ack_error(pending.on_error, Disconnected(reason))
+
+    def _run_ack_error(self, on_error: Callable[[Exception], Any], error: Exception) -> None:
+        try:
+            result = on_error(error)
+        except Exception:
+            log.exception("ack callback of %s failed on %r", self.sessid, error)
+            return
+        if inspect.isawaitable(result):
+            self.manager.run_in_background(self._await_ack_error(result, error))
+
+    async def _await_ack_error(self, awaitable: Any, error: Exception) -> None:
+        try:
+            await awaitable
+        except Exception:
+            log.exception("ack callback of %s failed on %r", self.sessid, error)
 
     # -- ending ------------------------------------------------------------------------------
 
+    def _in_namespace(self, endpoint: str) -> bool:
+        """The client is in ``endpoint`` (or being let in): there is something to end."""
+        return not self.closed and (
+            endpoint in self.active_ns
+            or self.manager.rooms.members(endpoint).get(self.sessid) is self
+        )
+
+    def ended_reason(self, endpoint: str) -> str:
+        """How the client left ``endpoint`` (it is not in it): node's disconnect reason."""
+        if self.closed:
+            return self.disconnect_reason(self.engine.close_reason)
+        return self._ended.get(endpoint, "server namespace disconnect")  # never joined
+
+    def disconnect_reason(self, close_reason: str | None) -> str:
+        """node's disconnect reason for the way the session closed."""
+        return self.disconnect_reasons.get(close_reason or "", "transport error")
+
     def disconnect_namespace(self, endpoint: str, silent: bool = False) -> None:
         """Take the client out of one namespace; unless ``silent`` it is told."""
-        if not silent and not self.closed:
+        if not self._in_namespace(endpoint):
+            return
+        if not silent:
             self.send_packet({"type": "disconnect", "endpoint": endpoint})
-        self.remove_namespace(endpoint)
+        self.end_namespace(endpoint, "server namespace disconnect")
 
     def remove_namespace(self, endpoint: str) -> None:
-        """Forget a namespace instance and its memberships (the socket lives on)."""
-        self.active_ns.pop(endpoint, None)
+        """gevent-socketio's name: end a namespace without telling the client."""
+        self.end_namespace(endpoint, "server namespace disconnect")
+
+    def end_namespace(self, endpoint: str, reason: str) -> None:
+        """The namespace connection ends, whichever way (see the module docstring): once per
+        connection, whatever calls it again. A connection ``recv_connect`` has not accepted
+        yet gets no hooks; its jobs are cancelled all the same."""
+        namespace = self.active_ns.pop(endpoint, None)
+        if namespace is None:  # a membership without an instance: the global namespace of
+            self.manager.rooms.remove_member(endpoint, self)  # an application without one
+            self._drop_acks(endpoint, reason)
+            return
+        accepted = self._connecting.pop(endpoint, None) is None
+        self._ended[endpoint] = reason
+        packet = {"type": "disconnect", "endpoint": endpoint}
+        # Async hooks run untracked: cancelling the namespace's jobs must not cancel them.
+        if accepted:
+            self._call(namespace, packet, namespace._disconnect_hook, "recv_disconnecting",
+                       reason, tracked=False)
         self.manager.rooms.remove_member(endpoint, self)
+        if accepted:
+            self._call(namespace, packet, namespace._disconnect_hook, "recv_disconnect",
+                       reason, tracked=False)
+        namespace.kill_local_jobs()
+        self._drop_acks(endpoint, reason)
 
     @abc.abstractmethod
     def disconnect(self, silent: bool = False) -> None:
@@ -419,13 +606,11 @@ class Socket(abc.ABC):
     def kill(self) -> None:
         self.disconnect()
 
-    def _on_session_close(self, reason: str) -> None:
-        log.debug("socket %s closed: %s", self.sessid, reason)
+    def _on_session_close(self, close_reason: str) -> None:
+        reason = self.disconnect_reason(close_reason)
+        log.debug("socket %s closed: %s (%s)", self.sessid, close_reason, reason)
+        for endpoint in list(self.active_ns):
+            self.end_namespace(endpoint, reason)
         self._connecting.clear()
-        for endpoint, namespace in list(self.active_ns.items()):
-            self._call(namespace, {"type": "disconnect", "endpoint": endpoint},
-                       namespace.recv_disconnect, tracked=False)
-            namespace.kill_local_jobs()
-        self.active_ns.clear()
-        self.ack_callbacks.clear()
+        self._drop_acks(None, reason)
         self.manager.forget(self)

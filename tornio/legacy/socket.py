@@ -23,6 +23,18 @@ class LegacySocket(Socket):
 
     protocol = "legacy"
     flavour = "legacy"
+    #: How a 0.9 session closes, as node's disconnect reasons (README, "Disconnect reasons").
+    disconnect_reasons = {
+        "client disconnect": "client namespace disconnect",  # 0:: or ?disconnect
+        "server disconnect": "server namespace disconnect",  # disconnect() from the server
+        "transport closed": "transport close",  # a websocket or flashsocket closed
+        "close timeout": "transport close",  # a polling client stopped coming back
+        "heartbeat timeout": "ping timeout",
+        "handshake timeout": "transport close",  # no transport ever came (no namespaces)
+        "server shutdown": "server shutting down",
+        "server shutting down": "server shutting down",
+        "internal error": "forced server close",
+    }
 
     def __init__(self, manager: SocketHost, sid: str, now: float) -> None:
         super().__init__(manager, sid)

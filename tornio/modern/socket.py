@@ -49,6 +49,22 @@ class ModernSocket(Socket):
 
     protocol = "modern"
     flavour = "sio-json"
+    #: How an Engine.IO session closes, as node's disconnect reasons.
+    disconnect_reasons = {
+        "transport close": "transport close",
+        "ping timeout": "ping timeout",
+        "parse error": "parse error",
+        "invalid heartbeat direction": "parse error",
+        "overlap from client": "transport error",
+        "payload too large": "transport error",
+        "invalid state": "forced server close",
+        "connect timeout": "forced server close",
+        "server disconnect": "server namespace disconnect",  # disconnect() from the server
+        "server shutdown": "server shutting down",
+        "server shutting down": "server shutting down",
+        "forced server close": "forced server close",
+        "internal error": "forced server close",
+    }
 
     def __init__(
         self,

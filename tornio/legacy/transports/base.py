@@ -76,7 +76,7 @@ class TransportMixin:
             return False
         socket = self.manager.get(sid)
         if socket is not None:
-            socket.disconnect(silent=True)
+            socket.engine.close("client disconnect")  # the client leaves, as with 0::
         self.allow_cors()
         self.set_header("Content-Type", "text/plain; charset=UTF-8")
         self.finish("")
