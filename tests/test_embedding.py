@@ -4,6 +4,7 @@ a Tornado or WSGI application, and the ``tornio serve`` command."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import signal
 import socket
@@ -144,15 +145,18 @@ def spawn() -> Iterator[Callable[..., subprocess.Popen[bytes]]]:
     def start(*args: str) -> subprocess.Popen[bytes]:
         env = {**os.environ, "PYTHONPATH": str(ROOT)}
         process = subprocess.Popen(
-            args, cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE
+            args, cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+            start_new_session=True,
         )
         processes.append(process)
         return process
 
     yield start
     for process in processes:
-        if process.poll() is None:
-            process.kill()
+        # the whole group: a supervisor's broker would otherwise outlive it, holding the
+        # pipes, and communicate() would wait for it forever
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(process.pid, signal.SIGKILL)
         process.communicate()
 
 

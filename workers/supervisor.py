@@ -104,6 +104,8 @@ class Supervisor:
         self.broker: asyncio.subprocess.Process | None = None
         self.broker_restarts = 0
         self.store: asyncio.subprocess.Process | None = None
+        #: Connections that arrived before any worker process was up.
+        self._parked: list[tuple[socket.socket, tuple[str, int], str | None]] = []
         self.store_restarts = 0
         self.policy: Any = None
         #: Requests forwarded between workers, as the workers last reported them.
@@ -262,6 +264,7 @@ class Supervisor:
             worker.load = worker.assigned = 0
             loop = asyncio.get_running_loop()
             loop.add_reader(parent, self._on_report, worker)
+            self._unpark()
             code = await worker.process.wait()
             with contextlib.suppress(Exception):
                 loop.remove_reader(parent)
@@ -399,6 +402,9 @@ class Supervisor:
         if worker is None:
             worker = self._least_loaded()
         if worker is None or worker.channel is None:
+            if not self.stopping and not any(w.channel for w in self.workers):
+                self._park(conn, address, sid)  # starting up: the first worker takes it
+                return
             conn.close()  # no worker to take it: the client reconnects, or retries
             return
         peer = f"{address[0]}:{address[1]}".encode()
@@ -411,6 +417,23 @@ class Supervisor:
             if sid is None:
                 worker.assigned += 1
         conn.close()
+
+    def _park(self, conn: socket.socket, address: tuple[str, int], sid: str | None) -> None:
+        """Hold a connection that came before any worker process was up (for at most
+        :data:`FIRST_BYTES_TIMEOUT`), rather than reset it."""
+        self._parked.append((conn, address, sid))
+        if len(self._parked) == 1:
+            asyncio.get_running_loop().call_later(FIRST_BYTES_TIMEOUT, self._drop_parked)
+
+    def _unpark(self) -> None:
+        parked, self._parked = self._parked, []
+        for conn, address, sid in parked:
+            self._hand(conn, address, sid)
+
+    def _drop_parked(self) -> None:
+        parked, self._parked = self._parked, []
+        for conn, _, _ in parked:
+            conn.close()
 
     def _owner(self, sid: str) -> Worker | None:
         """The worker whose index the sid names (alive or not); None for another host's."""
