@@ -47,11 +47,13 @@ answer stop waiting); HEARTBEAT goes out every ``heartbeat_interval``; a node un
 ``node_timeout`` vanishes, as does one that announces NODE_DOWN. A node answers NODE_UP with
 a HEARTBEAT addressed to the newcomer, so that both know each other at once.
 
-**Requests.** :meth:`ZmqBus.request` publishes a cluster request (FETCH_SESSIONS) on the
-control topic and gathers one answer per node in the table when it was sent (the requester
-answers itself, locally, through the same handler), or what arrived within ``timeout``: it
-never raises on a timeout, and logs the nodes that did not answer. Nodes answer through
-:meth:`ZmqBus.set_request_handler`. :meth:`ZmqBus.request_node` asks one node on its direct
+**Requests.** :meth:`ZmqBus.ask` (and :meth:`ZmqBus.request`, its answers only) publishes
+a cluster request (FETCH_SESSIONS, SERVER_SIDE_EMIT, BROADCAST_WITH_ACKS) on the control topic
+and gathers one answer per node in the table when it was sent (the requester answers itself,
+locally, through the same handler, unless told not to), or what arrived within ``timeout``:
+it never raises on a timeout, and logs and lists the nodes that did not answer. Nodes answer
+through :meth:`ZmqBus.set_request_handler`; a SERVER_SIDE_EMIT without ``rid`` asks for no
+answer and goes to the node's ``deliver``. :meth:`ZmqBus.request_node` asks one node on its direct
 topic (HTTP_REQUEST: a request forwarded to its session's owner, :mod:`tornio.bus.forwarding`)
 and gives its answer or None; :meth:`ZmqBus.send_node` sends one node a one-way message
 (HTTP_ABORT); :meth:`ZmqBus.set_http_handler` says how this node answers both.
@@ -82,7 +84,7 @@ import zmq
 import zmq.asyncio
 
 from tornio.bus import messages
-from tornio.bus.base import BusNode, Message
+from tornio.bus.base import Answers, BusNode, Message
 from tornio.bus.messages import (
     EMITTER_UID,
     REQUEST_TYPES,
@@ -276,6 +278,16 @@ class ZmqBus:
     def subscribe(self, node: BusNode, namespace: str, room: str) -> None:
         """Receive the room's messages (idempotent)."""
         topic = messages.room_topic(namespace, room)
+        if topic not in self._rooms:
+            self._rooms.add(topic)
+            if self._sub is not None:
+                self._sub.subscribe(topic)
+
+    def subscribe_sid_rooms(self, namespace: str) -> None:
+        """Receive the messages of every room of ``namespace`` named by a socket id of this
+        node (each socket is in the room named by its id): one prefix subscription, not one
+        per socket (idempotent)."""
+        topic = messages.sid_rooms_prefix(namespace, self.node_id)
         if topic not in self._rooms:
             self._rooms.add(topic)
             if self._sub is not None:
@@ -495,12 +507,8 @@ class ZmqBus:
             message = messages.decode(frames, max_payload=self.max_payload)
         except BusMessageError as exc:
             self.stats.dropped_malformed += 1
-            self._log_limited(
-                "malformed",
-                "dropped a malformed bus message (%d so far): %s",
-                self.stats.dropped_malformed,
-                exc,
-            )
+            self._log_limited("malformed", "dropped a malformed bus message (%d so far): %s",
+                              self.stats.dropped_malformed, exc)
             return
         self.stats.received += 1
         uid, kind = message["uid"], message["type"]
@@ -531,7 +539,10 @@ class ZmqBus:
         if kind is MessageType.NODE_UP:
             self._publish_control(MessageType.HEARTBEAT, dst=uid)
         elif kind in REQUEST_TYPES:
-            self._answer(message)
+            if "rid" in message:
+                self._answer(message)
+            else:  # a one-way SERVER_SIDE_EMIT
+                self._deliver(message)
         elif kind in RESPONSE_TYPES:
             self._on_response(message)
         elif kind in messages.SOCKET_OPERATIONS:
@@ -594,11 +605,25 @@ class ZmqBus:
         data: dict[str, Any],
         timeout: float = 5.0,
     ) -> list[dict[str, Any]]:
-        """Ask every live node (this one included, answering locally) and gather their
-        answers' data: one per node in the table when the request leaves, or those that
-        arrived when ``timeout`` passes (the rest are logged, never raised). A node that
-        leaves or times out meanwhile is no longer waited for. This node's answer, if any,
-        comes first.
+        """The answers of :meth:`ask`."""
+        return (await self.ask(kind, nsp, data, timeout)).answers
+
+    async def ask(
+        self,
+        kind: MessageType,
+        nsp: str,
+        data: dict[str, Any],
+        timeout: float = 5.0,
+        *,
+        include_self: bool = True,
+        sender: str | None = None,
+    ) -> Answers:
+        """Ask every live node (this one too, answering locally, unless ``include_self`` is
+        False) and gather their answers' data: one per node in the table when the request
+        leaves, or those that arrived when ``timeout`` passes (the rest are logged and listed
+        in ``missing``, never raised). A node that leaves or times out meanwhile is no longer
+        waited for. This node's answer, if any, comes first. (``sender`` is for the
+        in-process bus: here the asker is always this bus's node.)
 
         Raises:
             LocalError: ``kind`` is not a request type, or the bus is closed.
@@ -617,32 +642,33 @@ class ZmqBus:
         message = messages.make_message(kind, nsp, data, uid=self.node_id, rid=rid)
         frames = messages.encode(message, max_payload=self.max_payload)
         self._requests[rid] = pending
+        local: asyncio.Future[dict[str, Any] | None] | None = None
         try:
             self._send(frames)
-            local = asyncio.ensure_future(self._call_handler(kind, nsp, data))
             remote = asyncio.ensure_future(pending.done.wait())
-            await asyncio.wait({local, remote}, timeout=timeout)
-            for future in (local, remote):
+            waiting: set[asyncio.Future[Any]] = {remote}
+            if include_self:
+                local = asyncio.ensure_future(self._call_handler(kind, nsp, data))
+                waiting.add(local)
+            await asyncio.wait(waiting, timeout=timeout)
+            for future in waiting:
                 future.cancel()
-            await asyncio.gather(local, remote, return_exceptions=True)
+            await asyncio.gather(*waiting, return_exceptions=True)
         finally:
             del self._requests[rid]
-        missing = pending.expected - pending.answers.keys()
+        missing = sorted(pending.expected - pending.answers.keys())
         if missing:
-            log.warning(
-                "bus request %s %d: no answer from %s within %s s",
-                kind.name,
-                rid,
-                ", ".join(sorted(missing)),
-                timeout,
-            )
+            log.warning("bus request %s %d: no answer from %s within %s s",
+                        kind.name, rid, ", ".join(missing), timeout)
         answers = list(pending.answers.values())
-        own = local.result() if local.done() and not local.cancelled() else None
-        if own is not None:
-            answers.insert(0, own)
-        else:
-            log.warning("bus request %s %d: this node did not answer itself", kind.name, rid)
-        return answers
+        if local is not None:
+            own = local.result() if local.done() and not local.cancelled() else None
+            if own is not None:
+                answers.insert(0, own)
+            else:
+                missing.insert(0, self.node_id)
+                log.warning("bus request %s %d: this node did not answer itself", kind.name, rid)
+        return Answers(answers, missing)
 
     async def request_node(
         self,
@@ -684,13 +710,8 @@ class ZmqBus:
             try:
                 await asyncio.wait_for(pending.done.wait(), timeout)
             except asyncio.TimeoutError:
-                log.warning(
-                    "bus request %s %d: no answer from %s within %s s",
-                    kind.name,
-                    rid,
-                    node,
-                    timeout,
-                )
+                log.warning("bus request %s %d: no answer from %s within %s s",
+                            kind.name, rid, node, timeout)
         finally:
             del self._requests[rid]
         return pending.answers.get(node)
@@ -720,12 +741,8 @@ class ZmqBus:
     ) -> dict[str, Any] | None:
         handler = self._node_handlers.get(kind, self._handler)
         if handler is None:
-            self._log_limited(
-                "handler",
-                "bus node %s has no request handler: %s unanswered",
-                self.node_id,
-                kind.name,
-            )
+            self._log_limited("handler", "bus node %s has no request handler: %s unanswered",
+                              self.node_id, kind.name)
             return None
         try:
             result = handler(kind, nsp, data)
@@ -739,11 +756,8 @@ class ZmqBus:
             return None
         if not isinstance(result, dict):
             self.stats.deliver_errors += 1
-            log.error(
-                "bus request handler answered %s with %s, not a map",
-                kind.name,
-                type(result).__name__,
-            )
+            log.error("bus request handler answered %s with %s, not a map",
+                      kind.name, type(result).__name__)
             return None
         return result
 
