@@ -8,12 +8,14 @@ One root, split by whose fault a failure is::
     │   ├── InvalidPayload            a framed payload could not be split (Sans-I/O)
     │   └── PayloadTooLarge           a body or message exceeds a configured limit
     ├── LocalError                    tornio or the application misused an API
-    └── ConnectionRefused             a namespace's recv_connect refuses the client
+    ├── ConnectionRefused             a namespace's recv_connect refuses the client
+    └── CallTimeout (a TimeoutError)  some recipients of a call did not answer in time
 """
 
 from __future__ import annotations
 
 __all__ = [
+    "CallTimeout",
     "ConnectionRefused",
     "InvalidPacket",
     "InvalidPayload",
@@ -74,3 +76,18 @@ class ConnectionRefused(TornioError):
         super().__init__(message)
         self.message = message
         self.data = data
+
+
+class CallTimeout(TornioError, TimeoutError):
+    """Raised by the calls that gather answers (``manager.call``, ``server_side_call``,
+    ``RemoteSocket.call``) when some recipients did not answer within the timeout: node's
+    error-first ``(err, responses)`` as one exception.
+
+    ``responses`` holds the answers that did arrive; ``missing`` counts the recipients (or,
+    for a node that did not answer at all, the nodes) still waited for.
+    """
+
+    def __init__(self, message: str, responses: list[object], missing: int) -> None:
+        super().__init__(message)
+        self.responses = responses
+        self.missing = missing
