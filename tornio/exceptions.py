@@ -14,6 +14,8 @@ One root, split by whose fault a failure is::
 
 from __future__ import annotations
 
+from typing import Any
+
 __all__ = [
     "CallTimeout",
     "ConnectionRefused",
@@ -87,7 +89,7 @@ class CallTimeout(TornioError, TimeoutError):
     for a node that did not answer at all, the nodes) still waited for.
     """
 
-    def __init__(self, message: str, responses: list[object], missing: int) -> None:
+    def __init__(self, message: str, responses: list[Any], missing: int) -> None:
         super().__init__(message)
         self.responses = responses
         self.missing = missing
