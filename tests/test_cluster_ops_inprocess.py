@@ -257,3 +257,18 @@ def test_every_member_is_in_the_room_named_by_its_id() -> None:
     index.remove_socket(a)
     assert index.room("/c", "idA") == {"idB": b}
     assert index.members("/d") == {}
+
+
+async def test_the_router_runs_the_same_operations(nodes: TwoNodes) -> None:
+    ann = await nodes.client(nodes.one, "ann")
+    ben = await nodes.client(nodes.two, "ben")
+    router = nodes.one.router
+    nodes.two.router.on_server_side("where", lambda: "two")
+    router.sockets_join("club", namespace="/chat", to=ben.sid)
+    assert [s.id for s in await router.fetch_sockets("/chat", room="club")] == [ben.sid]
+    assert await router.call("question", namespace="/chat", room="club") == ["ben"]
+    assert await router.server_side_call("where") == ["two"]
+    router.sockets_leave("club", namespace="/chat", room="club")
+    assert await router.fetch_sockets("/chat", room="club") == []
+    router.disconnect_sockets(close=True, namespace="/chat", to=ann.sid)
+    assert ann.sid not in nodes.one.manager.sockets

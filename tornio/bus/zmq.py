@@ -8,8 +8,9 @@ XSUB (the *pub address*), its SUB socket to the broker's XPUB (the *sub address*
 topics (every namespace, or those given) and to the node's own direct topic; ``subscribe`` /
 ``unsubscribe`` add and remove room topics (the manager calls them on a room's first local
 join and last local leave); ``subscribe_sid_rooms`` adds, once per namespace, the prefix of
-every room named by one of this node's socket ids (each socket is in such a room). ZeroMQ has no "not my own messages" filter, so a node receives
-what it publishes on topics it subscribes to, and drops it (by ``uid``).
+every room named by one of this node's socket ids (each socket is in such a room). ZeroMQ
+has no "not my own messages" filter, so a node receives what it publishes on topics it
+subscribes to, and drops it (by ``uid``).
 
 **Multi-room emits.** An emit naming exactly one room (and no sid) is published once on that
 room's topic: only nodes with members receive it. An emit naming two or more rooms is
