@@ -35,7 +35,7 @@ class Connected:
 
     async def ended(self) -> None:
         """The client left /life and the server has seen it."""
-        await self.record.wait_for(lambda: len(self.record.of("/life", self.socket.sessid)) == 2)
+        await self.record.wait_for(lambda: len(self.record.of("/life", self.ns.sid)) == 2)
 
     async def held(self, event: str) -> None:
         """The client got ``event`` and holds its ack."""

@@ -16,6 +16,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from tornio.bus import ids
 from tornio.bus.messages import (
     CONTROL_TOPIC,
     MAX_DEPTH,
@@ -27,6 +28,7 @@ from tornio.bus.messages import (
     make_message,
     namespace_topic,
     room_topic,
+    sid_rooms_prefix,
     validate,
 )
 
@@ -46,6 +48,7 @@ HTTP_REQUEST, HTTP_RESPONSE, HTTP_ABORT = (
     MessageType.HTTP_RESPONSE,
     MessageType.HTTP_ABORT,
 )
+SERVER_SIDE, ACKS = MessageType.SERVER_SIDE_EMIT, MessageType.BROADCAST_WITH_ACKS
 
 
 def emit_data(rooms: Any = None, **extra: Any) -> dict[str, Any]:
@@ -130,6 +133,27 @@ ROUND_TRIPS: list[tuple[str, dict[str, Any], bytes]] = [
         b"d\x00n2\x00",
     ),
     ("probe", msg(PROBE, data={"nonce": "ab12"}, dst="n1"), b"d\x00n1\x00"),
+    (
+        "server-side emit, one-way",
+        msg(SERVER_SIDE, data={"event": "e", "args": [1]}),
+        b"c\x00",
+    ),
+    ("server-side emit asking", msg(SERVER_SIDE, data={"event": "e", "args": []}, rid=4), b"c\x00"),
+    (
+        "server-side answer",
+        msg(MessageType.SERVER_SIDE_EMIT_RESPONSE, data={"value": [1]}, rid=4, dst="n1"),
+        b"d\x00n1\x00",
+    ),
+    (
+        "broadcast with acks",
+        msg(MessageType.BROADCAST_WITH_ACKS, "/c", {**emit_data(["a"]), "timeout": 2.5}, rid=5),
+        b"c\x00",
+    ),
+    (
+        "a node's acks",
+        msg(MessageType.BROADCAST_ACKS, "/c", {"responses": ["x"], "missing": 1}, rid=5, dst="n1"),
+        b"d\x00n1\x00",
+    ),
     (
         "forwarded HTTP request",
         msg(
@@ -251,6 +275,18 @@ def test_topics_never_prefix_each_other() -> None:
         assert not topic.startswith(CONTROL_TOPIC)
 
 
+def test_a_nodes_sid_rooms_prefix_matches_its_sockets_rooms_only() -> None:
+    node, other = ids.node_tag("Host", 1), ids.node_tag("Host", 2)
+    prefix = sid_rooms_prefix("/c", node)
+    mine = ids.make_sid(node)
+    assert room_topic("/c", mine).startswith(prefix)
+    assert not room_topic("/c", ids.make_sid(other)).startswith(prefix)
+    assert not room_topic("/cd", mine).startswith(prefix)  # another namespace
+    assert not room_topic("", mine).startswith(sid_rooms_prefix("/c", node))
+    assert not namespace_topic("/c").startswith(prefix)
+    assert not direct_topic(node).startswith(prefix)
+
+
 names = st.text(max_size=8)
 
 
@@ -336,6 +372,18 @@ BAD_MESSAGES: list[tuple[str, Any]] = [
     ("skip with None", msg(EMIT, "/c", emit_data(skip=[None]))),
     ("to a number", msg(EMIT, "/c", emit_data(to=5))),
     ("leave with rooms a map", msg(MessageType.SOCKETS_LEAVE, "/c", {"rooms": {}})),
+    ("disconnect with close a string", msg(MessageType.DISCONNECT_SOCKETS, "/c", {"close": "y"})),
+    ("server-side emit without event", msg(SERVER_SIDE, data={"args": []})),
+    ("server-side emit with args a map", msg(SERVER_SIDE, data={"event": "e", "args": {}})),
+    ("server-side emit with dst", msg(SERVER_SIDE, data={"event": "e", "args": []}, dst="n2")),
+    ("server-side answer without rid", msg(MessageType.SERVER_SIDE_EMIT_RESPONSE, dst="n2")),
+    ("acks request without rid", msg(ACKS, "/c", {**emit_data(), "timeout": 1})),
+    ("acks request without timeout", msg(ACKS, "/c", emit_data(), rid=1)),
+    ("acks request, timeout True", msg(ACKS, "/c", {**emit_data(), "timeout": True}, rid=1)),
+    ("acks request, timeout < 0", msg(ACKS, "/c", {**emit_data(), "timeout": -1}, rid=1)),
+    ("acks request, no event", msg(ACKS, "/c", {"args": [], "rooms": [], "skip": [],
+                                                "timeout": 1}, rid=1)),
+    ("acks request with dst", msg(ACKS, "/c", {**emit_data(), "timeout": 1}, rid=1, dst="n2")),
 ]
 
 UNENCODABLE: list[tuple[str, Any]] = [
@@ -488,9 +536,27 @@ def messages(draw: st.DrawFn) -> dict[str, Any]:
         )
         if kind is EMIT:
             data.update(event=draw(st.text(max_size=6)), args=draw(st.lists(values, max_size=3)))
+        data.pop("close", None)
+        if kind is MessageType.DISCONNECT_SOCKETS and draw(st.booleans()):
+            data["close"] = draw(st.booleans())
         if draw(st.booleans()):
             extra["dst"] = draw(node_ids)
-    elif kind in (FETCH, FETCH_RESPONSE, HTTP_REQUEST, HTTP_RESPONSE):
+    elif kind is MessageType.BROADCAST_WITH_ACKS:
+        data.update(
+            rooms=draw(room_lists), skip=draw(room_lists), to=draw(st.none() | st.text(max_size=6)),
+            event=draw(st.text(max_size=6)), args=draw(st.lists(values, max_size=3)),
+            timeout=draw(st.floats(min_value=0, max_value=1e6)),
+        )
+        data.pop("close", None)
+        extra["rid"] = draw(st.integers(min_value=0, max_value=2**63 - 1))
+    elif kind is MessageType.SERVER_SIDE_EMIT:
+        data.update(event=draw(st.text(max_size=6)), args=draw(st.lists(values, max_size=3)))
+        if draw(st.booleans()):
+            extra["rid"] = draw(st.integers(min_value=0, max_value=2**63 - 1))
+    elif kind in (
+        FETCH, FETCH_RESPONSE, HTTP_REQUEST, HTTP_RESPONSE,
+        MessageType.SERVER_SIDE_EMIT_RESPONSE, MessageType.BROADCAST_ACKS,
+    ):
         extra["rid"] = draw(st.integers(min_value=0, max_value=2**63 - 1))
         if kind is not FETCH:
             extra["dst"] = draw(node_ids)

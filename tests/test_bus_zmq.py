@@ -29,6 +29,7 @@ import zmq
 import zmq.asyncio
 
 from tests.support.multihost import free_port_pair
+from tornio.bus import ids
 from tornio.bus.base import Message
 from tornio.bus.broker import Broker, broker_addresses
 from tornio.bus.messages import (
@@ -423,6 +424,53 @@ async def test_request_handler_failures_mean_no_answer(nodes: Nodes) -> None:
 
     a.set_request_handler(None)  # no handler: no local answer either, and no exception
     assert await a.request(MessageType.FETCH_SESSIONS, "", {}, timeout=0.1) == []
+
+
+async def test_ask_lists_who_did_not_answer_and_can_leave_the_asker_out(nodes: Nodes) -> None:
+    a, _ = await nodes("a")
+    b, _ = await nodes("b")
+    c, _ = await nodes("c")
+    answering(a)
+    answering(b, coroutine=True)
+    c.set_request_handler(None)  # c never answers
+    await known_to_each_other(a, b, c)
+    kind = MessageType.SERVER_SIDE_EMIT
+    data = {"event": "e", "args": [1]}
+    gathered = await a.ask(kind, "", data, timeout=0.3, include_self=False)
+    assert [answer["node"] for answer in gathered.answers] == ["b"]
+    assert gathered.missing == ["c"]
+    gathered = await a.ask(kind, "", data, timeout=0.3)
+    assert [answer["node"] for answer in gathered.answers] == ["a", "b"]
+    assert gathered.missing == ["c"]
+    a.set_request_handler(None)
+    assert (await a.ask(kind, "", data, timeout=0.1)).missing == ["a", "c"]  # itself first
+
+
+async def test_a_one_way_server_side_emit_is_delivered_not_answered(nodes: Nodes) -> None:
+    a, _ = await nodes("a")
+    b, node_b = await nodes("b")
+    answering(b)
+    await known_to_each_other(a, b)
+    a.publish(make_message(MessageType.SERVER_SIDE_EMIT, "", {"event": "e", "args": []},
+                           uid="a"))
+    await node_b.wait_for_event("e")
+    (delivered,) = node_b.delivered
+    assert delivered["type"] is MessageType.SERVER_SIDE_EMIT and "rid" not in delivered
+
+
+async def test_a_nodes_sid_rooms_come_through_one_prefix_subscription(nodes: Nodes) -> None:
+    tag = ids.node_tag("Host", 4)
+    a, _ = await nodes("a")
+    b, node_b = await nodes(tag)
+    b.subscribe_sid_rooms("/chat")
+    b.subscribe_sid_rooms("/chat")  # idempotent
+    mine, theirs = ids.make_sid(tag), ids.make_sid(ids.node_tag("Host", 5))
+    await route_ready(a, node_b, "/chat", mine)  # room topics start with b's prefix: they come
+    a.publish(emit("to-other", rooms=[theirs]))
+    a.publish(emit("to-other-namespace", nsp="/x", rooms=[mine]))
+    a.publish(emit("to-mine", rooms=[mine]))
+    await node_b.wait_for_event("to-mine")
+    assert node_b.events() == ["to-mine"]
 
 
 async def test_request_node_asks_one_node(nodes: Nodes) -> None:

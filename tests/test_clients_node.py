@@ -16,6 +16,7 @@ from tests.apps.probe import Record, namespaces
 from tests.support import LiveServer, wait_for
 from tests.support.node_client import NodeClient, node_modules_ready, unbin
 from tornio import Router
+from tornio.bus.ids import owner_of
 
 
 def make_app(record: Record, routers: list[Router]) -> Any:
@@ -96,6 +97,10 @@ def test_socket_io_client_4(server: tuple[LiveServer, Record, list[Router]], mod
         other_who, test_who = other["whoami"][0], other["test_whoami"][0]
         assert other_who["nsp"] == "/other" and other_who["auth"] == {"token": "other"}
         assert other_who["engine_sid"] == test_who["engine_sid"]
+        # Each namespace connection has its own id, naming the same owner.
+        assert other_who["sid"] != test_who["sid"] == connect["id"]
+        node_id = routers[-1].manager.node_id
+        assert owner_of(other_who["sid"]) == owner_of(test_who["sid"]) == node_id
 
         # Refusals arrive as connect_error with the server's message and data.
         refused = client.step("refused")
@@ -124,12 +129,12 @@ def test_socket_io_client_4(server: tuple[LiveServer, Record, list[Router]], mod
         ("/test", {"token": "good"}),
         ("/other", {"token": "other"}),
     ]
-    a_sid = connected[0][1]
+    other_sid = connected[3][1]
     # b and c left, /other was left by a, then a disconnected: recv_disconnect each time.
     wait_for(
         lambda: (
             live.call(lambda: sorted(record.disconnected))
-            == sorted([("/test", sid) for _, sid, _ in connected[:3]] + [("/other", a_sid)])
+            == sorted([("/test", sid) for _, sid, _ in connected[:3]] + [("/other", other_sid)])
         ),
         5,
         message="every namespace's recv_disconnect",

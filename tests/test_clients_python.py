@@ -13,6 +13,7 @@ import socketio  # type: ignore[import-untyped]
 
 from tests.apps.probe import Record, namespaces
 from tests.support.inloop import InLoopServer
+from tornio.bus.ids import owner_of
 
 TIMEOUT = 5
 
@@ -129,8 +130,11 @@ async def test_python_socketio_async_client(
     # The second namespace rides on the same connection: one server socket for both.
     other = await a.call("whoami", namespace="/other", timeout=TIMEOUT)
     assert (other["nsp"], other["auth"]) == ("/other", {"token": "good"})
-    assert other["engine_sid"] == who["engine_sid"] and other["sid"] == who["sid"]
-    assert set(srv.manager.sockets[who["sid"]].active_ns) == {"/test", "/other"}
+    assert other["engine_sid"] == who["engine_sid"]
+    # Each namespace connection has its own id (the client's too), naming the same owner.
+    assert other["sid"] == a.get_sid("/other") != who["sid"]
+    assert owner_of(other["sid"]) == owner_of(who["sid"]) == srv.manager.node_id
+    assert set(srv.manager.engines[who["engine_sid"]].active_ns) == {"/test", "/other"}
 
     # Refusals: ConnectionRefused(message, data), a False from recv_connect, no such namespace.
     for namespace, auth, expected in [

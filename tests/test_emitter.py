@@ -353,3 +353,48 @@ async def test_a_real_node_honours_every_selection(
     finally:
         for chatter in people:
             await chatter.close()
+
+
+async def test_a_socket_is_in_the_room_named_by_its_id_and_server_side_events_arrive(
+    server: InLoopServer, make_emitter: Callable[..., Emitter]
+) -> None:
+    """``to(sid)`` names the room every socket is in (its owner takes it through one prefix
+    subscription per namespace), ``except_(room)`` leaves a room out, ``close=True`` ends
+    the whole connection, and ``server_side_emit`` reaches the node's handler."""
+    heard: asyncio.Queue[tuple[Any, ...]] = asyncio.Queue()
+    server.manager.on_server_side("reload", lambda *args: heard.put_nowait(args))
+    people = [LegacyChatter(server.base, name) for name in ("ann", "ben")]
+    try:
+        ann, ben = people
+        for chatter in people:
+            await chatter.connect()
+        assert await ben.call("join", "quiet") == [True]
+        emitter = make_emitter()
+        chat = emitter.of("/chat")
+
+        def run(fn: Callable[[], None]) -> Any:
+            return asyncio.to_thread(lambda: (fn(), emitter.flush(3)))
+
+        await run(lambda: chat.to(ann.sid).emit("for-ann-by-room"))
+        await run(lambda: chat.to(ann.sid, ben.sid).except_("quiet").emit("not-ben"))
+        await run(lambda: chat.to(ben.sid).emit("for-ben-by-room"))
+        assert await ann.next_event("for-ann-by-room") == []
+        assert await ann.next_event("not-ben") == []
+        assert await ben.next_event("for-ben-by-room") == []
+        assert ben.events.empty()
+
+        await run(lambda: emitter.server_side_emit("reload", "config", 2))
+        assert await asyncio.wait_for(heard.get(), 3) == ("config", 2)
+
+        await run(lambda: chat.to_sid(ann.sid).disconnect_sockets(close=True))
+        assert await asyncio.wait_for(_gone(server, ann.sid), 3)
+        assert ben.sid in server.manager.sockets
+    finally:
+        for chatter in people:
+            await chatter.close()
+
+
+async def _gone(server: InLoopServer, sid: str) -> bool:
+    while sid in server.manager.sockets:
+        await asyncio.sleep(0.01)
+    return True

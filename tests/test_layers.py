@@ -38,7 +38,7 @@ LAYERS: list[tuple[str, list[str]]] = [
     ("application", ["tornio.core"]),
     ("sockets", ["tornio.legacy.socket", "tornio.modern.socket"]),
     ("transports", ["tornio.transports", "tornio.legacy.transports", "tornio.modern.transports"]),
-    ("manager", ["tornio.manager"]),
+    ("manager", ["tornio.manager", "tornio.cluster"]),
     ("embedding", [
         "tornio.router", "tornio.server", "tornio.policy", "tornio.modern.endpoint",
         "tornio.contrib",

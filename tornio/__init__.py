@@ -8,10 +8,12 @@ embedded in a Tornado application (:class:`Router`), as a seed-compatible server
 from __future__ import annotations
 
 from tornio.bus.emitter import Emitter
+from tornio.cluster import RemoteSocket
 from tornio.core.mixins import BroadcastMixin, RoomsMixin
 from tornio.core.namespace import BaseNamespace
 from tornio.core.socket import Socket
 from tornio.exceptions import (
+    CallTimeout,
     InvalidPacket,
     InvalidPayload,
     PayloadTooLarge,
@@ -27,6 +29,7 @@ from tornio.settings import Settings
 __all__ = [
     "BaseNamespace",
     "BroadcastMixin",
+    "CallTimeout",
     "Emitter",
     "EngineConnection",
     "EngineEndpoint",
@@ -34,6 +37,7 @@ __all__ = [
     "InvalidPayload",
     "PayloadTooLarge",
     "ProtocolError",
+    "RemoteSocket",
     "RoomsMixin",
     "Router",
     "Settings",

@@ -9,13 +9,17 @@ One root, split by whose fault a failure is::
     │   └── PayloadTooLarge           a body or message exceeds a configured limit
     ├── LocalError                    tornio or the application misused an API
     ├── ConnectionRefused             a namespace's recv_connect refuses the client
-    └── Disconnected                  the client left before it answered (also a
-                                      ConnectionError)
+    ├── Disconnected                  the client left before it answered (also a
+    │                                 ConnectionError)
+    └── CallTimeout (a TimeoutError)  some recipients of a call did not answer in time
 """
 
 from __future__ import annotations
 
+from typing import Any
+
 __all__ = [
+    "CallTimeout",
     "ConnectionRefused",
     "Disconnected",
     "InvalidPacket",
@@ -90,3 +94,18 @@ class Disconnected(TornioError, ConnectionError):
     def __init__(self, reason: str) -> None:
         super().__init__(f"the client disconnected before it answered ({reason})")
         self.reason = reason
+
+
+class CallTimeout(TornioError, TimeoutError):
+    """Raised by the calls that gather answers (``manager.call``, ``server_side_call``,
+    ``RemoteSocket.call``) when some recipients did not answer within the timeout: node's
+    error-first ``(err, responses)`` as one exception.
+
+    ``responses`` holds the answers that did arrive; ``missing`` counts the recipients (or,
+    for a node that did not answer at all, the nodes) still waited for.
+    """
+
+    def __init__(self, message: str, responses: list[Any], missing: int) -> None:
+        super().__init__(message)
+        self.responses = responses
+        self.missing = missing

@@ -12,11 +12,12 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Coroutine, Iterable, Mapping
+from collections.abc import Awaitable, Coroutine, Iterable, Mapping
 from typing import TYPE_CHECKING, Any
 
 from tornio.bus import Bus, InProcessBus, ids
 from tornio.bus.messages import BusMessageError, MessageType
+from tornio.cluster import ClusterOperations
 from tornio.core.requests import kept_request
 from tornio.core.rooms import RoomIndex
 from tornio.core.socket import Socket
@@ -53,8 +54,10 @@ def normalize_namespace(name: str) -> str:
     return "" if name in ("", "/") else name
 
 
-class SocketManager(SessionTimers):
-    """Every socket this process serves (see the module docstring)."""
+class SocketManager(ClusterOperations, SessionTimers):
+    """Every socket this process serves (see the module docstring); the cluster operations
+    (``sockets_join``, ``fetch_sockets``, ``call``, ``server_side_emit``...) are
+    :class:`~tornio.cluster.ClusterOperations`."""
 
     def __init__(
         self,
@@ -73,7 +76,9 @@ class SocketManager(SessionTimers):
         #: This process's node tag: every session id it hands out starts with it.
         self.node_id = ids.node_tag(ids.new_host_tag(), 0)
         self.sockets: dict[str, Socket] = {}
-        self.rooms: RoomIndex[Socket] = RoomIndex(self._room_added, self._room_emptied)
+        self.rooms: RoomIndex[Socket] = RoomIndex(
+            self._room_added, self._room_emptied, self._namespace_added
+        )
         self.bus: Bus = bus if bus is not None else InProcessBus()
         self.bus.attach(self)
         self._background: set[asyncio.Task[Any]] = set()
@@ -152,6 +157,13 @@ class SocketManager(SessionTimers):
     def _room_emptied(self, namespace: str, room: str) -> None:
         self.bus.unsubscribe(self, namespace, room)
 
+    def _namespace_added(self, namespace: str) -> None:
+        # Every socket is in the room named by its id: this node takes those rooms' emits
+        # with one prefix subscription per namespace (the ids it makes start with its tag).
+        subscribe = getattr(self.bus, "subscribe_sid_rooms", None)
+        if subscribe is not None:
+            subscribe(namespace)
+
     # -- the bus -----------------------------------------------------------------------------
 
     def use_bus(self, bus: Bus) -> None:
@@ -163,12 +175,15 @@ class SocketManager(SessionTimers):
         if set_handler is not None:
             set_handler(self.answer_request)
 
-    def answer_request(self, kind: int, nsp: str, data: Mapping[str, Any]) -> dict[str, Any]:
+    def answer_request(
+        self, kind: int, nsp: str, data: Mapping[str, Any]
+    ) -> dict[str, Any] | Awaitable[dict[str, Any] | None] | None:
         """This node's answer to a cluster request."""
-        if kind == MessageType.FETCH_SESSIONS:
+        nsp = normalize_namespace(nsp)
+        if kind == MessageType.FETCH_SESSIONS and not data.get("sockets"):
             room = data.get("room")
             return {"sessions": self._local_sessions(nsp, room if isinstance(room, str) else None)}
-        raise ValueError(f"no answer to requests of type {kind!r}")
+        return self.answer_cluster_request(kind, nsp, data)
 
     # -- queries -----------------------------------------------------------------------------
 
@@ -212,6 +227,8 @@ class SocketManager(SessionTimers):
         room: str | Iterable[str] | None = None,
         to: str | None = None,
         skip_sid: str | Iterable[str] | None = None,
+        except_rooms: str | Iterable[str] | None = None,
+        local: bool = False,
     ) -> None:
         """Send an event to every socket of a namespace, of some rooms, or to one sid,
         in this process and every other node on the bus.
@@ -221,13 +238,23 @@ class SocketManager(SessionTimers):
             args: its arguments (JSON values; ``bytes`` for modern clients).
             namespace: ``''`` (or ``'/'``) for the global namespace.
             room: a room name or several; None for the whole namespace.
-            to: one socket id instead of rooms.
+            to: one socket id instead of rooms (the same as ``room=`` that id: every
+                socket is in the room named by its id).
             skip_sid: socket id(s) that must not receive it (the sender, usually).
+            except_rooms: room(s) whose members must not receive it.
+            local: True: the sockets of this process only, nothing goes on the bus.
         """
         namespace = normalize_namespace(namespace)
         rooms = [room] if isinstance(room, str) else list(room or ())
         skip = [skip_sid] if isinstance(skip_sid, str) else list(skip_sid or ())
         data = {"event": event, "args": list(args), "rooms": rooms, "to": to, "skip": skip}
+        if except_rooms:
+            data["except"] = [except_rooms] if isinstance(except_rooms, str) else list(
+                except_rooms
+            )
+        if local:
+            self._deliver_emit(namespace, data)
+            return
         message: dict[str, Any] = {
             "uid": self.node_id,
             "type": MessageType.EMIT,
@@ -256,17 +283,12 @@ class SocketManager(SessionTimers):
             data = message["data"]
             if kind == MessageType.EMIT:
                 self._deliver_emit(nsp, data)
-            elif kind == MessageType.SOCKETS_JOIN:
-                for socket in self._selected(nsp, data):
-                    for room in data["join"]:
-                        self.rooms.join(nsp, room, socket)
-            elif kind == MessageType.SOCKETS_LEAVE:
-                for socket in self._selected(nsp, data):
-                    for room in data["leave"]:
-                        self.rooms.leave(nsp, room, socket)
-            elif kind == MessageType.DISCONNECT_SOCKETS:
-                for socket in self._selected(nsp, data):
-                    socket.disconnect_namespace(nsp)
+            elif kind in (
+                MessageType.SOCKETS_JOIN, MessageType.SOCKETS_LEAVE, MessageType.DISCONNECT_SOCKETS
+            ):
+                self.apply_operation(kind, nsp, data)
+            elif kind == MessageType.SERVER_SIDE_EMIT:
+                self.run_server_side(data)
             else:
                 raise ValueError(f"unknown bus message type {kind!r}")
         except (KeyError, TypeError, ValueError) as exc:
@@ -275,21 +297,27 @@ class SocketManager(SessionTimers):
     def _selected(self, namespace: str, data: Mapping[str, Any]) -> list[Socket]:
         """The local sockets a socket operation names: one sid, some rooms, or all."""
         to = data.get("to")
+        rooms = data.get("rooms")
+        found: Mapping[str, Socket]
         if to is not None:
             socket = self.rooms.members(namespace).get(to)
-            found = [] if socket is None else [socket]
-        elif data.get("rooms"):
-            union: dict[str, Socket] = {}
-            for room in data["rooms"]:
-                union.update(self.rooms.room(namespace, room))
-            found = list(union.values())
+            found = {} if socket is None else {to: socket}
+        elif not rooms:
+            found = self.rooms.members(namespace)
+        elif len(rooms) == 1:
+            found = self.rooms.room(namespace, rooms[0])
         else:
-            found = list(self.rooms.members(namespace).values())
+            union: dict[str, Socket] = {}
+            for room in rooms:
+                union.update(self.rooms.room(namespace, room))
+            found = union
         skip = data.get("skip") or ()
-        excluded = data.get("except")  # rooms whose members are left out (the Emitter)
+        excluded = data.get("except")  # rooms whose members are left out
         if excluded:
             skip = {*skip}.union(*(self.rooms.room(namespace, room) for room in excluded))
-        return [s for s in found if s.sessid not in skip]
+        if not skip:
+            return list(found.values())
+        return [socket for sid, socket in found.items() if sid not in skip]
 
     def _deliver_emit(self, namespace: str, data: Mapping[str, Any]) -> None:
         # Encoded once per flavour present (0.9, v5 text, v5 msgpack), then the same wire

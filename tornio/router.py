@@ -5,13 +5,14 @@
 
 The router also owns the process's :class:`~tornio.manager.SocketManager`, which is the
 public way to emit from outside any handler: ``router.emit('news', data, namespace='/chat',
-room='lobby')``.
+room='lobby')``, and to run the cluster operations (``router.fetch_sockets()``,
+``router.sockets_join()``, ``await router.call()``, ``@router.on_server_side('event')``...).
 """
 
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from typing import TYPE_CHECKING, Any
 
@@ -42,6 +43,7 @@ from tornio.settings import Settings
 
 if TYPE_CHECKING:
     from tornio.bus import Bus
+    from tornio.cluster import RemoteSocket
     from tornio.core.namespace import BaseNamespace
 
 __all__ = ["Router"]
@@ -124,3 +126,38 @@ class Router:
     def emit(self, event: str, *args: Any, **kwargs: Any) -> None:
         """Emit from outside any handler; see :meth:`SocketManager.emit`."""
         self.manager.emit(event, *args, **kwargs)
+
+    # The cluster operations of the manager (tornio.cluster), from outside any handler.
+
+    async def call(self, event: str, *args: Any, **kwargs: Any) -> list[Any]:
+        """An emit whose every recipient acks; see :meth:`SocketManager.call`."""
+        return await self.manager.call(event, *args, **kwargs)
+
+    def sockets_join(self, rooms: str | Iterable[str], **kwargs: Any) -> None:
+        """See :meth:`SocketManager.sockets_join`."""
+        self.manager.sockets_join(rooms, **kwargs)
+
+    def sockets_leave(self, rooms: str | Iterable[str], **kwargs: Any) -> None:
+        """See :meth:`SocketManager.sockets_leave`."""
+        self.manager.sockets_leave(rooms, **kwargs)
+
+    def disconnect_sockets(self, close: bool = False, **kwargs: Any) -> None:
+        """See :meth:`SocketManager.disconnect_sockets`."""
+        self.manager.disconnect_sockets(close, **kwargs)
+
+    async def fetch_sockets(self, namespace: str = "", **kwargs: Any) -> list[RemoteSocket]:
+        """See :meth:`SocketManager.fetch_sockets`."""
+        return await self.manager.fetch_sockets(namespace, **kwargs)
+
+    def on_server_side(self, event: str, handler: Callable[..., Any] | None = None) -> Any:
+        """Register a server-side event handler (or, without one, a decorator for it); see
+        :meth:`SocketManager.on_server_side`."""
+        return self.manager.on_server_side(event, handler)
+
+    def server_side_emit(self, event: str, *args: Any) -> None:
+        """See :meth:`SocketManager.server_side_emit`."""
+        self.manager.server_side_emit(event, *args)
+
+    async def server_side_call(self, event: str, *args: Any, timeout: float = 5.0) -> list[Any]:
+        """See :meth:`SocketManager.server_side_call`."""
+        return await self.manager.server_side_call(event, *args, timeout=timeout)

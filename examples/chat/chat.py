@@ -98,7 +98,7 @@ class ChatNamespace(BaseNamespace, RoomsMixin, BroadcastMixin):
         nickname = str(nickname).strip()
         if not nickname:
             return False
-        me = self.socket.sessid
+        me = self.sid
         others = [s for s in await self.socket.manager.fetch_sessions(self.ns_name)
                   if s["sid"] != me]
         if nickname in nickname_list(others):
@@ -119,7 +119,7 @@ class ChatNamespace(BaseNamespace, RoomsMixin, BroadcastMixin):
     async def recv_disconnect(self) -> None:
         """The user left (closed the page, or the socket timed out): tell the others."""
         nickname = self.session.pop("nickname", None)
-        me = self.socket.sessid
+        me = self.sid
         try:
             if nickname:
                 # When the client only left this namespace, its socket is still listed.

@@ -31,7 +31,7 @@ class ClusterChatNamespace(BaseNamespace, RoomsMixin, BroadcastMixin):
 
     async def on_nickname(self, nickname: str) -> bool:
         """Take ``nickname``; False when a socket anywhere in the cluster has it."""
-        me = self.socket.sessid
+        me = self.sid
         sessions = await self.socket.manager.fetch_sessions(self.ns_name)
         if any(s.get("nickname") == nickname and s["sid"] != me for s in sessions):
             return False
@@ -53,7 +53,7 @@ class ClusterChatNamespace(BaseNamespace, RoomsMixin, BroadcastMixin):
 
     def on_whoami(self) -> tuple[str, str]:
         """This node's id and this socket's sid (two ack arguments)."""
-        return self.socket.manager.node_id, self.socket.sessid
+        return self.socket.manager.node_id, self.sid
 
     def on_nodes(self) -> list[str]:
         """The other nodes this node's bus knows (its node table)."""

@@ -67,12 +67,12 @@ class Record:
         self._changed = asyncio.Event()
 
     def connected(self, namespace: BaseNamespace) -> None:
-        self.instances[(namespace.ns_name, namespace.socket.sessid)] = namespace
+        self.instances[(namespace.ns_name, namespace.sid)] = namespace
         self._changed.set()
 
     def ended(self, hook: str, namespace: Any, reason: str | None) -> None:
         self.endings.append(
-            Ending(hook, namespace.ns_name, namespace.socket.sessid, reason,
+            Ending(hook, namespace.ns_name, namespace.sid, reason,
                    tuple(sorted(namespace.rooms)), sum(not j.done() for j in namespace.jobs))
         )
         self._changed.set()

@@ -42,7 +42,7 @@ class ProbeNamespace(BaseNamespace, RoomsMixin):
             raise ConnectionRefused("not authorized", {"reason": "bad token", "code": 401})
         if token == "none":
             return False
-        self.record.connected.append((self.ns_name, self.socket.sessid, dict(self.auth)))
+        self.record.connected.append((self.ns_name, self.sid, dict(self.auth)))
         return None
 
     def on_echo(self, *args: Any) -> tuple[Any, ...]:
@@ -50,7 +50,7 @@ class ProbeNamespace(BaseNamespace, RoomsMixin):
 
     def on_whoami(self) -> dict[str, Any]:
         return {
-            "sid": self.socket.sessid,
+            "sid": self.sid,
             "nsp": self.ns_name,
             "auth": self.auth,
             "protocol": self.socket.protocol,
@@ -75,11 +75,11 @@ class ProbeNamespace(BaseNamespace, RoomsMixin):
         return sorted(self.rooms)
 
     def on_shout(self, room: str, text: str) -> bool:
-        self.emit_to_room(room, "shouted", self.socket.sessid, text)
+        self.emit_to_room(room, "shouted", self.sid, text)
         return True
 
     def recv_disconnect(self) -> None:
-        self.record.disconnected.append((self.ns_name, self.socket.sessid))
+        self.record.disconnected.append((self.ns_name, self.sid))
         self.disconnect(silent=True)
 
 

@@ -30,7 +30,7 @@ class WorkersChatNamespace(BaseNamespace, RoomsMixin, BroadcastMixin):
 
     async def on_nickname(self, nickname: str) -> bool:
         """Take ``nickname``; False when a socket anywhere in the cluster has it."""
-        me = self.socket.sessid
+        me = self.sid
         sessions = await self.socket.manager.fetch_sessions(self.ns_name)
         others = [s for s in sessions if s["sid"] != me]
         if any(s.get("nickname") == nickname for s in others):
@@ -54,7 +54,7 @@ class WorkersChatNamespace(BaseNamespace, RoomsMixin, BroadcastMixin):
 
     def on_whoami(self) -> list[str]:
         """[this node's id, this socket's sid]."""
-        return [self.socket.manager.node_id, self.socket.sessid]
+        return [self.socket.manager.node_id, self.sid]
 
 
 namespaces = {"/chat": WorkersChatNamespace}

@@ -2,15 +2,25 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass, field
 from typing import Any, Protocol
 
-__all__ = ["Bus", "BusNode", "Message"]
+__all__ = ["Answers", "Bus", "BusNode", "Message"]
 
 #: A bus message: a plain dict of msgpack-able values. Keys: ``v`` (the schema version),
 #: ``uid`` (the publishing node's id), ``type`` (what it asks), ``nsp`` (the namespace),
 #: ``data`` (the rest), and ``rid``/``dst`` where needed: :mod:`tornio.bus.messages` is the
 #: schema. (The in-process bus also accepts ``sender`` for ``uid``.)
 Message = dict[str, Any]
+
+
+@dataclass
+class Answers:
+    """What a cluster request gathered: one answer's data per node that answered in time,
+    and the ids of the nodes waited for in vain."""
+
+    answers: list[dict[str, Any]] = field(default_factory=list)
+    missing: list[str] = field(default_factory=list)
 
 
 class BusNode(Protocol):

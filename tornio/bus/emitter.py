@@ -11,9 +11,10 @@
         emitter.of("/chat").to("lobby").except_("muted").emit("news", 1)    # minus a room
         emitter.of("/chat").to("lobby").sockets_join("announcements")
         emitter.of("/chat").to_sid(sid).disconnect_sockets()
+        emitter.server_side_emit("reload", "config")                       # to every node
 
 It publishes the messages nodes publish to each other (:mod:`tornio.bus.messages`: EMIT,
-SOCKETS_JOIN, SOCKETS_LEAVE, DISCONNECT_SOCKETS) with ``uid`` ``"emitter"``
+SOCKETS_JOIN, SOCKETS_LEAVE, DISCONNECT_SOCKETS, SERVER_SIDE_EMIT) with ``uid`` ``"emitter"``
 (:data:`~tornio.bus.messages.EMITTER_UID`), on a plain blocking pyzmq PUB socket connected to
 the broker: no event loop, no thread. It is not a node: it never sends heartbeats, never
 appears in a node table, and cluster queries never wait for it. Acknowledgements are not
@@ -22,9 +23,11 @@ supported (nobody would be listening for them).
 **Rooms and sids.** ``to(room)`` (alias ``in_``) always names a room: a tornio session id is
 20 characters of ``[A-Za-z0-9_-]``, and so is a room called ``"user-notifications-1"``, so
 guessing would misdeliver. One socket is ``to_sid(sid)``: the message goes only to the node
-that owns the sid (a sid names its owner, :mod:`tornio.bus.ids`). ``except_(name)`` leaves out
-both the members of room ``name`` and the socket whose sid is ``name`` (as in Socket.IO,
-where every socket is in a room named after its id).
+that owns the sid (a sid names its owner, :mod:`tornio.bus.ids`). A sid is the socket's id in
+the namespace (``self.sid``; a modern client's ``socket.id``). Every socket is also in a room
+named after its id, as in Socket.IO, so ``to(sid)`` reaches it too (through its owner's
+subscription to the rooms named by its ids), and ``except_(name)`` leaves out both the
+members of room ``name`` and the socket whose sid is ``name``.
 
 **Readiness (slow joiners).** A PUB socket drops what no subscriber has asked for yet, and
 it learns the subscriptions only after connecting (which starts when the emitter is
@@ -146,9 +149,10 @@ class BroadcastOperator:
         """Make the selected sockets leave these rooms."""
         self._publish(MessageType.SOCKETS_LEAVE, {"leave": list(_names(rooms))})
 
-    def disconnect_sockets(self) -> None:
-        """Disconnect the selected sockets from this namespace."""
-        self._publish(MessageType.DISCONNECT_SOCKETS, {})
+    def disconnect_sockets(self, close: bool = False) -> None:
+        """Disconnect the selected sockets from this namespace; ``close=True`` ends each
+        one's whole client connection."""
+        self._publish(MessageType.DISCONNECT_SOCKETS, {"close": True} if close else {})
 
     def _publish(self, kind: MessageType, extra: dict[str, Any]) -> None:
         base: dict[str, Any] = {
@@ -264,8 +268,18 @@ class Emitter:
     def sockets_leave(self, *rooms: str | Iterable[str]) -> None:
         self.of("").sockets_leave(*rooms)
 
-    def disconnect_sockets(self) -> None:
-        self.of("").disconnect_sockets()
+    def disconnect_sockets(self, close: bool = False) -> None:
+        self.of("").disconnect_sockets(close)
+
+    def server_side_emit(self, event: str, *args: Any) -> None:
+        """Send ``event`` to the server-side handlers (``on_server_side``) of every node; no
+        answers (nobody would be listening for them)."""
+        if not isinstance(event, str):
+            raise TypeError("an event name is a string")
+        self._publish(messages.make_message(
+            MessageType.SERVER_SIDE_EMIT, "", {"event": event, "args": list(args)},
+            uid=EMITTER_UID,
+        ))
 
     # -- the sockets -------------------------------------------------------------------------
 

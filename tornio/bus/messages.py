@@ -12,7 +12,8 @@ key       value
 ``type``  int, a :class:`MessageType`
 ``nsp``   str, the namespace (``""`` for the global one and for control messages)
 ``data``  map with string keys: what the type needs (below)
-``rid``   int ≥ 0, the request id: present on requests and responses, absent otherwise
+``rid``   int ≥ 0, the request id: present on requests and responses (a SERVER_SIDE_EMIT
+          without one asks for no answer), absent otherwise
 ``dst``   str, the node a message is addressed to: required on responses, node requests
           (HTTP_REQUEST), HTTP_ABORT and probes; allowed on socket operations (an emit to
           a sid owned by that node) and on heartbeats (the answer to a NODE_UP); absent
@@ -28,7 +29,10 @@ collide with another:
 =====================================  ========================================================
 topic                                  carries
 =====================================  ========================================================
-``r\\0`` nsp ``\\0`` room ``\\0``     a socket operation naming exactly one room (and no sid)
+``r\\0`` nsp ``\\0`` room ``\\0``     a socket operation naming exactly one room (and no sid);
+                                       a node also subscribes to ``r\\0`` nsp ``\\0`` node,
+                                       the prefix of every room named by one of its socket
+                                       ids (:func:`sid_rooms_prefix`)
 ``n\\0`` nsp ``\\0``                   other socket operations: the whole namespace, a sid, or
                                        two or more rooms (receivers union the rooms' members)
 ``d\\0`` node ``\\0``                  anything with ``dst``: responses, node requests, aborts,
@@ -42,12 +46,15 @@ select sockets with ``rooms`` (list of str, empty for the whole namespace), ``to
 None: it wins over ``rooms``), ``skip`` (list of sids) and ``except`` (list of rooms whose
 members are left out, optional); an EMIT must have ``event`` (str), ``args`` (list),
 ``rooms`` and ``skip``; a SOCKETS_JOIN has ``join`` and a SOCKETS_LEAVE ``leave`` (lists
-of rooms). A PROBE has ``nonce`` (str), an HTTP_ABORT ``id`` (str), a RECOVERY_SESSION
-``op`` (``seen``, ``lost``, ``closed``) and ``pid`` (str), with ``sid``, ``rooms`` and
-``data`` when seen (:mod:`tornio.bus.store`). An EMIT may carry the ``offset`` its
-recipients got (connection state recovery). Control messages, requests and responses may
-carry any map (an HTTP_REQUEST and its response carry :data:`tornio.bus.forwarding.Wire`
-maps). Extra keys in ``data`` are kept (forward
+of rooms), a DISCONNECT_SOCKETS may have ``close`` (bool: end the whole client connection).
+A SERVER_SIDE_EMIT has ``event`` (str) and ``args`` (list); a BROADCAST_WITH_ACKS selects
+sockets as an EMIT does and has ``event``, ``args`` and ``timeout`` (seconds, a number ≥ 0).
+A PROBE has ``nonce`` (str), an HTTP_ABORT ``id`` (str), a RECOVERY_SESSION ``op``
+(``seen``, ``lost``, ``closed``) and ``pid`` (str), with ``sid``, ``rooms`` and ``data``
+when seen (:mod:`tornio.bus.store`). An EMIT may carry the ``offset`` its recipients got
+(connection state recovery). Other control messages, requests and responses may carry any
+map (an HTTP_REQUEST and its response carry :data:`tornio.bus.forwarding.Wire` maps). Extra
+keys in ``data`` are kept (forward
 compatible); extra keys in the envelope are refused.
 
 Limits: a payload of at most ``max_payload`` bytes (:data:`MAX_PAYLOAD`, 1 MiB, by default),
@@ -76,6 +83,7 @@ __all__ = [
     "MAX_DEPTH",
     "MAX_PAYLOAD",
     "NODE_REQUESTS",
+    "ONE_WAY_REQUESTS",
     "REQUEST_TYPES",
     "RESPONSE_TYPES",
     "SOCKET_OPERATIONS",
@@ -87,8 +95,10 @@ __all__ = [
     "encode",
     "make_message",
     "namespace_topic",
+    "portable",
     "room_topic",
     "room_topic_prefix",
+    "sid_rooms_prefix",
     "topic_for",
     "validate",
 ]
@@ -122,9 +132,15 @@ class MessageType(enum.IntEnum):
     DISCONNECT_SOCKETS = 6  #: disconnect the selected sockets
     FETCH_SESSIONS = 7  #: request: the session data of sockets (answered by every node)
     FETCH_SESSIONS_RESPONSE = 8  #: one node's answer to FETCH_SESSIONS
+    SERVER_SIDE_EMIT = 9  #: an event for the other nodes' server-side handlers (rid: answer it)
+    SERVER_SIDE_EMIT_RESPONSE = 10  #: one node's handler's answer
     NODE_DOWN = 13  #: a node is leaving cleanly
     HTTP_REQUEST = 20  #: request to one node: run a forwarded HTTP request (tornio.bus.forwarding)
     HTTP_RESPONSE = 21  #: the owner's answer to HTTP_REQUEST
+    #: request: an emit whose recipients all answer (ack), gathered per node (node's
+    #: BROADCAST with a requestId, whose answers come per client instead)
+    BROADCAST_WITH_ACKS = 14
+    BROADCAST_ACKS = 15  #: one node's recipients' acks, and how many did not answer
     HTTP_ABORT = 22  #: to one node: the client of a forwarded request left (``data["id"]``)
     RECOVERY_SESSION = 30  #: to a recovery store: a recoverable session was seen, lost, closed
     RECOVERY_RESTORE = 31  #: request to a recovery store: restore a lost session
@@ -144,11 +160,17 @@ SOCKET_OPERATIONS = frozenset(
 #: Request type → the type of its answers.
 REQUEST_TYPES: Mapping[MessageType, MessageType] = {
     MessageType.FETCH_SESSIONS: MessageType.FETCH_SESSIONS_RESPONSE,
+    MessageType.SERVER_SIDE_EMIT: MessageType.SERVER_SIDE_EMIT_RESPONSE,
+    MessageType.BROADCAST_WITH_ACKS: MessageType.BROADCAST_ACKS,
     MessageType.HTTP_REQUEST: MessageType.HTTP_RESPONSE,
     MessageType.RECOVERY_RESTORE: MessageType.RECOVERY_RESTORED,
 }
 #: Requests to every node (on the control topic, never with ``dst``).
-CLUSTER_REQUESTS = frozenset({MessageType.FETCH_SESSIONS})
+CLUSTER_REQUESTS = frozenset(
+    {MessageType.FETCH_SESSIONS, MessageType.SERVER_SIDE_EMIT, MessageType.BROADCAST_WITH_ACKS}
+)
+#: Requests that may also go without ``rid``, asking for no answer.
+ONE_WAY_REQUESTS = frozenset({MessageType.SERVER_SIDE_EMIT})
 #: Requests to one node (always with ``dst``).
 NODE_REQUESTS = frozenset({MessageType.HTTP_REQUEST, MessageType.RECOVERY_RESTORE})
 #: Response types.
@@ -198,6 +220,13 @@ def namespace_topic(nsp: str | None = None) -> bytes:
     return _NAMESPACE if nsp is None else _NAMESPACE + _name(nsp)
 
 
+def sid_rooms_prefix(nsp: str, node_id: str) -> bytes:
+    """The prefix of the topics of every room of a namespace named by a socket id that
+    ``node_id`` made (a socket id starts with its owner's tag, :mod:`tornio.bus.ids`): the
+    owner subscribes to it, so that a room emit to a socket's own room reaches it."""
+    return _ROOM + _name(nsp) + _name(node_id)[:-1]
+
+
 def direct_topic(node_id: str) -> bytes:
     """The topic of messages addressed to one node."""
     return _DIRECT + _name(node_id)
@@ -244,6 +273,15 @@ def _normalized(value: Any, depth: int = 0) -> Any:
     if isinstance(value, (bytearray, memoryview)):
         return bytes(value)
     raise BusMessageError(f"{type(value).__name__} is not a msgpack value")
+
+
+def portable(value: Any) -> Any:
+    """A copy of ``value`` as it reads after crossing the bus (sets and tuples become lists).
+
+    Raises:
+        BusMessageError: a value msgpack cannot carry unchanged.
+    """
+    return _normalized(value)
 
 
 def _check_decoded(value: Any, depth: int = 0) -> None:
@@ -324,7 +362,7 @@ def validate(message: Message) -> Message:
         raise BusMessageError("data must be a map")
 
     is_request, is_response = kind in REQUEST_TYPES, kind in RESPONSE_TYPES
-    if is_request or is_response:
+    if (is_request or is_response) and not ("rid" not in message and kind in ONE_WAY_REQUESTS):
         rid: Any = message.get("rid")
         if not _is_int(rid) or not 0 <= rid <= _MAX_RID:
             raise BusMessageError(f"{kind.name} needs rid, a non-negative integer")
@@ -338,8 +376,8 @@ def validate(message: Message) -> Message:
     elif kind in DIRECT_TYPES:
         raise BusMessageError(f"{kind.name} needs dst")
 
-    if kind in SOCKET_OPERATIONS:
-        is_emit = kind is MessageType.EMIT
+    if kind in SOCKET_OPERATIONS or kind is MessageType.BROADCAST_WITH_ACKS:
+        is_emit = kind in (MessageType.EMIT, MessageType.BROADCAST_WITH_ACKS)
         _str_list(data, "rooms", required=is_emit)
         _str_list(data, "skip", required=is_emit)
         _str_list(data, "except", required=False)
@@ -350,6 +388,19 @@ def validate(message: Message) -> Message:
                 raise BusMessageError("data.event must be a string")
             if not isinstance(data.get("args"), list):
                 raise BusMessageError("data.args must be a list")
+        if kind is MessageType.BROADCAST_WITH_ACKS:
+            timeout = data.get("timeout")
+            if isinstance(timeout, bool) or not isinstance(timeout, (int, float)) or not (
+                0 <= timeout < float("inf")
+            ):
+                raise BusMessageError("data.timeout must be a number of seconds >= 0")
+        if "close" in data and not isinstance(data["close"], bool):
+            raise BusMessageError("data.close must be a bool")
+    elif kind is MessageType.SERVER_SIDE_EMIT:
+        if not isinstance(data.get("event"), str):
+            raise BusMessageError("data.event must be a string")
+        if not isinstance(data.get("args"), list):
+            raise BusMessageError("data.args must be a list")
     elif kind is MessageType.PROBE and not isinstance(data.get("nonce"), str):
         raise BusMessageError("data.nonce must be a string")
     elif kind is MessageType.HTTP_ABORT and not isinstance(data.get("id"), str):

@@ -7,8 +7,10 @@ XSUB (the *pub address*), its SUB socket to the broker's XPUB (the *sub address*
 **Subscriptions.** On start the SUB socket subscribes to the control topic, to the namespace
 topics (every namespace, or those given) and to the node's own direct topic; ``subscribe`` /
 ``unsubscribe`` add and remove room topics (the manager calls them on a room's first local
-join and last local leave). ZeroMQ has no "not my own messages" filter, so a node receives
-what it publishes on topics it subscribes to, and drops it (by ``uid``).
+join and last local leave); ``subscribe_sid_rooms`` adds, once per namespace, the prefix of
+every room named by one of this node's socket ids (each socket is in such a room). ZeroMQ
+has no "not my own messages" filter, so a node receives what it publishes on topics it
+subscribes to, and drops it (by ``uid``).
 
 **Multi-room emits.** An emit naming exactly one room (and no sid) is published once on that
 room's topic: only nodes with members receive it. An emit naming two or more rooms is
@@ -47,11 +49,13 @@ answer stop waiting); HEARTBEAT goes out every ``heartbeat_interval``; a node un
 ``node_timeout`` vanishes, as does one that announces NODE_DOWN. A node answers NODE_UP with
 a HEARTBEAT addressed to the newcomer, so that both know each other at once.
 
-**Requests.** :meth:`ZmqBus.request` publishes a cluster request (FETCH_SESSIONS) on the
-control topic and gathers one answer per node in the table when it was sent (the requester
-answers itself, locally, through the same handler), or what arrived within ``timeout``: it
-never raises on a timeout, and logs the nodes that did not answer. Nodes answer through
-:meth:`ZmqBus.set_request_handler`. :meth:`ZmqBus.request_node` asks one node on its direct
+**Requests.** :meth:`ZmqBus.ask` (and :meth:`ZmqBus.request`, its answers only) publishes
+a cluster request (FETCH_SESSIONS, SERVER_SIDE_EMIT, BROADCAST_WITH_ACKS) on the control topic
+and gathers one answer per node in the table when it was sent (the requester answers itself,
+locally, through the same handler, unless told not to), or what arrived within ``timeout``:
+it never raises on a timeout, and logs and lists the nodes that did not answer. Nodes answer
+through :meth:`ZmqBus.set_request_handler`; a SERVER_SIDE_EMIT without ``rid`` asks for no
+answer and goes to the node's ``deliver``. :meth:`ZmqBus.request_node` asks one node on its direct
 topic (HTTP_REQUEST: a request forwarded to its session's owner, :mod:`tornio.bus.forwarding`)
 and gives its answer or None; :meth:`ZmqBus.send_node` sends one node a one-way message
 (HTTP_ABORT); :meth:`ZmqBus.set_http_handler` says how this node answers both.
@@ -69,13 +73,12 @@ is closed with linger 0, and a context the bus created is terminated by :meth:`c
 from __future__ import annotations
 
 import asyncio
-import inspect
 import logging
 import secrets
 import time
 from collections import deque
-from collections.abc import Awaitable, Callable, Coroutine, Iterable
-from dataclasses import asdict, dataclass, field
+from collections.abc import Callable, Coroutine, Iterable
+from dataclasses import asdict, dataclass
 from typing import Any
 
 import zmq
@@ -90,18 +93,13 @@ from tornio.bus.messages import (
     BusMessageError,
     MessageType,
 )
+from tornio.bus.requests import BusRequests, RequestHandler, _Request
 from tornio.bus.security import CurveClient
 from tornio.exceptions import LocalError
 
 __all__ = ["BusStats", "RequestHandler", "ZmqBus"]
 
 log = logging.getLogger("tornio.bus.zmq")
-
-#: ``fn(type, nsp, data) -> answer data`` (a map; None for no answer), or a coroutine giving it.
-RequestHandler = Callable[
-    [MessageType, str, dict[str, Any]],
-    "dict[str, Any] | Awaitable[dict[str, Any] | None] | None",
-]
 
 _PROBE_FIRST, _PROBE_MAX = 0.01, 0.5
 _LOG_EVERY = 1.0
@@ -121,18 +119,7 @@ class BusStats:
         return asdict(self)
 
 
-@dataclass
-class _Request:
-    expected: set[str]
-    answers: dict[str, dict[str, Any]] = field(default_factory=dict)
-    done: asyncio.Event = field(default_factory=asyncio.Event)
-
-    def check(self) -> None:
-        if self.expected <= self.answers.keys():
-            self.done.set()
-
-
-class ZmqBus:
+class ZmqBus(BusRequests):
     """One node's connection to the bus (see the module docstring).
 
     Args:
@@ -281,6 +268,16 @@ class ZmqBus:
     def subscribe(self, node: BusNode, namespace: str, room: str) -> None:
         """Receive the room's messages (idempotent)."""
         topic = messages.room_topic(namespace, room)
+        if topic not in self._rooms:
+            self._rooms.add(topic)
+            if self._sub is not None:
+                self._sub.subscribe(topic)
+
+    def subscribe_sid_rooms(self, namespace: str) -> None:
+        """Receive the messages of every room of ``namespace`` named by a socket id of this
+        node (each socket is in the room named by its id): one prefix subscription, not one
+        per socket (idempotent)."""
+        topic = messages.sid_rooms_prefix(namespace, self.node_id)
         if topic not in self._rooms:
             self._rooms.add(topic)
             if self._sub is not None:
@@ -502,12 +499,8 @@ class ZmqBus:
             message = messages.decode(frames, max_payload=self.max_payload)
         except BusMessageError as exc:
             self.stats.dropped_malformed += 1
-            self._log_limited(
-                "malformed",
-                "dropped a malformed bus message (%d so far): %s",
-                self.stats.dropped_malformed,
-                exc,
-            )
+            self._log_limited("malformed", "dropped a malformed bus message (%d so far): %s",
+                              self.stats.dropped_malformed, exc)
             return
         self.stats.received += 1
         uid, kind = message["uid"], message["type"]
@@ -538,7 +531,10 @@ class ZmqBus:
         if kind is MessageType.NODE_UP:
             self._publish_control(MessageType.HEARTBEAT, dst=uid)
         elif kind in REQUEST_TYPES:
-            self._answer(message)
+            if "rid" in message:
+                self._answer(message)
+            else:  # a one-way SERVER_SIDE_EMIT
+                self._deliver(message)
         elif kind in RESPONSE_TYPES:
             self._on_response(message)
         elif kind in messages.SOCKET_OPERATIONS or kind is MessageType.RECOVERY_SESSION:
@@ -575,223 +571,3 @@ class ZmqBus:
                 callback(uid)
             except Exception:
                 log.exception("node-lost callback failed for %s", uid)
-
-    # -- requests --------------------------------------------------------------------------
-
-    def set_request_handler(self, handler: RequestHandler | None) -> None:
-        """How this node answers cluster requests (FETCH_SESSIONS): ``handler(type, nsp,
-        data)`` returns the answer's data (a map), or a coroutine that does. None means no
-        answer; an exception or something other than a map means no answer and a log line."""
-        self._handler = handler
-
-    def set_node_handler(self, kind: MessageType, handler: RequestHandler) -> None:
-        """How this node answers one type of request addressed to it (RECOVERY_RESTORE):
-        as :meth:`set_request_handler`'s handlers."""
-        self._node_handlers[MessageType(kind)] = handler
-
-    def set_http_handler(
-        self,
-        execute: Callable[[dict[str, Any]], Awaitable[dict[str, Any] | None]],
-        abort: Callable[[str], None],
-    ) -> None:
-        """How this node answers forwarded HTTP requests (:mod:`tornio.bus.forwarding`):
-        ``await execute(request)`` gives the response (None: no answer), ``abort(id)`` is
-        called when the forwarding end's client left."""
-
-        async def run(kind: MessageType, nsp: str, data: dict[str, Any]) -> Any:
-            return await execute(data)
-
-        self._node_handlers[MessageType.HTTP_REQUEST] = run
-        self._abort = abort
-
-    async def request(
-        self,
-        kind: MessageType,
-        nsp: str,
-        data: dict[str, Any],
-        timeout: float = 5.0,
-    ) -> list[dict[str, Any]]:
-        """Ask every live node (this one included, answering locally) and gather their
-        answers' data: one per node in the table when the request leaves, or those that
-        arrived when ``timeout`` passes (the rest are logged, never raised). A node that
-        leaves or times out meanwhile is no longer waited for. This node's answer, if any,
-        comes first.
-
-        Raises:
-            LocalError: ``kind`` is not a request type, or the bus is closed.
-            BusMessageError: ``data`` cannot be encoded.
-        """
-        kind = MessageType(kind)
-        if kind not in messages.CLUSTER_REQUESTS:
-            raise LocalError(f"{kind.name} is not a request to every node")
-        if self._closed:
-            raise LocalError("the bus is closed")
-        self._start()
-        rid = self._next_rid
-        self._next_rid += 1
-        pending = _Request(expected=set(self.nodes))
-        pending.check()
-        message = messages.make_message(kind, nsp, data, uid=self.node_id, rid=rid)
-        frames = messages.encode(message, max_payload=self.max_payload)
-        self._requests[rid] = pending
-        try:
-            self._send(frames)
-            local = asyncio.ensure_future(self._call_handler(kind, nsp, data))
-            remote = asyncio.ensure_future(pending.done.wait())
-            await asyncio.wait({local, remote}, timeout=timeout)
-            for future in (local, remote):
-                future.cancel()
-            await asyncio.gather(local, remote, return_exceptions=True)
-        finally:
-            del self._requests[rid]
-        missing = pending.expected - pending.answers.keys()
-        if missing:
-            log.warning(
-                "bus request %s %d: no answer from %s within %s s",
-                kind.name,
-                rid,
-                ", ".join(sorted(missing)),
-                timeout,
-            )
-        answers = list(pending.answers.values())
-        own = local.result() if local.done() and not local.cancelled() else None
-        if own is not None:
-            answers.insert(0, own)
-        else:
-            log.warning("bus request %s %d: this node did not answer itself", kind.name, rid)
-        return answers
-
-    async def request_node(
-        self,
-        node: str,
-        kind: MessageType,
-        data: dict[str, Any],
-        timeout: float,
-        nsp: str = "",
-    ) -> dict[str, Any] | None:
-        """Ask one node (an HTTP_REQUEST): its answer's data, or None if none came within
-        ``timeout`` or the node left meanwhile. Cancelling the call forgets the request (send
-        the node an HTTP_ABORT to tell it).
-
-        Raises:
-            LocalError: ``kind`` is not a request to one node, or the bus is closed.
-            BusMessageError: ``data`` cannot be encoded (e.g. it exceeds ``max_payload``).
-        """
-        kind = MessageType(kind)
-        if kind not in messages.NODE_REQUESTS:
-            raise LocalError(f"{kind.name} is not a request to one node")
-        if self._closed:
-            raise LocalError("the bus is closed")
-        if node == self.node_id:
-            try:
-                return await asyncio.wait_for(self._call_handler(kind, nsp, data), timeout)
-            except asyncio.TimeoutError:
-                return None
-        if self.is_ready and node not in self.nodes:
-            return None  # gone (or never seen): nobody would answer, don't wait for it
-        self._start()
-        rid = self._next_rid
-        self._next_rid += 1
-        message = messages.make_message(kind, nsp, data, uid=self.node_id, rid=rid, dst=node)
-        frames = messages.encode(message, max_payload=self.max_payload)
-        pending = _Request(expected={node})
-        self._requests[rid] = pending
-        try:
-            self._send(frames)
-            try:
-                await asyncio.wait_for(pending.done.wait(), timeout)
-            except asyncio.TimeoutError:
-                log.warning(
-                    "bus request %s %d: no answer from %s within %s s",
-                    kind.name,
-                    rid,
-                    node,
-                    timeout,
-                )
-        finally:
-            del self._requests[rid]
-        return pending.answers.get(node)
-
-    def send_node(self, node: str, kind: MessageType, data: dict[str, Any], nsp: str = "") -> None:
-        """Publish a one-way message to one node (an HTTP_ABORT, an EMIT to a sid it owns).
-
-        Raises:
-            BusMessageError: the type is never addressed to one node, or ``data`` is bad.
-        """
-        if node == self.node_id and kind is MessageType.HTTP_ABORT:
-            self._on_abort(data["id"])
-            return
-        self.publish(messages.make_message(kind, nsp, data, uid=self.node_id, dst=node))
-
-    def _on_abort(self, request_id: str) -> None:
-        if self._abort is None:
-            return
-        try:
-            self._abort(request_id)
-        except Exception:
-            self.stats.deliver_errors += 1
-            log.exception("bus abort handler failed on %s", request_id)
-
-    async def _call_handler(
-        self, kind: MessageType, nsp: str, data: dict[str, Any]
-    ) -> dict[str, Any] | None:
-        handler = self._node_handlers.get(kind, self._handler)
-        if handler is None:
-            self._log_limited(
-                "handler",
-                "bus node %s has no request handler: %s unanswered",
-                self.node_id,
-                kind.name,
-            )
-            return None
-        try:
-            result = handler(kind, nsp, data)
-            if inspect.isawaitable(result):
-                result = await result
-        except Exception:
-            self.stats.deliver_errors += 1
-            log.exception("bus request handler failed on %s", kind.name)
-            return None
-        if result is None:
-            return None
-        if not isinstance(result, dict):
-            self.stats.deliver_errors += 1
-            log.error(
-                "bus request handler answered %s with %s, not a map",
-                kind.name,
-                type(result).__name__,
-            )
-            return None
-        return result
-
-    def _answer(self, message: Message) -> None:
-        self._spawn(self._answer_task(message))
-
-    async def _answer_task(self, message: Message) -> None:
-        kind: MessageType = message["type"]
-        answer = await self._call_handler(kind, message["nsp"], message["data"])
-        if answer is None or self._closed:
-            return
-        response = messages.make_message(
-            REQUEST_TYPES[kind],
-            message["nsp"],
-            answer,
-            uid=self.node_id,
-            rid=message["rid"],
-            dst=message["uid"],
-        )
-        try:
-            frames = messages.encode(response, max_payload=self.max_payload)
-        except BusMessageError as exc:
-            self.stats.deliver_errors += 1
-            log.error("cannot answer bus request %s: %s", kind.name, exc)
-            return
-        self._send(frames)
-
-    def _on_response(self, message: Message) -> None:
-        pending = self._requests.get(message["rid"])
-        if pending is None:
-            log.debug("late answer %d from %s", message["rid"], message["uid"])
-            return
-        pending.answers[message["uid"]] = message["data"]
-        pending.check()

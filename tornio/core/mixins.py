@@ -42,12 +42,14 @@ class RoomsMixin:
     def emit_to_room(self, room: str, event: str, *args: Any) -> None:
         """Send an event to every socket in ``room`` except this one."""
         self.socket.manager.emit(
-            event, *args, namespace=self.ns_name, room=room, skip_sid=self.socket.sessid
+            event, *args, namespace=self.ns_name, room=room,
+            skip_sid=self.socket.sids.get(self.ns_name, self.socket.sessid),
         )
 
     @property
     def rooms(self) -> set[str]:
-        """The rooms this socket is in, in this namespace."""
+        """The rooms this socket joined in this namespace (it is also, always, in the room
+        named by its id, ``self.sid``, which is not listed here)."""
         return set(self.socket.rooms.get(self.ns_name, ()))
 
 
@@ -64,5 +66,6 @@ class BroadcastMixin:
     def broadcast_event_not_me(self, event: str, *args: Any) -> None:
         """Send an event to every socket connected to this namespace but this one."""
         self.socket.manager.emit(
-            event, *args, namespace=self.ns_name, skip_sid=self.socket.sessid
+            event, *args, namespace=self.ns_name,
+            skip_sid=self.socket.sids.get(self.ns_name, self.socket.sessid),
         )

@@ -136,6 +136,7 @@ class BaseNamespace:
         request: the Tornado request that opened the socket (real remote IP, headers, cookies).
         environ: a WSGI-style dict of that request, with ``environ['socketio']`` the socket.
         ns_name: the endpoint, ``''`` for the global namespace.
+        sid: this socket's id in this namespace.
     """
 
     socket: Socket
@@ -148,10 +149,19 @@ class BaseNamespace:
         self.session: dict[str, Any] = self.socket.session
         self.request = request
         self.ns_name = ns_name
+        self._sid: str = self.socket.sids.get(ns_name, self.socket.sessid)
         self.allowed_methods: set[str] | None = None
         self.jobs: list[asyncio.Task[Any]] = []
         self.reset_acl()
         super().__init__()
+
+    @property
+    def sid(self) -> str:
+        """This socket's id in this namespace: ``to=`` in emits, ``skip_sid``, the room named
+        by it, ``fetch_sessions``' ``sid``, what the client sees as ``socket.id``. Each
+        namespace connection of a modern client has its own (naming the process that owns
+        it); for a 0.9 client it is the session id, ``self.socket.sessid``."""
+        return self.socket.sids.get(self.ns_name, self._sid)  # still known once it left
 
     @property
     def auth(self) -> dict[str, Any]:

@@ -3,7 +3,13 @@
 It is the one place room membership is written: the namespace members, the rooms, and each
 socket's own view of its rooms (``socket.rooms``, read by the namespace API). Whoever owns
 the index learns when a room appears in this process or empties (``on_room_added``,
-``on_room_emptied``), which is when a bus subscription for it is made or dropped.
+``on_room_emptied``), which is when a bus subscription for it is made or dropped, and when a
+namespace gets its first member here (``on_namespace_added``).
+
+Sockets are keyed by their id *in the namespace* (``socket.sids[namespace]``): a modern
+client's namespace connections each have their own. Every member is also in a room named by
+its id, as in node's socket.io: :meth:`RoomIndex.room` finds it there without storing a room
+per socket.
 """
 
 from __future__ import annotations
@@ -14,12 +20,15 @@ from typing import Generic, Protocol, TypeVar
 __all__ = ["Member", "RoomIndex"]
 
 RoomCallback = Callable[[str, str], None]
+NamespaceCallback = Callable[[str], None]
 
 
 class Member(Protocol):
-    """What the index needs of a socket: its id, and its own record of its rooms."""
+    """What the index needs of a socket: its id in each namespace, and its own record of its
+    rooms."""
 
-    sessid: str
+    #: The socket's id in each namespace it joined (endpoint → id).
+    sids: dict[str, str]
     #: Rooms joined, per namespace: written by the index only.
     rooms: dict[str, set[str]]
 
@@ -31,29 +40,43 @@ def _ignore(namespace: str, room: str) -> None:
     pass
 
 
+def _ignore_namespace(namespace: str) -> None:
+    pass
+
+
 class RoomIndex(Generic[Socket]):
     """Namespace members and rooms of the sockets this process serves (see the module
     docstring)."""
 
     def __init__(
-        self, on_room_added: RoomCallback = _ignore, on_room_emptied: RoomCallback = _ignore
+        self,
+        on_room_added: RoomCallback = _ignore,
+        on_room_emptied: RoomCallback = _ignore,
+        on_namespace_added: NamespaceCallback = _ignore_namespace,
     ) -> None:
         self._members: dict[str, dict[str, Socket]] = {}
         self._rooms: dict[tuple[str, str], dict[str, Socket]] = {}
         self._on_room_added = on_room_added
         self._on_room_emptied = on_room_emptied
+        self._on_namespace_added = on_namespace_added
 
     # -- writing -----------------------------------------------------------------------------
 
     def add_member(self, namespace: str, socket: Socket) -> None:
-        """The socket connected ``namespace``: it receives the namespace's broadcasts."""
-        self._members.setdefault(namespace, {})[socket.sessid] = socket
+        """The socket connected ``namespace`` (its id there is ``socket.sids[namespace]``):
+        it receives the namespace's broadcasts."""
+        members = self._members.get(namespace)
+        if members is None:
+            members = self._members[namespace] = {}
+            self._on_namespace_added(namespace)
+        members[socket.sids[namespace]] = socket
 
     def remove_member(self, namespace: str, socket: Socket) -> None:
         """Take a socket out of a namespace and all its rooms there."""
+        sid = socket.sids.get(namespace)
         members = self._members.get(namespace)
-        if members is not None:
-            members.pop(socket.sessid, None)
+        if members is not None and sid is not None and members.get(sid) is socket:
+            del members[sid]
             if not members:
                 del self._members[namespace]
         for room in list(socket.rooms.get(namespace, ())):
@@ -61,19 +84,20 @@ class RoomIndex(Generic[Socket]):
 
     def remove_socket(self, socket: Socket) -> None:
         """The socket ended: take it out of every namespace and room."""
-        for namespace in {*self._members, *socket.rooms}:
+        for namespace in {*socket.sids, *socket.rooms}:
             self.remove_member(namespace, socket)
 
     def join(self, namespace: str, room: str, socket: Socket) -> None:
         """Put a socket in a room of a namespace."""
+        sid = socket.sids[namespace]
         socket.rooms.setdefault(namespace, set()).add(room)
         key = (namespace, room)
         sockets = self._rooms.get(key)
         if sockets is None:
-            self._rooms[key] = {socket.sessid: socket}
+            self._rooms[key] = {sid: socket}
             self._on_room_added(namespace, room)
         else:
-            sockets[socket.sessid] = socket
+            sockets[sid] = socket
 
     def leave(self, namespace: str, room: str, socket: Socket) -> None:
         """Take a socket out of a room."""
@@ -84,7 +108,8 @@ class RoomIndex(Generic[Socket]):
                 del socket.rooms[namespace]
         key = (namespace, room)
         sockets = self._rooms.get(key)
-        if sockets is None or sockets.pop(socket.sessid, None) is None:
+        sid = socket.sids.get(namespace)
+        if sockets is None or sid is None or sockets.pop(sid, None) is None:
             return
         if not sockets:
             del self._rooms[key]
@@ -93,10 +118,21 @@ class RoomIndex(Generic[Socket]):
     # -- reading -----------------------------------------------------------------------------
 
     def members(self, namespace: str) -> dict[str, Socket]:
+        """The namespace's members here, by their id in it (do not modify)."""
         return self._members.get(namespace, {})
 
     def room(self, namespace: str, room: str) -> dict[str, Socket]:
-        return self._rooms.get((namespace, room), {})
+        """The room's members here, by id (do not modify); a room named by a member's id
+        holds that member."""
+        joined = self._rooms.get((namespace, room))
+        members = self._members.get(namespace)
+        own = None if members is None else members.get(room)
+        if own is None:
+            return joined if joined is not None else {}
+        if joined is None:
+            return {room: own}
+        return {**joined, room: own}
 
     def rooms_of(self, namespace: str) -> list[str]:
+        """The rooms joined here in a namespace (the rooms named by ids are not listed)."""
         return [room for (nsp, room) in self._rooms if nsp == namespace]

@@ -100,6 +100,8 @@ class SocketHost(Protocol):
     settings: Settings
     #: Namespace members and rooms of this process's sockets.
     rooms: RoomIndex[Socket]
+    #: This process's node tag: the ids it makes name it (:mod:`tornio.bus.ids`).
+    node_id: str
 
     @property
     def namespaces(self) -> Mapping[str, NamespaceFactory]:
@@ -195,8 +197,11 @@ class Socket(abc.ABC):
 
     def __init__(self, manager: SocketHost, sid: str) -> None:
         self.manager = manager
-        #: The socket id the application sees (``to=`` in emits, room membership).
+        #: The session id (0.9 clients: also their id in every namespace).
         self.sessid = sid
+        #: The socket's id in each namespace it is in (endpoint → id): ``to=`` in emits,
+        #: room membership. A modern client's namespace connections each have their own.
+        self.sids: dict[str, str] = {}
         self.session: dict[str, Any] = {}
         #: The Tornado request of the first transport connection.
         self.request: HTTPServerRequest | None = None
@@ -241,6 +246,11 @@ class Socket(abc.ABC):
     @abc.abstractmethod
     def _send_connect_refused(self, endpoint: str, refusal: ConnectionRefused) -> None:
         """Tell the client it may not join ``endpoint``."""
+
+    def _new_namespace_sid(self, endpoint: str) -> str:
+        """The id of a new namespace connection: the session id, unless the protocol gives
+        each namespace its own."""
+        return self.sessid
 
     def _no_such_namespace(self, endpoint: str) -> None:
         self.error(
@@ -291,6 +301,8 @@ class Socket(abc.ABC):
         if "" in self.manager.namespaces:
             self.connect_namespace("")
         else:
+            if "" not in self.sids:
+                self.sids[""] = self._new_namespace_sid("")
             self.manager.rooms.add_member("", self)
             self._send_connect_ok("")
 
@@ -334,7 +346,10 @@ class Socket(abc.ABC):
             return
         if result is False or isinstance(result, ConnectionRefused):
             refusal = result if isinstance(result, ConnectionRefused) else ConnectionRefused()
+            # never connected, so no disconnect hooks; but leave what recv_connect joined
             self.active_ns.pop(endpoint, None)
+            self.manager.rooms.remove_member(endpoint, self)
+            self.sids.pop(endpoint, None)
             namespace.kill_local_jobs()
             self._drop_acks(endpoint, "server namespace disconnect")
             self._send_connect_refused(endpoint, refusal)
@@ -352,6 +367,8 @@ class Socket(abc.ABC):
         if cls is None:
             self._no_such_namespace(endpoint)
             return None
+        if endpoint not in self.sids:
+            self.sids[endpoint] = self._new_namespace_sid(endpoint)
         if self._environ is None:
             self._environ = request_environ(self.request)
             self._environ["socketio"] = self
@@ -592,6 +609,7 @@ class Socket(abc.ABC):
             self._call(namespace, packet, namespace._disconnect_hook, "recv_disconnecting",
                        reason, tracked=False)
         self.manager.rooms.remove_member(endpoint, self)
+        self.sids.pop(endpoint, None)
         if accepted:
             self._call(namespace, packet, namespace._disconnect_hook, "recv_disconnect",
                        reason, tracked=False)

@@ -3,7 +3,9 @@
 
 Socket.IO packets become gevent-socketio packet dicts on the way in, and back on the way out:
 an EVENT ``["name", *args]`` with an id is an event that asks for a data ack; the v5 namespace
-``/`` is the legacy global endpoint ``''``. The client's ``auth`` payload is
+``/`` is the legacy global endpoint ``''``. Each namespace connection has its own id
+(``socket.sids``, the client's ``socket.id``), made by :func:`tornio.bus.ids.make_sid`, so that
+it names the process that owns it. The client's ``auth`` payload is
 ``namespace.auth``; ``recv_connect`` may refuse it (``CONNECT_ERROR`` with the server's data).
 Binary values are ``bytes`` in handler arguments and in emits.
 
@@ -17,6 +19,7 @@ from __future__ import annotations
 import logging
 from typing import TYPE_CHECKING, Any
 
+from tornio.bus import ids
 from tornio.core.socket import Socket
 from tornio.exceptions import ConnectionRefused, InvalidPacket
 from tornio.modern.session import EngineSession, EngineSettings, Frame
@@ -144,10 +147,15 @@ class ModernSocket(Socket):
             return Packet(PacketType.CONNECT_ERROR, nsp, {"message": packet.get("reason", "")})
         raise ValueError(f"cannot send a {kind!r} packet to a Socket.IO v5 client")
 
+    def _new_namespace_sid(self, endpoint: str) -> str:
+        # Socket.IO gives every namespace connection its own id; it names this process.
+        return ids.make_sid(self.manager.node_id)
+
     def _send_connect_ok(self, endpoint: str) -> None:
         self.engine.namespace_connected()
         if self.sio_version >= 5:
-            self._send_sio(Packet(PacketType.CONNECT, to_nsp(endpoint), {"sid": self.sessid}))
+            sid = self.sids[endpoint]
+            self._send_sio(Packet(PacketType.CONNECT, to_nsp(endpoint), {"sid": sid}))
         else:
             self._send_sio(Packet(PacketType.CONNECT, to_nsp(endpoint)))
 

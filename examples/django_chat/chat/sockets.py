@@ -81,7 +81,7 @@ class ChatNamespace(DjangoNamespace, RoomsMixin, BroadcastMixin):
 
     async def _others(self) -> list[dict[str, Any]]:
         """The sessions of every other socket of the namespace, on every worker."""
-        me = self.socket.sessid
+        me = self.sid
         return [s for s in await self.socket.manager.fetch_sessions(self.ns_name) if s["sid"] != me]
 
     async def _take(self, nickname: str, others: list[dict[str, Any]] | None = None) -> None:
