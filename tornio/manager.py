@@ -11,12 +11,15 @@ once per flavour of client present and the same wire data is queued for every re
 from __future__ import annotations
 
 import asyncio
+import itertools
 import logging
+import secrets
 from collections.abc import Awaitable, Coroutine, Iterable, Mapping
 from typing import TYPE_CHECKING, Any
 
 from tornio.bus import Bus, InProcessBus, ids
 from tornio.bus.messages import BusMessageError, MessageType
+from tornio.bus.store import BusRecovery, LocalRecovery, Recovery
 from tornio.cluster import ClusterOperations
 from tornio.core.requests import kept_request
 from tornio.core.rooms import RoomIndex
@@ -77,7 +80,7 @@ class SocketManager(ClusterOperations, SessionTimers):
         self.node_id = ids.node_tag(ids.new_host_tag(), 0)
         self.sockets: dict[str, Socket] = {}
         self.rooms: RoomIndex[Socket] = RoomIndex(
-            self._room_added, self._room_emptied, self._namespace_added
+            self._room_added, self._room_emptied, self._namespace_added, self.save_soon
         )
         self.bus: Bus = bus if bus is not None else InProcessBus()
         self.bus.attach(self)
@@ -85,6 +88,15 @@ class SocketManager(ClusterOperations, SessionTimers):
         #: The runtime's forwarding layer, when requests can reach this node for sessions
         #: that live elsewhere (its ``forwarded`` counts them).
         self.forwarding: Any = None
+        #: Connection state recovery's memory (None: recovery is off): in this process, or
+        #: the host's recovery store under ``tornio serve`` (:meth:`use_recovery_store`).
+        self.recovery: Recovery | None = None
+        if settings.connection_state_recovery:
+            self.recovery = LocalRecovery(settings.max_disconnection_duration, self.node_id,
+                                          clock=self.clock)
+        self._offsets = itertools.count()
+        self._offset_prefix = secrets.token_urlsafe(6) + "."
+        self._unsaved: dict[tuple[int, str], tuple[Socket, str]] = {}
 
     # -- sockets -----------------------------------------------------------------------------
 
@@ -252,6 +264,9 @@ class SocketManager(ClusterOperations, SessionTimers):
             data["except"] = [except_rooms] if isinstance(except_rooms, str) else list(
                 except_rooms
             )
+        if self.recovery is not None:
+            self._emit_recorded(namespace, data, local)
+            return
         if local:
             self._deliver_emit(namespace, data)
             return
@@ -270,10 +285,66 @@ class SocketManager(ClusterOperations, SessionTimers):
                 message["dst"] = owner
         else:
             self._deliver_emit(namespace, data)
+        self._publish(message)
+
+    def _publish(self, message: dict[str, Any]) -> None:
         try:
             self.bus.publish(message)
         except BusMessageError as exc:  # the local sockets have it already
-            log.warning("could not publish %r to the other nodes: %s", event, exc)
+            log.warning("could not publish %r to the other nodes: %s", message["data"]["event"],
+                        exc)
+
+    # -- connection state recovery ---------------------------------------------------------
+
+    def use_recovery_store(self, store: str) -> None:
+        """Keep the recovery memory in the recovery store ``store`` (a bus node: ``tornio
+        serve`` runs one per host), so that it outlives this process. Needs a bus to it."""
+        if self.settings.connection_state_recovery:
+            self.recovery = BusRecovery(self.bus, store)
+
+    def next_offset(self) -> str:
+        """A fresh event offset, unique in the cluster (it names this process)."""
+        return f"{self._offset_prefix}{next(self._offsets):x}"
+
+    def _emit_recorded(self, namespace: str, data: dict[str, Any], local: bool) -> None:
+        """An emit while recovery is on: it carries an offset, and the recovery memory logs
+        it. ``to=`` a sid becomes that sid's room: a recovered socket may live on a node its
+        id does not name, and the room's topic reaches it there (and the store)."""
+        recovery = self.recovery
+        assert recovery is not None
+        if data["to"] is not None:
+            data["rooms"] = [data["to"]]
+            data["to"] = None
+        offset = data["offset"] = self.next_offset()
+        self._deliver_emit(namespace, data)
+        if local or not isinstance(recovery, BusRecovery):
+            recovery.record(offset, namespace, data)  # the bus will not carry it to a store
+        if not local:
+            self._publish({"uid": self.node_id, "type": MessageType.EMIT, "nsp": namespace,
+                           "data": data})
+
+    def record_own_emit(self, namespace: str, sid: str, event: str, args: list[Any]) -> str:
+        """A socket's own emit (``self.emit`` in a namespace) while recovery is on: its
+        offset, once the recovery memory has it."""
+        assert self.recovery is not None
+        offset = self.next_offset()
+        self.recovery.record(offset, namespace, {"event": event, "args": args, "rooms": [sid],
+                                                 "to": None, "skip": []})
+        return offset
+
+    def save_soon(self, namespace: str, socket: Socket) -> None:
+        """A recoverable connection's rooms or data changed: the recovery memory learns
+        them once this pass of the loop is over (a handler often changes several)."""
+        if self.recovery is None or namespace not in socket.pids:
+            return
+        if not self._unsaved:
+            asyncio.get_running_loop().call_soon(self._save_sessions)
+        self._unsaved[(id(socket), namespace)] = (socket, namespace)
+
+    def _save_sessions(self) -> None:
+        unsaved, self._unsaved = self._unsaved, {}
+        for socket, namespace in unsaved.values():
+            socket.save_recoverable(namespace)
 
     def deliver(self, message: Message) -> None:
         """A message from another node."""
@@ -322,13 +393,20 @@ class SocketManager(ClusterOperations, SessionTimers):
     def _deliver_emit(self, namespace: str, data: Mapping[str, Any]) -> None:
         # Encoded once per flavour present (0.9, v5 text, v5 msgpack), then the same wire
         # data goes to every recipient of that flavour.
+        # With recovery on, modern clients get the emit's offset as one more argument.
         wires: dict[str, Any] = {}
+        offset = data.get("offset")
+        if not isinstance(offset, str):
+            offset = None
         for socket in self._selected(namespace, data):
             flavour = socket.flavour
             wire = wires.get(flavour)
             if wire is None:
+                args = data["args"]
+                if offset is not None and socket.protocol == "modern":
+                    args = [*args, offset]
                 try:
-                    wire = type(socket).encode_event(namespace, data["event"], data["args"])
+                    wire = type(socket).encode_event(namespace, data["event"], args)
                 except (TypeError, ValueError) as exc:
                     log.warning("cannot encode %r for %s clients: %s", data["event"], flavour, exc)
                     wire = _UNENCODABLE

@@ -84,6 +84,17 @@ class Settings:
     #: Serve Engine.IO v3 clients (socket.io-client 2.x) too.
     allow_eio3: bool = True
 
+    # -- connection state recovery (modern clients, node's ``connectionStateRecovery``) -----
+    #: Let a modern client whose connection broke come back with the same socket id, its
+    #: rooms, its session data and every event it missed. Every event then carries an offset
+    #: (one more argument, as with node).
+    connection_state_recovery: bool = False
+    #: How long a lost connection stays recoverable, in seconds (node: 2 minutes).
+    max_disconnection_duration: float = 120.0
+    #: A recovered connection skips the connect middlewares (node's ``skipMiddlewares``);
+    #: its ``recv_connect`` still runs, and sees ``self.recovered``.
+    recovery_skip_middlewares: bool = True
+
     def __post_init__(self) -> None:
         self.resource = self.resource.strip("/")
         unknown = [t for t in self.transports if t not in LEGACY_TRANSPORTS]
@@ -99,6 +110,7 @@ class Settings:
             "ping_timeout",
             "upgrade_timeout",
             "connect_timeout",
+            "max_disconnection_duration",
         ):
             if getattr(self, name) <= 0:
                 raise ValueError(f"{name} must be positive")

@@ -231,6 +231,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         log_level=args.log_level,
         stats_file=args.stats_file,
         worker_args=worker_args,
+        recovery=(
+            router.settings.max_disconnection_duration
+            if router.settings.connection_state_recovery
+            else None
+        ),
     )
     policy: PolicySupervisor | None = None
     settings = router.settings

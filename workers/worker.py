@@ -17,6 +17,7 @@ import argparse
 import asyncio
 import contextlib
 import logging
+import os
 import signal
 import socket
 import sys
@@ -64,6 +65,9 @@ class WorkerProcess:
         self.manager.node_id = self.tag
         self.bus = ZmqBus(args.bus_pub, args.bus_sub, node_id=self.tag, **bus_options(args))
         self.manager.use_bus(self.bus)
+        store = os.environ.get("TORNIO_RECOVERY_STORE")
+        if store:  # the supervisor runs this host's recovery store
+            self.manager.use_recovery_store(store)
         self.app = self.router.application()
         settings = self.manager.settings
         self.delegate = ForwardingDelegate(

@@ -4,12 +4,15 @@
 //   node recovery_client.mjs URL SCENARIO [OPTIONS-JSON]      (SCENARIO: "reconnecting")
 //
 // Connects to options.nsp (default "/") with reconnection on and prints:
-//   {"step": "connect", "id", "recovered", "transport"}   for every (re)connection
+//   {"step": "connect", "id", "pid", "recovered", "transport"}   for every (re)connection
 //   {"step": "event", "event", "args"}                    every event, the offset included
 //   {"step": "disconnect", "reason"}                      every disconnection
 // and runs commands from stdin: {"cmd": "emit", "event", "args", "ack": true, "ref"} (prints
 // {"step": "ack", "ref", "args"}), {"cmd": "drop"} (closes the engine as a broken network would:
-// the client reconnects), {"cmd": "quit"}. Every wait is bounded by options.total (ms).
+// the client reconnects; with "hold": true it stays away until {"cmd": "reconnect"}),
+// {"cmd": "hold"} (a connection that breaks from now on is not reconnected until
+// {"cmd": "reconnect"}),
+// {"cmd": "quit"}. Every wait is bounded by options.total (ms).
 
 import { createInterface } from "node:readline";
 import { io } from "socket.io-client";
@@ -39,7 +42,7 @@ const opts = {
 if (options.transports) opts.transports = options.transports;
 const socket = io(url + (options.nsp ?? "/"), opts);
 socket.on("connect", () =>
-  out("connect", { id: socket.id, recovered: Boolean(socket.recovered),
+  out("connect", { id: socket.id, pid: socket._pid ?? null, recovered: Boolean(socket.recovered),
                    transport: socket.io.engine.transport.name }));
 socket.on("disconnect", (reason) => out("disconnect", { reason }));
 socket.on("connect_error", (err) => out("connect_error", { message: err.message }));
@@ -61,7 +64,14 @@ async function run(command) {
       socket.emit(command.event, ...(command.args ?? []));
     }
   } else if (command.cmd === "drop") {
+    if (command.hold) socket.io.reconnection(false);
     socket.io.engine.close();
+  } else if (command.cmd === "hold") {
+    socket.io.reconnection(false);
+    out("holding");
+  } else if (command.cmd === "reconnect") {
+    socket.io.reconnection(true);
+    socket.connect();
   } else if (command.cmd === "quit") {
     socket.disconnect();
     out("done");

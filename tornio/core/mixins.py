@@ -28,13 +28,20 @@ class RoomsMixin:
 
     def join(self, room: str) -> None:
         """Put this socket in ``room`` of this namespace."""
-        self.session.setdefault("rooms", set()).add(self._get_room_name(room))
+        self._room_record().add(self._get_room_name(room))
         self.socket.manager.rooms.join(self.ns_name, room, self.socket)
 
     def leave(self, room: str) -> None:
         """Take this socket out of ``room``."""
-        self.session.setdefault("rooms", set()).discard(self._get_room_name(room))
+        self._room_record().discard(self._get_room_name(room))
         self.socket.manager.rooms.leave(self.ns_name, room, self.socket)
+
+    def _room_record(self) -> set[str]:
+        # A recovered session's data crossed the bus, where a set becomes a list.
+        record = self.session.get("rooms")
+        if not isinstance(record, set):
+            record = self.session["rooms"] = set(record or ())
+        return record
 
     def _get_room_name(self, room: str) -> str:
         return self.ns_name + "_" + room
@@ -50,7 +57,7 @@ class RoomsMixin:
     def rooms(self) -> set[str]:
         """The rooms this socket joined in this namespace (it is also, always, in the room
         named by its id, ``self.sid``, which is not listed here)."""
-        return set(self.socket.rooms.get(self.ns_name, ()))
+        return set(self.socket.rooms.get(self.ns_name, ())) - {self.socket.sids.get(self.ns_name)}
 
 
 class BroadcastMixin:

@@ -164,6 +164,12 @@ class BaseNamespace:
         return self.socket.sids.get(self.ns_name, self._sid)  # still known once it left
 
     @property
+    def recovered(self) -> bool:
+        """This connection is a lost one come back (connection state recovery): same
+        ``sid``, its rooms and session data, and the events it missed already sent."""
+        return self.ns_name in self.socket.recovered
+
+    @property
     def auth(self) -> dict[str, Any]:
         """The ``auth`` payload a modern client joined this namespace with (``{}`` for 0.9
         clients). ``recv_connect`` may refuse it."""

@@ -4,7 +4,8 @@ It is the one place room membership is written: the namespace members, the rooms
 socket's own view of its rooms (``socket.rooms``, read by the namespace API). Whoever owns
 the index learns when a room appears in this process or empties (``on_room_added``,
 ``on_room_emptied``), which is when a bus subscription for it is made or dropped, and when a
-namespace gets its first member here (``on_namespace_added``).
+namespace gets its first member here (``on_namespace_added``), and when a socket's rooms
+change (``on_rooms_changed``: connection state recovery keeps them).
 
 Sockets are keyed by their id *in the namespace* (``socket.sids[namespace]``): a modern
 client's namespace connections each have their own. Every member is also in a room named by
@@ -44,6 +45,10 @@ def _ignore_namespace(namespace: str) -> None:
     pass
 
 
+def _ignore_change(namespace: str, socket: object) -> None:
+    pass
+
+
 class RoomIndex(Generic[Socket]):
     """Namespace members and rooms of the sockets this process serves (see the module
     docstring)."""
@@ -53,12 +58,14 @@ class RoomIndex(Generic[Socket]):
         on_room_added: RoomCallback = _ignore,
         on_room_emptied: RoomCallback = _ignore,
         on_namespace_added: NamespaceCallback = _ignore_namespace,
+        on_rooms_changed: Callable[[str, Socket], None] = _ignore_change,
     ) -> None:
         self._members: dict[str, dict[str, Socket]] = {}
         self._rooms: dict[tuple[str, str], dict[str, Socket]] = {}
         self._on_room_added = on_room_added
         self._on_room_emptied = on_room_emptied
         self._on_namespace_added = on_namespace_added
+        self._on_rooms_changed = on_rooms_changed
 
     # -- writing -----------------------------------------------------------------------------
 
@@ -90,7 +97,10 @@ class RoomIndex(Generic[Socket]):
     def join(self, namespace: str, room: str, socket: Socket) -> None:
         """Put a socket in a room of a namespace."""
         sid = socket.sids[namespace]
-        socket.rooms.setdefault(namespace, set()).add(room)
+        joined = socket.rooms.setdefault(namespace, set())
+        if room not in joined:
+            joined.add(room)
+            self._on_rooms_changed(namespace, socket)
         key = (namespace, room)
         sockets = self._rooms.get(key)
         if sockets is None:
@@ -102,10 +112,11 @@ class RoomIndex(Generic[Socket]):
     def leave(self, namespace: str, room: str, socket: Socket) -> None:
         """Take a socket out of a room."""
         rooms = socket.rooms.get(namespace)
-        if rooms is not None:
+        if rooms is not None and room in rooms:
             rooms.discard(room)
             if not rooms:
                 del socket.rooms[namespace]
+            self._on_rooms_changed(namespace, socket)
         key = (namespace, room)
         sockets = self._rooms.get(key)
         sid = socket.sids.get(namespace)

@@ -35,6 +35,7 @@ from tornio.exceptions import ConnectionRefused, Disconnected
 if TYPE_CHECKING:
     from tornado.httputil import HTTPServerRequest
 
+    from tornio.bus.store import Recovery
     from tornio.core.rooms import RoomIndex
     from tornio.settings import Settings
 
@@ -102,6 +103,8 @@ class SocketHost(Protocol):
     rooms: RoomIndex[Socket]
     #: This process's node tag: the ids it makes name it (:mod:`tornio.bus.ids`).
     node_id: str
+    #: Connection state recovery's memory; None when recovery is off.
+    recovery: Recovery | None
 
     @property
     def namespaces(self) -> Mapping[str, NamespaceFactory]:
@@ -141,6 +144,14 @@ class SocketHost(Protocol):
     ) -> list[dict[str, Any]]:
         """The ``session`` dicts of the sockets in a namespace (or a room of it), on every
         node."""
+        ...
+
+    def record_own_emit(self, namespace: str, sid: str, event: str, args: list[Any]) -> str:
+        """Log a socket's own emit for recovery (recovery is on); its offset."""
+        ...
+
+    def save_soon(self, namespace: str, socket: Socket) -> None:
+        """A recoverable connection changed: tell the recovery memory soon."""
         ...
 
 
@@ -220,6 +231,10 @@ class Socket(abc.ABC):
         self._connecting: dict[str, list[dict[str, Any]]] = {}
         # How each namespace that ended ended (what a late ack request is told).
         self._ended: dict[str, str] = {}
+        #: Connection state recovery: the private id of each recoverable namespace
+        #: connection, and the namespaces that were recovered (``self.recovered``).
+        self.pids: dict[str, str] = {}
+        self.recovered: set[str] = set()
 
     def __repr__(self) -> str:
         return f"<{type(self).__name__} {self.sessid} {self.engine.state.value}>"
@@ -596,6 +611,7 @@ class Socket(abc.ABC):
         """The namespace connection ends, whichever way (see the module docstring): once per
         connection, whatever calls it again. A connection ``recv_connect`` has not accepted
         yet gets no hooks; its jobs are cancelled all the same."""
+        self._namespace_ending(endpoint, reason)
         namespace = self.active_ns.pop(endpoint, None)
         if namespace is None:  # a membership without an instance: the global namespace of
             self.manager.rooms.remove_member(endpoint, self)  # an application without one
@@ -615,6 +631,15 @@ class Socket(abc.ABC):
                        reason, tracked=False)
         namespace.kill_local_jobs()
         self._drop_acks(endpoint, reason)
+
+    def _namespace_ending(self, endpoint: str, reason: str) -> None:
+        """A namespace connection ends (before its hooks run): for protocols that keep
+        something beyond it (connection state recovery)."""
+        return None
+
+    def save_recoverable(self, endpoint: str) -> None:
+        """Tell the recovery memory what a recoverable connection has now (its rooms)."""
+        return None
 
     @abc.abstractmethod
     def disconnect(self, silent: bool = False) -> None:

@@ -9,6 +9,15 @@ it names the process that owns it. The client's ``auth`` payload is
 ``namespace.auth``; ``recv_connect`` may refuse it (``CONNECT_ERROR`` with the server's data).
 Binary values are ``bytes`` in handler arguments and in emits.
 
+Connection state recovery (the manager's ``recovery``, when on): each accepted v5 namespace
+connection gets a private id (``pid``, in its CONNECT reply beside ``sid``), and every event
+it receives without an ack an offset (one more argument, as node does). A CONNECT whose auth
+carries a known ``pid`` and ``offset`` gets the lost connection back: the events it missed
+are sent first, then the CONNECT reply with the same ``sid`` and ``pid``; its rooms and
+session data are back and the namespace's ``recovered`` is True. A connection that ends for
+a reason the client did not choose (:data:`RECOVERABLE_REASONS`) is kept, for
+``max_disconnection_duration``, by the recovery memory.
+
 Which parser the client speaks is seen from its first message: the default parser's first
 packet is text, socket.io-msgpack-parser's is binary. A msgpack client's socket becomes a
 :class:`MsgpackModernSocket`, the flavour whose broadcasts are encoded in msgpack.
@@ -20,13 +29,16 @@ import logging
 from typing import TYPE_CHECKING, Any
 
 from tornio.bus import ids
+from tornio.bus.store import plain_session
 from tornio.core.socket import Socket
+from tornio.core.watched import WatchedDict
 from tornio.exceptions import ConnectionRefused, InvalidPacket
 from tornio.modern.session import EngineSession, EngineSettings, Frame
 from tornio.protocol import msgpack_parser, socketio
 from tornio.protocol.socketio import Packet, PacketType
 
 if TYPE_CHECKING:
+    from tornio.bus.store import Recovery
     from tornio.core.socket import SocketHost
 
 __all__ = ["ModernSocket", "MsgpackModernSocket"]
@@ -36,6 +48,13 @@ log = logging.getLogger("tornio.modern.socket")
 #: Event names a client may not send (socket.io's reserved names).
 RESERVED_EVENTS = frozenset(
     {"connect", "connect_error", "disconnect", "disconnecting", "newListener", "removeListener"}
+)
+
+
+#: node's disconnect reasons after which a connection may be recovered.
+RECOVERABLE_REASONS = frozenset(
+    {"transport error", "transport close", "forced close", "ping timeout",
+     "server shutting down", "forced server close"}
 )
 
 
@@ -96,6 +115,14 @@ class ModernSocket(Socket):
         )
         self.msgpack = False
         self._parser_known = False
+        # Namespaces whose CONNECT waits for the recovery memory's answer.
+        self._restoring: set[str] = set()
+        if manager.recovery is not None:  # its data is kept as it changes
+            self.session = WatchedDict(self._session_changed)
+
+    def _session_changed(self) -> None:
+        for endpoint in self.pids:
+            self.manager.save_soon(endpoint, self)
 
     # -- broadcast encoding ------------------------------------------------------------------
 
@@ -114,6 +141,21 @@ class ModernSocket(Socket):
             self.engine.send_many(wire)
 
     # -- outgoing ----------------------------------------------------------------------------
+
+    def send_packet(self, packet: dict[str, Any]) -> None:
+        if (
+            self.manager.recovery is not None
+            and packet["type"] == "event"
+            and not packet.get("ack")
+            and self.sio_version >= 5
+        ):
+            endpoint = packet.get("endpoint", "")
+            sid = self.sids.get(endpoint)
+            if sid is not None:
+                args = list(packet.get("args", ()))
+                offset = self.manager.record_own_emit(endpoint, sid, packet["name"], args)
+                packet = {**packet, "args": [*args, offset]}
+        super().send_packet(packet)
 
     def _send(self, packet: dict[str, Any]) -> None:
         self._send_sio(self._to_sio(packet))
@@ -155,7 +197,15 @@ class ModernSocket(Socket):
         self.engine.namespace_connected()
         if self.sio_version >= 5:
             sid = self.sids[endpoint]
-            self._send_sio(Packet(PacketType.CONNECT, to_nsp(endpoint), {"sid": sid}))
+            data = {"sid": sid}
+            recovery = self.manager.recovery
+            if recovery is not None:
+                pid = self.pids.get(endpoint)
+                if pid is None:
+                    pid = self.pids[endpoint] = recovery.new_pid()
+                data["pid"] = pid
+                self.save_recoverable(endpoint)
+            self._send_sio(Packet(PacketType.CONNECT, to_nsp(endpoint), data))
         else:
             self._send_sio(Packet(PacketType.CONNECT, to_nsp(endpoint)))
 
@@ -218,13 +268,20 @@ class ModernSocket(Socket):
         endpoint, query = self._split_nsp(packet.nsp)
         kind = packet.type
         if kind is PacketType.CONNECT:
-            if endpoint in self.active_ns or endpoint in self._connecting:
+            if (endpoint in self.active_ns or endpoint in self._connecting
+                    or endpoint in self._restoring):
                 self.engine.close("invalid state", notify_client=True)
                 return
             auth = packet.data if isinstance(packet.data, dict) else {}
             if query:
                 auth = {**dict(query), **auth}
             self.auth[endpoint] = auth
+            pid, offset = auth.get("pid"), auth.get("offset")
+            if (self.manager.recovery is not None and self.sio_version >= 5
+                    and isinstance(pid, str) and isinstance(offset, str)):
+                self._restoring.add(endpoint)
+                self.manager.run_in_background(self._restore(endpoint, pid, offset))
+                return
             self.connect_namespace(endpoint)
             return
         if endpoint not in self.active_ns or endpoint in self._connecting:
@@ -259,6 +316,72 @@ class ModernSocket(Socket):
             self.handle_packet({"type": "disconnect", "endpoint": endpoint})
         else:
             self.engine.close("invalid state", notify_client=True)
+
+    # -- connection state recovery -----------------------------------------------------------
+
+    async def _restore(self, endpoint: str, pid: str, offset: str) -> None:
+        """A CONNECT asking to recover ``pid``: get it back if the memory has it, then
+        connect (a fresh connection when it cannot be recovered, as node)."""
+        recovery = self.manager.recovery
+        assert recovery is not None
+        try:
+            restored = await recovery.restore(pid, offset)
+        except Exception as exc:  # the store is away: connect afresh
+            log.warning("cannot recover %s: %s", pid, exc)
+            restored = None
+        self._restoring.discard(endpoint)
+        if restored is not None and (self.closed or endpoint not in self.manager.namespaces):
+            # Gone again (or nothing to recover into): keep it recoverable.
+            recovery.seen(pid, restored["sid"], endpoint, restored["rooms"], restored["data"])
+            recovery.lost(pid, restored["data"])
+            restored = None
+        if self.closed:
+            return
+        if restored is not None:
+            self._recover_into(endpoint, pid, restored)
+        self.connect_namespace(endpoint)
+
+    def _recover_into(self, endpoint: str, pid: str, restored: dict[str, Any]) -> None:
+        sid = restored["sid"]
+        self.sids[endpoint] = sid
+        self.pids[endpoint] = pid
+        self.recovered.add(endpoint)
+        data = restored.get("data")
+        if isinstance(data, dict):
+            self.session.update(data)
+        nsp = to_nsp(endpoint)
+        for missed in restored.get("missed") or ():  # before the CONNECT reply, as node
+            self._send_sio(Packet(PacketType.EVENT, nsp, list(missed)))
+        rooms = self.manager.rooms
+        for room in restored.get("rooms") or ():
+            if isinstance(room, str):
+                rooms.join(endpoint, room, self)
+        if ids.owner_of(sid) != self.manager.node_id:
+            # Its id names another node: join the room it names, so emits to it come here.
+            rooms.join(endpoint, sid, self)
+
+    def save_recoverable(self, endpoint: str) -> None:
+        recovery, pid = self.manager.recovery, self.pids.get(endpoint)
+        if recovery is not None and pid is not None and not self.closed:
+            self._save(recovery, endpoint, pid)
+
+    def _save(self, recovery: Recovery, endpoint: str, pid: str) -> dict[str, Any]:
+        data = plain_session(self.session)
+        sid = self.sids.get(endpoint)
+        if sid is not None:
+            rooms = [room for room in self.rooms.get(endpoint, ()) if room != sid]
+            recovery.seen(pid, sid, endpoint, rooms, data)
+        return data
+
+    def _namespace_ending(self, endpoint: str, reason: str) -> None:
+        pid = self.pids.pop(endpoint, None)
+        recovery = self.manager.recovery
+        if pid is None or recovery is None:
+            return
+        if reason in RECOVERABLE_REASONS:
+            recovery.lost(pid, self._save(recovery, endpoint, pid))
+        else:
+            recovery.closed(pid)
 
     def _split_nsp(self, nsp: str) -> tuple[str, list[tuple[str, str]]]:
         if "?" not in nsp:
