@@ -22,6 +22,10 @@ from tests.support.inloop import InLoopServer
 from tests.support.node_client import JS_DIR, NodeClient, node_modules_ready
 from tests.support.serve_cluster import ClusterProcess, worker_of
 from tests.support.waiting import wait_for
+from tornio import Emitter
+from tornio.bus.broker import Broker
+from tornio.bus.store import RecoveryStore
+from tornio.bus.zmq import ZmqBus
 from tornio.settings import Settings
 
 pytestmark = pytest.mark.timeout(90)
@@ -196,6 +200,52 @@ async def test_a_connection_lost_longer_than_max_disconnection_duration_is_not_r
     a.send("reconnect")
     again = await a.step("connect")
     assert again["recovered"] is False and again["id"] != first["id"]
+
+
+async def test_what_an_emitter_sent_while_the_client_was_away_is_recovered(
+    clients: list[Driver],
+) -> None:
+    with Broker("tcp://127.0.0.1:0") as broker:
+        server = await InLoopServer.start(namespaces, connection_state_recovery=True)
+        bus = ZmqBus(broker.pub_address, broker.sub_address, node_id=server.manager.node_id)
+        server.manager.use_bus(bus)
+        store_bus = ZmqBus(broker.pub_address, broker.sub_address, node_id="store-test",
+                           all_rooms=True)
+        store = RecoveryStore(store_bus)
+        server.manager.use_recovery_store("store-test")
+        emitter = Emitter(broker.pub_address, sub_address=broker.sub_address, recovery=True)
+        try:
+            await bus.ready(timeout=5)
+            await store_bus.ready(timeout=5)
+            await asyncio.to_thread(emitter.wait_ready)
+            a = Driver(server.base, transports=["websocket"])
+            clients.append(a)
+            first = await a.step("connect")
+            assert await a.ask("join", "lobby") == ["lobby"]
+            assert await a.ask("tell_me", "x") is True
+            await a.event("told")
+            a.send("drop", hold=True)
+            await a.step("disconnect")
+            await gone(server, first["id"])
+            log = store.log
+            kept = log.emits_kept
+            chat = emitter.of("/chat")
+            await asyncio.to_thread(chat.to("lobby").emit, "news", "to the room")
+            await asyncio.to_thread(chat.to_sid(first["id"]).emit, "dm", "to the sid")
+            await asyncio.to_thread(wait_for, lambda: log.emits_kept == kept + 2, 10,
+                                    message="the emitter's events logged")
+            a.send("reconnect")
+            again = await a.step("connect")
+            assert again["recovered"] is True and again["id"] == first["id"]
+            missed = await a.events(2)
+            assert [event[:2] for event in missed] == [["news", "to the room"],
+                                                       ["dm", "to the sid"]]
+            assert all(isinstance(event[2], str) for event in missed)
+        finally:
+            emitter.close()
+            await server.stop()
+            await bus.close()
+            await store_bus.close()
 
 
 async def test_recovery_is_off_by_default_no_pid_and_no_offsets(clients: list[Driver]) -> None:

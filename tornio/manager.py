@@ -354,6 +354,9 @@ class SocketManager(ClusterOperations, SessionTimers):
             data = message["data"]
             if kind == MessageType.EMIT:
                 self._deliver_emit(nsp, data)
+                offset = data.get("offset")
+                if isinstance(self.recovery, LocalRecovery) and isinstance(offset, str):
+                    self.recovery.record(offset, nsp, data)  # no store logs it for us
             elif kind in (
                 MessageType.SOCKETS_JOIN, MessageType.SOCKETS_LEAVE, MessageType.DISCONNECT_SOCKETS
             ):

@@ -53,6 +53,7 @@ One Emitter may be shared by threads (its socket calls are serialized by a lock)
 from __future__ import annotations
 
 import contextlib
+import itertools
 import logging
 import os
 import secrets
@@ -139,7 +140,10 @@ class BroadcastOperator:
             raise TypeError("an event name is a string")
         if event in RESERVED_EVENTS:
             raise ValueError(f"{event!r} is a reserved event name")
-        self._publish(MessageType.EMIT, {"event": event, "args": list(args)})
+        extra: dict[str, Any] = {"event": event, "args": list(args)}
+        if self.emitter.recovery:
+            extra["offset"] = self.emitter.next_offset()
+        self._publish(MessageType.EMIT, extra)
 
     def sockets_join(self, *rooms: str | Iterable[str]) -> None:
         """Make the selected sockets join these rooms."""
@@ -169,6 +173,14 @@ class BroadcastOperator:
             )
             return
         for sid in dict.fromkeys(self.sids):
+            if kind is MessageType.EMIT and self.emitter.recovery:
+                # As the nodes do with recovery on: the sid's room, which its recovery store
+                # hears too, and a node holding it under an id another node made.
+                data = {**base, "rooms": [sid], "to": None}
+                self.emitter._publish(
+                    messages.make_message(kind, self.namespace, data, uid=EMITTER_UID)
+                )
+                continue
             data = {**base, "rooms": [], "to": sid}
             message = messages.make_message(kind, self.namespace, data, uid=EMITTER_UID)
             owner = ids.owner_of(sid)
@@ -193,6 +205,9 @@ class Emitter:
         linger: how long :meth:`close` lets queued messages leave.
         hwm: the PUB socket's high-water mark, in messages.
         max_payload: the largest message payload, in bytes.
+        recovery: the cluster runs with ``connection_state_recovery``: each event carries
+            an offset, and the recovery stores log it, so that a client that was away gets
+            it when it comes back.
 
     The operator methods (``of``, ``to``, ``in_``, ``to_sid``, ``except_``, ``emit``,
     ``sockets_join``, ``sockets_leave``, ``disconnect_sockets``) work on the global
@@ -210,6 +225,7 @@ class Emitter:
         linger: float = 1.0,
         hwm: int = 10_000,
         max_payload: int = messages.MAX_PAYLOAD,
+        recovery: bool = False,
     ) -> None:
         if sub_address is None:
             self.pub_address, self.sub_address = broker_addresses(bus_address)
@@ -223,6 +239,9 @@ class Emitter:
         self.linger = linger
         self.hwm = hwm
         self.max_payload = max_payload
+        self.recovery = recovery
+        self._offsets = itertools.count()
+        self._offset_prefix = f"{EMITTER_UID}.{secrets.token_urlsafe(6)}."
         #: Messages handed to the PUB socket.
         self.published = 0
         if curve is None and not is_local_address(self.pub_address):
@@ -241,6 +260,11 @@ class Emitter:
         self._ready = False
         self._closed = False
         self._start()  # connect now: the connection is made while the caller does other work
+
+    def next_offset(self) -> str:
+        """A fresh event offset (connection state recovery), unique in the cluster."""
+        with self._lock:
+            return f"{self._offset_prefix}{next(self._offsets):x}"
 
     # -- operators ---------------------------------------------------------------------------
 
