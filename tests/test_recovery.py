@@ -19,6 +19,7 @@ import pytest
 
 from tests.apps.recovery import RecoveryNamespace, namespaces
 from tests.support.inloop import InLoopServer
+from tests.support.legacy_client import LegacyClient
 from tests.support.node_client import JS_DIR, NodeClient, node_modules_ready
 from tests.support.serve_cluster import ClusterProcess, worker_of
 from tests.support.waiting import wait_for
@@ -246,6 +247,29 @@ async def test_what_an_emitter_sent_while_the_client_was_away_is_recovered(
             await server.stop()
             await bus.close()
             await store_bus.close()
+
+
+async def test_a_legacy_client_in_the_same_room_never_gets_offsets(
+    server: InLoopServer, clients: list[Driver]
+) -> None:
+    legacy = await LegacyClient(server.base, "websocket").connect()
+    try:
+        await legacy.send("1::/chat")
+        assert await legacy.recv() == "1::/chat"
+        await legacy.emit("/chat", "join", "lobby", msg_id=1)
+        assert await legacy.recv() == '6::/chat:1+[["lobby"]]'
+        a = Driver(server.base, transports=["websocket"])
+        clients.append(a)
+        await a.step("connect")
+        assert await a.ask("join", "lobby") == ["lobby"]
+        assert await a.ask("say", "lobby", "both") is True
+        said = await a.event("said")
+        assert said[0] == "both" and len(said) == 2
+        assert await legacy.recv_event() == ("/chat", "said", ["both"])
+        await legacy.emit("/chat", "tell_me", "own")
+        assert await legacy.recv_event() == ("/chat", "told", ["own"])
+    finally:
+        await legacy.close()
 
 
 async def test_recovery_is_off_by_default_no_pid_and_no_offsets(clients: list[Driver]) -> None:
