@@ -12,7 +12,7 @@ from typing import Any
 from bench_apps import ROOM, heartbeat
 from tornio import BaseNamespace, RoomsMixin, Router
 
-__all__ = ["BenchNamespace", "router"]
+__all__ = ["BenchNamespace", "router", "router_with_recovery"]
 
 
 class BenchNamespace(BaseNamespace, RoomsMixin):
@@ -28,7 +28,7 @@ class BenchNamespace(BaseNamespace, RoomsMixin):
         return True
 
 
-def router() -> Router:
+def router(**settings: Any) -> Router:
     """Called once in the supervisor and once in every worker."""
     beat = heartbeat()
     return Router(
@@ -37,4 +37,10 @@ def router() -> Router:
         heartbeat_timeout=max(60.0, 3 * beat),
         ping_interval=beat,
         ping_timeout=20.0,
+        **settings,
     )
+
+
+def router_with_recovery() -> Router:
+    """The same with connection state recovery on (every emit logged by the store)."""
+    return router(connection_state_recovery=True)

@@ -23,6 +23,8 @@ class ServerSpec:
     kind: str
     workers: int = 1
     description: str = ""
+    #: tornio with connection state recovery on (offsets, the recovery store).
+    recovery: bool = False
 
     @property
     def python(self) -> bool:
@@ -35,7 +37,8 @@ class ServerSpec:
                 "-m",
                 "workers",
                 "serve",
-                "bench_apps.tornio_app:router",
+                "bench_apps.tornio_app:"
+                + ("router_with_recovery" if self.recovery else "router"),
                 "--port",
                 str(port),
                 "--workers",
@@ -79,6 +82,9 @@ SERVERS: list[ServerSpec] = [
     ServerSpec("tornio-legacy-1w", "legacy", "tornio", 1, "tornio serve --workers 1, 0.9"),
     ServerSpec("tornio-modern-2w", "modern", "tornio", 2, "tornio serve --workers 2, EIO4/SIO5"),
     ServerSpec("tornio-legacy-2w", "legacy", "tornio", 2, "tornio serve --workers 2, 0.9"),
+    ServerSpec("tornio-modern-1w-rec", "modern", "tornio", 1,
+               "tornio serve --workers 1, EIO4/SIO5, connection state recovery on",
+               recovery=True),
     ServerSpec("tornado", "raw", "tornado", 1, "bare Tornado websockets, no protocol"),
     ServerSpec("psio-aiohttp", "modern", "psio-aiohttp", 1, "python-socketio AsyncServer, aiohttp"),
     ServerSpec("psio-tornado", "modern", "psio-tornado", 1, "python-socketio AsyncServer, Tornado"),
