@@ -1,6 +1,7 @@
 """The ``tornio`` command.
 
 tornio serve MODULE:OBJECT [--workers N] [--host H] [--port P] [--policy-port Q]
+             [--loop auto|asyncio|uvloop]
              [--bus tcp://BROKER:PORT [--curve-dir DIR]]
 tornio broker --bind tcp://ADDRESS:PORT [--curve-dir DIR | --insecure]
 tornio keys DIR [--client NAME ...]
@@ -9,7 +10,6 @@ tornio keys DIR [--client NAME ...]
 from __future__ import annotations
 
 import argparse
-import asyncio
 import logging
 import os
 import sys
@@ -17,6 +17,7 @@ from collections.abc import Sequence
 
 from tornio.bus import broker, security
 from tornio.policy import PolicySupervisor
+from workers import loops
 from workers.loading import TargetError, load_router
 from workers.supervisor import Supervisor, SupervisorOptions
 
@@ -94,6 +95,13 @@ def build_parser() -> argparse.ArgumentParser:
         type=float,
         metavar="SECONDS",
         help="seconds after which a silent node leaves the node table (default 5)",
+    )
+    serve.add_argument(
+        "--loop",
+        default="auto",
+        choices=loops.LOOPS,
+        help="the event loop of every process: auto (the default: uvloop when installed, "
+        "pip install 'tornio[speed]'), asyncio or uvloop",
     )
     serve.add_argument("--log-level", default="info", choices=["debug", "info", "warning", "error"])
     run_broker = sub.add_parser(
@@ -216,6 +224,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     except security.CurveError as exc:
         print(f"tornio: {exc}", file=sys.stderr)
         return 2
+    try:
+        loop = loops.resolve(args.loop)
+    except loops.LoopError as exc:
+        print(f"tornio: {exc}", file=sys.stderr)
+        return 2
+    worker_args += ["--loop", loop]
+    log.info("event loop: %s", loop)
     if args.bus_heartbeat is not None:
         worker_args += ["--heartbeat-interval", str(args.bus_heartbeat)]
     if args.bus_node_timeout is not None:
@@ -244,7 +259,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             port=args.policy_port, host=args.host, origins=settings.origins
         ).start()
     try:
-        return asyncio.run(Supervisor(options).run())
+        return loops.run(Supervisor(options).run(), loop)
     except OSError as exc:
         print(f"tornio: cannot listen on {args.host}:{args.port}: {exc}", file=sys.stderr)
         return 1

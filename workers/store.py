@@ -19,6 +19,7 @@ from collections.abc import Sequence
 
 from tornio.bus.store import RecoveryStore
 from tornio.bus.zmq import ZmqBus
+from workers import loops
 from workers.worker import add_bus_flags, bus_options
 
 __all__ = ["main"]
@@ -66,7 +67,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
     logging.basicConfig(level=args.log_level.upper(),
                         format="%(asctime)s %(levelname)s store %(name)s: %(message)s")
-    return asyncio.run(run(args))
+    return loops.run(run(args), args.loop)
 
 
 if __name__ == "__main__":

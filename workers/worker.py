@@ -31,6 +31,7 @@ from tornio.bus import forwarding, ids, security
 from tornio.bus.forwarding import ForwardingDelegate, Wire
 from tornio.bus.messages import MessageType
 from tornio.bus.zmq import ZmqBus
+from workers import loops
 from workers.loading import load_router
 
 __all__ = ["main"]
@@ -171,6 +172,8 @@ def add_bus_flags(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--curve-env", action="store_true", help="CURVE keys from TORNIO_CURVE_*")
     parser.add_argument("--heartbeat-interval", type=float, help="seconds between heartbeats")
     parser.add_argument("--node-timeout", type=float, help="seconds before a silent node is gone")
+    parser.add_argument("--loop", default="asyncio", choices=["asyncio", "uvloop"],
+                        help="the event loop (workers/loops.py)")
 
 
 def bus_options(args: argparse.Namespace) -> dict[str, Any]:
@@ -204,7 +207,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         level=args.log_level.upper(),
         format=f"%(asctime)s %(levelname)s w{args.index} %(name)s: %(message)s",
     )
-    result: Any = asyncio.run(WorkerProcess(args).run())
+    result: Any = loops.run(WorkerProcess(args).run(), args.loop)
     return int(result)
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any
 
 from tornio import BaseNamespace, Router
@@ -10,6 +11,10 @@ from tornio import BaseNamespace, Router
 class EchoNamespace(BaseNamespace):
     def on_echo(self, *args: Any) -> tuple[Any, ...]:
         return args
+
+    def on_loop(self) -> str:
+        """The event loop this worker runs on: ``asyncio`` or ``uvloop``."""
+        return type(asyncio.get_running_loop()).__module__.split(".")[0]
 
 
 namespaces = {"/echo": EchoNamespace}
