@@ -25,6 +25,8 @@ class ServerSpec:
     description: str = ""
     #: tornio with connection state recovery on (offsets, the recovery store).
     recovery: bool = False
+    #: tornio's event loop (``tornio serve --loop``).
+    loop: str = "asyncio"
 
     @property
     def python(self) -> bool:
@@ -44,6 +46,8 @@ class ServerSpec:
                 "--workers",
                 str(self.workers),
                 "--no-policy-server",
+                "--loop",
+                self.loop,
                 "--drain-timeout",
                 "1",
                 "--log-level",
@@ -82,6 +86,10 @@ SERVERS: list[ServerSpec] = [
     ServerSpec("tornio-legacy-1w", "legacy", "tornio", 1, "tornio serve --workers 1, 0.9"),
     ServerSpec("tornio-modern-2w", "modern", "tornio", 2, "tornio serve --workers 2, EIO4/SIO5"),
     ServerSpec("tornio-legacy-2w", "legacy", "tornio", 2, "tornio serve --workers 2, 0.9"),
+    ServerSpec("tornio-modern-1w-uvloop", "modern", "tornio", 1,
+               "tornio serve --workers 1 --loop uvloop, EIO4/SIO5", loop="uvloop"),
+    ServerSpec("tornio-legacy-1w-uvloop", "legacy", "tornio", 1,
+               "tornio serve --workers 1 --loop uvloop, 0.9", loop="uvloop"),
     ServerSpec("tornio-modern-1w-rec", "modern", "tornio", 1,
                "tornio serve --workers 1, EIO4/SIO5, connection state recovery on",
                recovery=True),
