@@ -393,7 +393,8 @@ async def test_requests_reaching_another_worker_are_forwarded_for_both_protocols
     """A 0.9 session and an Engine.IO session on different workers chat in one room, every
     request of theirs sent over a connection the supervisor handed to another worker."""
     moment = time.time()
-    before = (await eventually(lambda: cluster.reported_since(moment), 5, "reports"))["forwarded"]
+    reported = await eventually(lambda: cluster.reported_since(moment), 5, "reports")
+    before, relayed_before = reported["forwarded"], reported["relayed"]
     pinned = await open_pinned(cluster, per_worker=2)
     conns = [conn for worker in sorted(pinned) for conn in pinned[worker]]
     try:
@@ -437,9 +438,10 @@ async def test_requests_reaching_another_worker_are_forwarded_for_both_protocols
         await mona.post('42/chat,["user message","hi lena"]')
         await lena.expect(r'5::/chat:\{"name":"msg_to_room","args":\["mona","hi lena"\]\}')
 
-        # A websocket cannot be forwarded: one that reaches another worker (only a pooling
-        # proxy would send it down a kept-alive connection) is refused there with a 400,
-        # and the session goes on polling.
+        # A websocket cannot be forwarded as data: one that reaches another worker (only a
+        # pooling proxy would send it down a kept-alive connection) is relayed to its owner
+        # through the supervisor, which answers the upgrade; the sessions go on polling (the
+        # modern probe is never completed, the 0.9 one never used).
         upgrade = {
             "Upgrade": "websocket",
             "Connection": "Upgrade",
@@ -450,8 +452,9 @@ async def test_requests_reaching_another_worker_are_forwarded_for_both_protocols
             (pinned[0][0], f"/socket.io/?EIO=4&transport=websocket&sid={mona.sid}"),
             (pinned[1][0], f"/socket.io/1/websocket/{lena.sid}"),
         ):
-            refused = await conn.request("GET", target, headers=upgrade)
-            assert refused.status == 400, refused
+            relayed = await conn.request("GET", target, headers=upgrade)
+            assert relayed.status == 101, relayed
+            assert relayed.headers["sec-websocket-accept"] == "s3pPLMBiTxaQ9kYGzzhZRbK+xOo="
         await lena.post(legacy.encode_event("/chat", "user message", ["still polling?"]))
         await mona.expect(r'42/chat,\["msg_to_room","lena","still polling\?"\]')
 
@@ -463,6 +466,7 @@ async def test_requests_reaching_another_worker_are_forwarded_for_both_protocols
         moment = time.time()
         stats = await eventually(lambda: cluster.reported_since(moment), 5, "reports")
         assert stats["forwarded"] - before == crossed, (stats, crossed)
+        assert stats["relayed"] - relayed_before == 2, stats
         for session in (lena, mona):
             assert all(status == 200 for status, _ in session.answers), session.answers
             assert not any(b"7:::1+0" in body for _, body in session.answers)

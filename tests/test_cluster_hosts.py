@@ -415,6 +415,85 @@ class EmitterProcess:
             await process.wait()
 
 
+def relayed(*instances: ServeProcess) -> int:
+    """Websocket upgrades the instances relayed, as their workers last reported."""
+    return sum(int(instance.stats().get("relayed", 0)) for instance in instances)
+
+
+async def test_modern_clients_through_the_balancer_all_end_on_websocket_missing_nothing(
+    secure_cluster: Cluster, balancer: Balancer, node_clients: NodeClients
+) -> None:
+    """socket.io-client 4.x in its default mode (polling, then the upgrade) through plain
+    round robin: the upgrade lands on either host, and one that lands on the host that does
+    not own the session is relayed to the owner. Every client ends on websocket, and every
+    room message reaches every other member once, in order."""
+    cluster, lb = secure_cluster, balancer
+    before = relayed(cluster.a, cluster.b)
+    names = [f"ws{i}" for i in range(30)]
+    sids = {}
+    for number, name in enumerate(names):
+        # Each client's session lands on the two hosts in turn; every other client's upgrade
+        # is steered to the host that does not own it (plain round robin keeps a parity that
+        # could land every upgrade at home), the rest go round robin.
+        home, away = (cluster.a, cluster.b) if number % 2 else (cluster.b, cluster.a)
+        lb.steer, lb.upgrades_to = home.port, away.port if number % 4 < 2 else None
+        try:
+            sids[name] = await node_clients.open(name, lb.url + "/chat",
+                                                 ["polling", "websocket"])
+            assert await node_clients.next_event(name, "$upgrade", timeout=20) == ["websocket"]
+        finally:
+            lb.steer = lb.upgrades_to = None
+    assert {host_of(sid) for sid in sids.values()} == cluster.hosts
+    for name in names:
+        assert await node_clients.call(name, "join", "relayed") == [True]
+    speaker, *listeners = names
+    said = [f"message {number}" for number in range(15)]
+    for text in said:
+        await node_clients.call(speaker, "say", text)
+    for name in listeners:
+        got = [(await node_clients.next_event(name, "said"))[0] for _ in said]
+        assert got == said, name
+    # The steered upgrades (and whichever round robin sent astray) were relayed.
+    await asyncio.to_thread(
+        wait_for, lambda: relayed(cluster.a, cluster.b) >= before + 15, 10,
+        message="relayed upgrades reported",
+    )
+
+
+def test_a_0916_page_on_websocket_through_the_balancer_is_relayed_to_its_owner(
+    secure_cluster: Cluster,
+    threaded_balancer: Balancer,
+    browser_context: Callable[..., BrowserContext],
+) -> None:
+    """socket.io-client 0.9.16 in Chromium on websocket: the page and its handshake reach one
+    instance, its websocket the other (the balancer steers them so), which relays it to the
+    owner. Two such pages, owned by different instances, chat."""
+    cluster, lb = secure_cluster, threaded_balancer
+    before = relayed(cluster.a, cluster.b)
+    room = lb.url + "/?room=relay&transport=websocket"
+    pages = []
+    for home, away in ((cluster.a, cluster.b), (cluster.b, cluster.a)):
+        lb.steer, lb.upgrades_to = home.port, away.port
+        try:
+            pages.append(ChatPage(browser_context(), room))
+        finally:
+            lb.steer = lb.upgrades_to = None
+        owner = owner_of(pages[-1].sid)
+        assert owner is not None and owner[:4] == home.host_tag
+        assert pages[-1].transport == "websocket"
+    sam, tess = pages
+    sam.pick_nickname("sam")
+    tess.pick_nickname("tess")
+    sam.say("hello over a relay")
+    tess.expect_message("sam", "hello over a relay")
+    tess.say("and back")
+    sam.expect_message("tess", "and back")
+    for page in pages:
+        assert page.errors == []
+    wait_for(lambda: relayed(cluster.a, cluster.b) >= before + 2, 10,
+             message="both websockets relayed")
+
+
 @pytest.fixture
 def emitter_script(tmp_path: Path) -> Path:
     path = tmp_path / "emit.py"

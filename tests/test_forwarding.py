@@ -41,7 +41,15 @@ class DirectForwarder:
 
 
 class Node:
-    def __init__(self, bus: InProcessBus, forwarder: DirectForwarder, **settings: Any) -> None:
+    def __init__(
+        self,
+        bus: InProcessBus,
+        forwarder: DirectForwarder,
+        addresses: dict[str, tuple[str, int]] | None = None,
+        **settings: Any,
+    ) -> None:
+        """``addresses``: node id → HTTP address, where websockets are relayed (the bus's
+        node table in a cluster); every node made with the same dict is in it."""
         self.router = Router({"/echo": Echo}, bus=bus, **settings)
         self.manager = self.router.manager
         self.app = self.router.application()
@@ -52,11 +60,15 @@ class Node:
             forwarder,
             timeout=30,
             max_body=1_000_000,
+            address_of=None if addresses is None else addresses.get,
         )
         self.http = HTTPServer(self.delegate)
         sockets = bind_sockets(0, "127.0.0.1")
         self.http.add_sockets(sockets)
-        self.base = f"http://127.0.0.1:{sockets[0].getsockname()[1]}"
+        self.port = sockets[0].getsockname()[1]
+        self.base = f"http://127.0.0.1:{self.port}"
+        if addresses is not None:
+            addresses[self.manager.node_id] = ("127.0.0.1", self.port)
 
     async def stop(self) -> None:
         self.http.stop()

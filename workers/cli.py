@@ -97,6 +97,13 @@ def build_parser() -> argparse.ArgumentParser:
         help="seconds after which a silent node leaves the node table (default 5)",
     )
     serve.add_argument(
+        "--advertise",
+        metavar="HOST:PORT",
+        help="where other hosts reach this one's port: they relay websockets for this host's "
+        "sessions there (default: --host:--port, or this host's name's address when --host "
+        "is 0.0.0.0)",
+    )
+    serve.add_argument(
         "--loop",
         default="auto",
         choices=loops.LOOPS,
@@ -246,6 +253,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         log_level=args.log_level,
         stats_file=args.stats_file,
         worker_args=worker_args,
+        advertise=args.advertise,
         recovery=(
             router.settings.max_disconnection_duration
             if router.settings.connection_state_recovery

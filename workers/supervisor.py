@@ -65,6 +65,20 @@ class SupervisorOptions:
     #: Connection state recovery's ``max_disconnection_duration`` when the application turns
     #: it on: the supervisor then runs this host's recovery store (``workers/store.py``).
     recovery: float | None = None
+    #: ``HOST:PORT`` where other hosts can reach this one's port, announced on the bus so
+    #: that they relay websockets for this host's sessions here (None: the bound address,
+    #: or this host's name's address when bound to every interface).
+    advertise: str | None = None
+
+
+def advertised_address(host: str, port: int) -> str | None:
+    """Where other hosts reach a port bound on ``host`` (see ``SupervisorOptions``)."""
+    if host in ("", "0.0.0.0", "::"):
+        try:
+            host = socket.gethostbyname(socket.gethostname())
+        except OSError:
+            return None
+    return f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
 
 
 class Worker:
@@ -79,6 +93,7 @@ class Worker:
         self.assigned = 0  # new sessions handed to it since its last load report
         self.restarts = 0
         self.forwarded = 0
+        self.relayed = 0
         self.ready = False
         self.reported_at = 0.0  # time.time() of its last report
 
@@ -110,6 +125,9 @@ class Supervisor:
         self.policy: Any = None
         #: Requests forwarded between workers, as the workers last reported them.
         self.forwarded = 0
+        #: Websocket upgrades relayed to their owner's host, as the workers last reported.
+        self.relayed = 0
+        self.advertise: str | None = None
 
     # -- start --------------------------------------------------------------------------------
 
@@ -123,6 +141,7 @@ class Supervisor:
         for listener in self.listeners:
             listener.setblocking(False)
         port = self.listeners[0].getsockname()[1]
+        self.advertise = self.options.advertise or advertised_address(self.options.host, port)
         if not self.options.bus:
             self._spawn_task(self._keep_broker())
         self._start_policy()
@@ -254,6 +273,7 @@ class Supervisor:
                 self.bus_sub,
                 "--log-level",
                 self.options.log_level,
+                *([f"--advertise={self.advertise}"] if self.advertise else []),
                 *self.options.worker_args,
                 pass_fds=(child.fileno(),),
                 env=self._env(),
@@ -295,15 +315,17 @@ class Supervisor:
         if not data:
             asyncio.get_running_loop().remove_reader(channel)
             return
-        if data.startswith(b"L"):  # b"L<sessions> <forwarded>"
+        if data.startswith(b"L"):  # b"L<sessions> <forwarded> <relayed>"
             with contextlib.suppress(ValueError):
-                sessions, _, forwarded = data[1:].partition(b" ")
+                sessions, forwarded, relayed = (data[1:].split(b" ") + [b"0", b"0"])[:3]
                 worker.load = int(sessions)
                 worker.forwarded = int(forwarded or 0)
+                worker.relayed = int(relayed or 0)
                 worker.assigned = 0
                 worker.ready = True
                 worker.reported_at = time.time()
                 self.forwarded = sum(w.forwarded for w in self.workers)
+                self.relayed = sum(w.relayed for w in self.workers)
                 self._write_stats()
 
     def stats(self) -> dict[str, Any]:
@@ -313,6 +335,7 @@ class Supervisor:
             "host": self.host_tag,
             "handed": self.handed,
             "forwarded": self.forwarded,
+            "relayed": self.relayed,
             "bus": {"pub": self.bus_pub, "sub": self.bus_sub},
             "broker": None
             if self.options.bus
@@ -333,6 +356,7 @@ class Supervisor:
                     "alive": w.alive,
                     "sessions": w.load,
                     "forwarded": w.forwarded,
+                    "relayed": w.relayed,
                     "restarts": w.restarts,
                     "pid": w.process.pid if w.process else None,
                     "reported_at": w.reported_at,

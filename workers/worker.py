@@ -27,7 +27,7 @@ from typing import Any
 from tornado.httpserver import HTTPServer
 from tornado.iostream import IOStream
 
-from tornio.bus import forwarding, ids, security
+from tornio.bus import forwarding, ids, relay, security
 from tornio.bus.forwarding import ForwardingDelegate, Wire
 from tornio.bus.messages import MessageType
 from tornio.bus.zmq import ZmqBus
@@ -58,13 +58,20 @@ class BusForwarder:
 
 
 class WorkerProcess:
+    def _address_of(self, node: str) -> tuple[str, int] | None:
+        """Where a websocket for ``node``'s session is relayed: its host's address."""
+        info = self.bus.node_info(node)
+        return relay.parse_address(info.get("http")) if info else None
+
     def __init__(self, args: argparse.Namespace) -> None:
         self.args = args
         self.tag = ids.node_tag(args.host_tag, args.index)
         self.router = load_router(args.target)
         self.manager = self.router.manager
         self.manager.node_id = self.tag
-        self.bus = ZmqBus(args.bus_pub, args.bus_sub, node_id=self.tag, **bus_options(args))
+        self.bus = ZmqBus(args.bus_pub, args.bus_sub, node_id=self.tag,
+                          announce={"http": args.advertise} if args.advertise else None,
+                          **bus_options(args))
         self.manager.use_bus(self.bus)
         store = os.environ.get("TORNIO_RECOVERY_STORE")
         if store:  # the supervisor runs this host's recovery store
@@ -77,6 +84,7 @@ class WorkerProcess:
             BusForwarder(self.bus),
             timeout=max(settings.polling_duration, settings.ping_interval) + 10,
             max_body=settings.max_buffer_size,
+            address_of=self._address_of,
         )
         self.manager.forwarding = self.delegate
         self.server = HTTPServer(self.delegate, xheaders=True)
@@ -144,7 +152,8 @@ class WorkerProcess:
     async def _report(self) -> None:
         while True:
             try:
-                self.channel.send(b"L%d %d" % (len(self.manager.sockets), self.delegate.forwarded))
+                self.channel.send(b"L%d %d %d" % (len(self.manager.sockets),
+                                                  self.delegate.forwarded, self.delegate.relayed))
             except (BlockingIOError, InterruptedError):
                 pass
             except OSError:
@@ -201,6 +210,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--bus-pub", required=True)
     parser.add_argument("--bus-sub", required=True)
     parser.add_argument("--log-level", default="info")
+    parser.add_argument("--advertise", help="HOST:PORT of this host, for websocket relays")
     add_bus_flags(parser)
     args = parser.parse_args(argv)
     logging.basicConfig(

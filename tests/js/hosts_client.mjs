@@ -11,7 +11,7 @@
 //   {"op": "quit"}                                      -> closes every socket and exits
 //
 // and, for every event a socket receives, {"name", "event", "args"} ("$disconnect" when it
-// disconnects). Each request has its own timeout, and the whole run ends after `TOTAL` ms:
+// disconnects, "$upgrade" with the new transport's name when its engine upgrades). Each request has its own timeout, and the whole run ends after `TOTAL` ms:
 // nothing waits forever. Polling requests use no keep-alive agent: one TCP connection each.
 
 import { createInterface } from "node:readline";
@@ -36,6 +36,10 @@ function open({ id, name, url, transports }) {
   socket.onAny((event, ...args) => out({ name, event, args }));
   socket.on("disconnect", (reason) => out({ name, event: "$disconnect", args: [reason] }));
   socket.once("connect", () => out({ id, ok: true, sid: socket.id }));
+  socket.io.on("open", () => {
+    socket.io.engine.on("upgrade", (transport) =>
+      out({ name, event: "$upgrade", args: [transport.name] }));
+  });
   socket.once("connect_error", (err) => out({ id, ok: false, error: String(err && err.message) }));
 }
 

@@ -226,6 +226,9 @@ class Balancer:
         self._next = itertools.count()
         #: When set, the port every new connection goes to (set from any thread).
         self.steer: int | None = None
+        #: When set, the port every new connection whose first request is a websocket
+        #: upgrade goes to (the balancer then reads that request's head before choosing).
+        self.upgrades_to: int | None = None
         self._server: asyncio.Server | None = None
         self._tasks: set[asyncio.Task[None]] = set()
         self.url = ""
@@ -246,6 +249,12 @@ class Balancer:
             order = [self.backends[(first + i) % count] for i in range(count)]
             if self.steer is not None:
                 order = [self.steer]
+            head = b""
+            if self.upgrades_to is not None:
+                with contextlib.suppress(asyncio.IncompleteReadError, asyncio.LimitOverrunError):
+                    head = await reader.readuntil(b"\r\n\r\n")
+                if b"\r\nupgrade: websocket" in head.lower():
+                    order = [self.upgrades_to]
             for port in order:
                 try:
                     up_reader, up_writer = await asyncio.open_connection(HOST, port)
@@ -253,6 +262,7 @@ class Balancer:
                     self.refused[port] += 1
                     continue
                 self.connections[port] += 1
+                up_writer.write(head)
                 try:
                     pipes = (self._pipe(reader, up_writer), self._pipe(up_reader, writer))
                     await asyncio.gather(*pipes)
@@ -410,10 +420,11 @@ class NodeClients:
         assert reply.get("ok"), f"{command} failed: {reply}"
         return reply
 
-    async def open(self, name: str, url: str) -> str:
-        """Connect socket ``name`` (polling only); its sid."""
+    async def open(self, name: str, url: str, transports: Sequence[str] = ("polling",)) -> str:
+        """Connect socket ``name`` (polling only, by default); its sid."""
         self.events.setdefault(name, asyncio.Queue())
-        return str((await self._request("open", name=name, url=url))["sid"])
+        reply = await self._request("open", name=name, url=url, transports=list(transports))
+        return str(reply["sid"])
 
     async def call(self, name: str, event: str, *args: Any) -> list[Any]:
         """Emit with an ack; the ack's arguments."""

@@ -6,6 +6,8 @@ may belong to a session another process owns (two tabs, one connection pool), an
 plain round-robin balancer a request may reach the wrong host altogether. Such a request is
 not refused: :class:`ForwardingDelegate` sends it, as data, to its owner over the bus, and
 the owner runs it through its own application (:func:`execute`) and sends the response back.
+A websocket upgrade cannot travel as data: when the owner's host announced its address
+(``address_of``), it is relayed there as a byte stream instead (:mod:`tornio.bus.relay`).
 
 Both halves are transport-neutral: how the request and the response travel is a
 :class:`Forwarder`'s business (the ZeroMQ bus in a cluster, a direct call in tests).
@@ -29,7 +31,7 @@ from tornado.httputil import (
     ResponseStartLine,
 )
 
-from tornio.bus import ids
+from tornio.bus import ids, relay
 
 if TYPE_CHECKING:
     from tornado.concurrent import Future
@@ -71,6 +73,8 @@ class ForwardingDelegate(HTTPServerConnectionDelegate):
         timeout: how long a forwarded request may take (a long poll is held for up to
             the polling duration or the ping interval).
         max_body: the largest request body forwarded.
+        address_of: the HTTP address of a node's host, where a websocket upgrade for a
+            session it owns can be relayed (None: such upgrades are refused).
     """
 
     def __init__(
@@ -80,8 +84,12 @@ class ForwardingDelegate(HTTPServerConnectionDelegate):
         forwarder: Forwarder,
         timeout: float,
         max_body: int,
+        address_of: Callable[[str], tuple[str, int] | None] | None = None,
     ) -> None:
         self.app = app
+        self.address_of = address_of
+        #: How many websocket upgrades were relayed to their owner's host.
+        self.relayed = 0
         self.is_local = is_local
         self.forwarder = forwarder
         self.timeout = timeout
@@ -145,11 +153,16 @@ class _Inspector(HTTPMessageDelegate):
         assert self.headers is not None
         if self.headers.get("Upgrade", "").lower() == "websocket":
             # A websocket cannot travel over the bus (the owner would need this very
-            # connection). Refused here: an Engine.IO client keeps polling, a 0.9 client
-            # tries its next transport. (Clients open websockets on new connections, which
-            # the supervisor hands to the owner; only a pooling proxy in front sends one
-            # down a kept-alive connection.)
-            assert self.start_line is not None
+            # connection): it is relayed to the owner's host as a byte stream. Without an
+            # address for it (or when this request is a relay already) it is refused: an
+            # Engine.IO client keeps polling, a 0.9 client tries its next transport.
+            assert self.start_line is not None and self.owner is not None
+            address = None
+            if self.outer.address_of is not None and relay.RELAYED_HEADER not in self.headers:
+                address = self.outer.address_of(self.owner)
+            if address is not None:
+                self.task = asyncio.get_running_loop().create_task(self._relay(address))
+                return
             log.warning(
                 "refused a websocket to %s: its session lives on %s",
                 self.start_line.path,
@@ -169,6 +182,16 @@ class _Inspector(HTTPMessageDelegate):
             assert self.owner is not None
             self.outer.forwarder.abort(self.owner, self.request_id)
             self.task.cancel()
+
+    async def _relay(self, address: tuple[str, int]) -> None:
+        assert self.start_line is not None and self.headers is not None
+        context = self.request_conn.context  # type: ignore[attr-defined]
+        head = relay.request_head(self.start_line, self.headers,
+                                  getattr(context, "remote_ip", None) or "")
+        stream = self.request_conn.detach()  # type: ignore[attr-defined]
+        if await relay.relay(stream, head, address):
+            self.outer.relayed += 1
+            log.debug("relayed a websocket to %s (%s:%s)", self.owner, *address)
 
     async def _forward(self) -> None:
         assert self.owner is not None and self.start_line is not None

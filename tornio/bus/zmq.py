@@ -1,4 +1,4 @@
-"""``ZmqBus``: one node's side of the ZeroMQ bus (PUB and SUB sockets to a broker).
+r"""``ZmqBus``: one node's side of the ZeroMQ bus (PUB and SUB sockets to a broker).
 
 Each node (worker process) owns one :class:`ZmqBus`. Its PUB socket connects to the broker's
 XSUB (the *pub address*), its SUB socket to the broker's XPUB (the *sub address*); see
@@ -47,7 +47,9 @@ from an unknown uid does not add one: cluster requests wait only for nodes that 
 themselves; a NODE_UP from a known node means it restarted, and requests waiting for its
 answer stop waiting); HEARTBEAT goes out every ``heartbeat_interval``; a node unheard of for
 ``node_timeout`` vanishes, as does one that announces NODE_DOWN. A node answers NODE_UP with
-a HEARTBEAT addressed to the newcomer, so that both know each other at once.
+a HEARTBEAT addressed to the newcomer, so that both know each other at once. A node's NODE_UP
+and HEARTBEATs carry what it ``announce``\ s (a worker: the HTTP address where its host
+takes connections, for websocket relays), kept in :meth:`ZmqBus.node_info`.
 
 **Requests.** :meth:`ZmqBus.ask` (and :meth:`ZmqBus.request`, its answers only) publishes
 a cluster request (FETCH_SESSIONS, SERVER_SIDE_EMIT, BROADCAST_WITH_ACKS) on the control topic
@@ -77,7 +79,7 @@ import logging
 import secrets
 import time
 from collections import deque
-from collections.abc import Callable, Coroutine, Iterable
+from collections.abc import Callable, Coroutine, Iterable, Mapping
 from dataclasses import asdict, dataclass
 from typing import Any
 
@@ -155,6 +157,7 @@ class ZmqBus(BusRequests):
         all_rooms: bool = False,
         context: zmq.asyncio.Context | None = None,
         curve: CurveClient | None = None,
+        announce: Mapping[str, Any] | None = None,
     ) -> None:
         if node_id is not None:
             self._check_node_id(node_id)
@@ -187,6 +190,9 @@ class ZmqBus(BusRequests):
         self._leaving: asyncio.Event | None = None
         self._tasks: set[asyncio.Task[Any]] = set()
         self._nodes: dict[str, float] = {}
+        #: What this node tells the others in its NODE_UP and HEARTBEATs.
+        self.announce: dict[str, Any] = dict(announce or {})
+        self._info: dict[str, dict[str, Any]] = {}
         self._requests: dict[int, _Request] = {}
         self._next_rid = 0
         self._handler: RequestHandler | None = None
@@ -435,7 +441,13 @@ class ZmqBus(BusRequests):
             self._prune()
 
     def _publish_control(self, kind: MessageType, dst: str | None = None) -> None:
-        self._send(messages.encode(messages.make_message(kind, "", {}, uid=self.node_id, dst=dst)))
+        data = self.announce if kind in (MessageType.NODE_UP, MessageType.HEARTBEAT) else {}
+        self._send(messages.encode(messages.make_message(kind, "", data, uid=self.node_id,
+                                                         dst=dst)))
+
+    def node_info(self, uid: str) -> dict[str, Any] | None:
+        """What a live node announced (None: not in the table, or it announced nothing)."""
+        return self._info.get(uid) if uid in self._nodes else None
 
     # -- sending ---------------------------------------------------------------------------
 
@@ -511,6 +523,8 @@ class ZmqBus(BusRequests):
                 self._leaving.set()
             return
         if uid != EMITTER_UID:
+            if kind in (MessageType.NODE_UP, MessageType.HEARTBEAT) and message["data"]:
+                self._info[uid] = message["data"]
             if kind is MessageType.NODE_DOWN:
                 if self._nodes.pop(uid, None) is not None:
                     log.info("bus node %s left", uid)
@@ -563,6 +577,8 @@ class ZmqBus(BusRequests):
                 self._forget_node(uid)
 
     def _forget_node(self, uid: str) -> None:
+        if uid not in self._nodes:
+            self._info.pop(uid, None)
         for request in self._requests.values():
             request.expected.discard(uid)
             request.check()
