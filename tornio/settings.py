@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import dataclasses
+import ipaddress
 from collections.abc import Awaitable, Callable, Sequence
 from typing import Any
 
-__all__ = ["LEGACY_TRANSPORTS", "Settings"]
+__all__ = ["LEGACY_TRANSPORTS", "Settings", "parse_trusted_proxies"]
 
 #: Every legacy (0.9) transport tornio can serve, in the default preference order.
 LEGACY_TRANSPORTS: tuple[str, ...] = (
@@ -83,6 +84,11 @@ class Settings:
     max_attachments: int = 10
     #: Serve Engine.IO v3 clients (socket.io-client 2.x) too.
     allow_eio3: bool = True
+    #: The proxies whose ``X-Forwarded-For``, ``X-Real-Ip`` and ``X-Forwarded-Proto`` headers
+    #: are believed (by ``SocketIOServer`` and ``tornio serve``): addresses and CIDR networks,
+    #: as a sequence or one string separated by commas; ``'*'`` trusts every peer. Empty (the
+    #: default): nobody, a request's ``remote_ip`` is the address that connected.
+    trusted_proxies: str | Sequence[str] = ()
 
     def __post_init__(self) -> None:
         self.resource = self.resource.strip("/")
@@ -104,6 +110,7 @@ class Settings:
                 raise ValueError(f"{name} must be positive")
         if isinstance(self.origins, str):
             self.origins = tuple(self.origins.split())
+        self.trusted_proxies = parse_trusted_proxies(self.trusted_proxies)
 
     @classmethod
     def from_kwargs(cls, **kwargs: Any) -> Settings:
@@ -113,3 +120,26 @@ class Settings:
         if unknown:
             raise TypeError(f"unknown tornio settings: {', '.join(unknown)}")
         return cls(**kwargs)
+
+
+def parse_trusted_proxies(spec: str | Sequence[str] | None) -> tuple[str, ...]:
+    """The entries of a ``trusted_proxies`` value: addresses and CIDR networks separated by
+    commas or spaces (or a sequence of them), ``'*'`` for every peer.
+
+    Raises:
+        ValueError: an entry that is neither ``'*'`` nor an address or a network.
+    """
+    if spec is None:
+        return ()
+    if isinstance(spec, str):
+        spec = spec.replace(",", " ").split()
+    entries = tuple(str(entry).strip() for entry in spec if str(entry).strip())
+    for entry in entries:
+        if entry != "*":
+            try:
+                ipaddress.ip_network(entry, strict=False)
+            except ValueError:
+                raise ValueError(
+                    f"trusted_proxies: {entry!r} is not an IP address, a CIDR network or '*'"
+                ) from None
+    return entries

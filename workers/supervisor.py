@@ -65,6 +65,9 @@ class SupervisorOptions:
     #: Connection state recovery's ``max_disconnection_duration`` when the application turns
     #: it on: the supervisor then runs this host's recovery store (``workers/store.py``).
     recovery: float | None = None
+    #: ``tornio serve --trusted-proxies``: passed to the workers (None: the application's
+    #: ``trusted_proxies`` setting).
+    trusted_proxies: str | None = None
 
 
 class Worker:
@@ -230,6 +233,12 @@ class Supervisor:
         env["PYTHONPATH"] = path + (os.pathsep + env["PYTHONPATH"] if env.get("PYTHONPATH") else "")
         return env
 
+    def _http_args(self) -> list[str]:
+        """The flags only workers take (they serve HTTP; the store does not)."""
+        if self.options.trusted_proxies is None:
+            return []
+        return [f"--trusted-proxies={self.options.trusted_proxies}"]
+
     async def _keep_worker(self, worker: Worker) -> None:
         """Run one worker, and run it again (same index, same tag) whenever it dies."""
         failures = 0
@@ -255,6 +264,7 @@ class Supervisor:
                 "--log-level",
                 self.options.log_level,
                 *self.options.worker_args,
+                *self._http_args(),
                 pass_fds=(child.fileno(),),
                 env=self._env(),
             )

@@ -20,6 +20,7 @@ import signal
 import socket
 import subprocess
 import sys
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -103,8 +104,11 @@ class ClusterProcess:
         workers: int = 3,
         drain_timeout: float = 5.0,
         log_level: str = "info",
+        args: Sequence[str] = (),
     ) -> None:
         self.target = target
+        #: More ``tornio serve`` flags.
+        self.args = list(args)
         self.cwd = cwd
         self.workers = workers
         self.drain_timeout = drain_timeout
@@ -130,6 +134,7 @@ class ClusterProcess:
                     "--stats-file", str(self.stats_path),
                     "--drain-timeout", str(self.drain_timeout),
                     "--log-level", self.log_level,
+                    *self.args,
                 ],
                 cwd=self.cwd,
                 stdout=log,
