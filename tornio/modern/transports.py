@@ -35,6 +35,11 @@ __all__ = ["EnginePollingHandler", "EngineWebSocketHandler", "UpgradeMatches", "
 log = logging.getLogger("tornio.modern.transports")
 
 JSONP_INDEX = re.compile(r"^\d+$")
+#: How long an Engine.IO v3 websocket that opens a session holds its open packet (and what
+#: follows) after the 101 response, so that the two never reach the client in one read.
+#: node's ``ws`` emits a message that came in the same read as the 101 before a listener
+#: added after the open event exists; v4 clients and the v4 suite attach theirs at once.
+EIO3_OPEN_HOLD = 0.02
 INVALID_HEADER_CHARS = re.compile(r"[^\t\x20-\x7e\x80-\xff]")
 ENGINE_TRANSPORTS = ("polling", "websocket")
 
@@ -411,6 +416,8 @@ class EngineWebSocket(WebSocketConnection):
                 return
         else:
             assert request is not None
+            if self.version < 4:
+                self.hold_writes(EIO3_OPEN_HOLD)
             socket = self.socket = host.create_engine_socket(self.version, "websocket", request)
             socket.engine.attach_websocket(self, now)
             socket.engine.send_many(open_frames(host, socket, []))

@@ -49,6 +49,9 @@ class WebSocketConnection(asyncio.Protocol):
         self._leftover = b""
         self._ended = False
         self._close_timer: asyncio.TimerHandle | None = None
+        #: Messages written while writes are held (:meth:`hold_writes`), else None.
+        self._held: list[str | bytes] | None = None
+        self._hold_timer: asyncio.TimerHandle | None = None
 
     # -- the application's side ------------------------------------------------------------
 
@@ -61,10 +64,35 @@ class WebSocketConnection(asyncio.Protocol):
     def on_close(self) -> None:
         """The connection is gone."""
 
+    def hold_writes(self, seconds: float) -> None:
+        """Keep what is written for ``seconds`` before it goes out (in order, in one write).
+
+        A client that reads the 101 response and the first message in one read may see the
+        message before it has a listener for it: node's ``ws`` emits the message in the same
+        tick as the open event, before a listener added after ``await``-ing that event exists
+        (the Engine.IO v3 suite's websocket tests do exactly that)."""
+        if self._held is None:
+            self._held = []
+        if self._hold_timer is not None:
+            self._hold_timer.cancel()
+        self._hold_timer = asyncio.get_running_loop().call_later(seconds, self.release_writes)
+
+    def release_writes(self) -> None:
+        """Send what was held, now; later writes go straight out again."""
+        if self._hold_timer is not None:
+            self._hold_timer.cancel()
+            self._hold_timer = None
+        held, self._held = self._held, None
+        if held and not self.closing:
+            self.write_frames(held)
+
     def write_frames(self, messages: Sequence[str | bytes]) -> bool:
         """Send messages, one frame each, in one write; False once the connection closes."""
         if self.closing:
             return False
+        if self._held is not None:
+            self._held.extend(messages)
+            return True
         encode = ws.encode_frame
         wire = self.wire
         if len(messages) == 1:
@@ -84,6 +112,7 @@ class WebSocketConnection(asyncio.Protocol):
         :data:`CLOSE_TIMEOUT` if it does not."""
         if self.closing or self.wire is None:
             return
+        self.release_writes()  # what was written before the close goes out before it
         self.closing = True
         self.wire.write(ws.close_frame(code, reason))
         self._close_timer = asyncio.get_running_loop().call_later(CLOSE_TIMEOUT, self._abort)
@@ -124,6 +153,10 @@ class WebSocketConnection(asyncio.Protocol):
         if self._close_timer is not None:
             self._close_timer.cancel()
             self._close_timer = None
+        if self._hold_timer is not None:
+            self._hold_timer.cancel()
+            self._hold_timer = None
+        self._held = None
         self.closing = True
         if not self._ended:
             self._ended = True
