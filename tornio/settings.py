@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import ipaddress
+import os
 from collections.abc import Awaitable, Callable, Sequence
 from typing import Any
 
@@ -89,6 +90,12 @@ class Settings:
     #: as a sequence or one string separated by commas; ``'*'`` trusts every peer. Empty (the
     #: default): nobody, a request's ``remote_ip`` is the address that connected.
     trusted_proxies: str | Sequence[str] = ()
+    #: The socket.io-client (4.x) npm package served at ``/<resource>/socket.io.js`` (and
+    #: ``socket.io.min.js``, ``socket.io.msgpack.min.js``, ``socket.io.esm.min.js``, their
+    #: ``.map`` files): its directory (``node_modules/socket.io-client``, or its ``dist``),
+    #: or True to look for ``node_modules/socket.io-client`` from the working directory up
+    #: (then ``$NODE_PATH``). None: those URLs answer 404.
+    client_bundle: str | bool | None = None
 
     def __post_init__(self) -> None:
         self.resource = self.resource.strip("/")
@@ -111,6 +118,8 @@ class Settings:
         if isinstance(self.origins, str):
             self.origins = tuple(self.origins.split())
         self.trusted_proxies = parse_trusted_proxies(self.trusted_proxies)
+        if isinstance(self.client_bundle, str) and not os.path.isdir(self.client_bundle):
+            raise ValueError(f"client_bundle: {self.client_bundle!r} is not a directory")
 
     @classmethod
     def from_kwargs(cls, **kwargs: Any) -> Settings:

@@ -1,0 +1,90 @@
+"""HTTP response compression, without I/O: whether a client takes gzip, and the gzipped body
+of a polling answer when it is worth it (node's engine.io ``httpCompression``).
+
+The ``http_compression`` setting is True (node's default: a 1 KB threshold), False, or a dict
+such as ``{"threshold": 1024, "level": 6}``.
+"""
+
+from __future__ import annotations
+
+import zlib
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+__all__ = ["HttpCompression", "accepts_gzip", "gzip_body"]
+
+#: node's engine.io ``httpCompression.threshold``.
+DEFAULT_THRESHOLD = 1024
+#: zlib's default level (node's too): most of the gain of 9 for much less time.
+DEFAULT_LEVEL = 6
+
+
+def accepts_gzip(accept_encoding: str) -> bool:
+    """Whether an ``Accept-Encoding`` value lets a response be gzipped (RFC 9110 §12.5.3:
+    ``gzip`` or ``x-gzip`` with a non-zero q, or ``*`` when gzip is not refused by name)."""
+    if not accept_encoding:
+        return False
+    named: float | None = None
+    star: float | None = None
+    for item in accept_encoding.split(","):
+        coding, _, params = item.partition(";")
+        coding = coding.strip().lower()
+        q = 1.0
+        for param in params.split(";"):
+            name, _, value = param.partition("=")
+            if name.strip().lower() == "q":
+                try:
+                    q = float(value.strip())
+                except ValueError:
+                    q = 0.0
+        if coding in ("gzip", "x-gzip"):
+            named = q if named is None else max(named, q)
+        elif coding == "*":
+            star = q
+    if named is not None:
+        return named > 0
+    return star is not None and star > 0
+
+
+def gzip_body(body: bytes, level: int = DEFAULT_LEVEL) -> bytes:
+    """``body`` as a gzip member (no name, no time stamp: the same bytes every time)."""
+    compressor = zlib.compressobj(level, zlib.DEFLATED, 31)
+    return compressor.compress(body) + compressor.flush()
+
+
+@dataclass(frozen=True)
+class HttpCompression:
+    """What the ``http_compression`` setting asks for."""
+
+    threshold: int = DEFAULT_THRESHOLD
+    level: int = DEFAULT_LEVEL
+
+    @classmethod
+    def from_setting(cls, setting: bool | Mapping[str, Any] | None) -> HttpCompression | None:
+        """None when compression is off.
+
+        Raises:
+            ValueError: an unknown option, or a threshold or level out of range.
+        """
+        if setting is None or setting is False:
+            return None
+        if setting is True:
+            return cls()
+        unknown = sorted(set(setting) - {"threshold", "level"})
+        if unknown:
+            raise ValueError(f"http_compression: unknown options {', '.join(unknown)}")
+        options = cls(
+            threshold=int(setting.get("threshold", DEFAULT_THRESHOLD)),
+            level=int(setting.get("level", DEFAULT_LEVEL)),
+        )
+        if options.threshold < 0 or not 0 <= options.level <= 9:
+            raise ValueError("http_compression: threshold >= 0 and 0 <= level <= 9")
+        return options
+
+    def encode(self, body: bytes, accept_encoding: str) -> bytes | None:
+        """The gzipped body when it is at least the threshold and the client takes gzip,
+        else None (send it as it is)."""
+        if len(body) < self.threshold or not accepts_gzip(accept_encoding):
+            return None
+        return gzip_body(body, self.level)
