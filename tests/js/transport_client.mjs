@@ -8,7 +8,8 @@
 //
 //   where    connect; print the server's "where" event ({"step": "where", "data"}), the ack of
 //            a "where" emit ({"step": "ack", "data"}) and the transport; disconnect.
-//   deflate  connect; print the websocket's negotiated extensions ({"step": "extensions"});
+//   deflate  connect (and wait for the upgrade when it opened on polling); print the
+//            websocket's negotiated extensions ({"step": "extensions", "opened"});
 //            for each of options.sizes, emit "echo" with a string of that many characters
 //            (repetitive text with random words in it) and check the ack carries it back, and
 //            ask the server for "big" (it emits a string of that size back); print a line
@@ -90,12 +91,20 @@ function text(size) {
 
 async function deflate() {
   const socket = connect({ transports: options.transports ?? ["websocket"] });
+  let opened = null;
+  let upgraded = null;
+  socket.io.once("open", () => {
+    opened = socket.io.engine.transport.name;
+    upgraded = new Promise((resolve) => socket.io.engine.once("upgrade", resolve));
+  });
   await within("connect", new Promise((resolve, reject) => {
     socket.once("connect", resolve);
     socket.once("connect_error", reject);
   }));
-  const ws = socket.io.engine.transport.ws;
-  out("extensions", { extensions: ws.extensions, transport: socket.io.engine.transport.name });
+  const engine = socket.io.engine;
+  if (engine.transport.name !== "websocket") await within("the upgrade", upgraded);
+  const ws = engine.transport.ws;
+  out("extensions", { extensions: ws.extensions, opened, transport: engine.transport.name });
   for (const size of options.sizes ?? [10, 100000]) {
     const sent = text(size);
     const [echoed] = await emitAck(socket, "echo", sent);

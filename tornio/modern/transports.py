@@ -22,6 +22,7 @@ from tornado.web import RequestHandler, stream_request_body
 from tornio.exceptions import InvalidPacket, InvalidPayload
 from tornio.modern.session import EngineSession, EngineSettings, Frame, TransportError
 from tornio.protocol import engineio
+from tornio.protocol.permessage_deflate import DeflateOptions
 from tornio.transports.origins import origin_allowed
 from tornio.transports.wsconn import UpgradeHandler, WebSocketConnection
 
@@ -392,6 +393,8 @@ class EngineWebSocket(WebSocketConnection):
         self, host: EngineHost, request: HTTPServerRequest, version: int, existing: Any
     ) -> None:
         super().__init__(host.engine_settings.max_payload, host.settings.max_write_buffer)
+        if host.settings.per_message_deflate:
+            self.deflate_options = DeflateOptions.from_setting(host.settings.per_message_deflate)
         self.host = host
         self.request: HTTPServerRequest | None = request
         self.version = version

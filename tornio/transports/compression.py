@@ -12,6 +12,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from tornio.settings import check_http_compression
+
 __all__ = ["HttpCompression", "accepts_gzip", "gzip_body"]
 
 #: node's engine.io ``httpCompression.threshold``.
@@ -62,25 +64,13 @@ class HttpCompression:
 
     @classmethod
     def from_setting(cls, setting: bool | Mapping[str, Any] | None) -> HttpCompression | None:
-        """None when compression is off.
+        """The options an ``http_compression`` setting means; None when it is off.
 
         Raises:
-            ValueError: an unknown option, or a threshold or level out of range.
+            ValueError: an unknown option or a value out of range.
         """
-        if setting is None or setting is False:
-            return None
-        if setting is True:
-            return cls()
-        unknown = sorted(set(setting) - {"threshold", "level"})
-        if unknown:
-            raise ValueError(f"http_compression: unknown options {', '.join(unknown)}")
-        options = cls(
-            threshold=int(setting.get("threshold", DEFAULT_THRESHOLD)),
-            level=int(setting.get("level", DEFAULT_LEVEL)),
-        )
-        if options.threshold < 0 or not 0 <= options.level <= 9:
-            raise ValueError("http_compression: threshold >= 0 and 0 <= level <= 9")
-        return options
+        options = check_http_compression(setting)
+        return None if options is None else cls(**options)
 
     def encode(self, body: bytes, accept_encoding: str) -> bytes | None:
         """The gzipped body when it is at least the threshold and the client takes gzip,
