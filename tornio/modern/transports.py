@@ -23,6 +23,7 @@ from tornio.exceptions import InvalidPacket, InvalidPayload
 from tornio.modern.session import EngineSession, EngineSettings, Frame, TransportError
 from tornio.protocol import engineio
 from tornio.protocol.permessage_deflate import DeflateOptions
+from tornio.transports.compression import compress_answer
 from tornio.transports.origins import origin_allowed
 from tornio.transports.wsconn import UpgradeHandler, WebSocketConnection
 
@@ -306,13 +307,14 @@ class EnginePollingHandler(EngineRequestMixin, RequestHandler):
             script = json.dumps(text, ensure_ascii=False)
             script = script.replace("\u2028", "\\u2028").replace("\u2029", "\\u2029")
             self.set_header("Content-Type", "text/javascript; charset=UTF-8")
-            self.finish(f"___eio[{jsonp}]({script});")
+            data = f"___eio[{jsonp}]({script});".encode()
         elif isinstance(body, bytes):
             self.set_header("Content-Type", "application/octet-stream")
-            self.finish(body)
+            data = body
         else:
             self.set_header("Content-Type", "text/plain; charset=UTF-8")
-            self.finish(body.encode("utf-8"))
+            data = body.encode("utf-8")
+        self.finish(compress_answer(self, data, self.host.settings.http_compression))
 
     def on_connection_close(self) -> None:
         sink, socket = self._sink, self._socket

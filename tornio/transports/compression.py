@@ -1,5 +1,6 @@
-"""HTTP response compression, without I/O: whether a client takes gzip, and the gzipped body
-of a polling answer when it is worth it (node's engine.io ``httpCompression``).
+"""HTTP response compression: whether a client takes gzip, and the gzipped body of a polling
+answer when it is worth it (node's engine.io ``httpCompression``). Everything but
+:func:`compress_answer` (which sets a handler's headers) is free of I/O.
 
 The ``http_compression`` setting is True (node's default: a 1 KB threshold), False, or a dict
 such as ``{"threshold": 1024, "level": 6}``.
@@ -10,11 +11,14 @@ from __future__ import annotations
 import zlib
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from tornio.settings import check_http_compression
 
-__all__ = ["HttpCompression", "accepts_gzip", "gzip_body"]
+if TYPE_CHECKING:
+    from tornado.web import RequestHandler
+
+__all__ = ["HttpCompression", "accepts_gzip", "compress_answer", "gzip_body"]
 
 #: node's engine.io ``httpCompression.threshold``.
 DEFAULT_THRESHOLD = 1024
@@ -78,3 +82,31 @@ class HttpCompression:
         if len(body) < self.threshold or not accepts_gzip(accept_encoding):
             return None
         return gzip_body(body, self.level)
+
+
+#: The HttpCompression of each setting value seen (by identity; True and False included).
+_parsed: dict[int, tuple[Any, HttpCompression | None]] = {}
+
+
+def _compression(setting: bool | Mapping[str, Any] | None) -> HttpCompression | None:
+    known = _parsed.get(id(setting))
+    if known is None or known[0] is not setting:
+        known = _parsed[id(setting)] = (setting, HttpCompression.from_setting(setting))
+    return known[1]
+
+
+def compress_answer(
+    handler: RequestHandler, body: bytes, setting: bool | Mapping[str, Any] | None
+) -> bytes:
+    """The body to send for a polling answer under the ``http_compression`` setting: gzipped
+    (with ``Content-Encoding``) when it is at least the threshold and the client takes gzip.
+    An answer that could be compressed says ``Vary: Accept-Encoding`` either way."""
+    compression = _compression(setting)
+    if compression is None or len(body) < compression.threshold:
+        return body
+    handler.set_header("Vary", "Accept-Encoding")
+    zipped = compression.encode(body, handler.request.headers.get("Accept-Encoding", ""))
+    if zipped is None:
+        return body
+    handler.set_header("Content-Encoding", "gzip")
+    return zipped
