@@ -143,6 +143,8 @@ class WebSocketConnection(asyncio.Protocol):
         if self.closing or self.wire is None:
             return
         self.release_writes()  # what was written before the close goes out before it
+        if self.closing:  # (that write dropped a client that reads nothing)
+            return
         self.closing = True
         self.wire.write(ws.close_frame(code, reason))
         self._close_timer = asyncio.get_running_loop().call_later(CLOSE_TIMEOUT, self._abort)
