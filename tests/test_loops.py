@@ -48,7 +48,7 @@ def test_serve_refuses_uvloop_when_it_is_missing(
 @pytest.fixture
 def served(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[ClusterProcess]:
     process = ClusterProcess("tests.apps.echo:namespaces", tmp_path, workers=1,
-                             extra_args=["--loop", request.param])
+                             args=["--loop", request.param])
     try:
         yield process.start(timeout=30)
     finally:

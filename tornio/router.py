@@ -40,6 +40,7 @@ from tornio.modern.transports import (
     UpgradeMatches,
 )
 from tornio.settings import Settings
+from tornio.transports.client_bundle import BUNDLE_PATTERN, ClientBundleHandler
 
 if TYPE_CHECKING:
     from tornio.bus import Bus
@@ -107,6 +108,7 @@ class Router:
                 FlashSwfHandler,
                 kwargs,
             ),
+            URLSpec(prefix + BUNDLE_PATTERN, ClientBundleHandler, kwargs),  # client_bundle
             URLSpec(prefix + r"/1/([^/]*)/" + sid + r"/?", UnknownTransportHandler, kwargs),
             URLSpec(prefix + r"/(?!1/)\d+(?:/.*)?", ProtocolVersionHandler),
         ]

@@ -25,6 +25,7 @@ from tornado.wsgi import WSGIContainer
 
 from tornio.protocol.flashpolicy import policy_answer
 from tornio.router import Router
+from tornio.transports.forwarded import ForwardedHeaders
 from tornio.transports.inline_policy import InlinePolicyHTTPServer
 
 if TYPE_CHECKING:
@@ -111,13 +112,15 @@ class SocketIOServer:
         host, port = self.listener
         self.sockets = bind_sockets(port, host or None)
         settings = self.router.settings
+        # X-Forwarded-For and friends count only from the trusted_proxies (none by default).
+        delegate = ForwardedHeaders(self.delegate, settings.trusted_proxies)
         if "flashsocket" in settings.transports:
             # Flash may ask this port for the policy too (when the policy port is closed).
             self.http_server = InlinePolicyHTTPServer(
-                self.delegate, xheaders=True, policy_answer=policy_answer(settings.origins)
+                delegate, policy_answer=policy_answer(settings.origins)
             )
         else:
-            self.http_server = HTTPServer(self.delegate, xheaders=True)
+            self.http_server = HTTPServer(delegate)
         self.http_server.add_sockets(self.sockets)
         log.info("tornio serving on %s:%d", host or "*", self.port)
         if self.policy_server and self.policy is None and "flashsocket" in settings.transports:

@@ -3,10 +3,18 @@
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Awaitable, Callable, Sequence
+import ipaddress
+import os
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from typing import Any
 
-__all__ = ["LEGACY_TRANSPORTS", "Settings"]
+__all__ = [
+    "LEGACY_TRANSPORTS",
+    "Settings",
+    "check_http_compression",
+    "check_per_message_deflate",
+    "parse_trusted_proxies",
+]
 
 #: Every legacy (0.9) transport tornio can serve, in the default preference order.
 LEGACY_TRANSPORTS: tuple[str, ...] = (
@@ -83,6 +91,27 @@ class Settings:
     max_attachments: int = 10
     #: Serve Engine.IO v3 clients (socket.io-client 2.x) too.
     allow_eio3: bool = True
+    #: The proxies whose ``X-Forwarded-For``, ``X-Real-Ip`` and ``X-Forwarded-Proto`` headers
+    #: are believed (by ``SocketIOServer`` and ``tornio serve``): addresses and CIDR networks,
+    #: as a sequence or one string separated by commas; ``'*'`` trusts every peer. Empty (the
+    #: default): nobody, a request's ``remote_ip`` is the address that connected.
+    trusted_proxies: str | Sequence[str] = ()
+    #: The socket.io-client (4.x) npm package served at ``/<resource>/socket.io.js`` (and
+    #: ``socket.io.min.js``, ``socket.io.msgpack.min.js``, ``socket.io.esm.min.js``, their
+    #: ``.map`` files): its directory (``node_modules/socket.io-client``, or its ``dist``),
+    #: or True to look for ``node_modules/socket.io-client`` from the working directory up
+    #: (then ``$NODE_PATH``). None: those URLs answer 404.
+    client_bundle: str | bool | None = None
+    #: permessage-deflate (RFC 7692) on modern clients' websockets, negotiated when the client
+    #: offers it: False (the default, as node's), True (messages of 1 KB or more compressed)
+    #: or a dict of options: ``threshold`` (1024), ``server_no_context_takeover`` (True),
+    #: ``client_no_context_takeover`` (False), ``server_max_window_bits`` and
+    #: ``client_max_window_bits`` (15), ``level`` (6), ``mem_level`` (8).
+    per_message_deflate: bool | Mapping[str, Any] = False
+    #: gzip of modern polling answers for clients that accept it: True (the default, as
+    #: node's ``httpCompression``: answers of 1 KB or more), False, or a dict of options:
+    #: ``threshold`` (1024), ``level`` (6).
+    http_compression: bool | Mapping[str, Any] = True
 
     # -- connection state recovery (modern clients, node's ``connectionStateRecovery``) -----
     #: Let a modern client whose connection broke come back with the same socket id, its
@@ -116,6 +145,11 @@ class Settings:
                 raise ValueError(f"{name} must be positive")
         if isinstance(self.origins, str):
             self.origins = tuple(self.origins.split())
+        self.trusted_proxies = parse_trusted_proxies(self.trusted_proxies)
+        if isinstance(self.client_bundle, str) and not os.path.isdir(self.client_bundle):
+            raise ValueError(f"client_bundle: {self.client_bundle!r} is not a directory")
+        check_per_message_deflate(self.per_message_deflate)
+        check_http_compression(self.http_compression)
 
     @classmethod
     def from_kwargs(cls, **kwargs: Any) -> Settings:
@@ -125,3 +159,84 @@ class Settings:
         if unknown:
             raise TypeError(f"unknown tornio settings: {', '.join(unknown)}")
         return cls(**kwargs)
+
+
+def parse_trusted_proxies(spec: str | Sequence[str] | None) -> tuple[str, ...]:
+    """The entries of a ``trusted_proxies`` value: addresses and CIDR networks separated by
+    commas or spaces (or a sequence of them), ``'*'`` for every peer.
+
+    Raises:
+        ValueError: an entry that is neither ``'*'`` nor an address or a network.
+    """
+    if spec is None:
+        return ()
+    if isinstance(spec, str):
+        spec = spec.replace(",", " ").split()
+    entries = tuple(str(entry).strip() for entry in spec if str(entry).strip())
+    for entry in entries:
+        if entry != "*":
+            try:
+                ipaddress.ip_network(entry, strict=False)
+            except ValueError:
+                raise ValueError(
+                    f"trusted_proxies: {entry!r} is not an IP address, a CIDR network or '*'"
+                ) from None
+    return entries
+
+
+#: per_message_deflate's options and their defaults.
+DEFLATE_DEFAULTS: dict[str, Any] = {
+    "threshold": 1024,
+    "server_no_context_takeover": True,
+    "client_no_context_takeover": False,
+    "server_max_window_bits": 15,
+    "client_max_window_bits": 15,
+    "level": 6,
+    "mem_level": 8,
+}
+#: http_compression's options and their defaults.
+HTTP_COMPRESSION_DEFAULTS: dict[str, Any] = {"threshold": 1024, "level": 6}
+
+
+def _options(name: str, value: Any, defaults: Mapping[str, Any]) -> dict[str, Any] | None:
+    if value is False or value is None:
+        return None
+    if value is True:
+        return dict(defaults)
+    if not isinstance(value, Mapping):
+        raise ValueError(f"{name} must be True, False or a dict of options")
+    unknown = sorted(set(value) - set(defaults))
+    if unknown:
+        raise ValueError(f"{name}: unknown options {', '.join(map(str, unknown))}")
+    options = {**defaults, **value}
+    for key, default in defaults.items():
+        if type(options[key]) is not type(default):
+            raise ValueError(f"{name}: {key} must be a {type(default).__name__}")
+    if options["threshold"] < 0 or not 0 <= options["level"] <= 9:
+        raise ValueError(f"{name}: threshold must be >= 0 and level 0 to 9")
+    return options
+
+
+def check_per_message_deflate(value: Any) -> dict[str, Any] | None:
+    """The options a ``per_message_deflate`` value means (None: off).
+
+    Raises:
+        ValueError: not a bool or a dict, an unknown option, a value out of range.
+    """
+    options = _options("per_message_deflate", value, DEFLATE_DEFAULTS)
+    if options is not None:
+        for key in ("server_max_window_bits", "client_max_window_bits"):
+            if not 9 <= options[key] <= 15:  # zlib's raw deflate cannot do 8
+                raise ValueError(f"per_message_deflate: {key} must be 9 to 15")
+        if not 1 <= options["mem_level"] <= 9:
+            raise ValueError("per_message_deflate: mem_level must be 1 to 9")
+    return options
+
+
+def check_http_compression(value: Any) -> dict[str, Any] | None:
+    """The options an ``http_compression`` value means (None: off).
+
+    Raises:
+        ValueError: not a bool or a dict, an unknown option, a value out of range.
+    """
+    return _options("http_compression", value, HTTP_COMPRESSION_DEFAULTS)

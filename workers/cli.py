@@ -2,7 +2,7 @@
 
 tornio serve MODULE:OBJECT [--workers N] [--host H] [--port P] [--policy-port Q]
              [--loop auto|asyncio|uvloop]
-             [--bus tcp://BROKER:PORT [--curve-dir DIR]]
+             [--bus tcp://BROKER:PORT [--curve-dir DIR]] [--trusted-proxies LIST]
 tornio broker --bind tcp://ADDRESS:PORT [--curve-dir DIR | --insecure]
 tornio keys DIR [--client NAME ...]
 """
@@ -17,6 +17,7 @@ from collections.abc import Sequence
 
 from tornio.bus import broker, security
 from tornio.policy import PolicySupervisor
+from tornio.settings import parse_trusted_proxies
 from workers import loops
 from workers.loading import TargetError, load_router
 from workers.supervisor import Supervisor, SupervisorOptions
@@ -109,6 +110,14 @@ def build_parser() -> argparse.ArgumentParser:
         choices=loops.LOOPS,
         help="the event loop of every process: auto (the default: uvloop when installed, "
         "pip install 'tornio[speed]'), asyncio or uvloop",
+    )
+    serve.add_argument(
+        "--trusted-proxies",
+        metavar="LIST",
+        help="proxies whose X-Forwarded-For, X-Real-Ip and X-Forwarded-Proto headers are "
+        "believed: comma-separated addresses and CIDR networks, or '*' for every peer "
+        "(default: the application's trusted_proxies setting, none unless it names some: "
+        "a request's remote_ip is the address that connected)",
     )
     serve.add_argument("--log-level", default="info", choices=["debug", "info", "warning", "error"])
     run_broker = sub.add_parser(
@@ -226,6 +235,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     except TargetError as exc:
         print(f"tornio: {exc}", file=sys.stderr)
         return 2
+    trusted_proxies = None
+    if args.trusted_proxies is not None:
+        try:
+            trusted_proxies = ",".join(parse_trusted_proxies(args.trusted_proxies))
+        except ValueError as exc:
+            print(f"tornio: --trusted-proxies: {exc}", file=sys.stderr)
+            return 2
     try:
         worker_args = _curve_worker_args(args)
     except security.CurveError as exc:
@@ -259,6 +275,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             if router.settings.connection_state_recovery
             else None
         ),
+        trusted_proxies=trusted_proxies,
     )
     policy: PolicySupervisor | None = None
     settings = router.settings

@@ -69,6 +69,9 @@ class SupervisorOptions:
     #: that they relay websockets for this host's sessions here (None: the bound address,
     #: or this host's name's address when bound to every interface).
     advertise: str | None = None
+    #: ``tornio serve --trusted-proxies``: passed to the workers (None: the application's
+    #: ``trusted_proxies`` setting).
+    trusted_proxies: str | None = None
 
 
 def advertised_address(host: str, port: int) -> str | None:
@@ -249,6 +252,12 @@ class Supervisor:
         env["PYTHONPATH"] = path + (os.pathsep + env["PYTHONPATH"] if env.get("PYTHONPATH") else "")
         return env
 
+    def _http_args(self) -> list[str]:
+        """The flags only workers take (they serve HTTP; the store does not)."""
+        if self.options.trusted_proxies is None:
+            return []
+        return [f"--trusted-proxies={self.options.trusted_proxies}"]
+
     async def _keep_worker(self, worker: Worker) -> None:
         """Run one worker, and run it again (same index, same tag) whenever it dies."""
         failures = 0
@@ -275,6 +284,7 @@ class Supervisor:
                 self.options.log_level,
                 *([f"--advertise={self.advertise}"] if self.advertise else []),
                 *self.options.worker_args,
+                *self._http_args(),
                 pass_fds=(child.fileno(),),
                 env=self._env(),
             )
@@ -317,7 +327,7 @@ class Supervisor:
             return
         if data.startswith(b"L"):  # b"L<sessions> <forwarded> <relayed>"
             with contextlib.suppress(ValueError):
-                sessions, forwarded, relayed = (data[1:].split(b" ") + [b"0", b"0"])[:3]
+                sessions, forwarded, relayed = [*data[1:].split(b" "), b"0", b"0"][:3]
                 worker.load = int(sessions)
                 worker.forwarded = int(forwarded or 0)
                 worker.relayed = int(relayed or 0)

@@ -31,6 +31,8 @@ from tornio.bus import forwarding, ids, relay, security
 from tornio.bus.forwarding import ForwardingDelegate, Wire
 from tornio.bus.messages import MessageType
 from tornio.bus.zmq import ZmqBus
+from tornio.settings import parse_trusted_proxies
+from tornio.transports.forwarded import ForwardedHeaders
 from workers import loops
 from workers.loading import load_router
 
@@ -87,7 +89,11 @@ class WorkerProcess:
             address_of=self._address_of,
         )
         self.manager.forwarding = self.delegate
-        self.server = HTTPServer(self.delegate, xheaders=True)
+        if args.trusted_proxies is not None:  # tornio serve --trusted-proxies
+            settings.trusted_proxies = parse_trusted_proxies(args.trusted_proxies)
+        # Outside the forwarding: a request forwarded to its owner carries the client address
+        # resolved here, and the owner does not read the headers again.
+        self.server = HTTPServer(ForwardedHeaders(self.delegate, settings.trusted_proxies))
         self.channel = socket.socket(fileno=args.channel)
         self.channel.setblocking(False)
         self.stop = asyncio.Event()
@@ -211,6 +217,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--bus-sub", required=True)
     parser.add_argument("--log-level", default="info")
     parser.add_argument("--advertise", help="HOST:PORT of this host, for websocket relays")
+    parser.add_argument("--trusted-proxies", help="overrides the trusted_proxies setting")
     add_bus_flags(parser)
     args = parser.parse_args(argv)
     logging.basicConfig(

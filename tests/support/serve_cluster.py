@@ -104,14 +104,15 @@ class ClusterProcess:
         workers: int = 3,
         drain_timeout: float = 5.0,
         log_level: str = "info",
-        extra_args: Sequence[str] = (),
+        args: Sequence[str] = (),
     ) -> None:
         self.target = target
+        #: More ``tornio serve`` flags.
+        self.args = list(args)
         self.cwd = cwd
         self.workers = workers
         self.drain_timeout = drain_timeout
         self.log_level = log_level
-        self.extra_args = list(extra_args)
         self.port = free_port()
         self.url = f"http://{HOST}:{self.port}"
         self.stats_path = workdir / "tornio-stats.json"
@@ -133,7 +134,7 @@ class ClusterProcess:
                     "--stats-file", str(self.stats_path),
                     "--drain-timeout", str(self.drain_timeout),
                     "--log-level", self.log_level,
-                    *self.extra_args,
+                    *self.args,
                 ],
                 cwd=self.cwd,
                 stdout=log,

@@ -22,6 +22,8 @@ from tornado.web import RequestHandler, stream_request_body
 from tornio.exceptions import InvalidPacket, InvalidPayload
 from tornio.modern.session import EngineSession, EngineSettings, Frame, TransportError
 from tornio.protocol import engineio
+from tornio.protocol.permessage_deflate import DeflateOptions
+from tornio.transports.compression import compress_answer
 from tornio.transports.origins import origin_allowed
 from tornio.transports.wsconn import UpgradeHandler, WebSocketConnection
 
@@ -35,6 +37,11 @@ __all__ = ["EnginePollingHandler", "EngineWebSocketHandler", "UpgradeMatches", "
 log = logging.getLogger("tornio.modern.transports")
 
 JSONP_INDEX = re.compile(r"^\d+$")
+#: How long an Engine.IO v3 websocket that opens a session holds its open packet (and what
+#: follows) after the 101 response, so that the two never reach the client in one read.
+#: node's ``ws`` emits a message that came in the same read as the 101 before a listener
+#: added after the open event exists; v4 clients and the v4 suite attach theirs at once.
+EIO3_OPEN_HOLD = 0.02
 INVALID_HEADER_CHARS = re.compile(r"[^\t\x20-\x7e\x80-\xff]")
 ENGINE_TRANSPORTS = ("polling", "websocket")
 
@@ -300,13 +307,14 @@ class EnginePollingHandler(EngineRequestMixin, RequestHandler):
             script = json.dumps(text, ensure_ascii=False)
             script = script.replace("\u2028", "\\u2028").replace("\u2029", "\\u2029")
             self.set_header("Content-Type", "text/javascript; charset=UTF-8")
-            self.finish(f"___eio[{jsonp}]({script});")
+            data = f"___eio[{jsonp}]({script});".encode()
         elif isinstance(body, bytes):
             self.set_header("Content-Type", "application/octet-stream")
-            self.finish(body)
+            data = body
         else:
             self.set_header("Content-Type", "text/plain; charset=UTF-8")
-            self.finish(body.encode("utf-8"))
+            data = body.encode("utf-8")
+        self.finish(compress_answer(self, data, self.host.settings.http_compression))
 
     def on_connection_close(self) -> None:
         sink, socket = self._sink, self._socket
@@ -387,6 +395,8 @@ class EngineWebSocket(WebSocketConnection):
         self, host: EngineHost, request: HTTPServerRequest, version: int, existing: Any
     ) -> None:
         super().__init__(host.engine_settings.max_payload, host.settings.max_write_buffer)
+        if host.settings.per_message_deflate:
+            self.deflate_options = DeflateOptions.from_setting(host.settings.per_message_deflate)
         self.host = host
         self.request: HTTPServerRequest | None = request
         self.version = version
@@ -411,6 +421,8 @@ class EngineWebSocket(WebSocketConnection):
                 return
         else:
             assert request is not None
+            if self.version < 4:
+                self.hold_writes(EIO3_OPEN_HOLD)
             socket = self.socket = host.create_engine_socket(self.version, "websocket", request)
             socket.engine.attach_websocket(self, now)
             socket.engine.send_many(open_frames(host, socket, []))

@@ -3,8 +3,10 @@
 :class:`FrameDecoder` turns the bytes a client sends into messages and control frames,
 enforcing what a server must (masked frames, no reserved bits, well-formed control frames,
 valid UTF-8 text, a size limit) and naming the close code for every violation.
-:func:`encode_frame` builds the unmasked frames a server sends. No extension is negotiated,
-so neither side compresses.
+:func:`encode_frame` builds the unmasked frames a server sends. With permessage-deflate
+negotiated (:mod:`tornio.protocol.permessage_deflate`) the decoder takes RSV1 on a message's
+first frame and hands such a message on compressed (``opcode | DEFLATED``, bytes);
+:func:`compressed_frame` builds one.
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ import struct
 __all__ = [
     "BINARY",
     "CLOSE",
+    "DEFLATED",
     "PING",
     "PONG",
     "TEXT",
@@ -23,6 +26,7 @@ __all__ = [
     "ProtocolError",
     "accept_key",
     "close_frame",
+    "compressed_frame",
     "encode_frame",
     "parse_close",
     "unmask",
@@ -32,6 +36,8 @@ CONTINUATION, TEXT, BINARY = 0x0, 0x1, 0x2
 CLOSE, PING, PONG = 0x8, 0x9, 0xA
 DATA_OPCODES = frozenset((CONTINUATION, TEXT, BINARY))
 CONTROL_OPCODES = frozenset((CLOSE, PING, PONG))
+#: Or-ed into a message's opcode by the decoder: its payload is compressed (RSV1 was set).
+DEFLATED = 0x40
 
 # Close codes (RFC 6455 §7.4.1).
 NORMAL, GOING_AWAY, PROTOCOL_ERROR, INVALID_DATA, TOO_BIG = 1000, 1001, 1002, 1007, 1009
@@ -93,6 +99,17 @@ def encode_frame(data: str | bytes, opcode: int | None = None) -> bytes:
     return frame
 
 
+def compressed_frame(payload: bytes, opcode: int) -> bytes:
+    """One final, unmasked frame with RSV1 set: a permessage-deflate message."""
+    first = 0xC0 | opcode
+    length = len(payload)
+    if length < 126:
+        return bytes((first, length)) + payload
+    if length < 65536:
+        return _HEAD_MEDIUM.pack(first, 126, length) + payload
+    return _HEAD_BIG.pack(first, 127, length) + payload
+
+
 def close_frame(code: int | None = NORMAL, reason: str = "") -> bytes:
     """A close frame; ``code=None`` sends an empty one (the answer to an empty close)."""
     if code is None:
@@ -115,14 +132,23 @@ class FrameDecoder:
     """Bytes from a client in, ``(opcode, payload)`` events out.
 
     Events are ``(TEXT, str)``, ``(BINARY, bytes)`` for whole messages (fragments are
-    joined), and ``(PING | PONG | CLOSE, bytes)`` for control frames. Any violation raises
-    :class:`ProtocolError`; the decoder is then unusable and the connection must close.
+    joined), and ``(PING | PONG | CLOSE, bytes)`` for control frames. With ``compressed``
+    (permessage-deflate negotiated), a message whose first frame has RSV1 set comes as
+    ``(TEXT | DEFLATED, bytes)`` or ``(BINARY | DEFLATED, bytes)``, still compressed. Any
+    violation raises :class:`ProtocolError`; the decoder is then unusable and the connection
+    must close.
     """
 
-    __slots__ = ("_buffer", "_fragments", "_need", "_opcode", "_size", "max_size")
+    __slots__ = (
+        "_buffer", "_deflated", "_fragments", "_need", "_opcode", "_size", "compressed",
+        "max_size",
+    )  # fmt: skip
 
-    def __init__(self, max_size: int) -> None:
+    def __init__(self, max_size: int, compressed: bool = False) -> None:
         self.max_size = max_size
+        #: Whether permessage-deflate was negotiated (RSV1 allowed on a message's start).
+        self.compressed = compressed
+        self._deflated = False  # the fragmented message in progress is compressed
         self._buffer = bytearray()
         self._need = 0  # bytes the buffered frame needs before it can be parsed
         self._fragments: list[bytes] = []
@@ -146,7 +172,7 @@ class FrameDecoder:
                 break
             first, second = data[pos], data[pos + 1]
             if first & 0x70:
-                raise ProtocolError(PROTOCOL_ERROR, "reserved bits set without an extension")
+                self._check_rsv(first)
             if not second & 0x80:
                 raise ProtocolError(PROTOCOL_ERROR, "client frames must be masked")
             length = second & 0x7F
@@ -184,16 +210,25 @@ class FrameDecoder:
                     self._check_close(payload)
                 events.append((opcode, payload))
             else:
-                event = self._data(opcode, bool(first & 0x80), payload)
+                event = self._data(opcode, bool(first & 0x80), payload, bool(first & 0x40))
                 if event is not None:
                     events.append(event)
         return events
+
+    def _check_rsv(self, first: int) -> None:
+        """RSV1 is allowed only with permessage-deflate, on a message's first frame."""
+        if not self.compressed or first & 0x30:
+            raise ProtocolError(PROTOCOL_ERROR, "reserved bits set without an extension")
+        if first & 0x0F not in (TEXT, BINARY):
+            raise ProtocolError(PROTOCOL_ERROR, "RSV1 on a control or continuation frame")
 
     def _keep(self, data: bytes, pos: int, need: int) -> None:
         self._buffer += memoryview(data)[pos:]
         self._need = need
 
-    def _data(self, opcode: int, fin: bool, payload: bytes) -> tuple[int, str | bytes] | None:
+    def _data(
+        self, opcode: int, fin: bool, payload: bytes, deflated: bool = False
+    ) -> tuple[int, str | bytes] | None:
         if opcode == CONTINUATION:
             if not self._opcode:
                 raise ProtocolError(PROTOCOL_ERROR, "continuation without a message to continue")
@@ -202,14 +237,17 @@ class FrameDecoder:
             if not fin:
                 return None
             opcode, payload = self._opcode, b"".join(self._fragments)
-            self._opcode, self._size = 0, 0
+            deflated = self._deflated
+            self._opcode, self._size, self._deflated = 0, 0, False
             self._fragments.clear()
         elif self._opcode:
             raise ProtocolError(PROTOCOL_ERROR, "a new message inside a fragmented one")
         elif not fin:
-            self._opcode, self._size = opcode, len(payload)
+            self._opcode, self._size, self._deflated = opcode, len(payload), deflated
             self._fragments.append(payload)
             return None
+        if deflated:
+            return opcode | DEFLATED, payload
         if opcode == BINARY:
             return BINARY, payload
         try:

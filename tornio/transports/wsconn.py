@@ -7,6 +7,10 @@ upgrade request, then takes the socket over: :func:`take_over` detaches it from 
 hands it to an :class:`asyncio.Protocol` whose ``data_received`` feeds the sans-I/O
 :class:`~tornio.protocol.websocket.FrameDecoder`. Writes go straight to the transport.
 A TLS stream cannot change hands, so it stays with Tornado and feeds the same decoder.
+
+A connection whose :attr:`WebSocketConnection.deflate_options` is set negotiates
+permessage-deflate (:mod:`tornio.protocol.permessage_deflate`) when the client offers it:
+large messages are then compressed, and the client's compressed ones inflated.
 """
 
 from __future__ import annotations
@@ -24,6 +28,14 @@ from tornado.iostream import SSLIOStream, StreamClosedError
 from tornado.web import RequestHandler
 
 from tornio.protocol import websocket as ws
+from tornio.protocol.permessage_deflate import (
+    Agreement,
+    DeflateError,
+    DeflateOptions,
+    Deflater,
+    Inflater,
+    negotiate,
+)
 
 if TYPE_CHECKING:
     from tornado.iostream import IOStream
@@ -40,8 +52,15 @@ class WebSocketConnection(asyncio.Protocol):
     """One accepted websocket. Subclasses implement :meth:`on_open`, :meth:`on_message`
     and :meth:`on_close`; ``on_close`` runs exactly once, after ``on_open``."""
 
+    #: permessage-deflate's options, to negotiate it if the client offers it (None: never).
+    deflate_options: DeflateOptions | None = None
+
     def __init__(self, max_message_size: int, max_write_buffer: int) -> None:
         self.decoder = ws.FrameDecoder(max_message_size)
+        self.max_message_size = max_message_size
+        #: Set once permessage-deflate is agreed.
+        self.deflater: Deflater | None = None
+        self.inflater: Inflater | None = None
         self.max_write_buffer = max_write_buffer
         self.wire: Any = None  # the asyncio.Transport, or a StreamTransport for TLS
         self.closing = False
@@ -49,6 +68,9 @@ class WebSocketConnection(asyncio.Protocol):
         self._leftover = b""
         self._ended = False
         self._close_timer: asyncio.TimerHandle | None = None
+        #: Messages written while writes are held (:meth:`hold_writes`), else None.
+        self._held: list[str | bytes] | None = None
+        self._hold_timer: asyncio.TimerHandle | None = None
 
     # -- the application's side ------------------------------------------------------------
 
@@ -61,11 +83,47 @@ class WebSocketConnection(asyncio.Protocol):
     def on_close(self) -> None:
         """The connection is gone."""
 
+    def hold_writes(self, seconds: float) -> None:
+        """Keep what is written for ``seconds`` before it goes out (in order, in one write).
+
+        A client that reads the 101 response and the first message in one read may see the
+        message before it has a listener for it: node's ``ws`` emits the message in the same
+        tick as the open event, before a listener added after ``await``-ing that event exists
+        (the Engine.IO v3 suite's websocket tests do exactly that)."""
+        if self._held is None:
+            self._held = []
+        if self._hold_timer is not None:
+            self._hold_timer.cancel()
+        self._hold_timer = asyncio.get_running_loop().call_later(seconds, self.release_writes)
+
+    def release_writes(self) -> None:
+        """Send what was held, now; later writes go straight out again."""
+        if self._hold_timer is not None:
+            self._hold_timer.cancel()
+            self._hold_timer = None
+        held, self._held = self._held, None
+        if held and not self.closing:
+            self.write_frames(held)
+
+    def enable_deflate(self, agreement: Agreement, options: DeflateOptions) -> None:
+        """permessage-deflate was agreed: compress what is sent, inflate what comes."""
+        self.deflater = Deflater(agreement, options)
+        self.inflater = Inflater(agreement, self.max_message_size)
+        self.decoder.compressed = True
+
+    def _deflated_frame(self, message: str | bytes) -> bytes:
+        assert self.deflater is not None
+        frame = self.deflater.frame(message)
+        return ws.encode_frame(message) if frame is None else frame
+
     def write_frames(self, messages: Sequence[str | bytes]) -> bool:
         """Send messages, one frame each, in one write; False once the connection closes."""
         if self.closing:
             return False
-        encode = ws.encode_frame
+        if self._held is not None:
+            self._held.extend(messages)
+            return True
+        encode = ws.encode_frame if self.deflater is None else self._deflated_frame
         wire = self.wire
         if len(messages) == 1:
             wire.write(encode(messages[0]))
@@ -83,6 +141,9 @@ class WebSocketConnection(asyncio.Protocol):
         """Start the closing handshake; the socket closes when the client answers, or after
         :data:`CLOSE_TIMEOUT` if it does not."""
         if self.closing or self.wire is None:
+            return
+        self.release_writes()  # what was written before the close goes out before it
+        if self.closing:  # (that write dropped a client that reads nothing)
             return
         self.closing = True
         self.wire.write(ws.close_frame(code, reason))
@@ -110,12 +171,33 @@ class WebSocketConnection(asyncio.Protocol):
             if opcode <= ws.BINARY:
                 if not self.closing:
                     self.on_message(payload)
+            elif opcode & ws.DEFLATED:
+                if not self.closing and not self._inflate(opcode & ~ws.DEFLATED, payload):
+                    return
             elif opcode == ws.PING:
                 if not self.closing:
                     self.wire.write(ws.encode_frame(payload, ws.PONG))
             elif opcode == ws.CLOSE:
                 self._close_received(payload)  # type: ignore[arg-type]
                 return
+
+    def _inflate(self, opcode: int, payload: str | bytes) -> bool:
+        """Deliver a compressed message; False (and the connection failed) if it is bad."""
+        assert self.inflater is not None and isinstance(payload, bytes)
+        try:
+            data = self.inflater.inflate(payload)
+            message: str | bytes = data.decode("utf-8") if opcode == ws.TEXT else data
+        except DeflateError as exc:
+            code = ws.TOO_BIG if exc.too_big else ws.INVALID_DATA
+            log.info("websocket: a compressed message is refused (closing with %d): %s", code, exc)
+            self._fail(code, str(exc))
+            return False
+        except UnicodeDecodeError:
+            log.info("websocket: a compressed text message is not UTF-8 (closing with 1007)")
+            self._fail(ws.INVALID_DATA, "text message is not UTF-8")
+            return False
+        self.on_message(message)
+        return True
 
     def eof_received(self) -> bool:
         return False  # the transport closes itself
@@ -124,6 +206,10 @@ class WebSocketConnection(asyncio.Protocol):
         if self._close_timer is not None:
             self._close_timer.cancel()
             self._close_timer = None
+        if self._hold_timer is not None:
+            self._hold_timer.cancel()
+            self._hold_timer = None
+        self._held = None
         self.closing = True
         if not self._ended:
             self._ended = True
@@ -211,9 +297,17 @@ def upgrade_refusal(handler: RequestHandler) -> tuple[int, str] | None:
 async def take_over(handler: RequestHandler, connection: WebSocketConnection) -> None:
     """Answer the (validated) upgrade with 101 and give the socket to ``connection``."""
     key = handler.request.headers["Sec-WebSocket-Key"]
+    extensions = b""
+    options = connection.deflate_options
+    if options is not None:
+        agreement = negotiate(handler.request.headers.get("Sec-WebSocket-Extensions"), options)
+        if agreement is not None:
+            connection.enable_deflate(agreement, options)
+            extensions = b"Sec-WebSocket-Extensions: " + agreement.header.encode() + b"\r\n"
     connection._response = (
         b"HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
-        b"Sec-WebSocket-Accept: " + ws.accept_key(key).encode("ascii") + b"\r\n\r\n"
+        b"Sec-WebSocket-Accept: " + ws.accept_key(key).encode("ascii") + b"\r\n" + extensions
+        + b"\r\n"
     )
     stream = handler.detach()
     if stream.closed():  # the client is gone already: nothing to open

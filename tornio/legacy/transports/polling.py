@@ -17,6 +17,7 @@ from urllib.parse import parse_qs
 from tornio.legacy.transports.base import UNKNOWN_SID
 from tornio.legacy.transports.posting import PacketPostHandler
 from tornio.protocol import legacy
+from tornio.transports.compression import compress_answer
 
 __all__ = ["JsonpPollingHandler", "XhrPollingHandler"]
 
@@ -82,7 +83,8 @@ class XhrPollingHandler(PacketPostHandler):
 
     def send_payload(self, payload: str) -> None:
         self.set_header("Content-Type", self.content_type)
-        self.finish(self.wrap(payload).encode("utf-8", "replace"))
+        body = self.wrap(payload).encode("utf-8", "replace")
+        self.finish(compress_answer(self, body, self.manager.settings.http_compression))
 
     def wrap(self, payload: str) -> str:
         return payload
