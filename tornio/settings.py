@@ -84,6 +84,12 @@ class Settings:
     #: Serve Engine.IO v3 clients (socket.io-client 2.x) too.
     allow_eio3: bool = True
 
+    # -- dispatch ----------------------------------------------------------------------------
+    #: Connect middlewares for every namespace, in order, before each namespace class's own
+    #: (``Cls.use(fn)``) and its ``recv_connect``: ``fn(namespace)``, plain or ``async``;
+    #: raising :class:`~tornio.exceptions.ConnectionRefused` (or returning False) refuses.
+    middlewares: Sequence[Callable[[Any], Any]] = ()
+
     def __post_init__(self) -> None:
         self.resource = self.resource.strip("/")
         unknown = [t for t in self.transports if t not in LEGACY_TRANSPORTS]
@@ -104,6 +110,10 @@ class Settings:
                 raise ValueError(f"{name} must be positive")
         if isinstance(self.origins, str):
             self.origins = tuple(self.origins.split())
+        self.middlewares = tuple(self.middlewares)
+        for middleware in self.middlewares:
+            if not callable(middleware):
+                raise TypeError(f"middlewares must be callables, not {middleware!r}")
 
     @classmethod
     def from_kwargs(cls, **kwargs: Any) -> Settings:

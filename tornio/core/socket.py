@@ -30,7 +30,7 @@ import logging
 from collections.abc import Callable, Coroutine, Iterable, Mapping
 from typing import TYPE_CHECKING, Any, Protocol
 
-from tornio.exceptions import ConnectionRefused, Disconnected
+from tornio.exceptions import ConnectionRefused, Disconnected, EventRefused
 
 if TYPE_CHECKING:
     from tornado.httputil import HTTPServerRequest
@@ -401,6 +401,8 @@ class Socket(abc.ABC):
         """
         try:
             result = method(*args)
+        except EventRefused:
+            return  # a packet middleware refused it: no ack (the namespace was told)
         except Exception:
             log.exception("handler for %s packet on %r failed", packet["type"],
                           packet["endpoint"])
@@ -419,6 +421,8 @@ class Socket(abc.ABC):
             result = await awaitable
         except asyncio.CancelledError:
             raise
+        except EventRefused:
+            return
         except Exception:
             log.exception("handler for %s packet on %r failed", packet["type"],
                           packet["endpoint"])
