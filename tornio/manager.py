@@ -82,6 +82,8 @@ class SocketManager(ClusterOperations, SessionTimers):
         self.bus: Bus = bus if bus is not None else InProcessBus()
         self.bus.attach(self)
         self._background: set[asyncio.Task[Any]] = set()
+        #: Endpoint → the namespace instances there that see every event sent to them.
+        self.outgoing_watched: dict[str, int] = {}
         #: The runtime's forwarding layer, when requests can reach this node for sessions
         #: that live elsewhere (its ``forwarded`` counts them).
         self.forwarding: Any = None
@@ -323,7 +325,8 @@ class SocketManager(ClusterOperations, SessionTimers):
         # Encoded once per flavour present (0.9, v5 text, v5 msgpack), then the same wire
         # data goes to every recipient of that flavour.
         wires: dict[str, Any] = {}
-        for socket in self._selected(namespace, data):
+        recipients = self._selected(namespace, data)
+        for socket in recipients:
             flavour = socket.flavour
             wire = wires.get(flavour)
             if wire is None:
@@ -335,3 +338,7 @@ class SocketManager(ClusterOperations, SessionTimers):
                 wires[flavour] = wire
             if wire is not _UNENCODABLE:
                 socket.send_raw(wire)
+        if self.outgoing_watched.get(namespace):  # recv_any_outgoing: not on the hot path
+            for socket in recipients:
+                if wires[socket.flavour] is not _UNENCODABLE:
+                    socket.notify_outgoing(namespace, data["event"], data["args"])

@@ -85,6 +85,15 @@ class Namespace(Protocol):
         """Cancel the tasks the namespace runs."""
         ...
 
+    @property
+    def watches_outgoing(self) -> bool:
+        """It wants to see every event sent to its client (``recv_any_outgoing``)."""
+        ...
+
+    def _sent(self, event: str, args: Any) -> None:
+        """``event`` with ``args`` went to the client."""
+        ...
+
     def _run_coroutine(self, coro: Coroutine[Any, Any, Any]) -> asyncio.Task[Any]:
         """Run a handler's coroutine as a task that ends with the namespace."""
         ...
@@ -102,6 +111,9 @@ class SocketHost(Protocol):
     rooms: RoomIndex[Socket]
     #: This process's node tag: the ids it makes name it (:mod:`tornio.bus.ids`).
     node_id: str
+    #: Endpoint → how many of this process's namespace instances there watch what they
+    #: are sent (``watches_outgoing``): broadcasts there call them.
+    outgoing_watched: dict[str, int]
 
     @property
     def namespaces(self) -> Mapping[str, NamespaceFactory]:
@@ -347,7 +359,7 @@ class Socket(abc.ABC):
         if result is False or isinstance(result, ConnectionRefused):
             refusal = result if isinstance(result, ConnectionRefused) else ConnectionRefused()
             # never connected, so no disconnect hooks; but leave what recv_connect joined
-            self.active_ns.pop(endpoint, None)
+            self._forget_instance(endpoint)
             self.manager.rooms.remove_member(endpoint, self)
             self.sids.pop(endpoint, None)
             namespace.kill_local_jobs()
@@ -374,6 +386,9 @@ class Socket(abc.ABC):
             self._environ["socketio"] = self
         namespace = cls(self._environ, endpoint, self.request)
         self.active_ns[endpoint] = namespace
+        if namespace.watches_outgoing:
+            watched = self.manager.outgoing_watched
+            watched[endpoint] = watched.get(endpoint, 0) + 1
         # As gevent-socketio: the initialize() of every class in the MRO, mixins included, so
         # none needs super(); but each class's own only, so an inherited one runs once.
         for klass in type(namespace).__mro__:
@@ -385,6 +400,24 @@ class Socket(abc.ABC):
             except Exception:
                 log.exception("initialize() of %s failed", klass.__name__)
         return namespace
+
+    def _forget_instance(self, endpoint: str) -> Namespace | None:
+        namespace = self.active_ns.pop(endpoint, None)
+        if namespace is not None and namespace.watches_outgoing:
+            watched = self.manager.outgoing_watched
+            left = watched.get(endpoint, 0) - 1
+            if left > 0:
+                watched[endpoint] = left
+            else:
+                watched.pop(endpoint, None)
+        return namespace
+
+    def notify_outgoing(self, endpoint: str, event: str, args: list[Any]) -> None:
+        """A broadcast on ``endpoint`` went to this client: tell its namespace instance, if
+        it watches what it is sent."""
+        namespace = self.active_ns.get(endpoint)
+        if namespace is not None and namespace.watches_outgoing:
+            namespace._sent(event, args)
 
     def _call(
         self,
@@ -600,7 +633,7 @@ class Socket(abc.ABC):
         """The namespace connection ends, whichever way (see the module docstring): once per
         connection, whatever calls it again. A connection ``recv_connect`` has not accepted
         yet gets no hooks; its jobs are cancelled all the same."""
-        namespace = self.active_ns.pop(endpoint, None)
+        namespace = self._forget_instance(endpoint)
         if namespace is None:  # a membership without an instance: the global namespace of
             self.manager.rooms.remove_member(endpoint, self)  # an application without one
             self._drop_acks(endpoint, reason)
