@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Any
 from tornio.bus import Bus, InProcessBus, ids
 from tornio.bus.messages import BusMessageError, MessageType
 from tornio.cluster import ClusterOperations
+from tornio.core.dispatch import NamespaceKey, check_namespace_keys
 from tornio.core.requests import kept_request
 from tornio.core.rooms import RoomIndex
 from tornio.core.socket import Socket
@@ -61,13 +62,15 @@ class SocketManager(ClusterOperations, SessionTimers):
 
     def __init__(
         self,
-        namespaces: Mapping[str, type[BaseNamespace]],
+        namespaces: Mapping[Any, type[BaseNamespace]],
         settings: Settings,
         bus: Bus | None = None,
     ) -> None:
         super().__init__()
-        self.namespaces: dict[str, type[BaseNamespace]] = {
-            normalize_namespace(name): cls for name, cls in namespaces.items()
+        check_namespace_keys(namespaces)
+        self.namespaces: dict[NamespaceKey, type[BaseNamespace]] = {
+            normalize_namespace(name) if isinstance(name, str) else name: cls
+            for name, cls in namespaces.items()
         }
         self.settings = settings
         self.engine_settings = EngineSettings.from_settings(settings)

@@ -368,6 +368,8 @@ def check_namespace_keys(namespaces: Mapping[Any, Any]) -> None:
         TypeError: such a key.
     """
     for key in namespaces:
+        if isinstance(key, re.Pattern) and not isinstance(key.pattern, str):
+            raise TypeError(f"a namespace regex matches str, not bytes: {key!r}")
         if not isinstance(key, (str, re.Pattern)) and not callable(key):
             raise TypeError(
                 f"a namespace key is a name, a compiled regex or a function "

@@ -27,9 +27,10 @@ import abc
 import asyncio
 import inspect
 import logging
-from collections.abc import Callable, Coroutine, Iterable, Mapping
+from collections.abc import Awaitable, Callable, Coroutine, Iterable, Mapping
 from typing import TYPE_CHECKING, Any, Protocol
 
+from tornio.core.dispatch import find_namespace
 from tornio.exceptions import ConnectionRefused, Disconnected, EventRefused
 
 if TYPE_CHECKING:
@@ -116,8 +117,9 @@ class SocketHost(Protocol):
     outgoing_watched: dict[str, int]
 
     @property
-    def namespaces(self) -> Mapping[str, NamespaceFactory]:
-        """Endpoint → namespace class (``''`` is the global namespace)."""
+    def namespaces(self) -> Mapping[Any, NamespaceFactory]:
+        """Endpoint → namespace class (``''`` is the global namespace); a key may also be
+        a dynamic namespace's regex or function (:func:`~tornio.core.dispatch.find_namespace`)."""
         ...
 
     def clock(self) -> float:
@@ -319,13 +321,44 @@ class Socket(abc.ABC):
             self._send_connect_ok("")
 
     def connect_namespace(self, endpoint: str, packet: dict[str, Any] | None = None) -> None:
-        """The client asks to join a namespace: run its ``recv_connect``, which may refuse
-        (return False, or raise :class:`~tornio.exceptions.ConnectionRefused`); then answer."""
+        """The client asks to join a namespace: find its class (a dynamic namespace's
+        function may decide later), run its connect middlewares and ``recv_connect``, which
+        may refuse (return False, or raise :class:`~tornio.exceptions.ConnectionRefused`);
+        then answer."""
         if packet is None:
             packet = {"type": "connect", "endpoint": endpoint}
-        namespace = self._namespace(endpoint)
+        namespace = self.active_ns.get(endpoint)
         if namespace is None:
+            if endpoint in self._connecting:
+                return  # a 0.9 client asking again while its class is looked for
+            cls = self._namespace_class(endpoint)
+            if inspect.isawaitable(cls):
+                self._connecting[endpoint] = []  # a second CONNECT meanwhile is refused
+                self.manager.run_in_background(self._connect_when_found(endpoint, cls, packet))
+                return
+            if cls is None:
+                self._no_such_namespace(endpoint)
+                return
+            namespace = self._create_namespace(endpoint, cls)
+        self._connect(namespace, packet)
+
+    async def _connect_when_found(
+        self, endpoint: str, pending: Awaitable[NamespaceFactory | None], packet: dict[str, Any]
+    ) -> None:
+        try:
+            cls = await pending
+        except Exception:
+            log.exception("the namespace function for %r failed", endpoint)
+            cls = None
+        if self._connecting.pop(endpoint, None) is None or self.closed:
+            return  # the socket (or the client's wish to join) ended meanwhile
+        if cls is None:
+            self._no_such_namespace(endpoint)
             return
+        self._connect(self._create_namespace(endpoint, cls), packet)
+
+    def _connect(self, namespace: Namespace, packet: dict[str, Any]) -> None:
+        endpoint = namespace.ns_name
         self._connecting[endpoint] = []
         try:
             result = namespace.process_packet(packet)
@@ -372,13 +405,55 @@ class Socket(abc.ABC):
             self._send(packet)
 
     def _namespace(self, endpoint: str) -> Namespace | None:
+        """The client's instance for ``endpoint``, made now if the client sends something
+        there without having connected it (0.9 clients may): the class must be known at
+        once (a dynamic namespace's ``async`` function is only asked by a connect)."""
         namespace = self.active_ns.get(endpoint)
         if namespace is not None:
             return namespace
-        cls = self.manager.namespaces.get(endpoint)
+        cls = self._namespace_class(endpoint)
+        if inspect.isawaitable(cls):
+            self.manager.run_in_background(self._ignore(cls))
+            cls = None
         if cls is None:
             self._no_such_namespace(endpoint)
             return None
+        return self._create_namespace(endpoint, cls)
+
+    @staticmethod
+    async def _ignore(pending: Awaitable[Any]) -> None:
+        try:
+            await pending
+        except Exception:
+            log.exception("a namespace function failed")
+
+    def _namespace_class(
+        self, endpoint: str
+    ) -> NamespaceFactory | Awaitable[NamespaceFactory | None] | None:
+        """The class of ``endpoint``: its key's in the application's namespaces, a dynamic
+        key's (a regex, a function; an ``async`` one gives an awaitable), else the
+        protocol's default."""
+        try:
+            found = find_namespace(self.manager.namespaces, endpoint, self.auth.get(endpoint, {}))
+        except Exception:
+            log.exception("the namespace function for %r failed", endpoint)
+            found = None
+        if inspect.isawaitable(found):
+            return self._or_default(endpoint, found)
+        return found if found is not None else self._default_namespace(endpoint)
+
+    async def _or_default(
+        self, endpoint: str, pending: Awaitable[NamespaceFactory | None]
+    ) -> NamespaceFactory | None:
+        found = await pending
+        return found if found is not None else self._default_namespace(endpoint)
+
+    def _default_namespace(self, endpoint: str) -> NamespaceFactory | None:
+        """The class serving an endpoint the application has none for: none, unless the
+        protocol always has it."""
+        return None
+
+    def _create_namespace(self, endpoint: str, cls: NamespaceFactory) -> Namespace:
         if endpoint not in self.sids:
             self.sids[endpoint] = self._new_namespace_sid(endpoint)
         if self._environ is None:
@@ -636,6 +711,7 @@ class Socket(abc.ABC):
         namespace = self._forget_instance(endpoint)
         if namespace is None:  # a membership without an instance: the global namespace of
             self.manager.rooms.remove_member(endpoint, self)  # an application without one
+            self._connecting.pop(endpoint, None)  # (or a class still being looked for)
             self._drop_acks(endpoint, reason)
             return
         accepted = self._connecting.pop(endpoint, None) is None

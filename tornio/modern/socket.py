@@ -20,7 +20,8 @@ import logging
 from typing import TYPE_CHECKING, Any
 
 from tornio.bus import ids
-from tornio.core.socket import Socket
+from tornio.core.namespace import BaseNamespace
+from tornio.core.socket import NamespaceFactory, Socket
 from tornio.exceptions import ConnectionRefused, InvalidPacket
 from tornio.modern.session import EngineSession, EngineSettings, Frame
 from tornio.protocol import msgpack_parser, socketio
@@ -168,6 +169,10 @@ class ModernSocket(Socket):
         else:
             data = refusal.message
         self._send_sio(Packet(PacketType.CONNECT_ERROR, to_nsp(endpoint), data))
+
+    def _default_namespace(self, endpoint: str) -> NamespaceFactory | None:
+        # As node: "/" is always served, by a plain namespace if the application has none.
+        return BaseNamespace if endpoint == "" else None
 
     def _no_such_namespace(self, endpoint: str) -> None:
         data: Any = (
