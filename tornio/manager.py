@@ -27,6 +27,7 @@ from tornio.legacy.socket import LegacySocket
 from tornio.modern.session import EngineSettings
 from tornio.modern.socket import ModernSocket
 from tornio.modern.transports import forget_engine
+from tornio.protocol.jsoncodec import codec_for
 from tornio.settings import Settings
 
 if TYPE_CHECKING:
@@ -87,6 +88,8 @@ class SocketManager(ClusterOperations, SessionTimers):
         self._background: set[asyncio.Task[Any]] = set()
         #: Endpoint → the namespace instances there that see every event sent to them.
         self.outgoing_watched: dict[str, int] = {}
+        #: The application's JSON (``json_default``, ``json``); None: the built-in.
+        self.json_codec = codec_for(settings.json, settings.json_default)
         #: The runtime's forwarding layer, when requests can reach this node for sessions
         #: that live elsewhere (its ``forwarded`` counts them).
         self.forwarding: Any = None
@@ -248,17 +251,26 @@ class SocketManager(ClusterOperations, SessionTimers):
             skip_sid: socket id(s) that must not receive it (the sender, usually).
             except_rooms: room(s) whose members must not receive it.
             local: True: the sockets of this process only, nothing goes on the bus.
+
+        Raises:
+            TypeError, ValueError: an argument JSON (the application's ``json_default`` or
+                ``json`` included) cannot write, a NaN, a namespace that does not start
+                with ``/``: nothing was sent. (``bytes``, which 0.9 clients cannot have,
+                only skip them, with a log line.)
         """
         namespace = normalize_namespace(namespace)
         rooms = [room] if isinstance(room, str) else list(room or ())
         skip = [skip_sid] if isinstance(skip_sid, str) else list(skip_sid or ())
-        data = {"event": event, "args": list(args), "rooms": rooms, "to": to, "skip": skip}
+        data: dict[str, Any] = {
+            "event": event, "args": list(args), "rooms": rooms, "to": to, "skip": skip
+        }
         if except_rooms:
             data["except"] = [except_rooms] if isinstance(except_rooms, str) else list(
                 except_rooms
             )
+        wires = self._encoded(namespace, event, data["args"])  # raises here, or never
         if local:
-            self._deliver_emit(namespace, data)
+            self._deliver_emit(namespace, data, wires)
             return
         message: dict[str, Any] = {
             "uid": self.node_id,
@@ -269,16 +281,40 @@ class SocketManager(ClusterOperations, SessionTimers):
         if to is not None:
             owner = ids.owner_of(to)
             if owner == self.node_id or to in self.sockets:
-                self._deliver_emit(namespace, data)
+                self._deliver_emit(namespace, data, wires)
                 return
             if owner is not None:
                 message["dst"] = owner
         else:
-            self._deliver_emit(namespace, data)
+            self._deliver_emit(namespace, data, wires)
+        self._publish_emit(message, args)
+
+    def _encoded(self, namespace: str, event: str, args: list[Any]) -> dict[str, Any]:
+        """An event encoded for modern text clients (the widest flavour: bytes included),
+        so that a value that cannot be encoded raises in the emitter's code; the local
+        recipients of that flavour get these very frames.
+
+        Raises:
+            TypeError, ValueError: see :meth:`emit`.
+        """
+        return {ModernSocket.flavour: ModernSocket.encode_event(
+            namespace, event, args, self.json_codec)}
+
+    def _publish_emit(self, message: dict[str, Any], args: tuple[Any, ...]) -> None:
         try:
             self.bus.publish(message)
+            return
         except BusMessageError as exc:  # the local sockets have it already
-            log.warning("could not publish %r to the other nodes: %s", event, exc)
+            error: Exception = exc
+        if self.json_codec is not None:  # a datetime, say: send what its JSON says
+            try:
+                message["data"] = {**message["data"], "args": self.json_codec.plain(args)}
+                self.bus.publish(message)
+                return
+            except (BusMessageError, TypeError, ValueError) as exc:
+                error = exc
+        log.warning("could not publish %r to the other nodes: %s",
+                    message["data"]["event"], error)
 
     def deliver(self, message: Message) -> None:
         """A message from another node."""
@@ -324,17 +360,22 @@ class SocketManager(ClusterOperations, SessionTimers):
             return list(found.values())
         return [socket for sid, socket in found.items() if sid not in skip]
 
-    def _deliver_emit(self, namespace: str, data: Mapping[str, Any]) -> None:
+    def _deliver_emit(
+        self, namespace: str, data: Mapping[str, Any], wires: dict[str, Any] | None = None
+    ) -> None:
         # Encoded once per flavour present (0.9, v5 text, v5 msgpack), then the same wire
-        # data goes to every recipient of that flavour.
-        wires: dict[str, Any] = {}
+        # data goes to every recipient of that flavour (``wires``: what emit() encoded).
+        if wires is None:
+            wires = {}
+        json = self.json_codec
         recipients = self._selected(namespace, data)
         for socket in recipients:
             flavour = socket.flavour
             wire = wires.get(flavour)
             if wire is None:
                 try:
-                    wire = type(socket).encode_event(namespace, data["event"], data["args"])
+                    wire = type(socket).encode_event(namespace, data["event"], data["args"],
+                                                     json)
                 except (TypeError, ValueError) as exc:
                     log.warning("cannot encode %r for %s clients: %s", data["event"], flavour, exc)
                     wire = _UNENCODABLE

@@ -32,6 +32,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 from tornio.core.dispatch import find_namespace
 from tornio.exceptions import ConnectionRefused, Disconnected, EventRefused
+from tornio.protocol.jsoncodec import JsonCodec, codec_for
 
 if TYPE_CHECKING:
     from tornado.httputil import HTTPServerRequest
@@ -211,6 +212,8 @@ class Socket(abc.ABC):
 
     def __init__(self, manager: SocketHost, sid: str) -> None:
         self.manager = manager
+        #: The application's JSON (``json_default``, ``json`` settings); None: the built-in.
+        self.json_codec = codec_for(manager.settings.json, manager.settings.json_default)
         #: The session id (0.9 clients: also their id in every namespace).
         self.sessid = sid
         #: The socket's id in each namespace it is in (endpoint → id): ``to=`` in emits,
@@ -242,8 +245,16 @@ class Socket(abc.ABC):
 
     @classmethod
     @abc.abstractmethod
-    def encode_event(cls, namespace: str, event: str, args: list[Any]) -> Any:
-        """The wire form of an event for every socket of this flavour."""
+    def encode_event(
+        cls, namespace: str, event: str, args: list[Any], json: JsonCodec | None = None
+    ) -> Any:
+        """The wire form of an event for every socket of this flavour (``json``: the
+        application's JSON)."""
+
+    @abc.abstractmethod
+    def _check_encodable(self, packet: dict[str, Any]) -> None:
+        """Raise what sending ``packet`` now would raise (TypeError, ValueError) if it
+        cannot be encoded."""
 
     @abc.abstractmethod
     def send_raw(self, wire: Any) -> None:
@@ -556,6 +567,7 @@ class Socket(abc.ABC):
         if self._connecting:
             held = self._connecting.get(packet.get("endpoint", ""))
             if held is not None:
+                self._check_encodable(packet)  # an emit that cannot be sent raises now
                 held.append(packet)  # sent once the namespace's connection is confirmed
                 return
         self._send(packet)

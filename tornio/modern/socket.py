@@ -29,6 +29,7 @@ from tornio.protocol.socketio import Packet, PacketType
 
 if TYPE_CHECKING:
     from tornio.core.socket import SocketHost
+    from tornio.protocol.jsoncodec import JsonCodec
 
 __all__ = ["ModernSocket", "MsgpackModernSocket"]
 
@@ -93,7 +94,8 @@ class ModernSocket(Socket):
             transport,
         )
         self.decoder = socketio.Decoder(
-            max_attachments=manager.settings.max_attachments, protocol=self.sio_version
+            max_attachments=manager.settings.max_attachments, protocol=self.sio_version,
+            json=self.json_codec,
         )
         self.msgpack = False
         self._parser_known = False
@@ -101,8 +103,10 @@ class ModernSocket(Socket):
     # -- broadcast encoding ------------------------------------------------------------------
 
     @classmethod
-    def encode_event(cls, namespace: str, event: str, args: list[Any]) -> list[Frame]:
-        parts = socketio.encode_event(to_nsp(namespace), [event, *args])
+    def encode_event(
+        cls, namespace: str, event: str, args: list[Any], json: JsonCodec | None = None
+    ) -> list[Frame]:
+        parts = socketio.encode_event(to_nsp(namespace), [event, *args], json=json)
         first = parts[0]
         frames: list[Frame] = ["4" + first if isinstance(first, str) else first]
         frames.extend(parts[1:])
@@ -121,15 +125,22 @@ class ModernSocket(Socket):
 
     def _send_sio(self, packet: Packet) -> None:
         if self.msgpack:
-            self.engine.send(msgpack_parser.encode(packet))
+            self.engine.send(msgpack_parser.encode(packet, self.json_codec))
             return
-        parts = socketio.encode(packet)
+        parts = socketio.encode(packet, self.json_codec)
         first = parts[0]
         head: Frame = "4" + first if isinstance(first, str) else first
         if len(parts) == 1:
             self.engine.send(head)
         else:
             self.engine.send_many([head, *parts[1:]])
+
+    def _check_encodable(self, packet: dict[str, Any]) -> None:
+        sio = self._to_sio(packet)
+        if self.msgpack:
+            msgpack_parser.encode(sio, self.json_codec)
+        else:
+            socketio.encode(sio, self.json_codec)
 
     @staticmethod
     def _to_sio(packet: dict[str, Any]) -> Packet:
@@ -291,5 +302,8 @@ class MsgpackModernSocket(ModernSocket):
     flavour = "sio-msgpack"
 
     @classmethod
-    def encode_event(cls, namespace: str, event: str, args: list[Any]) -> list[Frame]:
-        return [msgpack_parser.encode(Packet(PacketType.EVENT, to_nsp(namespace), [event, *args]))]
+    def encode_event(
+        cls, namespace: str, event: str, args: list[Any], json: JsonCodec | None = None
+    ) -> list[Frame]:
+        packet = Packet(PacketType.EVENT, to_nsp(namespace), [event, *args])
+        return [msgpack_parser.encode(packet, json)]
