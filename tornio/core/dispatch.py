@@ -33,7 +33,10 @@ from typing import Any, Generic, TypeVar, overload
 __all__ = [
     "ALLOWED_EVENT_NAME",
     "CATCH_ALL",
+    "CONNECT_MIDDLEWARES",
+    "PACKET_MIDDLEWARES",
     "RESERVED_EVENTS",
+    "ClassInfo",
     "NamespaceKey",
     "Route",
     "add_to_chain",
@@ -45,6 +48,7 @@ __all__ = [
     "find_namespace",
     "forget_routes",
     "hybridmethod",
+    "info",
     "register_route",
     "route",
     "run_chain",
@@ -131,9 +135,44 @@ class Route:
     #: (error name, message) for a name nothing handles.
     error: tuple[str, str] | None = None
 
+    @property
+    def method(self) -> str | None:
+        """The method to call with the event's arguments as they are, if that is all."""
+        if self.attr is None or self.catch_all or self.error is not None:
+            return None
+        return self.attr
 
-_routes: dict[tuple[type, str, bool], Route] = {}
-_ROUTES_KEPT = 4096  # clients choose the names: keep the cache bounded
+
+class ClassInfo:
+    """What dispatching an event to an instance of ``cls`` needs, looked up once per class
+    (until a registration changes): its routes (modern, 0.9: name → :class:`Route`, filled
+    as names come) and its packet middlewares."""
+
+    __slots__ = ("methods", "packets", "tables")
+
+    def __init__(self, cls: type) -> None:
+        self.tables: tuple[dict[str, Route], dict[str, Route]] = ({}, {})
+        #: (modern, 0.9): name → the method a route calls with the arguments as they are
+        self.methods: tuple[dict[str, str], dict[str, str]] = ({}, {})
+        self.packets = class_chain(cls, PACKET_MIDDLEWARES)
+
+
+#: The attribute of a class's own packet middlewares (``Cls.use_packets``).
+PACKET_MIDDLEWARES = "_tornio_packet_middlewares"
+#: The attribute of a class's own connect middlewares (``Cls.use``).
+CONNECT_MIDDLEWARES = "_tornio_connect_middlewares"
+
+# keyed by the class alone, so that the hot path hashes no tuple
+_infos: dict[type, ClassInfo] = {}
+_ROUTES_KEPT = 4096  # per class and generation: clients choose the names, keep it bounded
+
+
+def info(cls: type) -> ClassInfo:
+    """The :class:`ClassInfo` of ``cls``."""
+    found = _infos.get(cls)
+    if found is None:
+        found = _infos[cls] = ClassInfo(cls)
+    return found
 
 
 def collect_routes(cls: type) -> None:
@@ -171,7 +210,7 @@ def register_route(cls: type, name: str, handler: Callable[..., Any]) -> None:
 
 def forget_routes() -> None:
     """A class's registrations changed: every cached route and chain may be stale."""
-    _routes.clear()
+    _infos.clear()
     _chains.clear()
 
 
@@ -219,8 +258,9 @@ def route(cls: type, name: str, legacy: bool) -> Route:
     """How ``cls`` handles the event ``name`` from a 0.9 (``legacy``) or a modern client:
     a registration for the name, else its ``on_`` method, else the catch-all, else an
     error. Cached per class and name (for a bounded number of names)."""
-    key = (cls, name, legacy)
-    found = _routes.get(key)
+    known = info(cls)
+    table = known.tables[legacy]
+    found = table.get(name)
     if found is not None:
         return found
     explicit = _explicit(cls, name)
@@ -251,28 +291,32 @@ def route(cls: type, name: str, legacy: bool) -> Route:
                     "no_such_method",
                     f"No handler for the event {name!r}: register one with @event({name!r})",
                 ))
-    if len(_routes) < _ROUTES_KEPT:
-        _routes[key] = result
+    if len(table) < _ROUTES_KEPT:
+        table[name] = result
+        if result.method is not None:
+            known.methods[legacy][name] = result.method
     return result
 
 
 # -- chains -------------------------------------------------------------------------------
 
-_chains: dict[tuple[type, str], tuple[Callable[..., Any], ...]] = {}
+# attribute -> class -> chain
+_chains: dict[str, dict[type, tuple[Callable[..., Any], ...]]] = {}
 
 
 def class_chain(cls: type, attr: str) -> tuple[Callable[..., Any], ...]:
     """The functions the classes of ``cls``'s MRO registered in their own ``attr`` list,
     the most basic class's first (cached until a registration changes)."""
-    key = (cls, attr)
-    found = _chains.get(key)
+    chains = _chains.get(attr)
+    if chains is None:
+        chains = _chains[attr] = {}
+    found = chains.get(cls)
     if found is None:
-        found = tuple(
+        found = chains[cls] = tuple(
             fn
             for klass in reversed(cls.__mro__)
             for fn in klass.__dict__.get(attr, ())
         )
-        _chains[key] = found
     return found
 
 
@@ -285,7 +329,7 @@ def add_to_chain(cls: type, attr: str, fn: Callable[..., Any]) -> None:
         own = []
         setattr(cls, attr, own)
     own.append(fn)
-    _chains.clear()
+    forget_routes()
 
 
 def run_chain(

@@ -89,26 +89,31 @@ _function_cache: dict[Callable[..., Any], tuple[bool, bool]] = {}
 
 
 def _describe_registered(func: Callable[..., Any]) -> tuple[bool, bool]:
-    info = _function_cache.get(func)
+    try:
+        info = _function_cache.get(func)
+    except TypeError:  # an unhashable callable object
+        return _describe_function(func)
     if info is None:
         info = _function_cache[func] = _describe_function(func)
     return info
 
 
-# (class, hook name) -> the class overrides BaseNamespace's hook
-_overrides_cache: dict[tuple[type, str], bool] = {}
+# hook name -> class -> the class overrides BaseNamespace's hook
+_overrides_cache: dict[str, dict[type, bool]] = {"recv_any": {}, "recv_any_outgoing": {}}
 
 
 def _overrides(cls: type, hook: str) -> bool:
-    key = (cls, hook)
-    found = _overrides_cache.get(key)
+    classes = _overrides_cache[hook]
+    found = classes.get(cls)
     if found is None:
-        found = _overrides_cache[key] = getattr(cls, hook) is not getattr(BaseNamespace, hook)
+        found = classes[cls] = getattr(cls, hook) is not getattr(BaseNamespace, hook)
     return found
 
 
-_CONNECT_MIDDLEWARES = "_tornio_connect_middlewares"
-_PACKET_MIDDLEWARES = "_tornio_packet_middlewares"
+_CONNECT_MIDDLEWARES = dispatch.CONNECT_MIDDLEWARES
+_PACKET_MIDDLEWARES = dispatch.PACKET_MIDDLEWARES
+_infos = dispatch._infos  # the hot path reads it directly
+_any_hooks = _overrides_cache["recv_any"]
 
 
 def _refuse_event() -> EventRefused:
@@ -386,12 +391,20 @@ class BaseNamespace:
         if args is None:
             args = packet["args"] = []
         cls = type(self)
-        if _overrides(cls, "recv_any"):
+        info = _infos.get(cls) or dispatch.info(cls)
+        any_hook = _any_hooks.get(cls)
+        if any_hook is None:
+            any_hook = _overrides(cls, "recv_any")
+        if any_hook:
             self._run_hook("recv_any", name, *args)
-        chain = dispatch.class_chain(cls, _PACKET_MIDDLEWARES)
+        chain = info.packets
         if self._packet_filters:
             chain = (*chain, *self._packet_filters)
         if not chain:
+            if self._handlers is None:  # the usual case: straight to the on_ method
+                method = info.methods[self.socket.protocol == "legacy"].get(name)
+                if method is not None:
+                    return self.call_method_with_acl(method, packet, *args)
             return self.dispatch_event(name, args, packet)
         try:
             result = dispatch.run_chain(
