@@ -36,7 +36,7 @@ from tornio.protocol.socketio import Packet, PacketType
 
 pytestmark = pytest.mark.timeout(60)
 
-WHEN = dt.datetime(2024, 5, 17, 12, 30, tzinfo=dt.UTC)
+WHEN = dt.datetime(2024, 5, 17, 12, 30, tzinfo=dt.timezone.utc)
 WHEN_TEXT = "2024-05-17T12:30:00+00:00"
 
 
