@@ -249,6 +249,34 @@ async def test_what_an_emitter_sent_while_the_client_was_away_is_recovered(
             await store_bus.close()
 
 
+@pytest.mark.parametrize("skip", [True, False])
+async def test_a_recovered_connection_skips_the_connect_middlewares_unless_told(
+    clients: list[Driver], skip: bool
+) -> None:
+    passed: list[tuple[str, bool]] = []
+
+    def middleware(namespace: Any) -> None:
+        passed.append((namespace.sid, namespace.recovered))
+
+    server = await InLoopServer.start(namespaces, connection_state_recovery=True,
+                                      recovery_skip_middlewares=skip, middlewares=[middleware])
+    try:
+        a = Driver(server.base, transports=["websocket"])
+        clients.append(a)
+        first = await a.step("connect")
+        assert await a.ask("tell_me", "x") is True
+        await a.event("told")
+        a.send("drop", hold=True)
+        await a.step("disconnect")
+        await gone(server, first["id"])
+        a.send("reconnect")
+        again = await a.step("connect")
+        assert again["recovered"] is True
+        assert passed == [(first["id"], False)] + ([] if skip else [(first["id"], True)])
+    finally:
+        await server.stop()
+
+
 async def test_a_legacy_client_in_the_same_room_never_gets_offsets(
     server: InLoopServer, clients: list[Driver]
 ) -> None:

@@ -10,10 +10,13 @@ from __future__ import annotations
 from tornio.bus.emitter import Emitter
 from tornio.cluster import RemoteSocket
 from tornio.core.mixins import BroadcastMixin, RoomsMixin
-from tornio.core.namespace import BaseNamespace
+from tornio.core.namespace import BaseNamespace, event
 from tornio.core.socket import Socket
 from tornio.exceptions import (
     CallTimeout,
+    ConnectionRefused,
+    Disconnected,
+    EventRefused,
     InvalidPacket,
     InvalidPayload,
     PayloadTooLarge,
@@ -30,9 +33,12 @@ __all__ = [
     "BaseNamespace",
     "BroadcastMixin",
     "CallTimeout",
+    "ConnectionRefused",
+    "Disconnected",
     "Emitter",
     "EngineConnection",
     "EngineEndpoint",
+    "EventRefused",
     "InvalidPacket",
     "InvalidPayload",
     "PayloadTooLarge",
@@ -45,6 +51,7 @@ __all__ = [
     "SocketIOServer",
     "SocketManager",
     "TornioError",
+    "event",
 ]
 
 __version__ = "0.1.0"

@@ -42,6 +42,7 @@ if TYPE_CHECKING:
     from tornio.bus import Bus
     from tornio.core.rooms import RoomIndex
     from tornio.core.socket import Socket
+    from tornio.protocol.jsoncodec import JsonCodec
 
 __all__ = ["ClusterOperations", "RemoteSocket", "handshake_of"]
 
@@ -242,6 +243,8 @@ class ClusterOperations:
 
     # provided by the manager
     emit: Callable[..., None]
+    json_codec: JsonCodec | None
+    _encoded: Callable[[str, str, list[Any]], dict[str, Any]]
     _selected: Callable[[str, Mapping[str, Any]], list[Socket]]
     run_in_background: Callable[[Coroutine[Any, Any, Any]], None]
 
@@ -507,14 +510,19 @@ class ClusterOperations:
             CallTimeout: some recipient (or node) did not answer within ``timeout``;
                 ``responses`` holds the answers that came, ``missing`` counts the rest (a
                 node that did not answer at all counts once).
+            TypeError, ValueError: an argument cannot be encoded (as for ``emit``).
         """
         if not isinstance(event, str):
             raise TypeError("an event name is a string")
         if isinstance(timeout, bool) or not isinstance(timeout, (int, float)) or timeout < 0:
             raise ValueError("timeout is a number of seconds >= 0")
         namespace = "" if namespace in ("", "/") else namespace
+        values = list(args)
+        self._encoded(namespace, event, values)  # what cannot be encoded raises here
+        if self.json_codec is not None:  # the other nodes get what the JSON writes
+            values = self.json_codec.plain(values)
         data = {**selection(room, to, except_rooms, skip_sid), "event": event,
-                "args": list(args), "timeout": float(timeout)}
+                "args": values, "timeout": float(timeout)}
         ours = self._start_call(namespace, data)
         owned_here = to is not None and ids.owner_of(to) == self.node_id
         try:

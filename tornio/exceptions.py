@@ -8,7 +8,8 @@ One root, split by whose fault a failure is::
     │   ├── InvalidPayload            a framed payload could not be split (Sans-I/O)
     │   └── PayloadTooLarge           a body or message exceeds a configured limit
     ├── LocalError                    tornio or the application misused an API
-    ├── ConnectionRefused             a namespace's recv_connect refuses the client
+    ├── ConnectionRefused             a connect middleware or recv_connect refuses the client
+    ├── EventRefused                  a packet middleware refuses an event
     ├── Disconnected                  the client left before it answered (also a
     │                                 ConnectionError)
     └── CallTimeout (a TimeoutError)  some recipients of a call did not answer in time
@@ -22,6 +23,7 @@ __all__ = [
     "CallTimeout",
     "ConnectionRefused",
     "Disconnected",
+    "EventRefused",
     "InvalidPacket",
     "InvalidPayload",
     "LocalError",
@@ -71,7 +73,8 @@ class LocalError(TornioError):
 
 
 class ConnectionRefused(TornioError):
-    """Raised by ``recv_connect`` to refuse a client's connection to a namespace.
+    """Raised by a connect middleware or ``recv_connect`` to refuse a client's connection to
+    a namespace (node's ``next(err)``, with ``err.data``).
 
     Modern clients receive ``connect_error`` with ``message`` and ``data``; 0.9 clients
     receive an ``unauthorized`` error packet (their ``connect_failed`` event).
@@ -81,6 +84,23 @@ class ConnectionRefused(TornioError):
         super().__init__(message)
         self.message = message
         self.data = data
+
+
+class EventRefused(TornioError):
+    """Raised by a packet middleware (``use_packets``) to refuse one event, as node's
+    ``next(err)`` in ``socket.use``: the handler does not run, no ack is sent, and the
+    namespace's ``recv_refused(error)`` runs.
+
+    ``message`` and ``data`` are the application's; tornio fills in ``event`` and
+    ``event_args`` (the refused event's name and arguments).
+    """
+
+    def __init__(self, message: str = "event refused", data: object = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.data = data
+        self.event: str | None = None
+        self.event_args: list[Any] = []
 
 
 class Disconnected(TornioError, ConnectionError):

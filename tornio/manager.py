@@ -21,6 +21,7 @@ from tornio.bus import Bus, InProcessBus, ids
 from tornio.bus.messages import BusMessageError, MessageType
 from tornio.bus.store import BusRecovery, LocalRecovery, Recovery
 from tornio.cluster import ClusterOperations
+from tornio.core.dispatch import NamespaceKey, check_namespace_keys
 from tornio.core.requests import kept_request
 from tornio.core.rooms import RoomIndex
 from tornio.core.socket import Socket
@@ -29,6 +30,7 @@ from tornio.legacy.socket import LegacySocket
 from tornio.modern.session import EngineSettings
 from tornio.modern.socket import ModernSocket
 from tornio.modern.transports import forget_engine
+from tornio.protocol.jsoncodec import codec_for
 from tornio.settings import Settings
 
 if TYPE_CHECKING:
@@ -64,13 +66,15 @@ class SocketManager(ClusterOperations, SessionTimers):
 
     def __init__(
         self,
-        namespaces: Mapping[str, type[BaseNamespace]],
+        namespaces: Mapping[Any, type[BaseNamespace]],
         settings: Settings,
         bus: Bus | None = None,
     ) -> None:
         super().__init__()
-        self.namespaces: dict[str, type[BaseNamespace]] = {
-            normalize_namespace(name): cls for name, cls in namespaces.items()
+        check_namespace_keys(namespaces)
+        self.namespaces: dict[NamespaceKey, type[BaseNamespace]] = {
+            normalize_namespace(name) if isinstance(name, str) else name: cls
+            for name, cls in namespaces.items()
         }
         self.settings = settings
         self.engine_settings = EngineSettings.from_settings(settings)
@@ -85,6 +89,10 @@ class SocketManager(ClusterOperations, SessionTimers):
         self.bus: Bus = bus if bus is not None else InProcessBus()
         self.bus.attach(self)
         self._background: set[asyncio.Task[Any]] = set()
+        #: Endpoint → the namespace instances there that see every event sent to them.
+        self.outgoing_watched: dict[str, int] = {}
+        #: The application's JSON (``json_default``, ``json``); None: the built-in.
+        self.json_codec = codec_for(settings.json, settings.json_default)
         #: The runtime's forwarding layer, when requests can reach this node for sessions
         #: that live elsewhere (its ``forwarded`` counts them).
         self.forwarding: Any = None
@@ -255,20 +263,29 @@ class SocketManager(ClusterOperations, SessionTimers):
             skip_sid: socket id(s) that must not receive it (the sender, usually).
             except_rooms: room(s) whose members must not receive it.
             local: True: the sockets of this process only, nothing goes on the bus.
+
+        Raises:
+            TypeError, ValueError: an argument JSON (the application's ``json_default`` or
+                ``json`` included) cannot write, a NaN, a namespace that does not start
+                with ``/``: nothing was sent. (``bytes``, which 0.9 clients cannot have,
+                only skip them, with a log line.)
         """
         namespace = normalize_namespace(namespace)
         rooms = [room] if isinstance(room, str) else list(room or ())
         skip = [skip_sid] if isinstance(skip_sid, str) else list(skip_sid or ())
-        data = {"event": event, "args": list(args), "rooms": rooms, "to": to, "skip": skip}
+        data: dict[str, Any] = {
+            "event": event, "args": list(args), "rooms": rooms, "to": to, "skip": skip
+        }
         if except_rooms:
             data["except"] = [except_rooms] if isinstance(except_rooms, str) else list(
                 except_rooms
             )
         if self.recovery is not None:
-            self._emit_recorded(namespace, data, local)
+            self._emit_recorded(namespace, data, local, args)
             return
+        wires = self._encoded(namespace, event, data["args"])  # raises here, or never
         if local:
-            self._deliver_emit(namespace, data)
+            self._deliver_emit(namespace, data, wires)
             return
         message: dict[str, Any] = {
             "uid": self.node_id,
@@ -279,20 +296,40 @@ class SocketManager(ClusterOperations, SessionTimers):
         if to is not None:
             owner = ids.owner_of(to)
             if owner == self.node_id or to in self.sockets:
-                self._deliver_emit(namespace, data)
+                self._deliver_emit(namespace, data, wires)
                 return
             if owner is not None:
                 message["dst"] = owner
         else:
-            self._deliver_emit(namespace, data)
-        self._publish(message)
+            self._deliver_emit(namespace, data, wires)
+        self._publish_emit(message, args)
 
-    def _publish(self, message: dict[str, Any]) -> None:
+    def _encoded(self, namespace: str, event: str, args: list[Any]) -> dict[str, Any]:
+        """An event encoded for modern text clients (the widest flavour: bytes included),
+        so that a value that cannot be encoded raises in the emitter's code; the local
+        recipients of that flavour get these very frames.
+
+        Raises:
+            TypeError, ValueError: see :meth:`emit`.
+        """
+        return {ModernSocket.flavour: ModernSocket.encode_event(
+            namespace, event, args, self.json_codec)}
+
+    def _publish_emit(self, message: dict[str, Any], args: tuple[Any, ...]) -> None:
         try:
             self.bus.publish(message)
+            return
         except BusMessageError as exc:  # the local sockets have it already
-            log.warning("could not publish %r to the other nodes: %s", message["data"]["event"],
-                        exc)
+            error: Exception = exc
+        if self.json_codec is not None:  # a datetime, say: send what its JSON says
+            try:
+                message["data"] = {**message["data"], "args": self.json_codec.plain(args)}
+                self.bus.publish(message)
+                return
+            except (BusMessageError, TypeError, ValueError) as exc:
+                error = exc
+        log.warning("could not publish %r to the other nodes: %s",
+                    message["data"]["event"], error)
 
     # -- connection state recovery ---------------------------------------------------------
 
@@ -306,7 +343,9 @@ class SocketManager(ClusterOperations, SessionTimers):
         """A fresh event offset, unique in the cluster (it names this process)."""
         return f"{self._offset_prefix}{next(self._offsets):x}"
 
-    def _emit_recorded(self, namespace: str, data: dict[str, Any], local: bool) -> None:
+    def _emit_recorded(
+        self, namespace: str, data: dict[str, Any], local: bool, args: tuple[Any, ...]
+    ) -> None:
         """An emit while recovery is on: it carries an offset, and the recovery memory logs
         it. ``to=`` a sid becomes that sid's room: a recovered socket may live on a node its
         id does not name, and the room's topic reaches it there (and the store)."""
@@ -316,12 +355,14 @@ class SocketManager(ClusterOperations, SessionTimers):
             data["rooms"] = [data["to"]]
             data["to"] = None
         offset = data["offset"] = self.next_offset()
-        self._deliver_emit(namespace, data)
+        # raises here, or never; modern clients get the offset as one more argument
+        wires = self._encoded(namespace, data["event"], [*data["args"], offset])
+        self._deliver_emit(namespace, data, wires)
         if local or not isinstance(recovery, BusRecovery):
             recovery.record(offset, namespace, data)  # the bus will not carry it to a store
         if not local:
-            self._publish({"uid": self.node_id, "type": MessageType.EMIT, "nsp": namespace,
-                           "data": data})
+            self._publish_emit({"uid": self.node_id, "type": MessageType.EMIT,
+                                "nsp": namespace, "data": data}, args)
 
     def record_own_emit(self, namespace: str, sid: str, event: str, args: list[Any]) -> str:
         """A socket's own emit (``self.emit`` in a namespace) while recovery is on: its
@@ -393,15 +434,20 @@ class SocketManager(ClusterOperations, SessionTimers):
             return list(found.values())
         return [socket for sid, socket in found.items() if sid not in skip]
 
-    def _deliver_emit(self, namespace: str, data: Mapping[str, Any]) -> None:
+    def _deliver_emit(
+        self, namespace: str, data: Mapping[str, Any], wires: dict[str, Any] | None = None
+    ) -> None:
         # Encoded once per flavour present (0.9, v5 text, v5 msgpack), then the same wire
-        # data goes to every recipient of that flavour.
+        # data goes to every recipient of that flavour (``wires``: what emit() encoded).
         # With recovery on, modern clients get the emit's offset as one more argument.
-        wires: dict[str, Any] = {}
+        if wires is None:
+            wires = {}
+        json = self.json_codec
         offset = data.get("offset")
         if not isinstance(offset, str):
             offset = None
-        for socket in self._selected(namespace, data):
+        recipients = self._selected(namespace, data)
+        for socket in recipients:
             flavour = socket.flavour
             wire = wires.get(flavour)
             if wire is None:
@@ -409,10 +455,14 @@ class SocketManager(ClusterOperations, SessionTimers):
                 if offset is not None and socket.protocol == "modern":
                     args = [*args, offset]
                 try:
-                    wire = type(socket).encode_event(namespace, data["event"], args)
+                    wire = type(socket).encode_event(namespace, data["event"], args, json)
                 except (TypeError, ValueError) as exc:
                     log.warning("cannot encode %r for %s clients: %s", data["event"], flavour, exc)
                     wire = _UNENCODABLE
                 wires[flavour] = wire
             if wire is not _UNENCODABLE:
                 socket.send_raw(wire)
+        if self.outgoing_watched.get(namespace):  # recv_any_outgoing: not on the hot path
+            for socket in recipients:
+                if wires[socket.flavour] is not _UNENCODABLE:
+                    socket.notify_outgoing(namespace, data["event"], data["args"])

@@ -56,7 +56,9 @@ class Router:
     """URL specs and the socket manager for a set of namespaces.
 
     Args:
-        namespaces: endpoint → namespace class (``''`` or ``'/'`` is the global namespace).
+        namespaces: endpoint → namespace class (``''`` or ``'/'`` is the global namespace);
+            a key may also be a compiled regex or a function ``(name, auth) -> bool`` (plain
+            or ``async``): a dynamic namespace, serving every endpoint it matches.
         resource: the URL prefix, ``socket.io`` by default.
         handlers: extra Tornado URL specs served beside Socket.IO by :meth:`application`
             (pages, static files).
@@ -68,7 +70,7 @@ class Router:
 
     def __init__(
         self,
-        namespaces: Mapping[str, type[BaseNamespace]],
+        namespaces: Mapping[Any, type[BaseNamespace]],
         resource: str = "socket.io",
         handlers: Sequence[HandlerSpec] = (),
         bus: Bus | None = None,

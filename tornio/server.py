@@ -55,7 +55,8 @@ class SocketIOServer:
             on the ``policy_port`` setting (10843) when flashsocket is served, restarted if it
             dies; a port that is taken is logged and the HTTP server runs without it. (With
             flashsocket served, the HTTP port answers a policy request too.)
-        namespaces: endpoint → namespace class.
+        namespaces: endpoint → namespace class (a key may be a dynamic namespace's regex or
+            function, as for :class:`~tornio.router.Router`).
         bus: the bus joining this server to others; in-process by default.
         wsgi_threads: size of the thread pool a WSGI application runs in.
         settings: any :class:`~tornio.settings.Settings` field.
@@ -68,7 +69,7 @@ class SocketIOServer:
         resource: str = "socket.io",
         transports: Sequence[str] | None = None,
         policy_server: bool = True,
-        namespaces: Mapping[str, type[BaseNamespace]] | None = None,
+        namespaces: Mapping[Any, type[BaseNamespace]] | None = None,
         bus: Bus | None = None,
         wsgi_threads: int = 16,
         **settings: Any,

@@ -124,6 +124,21 @@ class Settings:
     #: its ``recv_connect`` still runs, and sees ``self.recovered``.
     recovery_skip_middlewares: bool = True
 
+    # -- dispatch ----------------------------------------------------------------------------
+    #: Connect middlewares for every namespace, in order, before each namespace class's own
+    #: (``Cls.use(fn)``) and its ``recv_connect``: ``fn(namespace)``, plain or ``async``;
+    #: raising :class:`~tornio.exceptions.ConnectionRefused` (or returning False) refuses.
+    middlewares: Sequence[Callable[[Any], Any]] = ()
+    #: ``default(value)`` for a value the built-in JSON has no type for (a ``datetime``,
+    #: a ``Decimal``): what to write instead, as ``json.dumps(default=)``; raising
+    #: TypeError leaves the value unencodable. Emits, acks and broadcasts, both
+    #: generations (and msgpack clients).
+    json_default: Callable[[Any], Any] | None = None
+    #: A module-like object with ``dumps(value, separators=...)`` and ``loads(text)``
+    #: (python-socketio's ``json=``) that writes and reads every JSON payload instead of
+    #: the built-in JSON. Not with ``json_default``.
+    json: Any = None
+
     def __post_init__(self) -> None:
         self.resource = self.resource.strip("/")
         unknown = [t for t in self.transports if t not in LEGACY_TRANSPORTS]
@@ -150,6 +165,18 @@ class Settings:
             raise ValueError(f"client_bundle: {self.client_bundle!r} is not a directory")
         check_per_message_deflate(self.per_message_deflate)
         check_http_compression(self.http_compression)
+        self.middlewares = tuple(self.middlewares)
+        if self.json_default is not None and not callable(self.json_default):
+            raise TypeError(f"json_default must be a callable, not {self.json_default!r}")
+        if self.json is not None:
+            if self.json_default is not None:
+                raise ValueError("give json= (a module) or json_default= (a function), not both")
+            for name in ("dumps", "loads"):
+                if not callable(getattr(self.json, name, None)):
+                    raise TypeError(f"json= needs a callable {name}(), as the json module has")
+        for middleware in self.middlewares:
+            if not callable(middleware):
+                raise TypeError(f"middlewares must be callables, not {middleware!r}")
 
     @classmethod
     def from_kwargs(cls, **kwargs: Any) -> Settings:

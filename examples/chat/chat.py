@@ -24,7 +24,7 @@ from typing import Any
 
 import tornado.web
 
-from tornio import BaseNamespace, BroadcastMixin, RoomsMixin, Router
+from tornio import BaseNamespace, BroadcastMixin, RoomsMixin, Router, event
 
 __all__ = ["ChatNamespace", "router"]
 
@@ -109,6 +109,9 @@ class ChatNamespace(BaseNamespace, RoomsMixin, BroadcastMixin):
         resend_nicknames_later(self.socket.manager, self.ns_name)
         return True
 
+    # 4.x clients' names reach an on_ method only when they are Python identifiers: 'user
+    # message' needs its handler named (0.9 clients' also find on_user_message by itself).
+    @event("user message")
     def on_user_message(self, msg: str) -> bool:
         nickname = self.session.get("nickname")
         if self.room is None or not nickname:

@@ -15,7 +15,7 @@ from typing import Any
 import tornado.web
 from tornado.httpserver import HTTPServer
 
-from tornio import BaseNamespace, Router
+from tornio import BaseNamespace, Router, event
 from tornio.modern.endpoint import EngineConnection, EngineEndpoint
 
 TIMINGS = {"ping_interval": 0.3, "ping_timeout": 0.2, "max_buffer_size": 1_000_000}
@@ -37,7 +37,8 @@ class MainNamespace(BaseNamespace):
     def on_message(self, *args: Any) -> None:
         self.emit("message-back", *args)
 
-    def on_message_with_ack(self, *args: Any) -> tuple[Any, ...]:
+    @event("message-with-ack")  # not an identifier: a modern client's name needs its handler
+    def message_with_ack(self, *args: Any) -> tuple[Any, ...]:
         return args
 
 

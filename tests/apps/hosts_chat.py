@@ -16,7 +16,7 @@ from pathlib import Path
 from types import ModuleType
 from typing import Any
 
-from tornio import BaseNamespace, BroadcastMixin, RoomsMixin, Router
+from tornio import BaseNamespace, BroadcastMixin, RoomsMixin, Router, event
 
 CHAT_EXAMPLE = Path(__file__).resolve().parents[2] / "examples" / "chat" / "chat.py"
 
@@ -39,6 +39,7 @@ class ClusterChatNamespace(BaseNamespace, RoomsMixin, BroadcastMixin):
         self.broadcast_event("announcement", f"{nickname} connected")
         return True
 
+    @event("user message")  # 4.x clients: not an identifier, so named explicitly
     def on_user_message(self, msg: str) -> bool:
         nickname = self.session.get("nickname")
         if self.room is None or not nickname:

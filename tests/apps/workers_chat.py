@@ -15,7 +15,7 @@ import importlib.util
 from pathlib import Path
 from types import ModuleType
 
-from tornio import BaseNamespace, BroadcastMixin, RoomsMixin, Router
+from tornio import BaseNamespace, BroadcastMixin, RoomsMixin, Router, event
 
 CHAT_EXAMPLE = Path(__file__).resolve().parents[2] / "examples" / "chat" / "chat.py"
 
@@ -40,6 +40,7 @@ class WorkersChatNamespace(BaseNamespace, RoomsMixin, BroadcastMixin):
         self.broadcast_event("nicknames", names)
         return True
 
+    @event("user message")  # 4.x clients: not an identifier, so named explicitly
     def on_user_message(self, msg: str) -> bool:
         nickname = self.session.get("nickname")
         if self.room is None or not nickname:

@@ -9,7 +9,12 @@
 // connection, several namespaces). Reconnection is off: an ended connection stays ended.
 //
 //   {"cmd": "open", "sock", "nsp", "manager", "auth"}   prints {"step": "connected", sock, id}
+//                                                  (with "refusable": true, a connect_error
+//                                                  prints "refused" {sock, message, data})
 //   {"cmd": "emit", "sock", "event", "args", "ack", "ref"}  prints "ack" {ref, args} or "sent"
+//                                                  (with "timeout" ms it prints "answer"
+//                                                  {ref, acked, args}: acked false when no
+//                                                  ack came in time)
 //   {"cmd": "answer", "sock", "event", "args"}   answers the oldest held ack of that event
 //                                                  now; prints "answered" {sock, event}
 //   {"cmd": "disconnect", "sock"}                 socket.disconnect(); prints "left" {sock}
@@ -98,11 +103,18 @@ async function open(command) {
     }
   });
   socket.on("disconnect", (reason) => out("disconnect", { sock: name, reason }));
-  await within(`connecting ${command.nsp}`, new Promise((resolve, reject) => {
-    socket.once("connect", resolve);
-    socket.once("connect_error", (err) => reject(new Error(`connect_error: ${err.message}`)));
+  const refusal = await within(`connecting ${command.nsp}`, new Promise((resolve, reject) => {
+    socket.once("connect", () => resolve(null));
+    socket.once("connect_error", (err) => {
+      if (command.refusable) resolve(err);
+      else reject(new Error(`connect_error: ${err.message}`));
+    });
     socket.connect();
   }));
+  if (refusal) {
+    out("refused", { sock: name, message: refusal.message, data: refusal.data ?? null });
+    return;
+  }
   out("connected", { sock: name, id: socket.id });
 }
 
@@ -111,7 +123,10 @@ async function run(command, quit) {
     await open(command);
   } else if (command.cmd === "emit") {
     const socket = socketNamed(command.sock);
-    if (command.ack) {
+    if (command.ack && command.timeout) {
+      socket.timeout(command.timeout).emit(command.event, ...(command.args ?? []),
+        (err, ...args) => out("answer", { ref: command.ref ?? null, acked: !err, args }));
+    } else if (command.ack) {
       const args = await within(`the ack of ${command.event}`, new Promise((resolve, reject) => {
         socket.timeout(STEP_TIMEOUT).emit(command.event, ...(command.args ?? []),
           (err, ...response) => (err ? reject(err) : resolve(response)));

@@ -42,12 +42,31 @@ class LifecycleDriver:
         self.send("open", sock=sock, nsp=nsp, manager=manager)
         return str((await self.step("connected", sock=sock))["id"])
 
+    async def refused(
+        self, sock: str, nsp: str, manager: str = "m", **fields: Any
+    ) -> dict[str, Any]:
+        """Connect ``nsp`` expecting a ``connect_error``; returns its ``message`` and
+        ``data`` (an AssertionError if it connects)."""
+        self.send("open", sock=sock, nsp=nsp, manager=manager, refusable=True, **fields)
+        line = await self.step("refused", sock=sock)
+        return {"message": line["message"], "data": line["data"]}
+
     async def emit(self, sock: str, event: str, *args: Any) -> list[Any]:
         """Emit with an ack; returns the ack's arguments."""
         self._refs += 1
         ref = f"{event}-{self._refs}"
         self.send("emit", sock=sock, event=event, args=list(args), ack=True, ref=ref)
         return list((await self.step("ack", ref=ref))["args"])
+
+    async def emit_waiting(self, sock: str, event: str, *args: Any, wait: int) -> list[Any] | None:
+        """Emit asking for an ack, waiting ``wait`` ms for it: its arguments, or None if
+        none came in that time."""
+        self._refs += 1
+        ref = f"{event}-{self._refs}"
+        self.send("emit", sock=sock, event=event, args=list(args), ack=True, ref=ref,
+                  timeout=wait)
+        line = await self.step("answer", ref=ref)
+        return list(line["args"]) if line["acked"] else None
 
     async def engine(self, action: str, manager: str = "m", **fields: Any) -> None:
         self.send("engine", action=action, manager=manager, **fields)

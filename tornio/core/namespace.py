@@ -1,9 +1,16 @@
 """``BaseNamespace``: gevent-socketio's namespace API, one instance per socket per endpoint.
 
-Handlers are ``on_<event>`` methods (spaces in event names become underscores) and the
-``recv_*`` hooks. A handler may be a plain method or ``async def``; what it returns becomes
-the client's acknowledgement arguments when the client asked for one (a tuple gives several
-arguments, anything else one). See ``reference/legacy.md`` §3.3 for the original.
+Handlers are ``on_<event>`` methods, methods marked ``@event('any name')``, functions
+registered with ``on(name, handler)`` (see :mod:`tornio.core.dispatch` for which name
+reaches which handler), and the ``recv_*`` hooks. A handler may be a plain method or
+``async def``; what it returns becomes the client's acknowledgement arguments when the
+client asked for one (a tuple gives several arguments, anything else one). See
+``reference/legacy.md`` §3.3 for the original.
+
+A connection passes the connect middlewares (``Router(middlewares=)``, then ``Cls.use(fn)``)
+before ``recv_connect``; an event passes ``recv_any`` (node's ``onAny``: every event) and the
+packet middlewares (``use_packets``, node's ``socket.use``) before its handler, and every
+event the namespace sends passes ``recv_any_outgoing`` (node's ``onAnyOutgoing``).
 
 ``recv_disconnecting(reason)`` and ``recv_disconnect(reason)`` receive node's disconnect
 reason; the gevent-socketio form ``recv_disconnect(self)`` still works (each class's
@@ -19,41 +26,22 @@ import contextlib
 import functools
 import inspect
 import logging
-import re
+import types
 from collections.abc import Callable, Coroutine, Iterable
 from typing import TYPE_CHECKING, Any
 
-from tornio.exceptions import Disconnected
+from tornio.core import dispatch
+from tornio.core.dispatch import ALLOWED_EVENT_NAME, CATCH_ALL, event, hybridmethod
+from tornio.exceptions import ConnectionRefused, Disconnected, EventRefused
 
 if TYPE_CHECKING:
     from tornado.httputil import HTTPServerRequest
 
     from tornio.core.socket import Socket
 
-__all__ = ["BaseNamespace"]
+__all__ = ["ALLOWED_EVENT_NAME", "BaseNamespace", "event"]
 
 log = logging.getLogger("tornio.core.namespace")
-
-#: Event names that may reach an ``on_<event>`` method: gevent-socketio's rule, widened by the
-#: separators modern applications use (``user-joined``, ``chat:message``, ``room.left``).
-ALLOWED_EVENT_NAME = re.compile(r"^[A-Za-z][A-Za-z0-9_ .:-]*$")
-_TO_UNDERSCORE = str.maketrans(" .:-", "____")
-
-# event name -> its on_ method's name, or None for a name no handler may have
-_method_names: dict[str, str | None] = {}
-_METHOD_NAMES_KEPT = 4096  # clients choose the names: keep the cache bounded
-
-
-def _method_name(event: str) -> str | None:
-    try:
-        return _method_names[event]
-    except KeyError:
-        pass
-    method = "on_" + event.translate(_TO_UNDERSCORE) if ALLOWED_EVENT_NAME.match(event) else None
-    if len(_method_names) < _METHOD_NAMES_KEPT:
-        _method_names[event] = method
-    return method
-
 
 _decorated: dict[type, bool] = {}
 
@@ -77,24 +65,63 @@ def _describe(cls: type, method_name: str) -> tuple[bool, bool]:
         if isinstance(func, (staticmethod, classmethod)) or not callable(func):
             info = (False, False)
         else:
-            try:
-                params = list(inspect.signature(func).parameters.values())
-            except (TypeError, ValueError):
-                params = []
-            positional = [
-                p
-                for p in params
-                if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD)
-            ]
-            has_self = bool(params) and params[0].kind in (
-                params[0].POSITIONAL_ONLY,
-                params[0].POSITIONAL_OR_KEYWORD,
-                params[0].VAR_POSITIONAL,
-            )
-            wants_packet = len(positional) == 2 and positional[1].name == "packet"
-            info = (has_self, wants_packet)
+            info = _describe_function(func)
         _signature_cache[key] = info
     return info
+
+
+def _describe_function(func: Callable[..., Any]) -> tuple[bool, bool]:
+    """(has a leading self parameter, takes the raw packet) of a handler function."""
+    try:
+        params = list(inspect.signature(func).parameters.values())
+    except (TypeError, ValueError):
+        params = []
+    positional = [p for p in params if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD)]
+    has_self = bool(params) and params[0].kind in (
+        params[0].POSITIONAL_ONLY,
+        params[0].POSITIONAL_OR_KEYWORD,
+        params[0].VAR_POSITIONAL,
+    )
+    return has_self, len(positional) == 2 and positional[1].name == "packet"
+
+
+_function_cache: dict[Callable[..., Any], tuple[bool, bool]] = {}
+
+
+def _describe_registered(func: Callable[..., Any]) -> tuple[bool, bool]:
+    try:
+        info = _function_cache.get(func)
+    except TypeError:  # an unhashable callable object
+        return _describe_function(func)
+    if info is None:
+        info = _function_cache[func] = _describe_function(func)
+    return info
+
+
+# hook name -> class -> the class overrides BaseNamespace's hook
+_overrides_cache: dict[str, dict[type, bool]] = {"recv_any": {}, "recv_any_outgoing": {}}
+
+
+def _overrides(cls: type, hook: str) -> bool:
+    classes = _overrides_cache[hook]
+    found = classes.get(cls)
+    if found is None:
+        found = classes[cls] = getattr(cls, hook) is not getattr(BaseNamespace, hook)
+    return found
+
+
+_CONNECT_MIDDLEWARES = dispatch.CONNECT_MIDDLEWARES
+_PACKET_MIDDLEWARES = dispatch.PACKET_MIDDLEWARES
+_infos = dispatch._infos  # the hot path reads it directly
+_any_hooks = _overrides_cache["recv_any"]
+
+
+def _refuse_event() -> EventRefused:
+    return EventRefused("event refused")
+
+
+def _refuse_connection() -> ConnectionRefused:
+    return ConnectionRefused()
 
 
 # (class, hook name) -> the hook takes the disconnect reason
@@ -127,6 +154,85 @@ def _check_timeout(timeout: float | None) -> None:
         raise ValueError(f"timeout must be a number of seconds >= 0 or None, not {timeout!r}")
 
 
+def _on_class(cls: type, name: str, handler: Callable[..., Any] | None = None) -> Any:
+    if handler is None:
+        def register(fn: Callable[..., Any]) -> Callable[..., Any]:
+            dispatch.register_route(cls, name, fn)
+            return fn
+
+        dispatch.check_event_name(name)
+        return register
+    dispatch.register_route(cls, name, handler)
+    return handler
+
+
+def _on_instance(
+    self: BaseNamespace, name: str, handler: Callable[..., Any] | None = None
+) -> Any:
+    """Register ``handler`` for the event ``name`` (any string, as the client sends it).
+
+    On the class, ``Chat.on(name, handler)`` (or ``@Chat.on(name)``) registers
+    ``handler(namespace, *args)`` for every instance of ``Chat`` and its subclasses; on an
+    instance, ``self.on(name, handler)`` registers ``handler(*args)`` (a bound method, a
+    closure) for this socket's namespace alone, ahead of the class's. ``'*'`` registers the
+    catch-all, called ``handler(..., event, *args)`` for events that have no other handler.
+    Registering a name again replaces its handler. Returns ``handler`` (without one: a
+    decorator).
+    """
+    dispatch.check_event_name(name)
+
+    def register(fn: Callable[..., Any]) -> Callable[..., Any]:
+        if not callable(fn):
+            raise TypeError(f"an event handler must be callable, not {type(fn).__name__}")
+        if self._handlers is None:
+            self._handlers = {}
+        self._handlers[name] = fn
+        return fn
+
+    return register if handler is None else register(handler)
+
+
+def _use_class(cls: type, middleware: Callable[..., Any]) -> Callable[..., Any]:
+    dispatch.add_to_chain(cls, _CONNECT_MIDDLEWARES, middleware)
+    return middleware
+
+
+def _use_instance(self: BaseNamespace, middleware: Callable[..., Any]) -> Callable[..., Any]:
+    """``Chat.use(fn)``: a connect middleware, ``fn(namespace)`` (plain or ``async``), run
+    for every connection to ``Chat`` (and its subclasses) after the Router's
+    ``middlewares`` and before ``recv_connect``; raising
+    :class:`~tornio.exceptions.ConnectionRefused` (or returning False) refuses it. Returns
+    ``fn``, so it works as a decorator. On an instance it raises TypeError: a socket's
+    events are filtered with ``self.use_packets(fn)``."""
+    raise TypeError(
+        "use() registers a connect middleware on a namespace class (Chat.use(fn)); "
+        "for this socket's events, use self.use_packets(fn)"
+    )
+
+
+def _use_packets_class(cls: type, middleware: Callable[..., Any]) -> Callable[..., Any]:
+    dispatch.add_to_chain(cls, _PACKET_MIDDLEWARES, middleware)
+    return middleware
+
+
+def _use_packets_instance(
+    self: BaseNamespace, middleware: Callable[..., Any]
+) -> Callable[..., Any]:
+    """A packet middleware (node's ``socket.use``): ``fn(namespace, event, args)``, plain or
+    ``async``, runs for every event before its handler, after ``recv_any``; ``args`` is the
+    event's argument list, which it may change. Raising
+    :class:`~tornio.exceptions.EventRefused` (or returning False) refuses the event: its
+    handler does not run, no ack is sent, and ``recv_refused(error)`` runs.
+    ``Chat.use_packets(fn)`` filters every instance's events, ``self.use_packets(fn)`` this
+    socket's alone (after the class's). Returns ``fn``."""
+    if not callable(middleware):
+        raise TypeError(f"a middleware must be callable, not {type(middleware).__name__}")
+    if self._packet_filters is None:
+        self._packet_filters = []
+    self._packet_filters.append(middleware)
+    return middleware
+
+
 class BaseNamespace:
     """The base class of every namespace (see the module docstring).
 
@@ -140,6 +246,17 @@ class BaseNamespace:
     """
 
     socket: Socket
+    # What one instance registered (``self.on``, ``self.use_packets``), once it does.
+    _handlers: dict[str, Callable[..., Any]] | None = None
+    _packet_filters: list[Callable[..., Any]] | None = None
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        dispatch.collect_routes(cls)
+
+    on = hybridmethod(_on_class, _on_instance)
+    use = hybridmethod(_use_class, _use_instance)
+    use_packets = hybridmethod(_use_packets_class, _use_packets_instance)
 
     def __init__(
         self, environ: dict[str, Any], ns_name: str, request: HTTPServerRequest | None = None
@@ -222,6 +339,23 @@ class BaseNamespace:
     def recv_error(self, packet: dict[str, Any]) -> Any:
         """The client sent an error packet."""
 
+    def recv_any(self, event: str, *args: Any) -> Any:
+        """Every event the client sends, handled or not, before the packet middlewares and
+        its handler (node's ``socket.onAny``). Its return value is ignored (an ``async``
+        one runs as a job of the namespace); the handler's is the ack."""
+
+    def recv_any_outgoing(self, event: str, *args: Any) -> Any:
+        """Every event this namespace sent its client (``emit``, ``send``: ``"message"``,
+        ``call``, and the broadcasts it received), once it was sent (node's
+        ``socket.onAnyOutgoing``). Acks and ``error`` reports are not events."""
+
+    def recv_refused(self, error: EventRefused) -> Any:
+        """A packet middleware refused an event (``error.event``, ``error.event_args``): its
+        handler did not run and no ack went out (node emits ``"error"`` on the server's
+        socket). By default a log line; the client is told nothing unless this emits or
+        disconnects."""
+        log.info("event %r refused on %s %r: %s", error.event, self.sid, self.ns_name, error)
+
     # -- dispatch ----------------------------------------------------------------------------
 
     def process_packet(self, packet: dict[str, Any]) -> Any:
@@ -234,8 +368,18 @@ class BaseNamespace:
         if packet_type == "json":
             return self.call_method_with_acl("recv_json", packet, packet.get("data"))
         if packet_type == "connect":
-            # The socket answers the client once recv_connect has not refused.
-            return self.call_method_with_acl("recv_connect", packet)
+            # The socket answers the client once the middlewares and recv_connect accepted.
+            settings = self.socket.manager.settings
+            chain = (*settings.middlewares,
+                     *dispatch.class_chain(type(self), _CONNECT_MIDDLEWARES))
+            if chain and self.recovered and settings.recovery_skip_middlewares:
+                chain = ()  # a recovered connection passed them once (node's skipMiddlewares)
+            if not chain:
+                return self.call_method_with_acl("recv_connect", packet)
+            return dispatch.run_chain(
+                chain, (self,), functools.partial(self.call_method_with_acl, "recv_connect",
+                                                  packet), _refuse_connection,
+            )
         if packet_type == "error":
             return self.call_method_with_acl("recv_error", packet)
         if packet_type == "ack":
@@ -249,15 +393,144 @@ class BaseNamespace:
         return None
 
     def process_event(self, packet: dict[str, Any]) -> Any:
-        method_name = _method_name(packet["name"])
-        if method_name is None:
+        """One event: ``recv_any``, the packet middlewares, then its handler (see
+        :meth:`dispatch_event`)."""
+        name: str = packet["name"]
+        args = packet.get("args")
+        if args is None:
+            args = packet["args"] = []
+        cls = type(self)
+        info = _infos.get(cls) or dispatch.info(cls)
+        any_hook = _any_hooks.get(cls)
+        if any_hook is None:
+            any_hook = _overrides(cls, "recv_any")
+        if any_hook:
+            self._run_hook("recv_any", name, *args)
+        chain = info.packets
+        if self._packet_filters:
+            chain = (*chain, *self._packet_filters)
+        if not chain:
+            if self._handlers is None:  # the usual case: straight to the on_ method
+                method = info.methods[self.socket.protocol == "legacy"].get(name)
+                if method is not None:
+                    return self.call_method_with_acl(method, packet, *args)
+            return self.dispatch_event(name, args, packet)
+        try:
+            result = dispatch.run_chain(
+                chain, (self, name, args),
+                functools.partial(self.dispatch_event, name, args, packet), _refuse_event,
+            )
+        except EventRefused as refusal:
+            self._refused(refusal, name, args)
+            raise
+        if inspect.isawaitable(result):
+            return self._await_filtered(result, name, args)
+        return result
+
+    async def _await_filtered(self, result: Any, name: str, args: list[Any]) -> Any:
+        try:
+            return await result
+        except EventRefused as refusal:
+            self._refused(refusal, name, args)
+            raise
+
+    def _refused(self, refusal: EventRefused, name: str, args: list[Any]) -> None:
+        if refusal.event is None:
+            refusal.event, refusal.event_args = name, list(args)
+        self._run_hook("recv_refused", refusal)
+
+    def dispatch_event(self, name: str, args: list[Any], packet: dict[str, Any]) -> Any:
+        """Call the handler of the event ``name`` and return its result (the ack): this
+        instance's registration for it, else its class's (``@event``, ``Cls.on``), else
+        its ``on_`` method (see :mod:`tornio.core.dispatch`), else a catch-all (``'*'``:
+        this instance's, then the class's), else an error event to the client."""
+        handlers = self._handlers
+        if handlers is not None:
+            handler = handlers.get(name)
+            if handler is not None:
+                return self._call_registered(handler, packet, args, False)
+        route = dispatch.route(type(self), name, self.socket.protocol == "legacy")
+        if route.catch_all or route.error is not None:
+            handler = handlers.get(CATCH_ALL) if handlers is not None else None
+            if handler is not None:
+                return self._call_registered(handler, packet, [name, *args], False)
+        if route.catch_all:
+            args = [name, *args]
+        if route.attr is not None:
+            return self.call_method_with_acl(route.attr, packet, *args)
+        if route.func is not None:
+            return self._call_registered(route.func, packet, args, True, route.acl)
+        assert route.error is not None
+        self.error(*route.error, msg_id=packet.get("id"))
+        return None
+
+    def _call_registered(
+        self,
+        handler: Callable[..., Any],
+        packet: dict[str, Any],
+        args: list[Any],
+        takes_self: bool,
+        acl: str | None = None,
+    ) -> Any:
+        """Call a handler registered with ``on()``: ``handler(self, *args)`` for the class's
+        (``takes_self``), ``handler(*args)`` for this instance's."""
+        if acl is None:
+            acl = getattr(handler, "__name__", "handler")
+        if not self.is_method_allowed(acl):
             self.error(
-                "unallowed_event_name",
-                "name must only contains alpha numerical characters",
+                "method_access_denied",
+                f'You do not have access to method "{acl}"',
                 msg_id=packet.get("id"),
             )
             return None
-        return self.call_method_with_acl(method_name, packet, *packet.get("args", ()))
+        if takes_self:
+            has_self, wants_packet = _describe_registered(handler)
+            if not has_self:
+                self.error(
+                    "invalid_method_args",
+                    "The server-side method is invalid, as it doesn't "
+                    "have 'self' as its first argument",
+                    msg_id=packet.get("id"),
+                )
+                return None
+            handler = types.MethodType(handler, self)
+        else:
+            wants_packet = False
+        if _has_decorator(type(self)):
+            handler = self.exception_handler_decorator(handler)  # type: ignore[attr-defined]
+        if wants_packet:
+            return handler(packet)
+        return handler(*args)
+
+    def _run_hook(self, hook: str, *args: Any) -> None:
+        """Call ``recv_any``, ``recv_any_outgoing`` or ``recv_refused``: a failure is logged,
+        an ``async`` one runs as a job of the namespace."""
+        method = getattr(self, hook)
+        if _has_decorator(type(self)):
+            method = self.exception_handler_decorator(method)  # type: ignore[attr-defined]
+        try:
+            result = method(*args)
+        except Exception:
+            log.exception("%s of %r failed", hook, self.ns_name)
+            return
+        if inspect.isawaitable(result):
+            self._run_coroutine(self._await_hook(hook, result))
+
+    async def _await_hook(self, hook: str, awaitable: Any) -> None:
+        try:
+            await awaitable
+        except Exception:
+            log.exception("%s of %r failed", hook, self.ns_name)
+
+    @property
+    def watches_outgoing(self) -> bool:
+        """The class has a ``recv_any_outgoing`` (its socket tells the manager, which then
+        calls it for the broadcasts this namespace receives)."""
+        return _overrides(type(self), "recv_any_outgoing")
+
+    def _sent(self, event: str, args: Any) -> None:
+        if _overrides(type(self), "recv_any_outgoing"):
+            self._run_hook("recv_any_outgoing", event, *args)
 
     def call_method_with_acl(self, method_name: str, packet: dict[str, Any], *args: Any) -> Any:
         if not self.is_method_allowed(method_name):
@@ -358,9 +631,10 @@ class BaseNamespace:
             if timeout is not None:
                 raise ValueError("emit(timeout=) needs a callback= whose ack can time out")
             self.socket.send_packet(packet)
-            return
-        packet["ack"] = "data"
-        self._send_asking(packet, callback, timeout)
+        else:
+            packet["ack"] = "data"
+            self._send_asking(packet, callback, timeout)
+        self._sent(event, args)
 
     def send(
         self,
@@ -380,9 +654,10 @@ class BaseNamespace:
             if timeout is not None:
                 raise ValueError("send(timeout=) needs a callback= whose ack can time out")
             self.socket.send_packet(packet)
-            return
-        packet["ack"] = True
-        self._send_asking(packet, callback, timeout)
+        else:
+            packet["ack"] = True
+            self._send_asking(packet, callback, timeout)
+        self._sent("message", (message,))
 
     def _send_asking(
         self, packet: dict[str, Any], callback: Callable[..., Any], timeout: float | None
@@ -436,6 +711,7 @@ class BaseNamespace:
         }
         try:
             socket.send_packet(packet)
+            self._sent(event, args)
             ack_args = await answer
         finally:
             socket.cancel_ack(ack_id)  # a caller cancelled while waiting leaves nothing behind

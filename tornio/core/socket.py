@@ -27,10 +27,12 @@ import abc
 import asyncio
 import inspect
 import logging
-from collections.abc import Callable, Coroutine, Iterable, Mapping
+from collections.abc import Awaitable, Callable, Coroutine, Iterable, Mapping
 from typing import TYPE_CHECKING, Any, Protocol
 
-from tornio.exceptions import ConnectionRefused, Disconnected
+from tornio.core.dispatch import find_namespace
+from tornio.exceptions import ConnectionRefused, Disconnected, EventRefused
+from tornio.protocol.jsoncodec import JsonCodec, codec_for
 
 if TYPE_CHECKING:
     from tornado.httputil import HTTPServerRequest
@@ -86,6 +88,15 @@ class Namespace(Protocol):
         """Cancel the tasks the namespace runs."""
         ...
 
+    @property
+    def watches_outgoing(self) -> bool:
+        """It wants to see every event sent to its client (``recv_any_outgoing``)."""
+        ...
+
+    def _sent(self, event: str, args: Any) -> None:
+        """``event`` with ``args`` went to the client."""
+        ...
+
     def _run_coroutine(self, coro: Coroutine[Any, Any, Any]) -> asyncio.Task[Any]:
         """Run a handler's coroutine as a task that ends with the namespace."""
         ...
@@ -105,10 +116,14 @@ class SocketHost(Protocol):
     node_id: str
     #: Connection state recovery's memory; None when recovery is off.
     recovery: Recovery | None
+    #: Endpoint → how many of this process's namespace instances there watch what they
+    #: are sent (``watches_outgoing``): broadcasts there call them.
+    outgoing_watched: dict[str, int]
 
     @property
-    def namespaces(self) -> Mapping[str, NamespaceFactory]:
-        """Endpoint → namespace class (``''`` is the global namespace)."""
+    def namespaces(self) -> Mapping[Any, NamespaceFactory]:
+        """Endpoint → namespace class (``''`` is the global namespace); a key may also be
+        a dynamic namespace's regex or function (:func:`~tornio.core.dispatch.find_namespace`)."""
         ...
 
     def clock(self) -> float:
@@ -208,6 +223,8 @@ class Socket(abc.ABC):
 
     def __init__(self, manager: SocketHost, sid: str) -> None:
         self.manager = manager
+        #: The application's JSON (``json_default``, ``json`` settings); None: the built-in.
+        self.json_codec = codec_for(manager.settings.json, manager.settings.json_default)
         #: The session id (0.9 clients: also their id in every namespace).
         self.sessid = sid
         #: The socket's id in each namespace it is in (endpoint → id): ``to=`` in emits,
@@ -243,8 +260,16 @@ class Socket(abc.ABC):
 
     @classmethod
     @abc.abstractmethod
-    def encode_event(cls, namespace: str, event: str, args: list[Any]) -> Any:
-        """The wire form of an event for every socket of this flavour."""
+    def encode_event(
+        cls, namespace: str, event: str, args: list[Any], json: JsonCodec | None = None
+    ) -> Any:
+        """The wire form of an event for every socket of this flavour (``json``: the
+        application's JSON)."""
+
+    @abc.abstractmethod
+    def _check_encodable(self, packet: dict[str, Any]) -> None:
+        """Raise what sending ``packet`` now would raise (TypeError, ValueError) if it
+        cannot be encoded."""
 
     @abc.abstractmethod
     def send_raw(self, wire: Any) -> None:
@@ -322,13 +347,44 @@ class Socket(abc.ABC):
             self._send_connect_ok("")
 
     def connect_namespace(self, endpoint: str, packet: dict[str, Any] | None = None) -> None:
-        """The client asks to join a namespace: run its ``recv_connect``, which may refuse
-        (return False, or raise :class:`~tornio.exceptions.ConnectionRefused`); then answer."""
+        """The client asks to join a namespace: find its class (a dynamic namespace's
+        function may decide later), run its connect middlewares and ``recv_connect``, which
+        may refuse (return False, or raise :class:`~tornio.exceptions.ConnectionRefused`);
+        then answer."""
         if packet is None:
             packet = {"type": "connect", "endpoint": endpoint}
-        namespace = self._namespace(endpoint)
+        namespace = self.active_ns.get(endpoint)
         if namespace is None:
+            if endpoint in self._connecting:
+                return  # a 0.9 client asking again while its class is looked for
+            cls = self._namespace_class(endpoint)
+            if inspect.isawaitable(cls):
+                self._connecting[endpoint] = []  # a second CONNECT meanwhile is refused
+                self.manager.run_in_background(self._connect_when_found(endpoint, cls, packet))
+                return
+            if cls is None:
+                self._no_such_namespace(endpoint)
+                return
+            namespace = self._create_namespace(endpoint, cls)
+        self._connect(namespace, packet)
+
+    async def _connect_when_found(
+        self, endpoint: str, pending: Awaitable[NamespaceFactory | None], packet: dict[str, Any]
+    ) -> None:
+        try:
+            cls = await pending
+        except Exception:
+            log.exception("the namespace function for %r failed", endpoint)
+            cls = None
+        if self._connecting.pop(endpoint, None) is None or self.closed:
+            return  # the socket (or the client's wish to join) ended meanwhile
+        if cls is None:
+            self._no_such_namespace(endpoint)
             return
+        self._connect(self._create_namespace(endpoint, cls), packet)
+
+    def _connect(self, namespace: Namespace, packet: dict[str, Any]) -> None:
+        endpoint = namespace.ns_name
         self._connecting[endpoint] = []
         try:
             result = namespace.process_packet(packet)
@@ -362,7 +418,7 @@ class Socket(abc.ABC):
         if result is False or isinstance(result, ConnectionRefused):
             refusal = result if isinstance(result, ConnectionRefused) else ConnectionRefused()
             # never connected, so no disconnect hooks; but leave what recv_connect joined
-            self.active_ns.pop(endpoint, None)
+            self._forget_instance(endpoint)
             self.manager.rooms.remove_member(endpoint, self)
             self.sids.pop(endpoint, None)
             namespace.kill_local_jobs()
@@ -375,13 +431,55 @@ class Socket(abc.ABC):
             self._send(packet)
 
     def _namespace(self, endpoint: str) -> Namespace | None:
+        """The client's instance for ``endpoint``, made now if the client sends something
+        there without having connected it (0.9 clients may): the class must be known at
+        once (a dynamic namespace's ``async`` function is only asked by a connect)."""
         namespace = self.active_ns.get(endpoint)
         if namespace is not None:
             return namespace
-        cls = self.manager.namespaces.get(endpoint)
+        cls = self._namespace_class(endpoint)
+        if inspect.isawaitable(cls):
+            self.manager.run_in_background(self._ignore(cls))
+            cls = None
         if cls is None:
             self._no_such_namespace(endpoint)
             return None
+        return self._create_namespace(endpoint, cls)
+
+    @staticmethod
+    async def _ignore(pending: Awaitable[Any]) -> None:
+        try:
+            await pending
+        except Exception:
+            log.exception("a namespace function failed")
+
+    def _namespace_class(
+        self, endpoint: str
+    ) -> NamespaceFactory | Awaitable[NamespaceFactory | None] | None:
+        """The class of ``endpoint``: its key's in the application's namespaces, a dynamic
+        key's (a regex, a function; an ``async`` one gives an awaitable), else the
+        protocol's default."""
+        try:
+            found = find_namespace(self.manager.namespaces, endpoint, self.auth.get(endpoint, {}))
+        except Exception:
+            log.exception("the namespace function for %r failed", endpoint)
+            found = None
+        if inspect.isawaitable(found):
+            return self._or_default(endpoint, found)
+        return found if found is not None else self._default_namespace(endpoint)
+
+    async def _or_default(
+        self, endpoint: str, pending: Awaitable[NamespaceFactory | None]
+    ) -> NamespaceFactory | None:
+        found = await pending
+        return found if found is not None else self._default_namespace(endpoint)
+
+    def _default_namespace(self, endpoint: str) -> NamespaceFactory | None:
+        """The class serving an endpoint the application has none for: none, unless the
+        protocol always has it."""
+        return None
+
+    def _create_namespace(self, endpoint: str, cls: NamespaceFactory) -> Namespace:
         if endpoint not in self.sids:
             self.sids[endpoint] = self._new_namespace_sid(endpoint)
         if self._environ is None:
@@ -389,6 +487,9 @@ class Socket(abc.ABC):
             self._environ["socketio"] = self
         namespace = cls(self._environ, endpoint, self.request)
         self.active_ns[endpoint] = namespace
+        if namespace.watches_outgoing:
+            watched = self.manager.outgoing_watched
+            watched[endpoint] = watched.get(endpoint, 0) + 1
         # As gevent-socketio: the initialize() of every class in the MRO, mixins included, so
         # none needs super(); but each class's own only, so an inherited one runs once.
         for klass in type(namespace).__mro__:
@@ -400,6 +501,24 @@ class Socket(abc.ABC):
             except Exception:
                 log.exception("initialize() of %s failed", klass.__name__)
         return namespace
+
+    def _forget_instance(self, endpoint: str) -> Namespace | None:
+        namespace = self.active_ns.pop(endpoint, None)
+        if namespace is not None and namespace.watches_outgoing:
+            watched = self.manager.outgoing_watched
+            left = watched.get(endpoint, 0) - 1
+            if left > 0:
+                watched[endpoint] = left
+            else:
+                watched.pop(endpoint, None)
+        return namespace
+
+    def notify_outgoing(self, endpoint: str, event: str, args: list[Any]) -> None:
+        """A broadcast on ``endpoint`` went to this client: tell its namespace instance, if
+        it watches what it is sent."""
+        namespace = self.active_ns.get(endpoint)
+        if namespace is not None and namespace.watches_outgoing:
+            namespace._sent(event, args)
 
     def _call(
         self,
@@ -416,6 +535,8 @@ class Socket(abc.ABC):
         """
         try:
             result = method(*args)
+        except EventRefused:
+            return  # a packet middleware refused it: no ack (the namespace was told)
         except Exception:
             log.exception("handler for %s packet on %r failed", packet["type"],
                           packet["endpoint"])
@@ -434,6 +555,8 @@ class Socket(abc.ABC):
             result = await awaitable
         except asyncio.CancelledError:
             raise
+        except EventRefused:
+            return
         except Exception:
             log.exception("handler for %s packet on %r failed", packet["type"],
                           packet["endpoint"])
@@ -459,6 +582,7 @@ class Socket(abc.ABC):
         if self._connecting:
             held = self._connecting.get(packet.get("endpoint", ""))
             if held is not None:
+                self._check_encodable(packet)  # an emit that cannot be sent raises now
                 held.append(packet)  # sent once the namespace's connection is confirmed
                 return
         self._send(packet)
@@ -612,9 +736,10 @@ class Socket(abc.ABC):
         connection, whatever calls it again. A connection ``recv_connect`` has not accepted
         yet gets no hooks; its jobs are cancelled all the same."""
         self._namespace_ending(endpoint, reason)
-        namespace = self.active_ns.pop(endpoint, None)
+        namespace = self._forget_instance(endpoint)
         if namespace is None:  # a membership without an instance: the global namespace of
             self.manager.rooms.remove_member(endpoint, self)  # an application without one
+            self._connecting.pop(endpoint, None)  # (or a class still being looked for)
             self._drop_acks(endpoint, reason)
             return
         accepted = self._connecting.pop(endpoint, None) is None

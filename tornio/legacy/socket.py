@@ -14,6 +14,7 @@ if TYPE_CHECKING:
     from tornado.httputil import HTTPServerRequest
 
     from tornio.core.socket import SocketHost
+    from tornio.protocol.jsoncodec import JsonCodec
 
 __all__ = ["LegacySocket"]
 
@@ -41,14 +42,19 @@ class LegacySocket(Socket):
         self.engine = LegacySession(sid, manager.settings, now, self._on_session_close)
 
     @classmethod
-    def encode_event(cls, namespace: str, event: str, args: list[Any]) -> str:
-        return legacy.encode_event(namespace, event, args)
+    def encode_event(
+        cls, namespace: str, event: str, args: list[Any], json: JsonCodec | None = None
+    ) -> str:
+        return legacy.encode_event(namespace, event, args, json=json)
 
     def send_raw(self, wire: str) -> None:
         self.engine.send(wire, self.manager.clock())
 
     def _send(self, packet: dict[str, Any]) -> None:
-        self.engine.send(legacy.encode_packet(packet), self.manager.clock())
+        self.engine.send(legacy.encode_packet(packet, self.json_codec), self.manager.clock())
+
+    def _check_encodable(self, packet: dict[str, Any]) -> None:
+        legacy.encode_packet(packet, self.json_codec)
 
     def _send_connect_ok(self, endpoint: str) -> None:
         if endpoint:  # the global namespace's connect packet went out with the transport
@@ -92,7 +98,7 @@ class LegacySocket(Socket):
         """One encoded packet from the client."""
         self.engine.received(self.manager.clock())
         try:
-            packet = legacy.decode_packet(data)
+            packet = legacy.decode_packet(data, self.json_codec)
         except InvalidPacket as exc:
             self.error(
                 "invalid_packet",

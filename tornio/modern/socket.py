@@ -30,7 +30,8 @@ from typing import TYPE_CHECKING, Any
 
 from tornio.bus import ids
 from tornio.bus.store import plain_session
-from tornio.core.socket import Socket
+from tornio.core.namespace import BaseNamespace
+from tornio.core.socket import NamespaceFactory, Socket
 from tornio.core.watched import WatchedDict
 from tornio.exceptions import ConnectionRefused, InvalidPacket
 from tornio.modern.session import EngineSession, EngineSettings, Frame
@@ -40,6 +41,7 @@ from tornio.protocol.socketio import Packet, PacketType
 if TYPE_CHECKING:
     from tornio.bus.store import Recovery
     from tornio.core.socket import SocketHost
+    from tornio.protocol.jsoncodec import JsonCodec
 
 __all__ = ["ModernSocket", "MsgpackModernSocket"]
 
@@ -111,7 +113,8 @@ class ModernSocket(Socket):
             transport,
         )
         self.decoder = socketio.Decoder(
-            max_attachments=manager.settings.max_attachments, protocol=self.sio_version
+            max_attachments=manager.settings.max_attachments, protocol=self.sio_version,
+            json=self.json_codec,
         )
         self.msgpack = False
         self._parser_known = False
@@ -127,8 +130,10 @@ class ModernSocket(Socket):
     # -- broadcast encoding ------------------------------------------------------------------
 
     @classmethod
-    def encode_event(cls, namespace: str, event: str, args: list[Any]) -> list[Frame]:
-        parts = socketio.encode_event(to_nsp(namespace), [event, *args])
+    def encode_event(
+        cls, namespace: str, event: str, args: list[Any], json: JsonCodec | None = None
+    ) -> list[Frame]:
+        parts = socketio.encode_event(to_nsp(namespace), [event, *args], json=json)
         first = parts[0]
         frames: list[Frame] = ["4" + first if isinstance(first, str) else first]
         frames.extend(parts[1:])
@@ -162,15 +167,22 @@ class ModernSocket(Socket):
 
     def _send_sio(self, packet: Packet) -> None:
         if self.msgpack:
-            self.engine.send(msgpack_parser.encode(packet))
+            self.engine.send(msgpack_parser.encode(packet, self.json_codec))
             return
-        parts = socketio.encode(packet)
+        parts = socketio.encode(packet, self.json_codec)
         first = parts[0]
         head: Frame = "4" + first if isinstance(first, str) else first
         if len(parts) == 1:
             self.engine.send(head)
         else:
             self.engine.send_many([head, *parts[1:]])
+
+    def _check_encodable(self, packet: dict[str, Any]) -> None:
+        sio = self._to_sio(packet)
+        if self.msgpack:
+            msgpack_parser.encode(sio, self.json_codec)
+        else:
+            socketio.encode(sio, self.json_codec)
 
     @staticmethod
     def _to_sio(packet: dict[str, Any]) -> Packet:
@@ -218,6 +230,10 @@ class ModernSocket(Socket):
         else:
             data = refusal.message
         self._send_sio(Packet(PacketType.CONNECT_ERROR, to_nsp(endpoint), data))
+
+    def _default_namespace(self, endpoint: str) -> NamespaceFactory | None:
+        # As node: "/" is always served, by a plain namespace if the application has none.
+        return BaseNamespace if endpoint == "" else None
 
     def _no_such_namespace(self, endpoint: str) -> None:
         data: Any = (
@@ -409,5 +425,8 @@ class MsgpackModernSocket(ModernSocket):
     flavour = "sio-msgpack"
 
     @classmethod
-    def encode_event(cls, namespace: str, event: str, args: list[Any]) -> list[Frame]:
-        return [msgpack_parser.encode(Packet(PacketType.EVENT, to_nsp(namespace), [event, *args]))]
+    def encode_event(
+        cls, namespace: str, event: str, args: list[Any], json: JsonCodec | None = None
+    ) -> list[Frame]:
+        packet = Packet(PacketType.EVENT, to_nsp(namespace), [event, *args])
+        return [msgpack_parser.encode(packet, json)]

@@ -21,10 +21,11 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any, NoReturn, TypedDict
 
 from tornio.exceptions import InvalidPacket, InvalidPayload
+from tornio.protocol.jsoncodec import JsonCodec
 
 __all__ = [
     "ERROR_ADVICES",
@@ -156,18 +157,38 @@ def _check_endpoint(endpoint: str) -> None:
         raise ValueError(f"endpoint {endpoint!r} contains ':'")
 
 
-def encode_packet(packet: Mapping[str, Any]) -> str:
+def _application_loads(codec: JsonCodec | None) -> Callable[[str], Any]:
+    """The decoder of an application's JSON module (anything it raises is a ValueError),
+    or the built-in one."""
+    if codec is None or codec.loads is None:
+        return _decode_json
+    loads = codec.loads
+
+    def checked(text: str) -> Any:
+        try:
+            return loads(text)
+        except (ValueError, RecursionError):
+            raise
+        except Exception as exc:
+            raise ValueError(str(exc)) from exc
+
+    return checked
+
+
+def encode_packet(packet: Mapping[str, Any], json: JsonCodec | None = None) -> str:
     """Encode a packet dict as node's ``encodePacket`` does.
 
     ``id`` without ``ack`` means an automatic ack; ``ack='data'`` adds the ``+`` (only when
     there is an id). Error ``reason`` and ``advice`` are given by name. Missing optional keys
-    are treated as empty (a json packet without ``data`` carries ``null``).
+    are treated as empty (a json packet without ``data`` carries ``null``). ``json``: the
+    application's JSON (:mod:`tornio.protocol.jsoncodec`) writes the values.
 
     Raises:
         ValueError: unknown type, reason or advice name; an event without a name, an ack without
             an ``ackId``; an endpoint containing ``':'``; data JSON cannot represent.
         TypeError: message data that is not a ``str``; data JSON cannot represent.
     """
+    dumps = _encode_json if json is None else json.dumps_legacy
     ptype = packet.get("type")
     digit = _DIGIT_BY_TYPE.get(ptype) if isinstance(ptype, str) else None
     if digit is None:
@@ -188,7 +209,7 @@ def encode_packet(packet: Mapping[str, Any]) -> str:
             raise ValueError("event packet without a name")
         args = packet.get("args")
         if args:
-            return f'{head}:{{"name":{_encode_json(name)},"args":{_encode_json(_as_array(args))}}}'
+            return f'{head}:{{"name":{_encode_json(name)},"args":{dumps(_as_array(args))}}}'
         return f'{head}:{{"name":{_encode_json(name)}}}'
     if digit == "3":  # message
         data = packet.get("data")
@@ -203,10 +224,10 @@ def encode_packet(packet: Mapping[str, Any]) -> str:
             raise ValueError("ack packet without an ackId")
         args = packet.get("args")
         if args:
-            return f"{head}:{ack_id}+{_encode_json(_as_array(args))}"
+            return f"{head}:{ack_id}+{dumps(_as_array(args))}"
         return f"{head}:{ack_id}"
     if digit == "4":  # json
-        return f"{head}:{_encode_json(packet.get('data'))}"
+        return f"{head}:{dumps(packet.get('data'))}"
     if digit == "1":  # connect
         qs = packet.get("qs")
         return f"{head}:{qs}" if qs else head
@@ -233,12 +254,18 @@ def _as_array(args: Any) -> Any:
     return list(args)
 
 
-def encode_event(endpoint: str, name: str, args: Sequence[Any], msg_id: int | None = None) -> str:
+def encode_event(
+    endpoint: str,
+    name: str,
+    args: Sequence[Any],
+    msg_id: int | None = None,
+    json: JsonCodec | None = None,
+) -> str:
     """Encode an event packet; the fast path for emits.
 
     Equivalent to ``encode_packet({'type': 'event', 'endpoint': endpoint, 'name': name,
-    'args': args, 'id': msg_id, 'ack': 'data'})``: an id always asks for a data ack, because
-    the peer answers an event by calling the callback with arguments.
+    'args': args, 'id': msg_id, 'ack': 'data'}, json)``: an id always asks for a data ack,
+    because the peer answers an event by calling the callback with arguments.
 
     Raises:
         ValueError: the endpoint contains ``':'``; args hold a NaN or infinite float.
@@ -250,12 +277,14 @@ def encode_event(endpoint: str, name: str, args: Sequence[Any], msg_id: int | No
     if args:
         if type(args) is not list and type(args) is not tuple:
             args = list(args)
-        return f'{head}{endpoint}:{{"name":{_encode_json(name)},"args":{_encode_json(args)}}}'
+        body = _encode_json(args) if json is None else json.dumps_legacy(args)
+        return f'{head}{endpoint}:{{"name":{_encode_json(name)},"args":{body}}}'
     return f'{head}{endpoint}:{{"name":{_encode_json(name)}}}'
 
 
-def decode_packet(data: str) -> Packet:
-    """Decode one packet as node's ``decodePacket`` does, but strictly.
+def decode_packet(data: str, json: JsonCodec | None = None) -> Packet:
+    """Decode one packet as node's ``decodePacket`` does, but strictly (an application's
+    ``json`` module reads the values).
 
     The result always has ``type`` and ``endpoint``; ``id`` and ``ack`` when the packet carries
     an id; then ``data`` (message, json), ``name`` and ``args`` (event), ``ackId`` and ``args``
@@ -268,6 +297,7 @@ def decode_packet(data: str) -> Packet:
         InvalidPacket: the packet is malformed, has an unknown type, or its data does not fit
             its type. ``endpoint`` is set when it could be read.
     """
+    loads = _decode_json if json is None else _application_loads(json)
     m = _match_packet(data)
     if m is None:
         raise InvalidPacket(f"malformed packet {_excerpt(data)}")
@@ -297,7 +327,7 @@ def decode_packet(data: str) -> Packet:
 
     if digit == "5":  # event
         try:
-            obj = _decode_json(body)
+            obj = loads(body)
         except (ValueError, RecursionError):
             raise InvalidPacket(f"event data is not JSON: {_excerpt(body)}", endpoint) from None
         if type(obj) is not dict:
@@ -325,7 +355,7 @@ def decode_packet(data: str) -> Packet:
         packet["ackId"] = int(ack_id)
         if rest:
             try:
-                args = _decode_json(rest)
+                args = loads(rest)
             except (ValueError, RecursionError):
                 raise InvalidPacket(f"ack args are not JSON: {_excerpt(body)}", endpoint) from None
             if type(args) is not list:
@@ -335,7 +365,7 @@ def decode_packet(data: str) -> Packet:
             packet["args"] = []
     elif digit == "4":  # json
         try:
-            packet["data"] = _decode_json(body)
+            packet["data"] = loads(body)
         except (ValueError, RecursionError):
             raise InvalidPacket(f"json data is not JSON: {_excerpt(body)}", endpoint) from None
     elif digit == "1":  # connect

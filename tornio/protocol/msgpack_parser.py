@@ -42,6 +42,7 @@ from typing import Any
 import msgpack  # type: ignore[import-untyped]
 
 from tornio.exceptions import InvalidPacket
+from tornio.protocol.jsoncodec import JsonCodec
 from tornio.protocol.socketio import Packet, PacketType, _check_data
 
 __all__ = ["decode", "encode"]
@@ -49,11 +50,13 @@ __all__ = ["decode", "encode"]
 _pack = msgpack.Packer(use_bin_type=True, autoreset=True).pack
 
 
-def encode(packet: Packet) -> bytes:
+def encode(packet: Packet, json: JsonCodec | None = None) -> bytes:
     """Encode ``packet`` as one msgpack map ``{type, nsp[, data][, id]}``.
 
     BINARY_EVENT and BINARY_ACK are written as EVENT and ACK (binary values need no
-    attachments here); ``data`` and ``id`` are left out when ``None``.
+    attachments here); ``data`` and ``id`` are left out when ``None``. ``json``: the
+    application's JSON (:mod:`tornio.protocol.jsoncodec`) converts what msgpack has no
+    type for.
 
     Raises:
         TypeError: data msgpack cannot represent.
@@ -70,7 +73,7 @@ def encode(packet: Packet) -> bytes:
     if packet.id is not None:
         obj["id"] = packet.id
     try:
-        return _pack(obj)
+        return _pack(obj) if json is None else json.pack(obj)
     except OverflowError as exc:
         raise ValueError(str(exc)) from None
 

@@ -36,6 +36,7 @@ from enum import IntEnum
 from typing import Any, NoReturn
 
 from tornio.exceptions import InvalidPacket
+from tornio.protocol.jsoncodec import JsonCodec
 
 __all__ = [
     "RESERVED_EVENTS",
@@ -116,27 +117,46 @@ def _escape_surrogate(m: re.Match[str]) -> str:
     return f"\\u{ord(m.group()):04x}"
 
 
-def _dumps(data: Any) -> str:
-    body = _encode_json(data)
+def _dumps(data: Any, codec: JsonCodec | None = None) -> str:
+    body = _encode_json(data) if codec is None else codec.dumps_modern(data)
     if body.isascii():
         return body
     return _sub_surrogates(_escape_surrogate, body)
 
 
-def _dumps_binary(data: Any) -> tuple[str, list[bytes]]:
+def _dumps_binary(data: Any, codec: JsonCodec | None = None) -> tuple[str, list[bytes]]:
     """Serialise ``data``, replacing binary values by placeholders in depth-first order."""
     buffers: list[bytes] = []
+    if codec is not None and codec.module is not None:
+        body = codec.dumps_modern(_take_binary(data, buffers))
+    else:
+        default = None if codec is None else codec.default
 
-    def placeholder(obj: Any) -> dict[str, Any]:
-        if isinstance(obj, _BYTES_TYPES):
-            buffers.append(bytes(obj))
-            return {"_placeholder": True, "num": len(buffers) - 1}
-        raise TypeError(f"Object of type {type(obj).__name__} is not JSON serializable")
+        def placeholder(obj: Any) -> Any:
+            if isinstance(obj, _BYTES_TYPES):
+                buffers.append(bytes(obj))
+                return {"_placeholder": True, "num": len(buffers) - 1}
+            if default is not None:
+                return default(obj)
+            raise TypeError(f"Object of type {type(obj).__name__} is not JSON serializable")
 
-    body = json.JSONEncoder(**_JSON_OPTIONS, default=placeholder).encode(data)
+        body = json.JSONEncoder(**_JSON_OPTIONS, default=placeholder).encode(data)
     if not body.isascii():
         body = _sub_surrogates(_escape_surrogate, body)
     return body, buffers
+
+
+def _take_binary(data: Any, buffers: list[bytes]) -> Any:
+    """A copy of ``data`` (lists, tuples and dicts) with its binary values replaced by
+    placeholders, in the order the JSON encoder meets them; they go to ``buffers``."""
+    if isinstance(data, _BYTES_TYPES):
+        buffers.append(bytes(data))
+        return {"_placeholder": True, "num": len(buffers) - 1}
+    if isinstance(data, (list, tuple)):
+        return [_take_binary(item, buffers) for item in data]
+    if isinstance(data, dict):
+        return {key: _take_binary(item, buffers) for key, item in data.items()}
+    return data
 
 
 def _reject_constant(name: str) -> NoReturn:
@@ -174,12 +194,15 @@ def _id_text(msg_id: int | None) -> str:
     return str(msg_id)
 
 
-def encode(packet: Packet) -> list[str | bytes]:
+def encode(packet: Packet, json: JsonCodec | None = None) -> list[str | bytes]:
     """Encode ``packet``: the text packet, then its attachments (``bytes``), if any.
 
     An EVENT or ACK whose data holds ``bytes`` (or ``bytearray``/``memoryview``) anywhere in
     nested lists and dicts becomes a BINARY_EVENT or BINARY_ACK. ``packet.attachments`` is not
     read. Data shape is not checked (the application layer refuses reserved event names).
+
+    ``json``: the application's JSON (:mod:`tornio.protocol.jsoncodec`), None for the
+    built-in one.
 
     Raises:
         ValueError: a namespace not starting with ``/`` or holding ``,``; a negative or non-int
@@ -196,9 +219,9 @@ def encode(packet: Packet) -> list[str | bytes]:
         return [f"{ptype.value}{head}"]
     if ptype in _DATA_TYPES:
         try:
-            body = _dumps(data)
+            body = _dumps(data, json)
         except TypeError:
-            body, buffers = _dumps_binary(data)
+            body, buffers = _dumps_binary(data, json)
             if ptype == _EVENT:
                 ptype = _BINARY_EVENT
             elif ptype == _ACK:
@@ -207,13 +230,15 @@ def encode(packet: Packet) -> list[str | bytes]:
         if ptype in _BINARY_TYPES:
             return [f"{ptype.value}0-{head}{body}"]
         return [f"{ptype.value}{head}{body}"]
-    return [f"{ptype.value}{head}{_dumps(data)}"]
+    return [f"{ptype.value}{head}{_dumps(data, json)}"]
 
 
-def encode_event(nsp: str, args: Sequence[Any], id: int | None = None) -> list[str | bytes]:
+def encode_event(
+    nsp: str, args: Sequence[Any], id: int | None = None, json: JsonCodec | None = None
+) -> list[str | bytes]:
     """Encode an EVENT whose data is ``args`` (the event name first); the fast path for emits.
 
-    Equivalent to ``encode(Packet(PacketType.EVENT, nsp, list(args), id))``.
+    Equivalent to ``encode(Packet(PacketType.EVENT, nsp, list(args), id), json)``.
 
     Raises:
         ValueError, TypeError: as :func:`encode`.
@@ -222,9 +247,9 @@ def encode_event(nsp: str, args: Sequence[Any], id: int | None = None) -> list[s
         args = list(args)
     head = _id_text(id) if nsp == "/" else _nsp_prefix(nsp) + _id_text(id)
     try:
-        body = _encode_json(args)
+        body = _encode_json(args) if json is None else json.dumps_modern(args)
     except TypeError:
-        body, buffers = _dumps_binary(args)
+        body, buffers = _dumps_binary(args, json)
         return [f"5{len(buffers)}-{head}{body}", *buffers]
     if not body.isascii():
         body = _sub_surrogates(_escape_surrogate, body)
@@ -315,18 +340,22 @@ class Decoder:
     ``attachments`` count, with each placeholder replaced by its ``bytes``.
 
     ``protocol`` is the Socket.IO protocol revision: 5 (socket.io-client ≥ 3) or 4
-    (socket.io-client 2.x, whose CONNECT carries no JSON).
+    (socket.io-client 2.x, whose CONNECT carries no JSON). ``json``: the application's JSON
+    (:mod:`tornio.protocol.jsoncodec`); a ``json`` module's ``loads`` reads the payloads.
 
     After an error the decoder forgets any pending packet; callers close the connection.
     """
 
-    __slots__ = ("_buffers", "_pending", "max_attachments", "protocol")
+    __slots__ = ("_buffers", "_loads", "_pending", "max_attachments", "protocol")
 
-    def __init__(self, max_attachments: int = 10, protocol: int = 5) -> None:
+    def __init__(
+        self, max_attachments: int = 10, protocol: int = 5, json: JsonCodec | None = None
+    ) -> None:
         if protocol not in (4, 5):
             raise ValueError(f"unsupported Socket.IO protocol {protocol!r}")
         self.max_attachments = max_attachments
         self.protocol = protocol
+        self._loads = _decode_json if json is None or json.loads is None else json.loads
         self._pending: Packet | None = None
         self._buffers: list[bytes] = []
 
@@ -407,8 +436,12 @@ class Decoder:
         present = pos < len(text)
         if present:
             try:
-                data = _decode_json(text[pos:])
+                data = self._loads(text[pos:])
             except (ValueError, RecursionError):
+                raise InvalidPacket(f"invalid payload in {_excerpt(text)}", nsp) from None
+            except Exception:  # an application's loads may raise anything
+                if self._loads is _decode_json:
+                    raise
                 raise InvalidPacket(f"invalid payload in {_excerpt(text)}", nsp) from None
         _check_data(ptype, data, present, self.protocol, nsp)
         return Packet(ptype, nsp, data, msg_id, attachments)

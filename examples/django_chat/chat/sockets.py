@@ -14,7 +14,7 @@ from typing import Any
 
 from django.contrib.auth import get_user_model
 
-from tornio import BroadcastMixin, RoomsMixin
+from tornio import BroadcastMixin, RoomsMixin, event
 from tornio.contrib.django import DjangoNamespace, namespace
 
 log = logging.getLogger("chat")
@@ -61,6 +61,9 @@ class ChatNamespace(DjangoNamespace, RoomsMixin, BroadcastMixin):
         await self._take(nickname, others)
         return True
 
+    # 4.x clients' names reach an on_ method only when they are Python identifiers: 'user
+    # message' needs its handler named (0.9 clients' also find on_user_message by itself).
+    @event("user message")
     def on_user_message(self, msg: str) -> bool:
         nickname = self.session.get("nickname")
         if self.room is None or not nickname:
