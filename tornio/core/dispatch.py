@@ -49,9 +49,15 @@ __all__ = [
     "forget_routes",
     "hybridmethod",
     "info",
+    "on_class",
+    "on_instance",
     "register_route",
     "route",
     "run_chain",
+    "use_class",
+    "use_instance",
+    "use_packets_class",
+    "use_packets_instance",
 ]
 
 #: Event names that may reach an ``on_<event>`` method for a 0.9 client: gevent-socketio's
@@ -373,6 +379,88 @@ async def _finish_chain(
     if inspect.isawaitable(result):
         result = await result
     return result
+
+
+# -- registering, on a class or on one instance -----------------------------------------
+
+
+def on_class(cls: type, name: str, handler: Callable[..., Any] | None = None) -> Any:
+    if handler is None:
+        def register(fn: Callable[..., Any]) -> Callable[..., Any]:
+            register_route(cls, name, fn)
+            return fn
+
+        check_event_name(name)
+        return register
+    register_route(cls, name, handler)
+    return handler
+
+
+def on_instance(
+    self: Any, name: str, handler: Callable[..., Any] | None = None
+) -> Any:
+    """Register ``handler`` for the event ``name`` (any string, as the client sends it).
+
+    On the class, ``Chat.on(name, handler)`` (or ``@Chat.on(name)``) registers
+    ``handler(namespace, *args)`` for every instance of ``Chat`` and its subclasses; on an
+    instance, ``self.on(name, handler)`` registers ``handler(*args)`` (a bound method, a
+    closure) for this socket's namespace alone, ahead of the class's. ``'*'`` registers the
+    catch-all, called ``handler(..., event, *args)`` for events that have no other handler.
+    Registering a name again replaces its handler. Returns ``handler`` (without one: a
+    decorator).
+    """
+    check_event_name(name)
+
+    def register(fn: Callable[..., Any]) -> Callable[..., Any]:
+        if not callable(fn):
+            raise TypeError(f"an event handler must be callable, not {type(fn).__name__}")
+        if self._handlers is None:
+            self._handlers = {}
+        self._handlers[name] = fn
+        return fn
+
+    return register if handler is None else register(handler)
+
+
+def use_class(cls: type, middleware: Callable[..., Any]) -> Callable[..., Any]:
+    add_to_chain(cls, CONNECT_MIDDLEWARES, middleware)
+    return middleware
+
+
+def use_instance(self: Any, middleware: Callable[..., Any]) -> Callable[..., Any]:
+    """``Chat.use(fn)``: a connect middleware, ``fn(namespace)`` (plain or ``async``), run
+    for every connection to ``Chat`` (and its subclasses) after the Router's
+    ``middlewares`` and before ``recv_connect``; raising
+    :class:`~tornio.exceptions.ConnectionRefused` (or returning False) refuses it. Returns
+    ``fn``, so it works as a decorator. On an instance it raises TypeError: a socket's
+    events are filtered with ``self.use_packets(fn)``."""
+    raise TypeError(
+        "use() registers a connect middleware on a namespace class (Chat.use(fn)); "
+        "for this socket's events, use self.use_packets(fn)"
+    )
+
+
+def use_packets_class(cls: type, middleware: Callable[..., Any]) -> Callable[..., Any]:
+    add_to_chain(cls, PACKET_MIDDLEWARES, middleware)
+    return middleware
+
+
+def use_packets_instance(
+    self: Any, middleware: Callable[..., Any]
+) -> Callable[..., Any]:
+    """A packet middleware (node's ``socket.use``): ``fn(namespace, event, args)``, plain or
+    ``async``, runs for every event before its handler, after ``recv_any``; ``args`` is the
+    event's argument list, which it may change. Raising
+    :class:`~tornio.exceptions.EventRefused` (or returning False) refuses the event: its
+    handler does not run, no ack is sent, and ``recv_refused(error)`` runs.
+    ``Chat.use_packets(fn)`` filters every instance's events, ``self.use_packets(fn)`` this
+    socket's alone (after the class's). Returns ``fn``."""
+    if not callable(middleware):
+        raise TypeError(f"a middleware must be callable, not {type(middleware).__name__}")
+    if self._packet_filters is None:
+        self._packet_filters = []
+    self._packet_filters.append(middleware)
+    return middleware
 
 
 # -- a method of the class and of each instance -------------------------------------------

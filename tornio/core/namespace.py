@@ -154,85 +154,6 @@ def _check_timeout(timeout: float | None) -> None:
         raise ValueError(f"timeout must be a number of seconds >= 0 or None, not {timeout!r}")
 
 
-def _on_class(cls: type, name: str, handler: Callable[..., Any] | None = None) -> Any:
-    if handler is None:
-        def register(fn: Callable[..., Any]) -> Callable[..., Any]:
-            dispatch.register_route(cls, name, fn)
-            return fn
-
-        dispatch.check_event_name(name)
-        return register
-    dispatch.register_route(cls, name, handler)
-    return handler
-
-
-def _on_instance(
-    self: BaseNamespace, name: str, handler: Callable[..., Any] | None = None
-) -> Any:
-    """Register ``handler`` for the event ``name`` (any string, as the client sends it).
-
-    On the class, ``Chat.on(name, handler)`` (or ``@Chat.on(name)``) registers
-    ``handler(namespace, *args)`` for every instance of ``Chat`` and its subclasses; on an
-    instance, ``self.on(name, handler)`` registers ``handler(*args)`` (a bound method, a
-    closure) for this socket's namespace alone, ahead of the class's. ``'*'`` registers the
-    catch-all, called ``handler(..., event, *args)`` for events that have no other handler.
-    Registering a name again replaces its handler. Returns ``handler`` (without one: a
-    decorator).
-    """
-    dispatch.check_event_name(name)
-
-    def register(fn: Callable[..., Any]) -> Callable[..., Any]:
-        if not callable(fn):
-            raise TypeError(f"an event handler must be callable, not {type(fn).__name__}")
-        if self._handlers is None:
-            self._handlers = {}
-        self._handlers[name] = fn
-        return fn
-
-    return register if handler is None else register(handler)
-
-
-def _use_class(cls: type, middleware: Callable[..., Any]) -> Callable[..., Any]:
-    dispatch.add_to_chain(cls, _CONNECT_MIDDLEWARES, middleware)
-    return middleware
-
-
-def _use_instance(self: BaseNamespace, middleware: Callable[..., Any]) -> Callable[..., Any]:
-    """``Chat.use(fn)``: a connect middleware, ``fn(namespace)`` (plain or ``async``), run
-    for every connection to ``Chat`` (and its subclasses) after the Router's
-    ``middlewares`` and before ``recv_connect``; raising
-    :class:`~tornio.exceptions.ConnectionRefused` (or returning False) refuses it. Returns
-    ``fn``, so it works as a decorator. On an instance it raises TypeError: a socket's
-    events are filtered with ``self.use_packets(fn)``."""
-    raise TypeError(
-        "use() registers a connect middleware on a namespace class (Chat.use(fn)); "
-        "for this socket's events, use self.use_packets(fn)"
-    )
-
-
-def _use_packets_class(cls: type, middleware: Callable[..., Any]) -> Callable[..., Any]:
-    dispatch.add_to_chain(cls, _PACKET_MIDDLEWARES, middleware)
-    return middleware
-
-
-def _use_packets_instance(
-    self: BaseNamespace, middleware: Callable[..., Any]
-) -> Callable[..., Any]:
-    """A packet middleware (node's ``socket.use``): ``fn(namespace, event, args)``, plain or
-    ``async``, runs for every event before its handler, after ``recv_any``; ``args`` is the
-    event's argument list, which it may change. Raising
-    :class:`~tornio.exceptions.EventRefused` (or returning False) refuses the event: its
-    handler does not run, no ack is sent, and ``recv_refused(error)`` runs.
-    ``Chat.use_packets(fn)`` filters every instance's events, ``self.use_packets(fn)`` this
-    socket's alone (after the class's). Returns ``fn``."""
-    if not callable(middleware):
-        raise TypeError(f"a middleware must be callable, not {type(middleware).__name__}")
-    if self._packet_filters is None:
-        self._packet_filters = []
-    self._packet_filters.append(middleware)
-    return middleware
-
-
 class BaseNamespace:
     """The base class of every namespace (see the module docstring).
 
@@ -254,9 +175,9 @@ class BaseNamespace:
         super().__init_subclass__(**kwargs)
         dispatch.collect_routes(cls)
 
-    on = hybridmethod(_on_class, _on_instance)
-    use = hybridmethod(_use_class, _use_instance)
-    use_packets = hybridmethod(_use_packets_class, _use_packets_instance)
+    on = hybridmethod(dispatch.on_class, dispatch.on_instance)
+    use = hybridmethod(dispatch.use_class, dispatch.use_instance)
+    use_packets = hybridmethod(dispatch.use_packets_class, dispatch.use_packets_instance)
 
     def __init__(
         self, environ: dict[str, Any], ns_name: str, request: HTTPServerRequest | None = None
