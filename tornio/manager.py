@@ -35,6 +35,7 @@ if TYPE_CHECKING:
     from tornado.httputil import HTTPServerRequest
 
     from tornio.bus.base import Message
+    from tornio.core.monitor import SocketMonitor
     from tornio.core.namespace import BaseNamespace
 
 __all__ = ["SocketManager", "normalize_namespace"]
@@ -97,6 +98,8 @@ class SocketManager(ClusterOperations, SessionTimers):
         self._offsets = itertools.count()
         self._offset_prefix = secrets.token_urlsafe(6) + "."
         self._unsaved: dict[tuple[int, str], tuple[Socket, str]] = {}
+        #: What watches the traffic (``Router(admin=...)``: the Admin UI); None: nothing.
+        self.monitor: SocketMonitor | None = None
 
     # -- sockets -----------------------------------------------------------------------------
 
@@ -401,7 +404,10 @@ class SocketManager(ClusterOperations, SessionTimers):
         offset = data.get("offset")
         if not isinstance(offset, str):
             offset = None
-        for socket in self._selected(namespace, data):
+        selected = self._selected(namespace, data)
+        if self.monitor is not None:
+            self.monitor.emitted(namespace, data, selected)
+        for socket in selected:
             flavour = socket.flavour
             wire = wires.get(flavour)
             if wire is None:
