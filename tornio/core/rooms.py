@@ -162,6 +162,13 @@ class RoomIndex(Generic[Socket]):
             return {room: own}
         return {**joined, room: own}
 
+    def counts(self) -> dict[str, tuple[int, int]]:
+        """Namespace → (members, rooms joined) here, for the namespaces with members."""
+        counts = {namespace: [len(members), 0] for namespace, members in self._members.items()}
+        for namespace, _room in self._rooms:
+            counts.setdefault(namespace, [0, 0])[1] += 1
+        return {namespace: (members, rooms) for namespace, (members, rooms) in counts.items()}
+
     def rooms_of(self, namespace: str) -> list[str]:
         """The rooms joined here in a namespace (the rooms named by ids are not listed)."""
         return [room for (nsp, room) in self._rooms if nsp == namespace]
