@@ -179,6 +179,8 @@ class WorkerProcess:
         """Tell every client to reconnect, close connections, leave the bus."""
         with contextlib.suppress(Exception):
             asyncio.get_running_loop().remove_reader(self.channel)
+        if self.router.admin is not None:
+            self.router.admin.stop()
         self.manager.close_all("server shutting down")
         await asyncio.sleep(0)  # let the closing writes go out
         with contextlib.suppress(asyncio.TimeoutError):

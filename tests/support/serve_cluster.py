@@ -20,6 +20,7 @@ import signal
 import socket
 import subprocess
 import sys
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -103,12 +104,15 @@ class ClusterProcess:
         workers: int = 3,
         drain_timeout: float = 5.0,
         log_level: str = "info",
+        extra_args: Sequence[str] = (),
     ) -> None:
         self.target = target
         self.cwd = cwd
         self.workers = workers
         self.drain_timeout = drain_timeout
         self.log_level = log_level
+        #: More ``tornio serve`` flags (``--admin``, ``--metrics-port``...).
+        self.extra_args = list(extra_args)
         self.port = free_port()
         self.url = f"http://{HOST}:{self.port}"
         self.stats_path = workdir / "tornio-stats.json"
@@ -130,6 +134,7 @@ class ClusterProcess:
                     "--stats-file", str(self.stats_path),
                     "--drain-timeout", str(self.drain_timeout),
                     "--log-level", self.log_level,
+                    *self.extra_args,
                 ],
                 cwd=self.cwd,
                 stdout=log,

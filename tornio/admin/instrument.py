@@ -106,6 +106,12 @@ class Instrument:
         if self._task is None or self._task.done():
             self._task = asyncio.get_running_loop().create_task(self._stats_loop())
 
+    def stop(self) -> None:
+        """Stop the ``server_stats`` loop (a server that stops serving)."""
+        if self._task is not None:
+            self._task.cancel()
+            self._task = None
+
     async def _stats_loop(self) -> None:
         while True:
             try:
