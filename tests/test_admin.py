@@ -16,6 +16,7 @@ import socketio  # type: ignore[import-untyped]
 
 from tests.support.inloop import InLoopServer
 from tests.support.legacy_client import LegacyClient
+from tests.support.node_client import NodeClient
 from tornio import BaseNamespace, BroadcastMixin, RoomsMixin, Router
 from tornio.admin import AdminOptions, parse_credentials
 from tornio.admin.namespace import check_session_id, make_session_id
@@ -300,3 +301,22 @@ def test_settings_are_checked() -> None:
     assert parse_credentials("ops:$2b$x") == {"username": "ops", "password": "$2b$x"}
     options = AdminOptions.from_config({"auth": False, "ui_path": "/ops"})
     assert not options.authenticated and options.ui_path == "/ops/"
+
+
+
+async def test_an_upgrade_is_reported(
+    serve: Callable[..., Any], clients: Callable[..., socketio.AsyncClient]
+) -> None:
+    """socket.io-client 4.x joins on polling, then upgrades: the UI hears of it."""
+    server = await serve()
+    _admin, inbox = await admin_client(clients, server.base)
+    node = await asyncio.to_thread(NodeClient, server.base, "interactive", {"nsp": "/chat"})
+    try:
+        sid = (await asyncio.to_thread(node.step, "connect"))["id"]
+        connected = (await inbox.next("socket_connected", lambda a: a[0]["id"] == sid))[0]
+        assert connected["transport"] == "polling"
+        await asyncio.to_thread(node.step, "upgrade")
+        updated = (await inbox.next("socket_updated", lambda a: a[0]["id"] == sid))[0]
+        assert updated == {"id": sid, "nsp": "/chat", "transport": "websocket"}
+    finally:
+        await asyncio.to_thread(node.__exit__, None, None, None)

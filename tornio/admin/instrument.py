@@ -305,7 +305,9 @@ class Instrument:
             return
         nsp = to_nsp(namespace)
         if kind == "connect":
-            self.report("socket_connected", self.serialize(socket, namespace), now_iso())
+            serialized = self.serialize(socket, namespace)
+            self._transports[(namespace, name)] = serialized["transport"]
+            self.report("socket_connected", serialized, now_iso())
         elif kind == "disconnect":
             self.report("socket_disconnected", nsp, name, socket.ended_reason(namespace),
                         now_iso())
