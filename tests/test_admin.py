@@ -320,3 +320,17 @@ async def test_an_upgrade_is_reported(
         assert updated == {"id": sid, "nsp": "/chat", "transport": "websocket"}
     finally:
         await asyncio.to_thread(node.__exit__, None, None, None)
+
+
+@pytest.mark.parametrize(("flags", "message"), [
+    (["--admin", "no-colon"], "USER:BCRYPT_HASH"),
+    (["--admin", "admin:plain-password"], "bcrypt hash"),
+    (["--admin", f"admin:{HASH}", "--admin-no-auth"], "choose one"),
+])
+def test_bad_admin_flags_stop_tornio_serve(
+    flags: list[str], message: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from workers.cli import main
+
+    assert main(["serve", "tests.apps.operated:router", "--port", "0", *flags]) == 2
+    assert message in capsys.readouterr().err
