@@ -37,6 +37,7 @@ if TYPE_CHECKING:
     from tornado.httputil import HTTPServerRequest
 
     from tornio.bus.base import Message
+    from tornio.core.monitor import SocketMonitor
     from tornio.core.namespace import BaseNamespace
 
 __all__ = ["SocketManager", "normalize_namespace"]
@@ -105,6 +106,8 @@ class SocketManager(ClusterOperations, SessionTimers):
         self._offsets = itertools.count()
         self._offset_prefix = secrets.token_urlsafe(6) + "."
         self._unsaved: dict[tuple[int, str], tuple[Socket, str]] = {}
+        #: What watches the traffic (``Router(admin=...)``: the Admin UI); None: nothing.
+        self.monitor: SocketMonitor | None = None
 
     # -- sockets -----------------------------------------------------------------------------
 
@@ -447,6 +450,8 @@ class SocketManager(ClusterOperations, SessionTimers):
         if not isinstance(offset, str):
             offset = None
         recipients = self._selected(namespace, data)
+        if self.monitor is not None:
+            self.monitor.emitted(namespace, data, recipients)
         for socket in recipients:
             flavour = socket.flavour
             wire = wires.get(flavour)

@@ -21,6 +21,7 @@ from tornado.routing import AnyMatches, Rule
 from tornado.web import URLSpec
 from tornado.wsgi import WSGIContainer
 
+from tornio.admin import install
 from tornio.legacy.transports.base import ProtocolVersionHandler, UnknownTransportHandler
 from tornio.legacy.transports.flashsocket import (
     FlashSocketHandler,
@@ -43,6 +44,7 @@ from tornio.settings import Settings
 from tornio.transports.client_bundle import BUNDLE_PATTERN, ClientBundleHandler
 
 if TYPE_CHECKING:
+    from tornio.admin import Instrument
     from tornio.bus import Bus
     from tornio.cluster import RemoteSocket
     from tornio.core.namespace import BaseNamespace
@@ -65,6 +67,8 @@ class Router:
         bus: the bus joining this process to others; in-process by default.
         wsgi_app: a WSGI callable (a Django project) that :meth:`application` serves every
             other path with, on a pool of ``wsgi_threads`` threads, off the event loop.
+        admin: the Socket.IO Admin UI's settings (:mod:`tornio.admin`): its namespace and
+            its page are served; None (default): not.
         settings: any :class:`~tornio.settings.Settings` field.
     """
 
@@ -76,6 +80,7 @@ class Router:
         bus: Bus | None = None,
         wsgi_app: Callable[..., Any] | None = None,
         wsgi_threads: int = 16,
+        admin: Mapping[str, Any] | bool | None = None,
         **settings: Any,
     ) -> None:
         self.settings = Settings.from_kwargs(resource=resource, **settings)
@@ -84,6 +89,20 @@ class Router:
         self.wsgi_app = wsgi_app
         self.wsgi_threads = wsgi_threads
         self._wsgi_executor: ThreadPoolExecutor | None = None
+        self.admin: Instrument | None = None
+        if admin is not None and admin is not False:
+            self.enable_admin(admin)
+
+    def enable_admin(self, config: Mapping[str, Any] | bool) -> None:
+        """Serve the Admin UI (see :mod:`tornio.admin`); before :meth:`application`.
+
+        Raises:
+            ValueError, TypeError: a bad config; ``RuntimeError``: it is on already.
+        """
+        if self.admin is not None:
+            raise RuntimeError("the Admin UI is on already")
+        self.admin, rules = install(self.manager, config)
+        self.handlers.extend(rules)
 
     @property
     def urls(self) -> list[Rule]:

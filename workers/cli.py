@@ -3,6 +3,8 @@
 tornio serve MODULE:OBJECT [--workers N] [--host H] [--port P] [--policy-port Q]
              [--loop auto|asyncio|uvloop]
              [--bus tcp://BROKER:PORT [--curve-dir DIR]] [--trusted-proxies LIST]
+             [--metrics-port M]
+             [--admin USER:BCRYPT_HASH [--admin-readonly] [--admin-mode MODE] ...]
 tornio broker --bind tcp://ADDRESS:PORT [--curve-dir DIR | --insecure]
 tornio keys DIR [--client NAME ...]
 """
@@ -10,11 +12,14 @@ tornio keys DIR [--client NAME ...]
 from __future__ import annotations
 
 import argparse
+import json
 import logging
 import os
 import sys
 from collections.abc import Sequence
+from typing import Any
 
+from tornio.admin import AdminOptions, parse_credentials
 from tornio.bus import broker, security
 from tornio.policy import PolicySupervisor
 from tornio.settings import parse_trusted_proxies
@@ -119,6 +124,41 @@ def build_parser() -> argparse.ArgumentParser:
         "(default: the application's trusted_proxies setting, none unless it names some: "
         "a request's remote_ip is the address that connected)",
     )
+    serve.add_argument(
+        "--metrics-port",
+        type=int,
+        metavar="PORT",
+        help="serve /metrics (Prometheus, every worker's), /health and /ready on PORT, from "
+        "the supervisor (needs prometheus_client: pip install 'tornio[metrics]')",
+    )
+    serve.add_argument(
+        "--metrics-host", default="127.0.0.1", help="address of --metrics-port (default 127.0.0.1)"
+    )
+    serve.add_argument(
+        "--admin",
+        metavar="USER:BCRYPT_HASH",
+        help="serve the Socket.IO Admin UI's /admin namespace on every worker, for USER with "
+        "that bcrypt password hash (needs bcrypt: pip install 'tornio[admin]')",
+    )
+    serve.add_argument(
+        "--admin-no-auth", action="store_true", help="the Admin UI without a password"
+    )
+    serve.add_argument(
+        "--admin-readonly", action="store_true", help="the Admin UI may look but not act"
+    )
+    serve.add_argument(
+        "--admin-mode", choices=["development", "production"], default="development",
+        help="development (default): every socket, room and event is shown; production: "
+        "server stats only",
+    )
+    serve.add_argument(
+        "--admin-ui-path", default="/admin/", metavar="PATH",
+        help="URL path of the Admin UI's page (default /admin/; 'none': not served)",
+    )
+    serve.add_argument(
+        "--admin-ui-package", metavar="DIR",
+        help="the @socket.io/admin-ui npm package (default ./node_modules/@socket.io/admin-ui)",
+    )
     serve.add_argument("--log-level", default="info", choices=["debug", "info", "warning", "error"])
     run_broker = sub.add_parser(
         "broker",
@@ -218,6 +258,28 @@ def _curve_worker_args(args: argparse.Namespace) -> list[str]:
     return []
 
 
+def _admin_config(args: argparse.Namespace) -> dict[str, Any] | None:
+    """The Admin UI's settings from the flags (None: no --admin).
+
+    Raises:
+        ValueError, TypeError: bad flags.
+    """
+    if args.admin is None and not args.admin_no_auth:
+        return None
+    if args.admin is not None and args.admin_no_auth:
+        raise ValueError("--admin and --admin-no-auth: choose one")
+    config: dict[str, Any] = {
+        "auth": False if args.admin_no_auth else parse_credentials(args.admin),
+        "readonly": args.admin_readonly,
+        "mode": args.admin_mode,
+        "ui_path": None if args.admin_ui_path == "none" else args.admin_ui_path,
+    }
+    if args.admin_ui_package:
+        config["ui_package"] = os.path.abspath(args.admin_ui_package)
+    AdminOptions.from_config(config)  # checked here, once, rather than in every worker
+    return config
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     if args.command == "broker":
@@ -254,6 +316,22 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 2
     worker_args += ["--loop", loop]
     log.info("event loop: %s", loop)
+    try:
+        admin = _admin_config(args)
+    except (ValueError, TypeError) as exc:
+        print(f"tornio: {exc}", file=sys.stderr)
+        return 2
+    if admin is not None and router.admin is not None:
+        print("tornio: the application turns the Admin UI on itself: drop --admin",
+              file=sys.stderr)
+        return 2
+    if args.metrics_port is not None:
+        try:
+            import prometheus_client  # noqa: F401
+        except ImportError:
+            print("tornio: --metrics-port needs prometheus_client: pip install "
+                  "'tornio[metrics]'", file=sys.stderr)
+            return 2
     if args.bus_heartbeat is not None:
         worker_args += ["--heartbeat-interval", str(args.bus_heartbeat)]
     if args.bus_node_timeout is not None:
@@ -270,6 +348,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         stats_file=args.stats_file,
         worker_args=worker_args,
         advertise=args.advertise,
+        extra_env={"TORNIO_ADMIN": json.dumps(admin)} if admin is not None else {},
+        metrics_port=args.metrics_port,
+        metrics_host=args.metrics_host,
         recovery=(
             router.settings.max_disconnection_duration
             if router.settings.connection_state_recovery

@@ -45,6 +45,10 @@ log = logging.getLogger("tornio.supervisor")
 FIRST_BYTES_TIMEOUT = 5.0
 #: A worker that dies this often in a row within a minute is not restarted in a tight loop.
 RESTART_BACKOFF = (0.0, 0.1, 0.5, 1.0)
+#: The largest report read from a worker's channel (a metrics report is JSON).
+REPORT_BYTES = 256 * 1024 + 1
+#: A worker is ready while its last report is at most this old (it reports every second).
+READY_WINDOW = 3.0
 
 
 @dataclass
@@ -73,6 +77,11 @@ class SupervisorOptions:
     #: ``trusted_proxies`` setting).
     trusted_proxies: str | None = None
 
+    #: Where ``/metrics``, ``/health`` and ``/ready`` are served (``workers/health.py``);
+    #: None: nowhere, and workers report no metrics.
+    metrics_port: int | None = None
+    metrics_host: str = "127.0.0.1"
+
 
 def advertised_address(host: str, port: int) -> str | None:
     """Where other hosts reach a port bound on ``host`` (see ``SupervisorOptions``)."""
@@ -99,6 +108,9 @@ class Worker:
         self.relayed = 0
         self.ready = False
         self.reported_at = 0.0  # time.time() of its last report
+        self.bus_ready = False
+        #: Its last metrics report (a :func:`tornio.metrics.snapshot`), with ``--metrics-port``.
+        self.metrics: dict[str, Any] | None = None
 
     @property
     def alive(self) -> bool:
@@ -131,6 +143,7 @@ class Supervisor:
         #: Websocket upgrades relayed to their owner's host, as the workers last reported.
         self.relayed = 0
         self.advertise: str | None = None
+        self.health: Any = None
 
     # -- start --------------------------------------------------------------------------------
 
@@ -148,6 +161,11 @@ class Supervisor:
         if not self.options.bus:
             self._spawn_task(self._keep_broker())
         self._start_policy()
+        if self.options.metrics_port is not None:
+            from workers.health import HealthServer
+
+            self.health = HealthServer(self, self.options.metrics_host, self.options.metrics_port)
+            self.health.start()
         if self.options.recovery is not None:
             self._spawn_task(self._keep_store(self.options.recovery))
         for worker in self.workers:
@@ -283,6 +301,7 @@ class Supervisor:
                 "--log-level",
                 self.options.log_level,
                 *([f"--advertise={self.advertise}"] if self.advertise else []),
+                *(["--metrics"] if self.options.metrics_port is not None else []),
                 *self.options.worker_args,
                 *self._http_args(),
                 pass_fds=(child.fileno(),),
@@ -290,7 +309,8 @@ class Supervisor:
             )
             child.close()
             worker.channel = parent
-            worker.ready = False
+            worker.ready = worker.bus_ready = False
+            worker.metrics = None
             worker.load = worker.assigned = 0
             loop = asyncio.get_running_loop()
             loop.add_reader(parent, self._on_report, worker)
@@ -317,7 +337,7 @@ class Supervisor:
         if channel is None:
             return
         try:
-            data = channel.recv(64)
+            data = channel.recv(REPORT_BYTES)
         except (BlockingIOError, InterruptedError):
             return
         except OSError:
@@ -325,12 +345,20 @@ class Supervisor:
         if not data:
             asyncio.get_running_loop().remove_reader(channel)
             return
-        if data.startswith(b"L"):  # b"L<sessions> <forwarded> <relayed>"
-            with contextlib.suppress(ValueError):
-                sessions, forwarded, relayed = [*data[1:].split(b" "), b"0", b"0"][:3]
-                worker.load = int(sessions)
-                worker.forwarded = int(forwarded or 0)
-                worker.relayed = int(relayed or 0)
+        if data.startswith(b"M"):  # b"M<json>": its metrics (tornio.metrics.snapshot)
+            try:
+                metrics = json.loads(data[1:])
+            except ValueError:
+                log.warning("worker %d sent a metrics report that does not parse", worker.index)
+            else:
+                worker.metrics = metrics if isinstance(metrics, dict) else None
+        elif data.startswith(b"L"):  # b"L<sessions> <forwarded> <bus ready> <relayed>"
+            with contextlib.suppress(ValueError, IndexError):
+                fields = data[1:].split()
+                worker.load = int(fields[0])
+                worker.forwarded = int(fields[1]) if len(fields) > 1 else 0
+                worker.bus_ready = len(fields) > 2 and fields[2] == b"1"
+                worker.relayed = int(fields[3]) if len(fields) > 3 else 0
                 worker.assigned = 0
                 worker.ready = True
                 worker.reported_at = time.time()
@@ -370,6 +398,7 @@ class Supervisor:
                     "restarts": w.restarts,
                     "pid": w.process.pid if w.process else None,
                     "reported_at": w.reported_at,
+                    "bus_ready": w.bus_ready,
                 }
                 for w in self.workers
             ],
@@ -383,6 +412,25 @@ class Supervisor:
         with open(tmp, "w") as out:
             json.dump(self.stats(), out)
         os.replace(tmp, path)
+
+    def readiness(self) -> tuple[bool, dict[str, Any]]:
+        """Whether the host serves (every worker runs, reported within
+        :data:`READY_WINDOW` seconds and has a flowing bus; our broker runs), and why not."""
+        now = time.time()
+        workers = {
+            str(w.index): {
+                "alive": w.alive,
+                "reported": w.reported_at > 0 and now - w.reported_at <= READY_WINDOW,
+                "bus": w.bus_ready,
+            }
+            for w in self.workers
+        }
+        broker = self.broker
+        broker_up = bool(self.options.bus) or (broker is not None and broker.returncode is None)
+        ready = (not self.stopping and broker_up
+                 and all(all(state.values()) for state in workers.values()))
+        return ready, {"ready": ready, "stopping": self.stopping, "broker": broker_up,
+                       "workers": workers}
 
     # -- connections ----------------------------------------------------------------------------
 
@@ -510,6 +558,8 @@ class Supervisor:
                 await self._wait_or_kill([helper], 2.0)
         if self.policy is not None:
             self.policy.stop()
+        if self.health is not None:  # /ready said 503 while draining; now nothing answers
+            self.health.stop()
         for task in list(self._tasks):
             task.cancel()
         await asyncio.gather(*self._tasks, return_exceptions=True)

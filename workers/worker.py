@@ -7,8 +7,10 @@ in, joined to the other workers by the bus.
 Everything that touches the event loop or ZeroMQ is created here, after the process started:
 nothing is inherited across a fork. The channel is a Unix SEQPACKET socket: the supervisor
 sends connections on it (one file descriptor and the peer address per message) and the worker
-reports its session count on it every second. When the channel closes, the supervisor is gone
-and the worker drains and exits.
+reports its session count and whether its bus flows on it every second (``L<sessions>
+<forwarded> <bus ready>``), and with ``--metrics`` its metrics too (``M`` and a JSON
+:func:`tornio.metrics.snapshot`). When the channel closes, the supervisor is gone and the
+worker drains and exits.
 """
 
 from __future__ import annotations
@@ -16,11 +18,13 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import json
 import logging
 import os
 import signal
 import socket
 import sys
+import time
 from collections.abc import Sequence
 from typing import Any
 
@@ -31,6 +35,7 @@ from tornio.bus import forwarding, ids, relay, security
 from tornio.bus.forwarding import ForwardingDelegate, Wire
 from tornio.bus.messages import MessageType
 from tornio.bus.zmq import ZmqBus
+from tornio.metrics import snapshot
 from tornio.settings import parse_trusted_proxies
 from tornio.transports.forwarded import ForwardedHeaders
 from workers import loops
@@ -41,6 +46,8 @@ __all__ = ["main"]
 log = logging.getLogger("tornio.worker")
 
 REPORT_INTERVAL = 1.0
+#: The largest metrics report (the supervisor reads this much at most).
+MAX_REPORT = 256 * 1024
 #: How long a starting worker waits for its siblings to appear on the bus.
 SIBLINGS_WAIT = 3.0
 DRAIN_GRACE = 2.0
@@ -67,8 +74,12 @@ class WorkerProcess:
 
     def __init__(self, args: argparse.Namespace) -> None:
         self.args = args
+        self.started = time.time()
         self.tag = ids.node_tag(args.host_tag, args.index)
         self.router = load_router(args.target)
+        admin = os.environ.get("TORNIO_ADMIN")
+        if admin:  # tornio serve --admin: the Admin UI's namespace, on every worker
+            self.router.enable_admin(json.loads(admin))
         self.manager = self.router.manager
         self.manager.node_id = self.tag
         self.bus = ZmqBus(args.bus_pub, args.bus_sub, node_id=self.tag,
@@ -158,8 +169,11 @@ class WorkerProcess:
     async def _report(self) -> None:
         while True:
             try:
-                self.channel.send(b"L%d %d %d" % (len(self.manager.sockets),
-                                                  self.delegate.forwarded, self.delegate.relayed))
+                self.channel.send(b"L%d %d %d %d" % (
+                    len(self.manager.sockets), self.delegate.forwarded, self.bus.is_ready,
+                    self.delegate.relayed))
+                if self.args.metrics:
+                    self._report_metrics()
             except (BlockingIOError, InterruptedError):
                 pass
             except OSError:
@@ -167,10 +181,22 @@ class WorkerProcess:
                 return
             await asyncio.sleep(REPORT_INTERVAL)
 
+    def _report_metrics(self) -> None:
+        report = b"M" + json.dumps(snapshot(
+            self.manager, forwarded=self.delegate.forwarded, started=self.started,
+        )).encode()
+        if len(report) > MAX_REPORT:
+            log.warning("worker %d: metrics report of %d bytes is too large, not sent",
+                        self.args.index, len(report))
+            return
+        self.channel.send(report)
+
     async def drain(self) -> None:
         """Tell every client to reconnect, close connections, leave the bus."""
         with contextlib.suppress(Exception):
             asyncio.get_running_loop().remove_reader(self.channel)
+        if self.router.admin is not None:
+            self.router.admin.stop()
         self.manager.close_all("server shutting down")
         await asyncio.sleep(0)  # let the closing writes go out
         with contextlib.suppress(asyncio.TimeoutError):
@@ -218,6 +244,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--log-level", default="info")
     parser.add_argument("--advertise", help="HOST:PORT of this host, for websocket relays")
     parser.add_argument("--trusted-proxies", help="overrides the trusted_proxies setting")
+    parser.add_argument("--metrics", action="store_true", help="report metrics every second")
     add_bus_flags(parser)
     args = parser.parse_args(argv)
     logging.basicConfig(

@@ -4,6 +4,7 @@ which protocol the load generator speaks to it."""
 from __future__ import annotations
 
 import json
+import socket
 import sys
 from dataclasses import dataclass
 from pathlib import Path
@@ -27,6 +28,8 @@ class ServerSpec:
     recovery: bool = False
     #: tornio's event loop (``tornio serve --loop``).
     loop: str = "asyncio"
+    #: tornio serve --metrics-port: every worker reports its metrics once a second.
+    metrics: bool = False
 
     @property
     def python(self) -> bool:
@@ -54,6 +57,7 @@ class ServerSpec:
                 "warning",
                 "--stats-file",
                 str(stats_file),
+                *(["--metrics-port", str(_free_port())] if self.metrics else []),
             ]
         if self.kind == "node":
             return ["node", str(BENCH_JS / "node_server.js"), str(port)]
@@ -81,6 +85,12 @@ class ServerSpec:
         return len(workers) == self.workers and all(w.get("alive") for w in workers)
 
 
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
 SERVERS: list[ServerSpec] = [
     ServerSpec("tornio-modern-1w", "modern", "tornio", 1, "tornio serve --workers 1, EIO4/SIO5"),
     ServerSpec("tornio-legacy-1w", "legacy", "tornio", 1, "tornio serve --workers 1, 0.9"),
@@ -93,6 +103,8 @@ SERVERS: list[ServerSpec] = [
     ServerSpec("tornio-modern-1w-rec", "modern", "tornio", 1,
                "tornio serve --workers 1, EIO4/SIO5, connection state recovery on",
                recovery=True),
+    ServerSpec("tornio-modern-1w-metrics", "modern", "tornio", 1,
+               "tornio serve --workers 1 --metrics-port, EIO4/SIO5", metrics=True),
     ServerSpec("tornado", "raw", "tornado", 1, "bare Tornado websockets, no protocol"),
     ServerSpec("psio-aiohttp", "modern", "psio-aiohttp", 1, "python-socketio AsyncServer, aiohttp"),
     ServerSpec("psio-tornado", "modern", "psio-tornado", 1, "python-socketio AsyncServer, Tornado"),

@@ -113,6 +113,7 @@ class ClusterProcess:
         self.workers = workers
         self.drain_timeout = drain_timeout
         self.log_level = log_level
+        #: More ``tornio serve`` flags (``--admin``, ``--metrics-port``...).
         self.port = free_port()
         self.url = f"http://{HOST}:{self.port}"
         self.stats_path = workdir / "tornio-stats.json"

@@ -170,6 +170,10 @@ class ZmqBus(BusRequests):
         self.max_pending = max_pending
         self.curve = curve
         self.stats = BusStats()
+        #: Seconds the last heartbeat took to come back through the broker (None before the
+        #: first): the bus's lag, event loop delays included.
+        self.round_trip: float | None = None
+        self._heartbeat_sent = 0.0
         self._node_id = node_id
         self._namespaces = None if namespaces is None else list(namespaces)
         self._all_rooms = all_rooms
@@ -437,6 +441,7 @@ class ZmqBus(BusRequests):
     async def _heartbeat_loop(self) -> None:
         while True:
             await asyncio.sleep(self.heartbeat_interval)
+            self._heartbeat_sent = time.monotonic()
             self._publish_control(MessageType.HEARTBEAT)
             self._prune()
 
@@ -521,6 +526,8 @@ class ZmqBus(BusRequests):
                 self._on_probe()
             elif kind is MessageType.NODE_DOWN and self._leaving is not None:
                 self._leaving.set()
+            elif kind is MessageType.HEARTBEAT and "dst" not in message and self._heartbeat_sent:
+                self.round_trip = time.monotonic() - self._heartbeat_sent
             return
         if uid != EMITTER_UID:
             if kind in (MessageType.NODE_UP, MessageType.HEARTBEAT) and message["data"]:

@@ -5,7 +5,10 @@ socket's own view of its rooms (``socket.rooms``, read by the namespace API). Wh
 the index learns when a room appears in this process or empties (``on_room_added``,
 ``on_room_emptied``), which is when a bus subscription for it is made or dropped, and when a
 namespace gets its first member here (``on_namespace_added``), and when a socket's rooms
-change (``on_rooms_changed``: connection state recovery keeps them).
+change (``on_rooms_changed``: connection state recovery keeps them). An ``observer``, when
+set, hears of every change: ``observer(kind, namespace, room, socket)`` with ``kind``
+``'connect'`` or ``'disconnect'`` (a namespace member came or went; ``room`` is then its
+id there), ``'join'`` or ``'leave'`` (the Admin UI shows them).
 
 Sockets are keyed by their id *in the namespace* (``socket.sids[namespace]``): a modern
 client's namespace connections each have their own. Every member is also in a room named by
@@ -16,11 +19,12 @@ per socket.
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Generic, Protocol, TypeVar
+from typing import Any, Generic, Protocol, TypeVar
 
 __all__ = ["Member", "RoomIndex"]
 
 RoomCallback = Callable[[str, str], None]
+Observer = Callable[[str, str, str, Any], None]
 NamespaceCallback = Callable[[str], None]
 
 
@@ -66,6 +70,8 @@ class RoomIndex(Generic[Socket]):
         self._on_room_emptied = on_room_emptied
         self._on_namespace_added = on_namespace_added
         self._on_rooms_changed = on_rooms_changed
+        #: Told of every membership change (see the module docstring); None: nobody.
+        self.observer: Observer | None = None
 
     # -- writing -----------------------------------------------------------------------------
 
@@ -76,18 +82,26 @@ class RoomIndex(Generic[Socket]):
         if members is None:
             members = self._members[namespace] = {}
             self._on_namespace_added(namespace)
-        members[socket.sids[namespace]] = socket
+        sid = socket.sids[namespace]
+        joined = members.get(sid) is not socket
+        members[sid] = socket
+        if joined and self.observer is not None:
+            self.observer("connect", namespace, sid, socket)
 
     def remove_member(self, namespace: str, socket: Socket) -> None:
         """Take a socket out of a namespace and all its rooms there."""
         sid = socket.sids.get(namespace)
         members = self._members.get(namespace)
+        removed = None
         if members is not None and sid is not None and members.get(sid) is socket:
             del members[sid]
+            removed = sid
             if not members:
                 del self._members[namespace]
         for room in list(socket.rooms.get(namespace, ())):
             self.leave(namespace, room, socket)
+        if removed is not None and self.observer is not None:
+            self.observer("disconnect", namespace, removed, socket)
 
     def remove_socket(self, socket: Socket) -> None:
         """The socket ended: take it out of every namespace and room."""
@@ -101,6 +115,8 @@ class RoomIndex(Generic[Socket]):
         if room not in joined:
             joined.add(room)
             self._on_rooms_changed(namespace, socket)
+            if self.observer is not None:
+                self.observer("join", namespace, room, socket)
         key = (namespace, room)
         sockets = self._rooms.get(key)
         if sockets is None:
@@ -117,6 +133,8 @@ class RoomIndex(Generic[Socket]):
             if not rooms:
                 del socket.rooms[namespace]
             self._on_rooms_changed(namespace, socket)
+            if self.observer is not None:
+                self.observer("leave", namespace, room, socket)
         key = (namespace, room)
         sockets = self._rooms.get(key)
         sid = socket.sids.get(namespace)
@@ -143,6 +161,13 @@ class RoomIndex(Generic[Socket]):
         if joined is None:
             return {room: own}
         return {**joined, room: own}
+
+    def counts(self) -> dict[str, tuple[int, int]]:
+        """Namespace → (members, rooms joined) here, for the namespaces with members."""
+        counts = {namespace: [len(members), 0] for namespace, members in self._members.items()}
+        for namespace, _room in self._rooms:
+            counts.setdefault(namespace, [0, 0])[1] += 1
+        return {namespace: (members, rooms) for namespace, (members, rooms) in counts.items()}
 
     def rooms_of(self, namespace: str) -> list[str]:
         """The rooms joined here in a namespace (the rooms named by ids are not listed)."""

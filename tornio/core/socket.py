@@ -27,9 +27,11 @@ import abc
 import asyncio
 import inspect
 import logging
+import time
 from collections.abc import Awaitable, Callable, Coroutine, Iterable, Mapping
 from typing import TYPE_CHECKING, Any, Protocol
 
+from tornio.core.counters import COUNTERS
 from tornio.core.dispatch import find_namespace
 from tornio.exceptions import ConnectionRefused, Disconnected, EventRefused
 from tornio.protocol.jsoncodec import JsonCodec, codec_for
@@ -38,6 +40,7 @@ if TYPE_CHECKING:
     from tornado.httputil import HTTPServerRequest
 
     from tornio.bus.store import Recovery
+    from tornio.core.monitor import SocketMonitor
     from tornio.core.rooms import RoomIndex
     from tornio.settings import Settings
 
@@ -119,6 +122,8 @@ class SocketHost(Protocol):
     #: Endpoint → how many of this process's namespace instances there watch what they
     #: are sent (``watches_outgoing``): broadcasts there call them.
     outgoing_watched: dict[str, int]
+    #: What watches the traffic (the Admin UI); None when nothing does.
+    monitor: SocketMonitor | None
 
     @property
     def namespaces(self) -> Mapping[Any, NamespaceFactory]:
@@ -174,7 +179,7 @@ class PendingAck:
     """A callback waiting for the client's ack of one packet (see
     :meth:`Socket.register_ack`)."""
 
-    __slots__ = ("endpoint", "on_answer", "on_error", "timer")
+    __slots__ = ("endpoint", "on_answer", "on_error", "sent", "timer")
 
     def __init__(
         self,
@@ -187,6 +192,7 @@ class PendingAck:
         self.on_answer = on_answer
         self.on_error = on_error
         self.timer = timer
+        self.sent = time.monotonic()  # for the ack latency histogram
 
 
 def request_environ(request: HTTPServerRequest | None) -> dict[str, Any]:
@@ -332,6 +338,8 @@ class Socket(abc.ABC):
         namespace = self._namespace(endpoint)
         if namespace is None:
             return
+        if self.manager.monitor is not None and packet_type != "ack":
+            self.manager.monitor.received(self, packet)
         self._call(namespace, packet, namespace.process_packet, packet)
 
     def join_global_namespace(self) -> None:
@@ -579,6 +587,8 @@ class Socket(abc.ABC):
 
     def send_packet(self, packet: dict[str, Any]) -> None:
         """Encode and send one packet dict (gevent-socketio's packet keys)."""
+        if self.manager.monitor is not None:
+            self.manager.monitor.sent(self, packet)
         if self._connecting:
             held = self._connecting.get(packet.get("endpoint", ""))
             if held is not None:
@@ -656,6 +666,7 @@ class Socket(abc.ABC):
             return None
         if pending.timer is not None:
             pending.timer.cancel()
+        COUNTERS.ack_answered(time.monotonic() - pending.sent)
         return pending.on_answer
 
     def _ack_timed_out(self, ack_id: int, timeout: float) -> None:
@@ -777,6 +788,7 @@ class Socket(abc.ABC):
     def _on_session_close(self, close_reason: str) -> None:
         reason = self.disconnect_reason(close_reason)
         log.debug("socket %s closed: %s (%s)", self.sessid, close_reason, reason)
+        COUNTERS.disconnected(self.protocol, reason)
         for endpoint in list(self.active_ns):
             self.end_namespace(endpoint, reason)
         self._connecting.clear()

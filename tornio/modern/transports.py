@@ -19,6 +19,7 @@ from urllib.parse import parse_qs
 from tornado.routing import PathMatches
 from tornado.web import RequestHandler, stream_request_body
 
+from tornio.core.counters import MODERN
 from tornio.exceptions import InvalidPacket, InvalidPayload
 from tornio.modern.session import EngineSession, EngineSettings, Frame, TransportError
 from tornio.protocol import engineio
@@ -277,6 +278,7 @@ class EnginePollingHandler(EngineRequestMixin, RequestHandler):
                 self.fail(4)
                 return
             socket = self.host.create_engine_socket(version, "polling", self.request)
+            MODERN.handshakes += 1
             socket.engine.b64 = self.query("b64") is not None
             upgrades = ["websocket"] if "websocket" in ENGINE_TRANSPORTS else []
             socket.engine.send_many(self.open_frames(socket, upgrades))
@@ -301,6 +303,8 @@ class EnginePollingHandler(EngineRequestMixin, RequestHandler):
         if self._socket is not None:
             b64 = b64 or self._socket.engine.b64
         body = polling_payload(frames, self._version, b64)
+        MODERN.messages_out += len(frames)
+        MODERN.bytes_out += len(body)  # characters of a text body: bytes but for non-ASCII
         self.set_header("Cache-Control", "no-store")
         if jsonp is not None and self._version < 4 and JSONP_INDEX.match(jsonp):
             text = body if isinstance(body, str) else body.decode("latin-1")
@@ -355,6 +359,8 @@ class EnginePollingHandler(EngineRequestMixin, RequestHandler):
             return
         self.set_header("Content-Type", "text/html")
         self.finish("ok")
+        MODERN.messages_in += len(packets)
+        MODERN.bytes_in += len(body)
         messages = socket.engine.receive(packets, self.host.clock())
         if messages:
             socket.receive_messages(messages)
@@ -390,6 +396,7 @@ class EngineWebSocket(WebSocketConnection):
 
     transport = "websocket"
     polling = False
+    traffic = MODERN
 
     def __init__(
         self, host: EngineHost, request: HTTPServerRequest, version: int, existing: Any
@@ -424,6 +431,7 @@ class EngineWebSocket(WebSocketConnection):
             if self.version < 4:
                 self.hold_writes(EIO3_OPEN_HOLD)
             socket = self.socket = host.create_engine_socket(self.version, "websocket", request)
+            MODERN.handshakes += 1
             socket.engine.attach_websocket(self, now)
             socket.engine.send_many(open_frames(host, socket, []))
             socket.opened()

@@ -27,6 +27,7 @@ from tornado.ioloop import IOLoop
 from tornado.iostream import SSLIOStream, StreamClosedError
 from tornado.web import RequestHandler
 
+from tornio.core.counters import Traffic
 from tornio.protocol import websocket as ws
 from tornio.protocol.permessage_deflate import (
     Agreement,
@@ -50,7 +51,10 @@ CLOSE_TIMEOUT = 5.0
 
 class WebSocketConnection(asyncio.Protocol):
     """One accepted websocket. Subclasses implement :meth:`on_open`, :meth:`on_message`
-    and :meth:`on_close`; ``on_close`` runs exactly once, after ``on_open``."""
+    and :meth:`on_close`; ``on_close`` runs exactly once, after ``on_open``.
+    ``traffic`` counts its frames and bytes (:mod:`tornio.core.counters`)."""
+
+    traffic: Traffic = Traffic()  # subclasses name their protocol's
 
     #: permessage-deflate's options, to negotiate it if the client offers it (None: never).
     deflate_options: DeflateOptions | None = None
@@ -126,9 +130,13 @@ class WebSocketConnection(asyncio.Protocol):
         encode = ws.encode_frame if self.deflater is None else self._deflated_frame
         wire = self.wire
         if len(messages) == 1:
-            wire.write(encode(messages[0]))
+            data = encode(messages[0])
         else:
-            wire.write(b"".join([encode(m) for m in messages]))
+            data = b"".join([encode(m) for m in messages])
+        wire.write(data)
+        traffic = self.traffic
+        traffic.messages_out += len(messages)
+        traffic.bytes_out += len(data)
         unsent = wire.get_write_buffer_size()
         if unsent > self.max_write_buffer:
             log.warning("websocket client left %d bytes unread: dropping it", unsent)
@@ -161,6 +169,7 @@ class WebSocketConnection(asyncio.Protocol):
             self.data_received(leftover)
 
     def data_received(self, data: bytes) -> None:
+        self.traffic.bytes_in += len(data)
         try:
             events = self.decoder.feed(data)
         except ws.ProtocolError as exc:
@@ -170,6 +179,7 @@ class WebSocketConnection(asyncio.Protocol):
         for opcode, payload in events:
             if opcode <= ws.BINARY:
                 if not self.closing:
+                    self.traffic.messages_in += 1
                     self.on_message(payload)
             elif opcode & ws.DEFLATED:
                 if not self.closing and not self._inflate(opcode & ~ws.DEFLATED, payload):

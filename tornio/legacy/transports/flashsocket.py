@@ -31,6 +31,7 @@ from tornado.iostream import IOStream, StreamClosedError
 from tornado.routing import PathMatches
 from tornado.web import HTTPError, RequestHandler
 
+from tornio.core.counters import LEGACY
 from tornio.legacy.transports.base import UNKNOWN_SID, LegacyHost, TransportMixin
 from tornio.legacy.transports.websocket import LegacyWebSocketHandler
 from tornio.protocol import hixie76
@@ -90,8 +91,11 @@ class HixieSink:
     def write(self, packets: list[str]) -> None:
         if self.closing or self.stream.closed():
             return
+        data = b"".join(hixie76.encode_frame(p) for p in packets)
+        LEGACY.messages_out += len(packets)
+        LEGACY.bytes_out += len(data)
         with contextlib.suppress(StreamClosedError):  # the read loop sees it and detaches us
-            self.stream.write(b"".join(hixie76.encode_frame(p) for p in packets))
+            self.stream.write(data)
 
     def close(self) -> None:
         """Send the closing frame (once), then close the connection."""
@@ -195,11 +199,13 @@ class HixieConnection:
         parser = hixie76.FrameParser(self.manager.settings.max_buffer_size)
         while not socket.closed:
             data = await self.stream.read_bytes(65536, partial=True)
+            LEGACY.bytes_in += len(data)
             try:
                 messages = parser.feed(data)
             except hixie76.FrameError as exc:
                 log.info("bad flashsocket frame on %s: %s", socket.sessid, exc)
                 return
+            LEGACY.messages_in += len(messages)
             for message in messages:
                 if socket.closed:
                     return

@@ -9,6 +9,7 @@ import re
 
 from tornado.web import RequestHandler
 
+from tornio.core.counters import LEGACY
 from tornio.legacy.transports.base import TransportMixin
 from tornio.transports.origins import origin_allowed
 
@@ -50,6 +51,7 @@ class HandshakeHandler(TransportMixin, RequestHandler):
                 self._answer(jsonp, 403, "handshake unauthorized")
                 return
         socket = self.manager.create_socket(self.request)
+        LEGACY.handshakes += 1
         heartbeat = _seconds(settings.heartbeat_timeout)
         body = ":".join(
             (

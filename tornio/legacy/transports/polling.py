@@ -14,6 +14,7 @@ import logging
 import re
 from urllib.parse import parse_qs
 
+from tornio.core.counters import LEGACY
 from tornio.legacy.transports.base import UNKNOWN_SID
 from tornio.legacy.transports.posting import PacketPostHandler
 from tornio.protocol import legacy
@@ -40,6 +41,7 @@ class PollingSink:
     def write(self, packets: list[str]) -> None:
         if self.done.done():
             return
+        LEGACY.messages_out += len(packets)
         self.handler.send_payload(legacy.encode_payload(packets))
         self.done.set_result(None)
 
@@ -84,6 +86,7 @@ class XhrPollingHandler(PacketPostHandler):
     def send_payload(self, payload: str) -> None:
         self.set_header("Content-Type", self.content_type)
         body = self.wrap(payload).encode("utf-8", "replace")
+        LEGACY.bytes_out += len(body)
         self.finish(compress_answer(self, body, self.manager.settings.http_compression))
 
     def wrap(self, payload: str) -> str:

@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING
 
 from tornado.web import RequestHandler, stream_request_body
 
+from tornio.core.counters import LEGACY
 from tornio.legacy.transports.base import UNKNOWN_SID, TransportMixin
 
 if TYPE_CHECKING:
@@ -76,6 +77,8 @@ class PacketPostHandler(TransportMixin, RequestHandler):
             return
         self.set_header("Content-Type", "text/plain; charset=UTF-8")
         self.finish("1")
+        LEGACY.bytes_in += len(body)
+        LEGACY.messages_in += payload.count("\ufffd") // 2 if payload.startswith("\ufffd") else 1
         socket.receive_payload(payload)
         if socket.connected:
             self.manager.touch(socket)

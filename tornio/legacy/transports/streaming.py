@@ -14,6 +14,7 @@ import abc
 import asyncio
 import logging
 
+from tornio.core.counters import LEGACY
 from tornio.legacy.transports.base import UNKNOWN_SID
 from tornio.legacy.transports.posting import PacketPostHandler
 from tornio.protocol import legacy
@@ -38,6 +39,7 @@ class StreamingSink:
     def write(self, packets: list[str]) -> None:
         if self.done.done():
             return
+        LEGACY.messages_out += len(packets)
         self.handler.send_frame(legacy.encode_payload(packets))
 
     def close(self) -> None:
@@ -89,7 +91,9 @@ class StreamingHandler(PacketPostHandler, metaclass=abc.ABCMeta):
     def send_frame(self, payload: str) -> None:
         if self._finished:
             return
-        self.write(self.frame(payload))
+        data = self.frame(payload)
+        LEGACY.bytes_out += len(data)
+        self.write(data)
         self.flush()
 
     def end_stream(self) -> None:

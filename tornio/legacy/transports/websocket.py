@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+from tornio.core.counters import LEGACY
 from tornio.legacy.transports.base import UNKNOWN_SID, TransportMixin
 from tornio.transports.origins import origin_allowed
 from tornio.transports.wsconn import UpgradeHandler, WebSocketConnection
@@ -20,6 +21,7 @@ class LegacyWebSocket(WebSocketConnection):
     """An open websocket of a 0.9 session, and the session's sink for it."""
 
     polling = False
+    traffic = LEGACY
 
     def __init__(
         self,
