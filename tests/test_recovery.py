@@ -94,6 +94,18 @@ async def gone(server: InLoopServer, sid: str) -> None:
     )
 
 
+async def dropped(server: InLoopServer, client: Driver) -> dict[str, Any]:
+    """The client connects, gets an event (so that it has an offset), loses its connection
+    and stays away; the server has seen it go. Its first ``connect`` line."""
+    first = await client.step("connect")
+    assert await client.ask("tell_me", "x") is True
+    await client.event("told")
+    client.send("drop", hold=True)
+    await client.step("disconnect")
+    await gone(server, first["id"])
+    return first
+
+
 @pytest.mark.parametrize("transport", ["websocket", "polling"])
 async def test_a_dropped_transport_comes_back_with_its_id_rooms_data_and_missed_events(
     server: InLoopServer, clients: list[Driver], transport: str
@@ -191,12 +203,7 @@ async def test_a_connection_lost_longer_than_max_disconnection_duration_is_not_r
     recovery.clock = lambda: now[0]
     a = Driver(server.base, transports=["websocket"])
     clients.append(a)
-    first = await a.step("connect")
-    assert await a.ask("tell_me", "x") is True
-    await a.event("told")
-    a.send("drop", hold=True)
-    await a.step("disconnect")
-    await gone(server, first["id"])
+    first = await dropped(server, a)
     now[0] += Settings().max_disconnection_duration + 1
     a.send("reconnect")
     again = await a.step("connect")
@@ -263,12 +270,7 @@ async def test_a_recovered_connection_skips_the_connect_middlewares_unless_told(
     try:
         a = Driver(server.base, transports=["websocket"])
         clients.append(a)
-        first = await a.step("connect")
-        assert await a.ask("tell_me", "x") is True
-        await a.event("told")
-        a.send("drop", hold=True)
-        await a.step("disconnect")
-        await gone(server, first["id"])
+        first = await dropped(server, a)
         a.send("reconnect")
         again = await a.step("connect")
         assert again["recovered"] is True

@@ -407,13 +407,7 @@ class BaseNamespace:
         if takes_self:
             has_self, wants_packet = _describe_registered(handler)
             if not has_self:
-                self.error(
-                    "invalid_method_args",
-                    "The server-side method is invalid, as it doesn't "
-                    "have 'self' as its first argument",
-                    msg_id=packet.get("id"),
-                )
-                return None
+                return self._invalid_method_args(packet)
             handler = types.MethodType(handler, self)
         else:
             wants_packet = False
@@ -474,18 +468,21 @@ class BaseNamespace:
             return None
         has_self, wants_packet = _describe(type(self), method_name)
         if not has_self:
-            self.error(
-                "invalid_method_args",
-                "The server-side method is invalid, as it doesn't "
-                "have 'self' as its first argument",
-                msg_id=packet.get("id"),
-            )
-            return None
+            return self._invalid_method_args(packet)
         if _has_decorator(type(self)):
             method = self.exception_handler_decorator(method)  # type: ignore[attr-defined]
         if wants_packet:
             return method(packet)
         return method(*args)
+
+    def _invalid_method_args(self, packet: dict[str, Any]) -> None:
+        """gevent-socketio's answer to a handler that cannot take ``self``."""
+        self.error(
+            "invalid_method_args",
+            "The server-side method is invalid, as it doesn't "
+            "have 'self' as its first argument",
+            msg_id=packet.get("id"),
+        )
 
     def _disconnect_hook(self, hook: str, reason: str) -> Any:
         """Call ``recv_disconnecting`` or ``recv_disconnect`` (``hook``) with ``reason``, or
