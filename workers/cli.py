@@ -1,7 +1,7 @@
 """The ``tornio`` command.
 
 tornio serve MODULE:OBJECT [--workers N] [--host H] [--port P] [--policy-port Q]
-             [--loop auto|asyncio|uvloop]
+             [--loop auto|asyncio|uvloop] [--http auto|fast|tornado]
              [--bus tcp://BROKER:PORT [--curve-dir DIR]] [--trusted-proxies LIST]
 tornio broker --bind tcp://ADDRESS:PORT [--curve-dir DIR | --insecure]
 tornio keys DIR [--client NAME ...]
@@ -15,6 +15,7 @@ import os
 import sys
 from collections.abc import Sequence
 
+from tornio import fastpath
 from tornio.bus import broker, security
 from tornio.policy import PolicySupervisor
 from tornio.settings import parse_trusted_proxies
@@ -110,6 +111,15 @@ def build_parser() -> argparse.ArgumentParser:
         choices=loops.LOOPS,
         help="the event loop of every process: auto (the default: uvloop when installed, "
         "pip install 'tornio[speed]'), asyncio or uvloop",
+    )
+    serve.add_argument(
+        "--http",
+        default="auto",
+        choices=["auto", "fast", "tornado"],
+        help="how the Socket.IO polling routes are served: fast (parsed by httptools, "
+        "without Tornado's per-request handler machinery; everything else still goes to "
+        "Tornado), tornado, or auto (the default: fast when httptools is installed, "
+        "pip install 'tornio[speed]')",
     )
     serve.add_argument(
         "--trusted-proxies",
@@ -254,6 +264,13 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 2
     worker_args += ["--loop", loop]
     log.info("event loop: %s", loop)
+    try:
+        http_mode = fastpath.resolve_mode(args.http)
+    except ValueError as exc:
+        print(f"tornio: {exc}", file=sys.stderr)
+        return 2
+    worker_args += ["--http", http_mode]
+    log.info("HTTP path: %s", http_mode)
     if args.bus_heartbeat is not None:
         worker_args += ["--heartbeat-interval", str(args.bus_heartbeat)]
     if args.bus_node_timeout is not None:
