@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING, Any
 from tornio.bus import ids
 from tornio.legacy.transports.handshake import HandshakeHandler
 from tornio.legacy.transports.polling import JsonpPollingHandler, XhrPollingHandler
+from tornio.modern.endpoint import EngineEndpoint
 from tornio.modern.transports import EnginePollingHandler
 from tornio.transports.fasthttp import (
     AVAILABLE,
@@ -79,15 +80,22 @@ def resolve_mode(mode: str) -> str:
 
 
 def socketio_routes(
-    manager: SocketManager, is_local: Callable[[str], bool] | None = None
+    manager: SocketManager | EngineEndpoint,
+    is_local: Callable[[str], bool] | None = None,
 ) -> Callable[[str, str, str, HTTPHeaders], Route | None]:
-    """The fast path's router for the Socket.IO routes of ``manager`` (a router's).
+    """The fast path's router for the Socket.IO routes of ``manager`` (a router's), or the
+    Engine.IO polling route of a plain :class:`~tornio.modern.endpoint.EngineEndpoint`.
     ``is_local(node)``: whether a session owned by that node lives in this process (None:
     every session does)."""
-    prefix = "/" + re.escape(manager.settings.resource)
-    modern = re.compile(prefix + r"/?$")
-    handshake = re.compile(prefix + r"/1/?$")
-    polling = re.compile(prefix + r"/1/(xhr-polling|jsonp-polling)/([^/]+)/?$")
+    never = re.compile(r"(?!)")
+    if isinstance(manager, EngineEndpoint):
+        modern = re.compile(re.escape(manager.path) + r"/?$")
+        handshake = polling = never
+    else:
+        prefix = "/" + re.escape(manager.settings.resource)
+        modern = re.compile(prefix + r"/?$")
+        handshake = re.compile(prefix + r"/1/?$")
+        polling = re.compile(prefix + r"/1/(xhr-polling|jsonp-polling)/([^/]+)/?$")
     kwargs: dict[str, Any] = {"manager": manager}
 
     def route(method: str, uri: str, path: str, headers: HTTPHeaders) -> Route | None:
@@ -111,7 +119,7 @@ def socketio_routes(
 
 
 def fast_server(
-    manager: SocketManager,
+    manager: SocketManager | EngineEndpoint,
     http: HTTPServer,
     *,
     trusted_proxies: TrustedProxies | str | Sequence[str] | None = None,

@@ -27,6 +27,8 @@ class ServerSpec:
     recovery: bool = False
     #: tornio's event loop (``tornio serve --loop``).
     loop: str = "asyncio"
+    #: how tornio serves the polling routes (``tornio serve --http``).
+    http: str = "auto"
 
     @property
     def python(self) -> bool:
@@ -48,6 +50,8 @@ class ServerSpec:
                 "--no-policy-server",
                 "--loop",
                 self.loop,
+                "--http",
+                self.http,
                 "--drain-timeout",
                 "1",
                 "--log-level",
@@ -90,6 +94,10 @@ SERVERS: list[ServerSpec] = [
                "tornio serve --workers 1 --loop uvloop, EIO4/SIO5", loop="uvloop"),
     ServerSpec("tornio-legacy-1w-uvloop", "legacy", "tornio", 1,
                "tornio serve --workers 1 --loop uvloop, 0.9", loop="uvloop"),
+    ServerSpec("tornio-modern-1w-th", "modern", "tornio", 1,
+               "tornio serve --workers 1 --http tornado, EIO4/SIO5", http="tornado"),
+    ServerSpec("tornio-legacy-1w-th", "legacy", "tornio", 1,
+               "tornio serve --workers 1 --http tornado, 0.9", http="tornado"),
     ServerSpec("tornio-modern-1w-rec", "modern", "tornio", 1,
                "tornio serve --workers 1, EIO4/SIO5, connection state recovery on",
                recovery=True),
