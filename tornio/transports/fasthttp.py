@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import logging
 import os
 import re
@@ -77,6 +78,59 @@ REPRESENTATION_HEADERS = ("Content-Encoding", "Content-Language", "Content-Type"
 
 _date_second = 0
 _date_text = ""
+
+
+_HEADER_ATTRS = set(vars(HTTPHeaders()))
+
+
+def new_headers() -> HTTPHeaders:
+    """An empty ``HTTPHeaders``, without the generic ``MutableMapping.update`` its constructor
+    runs (a few per cent of a poll); the constructor itself if its attributes ever change."""
+    if {"_as_list", "_combined_cache"} != _HEADER_ATTRS:
+        return HTTPHeaders()
+    headers = HTTPHeaders.__new__(HTTPHeaders)
+    headers._as_list = {}
+    headers._combined_cache = {}
+    return headers
+
+
+@functools.lru_cache(512)
+def header_name(name: str) -> str:
+    """A header name as ``HTTPHeaders`` writes it (``x-xss-protection`` → ``X-Xss-Protection``)."""
+    return "-".join(word.capitalize() for word in name.split("-"))
+
+
+class ResponseHeaders(dict[str, str]):
+    """A response's headers: a dict whose names are normalized as ``HTTPHeaders`` does it
+    (one value per name: the handlers only set headers)."""
+
+    def __setitem__(self, name: str, value: str) -> None:
+        super().__setitem__(header_name(name), value)
+
+    def __delitem__(self, name: str) -> None:
+        super().__delitem__(header_name(name))
+
+    def __contains__(self, name: object) -> bool:
+        return isinstance(name, str) and super().__contains__(header_name(name))
+
+    def get(self, name: str, default: Any = None) -> Any:
+        return super().get(header_name(name), default)
+
+    def pop(self, name: str, default: Any = None) -> Any:
+        return super().pop(header_name(name), default)
+
+
+def parse_query(query: str) -> dict[str, list[bytes]]:
+    """``parse_qs_bytes(query, keep_blank_values=True)``, without unquoting when nothing in
+    ``query`` is quoted (a poll's query never is)."""
+    if "%" in query or "+" in query:
+        return parse_qs_bytes(query, keep_blank_values=True)
+    arguments: dict[str, list[bytes]] = {}
+    for part in query.split("&"):
+        if part:
+            name, _, value = part.partition("=")
+            arguments.setdefault(name, []).append(value.encode("latin-1"))
+    return arguments
 
 
 def _date() -> str:
@@ -134,15 +188,16 @@ class FastRequest(HTTPServerRequest):
         self.body = b""
         self.remote_ip = remote_ip
         self.protocol = protocol
-        self.host = headers.get("Host") or "127.0.0.1"
-        self.host_name = httputil.split_host_and_port(self.host.lower())[0]
+        host = self.host = headers.get("Host") or "127.0.0.1"
+        self.host_name = (httputil.split_host_and_port(host.lower())[0] if ":" in host
+                          else host.lower())
         self.files = {}
         self.connection = connection
         self.server_connection = None
         self._start_time = time.time()
         self._finish_time = None
         self.path, _, self.query = uri.partition("?")
-        self.arguments = parse_qs_bytes(self.query, keep_blank_values=True)
+        self.arguments = parse_query(self.query)
         self.query_arguments = {name: list(values) for name, values in self.arguments.items()}
         self.body_arguments = {}
 
@@ -173,15 +228,14 @@ class FastExchange:
         self._finished = False
         self._auto_finish = True
         self._prepared_future = None
-        self._headers = HTTPHeaders()
         self._defaults()
         self.initialize(**kwargs)  # type: ignore[attr-defined]
 
     def _defaults(self) -> None:
-        headers = self._headers = HTTPHeaders()
-        headers["Server"] = SERVER
-        headers["Content-Type"] = "text/html; charset=UTF-8"
-        headers["Date"] = _date()
+        headers = self._headers = ResponseHeaders()
+        dict.__setitem__(headers, "Server", SERVER)
+        dict.__setitem__(headers, "Content-Type", "text/html; charset=UTF-8")
+        dict.__setitem__(headers, "Date", _date())
         self._write_buffer: list[bytes] = []
         self._status_code = 200
         self._reason = "OK"
@@ -271,7 +325,8 @@ class FastConnection(asyncio.Protocol):
         self.paused = False
         self.drain_waiter: asyncio.Future[None] | None = None
         self._url = b""
-        self._headers = HTTPHeaders()
+        self._headers = new_headers()
+        self._raw: dict[str, str] = {}
 
     # The handlers look at ``request.connection.stream.closed()``.
     @property
@@ -323,7 +378,12 @@ class FastConnection(asyncio.Protocol):
         self._url += url
 
     def on_header(self, name: bytes, value: bytes) -> None:
-        self._headers.add(name.decode("latin-1"), value.decode("latin-1").strip(" \t"))
+        text = value.decode("latin-1").strip(" \t")
+        key = name.decode("latin-1")
+        self._headers.add(key, text)  # validated as Tornado validates it
+        lower = key.lower()
+        raw = self._raw
+        raw[lower] = raw[lower] + "," + text if lower in raw else text
 
     def on_body(self, body: bytes) -> None:
         exchange = self.exchange
@@ -374,7 +434,8 @@ class FastConnection(asyncio.Protocol):
             return False
         end = match.end()
         self._url = b""
-        self._headers = headers = HTTPHeaders()
+        self._headers = headers = new_headers()
+        self._raw = {}
         self.complete = False
         try:
             with memoryview(self.buffer) as view, view[:end] as head:
@@ -408,13 +469,14 @@ class FastConnection(asyncio.Protocol):
         if parser.get_http_version() != "1.1" or parser.should_upgrade():
             return None
         method = parser.get_method().decode("latin-1")
-        if method not in FAST_METHODS or "Expect" in headers or "Upgrade" in headers:
+        raw = self._raw
+        if method not in FAST_METHODS or "expect" in raw or "upgrade" in raw:
             return None
-        hosts = headers.get_list("Host")
-        if len(hosts) != 1 or not PLAIN_HOST.fullmatch(hosts[0]):
+        host = raw.get("host")
+        if host is None or not PLAIN_HOST.fullmatch(host):  # a repeated one has a comma
             return None
-        encoding = headers.get("Transfer-Encoding")
-        length = headers.get("Content-Length")
+        encoding = raw.get("transfer-encoding")
+        length = raw.get("content-length")
         if encoding is not None:
             if encoding.lower() != "chunked" or length is not None:
                 return None
@@ -487,7 +549,7 @@ class FastConnection(asyncio.Protocol):
 
     # -- answering ----------------------------------------------------------------------------
 
-    def respond(self, status: int, reason: str, headers: HTTPHeaders, body: bytes) -> None:
+    def respond(self, status: int, reason: str, headers: dict[str, str], body: bytes) -> None:
         """Write the answer of the request in flight, then go on with the next one."""
         # An answer given before the request was read whole (a refusal in prepare) closes
         # the connection after it, as Tornado does.
@@ -498,7 +560,7 @@ class FastConnection(asyncio.Protocol):
         if not keep_alive:
             headers["Connection"] = "close"
         lines = [f"HTTP/1.1 {status} {reason}"]
-        lines.extend(f"{name}: {value}" for name, value in headers.get_all())
+        lines.extend(f"{name}: {value}" for name, value in headers.items())
         head = ("\r\n".join(lines) + "\r\n\r\n").encode("latin-1")
         self._write(head + body if body else head)
         self.server.served += 1
