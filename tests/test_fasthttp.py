@@ -354,3 +354,29 @@ def test_the_hand_off_works_on_uvloop_too() -> None:
     opened, hello = uvloop.run(scenario())
     assert isinstance(opened, str) and opened.startswith('0{"sid":')
     assert hello == b"world"
+
+
+@pytest.mark.asyncio
+async def test_handlers_that_await_run_on_the_fast_path() -> None:
+    """An async authorize hook that yields (sleep(0)) and waits for a timer: the handshakes
+    are answered, refusals too, on the fast path."""
+
+    async def authorize(request: Any) -> bool:
+        await asyncio.sleep(0)
+        await asyncio.sleep(0.01)
+        return "no" not in request.uri
+
+    srv = Servers(authorize=authorize)
+    try:
+        raw = await Raw.open(srv.port)
+        raw.send(get("/socket.io/1/") + get("/socket.io/1/?no"))
+        status, _, body = await raw.response()
+        assert status == 200 and b":60:60:" in body
+        assert (await raw.response())[:3:2] == (403, b"handshake unauthorized")
+        raw.send(get(EIO_OPEN + "&no"))
+        status, _, body = await raw.response()
+        assert status == 403 and b"Forbidden" in body
+        assert srv.fast.served == 3 and srv.fast.handed_off == 0
+        raw.close()
+    finally:
+        await srv.stop()

@@ -27,6 +27,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import functools
+import inspect
 import logging
 import os
 import re
@@ -80,24 +81,36 @@ _date_second = 0
 _date_text = ""
 
 
-_HEADER_ATTRS = set(vars(HTTPHeaders()))
-
-
-def new_headers() -> HTTPHeaders:
-    """An empty ``HTTPHeaders``, without the generic ``MutableMapping.update`` its constructor
-    runs (a few per cent of a poll); the constructor itself if its attributes ever change."""
-    if {"_as_list", "_combined_cache"} != _HEADER_ATTRS:
-        return HTTPHeaders()
-    headers = HTTPHeaders.__new__(HTTPHeaders)
-    headers._as_list = {}
-    headers._combined_cache = {}
-    return headers
-
-
 @functools.lru_cache(512)
 def header_name(name: str) -> str:
     """A header name as ``HTTPHeaders`` writes it (``x-xss-protection`` → ``X-Xss-Protection``)."""
     return "-".join(word.capitalize() for word in name.split("-"))
+
+
+_HEADER_ATTRS = set(vars(HTTPHeaders()))
+
+
+class RequestHeaders(HTTPHeaders):
+    """``HTTPHeaders`` whose ``get`` of a missing name does not go through a KeyError (most
+    of the handlers' lookups are of headers a poll does not send)."""
+
+    def get(self, name: str, default: Any = None) -> Any:
+        values = self._as_list.get(header_name(name))
+        if values is None:
+            return default
+        return values[0] if len(values) == 1 else ",".join(values)
+
+
+def new_headers() -> HTTPHeaders:
+    """Empty request headers, without the generic ``MutableMapping.update`` that
+    ``HTTPHeaders()`` runs (a few per cent of a poll); a plain ``HTTPHeaders()`` if its
+    attributes ever change."""
+    if {"_as_list", "_combined_cache"} != _HEADER_ATTRS:
+        return HTTPHeaders()
+    headers = RequestHeaders.__new__(RequestHeaders)
+    headers._as_list = {}
+    headers._combined_cache = {}
+    return headers
 
 
 class ResponseHeaders(dict[str, str]):
@@ -189,17 +202,31 @@ class FastRequest(HTTPServerRequest):
         self.remote_ip = remote_ip
         self.protocol = protocol
         host = self.host = headers.get("Host") or "127.0.0.1"
-        self.host_name = (httputil.split_host_and_port(host.lower())[0] if ":" in host
-                          else host.lower())
+        # split_host_and_port's answer (``name:digits``), without its regex.
+        name, colon, port = host.lower().rpartition(":")
+        self.host_name = name if colon and name and port.isascii() and port.isdigit() else (
+            host.lower())
         self.files = {}
         self.connection = connection
         self.server_connection = None
         self._start_time = time.time()
         self._finish_time = None
         self.path, _, self.query = uri.partition("?")
-        self.arguments = parse_query(self.query)
-        self.query_arguments = {name: list(values) for name, values in self.arguments.items()}
+        self.query_arguments = parse_query(self.query)
+        self._arguments: dict[str, list[bytes]] | None = None
         self.body_arguments = {}
+
+    @property
+    def arguments(self) -> dict[str, list[bytes]]:
+        """The query's arguments (a copy of ``query_arguments``, as in ``HTTPServerRequest``;
+        made when first asked for: the transports read ``query_arguments`` only)."""
+        if self._arguments is None:
+            self._arguments = {name: list(v) for name, v in self.query_arguments.items()}
+        return self._arguments
+
+    @arguments.setter
+    def arguments(self, value: dict[str, list[bytes]]) -> None:
+        self._arguments = value
 
 
 class FastExchange:
@@ -536,7 +563,33 @@ class FastConnection(asyncio.Protocol):
             if not exchange._finished:
                 exchange.finish()
             return
-        self.task = asyncio.ensure_future(self._complete(exchange, result))
+        if inspect.iscoroutine(result):
+            self._step(exchange, result)
+        else:
+            self.task = asyncio.ensure_future(self._complete(exchange, result))
+
+    def _step(self, exchange: FastExchange, coro: Any, _: Any = None) -> None:
+        """Run the handler's coroutine up to its next suspension, without a Task: it is
+        resumed by a done callback on the future it waits for (a held poll's), which costs
+        less than a Task per request. What it awaits is always an asyncio future (or a bare
+        ``yield``, as ``asyncio.sleep(0)``): anything else is an error, as in a Task."""
+        try:
+            waited = coro.send(None)
+        except StopIteration:
+            if not exchange._finished and not self.closed():
+                exchange.finish()
+            return
+        except Exception as exc:
+            exchange._fail(exc)
+            return
+        if waited is None:
+            asyncio.get_running_loop().call_soon(self._step, exchange, coro)
+        elif asyncio.isfuture(waited) and getattr(waited, "_asyncio_future_blocking", False):
+            waited._asyncio_future_blocking = False
+            waited.add_done_callback(functools.partial(self._step, exchange, coro))
+        else:
+            coro.close()
+            exchange._fail(RuntimeError(f"a handler awaited {waited!r}, not a future"))
 
     async def _complete(self, exchange: FastExchange, awaitable: Any) -> None:
         try:
@@ -554,7 +607,7 @@ class FastConnection(asyncio.Protocol):
         # An answer given before the request was read whole (a refusal in prepare) closes
         # the connection after it, as Tornado does.
         keep_alive = self.complete
-        connection = self.exchange.request.headers.get("Connection") if self.exchange else None
+        connection = self._raw.get("connection")
         if connection is not None and connection.lower() == "close":
             keep_alive = False
         if not keep_alive:
