@@ -8,6 +8,7 @@ from __future__ import annotations
 import asyncio
 import re
 from collections.abc import AsyncIterator
+from socket import SHUT_RDWR
 from typing import Any
 
 import pytest
@@ -380,3 +381,27 @@ async def test_handlers_that_await_run_on_the_fast_path() -> None:
         raw.close()
     finally:
         await srv.stop()
+
+
+@pytest.mark.asyncio
+async def test_a_cancelled_poll_is_seen_before_a_request_that_came_with_it(
+    servers: Servers,
+) -> None:
+    """A client aborts a held poll and polls again on another kept-alive connection at once
+    (the official suite's "closes the session upon cancelled polling request"): the close is
+    seen first, so the new poll finds the session gone, whichever the loop reads first."""
+    held, other = await Raw.open(servers.port), await Raw.open(servers.port)
+    sid = await open_session(other)
+    held.send(get(f"{EIO_OPEN}&sid={sid}"))
+    socket = servers.router.manager.get_engine(sid)
+    for _ in range(200):
+        if socket.engine.sink is not None:
+            break
+        await asyncio.sleep(0.005)
+    assert socket.engine.sink is not None
+    other.send(get(f"{EIO_OPEN}&sid={sid}"))  # ready before the close, in the same turn
+    held.writer.get_extra_info("socket").shutdown(SHUT_RDWR)  # the FIN goes now
+    held.close()
+    status, _, body = await other.response()
+    assert (status, body) == (400, b'{"code":1,"message":"Session ID unknown"}')
+    other.close()

@@ -347,6 +347,7 @@ class FastConnection(asyncio.Protocol):
         self.complete = False  # the parser saw the end of the current request
         self.waiting = False  # a request is complete, its answer pending
         self.processing = False
+        self.scheduled = False  # process() is to run soon
         self.handed_off = False
         self.lost = False
         self.paused = False
@@ -378,11 +379,24 @@ class FastConnection(asyncio.Protocol):
 
     def data_received(self, data: bytes) -> None:
         self.buffer += data
-        if not self.processing:
-            self.process()
+        if not self.processing and not self.scheduled:
+            # Served after the other events of this turn of the loop: a client that closed a
+            # held poll's connection and sent its next request on another connection in the
+            # same moment has its close seen first (eof_received), as Tornado would.
+            self.scheduled = True
+            asyncio.get_running_loop().call_soon(self.process)
         if len(self.buffer) > self.server.max_buffer_size and not self.paused:
             self.paused = True
             self.transport.pause_reading()  # type: ignore[union-attr]
+
+    def eof_received(self) -> None:
+        """The client closed: what it sent whole is served, a request held is abandoned now
+        (not a turn later, in connection_lost); then the transport closes."""
+        if self.scheduled and not self.processing:
+            self.process()
+        if not self.handed_off:
+            self.lost = True
+            self._abandon()
 
     def connection_lost(self, exc: Exception | None) -> None:
         self.server.connections.discard(self)
@@ -428,6 +442,7 @@ class FastConnection(asyncio.Protocol):
 
     def process(self) -> None:
         """Serve what the buffer holds, one request at a time."""
+        self.scheduled = False
         self.processing = True
         try:
             while self.buffer and not self.waiting and not self.closed():
@@ -622,8 +637,9 @@ class FastConnection(asyncio.Protocol):
         self.waiting = False
         if not keep_alive:
             self._close()
-        elif self.buffer and not self.processing and not self.closed():
+        elif self.buffer and not self.processing and not self.scheduled and not self.closed():
             # After the current callback (as Tornado reads the next request later).
+            self.scheduled = True
             asyncio.get_running_loop().call_soon(self.process)
 
     def _write(self, data: bytes) -> None:
