@@ -267,6 +267,11 @@ async def test_a_client_that_leaves_during_a_held_poll_is_noticed(servers: Serve
         b"GET /socket.io/?EIO=4&transport=polling HTTP/9.9\r\n\r\n",  # no such version
         b"GARBAGE\r\n\r\n",
         b"GET /socket.io/ HTTP/1.1\r\nBad Header\r\n\r\n",
+        b"GET /socket.io/?EIO=4&transport=polling HTTP/1.1\r\nHost: t\r\nX: a\x7fb\r\n\r\n",
+        b"GET /socket.io/?EIO=4&transport=polling HTTP/1.1\r\nHost: t\r\nX: a\x01b\r\n\r\n",
+        b"GET /socket.io/?EIO=4&transport=polling HTTP/1.1\r\nHost: t\r\nX@Y: v\r\n\r\n",
+        b"GET /socket.io/?EIO=4&transport=polling HTTP/1.1\r\nHost: t\r\nX: \xffok\r\n\r\n",
+        b"GET /socket.io/?EIO=4&transport=polling HTTP/1.1\r\nHost: t\r\n folded\r\n\r\n",
         b"GET /socket.io/?EIO=4&transport=polling HTTP/1.1\r\n\r\n",  # no Host
         b"GET /socket.io/?EIO=4&transport=polling HTTP/1.1\r\nHost: a\r\nHost: b\r\n\r\n",
         b"GET /socket.io/?EIO=4&transport=polling HTTP/1.1\r\nHost: a b\r\n\r\n",

@@ -421,7 +421,18 @@ class FastConnection(asyncio.Protocol):
     def on_header(self, name: bytes, value: bytes) -> None:
         text = value.decode("latin-1").strip(" \t")
         key = name.decode("latin-1")
-        self._headers.add(key, text)  # validated as Tornado validates it
+        # llhttp refused what Tornado's HTTPHeaders.add refuses (a name that is not a token,
+        # control characters and DEL in a value): the lists are filled directly.
+        as_list = getattr(self._headers, "_as_list", None)
+        if type(self._headers) is RequestHeaders and as_list is not None:
+            norm = header_name(key)
+            values = as_list.get(norm)
+            if values is None:
+                as_list[norm] = [text]
+            else:
+                values.append(text)
+        else:
+            self._headers.add(key, text)
         lower = key.lower()
         raw = self._raw
         raw[lower] = raw[lower] + "," + text if lower in raw else text
