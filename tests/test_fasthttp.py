@@ -410,3 +410,38 @@ async def test_a_cancelled_poll_is_seen_before_a_request_that_came_with_it(
     status, _, body = await other.response()
     assert (status, body) == (400, b'{"code":1,"message":"Session ID unknown"}')
     other.close()
+
+
+@pytest.mark.asyncio
+async def test_a_hand_off_waits_until_the_answers_before_it_are_sent(servers: Servers) -> None:
+    """A large poll answer still in the write buffer when a request for Tornado follows it:
+    the connection changes hands only once that answer is out, so nothing is lost."""
+    import socket as socketlib
+
+    raw = await Raw.open(servers.port)
+    raw.writer.get_extra_info("socket").setsockopt(
+        socketlib.SOL_SOCKET, socketlib.SO_RCVBUF, 65536
+    )
+    sid = await open_session(raw)
+    (connection,) = servers.fast.connections
+    connection.transport.get_extra_info("socket").setsockopt(
+        socketlib.SOL_SOCKET, socketlib.SO_SNDBUF, 4096
+    )
+    raw.send(post(f"{EIO_OPEN}&sid={sid}", b"40"))
+    await raw.response()
+    raw.send(get(f"{EIO_OPEN}&sid={sid}"))
+    await raw.response()
+    big = "x" * 300_000
+    raw.send(post(f"{EIO_OPEN}&sid={sid}", f'42["echo","{big}"]'.encode()))
+    assert (await raw.response())[2] == b"ok"
+    raw.send(get(f"{EIO_OPEN}&sid={sid}") + get("/hello"))  # not read for now
+    for _ in range(200):
+        if connection.handed_off:
+            break
+        await asyncio.sleep(0.005)
+    assert connection.handed_off and connection.transport.get_write_buffer_size() > 0
+    assert servers.fast.handed_off == 0  # waiting for the answer to go out
+    assert (await raw.response())[2] == f'42["echo","{big}"]'.encode()
+    assert (await raw.response())[2] == b"world"
+    assert servers.fast.handed_off == 1
+    raw.close()
