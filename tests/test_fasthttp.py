@@ -16,7 +16,7 @@ import tornado.web
 from tornado.httpserver import HTTPServer
 from tornado.netutil import bind_sockets
 
-from tornio import BaseNamespace, Router
+from tornio import BaseNamespace, Router, fastpath
 from tornio.fastpath import fast_server, resolve_mode
 from tornio.transports.fasthttp import FastHTTPServer
 
@@ -327,11 +327,17 @@ async def test_bad_requests_get_the_answers_tornado_gives(
     assert await answer(servers.port) == await answer(servers.tornado_port)
 
 
-def test_the_http_mode_is_fast_when_httptools_is_installed() -> None:
+def test_the_http_mode_is_fast_when_httptools_is_installed(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
     assert resolve_mode("auto") == "fast"
     assert resolve_mode("tornado") == "tornado"
     with pytest.raises(ValueError):
         resolve_mode("quick")
+    monkeypatch.setattr(fastpath, "AVAILABLE", False)  # as without httptools
+    assert resolve_mode("auto") == "tornado"
+    with pytest.raises(ValueError, match="needs httptools"):
+        resolve_mode("fast")
 
 
 def test_the_hand_off_works_on_uvloop_too() -> None:
