@@ -23,15 +23,8 @@ from tornio.legacy.transports.handshake import HandshakeHandler
 from tornio.legacy.transports.polling import JsonpPollingHandler, XhrPollingHandler
 from tornio.modern.endpoint import EngineEndpoint
 from tornio.modern.transports import EnginePollingHandler
-from tornio.transports.fasthttp import (
-    AVAILABLE,
-    FastExchange,
-    FastHTTPServer,
-    Route,
-    path_arg,
-    peer_client,
-    xheaders_client,
-)
+from tornio.transports.fasthttp import AVAILABLE, FastExchange, FastHTTPServer, Route
+from tornio.transports.fastrequest import path_arg, peer_client, xheaders_client
 from tornio.transports.forwarded import TrustedProxies, resolve_headers
 
 if TYPE_CHECKING:
