@@ -157,7 +157,7 @@ class WorkerProcess:
             sock = socket.socket(fileno=fd)
             sock.setblocking(False)
             if self.fast is not None:
-                self.fast._accept(sock, (host, int(port or 0)))
+                self.fast.accept(sock, (host, int(port or 0)))
                 continue
             try:
                 stream = IOStream(sock, max_buffer_size=self.server.max_buffer_size)

@@ -617,9 +617,10 @@ class FastHTTPServer:
         """Accept connections on bound listening sockets (as ``HTTPServer.add_sockets``)."""
         for sock in sockets:
             self.listeners.append(sock)
-            self.stoppers.append(add_accept_handler(sock, self._accept))
+            self.stoppers.append(add_accept_handler(sock, self.accept))
 
-    def _accept(self, sock: socket.socket, address: Any) -> None:
+    def accept(self, sock: socket.socket, address: Any) -> None:
+        """Serve a connection accepted elsewhere (a worker gets them from the supervisor)."""
         task = asyncio.ensure_future(self.accepted(sock, address))
         self.tasks.add(task)
         task.add_done_callback(self.tasks.discard)
