@@ -41,7 +41,7 @@ LAYERS: list[tuple[str, list[str]]] = [
     ("manager", ["tornio.manager", "tornio.cluster"]),
     ("embedding", [
         "tornio.router", "tornio.server", "tornio.policy", "tornio.modern.endpoint",
-        "tornio.contrib", "tornio.metrics", "tornio.admin",
+        "tornio.contrib", "tornio.metrics", "tornio.admin", "tornio.fastpath",
     ]),
     ("package", ["tornio"]),
     # Django's ``runserver_socketio`` command runs ``tornio serve``.

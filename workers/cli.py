@@ -1,7 +1,7 @@
 """The ``tornio`` command.
 
 tornio serve MODULE:OBJECT [--workers N] [--host H] [--port P] [--policy-port Q]
-             [--loop auto|asyncio|uvloop]
+             [--loop auto|asyncio|uvloop] [--http auto|fast|tornado]
              [--bus tcp://BROKER:PORT [--curve-dir DIR]] [--trusted-proxies LIST]
              [--metrics-port M]
              [--admin USER:BCRYPT_HASH [--admin-readonly] [--admin-mode MODE] ...]
@@ -19,6 +19,7 @@ import sys
 from collections.abc import Sequence
 from typing import Any
 
+from tornio import fastpath
 from tornio.admin import AdminOptions, parse_credentials
 from tornio.bus import broker, security
 from tornio.policy import PolicySupervisor
@@ -115,6 +116,15 @@ def build_parser() -> argparse.ArgumentParser:
         choices=loops.LOOPS,
         help="the event loop of every process: auto (the default: uvloop when installed, "
         "pip install 'tornio[speed]'), asyncio or uvloop",
+    )
+    serve.add_argument(
+        "--http",
+        default="auto",
+        choices=["auto", "fast", "tornado"],
+        help="how the Socket.IO polling routes are served: fast (parsed by httptools, "
+        "without Tornado's per-request handler machinery; everything else still goes to "
+        "Tornado), tornado, or auto (the default: fast when httptools is installed, "
+        "pip install 'tornio[speed]')",
     )
     serve.add_argument(
         "--trusted-proxies",
@@ -332,6 +342,12 @@ def main(argv: Sequence[str] | None = None) -> int:
             print("tornio: --metrics-port needs prometheus_client: pip install "
                   "'tornio[metrics]'", file=sys.stderr)
             return 2
+    try:
+        http_mode = fastpath.resolve_mode(args.http)
+    except ValueError as exc:
+        print(f"tornio: {exc}", file=sys.stderr)
+        return 2
+    log.info("HTTP path: %s", http_mode)
     if args.bus_heartbeat is not None:
         worker_args += ["--heartbeat-interval", str(args.bus_heartbeat)]
     if args.bus_node_timeout is not None:
@@ -348,6 +364,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         stats_file=args.stats_file,
         worker_args=worker_args,
         advertise=args.advertise,
+        http=http_mode,
         extra_env={"TORNIO_ADMIN": json.dumps(admin)} if admin is not None else {},
         metrics_port=args.metrics_port,
         metrics_host=args.metrics_host,

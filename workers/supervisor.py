@@ -76,6 +76,8 @@ class SupervisorOptions:
     #: ``tornio serve --trusted-proxies``: passed to the workers (None: the application's
     #: ``trusted_proxies`` setting).
     trusted_proxies: str | None = None
+    #: How workers serve the polling routes: ``fast`` (httptools) or ``tornado``.
+    http: str = "tornado"
 
     #: Where ``/metrics``, ``/health`` and ``/ready`` are served (``workers/health.py``);
     #: None: nowhere, and workers report no metrics.
@@ -272,9 +274,10 @@ class Supervisor:
 
     def _http_args(self) -> list[str]:
         """The flags only workers take (they serve HTTP; the store does not)."""
-        if self.options.trusted_proxies is None:
-            return []
-        return [f"--trusted-proxies={self.options.trusted_proxies}"]
+        args = [f"--http={self.options.http}"]
+        if self.options.trusted_proxies is not None:
+            args.append(f"--trusted-proxies={self.options.trusted_proxies}")
+        return args
 
     async def _keep_worker(self, worker: Worker) -> None:
         """Run one worker, and run it again (same index, same tag) whenever it dies."""

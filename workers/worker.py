@@ -35,6 +35,7 @@ from tornio.bus import forwarding, ids, relay, security
 from tornio.bus.forwarding import ForwardingDelegate, Wire
 from tornio.bus.messages import MessageType
 from tornio.bus.zmq import ZmqBus
+from tornio.fastpath import fast_server
 from tornio.metrics import snapshot
 from tornio.settings import parse_trusted_proxies
 from tornio.transports.forwarded import ForwardedHeaders
@@ -105,6 +106,13 @@ class WorkerProcess:
         # Outside the forwarding: a request forwarded to its owner carries the client address
         # resolved here, and the owner does not read the headers again.
         self.server = HTTPServer(ForwardedHeaders(self.delegate, settings.trusted_proxies))
+        # --http fast: the Socket.IO polling routes on the fast path, the rest handed to
+        # self.server (tornio.fastpath).
+        self.fast = None
+        if getattr(args, "http", "tornado") == "fast":
+            self.fast = fast_server(self.manager, self.server,
+                                    trusted_proxies=settings.trusted_proxies,
+                                    is_local=lambda tag: tag == self.tag)
         self.channel = socket.socket(fileno=args.channel)
         self.channel.setblocking(False)
         self.stop = asyncio.Event()
@@ -159,6 +167,9 @@ class WorkerProcess:
         for fd in fds:
             sock = socket.socket(fileno=fd)
             sock.setblocking(False)
+            if self.fast is not None:
+                self.fast.accept(sock, (host, int(port or 0)))
+                continue
             try:
                 stream = IOStream(sock, max_buffer_size=self.server.max_buffer_size)
             except Exception:
@@ -199,6 +210,8 @@ class WorkerProcess:
             self.router.admin.stop()
         self.manager.close_all("server shutting down")
         await asyncio.sleep(0)  # let the closing writes go out
+        if self.fast is not None:
+            self.fast.close_all_connections()
         with contextlib.suppress(asyncio.TimeoutError):
             await asyncio.wait_for(self.server.close_all_connections(), DRAIN_GRACE)
         await self.bus.close()
@@ -215,6 +228,9 @@ def add_bus_flags(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--node-timeout", type=float, help="seconds before a silent node is gone")
     parser.add_argument("--loop", default="asyncio", choices=["asyncio", "uvloop"],
                         help="the event loop (workers/loops.py)")
+    # Passed to every process with --loop; only workers serve HTTP.
+    parser.add_argument("--http", default="tornado", choices=["fast", "tornado"],
+                        help="the HTTP path of the Socket.IO routes (tornio.fastpath)")
 
 
 def bus_options(args: argparse.Namespace) -> dict[str, Any]:

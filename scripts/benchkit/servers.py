@@ -30,6 +30,8 @@ class ServerSpec:
     loop: str = "asyncio"
     #: tornio serve --metrics-port: every worker reports its metrics once a second.
     metrics: bool = False
+    #: how tornio serves the polling routes (``tornio serve --http``).
+    http: str = "auto"
 
     @property
     def python(self) -> bool:
@@ -51,6 +53,8 @@ class ServerSpec:
                 "--no-policy-server",
                 "--loop",
                 self.loop,
+                "--http",
+                self.http,
                 "--drain-timeout",
                 "1",
                 "--log-level",
@@ -100,6 +104,10 @@ SERVERS: list[ServerSpec] = [
                "tornio serve --workers 1 --loop uvloop, EIO4/SIO5", loop="uvloop"),
     ServerSpec("tornio-legacy-1w-uvloop", "legacy", "tornio", 1,
                "tornio serve --workers 1 --loop uvloop, 0.9", loop="uvloop"),
+    ServerSpec("tornio-modern-1w-th", "modern", "tornio", 1,
+               "tornio serve --workers 1 --http tornado, EIO4/SIO5", http="tornado"),
+    ServerSpec("tornio-legacy-1w-th", "legacy", "tornio", 1,
+               "tornio serve --workers 1 --http tornado, 0.9", http="tornado"),
     ServerSpec("tornio-modern-1w-rec", "modern", "tornio", 1,
                "tornio serve --workers 1, EIO4/SIO5, connection state recovery on",
                recovery=True),

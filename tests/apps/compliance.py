@@ -3,6 +3,9 @@ on port 3000 by default:
 
     python -m tests.apps.compliance engineio [--port 3000]    # Engine.IO v4 and v3 suites
     python -m tests.apps.compliance socketio [--port 3000]    # Socket.IO v5 suite
+
+``--http fast`` (or ``TORNIO_TEST_HTTP=fast``, which scripts/compliance passes on) serves
+the polling routes on the fast HTTP path.
 """
 
 from __future__ import annotations
@@ -10,11 +13,14 @@ from __future__ import annotations
 import argparse
 import asyncio
 import logging
+import os
 from typing import Any
 
 import tornado.web
 from tornado.httpserver import HTTPServer
+from tornado.netutil import bind_sockets
 
+from tests.support.fastmode import serve_fast
 from tornio import BaseNamespace, Router, event
 from tornio.modern.endpoint import EngineConnection, EngineEndpoint
 
@@ -54,10 +60,14 @@ def socketio_app() -> tornado.web.Application:
     return router.application()
 
 
-async def serve(kind: str, port: int) -> None:
+async def serve(kind: str, port: int, http: str = "tornado") -> None:
     app = engineio_app() if kind == "engineio" else socketio_app()
     server = HTTPServer(app)
-    server.listen(port)
+    sockets = bind_sockets(port)
+    if http == "fast":  # the polling routes on the fast HTTP path (tornio.fastpath)
+        assert serve_fast(app, server, sockets, xheaders=False) is not None
+    else:
+        server.add_sockets(sockets)
     await asyncio.Event().wait()
 
 
@@ -65,9 +75,11 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("kind", choices=["engineio", "socketio"])
     parser.add_argument("--port", type=int, default=3000)
+    parser.add_argument("--http", choices=["fast", "tornado"],
+                        default=os.environ.get("TORNIO_TEST_HTTP", "tornado"))
     args = parser.parse_args()
     logging.basicConfig(level=logging.WARNING)
-    asyncio.run(serve(args.kind, args.port))
+    asyncio.run(serve(args.kind, args.port, args.http))
 
 
 if __name__ == "__main__":

@@ -8,8 +8,10 @@ from typing import Any
 from tornado.httpserver import HTTPServer
 from tornado.netutil import bind_sockets
 
+from tests.support.fastmode import fast_mode, serve_fast
 from tornio import Router
 from tornio.core.namespace import BaseNamespace
+from tornio.transports.fasthttp import FastHTTPServer
 
 __all__ = ["InLoopServer"]
 
@@ -20,9 +22,15 @@ class InLoopServer:
     def __init__(self, router: Router) -> None:
         self.router = router
         self.manager = router.manager
-        self.http = HTTPServer(router.application(), xheaders=True)
+        app = router.application()
+        self.http = HTTPServer(app, xheaders=True)
         self.sockets = bind_sockets(0, "127.0.0.1")
-        self.http.add_sockets(self.sockets)
+        #: The fast HTTP path in front of ``http`` (TORNIO_TEST_HTTP=fast), or None.
+        self.fast: FastHTTPServer | None = None
+        if fast_mode():
+            self.fast = serve_fast(app, self.http, self.sockets, xheaders=True)
+        if self.fast is None:
+            self.http.add_sockets(self.sockets)
         self.port = self.sockets[0].getsockname()[1]
         self.base = f"http://127.0.0.1:{self.port}"
 
@@ -33,6 +41,9 @@ class InLoopServer:
         return cls(Router(namespaces, **settings))
 
     async def stop(self) -> None:
+        if self.fast is not None:
+            self.fast.stop()
+            self.fast.close_all_connections()
         self.http.stop()
         self.manager.close_all()
         await self.http.close_all_connections()

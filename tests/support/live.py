@@ -31,6 +31,9 @@ from tornado.httputil import HTTPServerConnectionDelegate
 from tornado.iostream import IOStream
 from tornado.netutil import bind_sockets
 
+from tests.support.fastmode import fast_mode, serve_fast
+from tornio.transports.fasthttp import FastHTTPServer
+
 __all__ = ["LiveServer"]
 
 log = logging.getLogger("tests.support.live")
@@ -95,6 +98,7 @@ class LiveServer:
         self._loop: asyncio.AbstractEventLoop | None = None
         self._thread: threading.Thread | None = None
         self._server: _TrackingHTTPServer | None = None
+        self._fast: FastHTTPServer | None = None
 
     # -- addresses ---------------------------------------------------------------------------
 
@@ -249,7 +253,12 @@ class LiveServer:
         self.app = self.app_factory()
         sockets = self._bind()
         server = _TrackingHTTPServer(self.app, **self.server_options)
-        server.add_sockets(sockets)
+        self._fast = None
+        if fast_mode():
+            xheaders = bool(self.server_options.get("xheaders"))
+            self._fast = serve_fast(self.app, server, sockets, xheaders)
+        if self._fast is None:
+            server.add_sockets(sockets)
         self._server = server
         self._port = sockets[0].getsockname()[1]
 
@@ -271,6 +280,10 @@ class LiveServer:
         server, self._server = self._server, None
         if server is None:
             return
+        fast, self._fast = self._fast, None
+        if fast is not None:
+            fast.stop()
+            fast.close_all_connections()
         server.stop()
         server.close_every_stream()
         try:

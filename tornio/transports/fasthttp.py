@@ -1,0 +1,657 @@
+"""A fast HTTP/1.1 path for a few routes: requests parsed by httptools (llhttp, uvicorn's
+parser) on an ``asyncio.Protocol``, answered by the transports' own handler code without
+Tornado's per-request machinery (``IOStream``, ``HTTP1Connection``, routing, handler set-up).
+
+Everything else is handed to Tornado: the connection becomes an ``IOStream`` whose read buffer
+holds the bytes already received (from the start of the request that is not ours), and the
+``HTTPServer`` takes it as if it had accepted it. "Not ours" is anything a route does not
+claim, and anything unusual: not HTTP/1.1, a method other than GET/POST/OPTIONS, an upgrade,
+``Expect``, a head that does not end in CRLF CRLF, a parse error (Tornado then answers it as
+it always did), a body larger than the server takes. So the answers to bad input are
+Tornado's, or the handlers' own.
+
+A handler class for this path is :class:`FastExchange` mixed in front of an ordinary
+``RequestHandler`` subclass: the handler's methods run unchanged on the subset of the
+``RequestHandler`` interface that the exchange provides (``request``, ``path_args``,
+``set_status``, ``set_header``, ``get_query_argument``, ``finish``, ``prepare``,
+``data_received``, ``on_connection_close``); the answer is written as Tornado writes it
+(same status line, default headers, ``Content-Length``, ``Connection: close``).
+
+Requests on one connection are served one at a time, in order (as Tornado does): while an
+answer is pending (a held long poll), later bytes wait in the buffer; a client that leaves
+meanwhile is noticed (``on_connection_close``).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import functools
+import inspect
+import logging
+import os
+import re
+import socket
+from collections.abc import Callable
+from typing import Any, NamedTuple
+
+import tornado
+from tornado.httpserver import HTTPServer
+from tornado.httputil import HTTPHeaders
+from tornado.iostream import IOStream
+from tornado.netutil import add_accept_handler
+from tornado.web import HTTPError
+
+from tornio.transports.fastrequest import (
+    FastRequest,
+    RequestHeaders,
+    ResponseHeaders,
+    date_header,
+    header_name,
+    new_headers,
+    peer_client,
+)
+
+try:
+    import httptools
+except ImportError:  # pragma: no cover - the extra is not installed
+    httptools = None  # type: ignore[assignment]
+
+__all__ = [
+    "AVAILABLE",
+    "FastConnection",
+    "FastExchange",
+    "FastHTTPServer",
+    "FastRequest",
+    "Route",
+]
+
+log = logging.getLogger("tornio.transports.fasthttp")
+access_log = logging.getLogger("tornado.access")
+
+#: Whether httptools is importable (``pip install 'tornio[speed]'``).
+AVAILABLE = httptools is not None
+
+#: Tornado's default ``max_header_size``: a longer head goes to Tornado (which refuses it).
+MAX_HEADER_SIZE = 65536
+HEAD_END = re.compile(rb"\r?\n\r?\n")
+#: A Host header the fast path takes (a subset of what Tornado takes: anything else, or none,
+#: goes to Tornado, which refuses a missing, repeated or malformed one).
+PLAIN_HOST = re.compile(r"[A-Za-z0-9\-._~!$&'()*+;=\[\]:]*")
+SERVER = f"TornadoServer/{tornado.version}"
+FAST_METHODS = frozenset(("GET", "POST", "OPTIONS"))
+NO_BODY_STATUSES = frozenset((204, 304))
+REPRESENTATION_HEADERS = ("Content-Encoding", "Content-Language", "Content-Type")
+
+class Route(NamedTuple):
+    """What a router answers for a request it claims: the handler class (a
+    :class:`FastExchange` subclass), its positional path arguments and ``initialize`` keyword
+    arguments."""
+
+    handler: type[FastExchange]
+    path_args: list[str]
+    kwargs: dict[str, Any]
+
+
+#: ``(method, uri, path, headers) -> Route | None``; None hands the request to Tornado.
+RouteFinder = Callable[[str, str, str, HTTPHeaders], "Route | None"]
+
+
+class FastExchange:
+    """Mixed in front of a ``RequestHandler`` subclass: one request on the fast path.
+
+    It replaces what needs Tornado's application and connection (construction, ``write``,
+    ``finish``, errors); the handler's own methods and the rest of ``RequestHandler``
+    (``set_status``, ``set_header``, ``get_query_argument``…) run as they are.
+    """
+
+    # ``_stream_request_body`` comes from the handler class (``@stream_request_body``).
+    _status_code: int
+    _reason: str
+
+    def __init__(
+        self,
+        connection: FastConnection,
+        request: FastRequest,
+        path_args: list[str],
+        kwargs: dict[str, Any],
+    ) -> None:
+        self._fast = connection
+        self.request = request
+        self.path_args = path_args
+        self.path_kwargs: dict[str, str] = {}
+        self._finished = False
+        self._auto_finish = True
+        self._prepared_future = None
+        self._defaults()
+        self.initialize(**kwargs)  # type: ignore[attr-defined]
+
+    def _defaults(self) -> None:
+        headers = self._headers = ResponseHeaders()
+        dict.__setitem__(headers, "Server", SERVER)
+        dict.__setitem__(headers, "Content-Type", "text/html; charset=UTF-8")
+        dict.__setitem__(headers, "Date", date_header())
+        self._write_buffer: list[bytes] = []
+        self._status_code = 200
+        self._reason = "OK"
+
+    def clear(self) -> None:
+        self._defaults()
+
+    def write(self, chunk: str | bytes) -> None:
+        if self._finished:
+            raise RuntimeError("Cannot write() after finish()")
+        self._write_buffer.append(chunk.encode("utf-8") if isinstance(chunk, str) else chunk)
+
+    def flush(self) -> None:
+        """Nothing is sent before :meth:`finish` on this path."""
+
+    def finish(self, chunk: str | bytes | None = None) -> Any:
+        if self._finished:
+            raise RuntimeError("finish() called twice")
+        if chunk is not None:
+            self.write(chunk)
+        body = b"".join(self._write_buffer)
+        self._write_buffer = []
+        headers = self._headers
+        status = self._status_code
+        if status in NO_BODY_STATUSES or 100 <= status < 200:
+            body = b""
+            for name in REPRESENTATION_HEADERS:
+                headers.pop(name, None)
+        elif "Content-Length" not in headers:
+            headers["Content-Length"] = str(len(body))
+        self._finished = True
+        self._fast.respond(status, self._reason, headers, body)
+        if access_log.isEnabledFor(logging.INFO):
+            self._log(status)
+        return None
+
+    def _log(self, status: int) -> None:
+        request = self.request
+        level = logging.INFO if status < 400 else logging.WARNING if status < 500 else logging.ERROR
+        access_log.log(level, "%d %s %s (%s) %.2fms", status, request.method, request.uri,
+                       request.remote_ip, 1000.0 * request.request_time())
+
+    def send_error(self, status_code: int = 500, **kwargs: Any) -> None:
+        """Tornado's error page (``RequestHandler.write_error``), unless already answered."""
+        if self._finished:
+            return
+        self.clear()
+        reason = kwargs.get("reason")
+        self.set_status(status_code, reason=reason)  # type: ignore[attr-defined]
+        self.finish(
+            f"<html><title>{self._status_code}: {self._reason}</title>"
+            f"<body>{self._status_code}: {self._reason}</body></html>"
+        )
+
+    def _fail(self, exc: BaseException) -> None:
+        """An exception out of the handler, answered as ``RequestHandler`` answers it."""
+        if isinstance(exc, HTTPError):
+            if exc.log_message:
+                log.warning("%d %s %s: %s", exc.status_code, self.request.method,
+                            self.request.uri, exc.log_message % exc.args)
+            self.send_error(exc.status_code, reason=exc.reason)
+            return
+        log.error("Uncaught exception %s %s", self.request.method, self.request.uri,
+                  exc_info=(type(exc), exc, exc.__traceback__))
+        self.send_error(500)
+
+
+class FastConnection(asyncio.Protocol):
+    """One client connection on the fast path (until it is handed to Tornado)."""
+
+    def __init__(self, server: FastHTTPServer, address: tuple[Any, ...] | None = None) -> None:
+        self.server = server
+        self.address = address
+        self.transport: asyncio.Transport | None = None
+        self.parser = httptools.HttpRequestParser(self)
+        self.buffer = bytearray()
+        self.exchange: FastExchange | None = None
+        self.task: asyncio.Task[None] | None = None
+        self.reading_head = True
+        self.remaining = 0  # body bytes still to read (Content-Length)
+        self.chunked = False
+        self.complete = False  # the parser saw the end of the current request
+        self.waiting = False  # a request is complete, its answer pending
+        self.processing = False
+        self.scheduled = False  # process() is to run soon
+        self.handed_off = False
+        self.lost = False
+        self.paused = False
+        self.drain_waiter: asyncio.Future[None] | None = None
+        self._url = b""
+        self._headers = new_headers()
+        self._raw: dict[str, str] = {}
+
+    # The handlers look at ``request.connection.stream.closed()``.
+    @property
+    def stream(self) -> FastConnection:
+        return self
+
+    def closed(self) -> bool:
+        return self.lost or self.handed_off
+
+    # -- asyncio.Protocol ---------------------------------------------------------------------
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        # uvloop's transports are not asyncio.Transport subclasses, but have its methods.
+        self.transport = transport  # type: ignore[assignment]
+        if self.address is None:
+            self.address = transport.get_extra_info("peername") or ("", 0)
+        sock = transport.get_extra_info("socket")
+        if sock is not None and sock.family in (socket.AF_INET, socket.AF_INET6):
+            with contextlib.suppress(OSError):
+                sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        self.server.connections.add(self)
+
+    def data_received(self, data: bytes) -> None:
+        self.buffer += data
+        if not self.processing and not self.scheduled:
+            # Served after the other events of this turn of the loop: a client that closed a
+            # held poll's connection and sent its next request on another connection in the
+            # same moment has its close seen first (eof_received), as Tornado would.
+            self.scheduled = True
+            asyncio.get_running_loop().call_soon(self.process)
+        if len(self.buffer) > self.server.max_buffer_size and not self.paused:
+            self.paused = True
+            self.transport.pause_reading()  # type: ignore[union-attr]
+
+    def eof_received(self) -> None:
+        """The client closed: what it sent whole is served, a request held is abandoned now
+        (not a turn later, in connection_lost); then the transport closes."""
+        if self.scheduled and not self.processing:
+            self.process()
+        if not self.handed_off:
+            self.lost = True
+            self._abandon()
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self.server.connections.discard(self)
+        self.lost = True
+        if self.drain_waiter is not None and not self.drain_waiter.done():
+            self.drain_waiter.set_result(None)
+        if not self.handed_off:
+            self._abandon()
+
+    def pause_writing(self) -> None:
+        pass
+
+    def resume_writing(self) -> None:
+        if self.drain_waiter is not None and not self.drain_waiter.done():
+            self.drain_waiter.set_result(None)
+
+    # -- httptools callbacks ------------------------------------------------------------------
+
+    def on_url(self, url: bytes) -> None:
+        self._url += url
+
+    def on_header(self, name: bytes, value: bytes) -> None:
+        text = value.decode("latin-1").strip(" \t")
+        key = name.decode("latin-1")
+        # llhttp refused what Tornado's HTTPHeaders.add refuses (a name that is not a token,
+        # control characters and DEL in a value): the lists are filled directly.
+        as_list = getattr(self._headers, "_as_list", None)
+        if type(self._headers) is RequestHeaders and as_list is not None:
+            norm = header_name(key)
+            values = as_list.get(norm)
+            if values is None:
+                as_list[norm] = [text]
+            else:
+                values.append(text)
+        else:
+            self._headers.add(key, text)
+        lower = key.lower()
+        raw = self._raw
+        raw[lower] = raw[lower] + "," + text if lower in raw else text
+
+    def on_body(self, body: bytes) -> None:
+        exchange = self.exchange
+        if exchange is None or exchange._finished:
+            return
+        if getattr(exchange, "_stream_request_body", False):
+            exchange.data_received(body)  # type: ignore[attr-defined]
+        else:
+            exchange.request.body += body
+
+    def on_message_complete(self) -> None:
+        self.complete = True
+
+    # -- reading requests ---------------------------------------------------------------------
+
+    def process(self) -> None:
+        """Serve what the buffer holds, one request at a time."""
+        self.scheduled = False
+        self.processing = True
+        try:
+            while self.buffer and not self.waiting and not self.closed():
+                if self.reading_head:
+                    if not self._read_head():
+                        break
+                elif not self._read_body():
+                    break
+        except Exception:
+            log.exception("the fast HTTP path failed; closing the connection")
+            self._close()
+        finally:
+            self.processing = False
+        if self.paused and len(self.buffer) <= self.server.max_buffer_size and not self.closed():
+            self.paused = False
+            self.transport.resume_reading()  # type: ignore[union-attr]
+
+    def _feed(self, size: int) -> None:
+        with memoryview(self.buffer) as view, view[:size] as part:
+            self.parser.feed_data(part)
+        del self.buffer[:size]
+
+    def _read_head(self) -> bool:
+        match = HEAD_END.search(self.buffer)
+        if match is None:
+            if len(self.buffer) > MAX_HEADER_SIZE:
+                self.hand_off()
+            return False
+        if match.group() != b"\r\n\r\n" or self.buffer[:1] in (b"\r", b"\n"):
+            self.hand_off()  # bare LFs, leading blank lines: Tornado's business
+            return False
+        end = match.end()
+        self._url = b""
+        self._headers = headers = new_headers()
+        self._raw = {}
+        self.complete = False
+        try:
+            with memoryview(self.buffer) as view, view[:end] as head:
+                self.parser.feed_data(head)
+        except httptools.HttpParserUpgrade:
+            self.hand_off()
+            return False
+        except httptools.HttpParserError:
+            self.hand_off()  # Tornado answers a malformed request as it always did
+            return False
+        route = self._route(headers)
+        if route is None:
+            self.hand_off()
+            return False
+        del self.buffer[:end]
+        self.reading_head = False
+        remote_ip, protocol = self.server.client(self.address, headers)  # type: ignore[arg-type]
+        request = FastRequest(self.parser.get_method().decode("latin-1"),
+                              self._url.decode("latin-1"), headers, self, remote_ip, protocol)
+        exchange = self.exchange = route.handler(self, request, route.path_args, route.kwargs)
+        try:
+            exchange.prepare()  # type: ignore[attr-defined]
+        except Exception as exc:
+            exchange._fail(exc)
+        if self.complete:
+            self._message_done(exchange)
+        return not self.closed()
+
+    def _route(self, headers: HTTPHeaders) -> Route | None:
+        parser = self.parser
+        if parser.get_http_version() != "1.1" or parser.should_upgrade():
+            return None
+        method = parser.get_method().decode("latin-1")
+        raw = self._raw
+        if method not in FAST_METHODS or "expect" in raw or "upgrade" in raw:
+            return None
+        host = raw.get("host")
+        if host is None or not PLAIN_HOST.fullmatch(host):  # a repeated one has a comma
+            return None
+        encoding = raw.get("transfer-encoding")
+        length = raw.get("content-length")
+        if encoding is not None:
+            if encoding.lower() != "chunked" or length is not None:
+                return None
+            self.chunked, self.remaining = True, 0
+        elif length is not None:
+            if not length.isdigit() or int(length) > self.server.max_body_size:
+                return None
+            self.chunked, self.remaining = False, int(length)
+        else:
+            self.chunked, self.remaining = False, 0
+        uri = self._url.decode("latin-1")
+        return self.server.router(method, uri, uri.partition("?")[0], headers)
+
+    def _read_body(self) -> bool:
+        try:
+            if self.chunked:
+                # The end of a chunked body is a line end: feed line by line, so that the
+                # parser stops exactly there (what follows is the next request).
+                while self.buffer and not self.complete:
+                    newline = self.buffer.find(b"\n")
+                    self._feed(len(self.buffer) if newline < 0 else newline + 1)
+            else:
+                size = min(self.remaining, len(self.buffer))
+                self._feed(size)
+                self.remaining -= size
+        except httptools.HttpParserError as exc:
+            log.info("bad request body from %s: %s", self.address, exc)
+            self._bad_body()
+            return False
+        if self.complete:
+            assert self.exchange is not None
+            self._message_done(self.exchange)
+            return not self.closed()
+        return False
+
+    def _bad_body(self) -> None:
+        """What Tornado does with a body it cannot read: a bare 400, then close."""
+        exchange = self.exchange
+        if exchange is not None and not exchange._finished:
+            exchange._finished = True
+            self._write(b"HTTP/1.1 400 Bad Request\r\n\r\n")
+        self._close()
+
+    def _message_done(self, exchange: FastExchange) -> None:
+        """The request is read whole: run its method (unless prepare answered already)."""
+        self.reading_head = True
+        if exchange._finished:
+            return
+        self.waiting = True
+        method = getattr(exchange, exchange.request.method.lower())
+        try:
+            result = method(*exchange.path_args)
+        except Exception as exc:
+            exchange._fail(exc)
+            return
+        if result is None:
+            if not exchange._finished:
+                exchange.finish()
+            return
+        if inspect.iscoroutine(result):
+            self._step(exchange, result)
+        else:
+            self.task = asyncio.ensure_future(self._complete(exchange, result))
+
+    def _step(self, exchange: FastExchange, coro: Any, _: Any = None) -> None:
+        """Run the handler's coroutine up to its next suspension, without a Task: it is
+        resumed by a done callback on the future it waits for (a held poll's), which costs
+        less than a Task per request. What it awaits is always an asyncio future (or a bare
+        ``yield``, as ``asyncio.sleep(0)``): anything else is an error, as in a Task."""
+        try:
+            waited = coro.send(None)
+        except StopIteration:
+            if not exchange._finished and not self.closed():
+                exchange.finish()
+            return
+        except Exception as exc:
+            exchange._fail(exc)
+            return
+        if waited is None:
+            asyncio.get_running_loop().call_soon(self._step, exchange, coro)
+        elif asyncio.isfuture(waited) and getattr(waited, "_asyncio_future_blocking", False):
+            waited._asyncio_future_blocking = False
+            waited.add_done_callback(functools.partial(self._step, exchange, coro))
+        else:
+            coro.close()
+            exchange._fail(RuntimeError(f"a handler awaited {waited!r}, not a future"))
+
+    async def _complete(self, exchange: FastExchange, awaitable: Any) -> None:
+        try:
+            await awaitable
+        except Exception as exc:
+            exchange._fail(exc)
+            return
+        if not exchange._finished and not self.closed():
+            exchange.finish()
+
+    # -- answering ----------------------------------------------------------------------------
+
+    def respond(self, status: int, reason: str, headers: dict[str, str], body: bytes) -> None:
+        """Write the answer of the request in flight, then go on with the next one."""
+        # An answer given before the request was read whole (a refusal in prepare) closes
+        # the connection after it, as Tornado does.
+        keep_alive = self.complete
+        connection = self._raw.get("connection")
+        if connection is not None and connection.lower() == "close":
+            keep_alive = False
+        if not keep_alive:
+            headers["Connection"] = "close"
+        lines = [f"HTTP/1.1 {status} {reason}"]
+        lines.extend(f"{name}: {value}" for name, value in headers.items())
+        head = ("\r\n".join(lines) + "\r\n\r\n").encode("latin-1")
+        self._write(head + body if body else head)
+        self.server.served += 1
+        self.exchange = None
+        self.task = None
+        self.waiting = False
+        if not keep_alive:
+            self._close()
+        elif self.buffer and not self.processing and not self.scheduled and not self.closed():
+            # After the current callback (as Tornado reads the next request later).
+            self.scheduled = True
+            asyncio.get_running_loop().call_soon(self.process)
+
+    def _write(self, data: bytes) -> None:
+        if not self.closed() and self.transport is not None:
+            self.transport.write(data)
+
+    def _close(self) -> None:
+        if self.transport is not None and not self.transport.is_closing():
+            self.transport.close()
+
+    def _abandon(self) -> None:
+        exchange, self.exchange = self.exchange, None
+        if exchange is not None and not exchange._finished:
+            try:
+                exchange.on_connection_close()  # type: ignore[attr-defined]
+            except Exception:
+                log.exception("on_connection_close failed")
+
+    # -- handing over to Tornado ----------------------------------------------------------------
+
+    def hand_off(self) -> None:
+        """Give the connection, and the bytes not served yet, to Tornado's HTTPServer."""
+        transport = self.transport
+        if transport is None or self.closed():
+            return
+        self.handed_off = True
+        if transport.get_write_buffer_size():
+            transport.pause_reading()
+            self.drain_waiter = asyncio.get_running_loop().create_future()
+            transport.set_write_buffer_limits(high=0, low=0)
+            self.drain_waiter.add_done_callback(lambda _: self._give())
+            return
+        self._give()
+
+    def _give(self) -> None:
+        transport = self.transport
+        assert transport is not None
+        self.server.connections.discard(self)
+        sock = transport.get_extra_info("socket")
+        if self.lost or sock is None:
+            transport.abort()
+            return
+        try:
+            fd = os.dup(sock.fileno())
+        except OSError:
+            transport.abort()
+            return
+        data = bytes(self.buffer)
+        self.buffer.clear()
+        self.server.handed_off += 1
+        # Closes the transport's descriptor; ours stays open. Not abort(): uvloop's resets
+        # the connection (SO_LINGER 0), which would end ours too.
+        transport.close()
+        raw = socket.socket(fileno=fd)
+        raw.setblocking(False)
+        self.server.give_to_tornado(raw, data, self.address or ("", 0))
+
+
+class FastHTTPServer:
+    """Serves connections on the fast path; hands the rest to ``http`` (a Tornado
+    ``HTTPServer`` that need not listen itself).
+
+    Args:
+        router: claims requests (see :data:`RouteFinder`).
+        http: the HTTPServer that gets every connection not served here.
+        client: ``(peer address, headers) -> (remote_ip, protocol)`` of a request (trusted
+            proxies); the peer and ``http`` by default.
+        max_body_size: a larger ``Content-Length`` goes to Tornado.
+    """
+
+    def __init__(
+        self,
+        router: RouteFinder,
+        http: HTTPServer,
+        client: Callable[[tuple[Any, ...], HTTPHeaders], tuple[str, str]] | None = None,
+    ) -> None:
+        if not AVAILABLE:
+            raise RuntimeError("the fast HTTP path needs httptools: pip install 'tornio[speed]'")
+        self.router = router
+        self.http = http
+        self.client = client or peer_client
+        self.max_buffer_size: int = http.max_buffer_size or 104857600
+        self.max_body_size: int = getattr(http, "max_body_size", None) or self.max_buffer_size
+        self.connections: set[FastConnection] = set()
+        #: Answers given on the fast path; connections handed to Tornado.
+        self.served = 0
+        self.handed_off = 0
+        self.listeners: list[socket.socket] = []
+        self.stoppers: list[Callable[[], None]] = []
+        self.tasks: set[asyncio.Task[None]] = set()
+
+    def protocol(self, address: tuple[Any, ...] | None = None) -> FastConnection:
+        return FastConnection(self, address)
+
+    def add_sockets(self, sockets: list[socket.socket]) -> None:
+        """Accept connections on bound listening sockets (as ``HTTPServer.add_sockets``)."""
+        for sock in sockets:
+            self.listeners.append(sock)
+            self.stoppers.append(add_accept_handler(sock, self.accept))
+
+    def accept(self, sock: socket.socket, address: Any) -> None:
+        """Serve a connection accepted elsewhere (a worker gets them from the supervisor)."""
+        task = asyncio.ensure_future(self.accepted(sock, address))
+        self.tasks.add(task)
+        task.add_done_callback(self.tasks.discard)
+
+    async def accepted(self, sock: socket.socket, address: tuple[Any, ...]) -> None:
+        """Serve a connection someone else accepted (a worker's, from the supervisor)."""
+        loop = asyncio.get_running_loop()
+        try:
+            await loop.connect_accepted_socket(lambda: self.protocol(address), sock)
+        except OSError:
+            sock.close()
+
+    def give_to_tornado(self, sock: socket.socket, data: bytes, address: tuple[Any, ...]) -> None:
+        try:
+            stream = IOStream(sock, max_buffer_size=self.max_buffer_size)
+        except Exception:
+            sock.close()
+            return
+        if data:
+            stream._read_buffer += data
+            stream._read_buffer_size += len(data)
+        self.http.handle_stream(stream, address)
+
+    def stop(self) -> None:
+        """Stop listening (connections stay open)."""
+        for stopper in self.stoppers:
+            stopper()
+        for sock in self.listeners:
+            sock.close()
+        self.stoppers, self.listeners = [], []
+
+    def close_all_connections(self) -> None:
+        for connection in list(self.connections):
+            connection._close()
