@@ -108,7 +108,8 @@ class WebSocketConnection(asyncio.Protocol):
             self.data_received(leftover)
 
     def data_received(self, data: bytes) -> None:
-        self.traffic.bytes_in += len(data)
+        traffic = self.traffic
+        traffic.bytes_in += len(data)
         try:
             events = self.decoder.feed(data)
         except ws.ProtocolError as exc:
@@ -118,7 +119,7 @@ class WebSocketConnection(asyncio.Protocol):
         for opcode, payload in events:
             if opcode <= ws.BINARY:
                 if not self.closing:
-                    self.traffic.messages_in += 1
+                    traffic.messages_in += 1
                     self.on_message(payload)
             elif opcode == ws.PING:
                 if not self.closing:
