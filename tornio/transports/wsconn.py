@@ -169,7 +169,8 @@ class WebSocketConnection(asyncio.Protocol):
             self.data_received(leftover)
 
     def data_received(self, data: bytes) -> None:
-        self.traffic.bytes_in += len(data)
+        traffic = self.traffic
+        traffic.bytes_in += len(data)
         try:
             events = self.decoder.feed(data)
         except ws.ProtocolError as exc:
@@ -179,7 +180,7 @@ class WebSocketConnection(asyncio.Protocol):
         for opcode, payload in events:
             if opcode <= ws.BINARY:
                 if not self.closing:
-                    self.traffic.messages_in += 1
+                    traffic.messages_in += 1
                     self.on_message(payload)
             elif opcode & ws.DEFLATED:
                 if not self.closing and not self._inflate(opcode & ~ws.DEFLATED, payload):
