@@ -84,8 +84,10 @@ class SocketManager(ClusterOperations, SessionTimers):
         #: This process's node tag: every session id it hands out starts with it.
         self.node_id = ids.node_tag(ids.new_host_tag(), 0)
         self.sockets: dict[str, Socket] = {}
+        # Room changes matter to recovery only: without it, joins and leaves call nothing.
         self.rooms: RoomIndex[Socket] = RoomIndex(
-            self._room_added, self._room_emptied, self._namespace_added, self.save_soon
+            self._room_added, self._room_emptied, self._namespace_added,
+            *([self.save_soon] if settings.connection_state_recovery else []),
         )
         self.bus: Bus = bus if bus is not None else InProcessBus()
         self.bus.attach(self)

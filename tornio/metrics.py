@@ -19,7 +19,7 @@ In one process (``Router`` in your own Tornado application) serve them with
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 import tornado.web
@@ -30,8 +30,15 @@ if TYPE_CHECKING:
     from tornio.core.socket import Socket
     from tornio.manager import SocketManager
 
-__all__ = ["CONTENT_TYPE", "MetricsHandler", "MetricsUnavailable", "render", "snapshot",
-           "transport_of"]
+__all__ = [
+    "CONTENT_TYPE",
+    "MetricsHandler",
+    "MetricsUnavailable",
+    "render",
+    "snapshot",
+    "transport_of",
+    "write_exposition",
+]
 
 #: The Prometheus text format's content type.
 CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
@@ -238,6 +245,19 @@ def render(
     return bytes(generate_latest(registry))
 
 
+def write_exposition(handler: tornado.web.RequestHandler, body: Callable[[], Any]) -> None:
+    """Answer with ``body()`` as Prometheus's text format, or 501 when prometheus_client is
+    not installed."""
+    try:
+        text = body()
+    except MetricsUnavailable as exc:
+        handler.set_status(501)
+        handler.finish(str(exc))
+        return
+    handler.set_header("Content-Type", CONTENT_TYPE)
+    handler.finish(text)
+
+
 class MetricsHandler(tornado.web.RequestHandler):
     """``GET``: one process's metrics (see the module docstring)."""
 
@@ -246,12 +266,5 @@ class MetricsHandler(tornado.web.RequestHandler):
 
     def get(self) -> None:
         forwarding = self.manager.forwarding
-        try:
-            body = render([(None, snapshot(
-                self.manager, forwarded=getattr(forwarding, "forwarded", 0)))])
-        except MetricsUnavailable as exc:
-            self.set_status(501)
-            self.finish(str(exc))
-            return
-        self.set_header("Content-Type", CONTENT_TYPE)
-        self.finish(body)
+        write_exposition(self, lambda: render([(None, snapshot(
+            self.manager, forwarded=getattr(forwarding, "forwarded", 0)))]))

@@ -25,7 +25,7 @@ from typing import Any, Protocol
 import tornado.web
 from tornado.httpserver import HTTPServer
 
-from tornio.metrics import CONTENT_TYPE, MetricsUnavailable, render
+from tornio.metrics import render, write_exposition
 
 
 class WorkerView(Protocol):
@@ -61,14 +61,7 @@ class MetricsPage(_Handler):
     def get(self) -> None:
         workers = [(str(w.index), w.metrics) for w in self.supervisor.workers
                    if w.metrics is not None]
-        try:
-            body = render(workers, self.supervisor.stats())
-        except MetricsUnavailable as exc:
-            self.set_status(501)
-            self.finish(str(exc))
-            return
-        self.set_header("Content-Type", CONTENT_TYPE)
-        self.finish(body)
+        write_exposition(self, lambda: render(workers, self.supervisor.stats()))
 
 
 class HealthPage(_Handler):

@@ -68,11 +68,6 @@ class BusForwarder:
 
 
 class WorkerProcess:
-    def _address_of(self, node: str) -> tuple[str, int] | None:
-        """Where a websocket for ``node``'s session is relayed: its host's address."""
-        info = self.bus.node_info(node)
-        return relay.parse_address(info.get("http")) if info else None
-
     def __init__(self, args: argparse.Namespace) -> None:
         self.args = args
         self.started = time.time()
@@ -116,6 +111,11 @@ class WorkerProcess:
         self.channel = socket.socket(fileno=args.channel)
         self.channel.setblocking(False)
         self.stop = asyncio.Event()
+
+    def _address_of(self, node: str) -> tuple[str, int] | None:
+        """Where a websocket for ``node``'s session is relayed: its host's address."""
+        info = self.bus.node_info(node)
+        return relay.parse_address(info.get("http")) if info else None
 
     async def run(self) -> int:
         loop = asyncio.get_running_loop()

@@ -31,7 +31,7 @@ from tornado.httputil import HTTPHeaders, RequestStartLine
 from tornado.ioloop import IOLoop
 from tornado.iostream import IOStream, SSLIOStream
 
-__all__ = ["RELAYED_HEADER", "parse_address", "relay", "request_head"]
+__all__ = ["RELAYED_HEADER", "parse_address", "relay", "request_head", "take_socket"]
 
 log = logging.getLogger("tornio.bus.relay")
 
@@ -85,12 +85,11 @@ class _Pipe(asyncio.Protocol):
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         # uvloop's transports are not asyncio.Transport instances, but behave as one.
         self.transport = cast(asyncio.Transport, transport)
-        transport = self.transport
         if self._closed:
-            transport.close()
+            self.transport.close()
             return
         for data in self._early:
-            transport.write(data)
+            self.transport.write(data)
         self._early.clear()
 
     def write(self, data: bytes) -> None:
@@ -129,6 +128,17 @@ class _Pipe(asyncio.Protocol):
             self.transport.close()
 
 
+def take_socket(stream: IOStream) -> tuple[socket.socket, bytes]:
+    """Take a plain (not TLS) detached stream's socket away from Tornado: the socket, and
+    the bytes Tornado had read past the request. The stream keeps a socket that owns
+    nothing, so closing the stream later cannot close the one returned."""
+    sock = stream.socket
+    IOLoop.current().remove_handler(sock)
+    leftover = bytes(stream._read_buffer)
+    stream._read_buffer.clear()
+    return socket.socket(sock.family, sock.type, sock.proto, fileno=sock.detach()), leftover
+
+
 async def relay(stream: IOStream, head: bytes, address: tuple[str, int]) -> bool:
     """Send ``head`` to ``address``, then copy bytes between it and the client's ``stream``
     (detached from Tornado) until either side closes. False (and the client's connection
@@ -139,11 +149,7 @@ async def relay(stream: IOStream, head: bytes, address: tuple[str, int]) -> bool
         stream.close()
         return False
     loop = asyncio.get_running_loop()
-    sock = stream.socket
-    IOLoop.current().remove_handler(sock)
-    leftover = bytes(stream._read_buffer)  # what the client sent past the request (hixie-76)
-    stream._read_buffer.clear()
-    raw = socket.socket(sock.family, sock.type, sock.proto, fileno=sock.detach())
+    raw, leftover = take_socket(stream)  # leftover: sent past the request (hixie-76's key)
     client, upstream = _Pipe(), _Pipe()
     client.peer, upstream.peer = upstream, client
     try:

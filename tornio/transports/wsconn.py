@@ -19,14 +19,13 @@ import abc
 import asyncio
 import contextlib
 import logging
-import socket
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
-from tornado.ioloop import IOLoop
 from tornado.iostream import SSLIOStream, StreamClosedError
 from tornado.web import RequestHandler
 
+from tornio.bus.relay import take_socket
 from tornio.core.counters import Traffic
 from tornio.protocol import websocket as ws
 from tornio.protocol.permessage_deflate import (
@@ -328,13 +327,9 @@ async def take_over(handler: RequestHandler, connection: WebSocketConnection) ->
         connection.connection_made(transport)
         await transport.read_loop()
         return
-    sock = stream.socket
-    IOLoop.current().remove_handler(sock)
-    # Bytes Tornado read past the request (a client that did not wait for the 101).
-    connection._leftover = bytes(stream._read_buffer)
-    stream._read_buffer.clear()
-    raw = socket.socket(sock.family, sock.type, sock.proto, fileno=sock.detach())
-    # The stream keeps a socket that owns nothing: closing it later cannot close ours.
+    # The leftover: bytes Tornado read past the request (a client that did not wait for
+    # the 101).
+    raw, connection._leftover = take_socket(stream)
     try:
         await asyncio.get_running_loop().connect_accepted_socket(lambda: connection, raw)
     except OSError:
