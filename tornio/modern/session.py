@@ -306,17 +306,11 @@ class EngineSession:
     def next_deadline(self) -> float | None:
         if self.state is EngineState.CLOSED:
             return None
-        candidates = [
-            d
-            for d in (
-                self._ping_due,
-                self._pong_deadline,
-                self._probe_deadline,
-                self._connect_deadline,
-            )
-            if d is not None
-        ]
-        return min(candidates) if candidates else None
+        deadline = self._ping_due
+        for d in (self._pong_deadline, self._probe_deadline, self._connect_deadline):
+            if d is not None and (deadline is None or d < deadline):
+                deadline = d
+        return deadline
 
     @property
     def heartbeat_due(self) -> float | None:

@@ -199,13 +199,17 @@ class PollSink:
     polling = True
 
     def __init__(self, handler: EnginePollingHandler) -> None:
-        self.handler = handler
+        self.handler: EnginePollingHandler | None = handler
         self.done: asyncio.Future[None] = asyncio.get_running_loop().create_future()
 
     def write(self, frames: list[Frame]) -> None:
-        if self.done.done():
+        handler = self.handler
+        if handler is None or self.done.done():
             return
-        self.handler.answer(frames)
+        # The handler holds the sink: without the cycle, both go when the request does
+        # (rather than at the cyclic collector's next pass).
+        self.handler = None
+        handler.answer(frames)
         self.done.set_result(None)
 
     def close(self) -> None:

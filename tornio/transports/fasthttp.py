@@ -43,8 +43,8 @@ from tornado.netutil import add_accept_handler
 from tornado.web import HTTPError
 
 from tornio.transports.fastrequest import (
+    FAST_HEADERS,
     FastRequest,
-    RequestHeaders,
     ResponseHeaders,
     date_header,
     header_name,
@@ -74,7 +74,6 @@ AVAILABLE = httptools is not None
 
 #: Tornado's default ``max_header_size``: a longer head goes to Tornado (which refuses it).
 MAX_HEADER_SIZE = 65536
-HEAD_END = re.compile(rb"\r?\n\r?\n")
 #: A Host header the fast path takes (a subset of what Tornado takes: anything else, or none,
 #: goes to Tornado, which refuses a missing, repeated or malformed one).
 PLAIN_HOST = re.compile(r"[A-Za-z0-9\-._~!$&'()*+;=\[\]:]*")
@@ -82,6 +81,27 @@ SERVER = f"TornadoServer/{tornado.version}"
 FAST_METHODS = frozenset(("GET", "POST", "OPTIONS"))
 NO_BODY_STATUSES = frozenset((204, 304))
 REPRESENTATION_HEADERS = ("Content-Encoding", "Content-Language", "Content-Type")
+#: Header values ``RequestHandler._convert_header_value`` accepted (strings it returns as
+#: they are), up to a bound: an Origin echoed in CORS headers is the client's choice.
+_ACCEPTED_VALUES: dict[str, None] = {}
+MAX_ACCEPTED_VALUES = 1024
+
+def head_end(buffer: bytearray) -> int:
+    """Where the head of the request at the start of ``buffer`` ends: after its first blank
+    line (what ``\\r?\\n\\r?\\n`` finds first); 0 if there is none yet, -1 if it is not
+    ``CRLF CRLF`` (a bare LF). Two ``find`` calls: a regex search costs a few times more."""
+    crlf = buffer.find(b"\n\r\n")
+    bare = buffer.find(b"\n\n", 0, crlf if crlf >= 0 else len(buffer))
+    if bare >= 0:
+        return -1
+    if crlf < 0:
+        return 0
+    return crlf + 3 if crlf > 0 and buffer[crlf - 1] == 13 else -1
+
+
+def _no_loop(*args: Any) -> asyncio.Handle:
+    raise RuntimeError("the connection is not made yet")
+
 
 class Route(NamedTuple):
     """What a router answers for a request it claims: the handler class (a
@@ -137,6 +157,15 @@ class FastExchange:
 
     def clear(self) -> None:
         self._defaults()
+
+    def set_header(self, name: str, value: Any) -> None:
+        """``RequestHandler.set_header``, with the values it accepted remembered (a poll sets
+        the same few values every time; the check is a regex)."""
+        if type(value) is not str or value not in _ACCEPTED_VALUES:
+            value = self._convert_header_value(value)  # type: ignore[attr-defined]
+            if len(_ACCEPTED_VALUES) < MAX_ACCEPTED_VALUES:
+                _ACCEPTED_VALUES[value] = None
+        dict.__setitem__(self._headers, header_name(name), value)
 
     def write(self, chunk: str | bytes) -> None:
         if self._finished:
@@ -223,6 +252,7 @@ class FastConnection(asyncio.Protocol):
         self._url = b""
         self._headers = new_headers()
         self._raw: dict[str, str] = {}
+        self.call_soon: Callable[..., asyncio.Handle] = _no_loop
 
     # The handlers look at ``request.connection.stream.closed()``.
     @property
@@ -237,6 +267,7 @@ class FastConnection(asyncio.Protocol):
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         # uvloop's transports are not asyncio.Transport subclasses, but have its methods.
         self.transport = transport  # type: ignore[assignment]
+        self.call_soon = asyncio.get_running_loop().call_soon
         if self.address is None:
             self.address = transport.get_extra_info("peername") or ("", 0)
         sock = transport.get_extra_info("socket")
@@ -252,7 +283,7 @@ class FastConnection(asyncio.Protocol):
             # held poll's connection and sent its next request on another connection in the
             # same moment has its close seen first (eof_received), as Tornado would.
             self.scheduled = True
-            asyncio.get_running_loop().call_soon(self.process)
+            self.call_soon(self.process)
         if len(self.buffer) > self.server.max_buffer_size and not self.paused:
             self.paused = True
             self.transport.pause_reading()  # type: ignore[union-attr]
@@ -291,8 +322,8 @@ class FastConnection(asyncio.Protocol):
         key = name.decode("latin-1")
         # llhttp refused what Tornado's HTTPHeaders.add refuses (a name that is not a token,
         # control characters and DEL in a value): the lists are filled directly.
-        as_list = getattr(self._headers, "_as_list", None)
-        if type(self._headers) is RequestHeaders and as_list is not None:
+        if FAST_HEADERS:
+            as_list = self._headers._as_list  # type: ignore[attr-defined]
             norm = header_name(key)
             values = as_list.get(norm)
             if values is None:
@@ -345,22 +376,24 @@ class FastConnection(asyncio.Protocol):
         del self.buffer[:size]
 
     def _read_head(self) -> bool:
-        match = HEAD_END.search(self.buffer)
-        if match is None:
+        end = head_end(self.buffer)
+        if end == 0:
             if len(self.buffer) > MAX_HEADER_SIZE:
                 self.hand_off()
             return False
-        if match.group() != b"\r\n\r\n" or self.buffer[:1] in (b"\r", b"\n"):
+        if end < 0 or self.buffer[:1] in (b"\r", b"\n"):
             self.hand_off()  # bare LFs, leading blank lines: Tornado's business
             return False
-        end = match.end()
         self._url = b""
         self._headers = headers = new_headers()
         self._raw = {}
         self.complete = False
         try:
-            with memoryview(self.buffer) as view, view[:end] as head:
-                self.parser.feed_data(head)
+            if end == len(self.buffer):  # the usual case: a request without a body
+                self.parser.feed_data(self.buffer)
+            else:
+                with memoryview(self.buffer) as view, view[:end] as head:
+                    self.parser.feed_data(head)
         except httptools.HttpParserUpgrade:
             self.hand_off()
             return False
@@ -477,7 +510,7 @@ class FastConnection(asyncio.Protocol):
             exchange._fail(exc)
             return
         if waited is None:
-            asyncio.get_running_loop().call_soon(self._step, exchange, coro)
+            self.call_soon(self._step, exchange, coro)
         elif asyncio.isfuture(waited) and getattr(waited, "_asyncio_future_blocking", False):
             waited._asyncio_future_blocking = False
             waited.add_done_callback(functools.partial(self._step, exchange, coro))
@@ -506,9 +539,9 @@ class FastConnection(asyncio.Protocol):
             keep_alive = False
         if not keep_alive:
             headers["Connection"] = "close"
-        lines = [f"HTTP/1.1 {status} {reason}"]
-        lines.extend(f"{name}: {value}" for name, value in headers.items())
-        head = ("\r\n".join(lines) + "\r\n\r\n").encode("latin-1")
+        head = "".join([f"HTTP/1.1 {status} {reason}\r\n",
+                         *[f"{name}: {value}\r\n" for name, value in headers.items()],
+                         "\r\n"]).encode("latin-1")
         self._write(head + body if body else head)
         self.server.served += 1
         self.exchange = None
@@ -519,7 +552,7 @@ class FastConnection(asyncio.Protocol):
         elif self.buffer and not self.processing and not self.scheduled and not self.closed():
             # After the current callback (as Tornado reads the next request later).
             self.scheduled = True
-            asyncio.get_running_loop().call_soon(self.process)
+            self.call_soon(self.process)
 
     def _write(self, data: bytes) -> None:
         if not self.closed() and self.transport is not None:

@@ -34,15 +34,17 @@ class PollingSink:
     __slots__ = ("done", "handler", "transport")
 
     def __init__(self, handler: XhrPollingHandler) -> None:
-        self.handler = handler
+        self.handler: XhrPollingHandler | None = handler
         self.transport = handler.transport_name
         self.done: asyncio.Future[None] = asyncio.get_running_loop().create_future()
 
     def write(self, packets: list[str]) -> None:
-        if self.done.done():
+        handler = self.handler
+        if handler is None or self.done.done():
             return
+        self.handler = None  # no handler-sink cycle left for the collector
         LEGACY.messages_out += len(packets)
-        self.handler.send_payload(legacy.encode_payload(packets))
+        handler.send_payload(legacy.encode_payload(packets))
         self.done.set_result(None)
 
     def close(self) -> None:
