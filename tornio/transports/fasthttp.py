@@ -323,7 +323,7 @@ class FastConnection(asyncio.Protocol):
         # llhttp refused what Tornado's HTTPHeaders.add refuses (a name that is not a token,
         # control characters and DEL in a value): the lists are filled directly.
         if FAST_HEADERS:
-            as_list = self._headers._as_list  # type: ignore[attr-defined]
+            as_list = self._headers._as_list
             norm = header_name(key)
             values = as_list.get(norm)
             if values is None:
