@@ -51,6 +51,7 @@ from tornio.transports.fastrequest import (
     new_headers,
     peer_client,
 )
+from tornio.transports.readbuffer import BufferedReads, shared_buffer
 
 try:
     import httptools
@@ -227,7 +228,7 @@ class FastExchange:
         self.send_error(500)
 
 
-class FastConnection(asyncio.Protocol):
+class FastConnection(BufferedReads):
     """One client connection on the fast path (until it is handed to Tornado)."""
 
     def __init__(self, server: FastHTTPServer, address: tuple[Any, ...] | None = None) -> None:
@@ -276,7 +277,11 @@ class FastConnection(asyncio.Protocol):
                 sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         self.server.connections.add(self)
 
-    def data_received(self, data: bytes) -> None:
+    def buffer_updated(self, nbytes: int) -> None:
+        with shared_buffer()[:nbytes] as data:
+            self.data_received(data)
+
+    def data_received(self, data: bytes | memoryview) -> None:
         self.buffer += data
         if not self.processing and not self.scheduled:
             # Served after the other events of this turn of the loop: a client that closed a

@@ -36,6 +36,7 @@ from tornio.protocol.permessage_deflate import (
     Inflater,
     negotiate,
 )
+from tornio.transports.readbuffer import BufferedReads
 
 if TYPE_CHECKING:
     from tornado.iostream import IOStream
@@ -48,7 +49,7 @@ log = logging.getLogger("tornio.legacy.transports.websocket")
 CLOSE_TIMEOUT = 5.0
 
 
-class WebSocketConnection(asyncio.Protocol):
+class WebSocketConnection(BufferedReads):
     """One accepted websocket. Subclasses implement :meth:`on_open`, :meth:`on_message`
     and :meth:`on_close`; ``on_close`` runs exactly once, after ``on_open``.
     ``traffic`` counts its frames and bytes (:mod:`tornio.core.counters`)."""
