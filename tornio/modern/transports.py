@@ -13,6 +13,7 @@ import inspect
 import json
 import logging
 import re
+from collections.abc import Awaitable
 from typing import TYPE_CHECKING, Any, Protocol
 from urllib.parse import parse_qs
 
@@ -265,31 +266,43 @@ class EnginePollingHandler(EngineRequestMixin, RequestHandler):
 
     # -- GET ----------------------------------------------------------------------------------
 
-    async def get(self) -> None:
+    def get(self) -> Awaitable[None] | None:
+        """A poll of an open session is answered without a coroutine: what is returned (the
+        held poll's future, or the handshake's coroutine) is what the request waits for."""
         welcome = self.host.welcome()
         if welcome is not None and not self.request.query_arguments:
             self.set_header("Content-Type", "text/plain; charset=UTF-8")
             self.finish(welcome)
-            return
+            return None
         try:
             version, socket = self.verify(upgrade=False)
         except EngineError as exc:
             self.fail(exc.code)
-            return
+            return None
         self._version = version
         if socket is None:
-            if not await self.allowed():
-                self.fail(4)
-                return
-            socket = self.host.create_engine_socket(version, "polling", self.request)
-            MODERN.handshakes += 1
-            socket.engine.b64 = self.query("b64") is not None
-            upgrades = ["websocket"] if "websocket" in ENGINE_TRANSPORTS else []
-            socket.engine.send_many(self.open_frames(socket, upgrades))
-            socket.opened()
+            return self._open(version)
+        return self._poll(socket)
+
+    async def _open(self, version: int) -> None:
+        """The handshake: a new session, whose first poll this request is."""
+        if not await self.allowed():
+            self.fail(4)
+            return
+        socket = self.host.create_engine_socket(version, "polling", self.request)
+        MODERN.handshakes += 1
+        socket.engine.b64 = self.query("b64") is not None
+        upgrades = ["websocket"] if "websocket" in ENGINE_TRANSPORTS else []
+        socket.engine.send_many(self.open_frames(socket, upgrades))
+        socket.opened()
+        waiter = self._poll(socket)
+        if waiter is not None:
+            await waiter
+
+    def _poll(self, socket: Any) -> asyncio.Future[None] | None:
         stream = getattr(self.request.connection, "stream", None)
         if stream is not None and stream.closed():
-            return
+            return None
         sink = self._sink = PollSink(self)
         self._socket = socket
         try:
@@ -297,9 +310,9 @@ class EnginePollingHandler(EngineRequestMixin, RequestHandler):
         except TransportError as exc:
             self.host.touch(socket)
             self.fail(exc.code)
-            return
+            return None
         self.host.touch(socket)
-        await sink.done
+        return sink.done
 
     def answer(self, frames: list[Frame]) -> None:
         jsonp = self.query("j")

@@ -497,8 +497,21 @@ class FastConnection(BufferedReads):
             return
         if inspect.iscoroutine(result):
             self._step(exchange, result)
+        elif asyncio.isfuture(result):
+            result.add_done_callback(functools.partial(self._future_done, exchange))
         else:
             self.task = asyncio.ensure_future(self._complete(exchange, result))
+
+    def _future_done(self, exchange: FastExchange, future: asyncio.Future[Any]) -> None:
+        """The future a handler method returned is done (a held poll's, answered)."""
+        if future.cancelled():
+            exchange._fail(asyncio.CancelledError())
+            return
+        exc = future.exception()
+        if exc is not None:
+            exchange._fail(exc)
+        elif not exchange._finished and not self.closed():
+            exchange.finish()
 
     def _step(self, exchange: FastExchange, coro: Any, _: Any = None) -> None:
         """Run the handler's coroutine up to its next suspension, without a Task: it is

@@ -63,23 +63,25 @@ class XhrPollingHandler(PacketPostHandler):
 
     # -- GET: long poll ---------------------------------------------------------------------
 
-    async def get(self, sid: str) -> None:
+    def get(self, sid: str) -> asyncio.Future[None] | None:
+        """What the request waits for (the held poll's future) is returned, not awaited: a
+        poll costs no coroutine."""
         if self._finished:
-            return
+            return None
         self.allow_cors()
         socket = self.manager.get(sid)
         if socket is None:
             self.send_payload(UNKNOWN_SID)
-            return
+            return None
         if not self.check_request():
-            return
+            return None
         stream = getattr(self.request.connection, "stream", None)
         if stream is not None and stream.closed():
-            return  # the client left before we got here: on_connection_close won't come
+            return None  # the client left before we got here: on_connection_close won't come
         sink = self._sink = PollingSink(self)
         self._socket = socket
         socket.attach(sink, self.request)
-        await sink.done
+        return sink.done
 
     def check_request(self) -> bool:
         """Transport-specific query checks; False once an error was answered."""
