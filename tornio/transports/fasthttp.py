@@ -32,6 +32,7 @@ import logging
 import os
 import re
 import socket
+import time
 from collections.abc import Callable
 from typing import Any, NamedTuple
 
@@ -254,6 +255,8 @@ class FastConnection(BufferedReads):
         self._headers = new_headers()
         self._raw: dict[str, str] = {}
         self.call_soon: Callable[..., asyncio.Handle] = _no_loop
+        #: When the wait for the current request's head (or body) began.
+        self.since = 0.0
 
     # The handlers look at ``request.connection.stream.closed()``.
     @property
@@ -275,7 +278,9 @@ class FastConnection(BufferedReads):
         if sock is not None and sock.family in (socket.AF_INET, socket.AF_INET6):
             with contextlib.suppress(OSError):
                 sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        self.since = time.monotonic()
         self.server.connections.add(self)
+        self.server.watch()
 
     def buffer_updated(self, nbytes: int) -> None:
         with shared_buffer()[:nbytes] as data:
@@ -316,6 +321,21 @@ class FastConnection(BufferedReads):
     def resume_writing(self) -> None:
         if self.drain_waiter is not None and not self.drain_waiter.done():
             self.drain_waiter.set_result(None)
+
+    def timed_out(self, now: float, header_timeout: float | None,
+                  body_timeout: float | None) -> bool:
+        """Close the connection if it waited too long for a request's head or body, as
+        Tornado's ``HTTP1Connection`` does (a body's timeout is logged). A request read
+        whole and waiting for its answer (a held poll) has no such limit."""
+        if self.waiting or self.closed():
+            return False
+        limit = header_timeout if self.reading_head else body_timeout
+        if limit is None or now - self.since < limit:
+            return False
+        if not self.reading_head:
+            log.info("Timeout reading body from %s", self.address)
+        self._close()
+        return True
 
     # -- httptools callbacks ------------------------------------------------------------------
 
@@ -411,6 +431,7 @@ class FastConnection(BufferedReads):
             return False
         del self.buffer[:end]
         self.reading_head = False
+        self.since = time.monotonic()  # the body's time starts
         remote_ip, protocol = self.server.client(self.address, headers)  # type: ignore[arg-type]
         request = FastRequest(self.parser.get_method().decode("latin-1"),
                               self._url.decode("latin-1"), headers, self, remote_ip, protocol)
@@ -565,6 +586,7 @@ class FastConnection(BufferedReads):
         self.exchange = None
         self.task = None
         self.waiting = False
+        self.since = time.monotonic()  # the next request's time starts
         if not keep_alive:
             self._close()
         elif self.buffer and not self.processing and not self.scheduled and not self.closed():
@@ -660,6 +682,14 @@ class FastHTTPServer:
         self.listeners: list[socket.socket] = []
         self.stoppers: list[Callable[[], None]] = []
         self.tasks: set[asyncio.Task[None]] = set()
+        # The HTTPServer's timeouts (``idle_connection_timeout``, default 3600 s, is the wait
+        # for a request's head; ``body_timeout``, none by default, for its body).
+        params = getattr(http, "conn_params", None)
+        self.header_timeout: float | None = getattr(params, "header_timeout", 3600.0)
+        self.body_timeout: float | None = getattr(params, "body_timeout", None)
+        self._sweep: asyncio.TimerHandle | None = None
+        #: Connections closed for waiting too long.
+        self.timed_out = 0
 
     def protocol(self, address: tuple[Any, ...] | None = None) -> FastConnection:
         return FastConnection(self, address)
@@ -695,6 +725,29 @@ class FastHTTPServer:
             stream._read_buffer_size += len(data)
         self.http.handle_stream(stream, address)
 
+    def sweep_interval(self) -> float | None:
+        """How often connections are checked against the timeouts: a tenth of the shorter
+        one (a connection is closed between 1 and 1.1 times its timeout), 30 s at most."""
+        limits = [t for t in (self.header_timeout, self.body_timeout) if t]
+        return min(30.0, max(0.01, min(limits) / 10)) if limits else None
+
+    def watch(self) -> None:
+        """Check the connections' timeouts periodically while there are connections (one
+        timer for the server, not one per request)."""
+        if self._sweep is None and self.connections:
+            interval = self.sweep_interval()
+            if interval is not None:
+                self._sweep = asyncio.get_running_loop().call_later(interval, self._swept)
+
+    def _swept(self) -> None:
+        self._sweep = None
+        now = time.monotonic()
+        header_timeout, body_timeout = self.header_timeout, self.body_timeout
+        for connection in list(self.connections):
+            if connection.timed_out(now, header_timeout, body_timeout):
+                self.timed_out += 1
+        self.watch()
+
     def stop(self) -> None:
         """Stop listening (connections stay open)."""
         for stopper in self.stoppers:
@@ -706,3 +759,6 @@ class FastHTTPServer:
     def close_all_connections(self) -> None:
         for connection in list(self.connections):
             connection._close()
+        if self._sweep is not None:
+            self._sweep.cancel()
+            self._sweep = None
