@@ -31,7 +31,6 @@ from tornado.httputil import HTTPHeaders, RequestStartLine
 from tornado.ioloop import IOLoop
 from tornado.iostream import IOStream, SSLIOStream
 
-from tornio.transports.readbuffer import BufferedReads
 
 __all__ = ["RELAYED_HEADER", "parse_address", "relay", "request_head", "take_socket"]
 
@@ -75,7 +74,7 @@ def request_head(start_line: RequestStartLine, headers: HTTPHeaders, client_ip: 
     return ("\r\n".join(lines) + "\r\n\r\n").encode("latin-1")
 
 
-class _Pipe(BufferedReads):
+class _Pipe(asyncio.Protocol):
     """One side of a relay: what it reads goes to its peer."""
 
     def __init__(self) -> None:
