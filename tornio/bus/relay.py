@@ -31,7 +31,6 @@ from tornado.httputil import HTTPHeaders, RequestStartLine
 from tornado.ioloop import IOLoop
 from tornado.iostream import IOStream, SSLIOStream
 
-
 __all__ = ["RELAYED_HEADER", "parse_address", "relay", "request_head", "take_socket"]
 
 log = logging.getLogger("tornio.bus.relay")
