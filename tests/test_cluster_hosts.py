@@ -453,6 +453,10 @@ async def test_modern_clients_through_the_balancer_all_end_on_websocket_missing_
     for name in listeners:
         got = [(await node_clients.next_event(name, "said"))[0] for _ in said]
         assert got == said, name
+    # Exactly once: a duplicate of the last message would come before this one.
+    await node_clients.call(speaker, "say", "the end")
+    for name in listeners:
+        assert (await node_clients.next_event(name, "said"))[0] == "the end", name
     # The steered upgrades (and whichever round robin sent astray) were relayed.
     await asyncio.to_thread(
         wait_for, lambda: relayed(cluster.a, cluster.b) >= before + 50, 10,
