@@ -124,6 +124,35 @@ class Settings:
     #: its ``recv_connect`` still runs, and sees ``self.recovered``.
     recovery_skip_middlewares: bool = True
 
+    # -- bounds on what a client chooses (every value a client controls has one) -----------
+    #: Longest room name, in UTF-8 bytes, that ``join``, ``leave`` and a room emit accept
+    #: (a room name is a bus topic). Longer: the call raises ``ValueError`` in the
+    #: application and the client's request gets the protocol's error answer.
+    max_room_name: int = 1024
+    #: Longest event name, in UTF-8 bytes, a client may send; longer is answered as an
+    #: unknown event (``no_such_method``, or the modern error) and logged.
+    max_event_name: int = 1024
+    #: Longest namespace name, in UTF-8 bytes, a client may ask for.
+    max_namespace_name: int = 256
+    #: Most rooms one socket may be in at once (besides its own id's room).
+    max_rooms_per_socket: int = 10_000
+
+    # -- fairness ----------------------------------------------------------------------------
+    #: Events (and messages) one socket may send per second, on average (a token bucket);
+    #: None (the default): no limit. Past it the socket is disconnected, with a log line and
+    #: a metric.
+    max_event_rate: float | None = None
+    #: How many events above ``max_event_rate`` a socket may send in one burst.
+    max_event_burst: int = 1000
+
+    # -- request heads -----------------------------------------------------------------------
+    #: Largest HTTP request head (request line and headers), in bytes: larger is refused
+    #: with 431 and the connection closed.
+    max_header_size: int = 65536
+    #: A connection that has not sent a whole request head within this many seconds is
+    #: closed quietly (slowloris).
+    header_timeout: float = 20.0
+
     # -- dispatch ----------------------------------------------------------------------------
     #: Connect middlewares for every namespace, in order, before each namespace class's own
     #: (``Cls.use(fn)``) and its ``recv_connect``: ``fn(namespace)``, plain or ``async``;
@@ -155,9 +184,25 @@ class Settings:
             "upgrade_timeout",
             "connect_timeout",
             "max_disconnection_duration",
+            "header_timeout",
         ):
             if getattr(self, name) <= 0:
                 raise ValueError(f"{name} must be positive")
+        for name in (
+            "max_room_name",
+            "max_event_name",
+            "max_namespace_name",
+            "max_rooms_per_socket",
+            "max_event_burst",
+            "max_header_size",
+            "max_buffer_size",
+            "max_write_buffer",
+        ):
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, int) or value <= 0:
+                raise ValueError(f"{name} must be a positive whole number, not {value!r}")
+        if self.max_event_rate is not None and not self.max_event_rate > 0:
+            raise ValueError("max_event_rate must be positive, or None for no limit")
         if isinstance(self.origins, str):
             self.origins = tuple(self.origins.split())
         self.trusted_proxies = parse_trusted_proxies(self.trusted_proxies)
