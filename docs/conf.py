@@ -30,6 +30,9 @@ myst_enable_extensions = ["colon_fence"]
 
 autodoc_member_order = "bysource"
 autodoc_typehints = "description"
+# A class's signature goes with its __init__, not above its docstring: Settings' would be a
+# wall of forty keyword arguments, each documented below it anyway.
+autodoc_class_signature = "separated"
 autodoc_default_options = {"members": True, "undoc-members": False}
 
 html_theme = "alabaster"
@@ -37,6 +40,30 @@ html_title = "tornio"
 html_theme_options = {
     "description": "Socket.IO 0.9 and v5 on Tornado",
     "fixed_sidebar": True,
-    "page_width": "1100px",
+    "page_width": "1240px",
     "sidebar_width": "230px",
 }
+html_static_path = ["_static"]
+html_css_files = ["tornio.css"]
+
+
+def _settings_docs(app, what, name, obj, options, lines):  # type: ignore[no-untyped-def]
+    """Each setting's documentation as written above it in tornio/settings.py.
+
+    napoleon reads an attribute docstring's text before its first colon as a type
+    ("Allowed origins, node 0.9 style: ..." would lose its first words): the settings'
+    comments are prose, so they are put back whole after napoleon has run.
+    """
+    prefix = "tornio.settings.Settings."
+    if what == "attribute" and name.startswith(prefix):
+        from sphinx.pycode import ModuleAnalyzer
+
+        docs = ModuleAnalyzer.for_module("tornio.settings").find_attr_docs()
+        original = docs.get(("Settings", name[len(prefix):]))
+        if original is not None:
+            lines[:] = list(original)
+
+
+def setup(app):  # type: ignore[no-untyped-def]
+    app.connect("autodoc-process-docstring", _settings_docs, priority=900)
+smartquotes = False  # "--workers" stays two hyphens, quotes stay straight
