@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import re
 import sys
 from pathlib import Path
 
@@ -61,3 +62,12 @@ def test_every_generated_part_of_the_site_is_put_in() -> None:
         expanded = tornio_docs.expand(page.read_text(encoding="utf-8"))
         assert "```{tornio-cli}" not in expanded and "```{bench-tables}" not in expanded, page
     assert "| `--workers`" in tornio_docs.expand("```{tornio-cli}\n```\n")
+
+
+def test_the_readme_links_reach_real_pages() -> None:
+    """The README is read on GitHub and PyPI: its links into docs/ name files that exist."""
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    targets = re.findall(r"\]\(([^)#]+)(?:#[^)]*)?\)", readme)
+    local = [t for t in targets if not t.startswith(("http://", "https://"))]
+    assert len(local) >= 15, local
+    assert [t for t in local if not (ROOT / t).exists()] == []
