@@ -6,8 +6,13 @@ with ``pip install -e '.[docs]'``).
 
 from __future__ import annotations
 
+import inspect
 import sys
 from pathlib import Path
+
+from sphinx.errors import PycodeError
+from sphinx.pycode import ModuleAnalyzer
+from sphinx.util.docstrings import prepare_docstring
 
 DOCS = Path(__file__).resolve().parent
 sys.path.insert(0, str(DOCS.parent))  # tornio and workers, from this checkout
@@ -47,23 +52,30 @@ html_static_path = ["_static"]
 html_css_files = ["tornio.css"]
 
 
-def _settings_docs(app, what, name, obj, options, lines):  # type: ignore[no-untyped-def]
-    """Each setting's documentation as written above it in tornio/settings.py.
+def _prose_docs(app, what, name, obj, options, lines):  # type: ignore[no-untyped-def]
+    """Attributes' and properties' documentation as written.
 
-    napoleon reads an attribute docstring's text before its first colon as a type
-    ("Allowed origins, node 0.9 style: ..." would lose its first words): the settings'
-    comments are prose, so they are put back whole after napoleon has run.
+    napoleon reads the text before an attribute's or a property's first colon as its type
+    ("Allowed origins, node 0.9 style: ..." would lose its first words): tornio writes those
+    docstrings as prose, so they are put back whole after napoleon has run.
     """
-    prefix = "tornio.settings.Settings."
-    if what == "attribute" and name.startswith(prefix):
-        from sphinx.pycode import ModuleAnalyzer
-
-        docs = ModuleAnalyzer.for_module("tornio.settings").find_attr_docs()
-        original = docs.get(("Settings", name[len(prefix):]))
-        if original is not None:
-            lines[:] = list(original)
+    if what == "property":
+        doc = inspect.getdoc(getattr(obj, "fget", None) or obj)
+        if doc:
+            lines[:] = prepare_docstring(doc)
+    elif what == "attribute":
+        parts = name.split(".")
+        for cut in range(len(parts) - 1, 0, -1):  # the longest importable prefix is the module
+            module = ".".join(parts[:cut])
+            try:
+                docs = ModuleAnalyzer.for_module(module).find_attr_docs()
+            except PycodeError:
+                continue
+            original = docs.get((".".join(parts[cut:-1]), parts[-1]))
+            if original is not None:
+                lines[:] = list(original)
+            return
 
 
 def setup(app):  # type: ignore[no-untyped-def]
-    app.connect("autodoc-process-docstring", _settings_docs, priority=900)
-smartquotes = False  # "--workers" stays two hyphens, quotes stay straight
+    app.connect("autodoc-process-docstring", _prose_docs, priority=900)
