@@ -2,5 +2,5 @@
 
 Each server runs alone, pinned to one core (``taskset``); a Node load generator
 (``scripts/bench-js/loadgen.js``, on the ``ws`` package) pinned to the other core speaks the
-wire protocol to it. See README.md, "Benchmarks", and ``scripts/bench --help``.
+wire protocol to it. See docs/topics/benchmarks.md and ``scripts/bench --help``.
 """

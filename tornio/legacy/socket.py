@@ -24,7 +24,7 @@ class LegacySocket(Socket):
 
     protocol = "legacy"
     flavour = "legacy"
-    #: How a 0.9 session closes, as node's disconnect reasons (README, "Disconnect reasons").
+    #: How a 0.9 session closes, as node's disconnect reasons (docs/reference/disconnects-acks.md).
     disconnect_reasons = {
         "client disconnect": "client namespace disconnect",  # 0:: or ?disconnect
         "server disconnect": "server namespace disconnect",  # disconnect() from the server
