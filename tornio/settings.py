@@ -312,3 +312,14 @@ def check_http_compression(value: Any) -> dict[str, Any] | None:
         ValueError: not a bool or a dict, an unknown option, a value out of range.
     """
     return _options("http_compression", value, HTTP_COMPRESSION_DEFAULTS)
+
+
+def http_server_options(settings: Settings) -> dict[str, Any]:
+    """Tornado ``HTTPServer`` keyword arguments for the request-head bounds: a head over
+    ``max_header_size`` is refused, and ``header_timeout`` is Tornado's
+    ``idle_connection_timeout``, its wait for a request's head (a new connection's first, or
+    the next one on a kept-alive connection; never a held request's answer)."""
+    return {
+        "max_header_size": settings.max_header_size,
+        "idle_connection_timeout": settings.header_timeout,
+    }
