@@ -7,6 +7,7 @@ time, and answers 431 to a head over ``max_header_size``; normal requests go on.
 from __future__ import annotations
 
 import asyncio
+import socket
 import tempfile
 import time
 from collections.abc import Iterator
@@ -26,6 +27,8 @@ from tests.test_request_heads import (
     send_in_pieces,
     trickle_until_closed,
 )
+from workers import supervisor as supervisor_module
+from workers.supervisor import Supervisor, SupervisorOptions
 
 NO_TRACEBACK = ("Traceback", "Exception in callback", "Invalid file descriptor")
 
@@ -84,3 +87,19 @@ async def test_a_large_head_is_refused(cluster: ClusterProcess, head: bytes) -> 
         assert answers == [b"", b""]
     raw = await Raw.open(cluster.port)
     assert await open_session(raw)
+
+
+async def test_past_max_peeking_the_oldest_waiting_connection_is_closed(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(supervisor_module, "MAX_PEEKING", 2)
+    sup = Supervisor(SupervisorOptions(target="tests.apps.echo:namespaces", workers=1))
+    with socket.create_server(("127.0.0.1", 0)) as listener:
+        listener.setblocking(False)
+        clients = [await Raw.open(listener.getsockname()[1]) for _ in range(3)]
+        sup._accept(listener)
+        assert len(sup._peeking) == 2
+        assert await everything_until_closed(clients[0]) == b""  # the oldest: closed
+        for peeking in list(sup._peeking.values()):
+            sup._drop(peeking)
+        assert [await everything_until_closed(raw) for raw in clients[1:]] == [b"", b""]
