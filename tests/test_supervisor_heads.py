@@ -61,7 +61,7 @@ async def test_slow_request_lines_are_closed_quietly_by_the_supervisor(
     assert closes == [b""] * 21  # every one closed, none answered
     closed = time.time()
     stats = await asyncio.to_thread(wait_for, lambda: cluster.reported_since(closed), 10)
-    assert stats["peeking"] == 0 and stats["timed_out"] >= 21
+    assert stats is not None and stats["peeking"] == 0 and stats["timed_out"] >= 21
     raw = await Raw.open(cluster.port)
     assert await open_session(raw)
 
