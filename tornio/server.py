@@ -25,6 +25,7 @@ from tornado.wsgi import WSGIContainer
 
 from tornio.protocol.flashpolicy import policy_answer
 from tornio.router import Router
+from tornio.settings import http_server_options
 from tornio.transports.forwarded import ForwardedHeaders
 from tornio.transports.inline_policy import InlinePolicyHTTPServer
 
@@ -118,10 +119,11 @@ class SocketIOServer:
         if "flashsocket" in settings.transports:
             # Flash may ask this port for the policy too (when the policy port is closed).
             self.http_server = InlinePolicyHTTPServer(
-                delegate, policy_answer=policy_answer(settings.origins)
+                delegate, policy_answer=policy_answer(settings.origins),
+                **http_server_options(settings),
             )
         else:
-            self.http_server = HTTPServer(delegate)
+            self.http_server = HTTPServer(delegate, **http_server_options(settings))
         self.http_server.add_sockets(self.sockets)
         log.info("tornio serving on %s:%d", host or "*", self.port)
         if self.policy_server and self.policy is None and "flashsocket" in settings.transports:

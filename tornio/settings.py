@@ -146,11 +146,17 @@ class Settings:
     max_event_burst: int = 1000
 
     # -- request heads -----------------------------------------------------------------------
-    #: Largest HTTP request head (request line and headers), in bytes: larger is refused
-    #: with 431 and the connection closed.
+    #: Largest HTTP request head (request line, headers and the blank line), in bytes. On
+    #: the fast HTTP path a larger one is answered 431 and the connection closed, however it
+    #: arrives (one read or many); Tornado's path (``--http tornado``, ``SocketIOServer``)
+    #: closes the connection without an answer, as Tornado does.
     max_header_size: int = 65536
-    #: A connection that has not sent a whole request head within this many seconds is
-    #: closed quietly (slowloris).
+    #: Seconds a connection may take to send a whole request head, then it is closed quietly
+    #: (slowloris). The wait starts when the connection opens or the previous answer is sent,
+    #: so it also bounds a kept-alive connection's idle time (Tornado's
+    #: ``idle_connection_timeout``); a held poll, a stream or a websocket is not affected.
+    #: Under ``tornio serve`` the supervisor gives a new connection this long for its request
+    #: line, then its worker this long for the whole head (``--header-timeout`` sets both).
     header_timeout: float = 20.0
 
     # -- dispatch ----------------------------------------------------------------------------
@@ -312,3 +318,14 @@ def check_http_compression(value: Any) -> dict[str, Any] | None:
         ValueError: not a bool or a dict, an unknown option, a value out of range.
     """
     return _options("http_compression", value, HTTP_COMPRESSION_DEFAULTS)
+
+
+def http_server_options(settings: Settings) -> dict[str, Any]:
+    """Tornado ``HTTPServer`` keyword arguments for the request-head bounds: a head over
+    ``max_header_size`` is refused, and ``header_timeout`` is Tornado's
+    ``idle_connection_timeout``, its wait for a request's head (a new connection's first, or
+    the next one on a kept-alive connection; never a held request's answer)."""
+    return {
+        "max_header_size": settings.max_header_size,
+        "idle_connection_timeout": settings.header_timeout,
+    }

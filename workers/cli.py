@@ -135,6 +135,13 @@ def build_parser() -> argparse.ArgumentParser:
         "a request's remote_ip is the address that connected)",
     )
     serve.add_argument(
+        "--header-timeout",
+        type=float,
+        metavar="SECONDS",
+        help="close a connection that has not sent a whole request head within SECONDS "
+        "(default: the application's header_timeout setting, 20)",
+    )
+    serve.add_argument(
         "--metrics-port",
         type=int,
         metavar="PORT",
@@ -314,6 +321,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         except ValueError as exc:
             print(f"tornio: --trusted-proxies: {exc}", file=sys.stderr)
             return 2
+    header_timeout = router.settings.header_timeout
+    if args.header_timeout is not None:
+        if not args.header_timeout > 0:
+            print("tornio: --header-timeout must be positive", file=sys.stderr)
+            return 2
+        header_timeout = args.header_timeout
     try:
         worker_args = _curve_worker_args(args)
     except security.CurveError as exc:
@@ -374,6 +387,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             else None
         ),
         trusted_proxies=trusted_proxies,
+        header_timeout=header_timeout,
     )
     policy: PolicySupervisor | None = None
     settings = router.settings

@@ -41,8 +41,16 @@ __all__ = ["Supervisor", "SupervisorOptions"]
 
 log = logging.getLogger("tornio.supervisor")
 
-#: How long a new connection may stay silent before it goes to some worker anyway.
+#: How long a connection that came before any worker process was up is held for one.
 FIRST_BYTES_TIMEOUT = 5.0
+#: The default wait for a new connection's request line (``header_timeout``'s default).
+HEADER_TIMEOUT = 20.0
+#: A request line arriving in pieces is peeked at again after this long, then twice as long
+#: each time up to :data:`PEEK_BACKOFF_MAX` (its bytes stay readable: a reader would spin).
+PEEK_BACKOFF = 0.005
+PEEK_BACKOFF_MAX = 0.25
+#: Most connections waiting for their request line at once; past it the oldest is closed.
+MAX_PEEKING = 4096
 #: A worker that dies this often in a row within a minute is not restarted in a tight loop.
 RESTART_BACKOFF = (0.0, 0.1, 0.5, 1.0)
 #: The largest report read from a worker's channel (a metrics report is JSON).
@@ -78,6 +86,10 @@ class SupervisorOptions:
     trusted_proxies: str | None = None
     #: How workers serve the polling routes: ``fast`` (httptools) or ``tornado``.
     http: str = "tornado"
+    #: ``tornio serve --header-timeout``: how long a new connection may take to send its
+    #: request line here (then closed quietly); passed to the workers, whose wait for a
+    #: whole head it is too. None: the default (20 s) here, the application's setting there.
+    header_timeout: float | None = None
 
     #: Where ``/metrics``, ``/health`` and ``/ready`` are served (``workers/health.py``);
     #: None: nowhere, and workers report no metrics.
@@ -119,6 +131,20 @@ class Worker:
         return self.process is not None and self.process.returncode is None and self.ready
 
 
+class Peeking:
+    """A new connection in the supervisor, until its request line is all there."""
+
+    __slots__ = ("address", "again", "backoff", "conn", "expiry")
+
+    def __init__(self, conn: socket.socket, address: tuple[str, int]) -> None:
+        self.conn = conn
+        self.address = address
+        self.backoff = PEEK_BACKOFF
+        #: The header timeout's timer; the next re-peek's.
+        self.expiry: asyncio.TimerHandle | None = None
+        self.again: asyncio.TimerHandle | None = None
+
+
 class Supervisor:
     """Runs and watches everything ``tornio serve --workers N`` needs."""
 
@@ -138,6 +164,10 @@ class Supervisor:
         self.store: asyncio.subprocess.Process | None = None
         #: Connections that arrived before any worker process was up.
         self._parked: list[tuple[socket.socket, tuple[str, int], str | None]] = []
+        #: New connections whose request line is not all there yet (oldest first).
+        self._peeking: dict[socket.socket, Peeking] = {}
+        #: Connections closed for not sending a request line within the header timeout.
+        self.timed_out = 0
         self.store_restarts = 0
         self.policy: Any = None
         #: Requests forwarded between workers, as the workers last reported them.
@@ -275,6 +305,8 @@ class Supervisor:
     def _http_args(self) -> list[str]:
         """The flags only workers take (they serve HTTP; the store does not)."""
         args = [f"--http={self.options.http}"]
+        if self.options.header_timeout is not None:
+            args.append(f"--header-timeout={self.options.header_timeout}")
         if self.options.trusted_proxies is not None:
             args.append(f"--trusted-proxies={self.options.trusted_proxies}")
         return args
@@ -375,6 +407,8 @@ class Supervisor:
         return {
             "host": self.host_tag,
             "handed": self.handed,
+            "peeking": len(self._peeking),
+            "timed_out": self.timed_out,
             "forwarded": self.forwarded,
             "relayed": self.relayed,
             "bus": {"pub": self.bus_pub, "sub": self.bus_sub},
@@ -439,6 +473,7 @@ class Supervisor:
 
     def _accept(self, listener: socket.socket) -> None:
         loop = asyncio.get_running_loop()
+        timeout = self.options.header_timeout or HEADER_TIMEOUT
         for _ in range(64):
             try:
                 conn, address = listener.accept()
@@ -448,11 +483,25 @@ class Supervisor:
                 log.warning("accept failed: %s", exc)
                 return
             conn.setblocking(False)
-            deadline = loop.time() + FIRST_BYTES_TIMEOUT
-            loop.add_reader(conn, self._peek, conn, address, deadline)
-            loop.call_at(deadline, self._silent, conn, address)
+            if len(self._peeking) >= MAX_PEEKING:
+                oldest = next(iter(self._peeking.values()))
+                log.debug("too many connections without a request line: closing %s",
+                          oldest.address)
+                self._drop(oldest)
+            peeking = Peeking(conn, address)
+            self._peeking[conn] = peeking
+            peeking.expiry = loop.call_later(timeout, self._expired, peeking)
+            loop.add_reader(conn, self._peek, peeking)
 
-    def _peek(self, conn: socket.socket, address: tuple[str, int], deadline: float) -> None:
+    def _peek(self, peeking: Peeking) -> None:
+        """Look at what a new connection sent so far (nothing consumed): its request line
+        whole, it goes to its worker; part of it, look again later; nothing (a close, an
+        error), it is dropped. Called by its reader or its re-peek timer, either of which may
+        come after the connection is gone: then it does nothing."""
+        peeking.again = None
+        conn = peeking.conn
+        if self._peeking.get(conn) is not peeking or conn.fileno() < 0:
+            return
         loop = asyncio.get_running_loop()
         try:
             head = conn.recv(PEEK_BYTES, socket.MSG_PEEK)
@@ -460,23 +509,46 @@ class Supervisor:
             return
         except OSError:
             head = b""
-        loop.remove_reader(conn)
+        self._unwatch(peeking)
         if not head:
-            conn.close()  # closed before it said anything
+            log.debug("%s closed before its request line", peeking.address)
+            self._drop(peeking)
             return
-        if not request_line_complete(head) and loop.time() < deadline:
-            # Part of a request line: look again shortly (the data stays readable, so
-            # waiting on the reader would spin).
-            loop.call_later(0.005, loop.add_reader, conn, self._peek, conn, address, deadline)
+        if not request_line_complete(head):
+            peeking.again = loop.call_later(peeking.backoff, self._peek, peeking)
+            peeking.backoff = min(peeking.backoff * 2, PEEK_BACKOFF_MAX)
             return
-        self._hand(conn, address, find_sid(head))
+        self._settle(peeking)
+        self._hand(conn, peeking.address, find_sid(head))
 
-    def _silent(self, conn: socket.socket, address: tuple[str, int]) -> None:
-        if conn.fileno() < 0:
-            return  # already handed over or closed
-        with contextlib.suppress(Exception):
-            asyncio.get_running_loop().remove_reader(conn)
-        self._hand(conn, address, None)
+    def _expired(self, peeking: Peeking) -> None:
+        """No whole request line within the header timeout (a slowloris, or a client that
+        connects and says nothing): closed quietly, as a worker closes a slow head."""
+        peeking.expiry = None
+        if self._peeking.get(peeking.conn) is not peeking:
+            return
+        self.timed_out += 1
+        log.debug("%s sent no request line in time: closed", peeking.address)
+        self._drop(peeking)
+
+    def _unwatch(self, peeking: Peeking) -> None:
+        if peeking.conn.fileno() >= 0:
+            with contextlib.suppress(Exception):
+                asyncio.get_running_loop().remove_reader(peeking.conn)
+
+    def _settle(self, peeking: Peeking) -> None:
+        """The connection leaves the peek stage: its reader and timers end."""
+        self._peeking.pop(peeking.conn, None)
+        self._unwatch(peeking)
+        for timer in (peeking.expiry, peeking.again):
+            if timer is not None:
+                timer.cancel()
+        peeking.expiry = peeking.again = None
+
+    def _drop(self, peeking: Peeking) -> None:
+        self._settle(peeking)
+        with contextlib.suppress(OSError):
+            peeking.conn.close()
 
     def _hand(self, conn: socket.socket, address: tuple[str, int], sid: str | None) -> None:
         # A session's connections go to its owner whatever its state, never to another
@@ -548,6 +620,8 @@ class Supervisor:
             with contextlib.suppress(Exception):
                 loop.remove_reader(listener)
             listener.close()
+        for peeking in list(self._peeking.values()):
+            self._drop(peeking)
         processes = [w.process for w in self.workers if w.process is not None]
         for process in processes:
             if process.returncode is None:

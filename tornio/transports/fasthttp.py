@@ -8,7 +8,9 @@ holds the bytes already received (from the start of the request that is not ours
 claim, and anything unusual: not HTTP/1.1, a method other than GET/POST/OPTIONS, an upgrade,
 ``Expect``, a head that does not end in CRLF CRLF, a parse error (Tornado then answers it as
 it always did), a body larger than the server takes. So the answers to bad input are
-Tornado's, or the handlers' own.
+Tornado's, or the handlers' own, but one: a request head larger than the HTTPServer's
+``max_header_size`` is answered here, 431, however it arrives (one read or many), and the
+connection closed (Tornado closes such a connection without an answer).
 
 A handler class for this path is :class:`FastExchange` mixed in front of an ordinary
 ``RequestHandler`` subclass: the handler's methods run unchanged on the subset of the
@@ -74,8 +76,12 @@ access_log = logging.getLogger("tornado.access")
 #: Whether httptools is importable (``pip install 'tornio[speed]'``).
 AVAILABLE = httptools is not None
 
-#: Tornado's default ``max_header_size``: a longer head goes to Tornado (which refuses it).
+#: Tornado's default ``max_header_size``, used when the HTTPServer names none: a longer
+#: request head is refused with 431 (:meth:`FastConnection.refuse_head`).
 MAX_HEADER_SIZE = 65536
+#: The answer to a request head over the limit; the connection is closed after it.
+HEAD_TOO_LARGE = (b"HTTP/1.1 431 Request Header Fields Too Large\r\n"
+                  b"Content-Length: 0\r\nConnection: close\r\n\r\n")
 #: A Host header the fast path takes (a subset of what Tornado takes: anything else, or none,
 #: goes to Tornado, which refuses a missing, repeated or malformed one).
 PLAIN_HOST = re.compile(r"[A-Za-z0-9\-._~!$&'()*+;=\[\]:]*")
@@ -249,6 +255,9 @@ class FastConnection(BufferedReads):
         self.scheduled = False  # process() is to run soon
         self.handed_off = False
         self.lost = False
+        #: Answered 431: what else arrives is dropped until the client closes, or the
+        #: header timeout does (a lingering close, so that the answer is not lost to a reset).
+        self.refused = False
         self.paused = False
         self.drain_waiter: asyncio.Future[None] | None = None
         self._url = b""
@@ -287,6 +296,8 @@ class FastConnection(BufferedReads):
             self.data_received(data)
 
     def data_received(self, data: bytes | memoryview) -> None:
+        if self.refused:
+            return
         self.buffer += data
         if not self.processing and not self.scheduled:
             # Served after the other events of this turn of the loop: a client that closed a
@@ -329,10 +340,10 @@ class FastConnection(BufferedReads):
         whole and waiting for its answer (a held poll) has no such limit."""
         if self.waiting or self.closed():
             return False
-        limit = header_timeout if self.reading_head else body_timeout
+        limit = header_timeout if self.reading_head or self.refused else body_timeout
         if limit is None or now - self.since < limit:
             return False
-        if not self.reading_head:
+        if not self.reading_head and not self.refused:
             log.info("Timeout reading body from %s", self.address)
         self._close()
         return True
@@ -402,9 +413,13 @@ class FastConnection(BufferedReads):
 
     def _read_head(self) -> bool:
         end = head_end(self.buffer)
+        limit = self.server.max_header_size
         if end == 0:
-            if len(self.buffer) > MAX_HEADER_SIZE:
-                self.hand_off()
+            if len(self.buffer) > limit:
+                self.refuse_head()
+            return False
+        if end > limit:  # whole, but too large (Tornado's limit counts the blank line too)
+            self.refuse_head()
             return False
         if end < 0 or self.buffer[:1] in (b"\r", b"\n"):
             self.hand_off()  # bare LFs, leading blank lines: Tornado's business
@@ -491,6 +506,27 @@ class FastConnection(BufferedReads):
             self._message_done(self.exchange)
             return not self.closed()
         return False
+
+    def refuse_head(self) -> None:
+        """A request head over the limit (however it arrived): 431, then a lingering close
+        (our side shut, what the client still sends dropped) rather than a close that could
+        reset the connection before the answer is read."""
+        log.info("request head over %d bytes from %s: 431", self.server.max_header_size,
+                 self.address)
+        self.refused = True
+        self.server.refused += 1
+        self.buffer.clear()
+        transport = self.transport
+        if transport is None or transport.is_closing():
+            return
+        transport.write(HEAD_TOO_LARGE)
+        if self.paused:
+            self.paused = False
+            transport.resume_reading()
+        try:
+            transport.write_eof()
+        except (NotImplementedError, OSError, RuntimeError):
+            self._close()
 
     def _bad_body(self) -> None:
         """What Tornado does with a body it cannot read: a bare 400, then close."""
@@ -687,6 +723,10 @@ class FastHTTPServer:
         params = getattr(http, "conn_params", None)
         self.header_timeout: float | None = getattr(params, "header_timeout", 3600.0)
         self.body_timeout: float | None = getattr(params, "body_timeout", None)
+        #: A longer request head is refused with 431 (the HTTPServer's ``max_header_size``).
+        self.max_header_size: int = getattr(params, "max_header_size", None) or MAX_HEADER_SIZE
+        #: Request heads refused for their size.
+        self.refused = 0
         self._sweep: asyncio.TimerHandle | None = None
         #: Connections closed for waiting too long.
         self.timed_out = 0
