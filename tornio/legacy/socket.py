@@ -35,6 +35,7 @@ class LegacySocket(Socket):
         "server shutdown": "server shutting down",
         "server shutting down": "server shutting down",
         "internal error": "forced server close",
+        "write buffer full": "transport error",  # the client left max_write_buffer untaken
     }
 
     def __init__(self, manager: SocketHost, sid: str, now: float) -> None:
