@@ -23,7 +23,7 @@ import enum
 from collections.abc import Callable
 from typing import Protocol
 
-from tornio.protocol.backlog import Backlog, Overflow
+from tornio.protocol.backlog import Backlog, Overflow, encoded_size
 from tornio.settings import Settings
 
 __all__ = ["LegacySession", "SessionState", "Sink"]
@@ -172,8 +172,11 @@ class LegacySession(Backlog):
         if self.state is SessionState.CLOSED:
             return
         sink = self.sink
-        if sink is None:
-            self._hold(packet)
+        if sink is None:  # counted here, not in a call: the hot path of a broadcast
+            self.outbox.append(packet)
+            self.queued += len(packet) if packet.isascii() else encoded_size(packet)
+            if self.queued > self.max_queued:
+                self.overflowed(self.queue_transport)
         elif sink.polling:
             self.outbox.append(packet)
             self._flush()

@@ -28,7 +28,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Protocol
 
-from tornio.protocol.backlog import Backlog, Overflow
+from tornio.protocol.backlog import Backlog, Overflow, encoded_size
 from tornio.protocol.engineio import Packet, PacketType
 
 if TYPE_CHECKING:
@@ -285,8 +285,11 @@ class EngineSession(Backlog):
         if self.state is EngineState.CLOSED:
             return
         sink = self.sink
-        if sink is None:
-            self._hold(frame)
+        if sink is None:  # counted here, not in a call: the hot path of a broadcast
+            self.outbox.append(frame)
+            self.queued += len(frame) if frame.isascii() else encoded_size(frame)
+            if self.queued > self.max_queued:
+                self.overflowed(self.queue_transport)
         elif sink.polling:
             self.outbox.append(frame)
             self._flush()

@@ -45,7 +45,8 @@ def encoded_size(frame: str | bytes) -> int:
 class Backlog:
     """Mixed into a session: its queue's running byte count and the bound (see the module
     docstring). The session keeps ``outbox``, ``queued`` and ``max_queued``, adds to
-    ``queued`` as it queues (:meth:`_hold`) and sets it to 0 as it hands the queue over."""
+    ``queued`` as it queues (one packet: inlined in its ``send``, the hot path of a broadcast;
+    several: :meth:`_hold_many`) and sets it to 0 as it hands the queue over."""
 
     __slots__ = ("max_queued", "outbox", "overflow", "queued")
 
@@ -69,13 +70,6 @@ class Backlog:
 
     def close(self, reason: str) -> None:
         raise NotImplementedError
-
-    def _hold(self, frame: str | bytes) -> None:
-        """Queue one frame for the next poll; past the bound the session closes."""
-        self.outbox.append(frame)
-        queued = self.queued = self.queued + encoded_size(frame)
-        if queued > self.max_queued:
-            self.overflowed(self.queue_transport)
 
     def _hold_many(self, frames: list[Any]) -> None:
         """Queue frames that belong together (a packet and its attachments)."""
