@@ -17,10 +17,14 @@ import json
 import logging
 import os
 import re
+import ssl
 from collections.abc import AsyncIterator
-from typing import Any
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 import pytest
+from tornado.httpserver import HTTPServer
+from tornado.netutil import bind_sockets
 
 from tests.apps.probe import Record, namespaces
 from tests.support.engine_client import EnginePolling, EngineWebSocket, error_of
@@ -28,11 +32,15 @@ from tests.support.inloop import InLoopServer
 from tests.support.legacy_client import LegacyClient, fetch
 from tests.support.raw_websocket import EIO_WS, client_frame
 from tests.support.stream_clients import StalledConnection
-from tornio import metrics
+from tornio import Router, metrics
 from tornio.protocol import hixie76, legacy
 from tornio.protocol import websocket as ws
 
+if TYPE_CHECKING:
+    from tornio.manager import SocketManager
+
 BOUND = 64_000
+TLS = Path(__file__).parent / "support" / "tls"
 ROOM = "r"
 JOIN_EVENT = json.dumps(["join", ROOM])
 
@@ -42,25 +50,28 @@ def compact(value: Any) -> str:
 
 
 class Env:
-    def __init__(self, server: InLoopServer, reader: EngineWebSocket) -> None:
-        self.server = server
+    def __init__(self, manager: SocketManager, port: int, reader: EngineWebSocket) -> None:
+        self.manager = manager
+        self.port = port
+        self.base = f"http://127.0.0.1:{port}"
         self.reader = reader  # the well-behaved client, in the room too
-        self.port = server.port
 
-    async def broadcast(self, payload: str, stalled: Any, limit: int) -> int:
-        """Emit ``payload`` to the room until the stalled socket is closed (at most
-        ``limit`` times); the reader receives each before the next goes. Returns how many
-        went."""
+    async def broadcast(
+        self, payload: str, stalled: Any, limit: int, room: str | None = ROOM
+    ) -> int:
+        """Emit ``payload`` to the room (or all of /test) until the stalled socket is closed
+        (at most ``limit`` times); the reader receives each before the next goes. Returns
+        how many went."""
         sent = 0
         expected = "42/test," + compact(["big", payload])
         while not stalled.closed and sent < limit:
-            self.server.manager.emit("big", payload, namespace="/test", room=ROOM)
+            self.manager.emit("big", payload, namespace="/test", room=room)
             sent += 1
             assert await self.reader.recv() == expected
         return sent
 
     def overflows(self, protocol: str, transport: str) -> int:
-        snap = metrics.snapshot(self.server.manager)
+        snap = metrics.snapshot(self.manager)
         return sum(c for p, t, c in snap.get("overflows", ()) if (p, t) == (protocol, transport))
 
 
@@ -73,7 +84,7 @@ async def env(caplog: pytest.LogCaptureFixture) -> AsyncIterator[Env]:
         await reader.join("/test")
         await reader.send("42/test,7" + JOIN_EVENT)
         assert str(await reader.recv()).startswith("43/test,7")
-        yield Env(server, reader)
+        yield Env(server.manager, server.port, reader)
         assert await reader.exchange("/test", "still here")  # the reader carries on
     finally:
         reader.close()
@@ -93,7 +104,7 @@ def warned(caplog: pytest.LogCaptureFixture, sid: str, transport: str) -> bool:
 
 async def legacy_polling(env: Env, transport: str) -> LegacyClient:
     """A 0.9 polling client in /test and the room, that polls no more."""
-    client = LegacyClient(env.server.base, transport)
+    client = LegacyClient(env.base, transport)
     client.sid = (await legacy_handshake(env))[0]
 
     async def poll() -> list[str]:
@@ -111,17 +122,17 @@ async def legacy_polling(env: Env, transport: str) -> LegacyClient:
 
 
 async def legacy_handshake(env: Env) -> list[str]:
-    response = await fetch(f"{env.server.base}/socket.io/1/?t=1")
+    response = await fetch(f"{env.base}/socket.io/1/?t=1")
     return response.body.decode().split(":")
 
 
 async def engine_polling(env: Env) -> tuple[EnginePolling, Any]:
     """An Engine.IO v4 polling client in /test and the room, that polls no more."""
-    client = await EnginePolling.open(env.server.base)
+    client = await EnginePolling.open(env.base)
     await client.join("/test")
     await client.post("42/test,1" + JOIN_EVENT)
     assert (await client.get_text()).startswith("43/test,1")
-    return client, env.server.manager.engines[client.sid]
+    return client, env.manager.engines[client.sid]
 
 
 @pytest.mark.parametrize("transport", ["xhr-polling", "jsonp-polling"])
@@ -129,7 +140,7 @@ async def test_a_legacy_client_that_stops_polling_is_closed_past_the_bound(
     env: Env, transport: str, caplog: pytest.LogCaptureFixture
 ) -> None:
     client = await legacy_polling(env, transport)
-    socket = env.server.manager.get(client.sid)
+    socket = env.manager.get(client.sid)
     before = env.overflows("legacy", transport)
     sent = await env.broadcast("x" * 1000, socket, limit=200)
     assert socket is not None and socket.closed, f"open after {sent} broadcasts"
@@ -156,7 +167,7 @@ async def test_an_engine_client_that_stops_polling_is_closed_past_the_bound(
 async def test_an_engine_v3_client_that_stops_polling_is_closed_past_the_bound(
     env: Env, caplog: pytest.LogCaptureFixture
 ) -> None:
-    base = f"{env.server.base}/socket.io/?EIO=3&transport=polling"
+    base = f"{env.base}/socket.io/?EIO=3&transport=polling"
     opened = (await fetch(base)).body.decode()
     sid = re.search(r'"sid":"([^"]+)"', opened).group(1)  # type: ignore[union-attr]
     url = f"{base}&sid={sid}"
@@ -166,7 +177,7 @@ async def test_an_engine_v3_client_that_stops_polling_is_closed_past_the_bound(
     answers = ""
     while "43/test,1" not in answers:
         answers += (await fetch(url)).body.decode()
-    socket = env.server.manager.engines[sid]
+    socket = env.manager.engines[sid]
     sent = await env.broadcast("x" * 1000, socket, limit=200)
     assert socket.closed and sent < 70, f"open after {sent} broadcasts"
     assert error_of(await fetch(url))[1]["code"] == 1
@@ -194,7 +205,7 @@ async def test_an_engine_poll_holding_exactly_the_bound_is_not_closed(env: Env) 
 
 async def test_a_legacy_poll_holding_exactly_the_bound_is_not_closed(env: Env) -> None:
     client = await legacy_polling(env, "xhr-polling")
-    socket = env.server.manager.get(client.sid)
+    socket = env.manager.get(client.sid)
     assert socket is not None
     overhead = len('5::/test:{"name":"big","args":[""]}')
     payload = exact_payload(overhead, 16)
@@ -246,7 +257,7 @@ async def stalled_legacy_stream(env: Env, transport: str) -> tuple[StalledConnec
         elif transport == "flashsocket":
             await conn.send(hixie76.encode_frame(packet))
         else:
-            url = f"{env.server.base}{path}?t=1"
+            url = f"{env.base}{path}?t=1"
             assert (await fetch(url, method="POST", body=packet.encode())).body == b"1"
 
     slash = b"\\/" if transport == "htmlfile" else b"/"
@@ -263,7 +274,7 @@ async def test_a_legacy_stream_that_stops_reading_is_closed_past_the_bound(
     env: Env, transport: str, caplog: pytest.LogCaptureFixture
 ) -> None:
     conn, sid = await stalled_legacy_stream(env, transport)
-    socket = env.server.manager.get(sid)
+    socket = env.manager.get(sid)
     before = env.overflows("legacy", transport)
     try:
         sent = await env.broadcast("x" * 16_000, socket, limit=1000)
@@ -285,7 +296,7 @@ async def test_an_engine_websocket_that_stops_reading_is_closed_past_the_bound(
     await conn.read_until(b'40/test,{"sid"')
     await conn.send(client_frame(ws.TEXT, ("42/test,1" + JOIN_EVENT).encode()))
     await conn.read_until(b"43/test,1[")
-    socket = env.server.manager.engines[sid.decode()]
+    socket = env.manager.engines[sid.decode()]
     before = env.overflows("modern", "websocket")
     try:
         sent = await env.broadcast("x" * 16_000, socket, limit=1000)
@@ -295,3 +306,46 @@ async def test_an_engine_websocket_that_stops_reading_is_closed_past_the_bound(
         assert warned(caplog, sid.decode(), "websocket")
     finally:
         conn.close()
+
+
+async def test_a_tls_websocket_that_stops_reading_is_closed_past_the_bound(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """Over TLS the socket stays with Tornado's IOStream, whose buffer counts as well."""
+    caplog.set_level(logging.WARNING, "tornio.protocol.backlog")
+    router = Router(namespaces(Record()), max_write_buffer=BOUND)
+    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    context.load_cert_chain(TLS / "cert.pem", TLS / "key.pem")
+    plain, secure = HTTPServer(router.application()), HTTPServer(router.application(),
+                                                               ssl_options=context)
+    plain_sockets, tls_sockets = bind_sockets(0, "127.0.0.1"), bind_sockets(0, "127.0.0.1")
+    plain.add_sockets(plain_sockets)
+    secure.add_sockets(tls_sockets)
+    tls_port = tls_sockets[0].getsockname()[1]
+    reader = await EngineWebSocket.open(f"http://127.0.0.1:{plain_sockets[0].getsockname()[1]}")
+    client_context = ssl.create_default_context(cafile=str(TLS / "cert.pem"))
+    conn = await StalledConnection.open(
+        tls_port, upgrade_request(tls_port, EIO_WS), tls=client_context
+    )
+    try:
+        await reader.join("/test")
+        await conn.read_until(b"maxPayload")
+        sid = re.search(rb'"sid":"([^"]+)"', conn.data).group(1).decode()  # type: ignore[union-attr]
+        await conn.send(client_frame(ws.TEXT, b"40/test,"))
+        await conn.read_until(b'40/test,{"sid"')
+        socket = router.manager.engines[sid]
+        env = Env(router.manager, plain_sockets[0].getsockname()[1], reader)
+        sent = await env.broadcast("x" * 16_000, socket, limit=1000, room=None)
+        assert socket.closed, f"open after {sent} broadcasts"
+        assert await conn.ended()
+        assert env.overflows("modern", "websocket") >= 1
+        assert warned(caplog, sid, "websocket")
+        assert await reader.exchange("/test", "still here")
+    finally:
+        conn.close()
+        reader.close()
+        plain.stop()
+        secure.stop()
+        router.manager.close_all()
+        await plain.close_all_connections()
+        await secure.close_all_connections()
