@@ -63,9 +63,13 @@ class Settings:
     handshake_timeout: float = 30.0
     #: Largest request body (polling POST) or websocket message accepted, in bytes.
     max_buffer_size: int = 1_000_000
-    #: Bytes a websocket client may leave unread (sent by the server, not yet taken by the
-    #: client) before its connection is dropped: a client that stopped reading must not
-    #: grow the server's memory without end.
+    #: Bytes of output one session may hold that its client has not taken, on every transport:
+    #: packets queued for a polling client's next GET (their UTF-8 bytes, without the
+    #: payload framing), or the unsent bytes in a websocket's, flashsocket's, htmlfile's or
+    #: xhr-multipart's write buffer (beyond what the kernel took). Past it the session is
+    #: closed (node's reason ``transport error``), a WARNING is logged and
+    #: ``tornio_write_buffer_overflows`` counts it: a client that stops polling or reading
+    #: must not grow the server's memory without end.
     max_write_buffer: int = 16_000_000
     #: Allowed origins, node 0.9 style: ``'*:*'``, ``'host:port'``, ``'host:*'``, ``'*:port'``.
     origins: str | Sequence[str] = "*:*"

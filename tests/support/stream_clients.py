@@ -17,6 +17,8 @@ import hashlib
 import json
 import os
 import re
+import socket
+import ssl
 import struct
 from typing import Any
 from urllib.parse import urlsplit
@@ -28,6 +30,7 @@ __all__ = [
     "FlashSocketClient",
     "HtmlFileClient",
     "RawStream",
+    "StalledConnection",
     "XhrMultipartClient",
     "make_client",
     "open_raw_get",
@@ -310,6 +313,85 @@ class FlashSocketClient(LegacyClient):
                 self.writer.write(hixie76.CLOSE_FRAME)
             self.writer.close()
         await super().close()
+
+
+class StalledConnection:
+    """A client that stops reading: a raw TCP connection with a small receive buffer (the
+    kernel takes little of what the server writes), read up to a marker (the handshake, the
+    namespace joined), then never again, until :meth:`ended` drains it to learn whether the
+    server has closed it. With ``tls`` (a client context) it speaks TLS, through asyncio
+    streams whose reader stops taking bytes past a small limit."""
+
+    def __init__(
+        self, sock: socket.socket, streams: tuple[asyncio.StreamReader, Any] | None = None
+    ) -> None:
+        self.sock = sock
+        self.streams = streams
+        #: Every byte read so far.
+        self.data = bytearray()
+
+    @classmethod
+    async def open(
+        cls, port: int, request: bytes, rcvbuf: int = 4096, tls: ssl.SSLContext | None = None
+    ) -> StalledConnection:
+        """Connect to ``127.0.0.1:port`` and send ``request`` (an HTTP request head, and
+        whatever must follow it)."""
+        sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, rcvbuf)  # before connect
+        sock.setblocking(False)
+        loop = asyncio.get_running_loop()
+        await loop.sock_connect(sock, ("127.0.0.1", port))
+        if tls is None:
+            await loop.sock_sendall(sock, request)
+            return cls(sock)
+        reader, writer = await asyncio.open_connection(
+            sock=sock, ssl=tls, server_hostname="127.0.0.1", limit=1024
+        )
+        connection = cls(sock, (reader, writer))
+        await connection.send(request)
+        return connection
+
+    async def send(self, data: bytes) -> None:
+        if self.streams is None:
+            await asyncio.get_running_loop().sock_sendall(self.sock, data)
+        else:
+            self.streams[1].write(data)
+            await self.streams[1].drain()
+
+    async def _recv(self, size: int) -> bytes:
+        if self.streams is None:
+            return await asyncio.get_running_loop().sock_recv(self.sock, size)
+        return await self.streams[0].read(size)
+
+    async def read_until(self, marker: bytes, timeout: float = 10) -> bytes:
+        """Read until ``marker`` has arrived; what was read, from its first occurrence."""
+        async def read() -> None:
+            while marker not in self.data:
+                chunk = await self._recv(65536)
+                if not chunk:
+                    raise AssertionError(f"closed before {marker!r}: {bytes(self.data)!r}")
+                self.data += chunk
+
+        await asyncio.wait_for(read(), timeout)
+        return bytes(self.data[self.data.index(marker):])
+
+    async def ended(self, timeout: float = 10) -> bool:
+        """Read (and drop) everything left; True once the server has closed the connection,
+        a timeout if it does not."""
+        async def drain() -> bool:
+            while True:
+                try:
+                    if not await self._recv(1 << 20):
+                        return True
+                except (ConnectionResetError, ssl.SSLError):
+                    return True
+
+        return await asyncio.wait_for(drain(), timeout)
+
+    def close(self) -> None:
+        if self.streams is not None:
+            self.streams[1].close()
+        self.sock.close()
 
 
 def make_client(base: str, transport: str, **kwargs: Any) -> LegacyClient:

@@ -12,7 +12,9 @@ one worker.
 - :data:`LEGACY`, :data:`MODERN`: :class:`Traffic` of the 0.9 transports and of Engine.IO:
   messages (websocket frames carrying data; the packets of a polling payload) and bytes, in
   and out, and handshakes (0.9 handshakes; Engine.IO sessions opened);
-- :meth:`Counters.disconnected`: sockets that ended, by protocol and node's disconnect reason;
+- :meth:`Counters.disconnected`: sockets that ended, by protocol and node's disconnect reason,
+  and among them the sessions closed for holding more than ``max_write_buffer`` for a client
+  that did not take it (:mod:`tornio.protocol.backlog`), by protocol and transport;
 - :meth:`Counters.ack_answered`: how long clients took to answer the server's acks (a
   histogram with fixed buckets).
 """
@@ -53,14 +55,20 @@ class Counters:
         self.traffic: dict[str, Traffic] = {"legacy": Traffic(), "modern": Traffic()}
         #: (protocol, disconnect reason) → sockets that ended so.
         self.disconnects: dict[tuple[str, str], int] = {}
+        #: (protocol, transport) → sessions closed for passing ``max_write_buffer``.
+        self.overflows: dict[tuple[str, str], int] = {}
         #: Answers per bucket of :data:`ACK_BUCKETS`, the last one for slower answers.
         self.ack_buckets = [0] * (len(ACK_BUCKETS) + 1)
         self.ack_sum = 0.0
 
-    def disconnected(self, protocol: str, reason: str) -> None:
-        """A socket ended (once per socket)."""
+    def disconnected(self, protocol: str, reason: str, overflow: Any = None) -> None:
+        """A socket ended (once per socket); ``overflow``: its session's
+        :class:`~tornio.protocol.backlog.Overflow` if it passed ``max_write_buffer``."""
         key = (protocol, reason)
         self.disconnects[key] = self.disconnects.get(key, 0) + 1
+        if overflow is not None:
+            key = (protocol, overflow.transport)
+            self.overflows[key] = self.overflows.get(key, 0) + 1
 
     def ack_answered(self, seconds: float) -> None:
         """A client answered one of the server's acks ``seconds`` after it was asked."""
@@ -73,6 +81,8 @@ class Counters:
             "traffic": {name: traffic.snapshot() for name, traffic in self.traffic.items()},
             "disconnects": [[protocol, reason, count]
                             for (protocol, reason), count in sorted(self.disconnects.items())],
+            "overflows": [[protocol, transport, count]
+                          for (protocol, transport), count in sorted(self.overflows.items())],
             "acks": {"buckets": list(self.ack_buckets), "sum": self.ack_sum},
         }
 

@@ -788,7 +788,7 @@ class Socket(abc.ABC):
     def _on_session_close(self, close_reason: str) -> None:
         reason = self.disconnect_reason(close_reason)
         log.debug("socket %s closed: %s (%s)", self.sessid, close_reason, reason)
-        COUNTERS.disconnected(self.protocol, reason)
+        COUNTERS.disconnected(self.protocol, reason, getattr(self.engine, "overflow", None))
         for endpoint in list(self.active_ns):
             self.end_namespace(endpoint, reason)
         self._connecting.clear()

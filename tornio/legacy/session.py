@@ -23,6 +23,7 @@ import enum
 from collections.abc import Callable
 from typing import Protocol
 
+from tornio.protocol.backlog import Backlog, Overflow, encoded_size
 from tornio.settings import Settings
 
 __all__ = ["LegacySession", "SessionState", "Sink"]
@@ -56,8 +57,9 @@ class SessionState(enum.Enum):
 OnClose = Callable[[str], None]
 
 
-class LegacySession:
-    """One client's liveness and outgoing queue. See the module docstring."""
+class LegacySession(Backlog):
+    """One client's liveness and outgoing queue. See the module docstring. What it queues is
+    bounded by ``settings.max_write_buffer`` (:class:`~tornio.protocol.backlog.Backlog`)."""
 
     __slots__ = (
         "_close_deadline",
@@ -69,7 +71,6 @@ class LegacySession:
         "_on_close",
         "_poll_deadline",
         "close_reason",
-        "outbox",
         "settings",
         "sid",
         "sink",
@@ -82,6 +83,9 @@ class LegacySession:
         self.state = SessionState.NEW
         self.sink: Sink | None = None
         self.outbox: list[str] = []
+        self.queued = 0
+        self.max_queued = settings.max_write_buffer
+        self.overflow: Overflow | None = None
         self.close_reason: str | None = None
         self._on_close = on_close
         self._handshake_deadline: float | None = now + settings.handshake_timeout
@@ -95,6 +99,10 @@ class LegacySession:
     @property
     def closed(self) -> bool:
         return self.state is SessionState.CLOSED
+
+    @property
+    def queue_transport(self) -> str:
+        return self._last_transport or "none"
 
     # -- transport connections -------------------------------------------------------------
 
@@ -164,8 +172,11 @@ class LegacySession:
         if self.state is SessionState.CLOSED:
             return
         sink = self.sink
-        if sink is None:
+        if sink is None:  # counted here, not in a call: the hot path of a broadcast
             self.outbox.append(packet)
+            self.queued += len(packet) if packet.isascii() else encoded_size(packet)
+            if self.queued > self.max_queued:
+                self.overflowed(self.queue_transport)
         elif sink.polling:
             self.outbox.append(packet)
             self._flush()
@@ -178,6 +189,7 @@ class LegacySession:
         if sink is None or not self.outbox:
             return
         packets, self.outbox = self.outbox, []
+        self.queued = 0
         if sink.polling:
             self.sink = None
             self._poll_deadline = None
@@ -247,6 +259,7 @@ class LegacySession:
         if sink is not None:
             if self.outbox:
                 packets, self.outbox = self.outbox, []
+                self.queued = 0
                 sink.write(packets)
             elif sink.polling:
                 # Answer a held poll so the client comes back, learns the session is gone
@@ -255,6 +268,7 @@ class LegacySession:
             if not sink.polling:
                 sink.close()
         self.outbox = []
+        self.queued = 0
         self._handshake_deadline = self._poll_deadline = self._close_deadline = None
         self._heartbeat_due = None
         self._on_close(reason)

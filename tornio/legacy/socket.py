@@ -35,6 +35,7 @@ class LegacySocket(Socket):
         "server shutdown": "server shutting down",
         "server shutting down": "server shutting down",
         "internal error": "forced server close",
+        "write buffer full": "transport error",  # the client left max_write_buffer untaken
     }
 
     def __init__(self, manager: SocketHost, sid: str, now: float) -> None:
@@ -71,7 +72,7 @@ class LegacySocket(Socket):
     def attach(self, sink: Sink, request: HTTPServerRequest) -> None:
         """A transport connection for this socket arrived."""
         first = self.engine.attach(sink, self.manager.clock())
-        if first:
+        if first and not self.closed:  # (its first write may have passed max_write_buffer)
             self.request = kept_request(request)
             self.join_global_namespace()
         self.manager.touch(self)

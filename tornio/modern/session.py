@@ -28,6 +28,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Protocol
 
+from tornio.protocol.backlog import Backlog, Overflow, encoded_size
 from tornio.protocol.engineio import Packet, PacketType
 
 if TYPE_CHECKING:
@@ -69,6 +70,9 @@ class EngineSettings:
     #: None: no Socket.IO layer above (a plain Engine.IO endpoint), so no connect timeout.
     connect_timeout: float | None = 45.0
     max_payload: int = 1_000_000
+    #: Bytes of output the session may hold that its client has not taken
+    #: (:mod:`tornio.protocol.backlog`).
+    max_write_buffer: int = 16_000_000
 
     @classmethod
     def from_settings(cls, settings: Settings, socketio: bool = True) -> EngineSettings:
@@ -80,6 +84,7 @@ class EngineSettings:
             upgrade_timeout=settings.upgrade_timeout,
             connect_timeout=settings.connect_timeout if socketio else None,
             max_payload=settings.max_buffer_size,
+            max_write_buffer=settings.max_write_buffer,
         )
 
 
@@ -96,8 +101,9 @@ class TransportError(Exception):
         self.code = code
 
 
-class EngineSession:
-    """One Engine.IO client (see the module docstring)."""
+class EngineSession(Backlog):
+    """One Engine.IO client (see the module docstring). What it queues is bounded by
+    ``settings.max_write_buffer`` (:class:`~tornio.protocol.backlog.Backlog`)."""
 
     def __init__(
         self,
@@ -115,6 +121,9 @@ class EngineSession:
         self.transport = transport
         self.sink: EngineSink | None = None
         self.outbox: list[Frame] = []
+        self.queued = 0
+        self.max_queued = settings.max_write_buffer
+        self.overflow: Overflow | None = None
         self.close_reason: str | None = None
         #: v3 polling clients that cannot take binary payloads asked for base64 (``b64=1``).
         self.b64 = False
@@ -141,6 +150,10 @@ class EngineSession:
     @property
     def closed(self) -> bool:
         return self.state is EngineState.CLOSED
+
+    @property
+    def queue_transport(self) -> str:
+        return self.transport
 
     @property
     def upgrading(self) -> bool:
@@ -272,8 +285,11 @@ class EngineSession:
         if self.state is EngineState.CLOSED:
             return
         sink = self.sink
-        if sink is None:
+        if sink is None:  # counted here, not in a call: the hot path of a broadcast
             self.outbox.append(frame)
+            self.queued += len(frame) if frame.isascii() else encoded_size(frame)
+            if self.queued > self.max_queued:
+                self.overflowed(self.queue_transport)
         elif sink.polling:
             self.outbox.append(frame)
             self._flush()
@@ -288,15 +304,18 @@ class EngineSession:
         if sink is not None and not sink.polling:
             sink.write(frames)
             return
+        if sink is None:
+            self._hold_many(frames)
+            return
         self.outbox.extend(frames)
-        if sink is not None:
-            self._flush()
+        self._flush()
 
     def _flush(self) -> None:
         sink = self.sink
         if sink is None or not self.outbox:
             return
         frames, self.outbox = self.outbox, []
+        self.queued = 0
         if sink.polling:
             self.sink = None
         sink.write(frames)
@@ -356,5 +375,6 @@ class EngineSession:
                     sink.write(self.outbox)
                 sink.close()
         self.outbox = []
+        self.queued = 0
         self._ping_due = self._pong_deadline = self._connect_deadline = None
         self._on_close(reason)

@@ -81,6 +81,7 @@ class ModernSocket(Socket):
         "invalid heartbeat direction": "parse error",
         "overlap from client": "transport error",
         "payload too large": "transport error",
+        "write buffer full": "transport error",  # the client left max_write_buffer untaken
         "invalid state": "forced server close",
         "connect timeout": "forced server close",
         "server disconnect": "server namespace disconnect",  # disconnect() from the server

@@ -432,6 +432,13 @@ class EngineWebSocket(WebSocketConnection):
             frames = [f if isinstance(f, str) else b"\x04" + f for f in frames]
         self.write_frames(frames)
 
+    def overflowed(self, unsent: int) -> None:
+        socket = self.socket
+        if socket is not None and self.attached and socket.engine.sink is self:
+            socket.engine.overflowed(self.transport, unsent)
+        else:  # a probe (it carries nothing but 3probe)
+            super().overflowed(unsent)
+
     def on_open(self) -> None:
         host, request = self.host, self.request
         self.request = None

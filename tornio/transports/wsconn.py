@@ -37,6 +37,7 @@ from tornio.protocol.permessage_deflate import (
     negotiate,
 )
 from tornio.transports.readbuffer import BufferedReads
+from tornio.transports.unsent import unsent_bytes
 
 if TYPE_CHECKING:
     from tornado.iostream import IOStream
@@ -86,6 +87,12 @@ class WebSocketConnection(BufferedReads):
 
     def on_close(self) -> None:
         """The connection is gone."""
+
+    def overflowed(self, unsent: int) -> None:
+        """More than ``max_write_buffer`` bytes (``unsent``) wait for a client that does not
+        read: the connection has been aborted. Subclasses close their session, which logs it
+        and counts it (:mod:`tornio.protocol.backlog`)."""
+        log.warning("websocket client left %d bytes unread: dropped it", unsent)
 
     def hold_writes(self, seconds: float) -> None:
         """Keep what is written for ``seconds`` before it goes out (in order, in one write).
@@ -139,9 +146,9 @@ class WebSocketConnection(BufferedReads):
         traffic.bytes_out += len(data)
         unsent = wire.get_write_buffer_size()
         if unsent > self.max_write_buffer:
-            log.warning("websocket client left %d bytes unread: dropping it", unsent)
             self.closing = True
             wire.abort()
+            self.overflowed(unsent)
             return False
         return True
 
@@ -274,7 +281,7 @@ class StreamTransport:
         return self.stream.closed()
 
     def get_write_buffer_size(self) -> int:
-        return 0  # Tornado buffers a TLS stream's writes; max_write_buffer does not apply
+        return unsent_bytes(self.stream)
 
     async def read_loop(self) -> None:
         try:

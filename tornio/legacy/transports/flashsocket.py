@@ -36,6 +36,7 @@ from tornio.legacy.transports.base import UNKNOWN_SID, LegacyHost, TransportMixi
 from tornio.legacy.transports.websocket import LegacyWebSocketHandler
 from tornio.protocol import hixie76
 from tornio.transports.origins import origin_allowed
+from tornio.transports.unsent import unsent_bytes
 
 if TYPE_CHECKING:
     from tornado.httputil import HTTPServerRequest
@@ -78,14 +79,17 @@ class FlashSocketRfc6455Handler(LegacyWebSocketHandler):
 
 
 class HixieSink:
-    """The session's view of an open hixie-76 connection."""
+    """The session's view of an open hixie-76 connection. A client that leaves more than
+    ``max_write_buffer`` bytes unread has its session closed and the connection dropped."""
 
     polling = False
     transport = "flashsocket"
-    __slots__ = ("closing", "stream")
+    __slots__ = ("closing", "max_write_buffer", "socket", "stream")
 
-    def __init__(self, stream: IOStream) -> None:
+    def __init__(self, stream: IOStream, socket: LegacySocket, max_write_buffer: int) -> None:
         self.stream = stream
+        self.socket = socket
+        self.max_write_buffer = max_write_buffer
         self.closing = False
 
     def write(self, packets: list[str]) -> None:
@@ -96,6 +100,11 @@ class HixieSink:
         LEGACY.bytes_out += len(data)
         with contextlib.suppress(StreamClosedError):  # the read loop sees it and detaches us
             self.stream.write(data)
+        unsent = unsent_bytes(self.stream)
+        if unsent > self.max_write_buffer:
+            self.closing = True
+            self.socket.engine.overflowed(self.transport, unsent)
+            self.stream.close()  # the read loop ends, and what the stream holds goes
 
     def close(self) -> None:
         """Send the closing frame (once), then close the connection."""
@@ -183,7 +192,7 @@ class HixieConnection:
         if socket is None:
             close_after_write(stream, hixie76.encode_frame(UNKNOWN_SID) + hixie76.CLOSE_FRAME)
             return
-        sink = HixieSink(stream)
+        sink = HixieSink(stream, socket, self.manager.settings.max_write_buffer)
         socket.attach(sink, self.request)
         try:
             await self._read_frames(socket)

@@ -13,11 +13,13 @@ from __future__ import annotations
 import abc
 import asyncio
 import logging
+from typing import Any
 
 from tornio.core.counters import LEGACY
 from tornio.legacy.transports.base import UNKNOWN_SID
 from tornio.legacy.transports.posting import PacketPostHandler
 from tornio.protocol import legacy
+from tornio.transports.unsent import unsent_bytes
 
 __all__ = ["StreamingHandler", "StreamingSink"]
 
@@ -95,6 +97,20 @@ class StreamingHandler(PacketPostHandler, metaclass=abc.ABCMeta):
         LEGACY.bytes_out += len(data)
         self.write(data)
         self.flush()
+        stream = getattr(self.request.connection, "stream", None)
+        unsent = unsent_bytes(stream)
+        if unsent > self.manager.settings.max_write_buffer:
+            self.overflowed(stream, unsent)
+
+    def overflowed(self, stream: Any, unsent: int) -> None:
+        """The client has left more than ``max_write_buffer`` bytes unread: its session
+        closes (and logs it) and the connection is dropped with what it holds."""
+        sink, socket = self._sink, self._socket
+        if sink is not None and not sink.done.done():
+            sink.done.set_result(None)  # ended: the session's close writes nothing more
+        if socket is not None:
+            socket.engine.overflowed(self.transport_name, unsent)
+        stream.close()
 
     def end_stream(self) -> None:
         if not self._finished:

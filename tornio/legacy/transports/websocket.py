@@ -40,6 +40,13 @@ class LegacyWebSocket(WebSocketConnection):
     def write(self, packets: list[str]) -> None:
         self.write_frames(packets)  # a closing socket: on_close detaches us
 
+    def overflowed(self, unsent: int) -> None:
+        socket = self.socket
+        if socket is not None and self.attached and socket.engine.sink is self:
+            socket.engine.overflowed(self.transport, unsent)
+        else:
+            super().overflowed(unsent)
+
     def on_open(self) -> None:
         socket, request = self.socket, self.request
         self.request = None  # the session keeps it if it needs it
