@@ -23,7 +23,7 @@ from tornio.bus.store import BusRecovery, LocalRecovery, Recovery
 from tornio.cluster import ClusterOperations
 from tornio.core.dispatch import NamespaceKey, check_namespace_keys
 from tornio.core.requests import kept_request
-from tornio.core.rooms import RoomIndex
+from tornio.core.rooms import RoomIndex, check_name
 from tornio.core.socket import Socket
 from tornio.core.timers import SessionTimers
 from tornio.legacy.socket import LegacySocket
@@ -88,6 +88,7 @@ class SocketManager(ClusterOperations, SessionTimers):
         self.rooms: RoomIndex[Socket] = RoomIndex(
             self._room_added, self._room_emptied, self._namespace_added,
             *([self.save_soon] if settings.connection_state_recovery else []),
+            max_room_name=settings.max_room_name, max_rooms=settings.max_rooms_per_socket,
         )
         self.bus: Bus = bus if bus is not None else InProcessBus()
         self.bus.attach(self)
@@ -272,8 +273,10 @@ class SocketManager(ClusterOperations, SessionTimers):
         Raises:
             TypeError, ValueError: an argument JSON (the application's ``json_default`` or
                 ``json`` included) cannot write, a NaN, a namespace that does not start
-                with ``/``: nothing was sent. (``bytes``, which 0.9 clients cannot have,
-                only skip them, with a log line.)
+                with ``/``, an event, room or namespace name longer than its limit
+                (``max_event_name``, ``max_room_name``, ``max_namespace_name``; a
+                :class:`~tornio.exceptions.NameTooLong`): nothing was sent. (``bytes``,
+                which 0.9 clients cannot have, only skip them, with a log line.)
         """
         namespace = normalize_namespace(namespace)
         rooms = [room] if isinstance(room, str) else list(room or ())
@@ -285,6 +288,8 @@ class SocketManager(ClusterOperations, SessionTimers):
             data["except"] = [except_rooms] if isinstance(except_rooms, str) else list(
                 except_rooms
             )
+        self.check_names(namespace, data)
+        check_name(event, self.settings.max_event_name, "an event name")
         if self.recovery is not None:
             self._emit_recorded(namespace, data, local, args)
             return
@@ -308,6 +313,20 @@ class SocketManager(ClusterOperations, SessionTimers):
         else:
             self._deliver_emit(namespace, data, wires)
         self._publish_emit(message, args)
+
+    def check_names(self, namespace: str, data: Mapping[str, Any]) -> None:
+        """Refuse a socket selection (``rooms``, ``to``, ``except``; the ``join`` and
+        ``leave`` of a room operation) or a namespace whose names are over their limits.
+
+        Raises:
+            NameTooLong: (a ValueError) which name is too long (its size, not its text).
+        """
+        settings = self.settings
+        check_name(namespace, settings.max_namespace_name, "a namespace name")
+        for key in ("rooms", "except", "join", "leave"):
+            for name in data.get(key) or ():
+                check_name(name, settings.max_room_name, "a room name")
+        check_name(data.get("to"), settings.max_room_name, "a socket id")
 
     def _encoded(self, namespace: str, event: str, args: list[Any]) -> dict[str, Any]:
         """An event encoded for modern text clients (the widest flavour: bytes included),
