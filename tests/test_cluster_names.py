@@ -18,7 +18,9 @@ from typing import Any
 import pytest
 
 from tests.support.legacy_client import LegacyClient
+from tests.support.node_client import node_modules_ready
 from tests.support.serve_cluster import ClusterProcess, alive, worker_of
+from tests.test_cluster_ops import Sockets
 from tornio.protocol import legacy
 
 pytestmark = pytest.mark.timeout(90)
@@ -176,3 +178,22 @@ async def test_a_lone_surrogate_reaches_both_workers_alike(
         assert packets[0] == packets[1], worker
         raw, args = packets[worker]
         assert args == ["a\ud800b"] and "\\ud800" in raw
+
+
+def test_socket_io_client_4_across_two_workers(cluster: ClusterProcess) -> None:
+    """The same with socket.io-client 4.8 under Node (``tests/test_cluster_ops.py``'s
+    driver, which waits for every ack): JSON.stringify escapes a lone surrogate, and both
+    workers deliver it alike (the refused names are the 0.9 tests' and tests/test_names.py's:
+    no ack comes for them)."""
+    if node_modules_ready():
+        pytest.fail(str(node_modules_ready()))
+    before = pids(cluster)
+    with Sockets(cluster.url) as sockets:
+        for worker in (0, 1):
+            sockets.open_on(worker, f"n{worker}", nsp="/chat")
+            assert sockets.emit(f"n{worker}", "join", ROOM) is True
+        assert sockets.emit("n0", "shout", ROOM, "a\ud800b", 1) is True
+        assert sockets.event("n0", "said") == sockets.event("n1", "said") == ["a\ud800b"]
+        assert sockets.emit("n1", "shout", ROOM, "still here", 1) is True
+        assert sockets.event("n0", "said") == ["still here"]
+    assert pids(cluster) == before
