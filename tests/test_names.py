@@ -21,9 +21,11 @@ from tests.apps.hostile_names import namespaces
 from tests.support.engine_client import EngineWebSocket
 from tests.support.inloop import InLoopServer
 from tests.support.legacy_client import LegacyClient
+from tornio.bus.messages import MAX_TOPIC, room_topic
 from tornio.core.rooms import RoomIndex, check_name, name_size
 from tornio.exceptions import NameTooLong
 from tornio.protocol import legacy
+from tornio.settings import Settings
 
 pytestmark = pytest.mark.timeout(30)
 
@@ -265,3 +267,18 @@ async def test_application_calls_refuse_names_over_their_limits(server: InLoopSe
     for call in calls:
         with pytest.raises(NameTooLong):
             call()
+
+
+@pytest.mark.parametrize(
+    ("room", "namespace", "ok"),
+    [(1790, 256, True), (1791, 256, False), (2045, 1, True), (1024, 1023, False)],
+)
+def test_settings_keep_a_rooms_topic_within_the_bus_cap(room: int, namespace: int,
+                                                        ok: bool) -> None:
+    if not ok:
+        with pytest.raises(ValueError, match="at most 2046"):
+            Settings(max_room_name=room, max_namespace_name=namespace)
+        return
+    Settings(max_room_name=room, max_namespace_name=namespace)
+    # the worst case: every byte escaped (NUL and \x01 take two)
+    assert len(room_topic("\x00" * namespace, "\x01" * room)) <= MAX_TOPIC
