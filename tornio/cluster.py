@@ -246,6 +246,7 @@ class ClusterOperations:
     json_codec: JsonCodec | None
     _encoded: Callable[[str, str, list[Any]], dict[str, Any]]
     _selected: Callable[[str, Mapping[str, Any]], list[Socket]]
+    check_names: Callable[[str, Mapping[str, Any]], None]
     run_in_background: Callable[[Coroutine[Any, Any, Any]], None]
 
     # -- socket operations -------------------------------------------------------------------
@@ -262,7 +263,12 @@ class ClusterOperations:
     ) -> None:
         """Make the selected sockets (every socket of the namespace, or those in ``room``,
         or the one ``to`` names, minus the members of ``except_rooms``) join ``rooms``, on
-        every node (``local=True``: this process only)."""
+        every node (``local=True``: this process only).
+
+        Raises:
+            ValueError: a room name longer than ``max_room_name`` UTF-8 bytes (or a
+                namespace longer than ``max_namespace_name``): nothing changed anywhere.
+        """
         data = {**selection(room, to, except_rooms), "join": _names(rooms, "a room")}
         self._operate(MessageType.SOCKETS_JOIN, namespace, data, local)
 
@@ -299,6 +305,7 @@ class ClusterOperations:
         self, kind: MessageType, namespace: str, data: dict[str, Any], local: bool
     ) -> None:
         namespace = "" if namespace in ("", "/") else namespace
+        self.check_names(namespace, data)  # ValueError: a name over its limit
         to = data["to"]
         owner = None if to is None else ids.owner_of(to)
         if not local and (to is None or owner != self.node_id):

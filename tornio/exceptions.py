@@ -8,6 +8,7 @@ One root, split by whose fault a failure is::
     │   ├── InvalidPayload            a framed payload could not be split (Sans-I/O)
     │   └── PayloadTooLarge           a body or message exceeds a configured limit
     ├── LocalError                    tornio or the application misused an API
+    ├── NameTooLong (a ValueError)    a room, event or namespace name over its limit
     ├── ConnectionRefused             a connect middleware or recv_connect refuses the client
     ├── EventRefused                  a packet middleware refuses an event
     ├── Disconnected                  the client left before it answered (also a
@@ -27,6 +28,7 @@ __all__ = [
     "InvalidPacket",
     "InvalidPayload",
     "LocalError",
+    "NameTooLong",
     "PayloadTooLarge",
     "ProtocolError",
     "TornioError",
@@ -129,3 +131,10 @@ class CallTimeout(TornioError, TimeoutError):
         super().__init__(message)
         self.responses = responses
         self.missing = missing
+
+
+class NameTooLong(TornioError, ValueError):
+    """A room, event or namespace name longer than its limit (``Settings.max_room_name``,
+    ``max_event_name``, ``max_namespace_name``, in UTF-8 bytes). Raised by ``join``,
+    ``leave``, emits and the cluster operations; a handler that lets it through (passing a
+    client's name on) makes its client get the error event ``["name_too_long", why]``."""

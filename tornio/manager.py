@@ -6,15 +6,18 @@ where the two generations meet: the sockets see it only as their
 :class:`~tornio.core.socket.SocketHost`, and the transports as their host. Emits go
 to local recipients directly and to the other nodes through the bus; each emit is encoded
 once per flavour of client present and the same wire data is queued for every recipient.
+On a ZeroMQ bus an emit is encoded for the bus before any local recipient has it: one the
+bus cannot carry (over its ``max_payload``) raises, and nobody, here or elsewhere, gets it.
 """
 
 from __future__ import annotations
 
 import asyncio
+import functools
 import itertools
 import logging
 import secrets
-from collections.abc import Awaitable, Coroutine, Iterable, Mapping
+from collections.abc import Awaitable, Callable, Coroutine, Iterable, Mapping
 from typing import TYPE_CHECKING, Any
 
 from tornio.bus import Bus, InProcessBus, ids
@@ -23,7 +26,7 @@ from tornio.bus.store import BusRecovery, LocalRecovery, Recovery
 from tornio.cluster import ClusterOperations
 from tornio.core.dispatch import NamespaceKey, check_namespace_keys
 from tornio.core.requests import kept_request
-from tornio.core.rooms import RoomIndex
+from tornio.core.rooms import RoomIndex, check_name
 from tornio.core.socket import Socket
 from tornio.core.timers import SessionTimers
 from tornio.legacy.socket import LegacySocket
@@ -88,6 +91,7 @@ class SocketManager(ClusterOperations, SessionTimers):
         self.rooms: RoomIndex[Socket] = RoomIndex(
             self._room_added, self._room_emptied, self._namespace_added,
             *([self.save_soon] if settings.connection_state_recovery else []),
+            max_room_name=settings.max_room_name, max_rooms=settings.max_rooms_per_socket,
         )
         self.bus: Bus = bus if bus is not None else InProcessBus()
         self.bus.attach(self)
@@ -272,7 +276,12 @@ class SocketManager(ClusterOperations, SessionTimers):
         Raises:
             TypeError, ValueError: an argument JSON (the application's ``json_default`` or
                 ``json`` included) cannot write, a NaN, a namespace that does not start
-                with ``/``: nothing was sent. (``bytes``, which 0.9 clients cannot have,
+                with ``/``, an event, room or namespace name longer than its limit
+                (``max_event_name``, ``max_room_name``, ``max_namespace_name``; a
+                :class:`~tornio.exceptions.NameTooLong`), an emit that the bus cannot
+                carry to the other nodes (larger than its ``max_payload``, a value msgpack
+                has no type for; :class:`~tornio.bus.messages.BusMessageError`): nothing
+                was sent, here or elsewhere. (``bytes``, which 0.9 clients cannot have,
                 only skip them, with a log line.)
         """
         namespace = normalize_namespace(namespace)
@@ -285,6 +294,8 @@ class SocketManager(ClusterOperations, SessionTimers):
             data["except"] = [except_rooms] if isinstance(except_rooms, str) else list(
                 except_rooms
             )
+        self.check_names(namespace, data)
+        check_name(event, self.settings.max_event_name, "an event name")
         if self.recovery is not None:
             self._emit_recorded(namespace, data, local, args)
             return
@@ -305,9 +316,25 @@ class SocketManager(ClusterOperations, SessionTimers):
                 return
             if owner is not None:
                 message["dst"] = owner
+            self._publish_emit(message, args)
         else:
+            send = self._prepare_emit(message, args)  # raises before anyone has it
             self._deliver_emit(namespace, data, wires)
-        self._publish_emit(message, args)
+            send()
+
+    def check_names(self, namespace: str, data: Mapping[str, Any]) -> None:
+        """Refuse a socket selection (``rooms``, ``to``, ``except``; the ``join`` and
+        ``leave`` of a room operation) or a namespace whose names are over their limits.
+
+        Raises:
+            NameTooLong: (a ValueError) which name is too long (its size, not its text).
+        """
+        settings = self.settings
+        check_name(namespace, settings.max_namespace_name, "a namespace name")
+        for key in ("rooms", "except", "join", "leave"):
+            for name in data.get(key) or ():
+                check_name(name, settings.max_room_name, "a room name")
+        check_name(data.get("to"), settings.max_room_name, "a socket id")
 
     def _encoded(self, namespace: str, event: str, args: list[Any]) -> dict[str, Any]:
         """An event encoded for modern text clients (the widest flavour: bytes included),
@@ -321,20 +348,46 @@ class SocketManager(ClusterOperations, SessionTimers):
             namespace, event, args, self.json_codec)}
 
     def _publish_emit(self, message: dict[str, Any], args: tuple[Any, ...]) -> None:
+        """Publish an emit that has no local recipients here.
+
+        Raises:
+            BusMessageError: see :meth:`_prepare_emit`.
+        """
+        self._prepare_emit(message, args)()
+
+    def _prepare_emit(
+        self, message: dict[str, Any], args: tuple[Any, ...]
+    ) -> Callable[[], None]:
+        """What sends an emit to the other nodes, once it is known that it can go. On a bus
+        that encodes (ZeroMQ) the message is encoded now, so that an emit the bus cannot
+        carry (over its ``max_payload``, a value msgpack has no type for) is refused before
+        any local member has it: every node gives the same answer, nobody gets it.
+
+        Raises:
+            BusMessageError: the bus cannot carry it (logged).
+        """
+        bus: Any = self.bus
+        encode = getattr(bus, "encode", None)
+        if encode is None:  # the in-process bus: nothing to check, nothing to encode
+            return functools.partial(bus.publish, message)
         try:
-            self.bus.publish(message)
-            return
-        except BusMessageError as exc:  # the local sockets have it already
-            error: Exception = exc
-        if self.json_codec is not None:  # a datetime, say: send what its JSON says
             try:
-                message["data"] = {**message["data"], "args": self.json_codec.plain(args)}
-                self.bus.publish(message)
-                return
-            except (BusMessageError, TypeError, ValueError) as exc:
-                error = exc
-        log.warning("could not publish %r to the other nodes: %s",
-                    message["data"]["event"], error)
+                frames = encode(message)
+            except BusMessageError:
+                if self.json_codec is None:
+                    raise
+                # a datetime, say: send what the application's JSON makes of it
+                try:
+                    plain = self.json_codec.plain(args)
+                except (TypeError, ValueError):
+                    raise BusMessageError("an argument the bus cannot carry") from None
+                message["data"] = {**message["data"], "args": plain}
+                frames = encode(message)
+        except BusMessageError as exc:
+            log.warning("emit of %r refused: the bus cannot carry it to the other nodes: %s",
+                        message["data"]["event"], exc)
+            raise
+        return functools.partial(bus.send_encoded, frames)
 
     # -- connection state recovery ---------------------------------------------------------
 
@@ -362,12 +415,15 @@ class SocketManager(ClusterOperations, SessionTimers):
         offset = data["offset"] = self.next_offset()
         # raises here, or never; modern clients get the offset as one more argument
         wires = self._encoded(namespace, data["event"], [*data["args"], offset])
+        send = None
+        if not local:  # raises before anyone has it
+            send = self._prepare_emit({"uid": self.node_id, "type": MessageType.EMIT,
+                                       "nsp": namespace, "data": data}, args)
         self._deliver_emit(namespace, data, wires)
         if local or not isinstance(recovery, BusRecovery):
             recovery.record(offset, namespace, data)  # the bus will not carry it to a store
-        if not local:
-            self._publish_emit({"uid": self.node_id, "type": MessageType.EMIT,
-                                "nsp": namespace, "data": data}, args)
+        if send is not None:
+            send()
 
     def record_own_emit(self, namespace: str, sid: str, event: str, args: list[Any]) -> str:
         """A socket's own emit (``self.emit`` in a namespace) while recovery is on: its

@@ -36,6 +36,10 @@ DEFAULT_TRANSPORTS: tuple[str, ...] = (
     "xhr-multipart",
 )
 
+#: The most ``max_room_name + max_namespace_name`` may be: a room's bus topic, each name
+#: escaped (at worst twice its size) and ended, stays within tornio.bus.messages.MAX_TOPIC.
+_MAX_NAMES = (4096 - 4) // 2
+
 Authorizer = Callable[[Any], "bool | Awaitable[bool]"]
 
 
@@ -129,16 +133,26 @@ class Settings:
     recovery_skip_middlewares: bool = True
 
     # -- bounds on what a client chooses (every value a client controls has one) -----------
-    #: Longest room name, in UTF-8 bytes, that ``join``, ``leave`` and a room emit accept
-    #: (a room name is a bus topic). Longer: the call raises ``ValueError`` in the
-    #: application and the client's request gets the protocol's error answer.
+    # Sizes are UTF-8 bytes (a lone surrogate, which JSON can carry, counts 3). A room name
+    # and its namespace become a bus topic, which the bus caps at 4096 bytes whatever these
+    # say (tornio.bus.messages.MAX_TOPIC): max_room_name + max_namespace_name <= 2046.
+    #: Longest room name, in UTF-8 bytes, that ``join``, ``leave``, a room emit
+    #: (``room=``, ``except_rooms=``, ``to=``) and the cluster operations
+    #: (``sockets_join``...) accept. Longer: the call raises ``ValueError`` before anything
+    #: changes (a handler that passes a client's name through fails as any handler that
+    #: raises: logged, no ack); the name never reaches the bus.
     max_room_name: int = 1024
     #: Longest event name, in UTF-8 bytes, a client may send; longer is answered as an
-    #: unknown event (``no_such_method``, or the modern error) and logged.
+    #: unknown event (the ``error`` event ``["no_such_method", why]``, both generations)
+    #: and logged, before ``recv_any``, middlewares or handlers see it. An application's
+    #: emit with a longer name raises ``ValueError``.
     max_event_name: int = 1024
-    #: Longest namespace name, in UTF-8 bytes, a client may ask for.
+    #: Longest namespace name, in UTF-8 bytes, a client may ask for; longer is answered as
+    #: a namespace that does not exist (0.9: the ``error`` event ``no_such_namespace``;
+    #: modern: CONNECT_ERROR ``Invalid namespace``) and logged.
     max_namespace_name: int = 256
-    #: Most rooms one socket may be in at once (besides its own id's room).
+    #: Most rooms one socket may be in at once in one namespace (besides its own id's
+    #: room): one more ``join`` raises ``ValueError``.
     max_rooms_per_socket: int = 10_000
 
     # -- fairness ----------------------------------------------------------------------------
@@ -211,6 +225,11 @@ class Settings:
             value = getattr(self, name)
             if isinstance(value, bool) or not isinstance(value, int) or value <= 0:
                 raise ValueError(f"{name} must be a positive whole number, not {value!r}")
+        if self.max_room_name + self.max_namespace_name > _MAX_NAMES:
+            raise ValueError(
+                f"max_room_name + max_namespace_name must be at most {_MAX_NAMES}: the bus "
+                "carries a room as a topic of at most 4096 bytes"
+            )
         if self.max_event_rate is not None and not self.max_event_rate > 0:
             raise ValueError("max_event_rate must be positive, or None for no limit")
         if isinstance(self.origins, str):

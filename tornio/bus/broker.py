@@ -27,8 +27,15 @@ control socket, so :meth:`Broker.stop` needs neither a context termination race 
 An asyncio loop in Python would only add a copy per message and per hop. The broker never
 decodes messages: validation is each node's job.
 
-Back-pressure: the XPUB side drops messages for a subscriber whose queue (``hwm`` messages)
-is full, as PUB sockets do; it never blocks the other subscribers.
+Back-pressure and bounds: the XPUB side drops messages for a subscriber whose queue (``hwm``
+messages) is full, as PUB sockets do; it never blocks the other subscribers. ZeroMQ counts
+queues in messages, so each connection's queue holds at most ``hwm`` × the largest message:
+``max_message`` bytes (``ZMQ_MAXMSGSIZE`` on the XSUB side: a publisher that sends a larger
+frame is disconnected, so no node's and no emitter's oversized frame is ever forwarded). With
+the defaults (1,000 messages, 1 MiB + 8 KiB) that is ~1 GiB per connection in the very worst
+case (every message the largest allowed, every subscriber stalled); ~0.2 MB per connection
+with 200-byte emits. The broker never hands libzmq a subscription of its own: topics come
+from the nodes, which refuse any longer than :data:`~tornio.bus.messages.MAX_TOPIC`.
 
 Security: with ``curve`` (a :class:`~tornio.bus.security.CurveServer`; ``--curve-dir DIR``)
 both sockets are CURVE servers and a ZAP handler lets in only authorized client keys (see
@@ -51,14 +58,18 @@ import zmq
 
 from tornio.bus import security
 from tornio.bus.addresses import broker_addresses
+from tornio.bus.messages import MAX_PAYLOAD
 from tornio.bus.security import Authenticator, CurveError, CurveServer
 
-__all__ = ["DEFAULT_HWM", "Broker", "broker_addresses", "main"]
+__all__ = ["DEFAULT_HWM", "DEFAULT_MAX_MESSAGE", "Broker", "broker_addresses", "main"]
 
 log = logging.getLogger("tornio.bus.broker")
 
 #: Messages queued per connection before the broker drops (XPUB) or stops reading (XSUB).
-DEFAULT_HWM = 100_000
+DEFAULT_HWM = 1_000
+#: The largest frame the broker takes from a publisher (a payload of
+#: :data:`~tornio.bus.messages.MAX_PAYLOAD` and its topic, with room to spare).
+DEFAULT_MAX_MESSAGE = MAX_PAYLOAD + 8192
 
 _TCP = re.compile(r"^(tcp://.+):(\d+|\*)$")
 
@@ -81,7 +92,9 @@ class Broker:
         pub_bind: where to bind the XSUB socket that nodes publish to, or a single address
             for both (see :func:`broker_addresses`) when ``sub_bind`` is None.
         sub_bind: where to bind the XPUB socket that nodes subscribe to.
-        hwm: the send and receive high-water marks of both sockets.
+        hwm: the send and receive high-water marks of both sockets, in messages.
+        max_message: the largest frame a publisher may send, in bytes (larger: libzmq
+            disconnects it); raise it with the nodes' ``max_payload``.
         curve: the broker's CURVE keys and the client keys it lets in; None: no security.
 
     After :meth:`start`, :attr:`pub_address` and :attr:`sub_address` are the bound endpoints
@@ -97,6 +110,7 @@ class Broker:
         sub_bind: str | None = None,
         *,
         hwm: int = DEFAULT_HWM,
+        max_message: int = DEFAULT_MAX_MESSAGE,
         curve: CurveServer | None = None,
     ) -> None:
         if sub_bind is None:
@@ -104,6 +118,7 @@ class Broker:
         self.pub_bind = pub_bind
         self.sub_bind = sub_bind
         self.hwm = hwm
+        self.max_message = max_message
         self.curve = curve
         self.authenticator: Authenticator | None = None
         self.pub_address = ""
@@ -129,6 +144,7 @@ class Broker:
             if self.curve is not None:  # the ZAP handler must be there before any handshake
                 self.authenticator = Authenticator(context, self.curve).start()
             xsub = self._socket(zmq.XSUB)
+            xsub.setsockopt(zmq.MAXMSGSIZE, self.max_message)
             xpub = self._socket(zmq.XPUB)
             if self.curve is not None:
                 self.curve.apply(xsub)

@@ -44,7 +44,9 @@ moment may still miss a message sent within the same round trip, as between node
 ``send_timeout``, then :class:`EmitterError`). :meth:`Emitter.flush` proves that the broker
 has passed on everything sent so far (the same probe, once more); :meth:`Emitter.close`
 gives queued messages ``linger`` seconds to leave. Messages are checked and encoded before
-they leave: a value msgpack cannot carry raises :class:`~tornio.bus.messages.BusMessageError`.
+they leave: a value msgpack cannot carry, a message larger than ``max_payload`` or a room
+whose topic is longer than :data:`~tornio.bus.messages.MAX_TOPIC` raises
+:class:`~tornio.bus.messages.BusMessageError`.
 
 One Emitter may be shared by threads (its socket calls are serialized by a lock). After a
 ``fork`` the child makes new sockets on first use (ZeroMQ contexts do not survive one).
@@ -203,8 +205,12 @@ class Emitter:
             once (and messages sent before the connection is up are lost).
         send_timeout: how long a publish may block while the queue to the broker is full.
         linger: how long :meth:`close` lets queued messages leave.
-        hwm: the PUB socket's high-water mark, in messages.
-        max_payload: the largest message payload, in bytes.
+        hwm: the PUB socket's high-water mark, in messages: the queue to the broker holds at
+            most ``hwm`` × (``max_payload`` + the topic) bytes (~1 GiB with the defaults if
+            every message were the largest allowed; a full queue blocks ``emit``).
+        max_payload: the largest message payload, in bytes. No topic (a room's) longer than
+            :data:`~tornio.bus.messages.MAX_TOPIC` bytes is ever sent: such an emit raises
+            :class:`~tornio.bus.messages.BusMessageError`.
         recovery: the cluster runs with ``connection_state_recovery``: each event carries
             an offset, and the recovery stores log it, so that a client that was away gets
             it when it comes back.
@@ -223,7 +229,7 @@ class Emitter:
         ready_timeout: float = 5.0,
         send_timeout: float = 5.0,
         linger: float = 1.0,
-        hwm: int = 10_000,
+        hwm: int = 1_000,
         max_payload: int = messages.MAX_PAYLOAD,
         recovery: bool = False,
     ) -> None:
@@ -426,6 +432,7 @@ class Emitter:
 
     def _publish(self, message: dict[str, Any]) -> None:
         frames = messages.encode(message, max_payload=self.max_payload)
+        messages.check_topic(frames[0])  # the last guard before libzmq (see MAX_TOPIC)
         with self._lock:
             self._start()
             if not self._ready and self.ready_timeout > 0:

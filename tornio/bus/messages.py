@@ -58,8 +58,14 @@ keys in ``data`` are kept (forward
 compatible); extra keys in the envelope are refused.
 
 Limits: a payload of at most ``max_payload`` bytes (:data:`MAX_PAYLOAD`, 1 MiB, by default),
-values nested at most :data:`MAX_DEPTH` deep, map keys that are strings, no msgpack
-extension types. :func:`encode` turns sets and tuples into lists; any other value that is not
+a topic of at most :data:`MAX_TOPIC` bytes (whatever ``max_payload`` says: libzmq walks a
+topic's bytes recursively when it unsubscribes, and a topic of ~100,000 bytes overflows the
+stack of its I/O thread, in every node and in the broker), values nested at most
+:data:`MAX_DEPTH` deep, map keys that are strings, no msgpack
+extension types. Strings may hold lone surrogates (``"\\ud800"``: JSON, and so every
+Socket.IO client, can send them, though UTF-8 cannot carry them): they are packed as
+``surrogatepass`` UTF-8 and read back unchanged, so a node receives the very string the
+publisher had. :func:`encode` turns sets and tuples into lists; any other value that is not
 None, bool, int, float, str, bytes, list or dict is refused. Every failure raises
 :class:`BusMessageError`.
 """
@@ -82,6 +88,7 @@ __all__ = [
     "EMITTER_UID",
     "MAX_DEPTH",
     "MAX_PAYLOAD",
+    "MAX_TOPIC",
     "NODE_REQUESTS",
     "ONE_WAY_REQUESTS",
     "REQUEST_TYPES",
@@ -90,6 +97,7 @@ __all__ = [
     "VERSION",
     "BusMessageError",
     "MessageType",
+    "check_topic",
     "decode",
     "direct_topic",
     "encode",
@@ -107,6 +115,12 @@ __all__ = [
 VERSION = 1
 #: The default limit on a payload frame, in bytes.
 MAX_PAYLOAD = 1 << 20
+#: The hard limit on a topic frame, in bytes (every subscription and every message): a
+#: defense of libzmq, whose unsubscribe recurses once per byte of a topic (~64 bytes of
+#: stack each: a topic of 100,000 bytes crashes a process with 8 MB thread stacks; 4096
+#: bytes need 256 KB). Settings' name limits keep topics under it
+#: (``2 * (max_namespace_name + max_room_name) + 4`` bytes at most).
+MAX_TOPIC = 4096
 #: How deep lists and maps may nest inside ``data`` (msgpack's own packer stops at 511).
 MAX_DEPTH = 256
 #: The ``uid`` of an external emitter: never a node, never in a node table.
@@ -194,10 +208,24 @@ _MAX_RID = 2**63 - 1
 # -- topics ------------------------------------------------------------------------------------
 
 
+def check_topic(topic: bytes) -> bytes:
+    """``topic``, if libzmq may be handed it (see :data:`MAX_TOPIC`).
+
+    Raises:
+        BusMessageError: a topic longer than :data:`MAX_TOPIC` bytes.
+    """
+    if len(topic) > MAX_TOPIC:
+        raise BusMessageError(
+            f"a bus topic of {len(topic)} bytes exceeds the hard limit of {MAX_TOPIC} "
+            "(a room or namespace name too long)"
+        )
+    return topic
+
+
 def _name(name: str) -> bytes:
     """A name as a topic component: UTF-8, NUL escaped, NUL-terminated."""
-    # surrogatepass: a lone surrogate (JSON allows "\\ud800") still names a topic; a message
-    # holding one cannot be encoded, but subscribing to its room must not fail.
+    # surrogatepass: a lone surrogate (JSON allows "\\ud800") names a topic, as it is
+    # carried in a payload (see the module docstring).
     raw = name.encode("utf-8", "surrogatepass")
     if b"\x00" in raw or b"\x01" in raw:
         raw = raw.replace(b"\x01", b"\x01\x02").replace(b"\x00", b"\x01\x01")
@@ -205,8 +233,12 @@ def _name(name: str) -> bytes:
 
 
 def room_topic(nsp: str, room: str) -> bytes:
-    """The topic of socket operations on one room of a namespace."""
-    return _ROOM + _name(nsp) + _name(room)
+    """The topic of socket operations on one room of a namespace.
+
+    Raises:
+        BusMessageError: the topic would be longer than :data:`MAX_TOPIC`.
+    """
+    return check_topic(_ROOM + _name(nsp) + _name(room))
 
 
 def room_topic_prefix() -> bytes:
@@ -217,14 +249,14 @@ def room_topic_prefix() -> bytes:
 def namespace_topic(nsp: str | None = None) -> bytes:
     """The topic of namespace-wide socket operations; with no namespace, the prefix that
     matches every namespace's."""
-    return _NAMESPACE if nsp is None else _NAMESPACE + _name(nsp)
+    return _NAMESPACE if nsp is None else check_topic(_NAMESPACE + _name(nsp))
 
 
 def sid_rooms_prefix(nsp: str, node_id: str) -> bytes:
     """The prefix of the topics of every room of a namespace named by a socket id that
     ``node_id`` made (a socket id starts with its owner's tag, :mod:`tornio.bus.ids`): the
     owner subscribes to it, so that a room emit to a socket's own room reaches it."""
-    return _ROOM + _name(nsp) + _name(node_id)[:-1]
+    return check_topic(_ROOM + _name(nsp) + _name(node_id)[:-1])
 
 
 def direct_topic(node_id: str) -> bytes:
@@ -452,8 +484,8 @@ def encode(message: Message, *, max_payload: int = MAX_PAYLOAD) -> list[bytes]:
         if key in message:
             wire[key] = int(message[key]) if key == "rid" else message[key]
     try:
-        payload: bytes = msgpack.packb(wire, use_bin_type=True)
-    except (TypeError, ValueError, OverflowError) as exc:  # e.g. a lone surrogate in a str
+        payload: bytes = msgpack.packb(wire, use_bin_type=True, unicode_errors="surrogatepass")
+    except (TypeError, ValueError, OverflowError) as exc:
         raise BusMessageError(f"cannot encode: {exc}") from exc
     topic = topic_for(message)
     if len(payload) > max_payload or len(topic) > max_payload:
@@ -476,12 +508,14 @@ def decode(frames: Sequence[bytes], *, max_payload: int = MAX_PAYLOAD) -> Messag
     topic, payload = frames
     if not isinstance(topic, bytes) or not isinstance(payload, bytes):
         raise BusMessageError("frames must be bytes")
+    check_topic(topic)
     if len(payload) > max_payload or len(topic) > max_payload:
         size = max(len(topic), len(payload))
         raise BusMessageError(f"frame of {size} bytes exceeds {max_payload}")
     try:
         message = msgpack.unpackb(
-            payload, raw=False, use_list=True, strict_map_key=True, ext_hook=_refuse_ext
+            payload, raw=False, use_list=True, strict_map_key=True, ext_hook=_refuse_ext,
+            unicode_errors="surrogatepass",
         )
     except BusMessageError:
         raise

@@ -26,10 +26,22 @@ then sends at once with ``NOBLOCK`` on a PUB socket set to ``XPUB_NODROP``: when
 towards the broker holds ``hwm`` messages (the broker is slow or stalled) the send fails, and
 the message is dropped, counted in ``stats.dropped_hwm`` and logged (at most once a second).
 Order per publisher is kept: messages leave in ``publish`` order, or not at all. Messages
-published before the bus is ready wait in a queue of at most ``max_pending`` (the overflow is
-dropped and counted the same way) and leave, in order, the moment it is. Messages published
-while the broker is down may be lost without a count: ZeroMQ queues some for the reconnection
-(up to ``hwm``; past it they are counted as above) and drops others silently.
+published before the bus is ready wait in a queue of at most ``max_pending`` messages and
+``max_pending_bytes`` bytes (the overflow is dropped and counted the same way) and leave, in
+order, the moment it is. :meth:`ZmqBus.encode` and :meth:`ZmqBus.send_encoded` split
+``publish`` in two, so that a caller learns that a message cannot go before it acts on it
+locally (the manager refuses an emit too large for the bus before any local member has it).
+Messages published while the broker is down may be lost without a count: ZeroMQ queues some
+for the reconnection (up to ``hwm``; past it they are counted as above) and drops others
+silently.
+
+**Bounds.** No topic longer than :data:`~tornio.bus.messages.MAX_TOPIC` bytes ever reaches
+libzmq (subscriptions and messages alike: :class:`~tornio.bus.messages.BusMessageError`), no
+payload longer than ``max_payload``. ZeroMQ counts its queues in messages, so each is
+bounded by ``hwm`` × the largest message (``max_payload`` plus the topic): with the defaults
+(1,000 messages, 1 MiB) a node's PUB queue and its SUB queue hold at most ~1 GiB each in the
+worst case (every message the largest allowed), ~0.2 MB with 200-byte emits; the Python
+queue of messages waiting for readiness holds at most ``max_pending_bytes`` (16 MiB).
 
 **Readiness (slow joiners).** ``connect()`` returning proves nothing: a subscription takes a
 round trip to reach the broker and then every publisher, and a PUB socket drops what nobody
@@ -99,10 +111,12 @@ from tornio.bus.requests import BusRequests, RequestHandler, _Request
 from tornio.bus.security import CurveClient
 from tornio.exceptions import LocalError
 
-__all__ = ["BusStats", "RequestHandler", "ZmqBus"]
+__all__ = ["DEFAULT_HWM", "BusStats", "RequestHandler", "ZmqBus"]
 
 log = logging.getLogger("tornio.bus.zmq")
 
+#: A node's PUB and SUB high-water marks, in messages (see "Bounds" in the module docstring).
+DEFAULT_HWM = 1_000
 _PROBE_FIRST, _PROBE_MAX = 0.01, 0.5
 _LOG_EVERY = 1.0
 
@@ -132,8 +146,9 @@ class ZmqBus(BusRequests):
         heartbeat_interval: seconds between heartbeats.
         node_timeout: seconds after which a silent node leaves the node table.
         max_payload: the largest payload frame sent or accepted, in bytes.
-        hwm: the PUB and SUB sockets' high-water marks, in messages.
+        hwm: the PUB and SUB sockets' high-water marks, in messages (see "Bounds").
         max_pending: how many messages may wait for the bus to be ready.
+        max_pending_bytes: how many bytes (frames) may wait for the bus to be ready.
         namespaces: the namespaces whose namespace-wide messages this node wants (None: all).
         all_rooms: receive every room's messages too (a recovery store logs every emit).
         context: a ``zmq.asyncio.Context`` to share; by default the bus creates its own when
@@ -151,8 +166,9 @@ class ZmqBus(BusRequests):
         heartbeat_interval: float = 2.0,
         node_timeout: float = 5.0,
         max_payload: int = messages.MAX_PAYLOAD,
-        hwm: int = 10_000,
+        hwm: int = DEFAULT_HWM,
         max_pending: int = 10_000,
+        max_pending_bytes: int = 16 << 20,
         namespaces: Iterable[str] | None = None,
         all_rooms: bool = False,
         context: zmq.asyncio.Context | None = None,
@@ -168,6 +184,8 @@ class ZmqBus(BusRequests):
         self.max_payload = max_payload
         self.hwm = hwm
         self.max_pending = max_pending
+        self.max_pending_bytes = max_pending_bytes
+        self._pending_bytes = 0
         self.curve = curve
         self.stats = BusStats()
         #: Seconds the last heartbeat took to come back through the broker (None before the
@@ -267,16 +285,37 @@ class ZmqBus(BusRequests):
             BusMessageError: the message breaks the schema, is too large, or has another
                 node's ``uid``.
         """
+        frames = self.encode(message)
         if self._closed:
             log.debug("bus closed: not publishing %r", message.get("type"))
             return
+        self._send(frames)
+
+    def encode(self, message: Message) -> list[bytes]:
+        """The frames :meth:`publish` would send (``v`` and ``uid`` filled in if missing).
+
+        Raises:
+            BusMessageError: see :meth:`publish`.
+        """
         message = {"v": messages.VERSION, "uid": self.node_id, **message}
         if message["uid"] != self.node_id:
             raise BusMessageError(f"uid {message['uid']!r} is not this node's")
-        self._send(messages.encode(message, max_payload=self.max_payload))
+        return messages.encode(message, max_payload=self.max_payload)
+
+    def send_encoded(self, frames: list[bytes]) -> None:
+        """Send what :meth:`encode` gave, as :meth:`publish` does."""
+        if self._closed:
+            log.debug("bus closed: not publishing a message")
+            return
+        self._send(frames)
 
     def subscribe(self, node: BusNode, namespace: str, room: str) -> None:
-        """Receive the room's messages (idempotent)."""
+        """Receive the room's messages (idempotent).
+
+        Raises:
+            BusMessageError: the room's topic is longer than
+                :data:`~tornio.bus.messages.MAX_TOPIC` bytes.
+        """
         topic = messages.room_topic(namespace, room)
         if topic not in self._rooms:
             self._rooms.add(topic)
@@ -294,7 +333,12 @@ class ZmqBus(BusRequests):
                 self._sub.subscribe(topic)
 
     def unsubscribe(self, node: BusNode, namespace: str, room: str) -> None:
-        """Stop receiving the room's messages (idempotent)."""
+        """Stop receiving the room's messages (idempotent).
+
+        Raises:
+            BusMessageError: the room's topic is longer than
+                :data:`~tornio.bus.messages.MAX_TOPIC` bytes (it was never subscribed).
+        """
         topic = messages.room_topic(namespace, room)
         if topic in self._rooms:
             self._rooms.discard(topic)
@@ -390,6 +434,7 @@ class ZmqBus(BusRequests):
         for request in self._requests.values():
             request.done.set()
         self._pending.clear()
+        self._pending_bytes = 0
         self._ready.set()  # wake ready() waiters: they raise LocalError
         self._close_sockets()
 
@@ -430,6 +475,7 @@ class ZmqBus(BusRequests):
         if self._flowing:
             return
         pending, self._pending = self._pending, deque()
+        self._pending_bytes = 0
         for frames in pending:
             self._send_now(frames)
         self._flowing = True
@@ -461,20 +507,27 @@ class ZmqBus(BusRequests):
             return
         if self._flowing:
             self._send_now(frames)
-        elif len(self._pending) < self.max_pending:
+            return
+        size = sum(map(len, frames))
+        if (len(self._pending) < self.max_pending
+                and self._pending_bytes + size <= self.max_pending_bytes):
             self._pending.append(frames)
+            self._pending_bytes += size
         else:
             self.stats.dropped_hwm += 1
             self._log_limited(
                 "pending",
-                "bus not ready and %d messages waiting: dropped one (%d dropped so far)",
-                self.max_pending,
+                "bus not ready and %d messages (%d bytes) waiting: dropped one (%d dropped "
+                "so far)",
+                len(self._pending),
+                self._pending_bytes,
                 self.stats.dropped_hwm,
             )
 
     def _send_now(self, frames: list[bytes], count_drop: bool = True) -> bool:
         if self._pub is None:
             return False
+        messages.check_topic(frames[0])  # the last guard before libzmq, whoever encoded
         try:
             self._pub.send_multipart(frames, flags=zmq.NOBLOCK)
         except zmq.Again:

@@ -10,6 +10,12 @@ set, hears of every change: ``observer(kind, namespace, room, socket)`` with ``k
 ``'connect'`` or ``'disconnect'`` (a namespace member came or went; ``room`` is then its
 id there), ``'join'`` or ``'leave'`` (the Admin UI shows them).
 
+Room names are bounded (``Settings.max_room_name``, UTF-8 bytes: a room name becomes a bus
+topic) and so is the number of rooms one socket is in per namespace
+(``Settings.max_rooms_per_socket``, its own id's room not counted): :meth:`RoomIndex.join`
+and :meth:`RoomIndex.leave` raise ``ValueError`` past them, before anything changes.
+:func:`check_name` is the one test of a name's size, for every name a client may choose.
+
 Sockets are keyed by their id *in the namespace* (``socket.sids[namespace]``): a modern
 client's namespace connections each have their own. Every member is also in a room named by
 its id, as in node's socket.io: :meth:`RoomIndex.room` finds it there without storing a room
@@ -18,10 +24,15 @@ per socket.
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from typing import Any, Generic, Protocol, TypeVar
+from collections.abc import Callable, Mapping
+from typing import TYPE_CHECKING, Any, Generic, Protocol, TypeVar
 
-__all__ = ["Member", "RoomIndex"]
+from tornio.exceptions import NameTooLong
+
+if TYPE_CHECKING:
+    from tornio.settings import Settings
+
+__all__ = ["Member", "RoomIndex", "check_name", "name_size", "refused_names"]
 
 RoomCallback = Callable[[str, str], None]
 Observer = Callable[[str, str, str, Any], None]
@@ -39,6 +50,44 @@ class Member(Protocol):
 
 
 Socket = TypeVar("Socket", bound=Member)
+
+
+def name_size(name: str) -> int:
+    """A name's size in UTF-8 bytes (a lone surrogate, which JSON can carry, counts 3)."""
+    if name.isascii():
+        return len(name)
+    return len(name.encode("utf-8", "surrogatepass"))
+
+
+def check_name(name: object, limit: int, what: str) -> None:
+    """Refuse a name longer than ``limit`` UTF-8 bytes (a name that is not a str is left to
+    the caller).
+
+    Raises:
+        NameTooLong: (a ValueError) the name is too long; the message says its size, not
+            the name.
+    """
+    if isinstance(name, str) and len(name) * 4 > limit:  # under limit/4 characters: fits
+        size = name_size(name)
+        if size > limit:
+            raise NameTooLong(f"{what} of {size} bytes is longer than the limit of {limit} "
+                             f"(UTF-8 bytes)")
+
+
+def refused_names(packet: Mapping[str, Any], settings: Settings) -> tuple[str, str] | None:
+    """The answer to a client's packet whose namespace (``max_namespace_name``) or event
+    name (``max_event_name``) is over its limit, as to a namespace or an event that does not
+    exist: ``(error name, why)``; None when they fit. Checked before anything keeps them."""
+    try:
+        check_name(packet["endpoint"], settings.max_namespace_name, "a namespace name")
+    except NameTooLong as exc:
+        return "no_such_namespace", str(exc)
+    if packet["type"] == "event":
+        try:
+            check_name(packet["name"], settings.max_event_name, "an event name")
+        except NameTooLong as exc:
+            return "no_such_method", str(exc)
+    return None
 
 
 def _ignore(namespace: str, room: str) -> None:
@@ -63,7 +112,14 @@ class RoomIndex(Generic[Socket]):
         on_room_emptied: RoomCallback = _ignore,
         on_namespace_added: NamespaceCallback = _ignore_namespace,
         on_rooms_changed: Callable[[str, Socket], None] = _ignore_change,
+        *,
+        max_room_name: int | None = None,
+        max_rooms: int | None = None,
     ) -> None:
+        #: The longest room name, in UTF-8 bytes (None: no limit).
+        self.max_room_name = max_room_name
+        #: The most rooms one socket may be in per namespace, its own id's not counted.
+        self.max_rooms = max_rooms
         self._members: dict[str, dict[str, Socket]] = {}
         self._rooms: dict[tuple[str, str], dict[str, Socket]] = {}
         self._on_room_added = on_room_added
@@ -109,10 +165,24 @@ class RoomIndex(Generic[Socket]):
             self.remove_member(namespace, socket)
 
     def join(self, namespace: str, room: str, socket: Socket) -> None:
-        """Put a socket in a room of a namespace."""
+        """Put a socket in a room of a namespace.
+
+        Raises:
+            ValueError: the room's name is longer than ``max_room_name`` bytes, or the
+                socket is in ``max_rooms`` rooms of the namespace already.
+        """
         sid = socket.sids[namespace]
-        joined = socket.rooms.setdefault(namespace, set())
-        if room not in joined:
+        if self.max_room_name is not None:
+            check_name(room, self.max_room_name, "a room name")
+        joined = socket.rooms.get(namespace)
+        if joined is None or room not in joined:
+            limit = self.max_rooms
+            if limit is not None and joined is not None and (
+                len(joined) - (sid in joined) >= limit and room != sid
+            ):
+                raise ValueError(f"a socket may be in at most {limit} rooms of a namespace")
+            if joined is None:
+                joined = socket.rooms[namespace] = set()
             joined.add(room)
             self._on_rooms_changed(namespace, socket)
             if self.observer is not None:
@@ -126,7 +196,13 @@ class RoomIndex(Generic[Socket]):
             sockets[sid] = socket
 
     def leave(self, namespace: str, room: str, socket: Socket) -> None:
-        """Take a socket out of a room."""
+        """Take a socket out of a room.
+
+        Raises:
+            ValueError: the room's name is longer than ``max_room_name`` bytes.
+        """
+        if self.max_room_name is not None:
+            check_name(room, self.max_room_name, "a room name")
         rooms = socket.rooms.get(namespace)
         if rooms is not None and room in rooms:
             rooms.discard(room)

@@ -33,7 +33,9 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 from tornio.core.counters import COUNTERS
 from tornio.core.dispatch import find_namespace
-from tornio.exceptions import ConnectionRefused, Disconnected, EventRefused
+from tornio.core.requests import request_environ
+from tornio.core.rooms import refused_names
+from tornio.exceptions import ConnectionRefused, Disconnected, EventRefused, NameTooLong
 from tornio.protocol.jsoncodec import JsonCodec, codec_for
 
 if TYPE_CHECKING:
@@ -195,26 +197,6 @@ class PendingAck:
         self.sent = time.monotonic()  # for the ack latency histogram
 
 
-def request_environ(request: HTTPServerRequest | None) -> dict[str, Any]:
-    """A WSGI-style environ for a Tornado request, as gevent-socketio namespaces expect."""
-    if request is None:
-        return {}
-    environ: dict[str, Any] = {
-        "REQUEST_METHOD": request.method,
-        "SCRIPT_NAME": "",
-        "PATH_INFO": request.path,
-        "QUERY_STRING": request.query,
-        "REMOTE_ADDR": request.remote_ip,
-        "SERVER_PROTOCOL": request.version,
-        "wsgi.url_scheme": request.protocol,
-    }
-    if "Content-Type" in request.headers:
-        environ["CONTENT_TYPE"] = request.headers["Content-Type"]
-    for name, value in request.headers.items():
-        environ["HTTP_" + name.replace("-", "_").upper()] = value
-    return environ
-
-
 class Socket(abc.ABC):
     """One connected client, whatever its protocol. See the module docstring."""
 
@@ -298,10 +280,10 @@ class Socket(abc.ABC):
         each namespace its own."""
         return self.sessid
 
-    def _no_such_namespace(self, endpoint: str) -> None:
+    def _no_such_namespace(self, endpoint: str, why: str | None = None) -> None:
         self.error(
             "no_such_namespace",
-            f"The endpoint you tried to connect to doesn't exist: {endpoint}",
+            why or f"The endpoint you tried to connect to doesn't exist: {endpoint}",
             endpoint=endpoint,
         )
 
@@ -329,6 +311,8 @@ class Socket(abc.ABC):
             return  # a message still in flight when the socket ended must not revive it
         packet_type = packet["type"]
         endpoint = packet["endpoint"]
+        if not self.names_fit(packet):
+            return
         if packet_type == "connect":
             self.connect_namespace(endpoint, packet)
             return
@@ -341,6 +325,17 @@ class Socket(abc.ABC):
         if self.manager.monitor is not None and packet_type != "ack":
             self.manager.monitor.received(self, packet)
         self._call(namespace, packet, namespace.process_packet, packet)
+
+    def names_fit(self, packet: dict[str, Any]) -> bool:
+        """Whether a packet's namespace and event names are within their limits; if not,
+        the client is answered as for one that does not exist (and it is logged)."""
+        refusal = refused_names(packet, self.manager.settings)
+        if refusal is not None:
+            if refusal[0] == "no_such_namespace":
+                self._no_such_namespace(packet["endpoint"], refusal[1])
+            else:
+                self.error(*refusal, endpoint=packet["endpoint"], msg_id=packet.get("id"))
+        return refusal is None
 
     def join_global_namespace(self) -> None:
         """The client joins the global namespace without asking (0.9 with its first
@@ -545,6 +540,8 @@ class Socket(abc.ABC):
             result = method(*args)
         except EventRefused:
             return  # a packet middleware refused it: no ack (the namespace was told)
+        except NameTooLong as exc:  # a handler passed on a client's name: tell the client
+            return self._name_too_long(packet, exc)
         except Exception:
             log.exception("handler for %s packet on %r failed", packet["type"],
                           packet["endpoint"])
@@ -565,12 +562,18 @@ class Socket(abc.ABC):
             raise
         except EventRefused:
             return
+        except NameTooLong as exc:  # a handler passed on a client's name: tell the client
+            return self._name_too_long(packet, exc)
         except Exception:
             log.exception("handler for %s packet on %r failed", packet["type"],
                           packet["endpoint"])
             return
         if packet.get("ack") == "data" and "id" in packet:
             self._send_data_ack(packet, result)
+
+    def _name_too_long(self, packet: dict[str, Any], exc: NameTooLong) -> None:
+        self.error("name_too_long", f"handler for {packet['type']} packet: {exc}",
+                   endpoint=packet["endpoint"], msg_id=packet.get("id"))
 
     def _send_data_ack(self, packet: dict[str, Any], result: Any) -> None:
         args = list(result) if isinstance(result, tuple) else [result]
@@ -608,7 +611,8 @@ class Socket(abc.ABC):
         """gevent-socketio's error report: an ``error`` event ``[name, message]``, and a log."""
         log.warning(
             "client error on %s: %s, %s (endpoint=%r, msg_id=%s)",
-            self.sessid, error_name, error_message, endpoint, msg_id,
+            self.sessid, error_name, error_message[:300],
+            endpoint if len(endpoint) <= 100 else endpoint[:100] + "...", msg_id,
         )
         if not quiet:
             self.send_packet({"type": "event", "name": "error",

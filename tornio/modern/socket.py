@@ -236,7 +236,9 @@ class ModernSocket(Socket):
         # As node: "/" is always served, by a plain namespace if the application has none.
         return BaseNamespace if endpoint == "" else None
 
-    def _no_such_namespace(self, endpoint: str) -> None:
+    def _no_such_namespace(self, endpoint: str, why: str | None = None) -> None:
+        if why is not None:
+            log.warning("refused namespace on %s: %s", self.sessid, why)
         data: Any = (
             {"message": "Invalid namespace"} if self.sio_version >= 5 else ("Invalid namespace")
         )
@@ -285,6 +287,8 @@ class ModernSocket(Socket):
         endpoint, query = self._split_nsp(packet.nsp)
         kind = packet.type
         if kind is PacketType.CONNECT:
+            if not self.names_fit({"type": "connect", "endpoint": endpoint}):
+                return  # before its auth is kept under that name
             if (endpoint in self.active_ns or endpoint in self._connecting
                     or endpoint in self._restoring):
                 self.engine.close("invalid state", notify_client=True)
