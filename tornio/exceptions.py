@@ -5,8 +5,7 @@ One root, split by whose fault a failure is::
     TornioError
     ├── ProtocolError                 the peer sent something the protocol does not allow
     │   ├── InvalidPacket             one packet could not be decoded (Sans-I/O)
-    │   ├── InvalidPayload            a framed payload could not be split (Sans-I/O)
-    │   └── PayloadTooLarge           a body or message exceeds a configured limit
+    │   └── InvalidPayload            a framed payload could not be split (Sans-I/O)
     ├── LocalError                    tornio or the application misused an API
     ├── ConnectionRefused             a connect middleware or recv_connect refuses the client
     ├── EventRefused                  a packet middleware refuses an event
@@ -27,7 +26,6 @@ __all__ = [
     "InvalidPacket",
     "InvalidPayload",
     "LocalError",
-    "PayloadTooLarge",
     "ProtocolError",
     "TornioError",
 ]
@@ -60,12 +58,6 @@ class InvalidPacket(ProtocolError):
 
 class InvalidPayload(ProtocolError):
     """A multi-packet payload (``\\ufffd<len>\\ufffd`` framing) could not be split."""
-
-
-class PayloadTooLarge(ProtocolError):
-    """A request body or message is larger than the configured limit."""
-
-    http_status = 413
 
 
 class LocalError(TornioError):
