@@ -65,6 +65,9 @@ def test_version_comes_from_the_package() -> None:
         ("--bus-heartbeat", "-2", "argument --bus-heartbeat: must be a positive number"),
         ("--bus-node-timeout", "inf", "argument --bus-node-timeout: must be a positive number"),
         ("--host", "", "argument --host: must not be empty"),
+        ("--bus", "tcp://127.0.0.1:70000", "argument --bus: a broker address's port is 1-65534"),
+        ("--bus", "127.0.0.1:5555", "argument --bus: a broker address is tcp://HOST:PORT or"),
+        ("--advertise", "127.0.0.1", "argument --advertise: expected HOST:PORT with PORT 1-"),
     ],
 )
 def test_an_option_out_of_range_is_refused_in_one_line(
@@ -74,6 +77,12 @@ def test_an_option_out_of_range_is_refused_in_one_line(
     line = one_line_error(result)
     assert line.startswith(f"tornio serve: error: {expected}"), line
     assert line.endswith("(see tornio serve --help)")
+
+
+def test_a_broker_address_out_of_range_is_refused_in_one_line() -> None:
+    line = one_line_error(run_tornio("broker", "--bind", "tcp://127.0.0.1:99999"))
+    assert line.startswith("tornio broker: error: argument --bind: a broker address's port is "
+                           "1-65534 (subscribers use PORT+1)"), line
 
 
 def subcommands() -> Iterator[tuple[str, argparse.ArgumentParser]]:

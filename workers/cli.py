@@ -23,7 +23,8 @@ from typing import Any, NoReturn
 
 from tornio import fastpath
 from tornio.admin import AdminOptions, parse_credentials
-from tornio.bus import broker, security
+from tornio.bus import broker, relay, security
+from tornio.bus.addresses import broker_addresses
 from tornio.policy import PolicySupervisor
 from tornio.settings import parse_trusted_proxies
 from workers import loops
@@ -99,6 +100,22 @@ def _nonempty(text: str) -> str:
     return text
 
 
+def _broker_address(text: str) -> str:
+    """An argparse type: a bus broker's address (tcp://HOST:PORT or ipc://PATH)."""
+    try:
+        broker_addresses(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+    return text
+
+
+def _host_port(text: str) -> str:
+    """An argparse type: HOST:PORT ([V6]:PORT), PORT 1-65535."""
+    if relay.parse_address(text) is None:
+        raise argparse.ArgumentTypeError(f"expected HOST:PORT with PORT 1-65535, not {text!r}")
+    return text
+
+
 PORT = _int_range(0, 65535)  # 0: any free port
 FIXED_PORT = _int_range(1, 65535)
 
@@ -150,6 +167,7 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument(
         "--bus",
         metavar="ADDRESS",
+        type=_broker_address,
         help="join the broker at ADDRESS (tcp://HOST:PORT) instead of running "
         "one: how several hosts form one cluster (see `tornio broker`)",
     )
@@ -191,6 +209,7 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument(
         "--advertise",
         metavar="HOST:PORT",
+        type=_host_port,
         help="where other hosts reach this one's port: they relay websockets for this host's "
         "sessions there (default: --host:--port, or this host's name's address when --host "
         "is 0.0.0.0)",
@@ -272,7 +291,11 @@ def build_parser() -> argparse.ArgumentParser:
         "instances (on several hosts) join.",
     )
     run_broker.add_argument(
-        "--bind", required=True, help="tcp://HOST:PORT: publishers at PORT, subscribers at PORT+1"
+        "--bind",
+        required=True,
+        type=_broker_address,
+        metavar="ADDRESS",
+        help="tcp://HOST:PORT: publishers at PORT, subscribers at PORT+1",
     )
     run_broker.add_argument(
         "--curve-dir",
