@@ -202,6 +202,10 @@ def test_the_router_checks_its_namespaces_when_it_is_built() -> None:
     with pytest.raises(ValueError, match="longer than max_namespace_name"):
         Router({"/" + "x" * 20: Chat}, max_namespace_name=20)
     Router({"/" + "x" * 19: Chat}, max_namespace_name=20)
+    with pytest.raises(TypeError, match="wsgi_app must be a WSGI callable, not str"):
+        Router({"/chat": Chat}, wsgi_app="myproject.wsgi:application")
+    with pytest.raises(ValueError, match="wsgi_threads must be a whole number >= 1, not 0"):
+        Router({"/chat": Chat}, wsgi_threads=0)
 
 
 # -- start-up and shutdown logs -----------------------------------------------------------------

@@ -132,7 +132,8 @@ class Settings:
     #: Longest event name, in UTF-8 bytes, a client may send; longer is answered as an
     #: unknown event (``no_such_method``, or the modern error) and logged.
     max_event_name: int = 1024
-    #: Longest namespace name, in UTF-8 bytes, a client may ask for.
+    #: Longest namespace name, in UTF-8 bytes, a client may ask for; a namespaces dict key
+    #: longer than this is refused when the Router is built (no client could reach it).
     max_namespace_name: int = 256
     #: Most rooms one socket may be in at once (besides its own id's room).
     max_rooms_per_socket: int = 10_000

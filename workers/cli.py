@@ -7,6 +7,11 @@ tornio serve MODULE:OBJECT [--workers N] [--host H] [--port P] [--policy-port Q]
              [--admin USER:BCRYPT_HASH [--admin-readonly] [--admin-mode MODE] ...]
 tornio broker --bind tcp://ADDRESS:PORT [--curve-dir DIR | --insecure]
 tornio keys DIR [--client NAME ...]
+tornio --version
+
+Every option is checked by argparse (ports in range, timeouts positive...) and the
+application (``MODULE:OBJECT``) is loaded and checked once, here, before any worker starts:
+a bad command line or application is one line on stderr and exit status 2.
 """
 
 from __future__ import annotations
