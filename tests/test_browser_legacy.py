@@ -19,7 +19,8 @@ import tornado.web
 from playwright.sync_api import BrowserContext, Page
 
 from tests.support import LiveServer, wait_for
-from tornio import BaseNamespace, RoomsMixin, Router, SocketManager
+from tornio import BaseNamespace, RoomsMixin, Router
+from tornio.manager import SocketManager
 
 TRANSPORTS = ["websocket", "xhr-polling", "jsonp-polling"]
 

@@ -18,9 +18,10 @@ import pytest
 
 from tests.support.inloop import InLoopServer
 from tests.support.legacy_client import LegacyClient
-from tornio import BaseNamespace, CallTimeout, RoomsMixin, Router, SocketManager
+from tornio import BaseNamespace, CallTimeout, RoomsMixin, Router
 from tornio.bus import InProcessBus
 from tornio.core.rooms import RoomIndex
+from tornio.manager import SocketManager
 from tornio.protocol import legacy
 from tornio.settings import Settings
 

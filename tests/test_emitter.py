@@ -1,7 +1,7 @@
 """Tests for tornio.Emitter against a real broker (in-process, on loopback ports).
 
 The receiving end is either a :class:`ZmqBus` node recording what it is delivered, or a real
-:class:`~tornio.SocketManager` serving 0.9 clients on the test's event loop (its bus swapped
+:class:`~tornio.manager.SocketManager` serving 0.9 clients on the test's event loop (its bus swapped
 for a ZmqBus). The Emitter is blocking: its calls run in a thread (``asyncio.to_thread``) so
 that the event loop keeps serving the node meanwhile.
 """

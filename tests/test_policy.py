@@ -199,12 +199,18 @@ def test_a_taken_port_is_logged_and_not_retried(caplog: pytest.LogCaptureFixture
         taken.listen()
         port = taken.getsockname()[1]
         policy = PolicySupervisor(port=port, host="127.0.0.1")
-        with caplog.at_level(logging.ERROR, "tornio.policy"):
+        with caplog.at_level(logging.WARNING, "tornio.policy"):
             policy.start()
             assert not policy.wait_ready(10)
+            policy.stop()  # the watcher has logged, and ended
         assert policy.unavailable and policy.restarts == 0
-        assert any("cannot listen on port" in r.getMessage() for r in caplog.records)
-        policy.stop()
+        assert [(r.levelname, r.getMessage()) for r in caplog.records] == [
+            (
+                "WARNING",
+                f"Flash policy port {port} in use: flashsocket clients (Flash) cannot "
+                "connect, the other transports are served; policy_port to change",
+            )
+        ]
         run = subprocess.run(
             [sys.executable, "-m", "tornio.policy", "--host", "127.0.0.1", "--port", str(port)],
             capture_output=True,
@@ -212,6 +218,28 @@ def test_a_taken_port_is_logged_and_not_retried(caplog: pytest.LogCaptureFixture
         )
         assert run.returncode == EXIT_PORT_UNAVAILABLE
         assert b"cannot listen" in run.stderr
+
+
+def test_a_supervised_process_leaves_sigint_to_its_supervisor(
+    supervisor: PolicySupervisor,
+) -> None:
+    """Ctrl-C reaches the whole process group: the supervisor stops the policy process
+    itself, so the process must not end (and be restarted, with a warning) on its own."""
+    pid = supervisor.pid
+    assert pid is not None and ask_sync(supervisor.port) == ANY
+    assert _ignored_signals(pid) & (1 << (signal.SIGINT - 1)), "SIGINT is not ignored"
+    os.kill(pid, signal.SIGINT)
+    assert ask_sync(supervisor.port) == ANY
+    assert supervisor.pid == pid and supervisor.restarts == 0
+
+
+def _ignored_signals(pid: int) -> int:
+    """The process's ignored signals (bit N-1 for signal N), from /proc."""
+    with open(f"/proc/{pid}/status") as status:
+        for line in status:
+            if line.startswith("SigIgn:"):
+                return int(line.split()[1], 16)
+    raise AssertionError("no SigIgn in /proc/PID/status")
 
 
 def test_stop_ends_it_and_a_dead_parent_takes_it_along(supervisor: PolicySupervisor) -> None:
@@ -334,7 +362,7 @@ def test_tornio_serve_carries_on_without_a_policy_port(tmp_path: Any) -> None:
                     time.sleep(0.05)
             assert body.count(b":") == 3
             # The policy process starts beside the workers: wait until it has reported.
-            while b"Flash policy server cannot listen" not in log.read_bytes():
+            while b"Flash policy port" not in log.read_bytes():
                 assert time.monotonic() < deadline and serve.poll() is None
                 time.sleep(0.05)
         finally:

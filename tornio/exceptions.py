@@ -5,8 +5,7 @@ One root, split by whose fault a failure is::
     TornioError
     ├── ProtocolError                 the peer sent something the protocol does not allow
     │   ├── InvalidPacket             one packet could not be decoded (Sans-I/O)
-    │   ├── InvalidPayload            a framed payload could not be split (Sans-I/O)
-    │   └── PayloadTooLarge           a body or message exceeds a configured limit
+    │   └── InvalidPayload            a framed payload could not be split (Sans-I/O)
     ├── LocalError                    tornio or the application misused an API
     ├── NameTooLong (a ValueError)    a room, event or namespace name over its limit
     ├── ConnectionRefused             a connect middleware or recv_connect refuses the client
@@ -29,7 +28,6 @@ __all__ = [
     "InvalidPayload",
     "LocalError",
     "NameTooLong",
-    "PayloadTooLarge",
     "ProtocolError",
     "TornioError",
 ]
@@ -62,12 +60,6 @@ class InvalidPacket(ProtocolError):
 
 class InvalidPayload(ProtocolError):
     """A multi-packet payload (``\\ufffd<len>\\ufffd`` framing) could not be split."""
-
-
-class PayloadTooLarge(ProtocolError):
-    """A request body or message is larger than the configured limit."""
-
-    http_status = 413
 
 
 class LocalError(TornioError):

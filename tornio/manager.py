@@ -25,6 +25,7 @@ from tornio.bus.messages import BusMessageError, MessageType
 from tornio.bus.store import BusRecovery, LocalRecovery, Recovery
 from tornio.cluster import ClusterOperations
 from tornio.core.dispatch import NamespaceKey, check_namespace_keys
+from tornio.core.namespace import BaseNamespace
 from tornio.core.requests import kept_request
 from tornio.core.rooms import RoomIndex, check_name
 from tornio.core.socket import Socket
@@ -41,9 +42,8 @@ if TYPE_CHECKING:
 
     from tornio.bus.base import Message
     from tornio.core.monitor import SocketMonitor
-    from tornio.core.namespace import BaseNamespace
 
-__all__ = ["SocketManager", "normalize_namespace"]
+__all__ = ["SocketManager", "check_namespace_classes", "normalize_namespace"]
 
 log = logging.getLogger("tornio.manager")
 
@@ -63,6 +63,26 @@ def normalize_namespace(name: str) -> str:
     return "" if name in ("", "/") else name
 
 
+def check_namespace_classes(namespaces: Mapping[Any, Any]) -> None:
+    """Refuse, at construction rather than on every connection, a namespaces mapping value
+    that is not a :class:`~tornio.core.namespace.BaseNamespace` subclass (the class itself,
+    not an instance: tornio makes one per client and namespace).
+
+    Raises:
+        TypeError: such a value.
+    """
+    for key, value in namespaces.items():
+        if not (isinstance(value, type) and issubclass(value, BaseNamespace)):
+            what = (
+                f"the class {value.__qualname__}" if isinstance(value, type)
+                else f"an instance of {type(value).__qualname__}"
+            )
+            raise TypeError(
+                f"namespace {key!r} is served by {what}: give a subclass of "
+                f"tornio.BaseNamespace (the class itself)"
+            )
+
+
 class SocketManager(ClusterOperations, SessionTimers):
     """Every socket this process serves (see the module docstring); the cluster operations
     (``sockets_join``, ``fetch_sockets``, ``call``, ``server_side_emit``...) are
@@ -75,7 +95,8 @@ class SocketManager(ClusterOperations, SessionTimers):
         bus: Bus | None = None,
     ) -> None:
         super().__init__()
-        check_namespace_keys(namespaces)
+        check_namespace_keys(namespaces, settings.max_namespace_name)
+        check_namespace_classes(namespaces)
         self.namespaces: dict[NamespaceKey, type[BaseNamespace]] = {
             normalize_namespace(name) if isinstance(name, str) else name: cls
             for name, cls in namespaces.items()

@@ -11,9 +11,13 @@ open connections the oldest is dropped, so a flood of silent clients cannot star
 
 ``python -m tornio.policy --port P --origins '*:*'`` runs it. It prints ``LISTENING <port>``
 on stdout once bound, and exits with :data:`EXIT_PORT_UNAVAILABLE` when the port is taken (or
-needs root). :class:`PolicySupervisor` runs that process from any program (``tornio serve``,
-``SocketIOServer(policy_server=True)``), restarts it at once whenever it dies, SIGKILL
-included, and logs, without failing, when the port is unavailable.
+needs root), after printing ``UNAVAILABLE <reason>``. :class:`PolicySupervisor` runs that
+process from any program (``tornio serve``, ``SocketIOServer(policy_server=True)``),
+restarts it at once whenever it dies, SIGKILL included, and logs one WARNING, without failing
+or retrying, when the port is unavailable. A supervised process (``--exit-with-parent``)
+ignores SIGINT: Ctrl-C in a terminal reaches the whole process group, and the supervisor,
+which gets it too, stops the policy process itself (SIGTERM), so that a clean shutdown is
+not mistaken for a crash.
 """
 
 from __future__ import annotations
@@ -21,6 +25,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import errno
 import logging
 import os
 import signal
@@ -159,11 +164,18 @@ async def _serve(args: argparse.Namespace) -> int:
     try:
         port = await server.start(args.host, args.port)
     except OSError as exc:
-        log.error("Flash policy server cannot listen on port %d: %s", args.port, exc)
+        if args.exit_with_parent:  # the supervisor logs it, once, in its words
+            reason = "in use" if exc.errno == errno.EADDRINUSE else (
+                "needs root" if exc.errno == errno.EACCES else f"unavailable ({exc.strerror})"
+            )
+            print(f"UNAVAILABLE {reason}", flush=True)
+        else:
+            log.error("Flash policy server cannot listen on port %d: %s", args.port, exc)
         return EXIT_PORT_UNAVAILABLE
     loop = asyncio.get_running_loop()
     done = asyncio.Event()
-    for signum in (signal.SIGTERM, signal.SIGINT):
+    # Supervised, SIGINT is ignored (see the module docstring).
+    for signum in (signal.SIGTERM,) if args.exit_with_parent else (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(signum, done.set)
     if args.exit_with_parent:
         # The supervisor holds our stdin's other end: EOF means it is gone, even by SIGKILL.
@@ -203,6 +215,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
     )
     _raise_fd_limit()
+    if args.exit_with_parent:
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
     try:
         return asyncio.run(_serve(args))
     except KeyboardInterrupt:
@@ -214,7 +228,8 @@ class PolicySupervisor:
 
     ``start()`` returns at once (``wait_ready()`` waits for the port); a watcher thread
     restarts the process whenever it exits, except when it could not bind its port, which is
-    logged (``unavailable`` turns True) while the rest of the program runs on. ``stop()``
+    logged as one WARNING (``unavailable`` turns True) while the rest of the program runs on;
+    ``port_option`` names, in that warning, the option that changes the port. ``stop()``
     ends it. With ``port=0`` the first process picks a port and restarts keep it.
     """
 
@@ -226,8 +241,10 @@ class PolicySupervisor:
         read_timeout: float = 5.0,
         max_connections: int = 5000,
         log_level: str = "WARNING",
+        port_option: str = "policy_port",
     ) -> None:
         self.port = port
+        self.port_option = port_option
         self.host = host
         self.origins = split_origins(origins)
         self.read_timeout = read_timeout
@@ -328,6 +345,9 @@ class PolicySupervisor:
             if line.startswith(b"LISTENING "):
                 self.port = int(line.split()[1])
                 self._ready.set()
+            reason = "unavailable"
+            if line.startswith(b"UNAVAILABLE "):
+                reason = line.decode(errors="replace").split(" ", 1)[1].strip()
             code = process.wait()
             self._ready.clear()
             for pipe in (process.stdin, process.stdout):
@@ -337,10 +357,12 @@ class PolicySupervisor:
                 return
             if code == EXIT_PORT_UNAVAILABLE:
                 self.unavailable = True
-                log.error(
-                    "the Flash policy server cannot listen on port %d (taken, or it needs "
-                    "root); serving without it",
+                log.warning(
+                    "Flash policy port %d %s: flashsocket clients (Flash) cannot connect, "
+                    "the other transports are served; %s to change",
                     self.port,
+                    reason,
+                    self.port_option,
                 )
                 return
             self.restarts += 1

@@ -60,7 +60,10 @@ class Router:
     Args:
         namespaces: endpoint → namespace class (``''`` or ``'/'`` is the global namespace);
             a key may also be a compiled regex or a function ``(name, auth) -> bool`` (plain
-            or ``async``): a dynamic namespace, serving every endpoint it matches.
+            or ``async``): a dynamic namespace, serving every endpoint it matches. Checked
+            here: a name must start with ``/`` (or be ``''``) and fit
+            ``max_namespace_name``, a value must be a BaseNamespace subclass (TypeError or
+            ValueError otherwise).
         resource: the URL prefix, ``socket.io`` by default.
         handlers: extra Tornado URL specs served beside Socket.IO by :meth:`application`
             (pages, static files).
@@ -83,6 +86,10 @@ class Router:
         admin: Mapping[str, Any] | bool | None = None,
         **settings: Any,
     ) -> None:
+        if wsgi_app is not None and not callable(wsgi_app):
+            raise TypeError(f"wsgi_app must be a WSGI callable, not {type(wsgi_app).__name__}")
+        if isinstance(wsgi_threads, bool) or not isinstance(wsgi_threads, int) or wsgi_threads < 1:
+            raise ValueError(f"wsgi_threads must be a whole number >= 1, not {wsgi_threads!r}")
         self.settings = Settings.from_kwargs(resource=resource, **settings)
         self.manager = SocketManager(namespaces, self.settings, bus=bus)
         self.handlers = list(handlers)

@@ -149,7 +149,8 @@ class Settings:
     max_event_name: int = 1024
     #: Longest namespace name, in UTF-8 bytes, a client may ask for; longer is answered as
     #: a namespace that does not exist (0.9: the ``error`` event ``no_such_namespace``;
-    #: modern: CONNECT_ERROR ``Invalid namespace``) and logged.
+    #: modern: CONNECT_ERROR ``Invalid namespace``) and logged. A namespaces dict key longer
+    #: than this is refused when the Router is built (no client could reach it).
     max_namespace_name: int = 256
     #: Most rooms one socket may be in at once in one namespace (besides its own id's
     #: room): one more ``join`` raises ``ValueError``.

@@ -7,37 +7,136 @@ tornio serve MODULE:OBJECT [--workers N] [--host H] [--port P] [--policy-port Q]
              [--admin USER:BCRYPT_HASH [--admin-readonly] [--admin-mode MODE] ...]
 tornio broker --bind tcp://ADDRESS:PORT [--curve-dir DIR | --insecure]
 tornio keys DIR [--client NAME ...]
+tornio --version
+
+Every option is checked by argparse (ports in range, timeouts positive...) and the
+application (``MODULE:OBJECT``) is loaded and checked once, here, before any worker starts:
+a bad command line or application is one line on stderr and exit status 2.
 """
 
 from __future__ import annotations
 
 import argparse
+import importlib.metadata
 import json
 import logging
+import math
 import os
 import sys
-from collections.abc import Sequence
-from typing import Any
+from collections.abc import Callable, Sequence
+from typing import Any, NoReturn
 
 from tornio import fastpath
 from tornio.admin import AdminOptions, parse_credentials
-from tornio.bus import broker, security
+from tornio.bus import broker, relay, security
+from tornio.bus.addresses import broker_addresses
 from tornio.policy import PolicySupervisor
 from tornio.settings import parse_trusted_proxies
 from workers import loops
 from workers.loading import TargetError, load_router
 from workers.supervisor import Supervisor, SupervisorOptions
 
-__all__ = ["main"]
+__all__ = ["build_parser", "main", "runtime_line", "version"]
 
 log = logging.getLogger("tornio.cli")
 
+LOG_LEVELS = ["debug", "info", "warning", "error"]
+
+
+def version() -> str:
+    """tornio's version: the installed distribution's, else the package's constant."""
+    try:
+        return importlib.metadata.version("tornio")
+    except importlib.metadata.PackageNotFoundError:
+        import tornio
+
+        return tornio.__version__
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse, with a bad command line told in one line on stderr (exit status 2)."""
+
+    def error(self, message: str) -> NoReturn:
+        self.exit(2, f"{self.prog}: error: {message} (see {self.prog} --help)\n")
+
+
+class _HelpFormatter(argparse.ArgumentDefaultsHelpFormatter):
+    """Every option's default in its help, unless the help tells it already or there is
+    none to tell (no value, an off switch)."""
+
+    def _get_help_string(self, action: argparse.Action) -> str | None:
+        help_text = action.help or ""
+        if "default" in help_text or action.default in (None, False, argparse.SUPPRESS):
+            return help_text
+        return super()._get_help_string(action)
+
+
+def _int_range(low: int, high: int | None = None) -> Callable[[str], int]:
+    """An argparse type: a whole number from ``low`` to ``high`` (no upper bound: None)."""
+
+    def parse(text: str) -> int:
+        try:
+            value = int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"not a whole number: {text!r}") from None
+        if value < low or (high is not None and value > high):
+            bound = f"{low}-{high}" if high is not None else f"at least {low}"
+            raise argparse.ArgumentTypeError(f"must be {bound}, not {value}")
+        return value
+
+    parse.__name__ = "int"  # argparse names the type in its "invalid int value" errors
+    return parse
+
+
+def _seconds(text: str) -> float:
+    """An argparse type: a positive, finite number of seconds."""
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a number of seconds: {text!r}") from None
+    if not 0 < value < math.inf:
+        raise argparse.ArgumentTypeError(f"must be a positive number of seconds, not {text}")
+    return value
+
+
+def _nonempty(text: str) -> str:
+    if not text.strip():
+        raise argparse.ArgumentTypeError("must not be empty")
+    return text
+
+
+def _broker_address(text: str) -> str:
+    """An argparse type: a bus broker's address (tcp://HOST:PORT or ipc://PATH)."""
+    try:
+        broker_addresses(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+    return text
+
+
+def _host_port(text: str) -> str:
+    """An argparse type: HOST:PORT ([V6]:PORT), PORT 1-65535."""
+    if relay.parse_address(text) is None:
+        raise argparse.ArgumentTypeError(f"expected HOST:PORT with PORT 1-65535, not {text!r}")
+    return text
+
+
+PORT = _int_range(0, 65535)  # 0: any free port
+FIXED_PORT = _int_range(1, 65535)
+
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="tornio", description="A Socket.IO server on Tornado.")
-    sub = parser.add_subparsers(dest="command", required=True)
+    parser = _Parser(
+        prog="tornio",
+        description="A Socket.IO server on Tornado: Socket.IO 0.9 and v5 (Engine.IO v4) "
+        "clients, one namespace API, many processes.",
+        formatter_class=_HelpFormatter,
+    )
+    parser.add_argument("--version", action="version", version=f"%(prog)s {version()}")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     serve = sub.add_parser(
         "serve",
+        formatter_class=_HelpFormatter,
         help="serve a namespaces dict or a tornio.Router with N worker processes",
         description="Bind the port, start N Tornado workers joined by a ZeroMQ bus, a bus "
         "broker and the Flash policy server, and keep them all running.",
@@ -47,20 +146,25 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="MODULE:OBJECT",
         help="a namespaces dict, a Router, or a callable returning one",
     )
-    serve.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1)")
-    serve.add_argument("--port", type=int, default=8000, help="port to bind (default 8000)")
+    serve.add_argument("--host", default="127.0.0.1", type=_nonempty, help="address to bind")
+    serve.add_argument(
+        "--port", type=PORT, default=8000, help="port to bind, 0-65535 (0: any free port)"
+    )
     serve.add_argument(
         "--workers",
-        type=int,
+        type=_int_range(1),
+        metavar="N",
         default=os.cpu_count() or 1,
-        help="worker processes (default: the number of cores)",
+        help="worker processes, at least 1 (default: the number of cores, %(default)s here)",
     )
     serve.add_argument(
         "--policy-port",
-        type=int,
+        type=PORT,
+        metavar="PORT",
         default=10843,
-        help="Flash policy server port (default 10843; 843 needs root): a process of its own, "
-        "restarted if it dies, run when flashsocket is among the served transports",
+        help="Flash policy server port (843 needs root): a process of its own, restarted if "
+        "it dies, run when flashsocket is among the served transports; when the port is "
+        "taken, tornio serves without it (flashsocket clients fall back to other transports)",
     )
     serve.add_argument(
         "--no-policy-server", action="store_true", help="do not run the Flash policy server"
@@ -68,17 +172,20 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument(
         "--bus",
         metavar="ADDRESS",
+        type=_broker_address,
         help="join the broker at ADDRESS (tcp://HOST:PORT) instead of running "
         "one: how several hosts form one cluster (see `tornio broker`)",
     )
     serve.add_argument(
         "--drain-timeout",
-        type=float,
+        type=_seconds,
         default=10.0,
+        metavar="SECONDS",
         help="seconds clients get to be told to reconnect on shutdown",
     )
     serve.add_argument(
         "--stats-file",
+        metavar="FILE",
         help="keep a JSON file of workers, sessions and forwarded requests up to date",
     )
     serve.add_argument(
@@ -89,23 +196,25 @@ def build_parser() -> argparse.ArgumentParser:
         "$TORNIO_CURVE_SERVER_KEY if set",
     )
     serve.add_argument(
-        "--curve-name", default="node", help="the client key pair in --curve-dir (default node)"
+        "--curve-name", default="node", type=_nonempty, metavar="NAME",
+        help="the client key pair in --curve-dir",
     )
     serve.add_argument(
         "--bus-heartbeat",
-        type=float,
+        type=_seconds,
         metavar="SECONDS",
         help="seconds between a worker's bus heartbeats (default 2)",
     )
     serve.add_argument(
         "--bus-node-timeout",
-        type=float,
+        type=_seconds,
         metavar="SECONDS",
         help="seconds after which a silent node leaves the node table (default 5)",
     )
     serve.add_argument(
         "--advertise",
         metavar="HOST:PORT",
+        type=_host_port,
         help="where other hosts reach this one's port: they relay websockets for this host's "
         "sessions there (default: --host:--port, or this host's name's address when --host "
         "is 0.0.0.0)",
@@ -114,7 +223,7 @@ def build_parser() -> argparse.ArgumentParser:
         "--loop",
         default="auto",
         choices=loops.LOOPS,
-        help="the event loop of every process: auto (the default: uvloop when installed, "
+        help="the event loop of every process: auto (uvloop when installed, "
         "pip install 'tornio[speed]'), asyncio or uvloop",
     )
     serve.add_argument(
@@ -123,7 +232,7 @@ def build_parser() -> argparse.ArgumentParser:
         choices=["auto", "fast", "tornado"],
         help="how the Socket.IO polling routes are served: fast (parsed by httptools, "
         "without Tornado's per-request handler machinery; everything else still goes to "
-        "Tornado), tornado, or auto (the default: fast when httptools is installed, "
+        "Tornado), tornado, or auto (fast when httptools is installed, "
         "pip install 'tornio[speed]')",
     )
     serve.add_argument(
@@ -143,13 +252,17 @@ def build_parser() -> argparse.ArgumentParser:
     )
     serve.add_argument(
         "--metrics-port",
-        type=int,
+        type=FIXED_PORT,
         metavar="PORT",
         help="serve /metrics (Prometheus, every worker's), /health and /ready on PORT, from "
-        "the supervisor (needs prometheus_client: pip install 'tornio[metrics]')",
+        "the supervisor, 1-65535 (needs prometheus_client: pip install 'tornio[metrics]')",
     )
     serve.add_argument(
-        "--metrics-host", default="127.0.0.1", help="address of --metrics-port (default 127.0.0.1)"
+        "--metrics-host",
+        default="127.0.0.1",
+        type=_nonempty,
+        metavar="HOST",
+        help="address of --metrics-port",
     )
     serve.add_argument(
         "--admin",
@@ -165,26 +278,36 @@ def build_parser() -> argparse.ArgumentParser:
     )
     serve.add_argument(
         "--admin-mode", choices=["development", "production"], default="development",
-        help="development (default): every socket, room and event is shown; production: "
+        help="development: every socket, room and event is shown; production: "
         "server stats only",
     )
     serve.add_argument(
         "--admin-ui-path", default="/admin/", metavar="PATH",
-        help="URL path of the Admin UI's page (default /admin/; 'none': not served)",
+        help="URL path of the Admin UI's page ('none': not served)",
     )
     serve.add_argument(
         "--admin-ui-package", metavar="DIR",
         help="the @socket.io/admin-ui npm package (default ./node_modules/@socket.io/admin-ui)",
     )
-    serve.add_argument("--log-level", default="info", choices=["debug", "info", "warning", "error"])
+    serve.add_argument(
+        "--log-level",
+        default="info",
+        choices=LOG_LEVELS,
+        help="the least severe log records every process writes to stderr",
+    )
     run_broker = sub.add_parser(
         "broker",
+        formatter_class=_HelpFormatter,
         help="run a standalone bus broker",
         description="A bus broker that several `tornio serve --bus` "
         "instances (on several hosts) join.",
     )
     run_broker.add_argument(
-        "--bind", required=True, help="tcp://HOST:PORT: publishers at PORT, subscribers at PORT+1"
+        "--bind",
+        required=True,
+        type=_broker_address,
+        metavar="ADDRESS",
+        help="tcp://HOST:PORT: publishers at PORT, subscribers at PORT+1",
     )
     run_broker.add_argument(
         "--curve-dir",
@@ -199,15 +322,21 @@ def build_parser() -> argparse.ArgumentParser:
         help="allow an address that is not loopback without CURVE (a trusted network only)",
     )
     run_broker.add_argument(
-        "--log-level", default="info", choices=["debug", "info", "warning", "error"]
+        "--log-level",
+        default="info",
+        choices=LOG_LEVELS,
+        help="the least severe log records the broker writes to stderr",
     )
     keys = sub.add_parser(
         "keys",
+        formatter_class=_HelpFormatter,
         help="create CURVE key files for a cluster",
         description="Create the broker's key pair and client key pairs in DIR, and authorize "
         "the clients (DIR/authorized/).",
     )
-    keys.add_argument("directory", metavar="DIR")
+    keys.add_argument(
+        "directory", metavar="DIR", help="where to write the key files (created if missing)"
+    )
     keys.add_argument(
         "--client",
         action="append",
@@ -215,6 +344,25 @@ def build_parser() -> argparse.ArgumentParser:
         help="a client key pair to create (repeatable; default: node and emitter)",
     )
     return parser
+
+
+def runtime_line(loop: str, asked_loop: str, http: str, asked_http: str) -> str:
+    """The start-up line saying which event loop and HTTP path run, why, and what would
+    make them faster: ``event loop: asyncio (pip install 'tornio[speed]' for uvloop);
+    HTTP: tornado (httptools not installed)``."""
+    if loop == "uvloop":
+        loop_text = "uvloop"
+    elif asked_loop == "asyncio":
+        loop_text = "asyncio (--loop asyncio)"
+    else:
+        loop_text = "asyncio (pip install 'tornio[speed]' for uvloop)"
+    if http == "fast":
+        http_text = "fast (httptools)"
+    elif asked_http == "tornado":
+        http_text = "tornado (--http tornado)"
+    else:
+        http_text = "tornado (httptools not installed: pip install 'tornio[speed]')"
+    return f"event loop: {loop_text}; HTTP: {http_text}"
 
 
 def _run_broker(args: argparse.Namespace) -> int:
@@ -306,9 +454,6 @@ def main(argv: Sequence[str] | None = None) -> int:
     logging.basicConfig(
         level=args.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s"
     )
-    if args.workers < 1:
-        print("tornio: --workers must be at least 1", file=sys.stderr)
-        return 2
     try:
         router = load_router(args.target)  # fail here, once, rather than in every worker
     except TargetError as exc:
@@ -338,7 +483,6 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"tornio: {exc}", file=sys.stderr)
         return 2
     worker_args += ["--loop", loop]
-    log.info("event loop: %s", loop)
     try:
         admin = _admin_config(args)
     except (ValueError, TypeError) as exc:
@@ -360,7 +504,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     except ValueError as exc:
         print(f"tornio: {exc}", file=sys.stderr)
         return 2
-    log.info("HTTP path: %s", http_mode)
+    log.info("%s", runtime_line(loop, args.loop, http_mode, args.http))
     if args.bus_heartbeat is not None:
         worker_args += ["--heartbeat-interval", str(args.bus_heartbeat)]
     if args.bus_node_timeout is not None:
@@ -393,7 +537,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     settings = router.settings
     if not args.no_policy_server and "flashsocket" in settings.transports:
         policy = PolicySupervisor(
-            port=args.policy_port, host=args.host, origins=settings.origins
+            port=args.policy_port,
+            host=args.host,
+            origins=settings.origins,
+            port_option="--policy-port",
         ).start()
     try:
         return loops.run(Supervisor(options).run(), loop)

@@ -34,8 +34,7 @@ async def run(args: argparse.Namespace) -> int:
     await bus.ready(timeout=10.0)
     loop = asyncio.get_running_loop()
     stop = asyncio.Event()
-    for signum in (signal.SIGTERM, signal.SIGINT):
-        loop.add_signal_handler(signum, stop.set)
+    loop.add_signal_handler(signal.SIGTERM, stop.set)  # SIGINT: see main()
     reader = asyncio.StreamReader()
     await loop.connect_read_pipe(lambda: asyncio.StreamReaderProtocol(reader), sys.stdin)
 
@@ -67,6 +66,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
     logging.basicConfig(level=args.log_level.upper(),
                         format="%(asctime)s %(levelname)s store %(name)s: %(message)s")
+    # SIGTERM only: the supervisor stops the store after the workers (Ctrl-C's SIGINT
+    # reaches the whole process group, and is the supervisor's to act on).
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
     return loops.run(run(args), args.loop)
 
 

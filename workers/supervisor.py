@@ -246,6 +246,7 @@ class Supervisor:
                 self.bus_address,
                 "--log-level",
                 "WARNING",
+                "--supervised",  # stopped below, after the workers: not by Ctrl-C's SIGINT
                 env=self._env(),
                 stdout=asyncio.subprocess.DEVNULL,
             )

@@ -123,8 +123,7 @@ class WorkerProcess:
     async def run(self) -> int:
         loop = asyncio.get_running_loop()
         self.bus.set_http_handler(self._execute, forwarding.abort)
-        for signum in (signal.SIGTERM, signal.SIGINT):
-            loop.add_signal_handler(signum, self.stop.set)
+        loop.add_signal_handler(signal.SIGTERM, self.stop.set)  # SIGINT: see main()
         try:
             await self.bus.ready(timeout=10)
         except Exception:
@@ -272,6 +271,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         level=args.log_level.upper(),
         format=f"%(asctime)s %(levelname)s w{args.index} %(name)s: %(message)s",
     )
+    # SIGTERM only: the supervisor ends workers; Ctrl-C's SIGINT, which reaches the whole
+    # process group, is the supervisor's to act on (a worker quitting by itself first would
+    # look like a crash, and be restarted).
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
     result: Any = loops.run(WorkerProcess(args).run(), args.loop)
     return int(result)
 

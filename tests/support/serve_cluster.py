@@ -3,7 +3,8 @@
     cluster = ClusterProcess("tests.apps.workers_chat:namespaces", tmp_path).start()
     cluster.stats()              # the supervisor's --stats-file, parsed
     cluster.worker_pids()        # {index: pid}
-    cluster.terminate(10)        # SIGTERM, as Ctrl-C would; waits for the supervisor to exit
+    cluster.terminate(10)        # SIGTERM; waits for the supervisor to exit
+    cluster.interrupt(10)        # SIGINT to its process group, as Ctrl-C in a terminal
     cluster.kill()               # teardown: every process it ran is gone afterwards
 
 Every process the supervisor runs (workers, broker) is found in ``/proc`` by its parent pid
@@ -105,6 +106,7 @@ class ClusterProcess:
         drain_timeout: float = 5.0,
         log_level: str = "info",
         args: Sequence[str] = (),
+        policy_port: int | None = None,
     ) -> None:
         self.target = target
         #: More ``tornio serve`` flags.
@@ -113,7 +115,8 @@ class ClusterProcess:
         self.workers = workers
         self.drain_timeout = drain_timeout
         self.log_level = log_level
-        #: More ``tornio serve`` flags (``--admin``, ``--metrics-port``...).
+        #: The Flash policy server's port (None: ``--no-policy-server``).
+        self.policy_port = policy_port
         self.port = free_port()
         self.url = f"http://{HOST}:{self.port}"
         self.stats_path = workdir / "tornio-stats.json"
@@ -131,7 +134,10 @@ class ClusterProcess:
                     *tornio_command(), "serve", self.target,
                     "--workers", str(self.workers),
                     "--host", HOST, "--port", str(self.port),
-                    "--no-policy-server",
+                    *(
+                        ["--no-policy-server"] if self.policy_port is None
+                        else ["--policy-port", str(self.policy_port)]
+                    ),
                     "--stats-file", str(self.stats_path),
                     "--drain-timeout", str(self.drain_timeout),
                     "--log-level", self.log_level,
@@ -141,6 +147,7 @@ class ClusterProcess:
                 stdout=log,
                 stderr=subprocess.STDOUT,
                 stdin=subprocess.DEVNULL,
+                start_new_session=True,  # its own process group, for interrupt()
             )  # fmt: skip
         try:
             wait_for(self.ready, timeout, message=f"{self.workers} workers ready")
@@ -215,6 +222,15 @@ class ClusterProcess:
         self.remember()
         self.process.send_signal(signal.SIGTERM)
         self.process.wait(timeout)
+
+    def interrupt(self, timeout: float) -> int:
+        """Ctrl-C: SIGINT to every process of the supervisor's group (itself, its workers,
+        broker and policy server), as a terminal sends it; wait for the supervisor to exit
+        and return its exit status."""
+        assert self.process is not None
+        self.remember()
+        os.killpg(self.process.pid, signal.SIGINT)
+        return self.process.wait(timeout)
 
     def kill(self) -> list[int]:
         """Teardown: end the supervisor and everything it ran, each by its pid. Returns the

@@ -17,13 +17,19 @@ def broker_addresses(address: str) -> tuple[str, str]:
     """The (pub, sub) addresses one broker address names (see the module docstring).
 
     Raises:
-        ValueError: an address that is neither ``tcp://HOST:PORT`` nor ``ipc://PATH``.
+        ValueError: an address that is neither ``tcp://HOST:PORT`` nor ``ipc://PATH``, or a
+            PORT out of 0-65534 (subscribers use PORT+1).
     """
     match = _TCP.match(address)
     if match:
         host, port = match.groups()
         if port in ("0", "*"):
             return address, address
+        if not 0 < int(port) < 65535:
+            raise ValueError(
+                f"a broker address's port is 1-65534 (subscribers use PORT+1), or 0 or * for "
+                f"any free ports, not {port}"
+            )
         return address, f"{host}:{int(port) + 1}"
     if address.startswith("ipc://") and len(address) > len("ipc://"):
         return f"{address}.pub", f"{address}.sub"

@@ -253,6 +253,12 @@ def main(argv: Sequence[str] | None = None, *, curve: CurveServer | None = None)
         help="bind an address that is not loopback without CURVE (a trusted network only)",
     )
     parser.add_argument("--log-level", default="INFO")
+    parser.add_argument(
+        "--supervised",
+        action="store_true",
+        help="ignore SIGINT: run by tornio serve, which stops it (SIGTERM) after the workers "
+        "have left the bus, also on Ctrl-C (which reaches the whole process group)",
+    )
     args = parser.parse_args(argv)
     pub_bind, sub_bind = args.pub_bind, args.sub_bind
     if args.bind:
@@ -287,7 +293,7 @@ def main(argv: Sequence[str] | None = None, *, curve: CurveServer | None = None)
         stopping.set()
 
     signal.signal(signal.SIGTERM, on_signal)
-    signal.signal(signal.SIGINT, on_signal)
+    signal.signal(signal.SIGINT, signal.SIG_IGN if args.supervised else on_signal)
     broker = Broker(pub_bind, sub_bind, hwm=args.hwm, curve=curve)
     try:
         broker.start()

@@ -492,17 +492,39 @@ class hybridmethod(Generic[T]):
 # -- dynamic namespaces -------------------------------------------------------------------
 
 
-def check_namespace_keys(namespaces: Mapping[Any, Any]) -> None:
-    """Refuse a namespaces mapping key that is neither a name, a compiled regex nor a
-    function.
+def check_namespace_keys(
+    namespaces: Mapping[Any, Any], max_name: int | None = None
+) -> None:
+    """Refuse a namespaces mapping key no client could use, at construction rather than on
+    the first connection: neither a name, a compiled regex nor a function; a name that is
+    not ``''`` (gevent-socketio's default namespace) and does not start with ``/`` (no
+    client can ask for it); a name longer than ``max_name`` UTF-8 bytes (the
+    ``max_namespace_name`` setting: a client asking for it is refused).
 
     Raises:
-        TypeError: such a key.
+        TypeError: a key of the wrong kind, or not a mapping.
+        ValueError: a name that does not start with ``/`` or is too long.
     """
+    if not isinstance(namespaces, Mapping):
+        raise TypeError(
+            f"namespaces is a dict of name -> BaseNamespace subclass, not "
+            f"{type(namespaces).__name__}"
+        )
     for key in namespaces:
         if isinstance(key, re.Pattern) and not isinstance(key.pattern, str):
             raise TypeError(f"a namespace regex matches str, not bytes: {key!r}")
-        if not isinstance(key, (str, re.Pattern)) and not callable(key):
+        if isinstance(key, str):
+            if key and not key.startswith("/"):
+                raise ValueError(
+                    f"namespace {key!r} does not start with '/': no client can reach it "
+                    f"(write {'/' + key!r})"
+                )
+            if max_name is not None and len(key.encode("utf-8", "surrogatepass")) > max_name:
+                raise ValueError(
+                    f"namespace {key[:40]!r}... is longer than max_namespace_name "
+                    f"({max_name} bytes): no client may ask for it"
+                )
+        elif not isinstance(key, re.Pattern) and not callable(key):
             raise TypeError(
                 f"a namespace key is a name, a compiled regex or a function "
                 f"(name, auth) -> bool, not {type(key).__name__}"

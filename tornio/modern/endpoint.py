@@ -3,7 +3,7 @@
     def on_message(conn, data):          # data: str, or bytes for a binary message
         conn.send(data)                  # echo
 
-    engine = tornio.EngineEndpoint('/engine.io', on_message=on_message)
+    engine = EngineEndpoint('/engine.io', on_message=on_message)  # tornio.modern.endpoint
     app = tornado.web.Application(engine.urls + my_handlers)
 
 It serves Engine.IO v4 clients (and v3 ones unless ``allow_eio3=False``) over polling,
