@@ -8,6 +8,8 @@ import os
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from typing import Any
 
+from tornio.transports.origins import parse_policy
+
 __all__ = [
     "LEGACY_TRANSPORTS",
     "Settings",
@@ -67,8 +69,18 @@ class Settings:
     #: client) before its connection is dropped: a client that stopped reading must not
     #: grow the server's memory without end.
     max_write_buffer: int = 16_000_000
-    #: Allowed origins, node 0.9 style: ``'*:*'``, ``'host:port'``, ``'host:*'``, ``'*:port'``.
-    origins: str | Sequence[str] = "*:*"
+    #: Which browser origins may connect, on every transport of both generations (see
+    #: :mod:`tornio.transports.origins`). Empty (the default): the same origin only, the
+    #: request's own ``scheme://host:port`` (from a trusted proxy, ``X-Forwarded-Proto`` and
+    #: ``X-Forwarded-Host``); a request with no ``Origin`` (a non-browser client) is allowed.
+    #: Entries (a sequence, or one string separated by spaces or commas): full origins
+    #: (``'https://app.example.com'``, ``'http://localhost:3000'``) and node 0.9's
+    #: ``'host:port'`` / ``'host:*'``, answered with credentialed CORS (the origin echoed,
+    #: ``Access-Control-Allow-Credentials: true``); ``'*'`` (or ``'*:*'``, ``'*:port'``): any
+    #: origin (on that port), answered ``Access-Control-Allow-Origin: *`` without credentials;
+    #: ``'null'``: the ``null`` origin (sandboxed frames, ``file:``), credentialed. Others
+    #: are refused with 403. A bad entry raises ValueError.
+    origins: str | Sequence[str] = ()
     #: ``authorize(request) -> bool`` (or awaitable): False refuses the handshake with 403.
     authorize: Authorizer | None = None
     #: Port of the Flash policy server.
@@ -204,7 +216,8 @@ class Settings:
         if self.max_event_rate is not None and not self.max_event_rate > 0:
             raise ValueError("max_event_rate must be positive, or None for no limit")
         if isinstance(self.origins, str):
-            self.origins = tuple(self.origins.split())
+            self.origins = tuple(self.origins.replace(",", " ").split())
+        parse_policy(self.origins)  # a bad entry raises ValueError here, not per request
         self.trusted_proxies = parse_trusted_proxies(self.trusted_proxies)
         if isinstance(self.client_bundle, str) and not os.path.isdir(self.client_bundle):
             raise ValueError(f"client_bundle: {self.client_bundle!r} is not a directory")
