@@ -8,7 +8,7 @@ import os
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from typing import Any
 
-from tornio.transports.origins import parse_policy
+from tornio.transports.origins import origin_entries
 
 __all__ = [
     "LEGACY_TRANSPORTS",
@@ -215,9 +215,7 @@ class Settings:
                 raise ValueError(f"{name} must be a positive whole number, not {value!r}")
         if self.max_event_rate is not None and not self.max_event_rate > 0:
             raise ValueError("max_event_rate must be positive, or None for no limit")
-        if isinstance(self.origins, str):
-            self.origins = tuple(self.origins.replace(",", " ").split())
-        parse_policy(self.origins)  # a bad entry raises ValueError here, not per request
+        self.origins = origin_entries(self.origins)  # a bad entry raises here, not per request
         self.trusted_proxies = parse_trusted_proxies(self.trusted_proxies)
         if isinstance(self.client_bundle, str) and not os.path.isdir(self.client_bundle):
             raise ValueError(f"client_bundle: {self.client_bundle!r} is not a directory")

@@ -3,6 +3,7 @@
 tornio serve MODULE:OBJECT [--workers N] [--host H] [--port P] [--policy-port Q]
              [--loop auto|asyncio|uvloop] [--http auto|fast|tornado]
              [--bus tcp://BROKER:PORT [--curve-dir DIR]] [--trusted-proxies LIST]
+             [--origins LIST]
              [--metrics-port M]
              [--admin USER:BCRYPT_HASH [--admin-readonly] [--admin-mode MODE] ...]
 tornio broker --bind tcp://ADDRESS:PORT [--curve-dir DIR | --insecure]
@@ -24,6 +25,7 @@ from tornio.admin import AdminOptions, parse_credentials
 from tornio.bus import broker, security
 from tornio.policy import PolicySupervisor
 from tornio.settings import parse_trusted_proxies
+from tornio.transports.origins import origin_entries
 from workers import loops
 from workers.loading import TargetError, load_router
 from workers.supervisor import Supervisor, SupervisorOptions
@@ -133,6 +135,16 @@ def build_parser() -> argparse.ArgumentParser:
         "believed: comma-separated addresses and CIDR networks, or '*' for every peer "
         "(default: the application's trusted_proxies setting, none unless it names some: "
         "a request's remote_ip is the address that connected)",
+    )
+    serve.add_argument(
+        "--origins",
+        metavar="LIST",
+        help="browser origins allowed to connect besides the server's own (which is always "
+        "allowed, as are clients that send no Origin): comma-separated full origins "
+        "('https://app.example.com,http://localhost:3000', answered with credentialed CORS), "
+        "node 0.9's 'host:port' or 'host:*', or '*' for any origin (answered "
+        "Access-Control-Allow-Origin: * without credentials). Default: the application's "
+        "origins setting, the same origin only unless it names some",
     )
     serve.add_argument(
         "--metrics-port",
@@ -314,6 +326,13 @@ def main(argv: Sequence[str] | None = None) -> int:
         except ValueError as exc:
             print(f"tornio: --trusted-proxies: {exc}", file=sys.stderr)
             return 2
+    origins = None
+    if args.origins is not None:
+        try:
+            origins = ",".join(origin_entries(args.origins))
+        except ValueError as exc:
+            print(f"tornio: --origins: {exc}", file=sys.stderr)
+            return 2
     try:
         worker_args = _curve_worker_args(args)
     except security.CurveError as exc:
@@ -374,12 +393,15 @@ def main(argv: Sequence[str] | None = None) -> int:
             else None
         ),
         trusted_proxies=trusted_proxies,
+        origins=origins,
     )
     policy: PolicySupervisor | None = None
     settings = router.settings
     if not args.no_policy_server and "flashsocket" in settings.transports:
         policy = PolicySupervisor(
-            port=args.policy_port, host=args.host, origins=settings.origins
+            port=args.policy_port,
+            host=args.host,
+            origins=settings.origins if origins is None else origin_entries(origins),
         ).start()
     try:
         return loops.run(Supervisor(options).run(), loop)

@@ -39,6 +39,7 @@ from tornio.fastpath import fast_server
 from tornio.metrics import snapshot
 from tornio.settings import parse_trusted_proxies
 from tornio.transports.forwarded import ForwardedHeaders
+from tornio.transports.origins import origin_entries
 from workers import loops
 from workers.loading import load_router
 
@@ -98,6 +99,8 @@ class WorkerProcess:
         self.manager.forwarding = self.delegate
         if args.trusted_proxies is not None:  # tornio serve --trusted-proxies
             settings.trusted_proxies = parse_trusted_proxies(args.trusted_proxies)
+        if args.origins is not None:  # tornio serve --origins
+            settings.origins = origin_entries(args.origins)
         # Outside the forwarding: a request forwarded to its owner carries the client address
         # resolved here, and the owner does not read the headers again.
         self.server = HTTPServer(ForwardedHeaders(self.delegate, settings.trusted_proxies))
@@ -260,6 +263,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--log-level", default="info")
     parser.add_argument("--advertise", help="HOST:PORT of this host, for websocket relays")
     parser.add_argument("--trusted-proxies", help="overrides the trusted_proxies setting")
+    parser.add_argument("--origins", help="overrides the origins setting")
     parser.add_argument("--metrics", action="store_true", help="report metrics every second")
     add_bus_flags(parser)
     args = parser.parse_args(argv)

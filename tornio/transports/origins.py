@@ -47,6 +47,7 @@ __all__ = [
     "OriginPolicy",
     "check_request",
     "decide",
+    "origin_entries",
     "parse_origin",
     "parse_policy",
 ]
@@ -185,6 +186,18 @@ def parse_policy(origins: str | Sequence[str]) -> OriginPolicy:
         ValueError: an entry that is none of those.
     """
     return _parse_policy(tuple(_split(origins)))
+
+
+def origin_entries(origins: str | Sequence[str]) -> tuple[str, ...]:
+    """The entries of an ``origins`` value (a sequence, or one string separated by spaces or
+    commas), checked.
+
+    Raises:
+        ValueError: an entry that is not one :func:`parse_policy` takes.
+    """
+    entries = tuple(_split(origins))
+    _parse_policy(entries)
+    return entries
 
 
 def _split(origins: str | Sequence[str]) -> list[str]:
