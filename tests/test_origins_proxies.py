@@ -12,6 +12,7 @@ from typing import Any
 
 import pytest
 
+from tests.support.inloop import InLoopServer
 from tests.support.legacy_client import fetch
 from tests.support.pinned_http import PinnedConnection
 from tests.support.raw_websocket import EIO_WS, RawWebSocket
@@ -70,6 +71,18 @@ async def test_forwarded_host_from_an_untrusted_peer_counts_for_nothing(
         assert await answers(server, {**PROXIED, "Origin": SITE}) == [403, 403, 403]
         own = f"http://127.0.0.1:{server.port}"
         assert await answers(server, {**PROXIED, "Origin": own}) == [200, 200, 101]
+    finally:
+        await server.stop()
+
+
+async def test_a_client_named_by_xheaders_is_not_the_peer() -> None:
+    """Under Tornado's own ``xheaders=True`` (as the in-loop test server runs), ``remote_ip``
+    is whatever ``X-Real-Ip`` claims: the proxy check looks at the connection's peer."""
+    server = await InLoopServer.start({"": Quiet}, trusted_proxies=["10.0.0.0/8"])
+    try:
+        forged = {**PROXIED, "X-Real-Ip": "10.0.0.1", "Origin": SITE}
+        response = await fetch(server.base + PATHS[0], headers=forged)
+        assert response.code == 403
     finally:
         await server.stop()
 

@@ -78,6 +78,16 @@ def test_policy_xml_from_origins() -> None:
     )
 
 
+def test_the_same_origin_default_lets_flash_connect() -> None:
+    """No origins (the same-origin default) is no list of domains: Flash may open its socket
+    (which carries no browser cookies), and the flashsocket handshake checks its Origin."""
+    assert policy_xml(()) + b"\0" == ANY
+    assert policy_xml(["null", "https://a.example"]).endswith(
+        b'<cross-domain-policy><allow-access-from domain="a.example" to-ports="*"/>'
+        b"</cross-domain-policy>"
+    )
+
+
 @pytest.fixture
 async def policy() -> Any:
     server = PolicyServer("*:*", read_timeout=0.2, max_connections=20)

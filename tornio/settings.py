@@ -104,7 +104,8 @@ class Settings:
     #: Serve Engine.IO v3 clients (socket.io-client 2.x) too.
     allow_eio3: bool = True
     #: The proxies whose ``X-Forwarded-For``, ``X-Real-Ip`` and ``X-Forwarded-Proto`` headers
-    #: are believed (by ``SocketIOServer`` and ``tornio serve``): addresses and CIDR networks,
+    #: (and, for the ``origins`` check, ``X-Forwarded-Host``) are believed (by
+    #: ``SocketIOServer`` and ``tornio serve``): addresses and CIDR networks,
     #: as a sequence or one string separated by commas; ``'*'`` trusts every peer. Empty (the
     #: default): nobody, a request's ``remote_ip`` is the address that connected.
     trusted_proxies: str | Sequence[str] = ()

@@ -311,6 +311,12 @@ def _peer(request: Any) -> str:
     address = getattr(connection, "address", None)  # the fast path's connection
     if isinstance(address, tuple) and address:
         return str(address[0])
+    sock = getattr(getattr(connection, "stream", None), "socket", None)
+    if sock is not None:  # Tornado without ForwardedHeaders (xheaders may have rewritten
+        try:  # remote_ip from the client's own headers)
+            return str(sock.getpeername()[0])
+        except (OSError, IndexError, TypeError):
+            return ""
     return str(request.remote_ip or "")
 
 
