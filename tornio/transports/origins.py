@@ -39,7 +39,7 @@ import re
 import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
 __all__ = [
     "MAX_ORIGIN_LENGTH",
@@ -117,6 +117,18 @@ def parse_origin(text: str, *, url: bool = False) -> Site | None:
     return scheme, hostport[0], hostport[1]
 
 
+#: The same few origins and hosts come again and again: parsed once (a bounded cache, so
+#: that a client sending ever new values only churns it).
+@functools.lru_cache(maxsize=1024)
+def _site(text: str, url: bool) -> Site | None:
+    return parse_origin(text, url=url)
+
+
+@functools.lru_cache(maxsize=256)
+def _own_site(scheme: str, host: str) -> Site | None:
+    return parse_origin(f"{scheme.lower()}://{host}")
+
+
 @dataclass(frozen=True)
 class _Entry:
     """One entry of the policy: a full origin, or a node 0.9 ``host:port`` pattern (``'*'``
@@ -185,6 +197,13 @@ def parse_policy(origins: str | Sequence[str]) -> OriginPolicy:
     Raises:
         ValueError: an entry that is none of those.
     """
+    if isinstance(origins, tuple):  # as Settings keeps it: the split is cached too
+        return _policy_of_tuple(origins)
+    return _parse_policy(tuple(_split(origins)))
+
+
+@functools.lru_cache(maxsize=64)
+def _policy_of_tuple(origins: tuple[str, ...]) -> OriginPolicy:
     return _parse_policy(tuple(_split(origins)))
 
 
@@ -224,8 +243,7 @@ def _parse_policy(entries: tuple[str, ...]) -> OriginPolicy:
     return OriginPolicy(any_origin, null, tuple(parsed))
 
 
-@dataclass(frozen=True)
-class OriginDecision:
+class OriginDecision(NamedTuple):
     """Whether a request may proceed, the CORS headers of its answer, and why (for logs)."""
 
     allowed: bool
@@ -234,6 +252,7 @@ class OriginDecision:
 
 
 _ANY = (("Access-Control-Allow-Origin", "*"),)
+_NO_ORIGIN = OriginDecision(True, reason="no origin")
 
 
 def _credentialed(origin: str) -> tuple[tuple[str, str], ...]:
@@ -276,10 +295,10 @@ def decide(
         if policy.null:
             return OriginDecision(True, _credentialed("null"), "listed")
         return OriginDecision(False, reason="the null origin")
-    site = parse_origin(source, url=via_referer)
+    site = _site(source, via_referer)
     if site is None:
         return OriginDecision(False, reason="malformed origin")
-    own = parse_origin(f"{scheme.lower()}://{host}") if host else None
+    own = _own_site(scheme, host) if host else None
     if site == own:
         return OriginDecision(True, reason="same origin")
     for entry in policy.entries:
@@ -382,6 +401,8 @@ def check_request(
     origin = headers.get("Origin")
     if origin is None and websocket:
         origin = headers.get("Sec-WebSocket-Origin")
+    if origin is None and not referer:
+        return _NO_ORIGIN  # a non-browser client (what decide answers, without the work)
     try:
         policy = parse_policy(settings.origins)
     except ValueError:
