@@ -157,6 +157,16 @@ def test_a_bad_origins_entry_is_refused_at_construction(bad: str) -> None:
         Settings(origins=[bad])
 
 
+@pytest.mark.parametrize(
+    "good",
+    ["*", "*:*", "null", "https://a.example", "https://a.example/", "http://[::1]:8080",
+     "a.example:80", "A.example:*", "*:8443", "[::1]:*", "app://local"],
+)  # fmt: skip
+def test_what_the_setting_takes_the_policy_understands(good: str) -> None:
+    assert Settings(origins=[good]).origins == (good,)
+    assert parse_policy([good]) != parse_policy([])
+
+
 def test_settings_default_is_the_same_origin_and_strings_split_on_commas() -> None:
     assert Settings().origins == ()
     assert parse_policy(Settings().origins) == parse_policy([])

@@ -5,16 +5,16 @@ from __future__ import annotations
 import dataclasses
 import ipaddress
 import os
+import re
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from typing import Any
-
-from tornio.transports.origins import origin_entries
 
 __all__ = [
     "LEGACY_TRANSPORTS",
     "Settings",
     "check_http_compression",
     "check_per_message_deflate",
+    "parse_origins",
     "parse_trusted_proxies",
 ]
 
@@ -216,7 +216,7 @@ class Settings:
                 raise ValueError(f"{name} must be a positive whole number, not {value!r}")
         if self.max_event_rate is not None and not self.max_event_rate > 0:
             raise ValueError("max_event_rate must be positive, or None for no limit")
-        self.origins = origin_entries(self.origins)  # a bad entry raises here, not per request
+        self.origins = parse_origins(self.origins)  # a bad entry raises here, not per request
         self.trusted_proxies = parse_trusted_proxies(self.trusted_proxies)
         if isinstance(self.client_bundle, str) and not os.path.isdir(self.client_bundle):
             raise ValueError(f"client_bundle: {self.client_bundle!r} is not a directory")
@@ -243,6 +243,45 @@ class Settings:
         if unknown:
             raise TypeError(f"unknown tornio settings: {', '.join(unknown)}")
         return cls(**kwargs)
+
+
+_ORIGIN_HOST = r"(?:\[[0-9A-Fa-f:.]+\]|[^\s/?#@\\\[\]:\x00-\x1f\x7f]+)"
+#: ``scheme://host[:port]`` (a trailing ``/`` allowed), and node 0.9's ``host:port``.
+_FULL_ORIGIN = re.compile(rf"[A-Za-z][A-Za-z0-9+.-]*://{_ORIGIN_HOST}(?::([0-9]{{1,5}}))?/?\Z")
+_NODE_ORIGIN = re.compile(rf"(?:\*|{_ORIGIN_HOST}):(\*|[0-9]{{1,5}})\Z")
+
+
+def parse_origins(spec: str | Sequence[str] | None) -> tuple[str, ...]:
+    """The entries of an ``origins`` value: separated by commas or spaces (or a sequence of
+    them). Each is ``'*'``, ``'*:*'``, ``'null'``, a full origin (``'https://app.example'``,
+    ``'http://localhost:3000'``) or node 0.9's ``'host:port'``, ``'host:*'``, ``'*:port'``
+    (an IPv6 host in brackets). :mod:`tornio.transports.origins` says what they mean.
+
+    Raises:
+        ValueError: an entry that is none of those.
+    """
+    if spec is None:
+        return ()
+    entries: list[str] = []
+    for text in [spec] if isinstance(spec, str) else list(spec):
+        if not isinstance(text, str):
+            raise ValueError(f"origins: {text!r} is not a string")
+        for entry in re.split(r"[\s,]+", text):
+            if not entry or entry in ("*", "*:*", "null"):
+                if entry:
+                    entries.append(entry)
+                continue
+            match = _FULL_ORIGIN.match(entry) or _NODE_ORIGIN.match(entry)
+            if match is None:
+                raise ValueError(
+                    f"origins: {entry!r} is neither a full origin (scheme://host[:port], no "
+                    "path) nor a node 0.9 pattern ('host:port', 'host:*', '*:port')"
+                )
+            port = match.group(1)
+            if port is not None and port != "*" and not 0 < int(port) < 65536:
+                raise ValueError(f"origins: {entry!r} has a bad port (1-65535 or '*')")
+            entries.append(entry)
+    return tuple(entries)
 
 
 def parse_trusted_proxies(spec: str | Sequence[str] | None) -> tuple[str, ...]:

@@ -24,8 +24,7 @@ from tornio import fastpath
 from tornio.admin import AdminOptions, parse_credentials
 from tornio.bus import broker, security
 from tornio.policy import PolicySupervisor
-from tornio.settings import parse_trusted_proxies
-from tornio.transports.origins import origin_entries
+from tornio.settings import parse_origins, parse_trusted_proxies
 from workers import loops
 from workers.loading import TargetError, load_router
 from workers.supervisor import Supervisor, SupervisorOptions
@@ -329,7 +328,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     origins = None
     if args.origins is not None:
         try:
-            origins = ",".join(origin_entries(args.origins))
+            origins = ",".join(parse_origins(args.origins))
         except ValueError as exc:
             print(f"tornio: --origins: {exc}", file=sys.stderr)
             return 2
@@ -401,7 +400,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         policy = PolicySupervisor(
             port=args.policy_port,
             host=args.host,
-            origins=settings.origins if origins is None else origin_entries(origins),
+            origins=settings.origins if origins is None else parse_origins(origins),
         ).start()
     try:
         return loops.run(Supervisor(options).run(), loop)

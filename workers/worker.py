@@ -37,9 +37,8 @@ from tornio.bus.messages import MessageType
 from tornio.bus.zmq import ZmqBus
 from tornio.fastpath import fast_server
 from tornio.metrics import snapshot
-from tornio.settings import parse_trusted_proxies
+from tornio.settings import parse_origins, parse_trusted_proxies
 from tornio.transports.forwarded import ForwardedHeaders
-from tornio.transports.origins import origin_entries
 from workers import loops
 from workers.loading import load_router
 
@@ -100,7 +99,7 @@ class WorkerProcess:
         if args.trusted_proxies is not None:  # tornio serve --trusted-proxies
             settings.trusted_proxies = parse_trusted_proxies(args.trusted_proxies)
         if args.origins is not None:  # tornio serve --origins
-            settings.origins = origin_entries(args.origins)
+            settings.origins = parse_origins(args.origins)
         # Outside the forwarding: a request forwarded to its owner carries the client address
         # resolved here, and the owner does not read the headers again.
         self.server = HTTPServer(ForwardedHeaders(self.delegate, settings.trusted_proxies))

@@ -41,13 +41,15 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, NamedTuple
 
+from tornio.settings import parse_origins
+from tornio.transports.forwarded import TrustedProxies
+
 __all__ = [
     "MAX_ORIGIN_LENGTH",
     "OriginDecision",
     "OriginPolicy",
     "check_request",
     "decide",
-    "origin_entries",
     "parse_origin",
     "parse_policy",
 ]
@@ -199,34 +201,12 @@ def parse_policy(origins: str | Sequence[str]) -> OriginPolicy:
     """
     if isinstance(origins, tuple):  # as Settings keeps it: the split is cached too
         return _policy_of_tuple(origins)
-    return _parse_policy(tuple(_split(origins)))
+    return _parse_policy(parse_origins(origins))
 
 
 @functools.lru_cache(maxsize=64)
 def _policy_of_tuple(origins: tuple[str, ...]) -> OriginPolicy:
-    return _parse_policy(tuple(_split(origins)))
-
-
-def origin_entries(origins: str | Sequence[str]) -> tuple[str, ...]:
-    """The entries of an ``origins`` value (a sequence, or one string separated by spaces or
-    commas), checked.
-
-    Raises:
-        ValueError: an entry that is not one :func:`parse_policy` takes.
-    """
-    entries = tuple(_split(origins))
-    _parse_policy(entries)
-    return entries
-
-
-def _split(origins: str | Sequence[str]) -> list[str]:
-    texts = [origins] if isinstance(origins, str) else list(origins)
-    entries: list[str] = []
-    for text in texts:
-        if not isinstance(text, str):
-            raise ValueError(f"origins: {text!r} is not a string")
-        entries.extend(part for part in re.split(r"[\s,]+", text) if part)
-    return entries
+    return _parse_policy(parse_origins(origins))
 
 
 @functools.lru_cache(maxsize=64)
@@ -315,9 +295,7 @@ def decide(
 
 
 @functools.lru_cache(maxsize=16)
-def _trusted(spec: tuple[str, ...]) -> Any:
-    from tornio.transports.forwarded import TrustedProxies
-
+def _trusted(spec: tuple[str, ...]) -> TrustedProxies:
     return TrustedProxies(spec)
 
 
