@@ -66,6 +66,8 @@ HTTP = {
     "htmlfile POST": ("POST", "/socket.io/1/htmlfile/{sid}?t=1", "2::"),
     "xhr-multipart": ("GET", "/socket.io/1/xhr-multipart/{sid}?t=1", None),
     "forced disconnect": ("GET", "/socket.io/1/xhr-polling/{sid}?disconnect", None),
+    "flashsocket forced disconnect": ("GET", "/socket.io/1/flashsocket/{sid}?disconnect", None),
+    "unknown transport": ("GET", "/socket.io/1/carrier-pigeon/{sid}?disconnect", None),
 }
 
 

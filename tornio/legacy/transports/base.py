@@ -94,6 +94,8 @@ class TransportMixin:
         """``?disconnect`` on any transport URL ends the session; True when it was asked."""
         if "disconnect" not in self.request.query_arguments:
             return False
+        if getattr(self, "_origin_decision", None) is None and not self.check_origin_allowed():
+            return True  # refused (403): a foreign page may not end a session either
         socket = self.manager.get(sid)
         if socket is not None:
             socket.engine.close("client disconnect")  # the client leaves, as with 0::
