@@ -78,6 +78,16 @@ def test_policy_xml_from_origins() -> None:
     )
 
 
+def test_the_same_origin_default_lets_flash_connect() -> None:
+    """No origins (the same-origin default) is no list of domains: Flash may open its socket
+    (which carries no browser cookies), and the flashsocket handshake checks its Origin."""
+    assert policy_xml(()) + b"\0" == ANY
+    assert policy_xml(["null", "https://a.example"]).endswith(
+        b'<cross-domain-policy><allow-access-from domain="a.example" to-ports="*"/>'
+        b"</cross-domain-policy>"
+    )
+
+
 @pytest.fixture
 async def policy() -> Any:
     server = PolicyServer("*:*", read_timeout=0.2, max_connections=20)
@@ -387,7 +397,7 @@ async def test_the_http_port_answers_a_policy_request_too() -> None:
         writer.close()
         # HTTP on the same port is untouched, with or without a pause before the request.
         response = await fetch(f"http://127.0.0.1:{server.port}/socket.io/1/")
-        assert response.code == 403  # no Origin: the handshake refuses, as HTTP does
+        assert response.code == 200  # no Origin (not a browser): the handshake answers
         assert server.http_server is not None
         server.http_server.sniff_timeout = 0.05  # type: ignore[attr-defined]
         reader, writer = await asyncio.open_connection("127.0.0.1", server.port)

@@ -65,7 +65,7 @@ async def raw_request(
     return reader, writer
 
 
-def hixie_headers(origin: str = "http://127.0.0.1") -> dict[str, str]:
+def hixie_headers(origin: str) -> dict[str, str]:
     return {
         "Upgrade": "WebSocket",
         "Connection": "Upgrade",
@@ -101,13 +101,13 @@ async def test_hixie76_handshake_and_session(server: InLoopServer, late_key3: bo
 
 async def test_the_drafts_example_digest_and_key3_in_two_segments(server: InLoopServer) -> None:
     sid = (await handshake(server.base))[0]
-    reader, writer = await raw_request(server, sid, hixie_headers(), b"^n:d")
+    reader, writer = await raw_request(server, sid, hixie_headers(server.base), b"^n:d")
     with pytest.raises(asyncio.TimeoutError):
         await asyncio.wait_for(reader.read(1), 0.1)  # half of key3: no answer yet
     writer.write(b"s[4U")
     head = await reader.readuntil(b"\r\n\r\n")
     assert head.startswith(b"HTTP/1.1 101 WebSocket Protocol Handshake\r\n")
-    assert b"\r\nSec-WebSocket-Origin: http://127.0.0.1\r\n" in head
+    assert f"\r\nSec-WebSocket-Origin: {server.base}\r\n".encode() in head
     location = f"ws://127.0.0.1:{server.port}/socket.io/1/flashsocket/{sid}"
     assert f"\r\nSec-WebSocket-Location: {location}\r\n".encode() in head
     assert await reader.readexactly(16) == b"8jKS'y:G*Co,Wxa-"
@@ -121,7 +121,7 @@ async def test_the_drafts_example_digest_and_key3_in_two_segments(server: InLoop
 async def test_key3_that_never_comes(server: InLoopServer, monkeypatch: Any) -> None:
     monkeypatch.setattr(flashsocket, "KEY3_TIMEOUT", 0.1)
     sid = (await handshake(server.base))[0]
-    reader, writer = await raw_request(server, sid, hixie_headers(), b"1234")
+    reader, writer = await raw_request(server, sid, hixie_headers(server.base), b"1234")
     assert await asyncio.wait_for(reader.read(), 5) == b""  # closed without an answer
     writer.close()
     assert server.manager.sockets[sid].engine.sink is None
@@ -142,7 +142,7 @@ async def test_bad_handshakes_are_refused(
     server: InLoopServer, change: dict[str, str | None], status: int
 ) -> None:
     sid = (await handshake(server.base))[0]
-    headers = hixie_headers()
+    headers = hixie_headers(server.base)
     for name, value in change.items():
         if value is None:
             del headers[name]
@@ -171,7 +171,7 @@ async def test_origins_setting_applies() -> None:
 
 
 async def test_unknown_sid(server: InLoopServer) -> None:
-    reader, writer = await raw_request(server, "nope", hixie_headers(), b"^n:ds[4U")
+    reader, writer = await raw_request(server, "nope", hixie_headers(server.base), b"^n:ds[4U")
     await reader.readuntil(b"\r\n\r\n")
     assert await reader.readexactly(16) == b"8jKS'y:G*Co,Wxa-"
     assert await reader.read() == b"\x007:::1+0\xff\xff\x00"

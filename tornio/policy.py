@@ -306,7 +306,7 @@ class PolicySupervisor:
             "--port",
             str(self.port),
             "--origins",
-            *self.origins,
+            *(self.origins or ["*:*"]),  # none (same origin only): policy_xml's answer for []
             "--read-timeout",
             str(self.read_timeout),
             "--max-connections",

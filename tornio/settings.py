@@ -5,6 +5,7 @@ from __future__ import annotations
 import dataclasses
 import ipaddress
 import os
+import re
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from typing import Any
 
@@ -13,6 +14,7 @@ __all__ = [
     "Settings",
     "check_http_compression",
     "check_per_message_deflate",
+    "parse_origins",
     "parse_trusted_proxies",
 ]
 
@@ -75,8 +77,18 @@ class Settings:
     #: ``tornio_write_buffer_overflows`` counts it: a client that stops polling or reading
     #: must not grow the server's memory without end.
     max_write_buffer: int = 16_000_000
-    #: Allowed origins, node 0.9 style: ``'*:*'``, ``'host:port'``, ``'host:*'``, ``'*:port'``.
-    origins: str | Sequence[str] = "*:*"
+    #: Which browser origins may connect, on every transport of both generations (see
+    #: :mod:`tornio.transports.origins`). Empty (the default): the same origin only, the
+    #: request's own ``scheme://host:port`` (from a trusted proxy, ``X-Forwarded-Proto`` and
+    #: ``X-Forwarded-Host``); a request with no ``Origin`` (a non-browser client) is allowed.
+    #: Entries (a sequence, or one string separated by spaces or commas): full origins
+    #: (``'https://app.example.com'``, ``'http://localhost:3000'``) and node 0.9's
+    #: ``'host:port'`` / ``'host:*'``, answered with credentialed CORS (the origin echoed,
+    #: ``Access-Control-Allow-Credentials: true``); ``'*'`` (or ``'*:*'``, ``'*:port'``): any
+    #: origin (on that port), answered ``Access-Control-Allow-Origin: *`` without credentials;
+    #: ``'null'``: the ``null`` origin (sandboxed frames, ``file:``), credentialed. Others
+    #: are refused with 403. A bad entry raises ValueError.
+    origins: str | Sequence[str] = ()
     #: ``authorize(request) -> bool`` (or awaitable): False refuses the handshake with 403.
     authorize: Authorizer | None = None
     #: Port of the Flash policy server.
@@ -100,7 +112,8 @@ class Settings:
     #: Serve Engine.IO v3 clients (socket.io-client 2.x) too.
     allow_eio3: bool = True
     #: The proxies whose ``X-Forwarded-For``, ``X-Real-Ip`` and ``X-Forwarded-Proto`` headers
-    #: are believed (by ``SocketIOServer`` and ``tornio serve``): addresses and CIDR networks,
+    #: (and, for the ``origins`` check, ``X-Forwarded-Host``) are believed (by
+    #: ``SocketIOServer`` and ``tornio serve``): addresses and CIDR networks,
     #: as a sequence or one string separated by commas; ``'*'`` trusts every peer. Empty (the
     #: default): nobody, a request's ``remote_ip`` is the address that connected.
     trusted_proxies: str | Sequence[str] = ()
@@ -233,8 +246,7 @@ class Settings:
             )
         if self.max_event_rate is not None and not self.max_event_rate > 0:
             raise ValueError("max_event_rate must be positive, or None for no limit")
-        if isinstance(self.origins, str):
-            self.origins = tuple(self.origins.split())
+        self.origins = parse_origins(self.origins)  # a bad entry raises here, not per request
         self.trusted_proxies = parse_trusted_proxies(self.trusted_proxies)
         if isinstance(self.client_bundle, str) and not os.path.isdir(self.client_bundle):
             raise ValueError(f"client_bundle: {self.client_bundle!r} is not a directory")
@@ -261,6 +273,45 @@ class Settings:
         if unknown:
             raise TypeError(f"unknown tornio settings: {', '.join(unknown)}")
         return cls(**kwargs)
+
+
+_ORIGIN_HOST = r"(?:\[[0-9A-Fa-f:.]+\]|[^\s/?#@\\\[\]:\x00-\x1f\x7f]+)"
+#: ``scheme://host[:port]`` (a trailing ``/`` allowed), and node 0.9's ``host:port``.
+_FULL_ORIGIN = re.compile(rf"[A-Za-z][A-Za-z0-9+.-]*://{_ORIGIN_HOST}(?::([0-9]{{1,5}}))?/?\Z")
+_NODE_ORIGIN = re.compile(rf"(?:\*|{_ORIGIN_HOST}):(\*|[0-9]{{1,5}})\Z")
+
+
+def parse_origins(spec: str | Sequence[str] | None) -> tuple[str, ...]:
+    """The entries of an ``origins`` value: separated by commas or spaces (or a sequence of
+    them). Each is ``'*'``, ``'*:*'``, ``'null'``, a full origin (``'https://app.example'``,
+    ``'http://localhost:3000'``) or node 0.9's ``'host:port'``, ``'host:*'``, ``'*:port'``
+    (an IPv6 host in brackets). :mod:`tornio.transports.origins` says what they mean.
+
+    Raises:
+        ValueError: an entry that is none of those.
+    """
+    if spec is None:
+        return ()
+    entries: list[str] = []
+    for text in [spec] if isinstance(spec, str) else list(spec):
+        if not isinstance(text, str):
+            raise ValueError(f"origins: {text!r} is not a string")
+        for entry in re.split(r"[\s,]+", text):
+            if not entry or entry in ("*", "*:*", "null"):
+                if entry:
+                    entries.append(entry)
+                continue
+            match = _FULL_ORIGIN.match(entry) or _NODE_ORIGIN.match(entry)
+            if match is None:
+                raise ValueError(
+                    f"origins: {entry!r} is neither a full origin (scheme://host[:port], no "
+                    "path) nor a node 0.9 pattern ('host:port', 'host:*', '*:port')"
+                )
+            port = match.group(1)
+            if port is not None and port != "*" and not 0 < int(port) < 65536:
+                raise ValueError(f"origins: {entry!r} has a bad port (1-65535 or '*')")
+            entries.append(entry)
+    return tuple(entries)
 
 
 def parse_trusted_proxies(spec: str | Sequence[str] | None) -> tuple[str, ...]:

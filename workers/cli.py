@@ -3,6 +3,7 @@
 tornio serve MODULE:OBJECT [--workers N] [--host H] [--port P] [--policy-port Q]
              [--loop auto|asyncio|uvloop] [--http auto|fast|tornado]
              [--bus tcp://BROKER:PORT [--curve-dir DIR]] [--trusted-proxies LIST]
+             [--origins LIST]
              [--metrics-port M]
              [--admin USER:BCRYPT_HASH [--admin-readonly] [--admin-mode MODE] ...]
 tornio broker --bind tcp://ADDRESS:PORT [--curve-dir DIR | --insecure]
@@ -31,7 +32,7 @@ from tornio.admin import AdminOptions, parse_credentials
 from tornio.bus import broker, relay, security
 from tornio.bus.addresses import broker_addresses
 from tornio.policy import PolicySupervisor
-from tornio.settings import parse_trusted_proxies
+from tornio.settings import parse_origins, parse_trusted_proxies
 from workers import loops
 from workers.loading import TargetError, load_router
 from workers.supervisor import Supervisor, SupervisorOptions
@@ -245,10 +246,20 @@ def build_parser() -> argparse.ArgumentParser:
     )
     serve.add_argument(
         "--header-timeout",
-        type=float,
+        type=_seconds,
         metavar="SECONDS",
         help="close a connection that has not sent a whole request head within SECONDS "
         "(default: the application's header_timeout setting, 20)",
+    )
+    serve.add_argument(
+        "--origins",
+        metavar="LIST",
+        help="browser origins allowed to connect besides the server's own (which is always "
+        "allowed, as are clients that send no Origin): comma-separated full origins "
+        "('https://app.example.com,http://localhost:3000', answered with credentialed CORS), "
+        "node 0.9's 'host:port' or 'host:*', or '*' for any origin (answered "
+        "Access-Control-Allow-Origin: * without credentials). Default: the application's "
+        "origins setting, the same origin only unless it names some",
     )
     serve.add_argument(
         "--metrics-port",
@@ -468,10 +479,14 @@ def main(argv: Sequence[str] | None = None) -> int:
             return 2
     header_timeout = router.settings.header_timeout
     if args.header_timeout is not None:
-        if not args.header_timeout > 0:
-            print("tornio: --header-timeout must be positive", file=sys.stderr)
-            return 2
         header_timeout = args.header_timeout
+    origins = None
+    if args.origins is not None:
+        try:
+            origins = ",".join(parse_origins(args.origins))
+        except ValueError as exc:
+            print(f"tornio: --origins: {exc}", file=sys.stderr)
+            return 2
     try:
         worker_args = _curve_worker_args(args)
     except security.CurveError as exc:
@@ -532,6 +547,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         ),
         trusted_proxies=trusted_proxies,
         header_timeout=header_timeout,
+        origins=origins,
     )
     policy: PolicySupervisor | None = None
     settings = router.settings
@@ -539,7 +555,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         policy = PolicySupervisor(
             port=args.policy_port,
             host=args.host,
-            origins=settings.origins,
+            origins=settings.origins if origins is None else parse_origins(origins),
             port_option="--policy-port",
         ).start()
     try:

@@ -84,6 +84,9 @@ class SupervisorOptions:
     #: ``tornio serve --trusted-proxies``: passed to the workers (None: the application's
     #: ``trusted_proxies`` setting).
     trusted_proxies: str | None = None
+    #: ``tornio serve --origins``: passed to the workers (None: the application's ``origins``
+    #: setting).
+    origins: str | None = None
     #: How workers serve the polling routes: ``fast`` (httptools) or ``tornado``.
     http: str = "tornado"
     #: ``tornio serve --header-timeout``: how long a new connection may take to send its
@@ -310,6 +313,8 @@ class Supervisor:
             args.append(f"--header-timeout={self.options.header_timeout}")
         if self.options.trusted_proxies is not None:
             args.append(f"--trusted-proxies={self.options.trusted_proxies}")
+        if self.options.origins is not None:
+            args.append(f"--origins={self.options.origins}")
         return args
 
     async def _keep_worker(self, worker: Worker) -> None:

@@ -37,7 +37,7 @@ from tornio.bus.messages import MessageType
 from tornio.bus.zmq import ZmqBus
 from tornio.fastpath import fast_server
 from tornio.metrics import snapshot
-from tornio.settings import http_server_options, parse_trusted_proxies
+from tornio.settings import http_server_options, parse_origins, parse_trusted_proxies
 from tornio.transports.forwarded import ForwardedHeaders
 from workers import loops
 from workers.loading import load_router
@@ -100,6 +100,8 @@ class WorkerProcess:
             settings.trusted_proxies = parse_trusted_proxies(args.trusted_proxies)
         if args.header_timeout is not None:  # tornio serve --header-timeout
             settings.header_timeout = args.header_timeout
+        if args.origins is not None:  # tornio serve --origins
+            settings.origins = parse_origins(args.origins)
         # Outside the forwarding: a request forwarded to its owner carries the client address
         # resolved here, and the owner does not read the headers again.
         self.server = HTTPServer(ForwardedHeaders(self.delegate, settings.trusted_proxies),
@@ -264,6 +266,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--trusted-proxies", help="overrides the trusted_proxies setting")
     parser.add_argument("--header-timeout", type=float,
                         help="overrides the header_timeout setting")
+    parser.add_argument("--origins", help="overrides the origins setting")
     parser.add_argument("--metrics", action="store_true", help="report metrics every second")
     add_bus_flags(parser)
     args = parser.parse_args(argv)

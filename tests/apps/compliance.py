@@ -25,6 +25,9 @@ from tornio import BaseNamespace, Router, event
 from tornio.modern.endpoint import EngineConnection, EngineEndpoint
 
 TIMINGS = {"ping_interval": 0.3, "ping_timeout": 0.2, "max_buffer_size": 1_000_000}
+#: The suites also run from a browser page (their index.html), opened from anywhere: any
+#: origin, answered ``Access-Control-Allow-Origin: *`` without credentials.
+ORIGINS = {"origins": "*"}
 
 
 def echo(conn: EngineConnection, data: str | bytes) -> None:
@@ -32,7 +35,9 @@ def echo(conn: EngineConnection, data: str | bytes) -> None:
 
 
 def engineio_app() -> tornado.web.Application:
-    endpoint = EngineEndpoint("/engine.io", on_message=echo, allow_eio3=True, **TIMINGS)
+    endpoint = EngineEndpoint(
+        "/engine.io", on_message=echo, allow_eio3=True, **TIMINGS, **ORIGINS
+    )
     return tornado.web.Application(endpoint.urls)
 
 
@@ -55,7 +60,8 @@ class CustomNamespace(BaseNamespace):
 
 def socketio_app() -> tornado.web.Application:
     router = Router(
-        {"/": MainNamespace, "/custom": CustomNamespace}, connect_timeout=1.0, **TIMINGS
+        {"/": MainNamespace, "/custom": CustomNamespace}, connect_timeout=1.0, **TIMINGS,
+        **ORIGINS,
     )
     return router.application()
 

@@ -211,6 +211,11 @@ class _Inspector(HTTPMessageDelegate):
             "remote_ip": getattr(context, "remote_ip", None) or "",
             "protocol": getattr(context, "protocol", "http"),
         }
+        # The address that sent it (a proxy, when ForwardedHeaders resolved a client): the
+        # owner believes X-Forwarded-Host only from a trusted one (tornio.transports.origins).
+        peer = getattr(context, "tornio_peer", None)
+        if peer:
+            request["peer"] = str(peer[0])
         self.outer.forwarded += 1
         try:
             response = await self.outer.forwarder.forward(self.owner, request, self.outer.timeout)
@@ -251,6 +256,10 @@ class _Context:
     protocol: str
     address: tuple[str, int] = ("0.0.0.0", 0)
     trusted_downstream: set[str] = field(default_factory=set)
+    #: (peer address, scheme) of the first process's connection, when it resolved a client
+    #: from a trusted proxy's headers (as ForwardedHeaders keeps it); None: the client is
+    #: the peer.
+    tornio_peer: tuple[str, str] | None = None
 
 
 class _CapturingConnection(HTTPConnection):
@@ -343,7 +352,11 @@ async def execute(app: HTTPServerConnectionDelegate, request: Wire) -> Wire | No
     if problem is not None:
         log.warning("dropped a malformed forwarded request: %s", problem)
         return None
-    conn = _CapturingConnection(_Context(request["remote_ip"], request["protocol"]))
+    context = _Context(request["remote_ip"], request["protocol"])
+    peer = request.get("peer")  # optional: absent from a process that trusts no proxy
+    if isinstance(peer, str):
+        context.tornio_peer = (peer, request["protocol"])
+    conn = _CapturingConnection(context)
     request_id = request["id"]
     _running[request_id] = conn
     try:

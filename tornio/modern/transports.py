@@ -26,7 +26,7 @@ from tornio.modern.session import EngineSession, EngineSettings, Frame, Transpor
 from tornio.protocol import engineio
 from tornio.protocol.permessage_deflate import DeflateOptions
 from tornio.transports.compression import compress_answer
-from tornio.transports.origins import origin_allowed
+from tornio.transports.origins import check_request
 from tornio.transports.wsconn import UpgradeHandler, WebSocketConnection
 
 if TYPE_CHECKING:
@@ -232,10 +232,20 @@ class EnginePollingHandler(EngineRequestMixin, RequestHandler):
         self.allow_cors()
 
     def allow_cors(self) -> None:
-        origin = self.request.headers.get("Origin")
-        if origin and origin_allowed(self.host.settings.origins, origin):
-            self.set_header("Access-Control-Allow-Origin", origin)
-            self.set_header("Access-Control-Allow-Credentials", "true")
+        """The origin decision (:func:`tornio.transports.origins.check_request`): its CORS
+        headers, or a 403 (Engine.IO code 4) that ends the request here."""
+        decision = check_request(self.request, self.host.settings)
+        if not decision.allowed:
+            self.refuse_origin()
+            return
+        for name, value in decision.headers:
+            self.set_header(name, value)
+
+    def refuse_origin(self) -> None:
+        status, body = engineio.error_body(4, "Origin not allowed")
+        self.set_status(status)
+        self.set_header("Content-Type", "application/json")
+        self.finish(body)
 
     def compute_etag(self) -> None:
         return None
@@ -496,6 +506,10 @@ class EngineWebSocketHandler(EngineRequestMixin, UpgradeHandler):
     """``GET /<path>/?EIO=4&transport=websocket`` with an upgrade."""
 
     async def get(self, *args: str) -> None:
+        if not self.origin_ok():  # before the authorize hook runs for a foreign page
+            self.set_status(403)
+            self.finish("Cross origin websockets not allowed")
+            return
         try:
             version, existing = self.verify(upgrade=True)
         except EngineError as exc:
@@ -513,8 +527,11 @@ class EngineWebSocketHandler(EngineRequestMixin, UpgradeHandler):
         self.set_header("Content-Type", "application/json")
         self.finish(body)
 
+    def origin_ok(self) -> bool:
+        return check_request(self.request, self.host.settings, websocket=True).allowed
+
     def check_origin(self, origin: str) -> bool:
-        return origin_allowed(self.host.settings.origins, origin)
+        return self.origin_ok()
 
     def connection(self, *args: str) -> EngineWebSocket:
         version, existing = self._engine_args

@@ -31,9 +31,15 @@ def split_origins(origins: str | Sequence[str]) -> list[str]:
 
 def policy_xml(origins: str | Sequence[str] = "*:*") -> bytes:
     """The cross-domain policy (no NUL) for node-style origins: ``host:port``, ``host:*``,
-    ``*:port``, ``*:*``; a missing port allows every port."""
+    ``*:port``, ``*:*``; a missing port allows every port.
+
+    No origins (the same-origin default) allow every domain: the policy only lets a Flash
+    client open its socket (which carries no browser cookies), and the flashsocket handshake
+    still checks its ``Origin``. ``'null'`` is no domain and is left out."""
     entries = []
-    for origin in split_origins(origins):
+    for origin in split_origins(origins) or ["*:*"]:
+        if origin == "null":
+            continue
         if "://" in origin:
             origin = origin.split("://", 1)[1]
         host, sep, port = origin.rpartition(":")

@@ -366,7 +366,8 @@ class UpgradeHandler(RequestHandler, metaclass=abc.ABCMeta):
                 self.set_header("Sec-WebSocket-Version", "13")
             self.finish(message)
             return
-        origin = self.request.headers.get("Origin")
+        headers = self.request.headers
+        origin = headers.get("Origin") or headers.get("Sec-WebSocket-Origin")  # hybi-07..10
         if origin is not None and not self.check_origin(origin):
             self.set_status(403)
             self.finish("Cross origin websockets not allowed")

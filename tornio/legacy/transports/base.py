@@ -1,4 +1,5 @@
-"""What every legacy transport handler shares: settings, CORS, forced disconnect, refusals."""
+"""What every legacy transport handler shares: settings, the origin check and CORS, forced
+disconnect, refusals."""
 
 from __future__ import annotations
 
@@ -6,6 +7,8 @@ import logging
 from typing import TYPE_CHECKING, Any, Protocol
 
 from tornado.web import RequestHandler
+
+from tornio.transports.origins import check_request
 
 if TYPE_CHECKING:
     from tornado.httputil import HTTPServerRequest
@@ -49,12 +52,29 @@ class TransportMixin:
     def initialize(self, manager: LegacyHost) -> None:
         self.manager = manager
 
+    def check_origin_allowed(self: Any, *, referer: bool = False, require: bool = False) -> bool:
+        """The origin decision (:func:`tornio.transports.origins.check_request`) for this
+        request: its CORS headers are set and True returned, or 403 answered and False.
+        ``referer``, ``require``: as for :func:`~tornio.transports.origins.decide`."""
+        decision = check_request(
+            self.request, self.manager.settings, referer=referer, require=require
+        )
+        self._origin_decision = decision
+        if not decision.allowed:
+            self.refuse(403, "origin not allowed")
+            return False
+        self.allow_cors()
+        return True
+
     def allow_cors(self: Any) -> None:
-        """Echo the Origin with credentials, as the 0.9 client's credentialed XHR needs."""
-        origin = self.request.headers.get("Origin")
-        if origin:
-            self.set_header("Access-Control-Allow-Origin", origin)
-            self.set_header("Access-Control-Allow-Credentials", "true")
+        """The CORS headers the origin decision gave (decided now if it was not yet)."""
+        decision = getattr(self, "_origin_decision", None)
+        if decision is None:
+            decision = self._origin_decision = check_request(
+                self.request, self.manager.settings
+            )
+        for name, value in decision.headers:
+            self.set_header(name, value)
 
     def compute_etag(self) -> None:
         """No ETag: two polls with the same answer must never turn into a 304."""
@@ -74,6 +94,8 @@ class TransportMixin:
         """``?disconnect`` on any transport URL ends the session; True when it was asked."""
         if "disconnect" not in self.request.query_arguments:
             return False
+        if getattr(self, "_origin_decision", None) is None and not self.check_origin_allowed():
+            return True  # refused (403): a foreign page may not end a session either
         socket = self.manager.get(sid)
         if socket is not None:
             socket.engine.close("client disconnect")  # the client leaves, as with 0::
@@ -87,6 +109,8 @@ class UnknownTransportHandler(TransportMixin, RequestHandler):
     """``/<resource>/1/<anything>/<sid>``: a forced disconnect, or an unknown transport."""
 
     def get(self, transport: str, sid: str) -> None:
+        if not self.check_origin_allowed():
+            return
         if self.forced_disconnect(sid):
             return
         self.refuse(400, f"unknown transport {transport!r}")

@@ -35,7 +35,7 @@ from tornio.core.counters import LEGACY
 from tornio.legacy.transports.base import UNKNOWN_SID, LegacyHost, TransportMixin
 from tornio.legacy.transports.websocket import LegacyWebSocketHandler
 from tornio.protocol import hixie76
-from tornio.transports.origins import origin_allowed
+from tornio.transports.origins import check_request
 from tornio.transports.unsent import unsent_bytes
 
 if TYPE_CHECKING:
@@ -148,7 +148,7 @@ class FlashSocketHandler(TransportMixin, RequestHandler):
             self.refuse(400, str(exc))
             return
         origin = headers.get("Origin")
-        if not origin_allowed(self.manager.settings.origins, origin):
+        if not check_request(self.request, self.manager.settings).allowed:
             self.refuse(403, "origin not allowed")
             return
         scheme = "wss" if self.request.protocol == "https" else "ws"

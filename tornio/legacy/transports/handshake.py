@@ -11,7 +11,7 @@ from tornado.web import RequestHandler
 
 from tornio.core.counters import LEGACY
 from tornio.legacy.transports.base import TransportMixin
-from tornio.transports.origins import origin_allowed
+from tornio.transports.origins import check_request
 
 __all__ = ["HandshakeHandler", "WelcomeHandler"]
 
@@ -33,11 +33,14 @@ class HandshakeHandler(TransportMixin, RequestHandler):
         if jsonp is not None and not JSONP_INDEX.match(jsonp):
             self.refuse(400, "invalid jsonp index")
             return
-        self.allow_cors()
-        origin = self.request.headers.get("Origin") or self.request.headers.get("Referer")
-        if not origin_allowed(settings.origins, origin):
+        # Origin, else Referer, as node 0.9's verifyOrigin; a JSONP handshake must show one.
+        decision = self._origin_decision = check_request(
+            self.request, settings, referer=True, require=jsonp is not None
+        )
+        if not decision.allowed:
             self._answer(jsonp, 403, "handshake bad origin")
             return
+        self.allow_cors()
         if settings.authorize is not None:
             try:
                 allowed = settings.authorize(self.request)

@@ -107,6 +107,7 @@ class JsonpPollingHandler(XhrPollingHandler):
     """``/<resource>/1/jsonp-polling/<sid>?i=N``: answers are ``io.j[N]("<payload>");``."""
 
     transport_name = "jsonp-polling"
+    jsonp = True
     content_type = "text/javascript; charset=UTF-8"
 
     def check_request(self) -> bool:

@@ -28,9 +28,15 @@ log = logging.getLogger("tornio.legacy.transports.posting")
 class PacketPostHandler(TransportMixin, RequestHandler):
     """``POST /<resource>/1/<transport>/<sid>``: a payload from the client.
 
-    ``prepare`` also refuses a disabled transport and handles ``?disconnect`` for every
-    method, so the ``get`` of a subclass runs only for an enabled transport.
+    ``prepare`` also refuses a disabled transport and an origin the ``origins`` setting
+    refuses (403), and handles ``?disconnect`` for every method, so the ``get`` of a
+    subclass runs only for an enabled transport and an allowed origin.
     """
+
+    #: A JSONP transport: a ``<script>`` sends no Origin, so its Referer is checked when it
+    #: has one. (Neither is fine here: only the page the handshake answered knows the sid,
+    #: and the JSONP handshake had to show one.)
+    jsonp = False
 
     def prepare(self) -> None:
         self._chunks: list[bytes] = []
@@ -38,6 +44,8 @@ class PacketPostHandler(TransportMixin, RequestHandler):
         self._socket: LegacySocket | None = None
         if not self.transport_enabled():
             self.refuse(400, f"transport {self.transport_name!r} is not enabled")
+            return
+        if not self.check_origin_allowed(referer=self.jsonp):
             return
         sid = self.path_args[0]
         if self.forced_disconnect(sid):

@@ -6,7 +6,7 @@ from typing import TYPE_CHECKING
 
 from tornio.core.counters import LEGACY
 from tornio.legacy.transports.base import UNKNOWN_SID, TransportMixin
-from tornio.transports.origins import origin_allowed
+from tornio.transports.origins import check_request
 from tornio.transports.wsconn import UpgradeHandler, WebSocketConnection
 
 if TYPE_CHECKING:
@@ -87,7 +87,7 @@ class LegacyWebSocketHandler(TransportMixin, UpgradeHandler):
         await super().get(*args)
 
     def check_origin(self, origin: str) -> bool:
-        return origin_allowed(self.manager.settings.origins, origin)
+        return check_request(self.request, self.manager.settings, websocket=True).allowed
 
     def connection(self, *args: str) -> LegacyWebSocket:
         return LegacyWebSocket(
