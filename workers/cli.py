@@ -24,9 +24,10 @@ from tornio.admin import AdminOptions, parse_credentials
 from tornio.bus import broker, security
 from tornio.policy import PolicySupervisor
 from tornio.settings import parse_trusted_proxies
-from workers import loops
-from workers.loading import TargetError, load_router
-from workers.supervisor import Supervisor, SupervisorOptions
+
+from . import loops
+from .loading import TargetError, load_router
+from .supervisor import Supervisor, SupervisorOptions
 
 __all__ = ["main"]
 

@@ -35,7 +35,8 @@ from tornado.netutil import bind_sockets
 from tornio.bus import ids
 from tornio.bus.addresses import broker_addresses
 from tornio.bus.store import store_id
-from workers.routing import PEEK_BYTES, find_sid, least_loaded, request_line_complete
+
+from .routing import PEEK_BYTES, find_sid, least_loaded, request_line_complete
 
 __all__ = ["Supervisor", "SupervisorOptions"]
 
@@ -164,7 +165,7 @@ class Supervisor:
             self._spawn_task(self._keep_broker())
         self._start_policy()
         if self.options.metrics_port is not None:
-            from workers.health import HealthServer
+            from .health import HealthServer
 
             self.health = HealthServer(self, self.options.metrics_host, self.options.metrics_port)
             self.health.start()
