@@ -42,6 +42,10 @@ __all__ = ["Supervisor", "SupervisorOptions"]
 
 log = logging.getLogger("tornio.supervisor")
 
+#: This package, whose modules the worker and store processes run: ``workers`` in a checkout,
+#: ``tornio.workers`` when tornio is installed from its wheel.
+PACKAGE = __name__.rpartition(".")[0]
+
 #: How long a new connection may stay silent before it goes to some worker anyway.
 FIRST_BYTES_TIMEOUT = 5.0
 #: A worker that dies this often in a row within a minute is not restarted in a tight loop.
@@ -233,7 +237,7 @@ class Supervisor:
             self.store = await asyncio.create_subprocess_exec(
                 sys.executable,
                 "-m",
-                "workers.store",
+                f"{PACKAGE}.store",
                 "--node-id",
                 store_id(self.host_tag),
                 "--max-disconnection-duration",
@@ -290,7 +294,7 @@ class Supervisor:
             worker.process = await asyncio.create_subprocess_exec(
                 sys.executable,
                 "-m",
-                "workers.worker",
+                f"{PACKAGE}.worker",
                 self.options.target,
                 "--index",
                 str(worker.index),
