@@ -20,7 +20,7 @@ import signal
 import socket
 import subprocess
 import sys
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -105,8 +105,14 @@ class ClusterProcess:
         drain_timeout: float = 5.0,
         log_level: str = "info",
         args: Sequence[str] = (),
+        command: Sequence[str] | None = None,
+        env: Mapping[str, str] | None = None,
     ) -> None:
         self.target = target
+        #: How ``tornio`` is run (default: :func:`tornio_command`), and its environment (None:
+        #: this process's).
+        self.command = list(command) if command is not None else tornio_command()
+        self.env = dict(env) if env is not None else None
         #: More ``tornio serve`` flags.
         self.args = list(args)
         self.cwd = cwd
@@ -128,7 +134,7 @@ class ClusterProcess:
         with self.log_path.open("ab") as log:
             self.process = subprocess.Popen(
                 [
-                    *tornio_command(), "serve", self.target,
+                    *self.command, "serve", self.target,
                     "--workers", str(self.workers),
                     "--host", HOST, "--port", str(self.port),
                     "--no-policy-server",
@@ -138,6 +144,7 @@ class ClusterProcess:
                     *self.args,
                 ],
                 cwd=self.cwd,
+                env=self.env,
                 stdout=log,
                 stderr=subprocess.STDOUT,
                 stdin=subprocess.DEVNULL,
