@@ -25,7 +25,7 @@ import sys
 import tarfile
 import time
 import zipfile
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from email.message import Message
 from pathlib import Path
@@ -127,26 +127,31 @@ class Venv:
         return self.path / "bin" / "tornio"
 
 
-def make_venv(path: Path, dist: Dist, *extras: str) -> Venv:
-    """A fresh venv (of this Python's base interpreter) with the wheel and ``extras``. Made
-    without pip of its own (ensurepip is the slowest part): this Python's pip installs into it
-    (``pip --python``), as the venv's own pip would."""
-    started = time.monotonic()
-    run(sys.executable, "-m", "venv", "--without-pip", path, cwd=path.parent)
-    python = path / "bin" / "python"
-    spec = f"{dist.wheel}[{','.join(extras)}]" if extras else str(dist.wheel)
+def pip_install(python: Path, *specs: str, wheels: Sequence[str] = (), options: Sequence[str] = ()
+                ) -> None:
+    """``pip install specs`` into the venv of ``python``, by this Python's pip (``pip
+    --python``), from the wheel cache only; when that fails, the wheels of the requirements
+    ``wheels`` (default: ``specs``) are fetched into the cache first, and it is tried again."""
     pip: list[str | Path] = [sys.executable, "-m", "pip", "--python", python,
                              "--disable-pip-version-check"]
+    install = [*pip, "install", "--quiet", "--no-index", "--find-links", WHEELHOUSE, *options]
     try:
-        run(*pip, "install", "--quiet", "--no-index", "--find-links", WHEELHOUSE, spec,
-            cwd=path.parent)
+        run(*install, *specs, cwd=python.parent)
     except AssertionError:
-        # The cache lacks a dependency: fetch the dependencies' wheels (only those) into it.
         WHEELHOUSE.mkdir(parents=True, exist_ok=True)
-        run(*pip, "wheel", "--quiet", "--wheel-dir", WHEELHOUSE, *dist.requirements(*extras),
-            cwd=path.parent, timeout=300)
-        run(*pip, "install", "--quiet", "--no-index", "--find-links", WHEELHOUSE, spec,
-            cwd=path.parent)
+        run(*pip, "wheel", "--quiet", "--wheel-dir", WHEELHOUSE, *(wheels or specs),
+            cwd=python.parent, timeout=300)
+        run(*install, *specs, cwd=python.parent)
+
+
+def make_venv(path: Path, dist: Dist, *extras: str) -> Venv:
+    """A fresh venv (of this Python's base interpreter) with the wheel and ``extras``. Made
+    without pip of its own (ensurepip is the slowest part): this Python's pip installs into it,
+    as the venv's own pip would."""
+    started = time.monotonic()
+    run(sys.executable, "-m", "venv", "--without-pip", path, cwd=path.parent)
+    spec = f"{dist.wheel}[{','.join(extras)}]" if extras else str(dist.wheel)
+    pip_install(path / "bin" / "python", spec, wheels=dist.requirements(*extras))
     return Venv(path, time.monotonic() - started)
 
 
@@ -281,3 +286,33 @@ async def test_the_speed_extra_serves_on_uvloop_and_httptools(
     assert re.search(r"event loop\W+uvloop", log), log
     assert re.search(r"HTTP path\W+fast", log), log  # the httptools parser (tornio.fastpath)
     assert speed.seconds < 60, f"venv and install took {speed.seconds:.1f} s"
+
+
+# -- scripts/setup's check of the project venv -----------------------------------------------
+
+
+def test_venv_ready_tells_what_the_project_venv_lacks(dist: Dist, tmp_path: Path) -> None:
+    """scripts/venv_ready.py, which decides whether scripts/setup runs pip, in a real venv
+    taken from nothing to tornio installed editable from this checkout."""
+    run(sys.executable, "-m", "venv", "--without-pip", tmp_path / "venv", cwd=tmp_path)
+    python = tmp_path / "venv" / "bin" / "python"
+    # What the check and an editable build need (a venv of scripts/setup has them with pip).
+    pip_install(python, "setuptools>=77", "packaging")
+
+    def ready(*extras: str) -> str:
+        done = subprocess.run(
+            [python, ROOT / "scripts" / "venv_ready.py", ROOT, *extras],
+            cwd=tmp_path, env=clean_env(), capture_output=True, text=True, timeout=60,
+        )
+        assert done.returncode in (0, 1), done.stderr
+        return "ready" if done.returncode == 0 else done.stdout.strip()
+
+    assert ready() == "tornio is not installed"
+    pip_install(python, str(dist.wheel), options=["--no-deps"])
+    assert ready() == "tornio is not installed editable from this checkout"
+    pip_install(python, "-e", str(ROOT), options=["--no-deps", "--no-build-isolation"])
+    assert ready() == "tornado is not installed"
+    pip_install(python, *dist.requirements())
+    assert ready() == "ready"
+    assert ready("speed") in ("uvloop is not installed", "httptools is not installed")
+    assert ready("nonsense") == "no extra 'nonsense' in pyproject.toml"
