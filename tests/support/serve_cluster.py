@@ -14,6 +14,7 @@ itself was killed first.
 from __future__ import annotations
 
 import contextlib
+import importlib.util
 import json
 import os
 import signal
@@ -40,11 +41,24 @@ def free_port() -> int:
 
 
 def tornio_command() -> list[str]:
-    """The ``tornio`` console script of this Python, else the same CLI as a module."""
+    """The ``tornio`` console script of this Python when it runs this checkout's runtime, else
+    the same CLI as a module (``python -m workers``, this checkout's)."""
     script = Path(sys.executable).with_name("tornio")
-    if script.is_file() and os.access(script, os.X_OK):
+    if script.is_file() and os.access(script, os.X_OK) and _runtime_is_ours():
         return [str(script)]
     return [sys.executable, "-m", "workers"]
+
+
+def _runtime_is_ours() -> bool:
+    """Whether ``tornio.workers``, which the console script runs, is this checkout's workers/.
+    It is not when tornio is installed editable from another checkout (a git worktree's tests
+    on the main checkout's venv, with the worktree on PYTHONPATH)."""
+    try:
+        spec = importlib.util.find_spec("tornio.workers")
+    except ImportError:
+        return False
+    origin = spec.origin if spec is not None else None
+    return origin is not None and Path(origin).resolve() == ROOT / "workers" / "__init__.py"
 
 
 def worker_of(sid: str) -> int:
