@@ -4,11 +4,9 @@ subprocess, people in headless Chromium."""
 from __future__ import annotations
 
 import importlib.util
-import os
 import signal
 import socket
 import subprocess
-import sys
 import urllib.error
 import urllib.request
 from collections.abc import Callable, Iterator
@@ -20,6 +18,7 @@ import tornado.web
 from playwright.sync_api import BrowserContext, Page, expect
 
 from tests.support import LiveServer, wait_for
+from tests.support.serve_cluster import tornio_command
 
 ROOT = Path(__file__).resolve().parent.parent
 EXAMPLE = ROOT / "examples" / "chat"
@@ -33,14 +32,6 @@ def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         return int(sock.getsockname()[1])
-
-
-def tornio_command() -> list[str]:
-    """The ``tornio`` console script of this Python, else the same CLI as a module."""
-    script = Path(sys.executable).with_name("tornio")
-    if script.is_file() and os.access(script, os.X_OK):
-        return [str(script)]
-    return [sys.executable, "-m", "workers"]
 
 
 class ChatProcess:

@@ -33,9 +33,10 @@ from tornio.bus import broker, relay, security
 from tornio.bus.addresses import broker_addresses
 from tornio.policy import PolicySupervisor
 from tornio.settings import parse_origins, parse_trusted_proxies
-from workers import loops
-from workers.loading import TargetError, load_router
-from workers.supervisor import Supervisor, SupervisorOptions
+
+from . import loops
+from .loading import TargetError, load_router
+from .supervisor import Supervisor, SupervisorOptions
 
 __all__ = ["build_parser", "main", "runtime_line", "version"]
 

@@ -19,8 +19,9 @@ from collections.abc import Sequence
 
 from tornio.bus.store import RecoveryStore
 from tornio.bus.zmq import ZmqBus
-from workers import loops
-from workers.worker import add_bus_flags, bus_options
+
+from . import loops
+from .worker import add_bus_flags, bus_options
 
 __all__ = ["main"]
 

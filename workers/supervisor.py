@@ -35,11 +35,16 @@ from tornado.netutil import bind_sockets
 from tornio.bus import ids
 from tornio.bus.addresses import broker_addresses
 from tornio.bus.store import store_id
-from workers.routing import PEEK_BYTES, find_sid, least_loaded, request_line_complete
+
+from .routing import PEEK_BYTES, find_sid, least_loaded, request_line_complete
 
 __all__ = ["Supervisor", "SupervisorOptions"]
 
 log = logging.getLogger("tornio.supervisor")
+
+#: This package, whose modules the worker and store processes run: ``workers`` in a checkout,
+#: ``tornio.workers`` when tornio is installed from its wheel.
+PACKAGE = __name__.rpartition(".")[0]
 
 #: How long a connection that came before any worker process was up is held for one.
 FIRST_BYTES_TIMEOUT = 5.0
@@ -197,7 +202,7 @@ class Supervisor:
             self._spawn_task(self._keep_broker())
         self._start_policy()
         if self.options.metrics_port is not None:
-            from workers.health import HealthServer
+            from .health import HealthServer
 
             self.health = HealthServer(self, self.options.metrics_host, self.options.metrics_port)
             self.health.start()
@@ -266,7 +271,7 @@ class Supervisor:
             self.store = await asyncio.create_subprocess_exec(
                 sys.executable,
                 "-m",
-                "workers.store",
+                f"{PACKAGE}.store",
                 "--node-id",
                 store_id(self.host_tag),
                 "--max-disconnection-duration",
@@ -327,7 +332,7 @@ class Supervisor:
             worker.process = await asyncio.create_subprocess_exec(
                 sys.executable,
                 "-m",
-                "workers.worker",
+                f"{PACKAGE}.worker",
                 self.options.target,
                 "--index",
                 str(worker.index),

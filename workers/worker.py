@@ -39,8 +39,9 @@ from tornio.fastpath import fast_server
 from tornio.metrics import snapshot
 from tornio.settings import http_server_options, parse_origins, parse_trusted_proxies
 from tornio.transports.forwarded import ForwardedHeaders
-from workers import loops
-from workers.loading import load_router
+
+from . import loops
+from .loading import load_router
 
 __all__ = ["main"]
 

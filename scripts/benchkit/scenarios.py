@@ -351,8 +351,10 @@ def run_once(
     stats_file = stats_dir / "stats.json"
     env = dict(os.environ)
     env["BENCH_HEARTBEAT"] = str(config.heartbeat)
-    env["PYTHONPATH"] = str(SCRIPTS) + (
-        os.pathsep + env["PYTHONPATH"] if env.get("PYTHONPATH") else ""
+    # bench_apps from scripts/, and tornio and workers from this checkout (an editable install
+    # maps workers/ as tornio.workers only; the server runs `python -m workers`).
+    env["PYTHONPATH"] = os.pathsep.join(
+        [str(SCRIPTS), str(SCRIPTS.parent), *([env["PYTHONPATH"]] if env.get("PYTHONPATH") else [])]
     )
     env["PYTHONDONTWRITEBYTECODE"] = "1"
     managed = procs.start(

@@ -15,13 +15,14 @@ itself was killed first.
 from __future__ import annotations
 
 import contextlib
+import importlib.util
 import json
 import os
 import signal
 import socket
 import subprocess
 import sys
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -41,11 +42,24 @@ def free_port() -> int:
 
 
 def tornio_command() -> list[str]:
-    """The ``tornio`` console script of this Python, else the same CLI as a module."""
+    """The ``tornio`` console script of this Python when it runs this checkout's runtime, else
+    the same CLI as a module (``python -m workers``, this checkout's)."""
     script = Path(sys.executable).with_name("tornio")
-    if script.is_file() and os.access(script, os.X_OK):
+    if script.is_file() and os.access(script, os.X_OK) and _runtime_is_ours():
         return [str(script)]
     return [sys.executable, "-m", "workers"]
+
+
+def _runtime_is_ours() -> bool:
+    """Whether ``tornio.workers``, which the console script runs, is this checkout's workers/.
+    It is not when tornio is installed editable from another checkout (a git worktree's tests
+    on the main checkout's venv, with the worktree on PYTHONPATH)."""
+    try:
+        spec = importlib.util.find_spec("tornio.workers")
+    except ImportError:
+        return False
+    origin = spec.origin if spec is not None else None
+    return origin is not None and Path(origin).resolve() == ROOT / "workers" / "__init__.py"
 
 
 def worker_of(sid: str) -> int:
@@ -107,8 +121,14 @@ class ClusterProcess:
         log_level: str = "info",
         args: Sequence[str] = (),
         policy_port: int | None = None,
+        command: Sequence[str] | None = None,
+        env: Mapping[str, str] | None = None,
     ) -> None:
         self.target = target
+        #: How ``tornio`` is run (default: :func:`tornio_command`), and its environment (None:
+        #: this process's).
+        self.command = list(command) if command is not None else tornio_command()
+        self.env = dict(env) if env is not None else None
         #: More ``tornio serve`` flags.
         self.args = list(args)
         self.cwd = cwd
@@ -131,7 +151,7 @@ class ClusterProcess:
         with self.log_path.open("ab") as log:
             self.process = subprocess.Popen(
                 [
-                    *tornio_command(), "serve", self.target,
+                    *self.command, "serve", self.target,
                     "--workers", str(self.workers),
                     "--host", HOST, "--port", str(self.port),
                     *(
@@ -144,6 +164,7 @@ class ClusterProcess:
                     *self.args,
                 ],
                 cwd=self.cwd,
+                env=self.env,
                 stdout=log,
                 stderr=subprocess.STDOUT,
                 stdin=subprocess.DEVNULL,

@@ -12,10 +12,12 @@ restart it after editing code.
 
 from __future__ import annotations
 
+import importlib
 import importlib.util
 import os
 import re
 from pathlib import Path
+from types import ModuleType
 from typing import Any
 
 from django.conf import settings
@@ -27,6 +29,17 @@ from tornio.contrib.django.serve import STATIC_ENV
 TARGET = "tornio.contrib.django.serve:router"
 DEFAULT_ADDR = "127.0.0.1"
 DEFAULT_PORT = 8000
+
+
+def runtime_cli() -> ModuleType:
+    """``tornio serve``'s module: ``tornio.workers.cli`` where tornio is installed from its
+    wheel, ``workers.cli`` in a checkout (where ``workers/`` is a package of its own)."""
+    try:
+        return importlib.import_module("tornio.workers.cli")
+    except ModuleNotFoundError as error:
+        if error.name not in ("tornio.workers", "tornio.workers.cli"):
+            raise
+    return importlib.import_module("workers.cli")
 
 
 def project_path() -> str | None:
@@ -98,8 +111,7 @@ class Command(BaseCommand):
         os.environ["PYTHONPATH"] = os.pathsep.join(paths)
         os.environ["DJANGO_SETTINGS_MODULE"] = str(settings.SETTINGS_MODULE)
 
-        from workers import cli
-
+        cli = runtime_cli()
         argv = [
             "serve",
             TARGET,
