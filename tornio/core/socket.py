@@ -33,6 +33,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 from tornio.core.counters import COUNTERS
 from tornio.core.dispatch import find_namespace
+from tornio.core.requests import request_environ
 from tornio.exceptions import ConnectionRefused, Disconnected, EventRefused
 from tornio.protocol.jsoncodec import JsonCodec, codec_for
 
@@ -193,26 +194,6 @@ class PendingAck:
         self.on_error = on_error
         self.timer = timer
         self.sent = time.monotonic()  # for the ack latency histogram
-
-
-def request_environ(request: HTTPServerRequest | None) -> dict[str, Any]:
-    """A WSGI-style environ for a Tornado request, as gevent-socketio namespaces expect."""
-    if request is None:
-        return {}
-    environ: dict[str, Any] = {
-        "REQUEST_METHOD": request.method,
-        "SCRIPT_NAME": "",
-        "PATH_INFO": request.path,
-        "QUERY_STRING": request.query,
-        "REMOTE_ADDR": request.remote_ip,
-        "SERVER_PROTOCOL": request.version,
-        "wsgi.url_scheme": request.protocol,
-    }
-    if "Content-Type" in request.headers:
-        environ["CONTENT_TYPE"] = request.headers["Content-Type"]
-    for name, value in request.headers.items():
-        environ["HTTP_" + name.replace("-", "_").upper()] = value
-    return environ
 
 
 class Socket(abc.ABC):
