@@ -141,6 +141,9 @@ def _families(
     disconnects, w4 = family(CounterMetricFamily, "tornio_disconnects",
                              "Sockets that ended, by node's disconnect reason",
                              ["protocol", "reason"])
+    limited, w9 = family(CounterMetricFamily, "tornio_rate_limited_sockets",
+                         "Sockets disconnected for sending more than max_event_rate events",
+                         ["protocol"])
     forwarded, w5 = family(CounterMetricFamily, "tornio_forwarded_requests",
                            "HTTP requests forwarded over the bus to their session's owner", [])
     bus_counts = {
@@ -173,6 +176,8 @@ def _families(
                 add(metric, with_worker, worker, [protocol], values.get(key, 0))
         for protocol, reason, count in snap.get("disconnects", ()):
             add(disconnects, w4, worker, [protocol, reason], count)
+        for protocol, count in sorted(snap.get("rate_limited", {}).items()):
+            add(limited, w9, worker, [protocol], count)
         add(forwarded, w5, worker, [], snap.get("forwarded", 0))
         bus = snap.get("bus", {})
         for key, (metric, with_worker) in bus_counts.items():
@@ -189,7 +194,7 @@ def _families(
         acks.add_metric([worker or ""] if w8 else [], buckets, answered.get("sum", 0.0))
     yield from (sockets, members, rooms)
     yield from (metric for metric, _ in traffic.values())
-    yield from (disconnects, forwarded)
+    yield from (disconnects, limited, forwarded)
     yield from (metric for metric, _ in bus_counts.values())
     yield from (bus_ready, round_trip, acks)
     if supervisor is not None:

@@ -13,6 +13,8 @@ one worker.
   messages (websocket frames carrying data; the packets of a polling payload) and bytes, in
   and out, and handshakes (0.9 handshakes; Engine.IO sessions opened);
 - :meth:`Counters.disconnected`: sockets that ended, by protocol and node's disconnect reason;
+- :meth:`Counters.rate_limited`: sockets disconnected for sending past ``max_event_rate``,
+  by protocol;
 - :meth:`Counters.ack_answered`: how long clients took to answer the server's acks (a
   histogram with fixed buckets).
 """
@@ -53,6 +55,8 @@ class Counters:
         self.traffic: dict[str, Traffic] = {"legacy": Traffic(), "modern": Traffic()}
         #: (protocol, disconnect reason) → sockets that ended so.
         self.disconnects: dict[tuple[str, str], int] = {}
+        #: protocol → sockets disconnected for sending past ``max_event_rate``.
+        self.rate_limits: dict[str, int] = {}
         #: Answers per bucket of :data:`ACK_BUCKETS`, the last one for slower answers.
         self.ack_buckets = [0] * (len(ACK_BUCKETS) + 1)
         self.ack_sum = 0.0
@@ -61,6 +65,10 @@ class Counters:
         """A socket ended (once per socket)."""
         key = (protocol, reason)
         self.disconnects[key] = self.disconnects.get(key, 0) + 1
+
+    def rate_limited(self, protocol: str) -> None:
+        """A socket was disconnected for sending past its event rate."""
+        self.rate_limits[protocol] = self.rate_limits.get(protocol, 0) + 1
 
     def ack_answered(self, seconds: float) -> None:
         """A client answered one of the server's acks ``seconds`` after it was asked."""
@@ -73,6 +81,7 @@ class Counters:
             "traffic": {name: traffic.snapshot() for name, traffic in self.traffic.items()},
             "disconnects": [[protocol, reason, count]
                             for (protocol, reason), count in sorted(self.disconnects.items())],
+            "rate_limited": dict(self.rate_limits),
             "acks": {"buckets": list(self.ack_buckets), "sum": self.ack_sum},
         }
 

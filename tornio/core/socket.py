@@ -33,6 +33,8 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 from tornio.core.counters import COUNTERS
 from tornio.core.dispatch import find_namespace
+from tornio.core.fairness import InputBacklog
+from tornio.core.ratelimit import TokenBucket
 from tornio.core.requests import request_environ
 from tornio.exceptions import ConnectionRefused, Disconnected, EventRefused
 from tornio.protocol.jsoncodec import JsonCodec, codec_for
@@ -196,8 +198,9 @@ class PendingAck:
         self.sent = time.monotonic()  # for the ack latency histogram
 
 
-class Socket(abc.ABC):
-    """One connected client, whatever its protocol. See the module docstring."""
+class Socket(InputBacklog, abc.ABC):
+    """One connected client, whatever its protocol. See the module docstring; how its
+    input is sliced and rate-limited: :mod:`tornio.core.fairness`."""
 
     #: Which protocol generation: ``'legacy'`` (0.9) or ``'modern'`` (v5).
     protocol = ""
@@ -239,6 +242,9 @@ class Socket(abc.ABC):
         #: connection, and the namespaces that were recovered (``self.recovered``).
         self.pids: dict[str, str] = {}
         self.recovered: set[str] = set()
+        rate = manager.settings.max_event_rate
+        if rate is not None:
+            self.bucket = TokenBucket(rate, manager.settings.max_event_burst, manager.clock())
 
     def __repr__(self) -> str:
         return f"<{type(self).__name__} {self.sessid} {self.engine.state.value}>"
@@ -305,9 +311,18 @@ class Socket(abc.ABC):
     # -- incoming ----------------------------------------------------------------------------
 
     def handle_packet(self, packet: dict[str, Any]) -> None:
-        """Run one decoded packet (a gevent-socketio packet dict) through the namespaces."""
+        """Run one decoded packet (a gevent-socketio packet dict) through the namespaces:
+        where every packet of a client enters dispatch, so where its event rate is counted."""
         if self.closed:
             return  # a message still in flight when the socket ended must not revive it
+        bucket = self.bucket
+        if bucket is not None and not bucket.take(self.manager.clock()):
+            self.over_rate()
+            return
+        self.dispatch_packet(packet)
+
+    def dispatch_packet(self, packet: dict[str, Any]) -> None:
+        """One packet the client may send: to its namespace."""
         packet_type = packet["type"]
         endpoint = packet["endpoint"]
         if packet_type == "connect":
@@ -533,7 +548,7 @@ class Socket(abc.ABC):
         if inspect.isawaitable(result):
             coro = self._finish_async(packet, result)
             if tracked:
-                namespace._run_coroutine(coro)
+                self.handler_started(namespace._run_coroutine(coro))
             else:
                 self.manager.run_in_background(coro)
         elif packet.get("ack") == "data" and "id" in packet:
