@@ -17,14 +17,14 @@ import logging
 import socket
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
-from typing import Any
 
 import pytest
 
 from tests.support.engine_client import EnginePolling
+from tests.support.flood_client import Peer
 from tests.support.inloop import InLoopServer
-from tests.support.legacy_client import LegacyClient, handshake
-from tests.support.raw_websocket import RawWebSocket, client_frame
+from tests.support.legacy_client import LegacyClient
+from tests.support.raw_websocket import client_frame
 from tornio import BaseNamespace
 from tornio.core.counters import COUNTERS
 from tornio.core.fairness import MAX_PENDING_HANDLERS
@@ -70,49 +70,6 @@ def flood_namespace(state: State) -> type[BaseNamespace]:
     return Flood
 
 
-class Peer:
-    """A raw websocket client of either generation on ``/f``."""
-
-    def __init__(self, kind: str, client: RawWebSocket) -> None:
-        self.kind = kind
-        self.client = client
-
-    @classmethod
-    async def join(cls, kind: str, server: InLoopServer) -> Peer:
-        if kind == "modern":
-            client = await RawWebSocket.connect(server.port)
-            assert (await client.recv_text()).startswith("0{")
-            client.send_text("40/f,")
-            assert (await client.recv_text()).startswith("40/f,{")
-        else:
-            sid = (await handshake(server.base))[0]
-            client = await RawWebSocket.connect(server.port, path=f"/socket.io/1/websocket/{sid}")
-            assert await client.recv_text() == "1::"
-            client.send_text("1::/f")
-            assert await client.recv_text() == "1::/f"
-        return cls(kind, client)
-
-    def event(self, name: str, *args: Any, ack: int | None = None) -> bytes:
-        if self.kind == "modern":
-            text = f"42/f,{'' if ack is None else ack}{json.dumps([name, *args])}"
-        else:
-            text = (f"5:{'' if ack is None else f'{ack}+'}:/f:"
-                    + json.dumps({"name": name, "args": list(args)}))
-        return client_frame(ws.TEXT, text.encode(), mask=b"\x01\x02\x03\x04")
-
-    async def ask_count(self) -> int:
-        self.client.send(self.event("count", ack=7))
-        while True:
-            text = await self.client.recv_text()
-            if self.kind == "modern" and text.startswith("43/f,7"):
-                return int(json.loads(text[len("43/f,7"):])[0])
-            if self.kind == "legacy" and text.startswith("6::/f:7+"):
-                return int(json.loads(text[len("6::/f:7+"):])[0])
-
-    def flood(self, name: str, count: int) -> None:
-        self.client.send(b"".join(self.event(name, n) for n in range(count)))
-
-
 @pytest.fixture
 async def server_state(
     request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch
@@ -135,8 +92,8 @@ async def test_a_victim_is_answered_in_the_middle_of_a_flood(
     server_state: tuple[InLoopServer, State], kind: str
 ) -> None:
     server, state = server_state
-    victim = await Peer.join(kind, server)
-    flooder = await Peer.join(kind, server)
+    victim = await Peer.join(kind, server.base, server.port)
+    flooder = await Peer.join(kind, server.base, server.port)
     flooder.flood("flood", FLOOD)
     await asyncio.wait_for(state.started.wait(), 10)  # the server is in the flood
     count = await victim.ask_count()
@@ -156,8 +113,8 @@ async def test_a_socket_whose_handlers_are_behind_is_not_read(
     """Async handlers that do not finish: the flooder's input stops at
     MAX_PENDING_HANDLERS of them, and goes on, in order, once they finish."""
     server, state = server_state
-    victim = await Peer.join(kind, server)
-    flooder = await Peer.join(kind, server)
+    victim = await Peer.join(kind, server.base, server.port)
+    flooder = await Peer.join(kind, server.base, server.port)
     flooder.flood("slow", FLOOD)
     await asyncio.wait_for(state.started.wait(), 10)
     assert await victim.ask_count() <= MAX_PENDING_HANDLERS
@@ -179,8 +136,8 @@ async def test_a_socket_over_max_event_rate_is_disconnected(
     server_state: tuple[InLoopServer, State], kind: str, caplog: pytest.LogCaptureFixture
 ) -> None:
     server, state = server_state
-    victim = await Peer.join(kind, server)
-    flooder = await Peer.join(kind, server)
+    victim = await Peer.join(kind, server.base, server.port)
+    flooder = await Peer.join(kind, server.base, server.port)
     before = COUNTERS.rate_limits.get(kind, 0)
     with caplog.at_level(logging.WARNING, logger="tornio.fairness"):
         flooder.flood("flood", FLOOD)
@@ -211,7 +168,7 @@ async def test_a_polling_post_of_many_packets_is_handled_in_slices(
     """An Engine.IO POST carrying the flood: the victim is answered in the middle of it, and
     the POST once all of it is handled."""
     server, state = server_state
-    victim = await Peer.join("modern", server)
+    victim = await Peer.join("modern", server.base, server.port)
     flooder = await EnginePolling.open(server.base)
     await flooder.join("/f")
     payload = "\x1e".join(f"42/f,{json.dumps(['flood', n])}" for n in range(FLOOD))
@@ -232,7 +189,7 @@ async def test_a_legacy_polling_post_of_many_packets_is_handled_in_slices(
     server_state: tuple[InLoopServer, State],
 ) -> None:
     server, state = server_state
-    victim = await Peer.join("legacy", server)
+    victim = await Peer.join("legacy", server.base, server.port)
     flooder = await LegacyClient(server.base, "xhr-polling").connect()
     await flooder.send("1::/f")
     assert await flooder.recv() == "1::/f"
@@ -253,8 +210,8 @@ async def test_a_legacy_websocket_payload_of_many_packets_is_handled_in_slices(
     """A 0.9 framed payload of the whole flood in one websocket message: sliced too, and
     the frames after it wait for it."""
     server, state = server_state
-    victim = await Peer.join("legacy", server)
-    flooder = await Peer.join("legacy", server)
+    victim = await Peer.join("legacy", server.base, server.port)
+    flooder = await Peer.join("legacy", server.base, server.port)
     packets = [f"5::/f:{json.dumps({'name': 'flood', 'args': [n]})}" for n in range(FLOOD)]
     flooder.client.send_text(legacy.encode_payload(packets))
     await asyncio.wait_for(state.started.wait(), 10)
