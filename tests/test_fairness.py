@@ -23,9 +23,10 @@ import pytest
 from tests.support.engine_client import EnginePolling
 from tests.support.flood_client import Peer
 from tests.support.inloop import InLoopServer
-from tests.support.legacy_client import LegacyClient
+from tests.support.legacy_client import LegacyClient, fetch
 from tests.support.raw_websocket import client_frame
-from tornio import BaseNamespace
+from tests.support.stream_clients import FlashSocketClient
+from tornio import BaseNamespace, metrics
 from tornio.core.counters import COUNTERS
 from tornio.core.fairness import MAX_PENDING_HANDLERS
 from tornio.protocol import legacy
@@ -150,6 +151,8 @@ async def test_a_socket_over_max_event_rate_is_disconnected(
         flooder.client.send(client_frame(ws.CLOSE, payload))  # the closing handshake
         await flooder.client.expect_eof()
     assert COUNTERS.rate_limits[kind] == before + 1
+    exposition = metrics.render([(None, metrics.snapshot(server.manager))]).decode()
+    assert f'tornio_rate_limited_sockets_total{{protocol="{kind}"}} {before + 1}.0' in exposition
     assert any("disconnecting it" in r.getMessage() and r.levelno == logging.WARNING
                for r in caplog.records)
     # It got through its burst (and what came back meanwhile), in order, and no further.
@@ -219,4 +222,64 @@ async def test_a_legacy_websocket_payload_of_many_packets_is_handled_in_slices(
     assert await flooder.ask_count() == FLOOD  # sent after the payload, handled after it
     assert state.seen == list(range(FLOOD))
     flooder.client.close()
+    victim.client.close()
+
+
+async def test_an_engine_post_overlapping_a_sliced_one_closes_the_session(
+    server_state: tuple[InLoopServer, State],
+) -> None:
+    """As the reference server: a POST while the last one is still being handled is a
+    client error (400, code 3), and the session ends."""
+    server, state = server_state
+    flooder = await EnginePolling.open(server.base)
+    await flooder.join("/f")
+    payload = "\x1e".join(f"42/f,{json.dumps(['flood', n])}" for n in range(FLOOD))
+    posted = asyncio.ensure_future(flooder.post(payload))
+    await asyncio.wait_for(state.started.wait(), 10)
+    second = await flooder.post('42/f,["flood",-1]')
+    assert second.code == 400
+    assert json.loads(second.body)["code"] == 3
+    assert (await posted).code == 200
+    assert -1 not in state.seen and len(state.seen) < FLOOD  # it ended there
+    assert flooder.sid not in server.manager.engines
+
+
+async def test_a_legacy_post_overlapping_a_sliced_one_is_refused(
+    server_state: tuple[InLoopServer, State],
+) -> None:
+    server, state = server_state
+    flooder = await LegacyClient(server.base, "xhr-polling").connect()
+    await flooder.send("1::/f")
+    assert await flooder.recv() == "1::/f"
+    packets = [f"5::/f:{json.dumps({'name': 'flood', 'args': [n]})}" for n in range(FLOOD)]
+    posted = asyncio.ensure_future(flooder.send(*packets))
+    await asyncio.wait_for(state.started.wait(), 10)
+    second = await fetch(flooder.url + "?t=1", method="POST",
+                         body='5::/f:{"name":"flood","args":[-1]}')
+    assert (second.code, second.body) == (400, b"a POST overlaps the last one")
+    await posted
+    assert state.seen == list(range(FLOOD))  # the first went on; the second was refused
+    await flooder.close()
+
+
+async def test_a_flashsocket_flood_is_handled_in_slices(
+    server_state: tuple[InLoopServer, State],
+) -> None:
+    """hixie-76 (flashsocket) reads 64 KiB at a time, and Tornado's stream hands over what
+    it has without the loop turning: the victim must still come before the first of those
+    reads (some 1,800 packets) is done."""
+    server, state = server_state
+    victim = await Peer.join("legacy", server.base, server.port)
+    flooder = FlashSocketClient(server.base)
+    await flooder.connect()
+    await flooder.send("1::/f")
+    assert await flooder.recv() == "1::/f"
+    packets = [f"5::/f:{json.dumps({'name': 'flood', 'args': [n]})}" for n in range(FLOOD)]
+    sent = asyncio.ensure_future(flooder.send(*packets))
+    await asyncio.wait_for(state.started.wait(), 10)
+    assert 0 < await victim.ask_count() < FLOOD // 8
+    await sent
+    await asyncio.wait_for(state.done.wait(), 10)
+    assert state.seen == list(range(FLOOD))
+    await flooder.close()
     victim.client.close()
