@@ -144,6 +144,9 @@ def _families(
     overflows, w9 = family(CounterMetricFamily, "tornio_write_buffer_overflows",
                            "Sessions closed for holding more than max_write_buffer bytes their"
                            " client had not taken", ["protocol", "transport"])
+    limited, w10 = family(CounterMetricFamily, "tornio_rate_limited_sockets",
+                         "Sockets disconnected for sending more than max_event_rate events",
+                         ["protocol"])
     forwarded, w5 = family(CounterMetricFamily, "tornio_forwarded_requests",
                            "HTTP requests forwarded over the bus to their session's owner", [])
     bus_counts = {
@@ -178,6 +181,8 @@ def _families(
             add(disconnects, w4, worker, [protocol, reason], count)
         for protocol, transport, count in snap.get("overflows", ()):
             add(overflows, w9, worker, [protocol, transport], count)
+        for protocol, count in sorted(snap.get("rate_limited", {}).items()):
+            add(limited, w10, worker, [protocol], count)
         add(forwarded, w5, worker, [], snap.get("forwarded", 0))
         bus = snap.get("bus", {})
         for key, (metric, with_worker) in bus_counts.items():
@@ -194,7 +199,7 @@ def _families(
         acks.add_metric([worker or ""] if w8 else [], buckets, answered.get("sum", 0.0))
     yield from (sockets, members, rooms)
     yield from (metric for metric, _ in traffic.values())
-    yield from (disconnects, overflows, forwarded)
+    yield from (disconnects, overflows, limited, forwarded)
     yield from (metric for metric, _ in bus_counts.values())
     yield from (bus_ready, round_trip, acks)
     if supervisor is not None:

@@ -170,11 +170,16 @@ class Settings:
     max_rooms_per_socket: int = 10_000
 
     # -- fairness ----------------------------------------------------------------------------
-    #: Events (and messages) one socket may send per second, on average (a token bucket);
-    #: None (the default): no limit. Past it the socket is disconnected, with a log line and
-    #: a metric.
+    #: Packets one socket may send per second, on average (a token bucket, refilled on a
+    #: monotonic clock): events, acks, messages, namespace disconnects (and a 0.9 client's
+    #: heartbeats and namespace connects); None (the default): no limit. The first packet
+    #: past it disconnects the socket (a modern client gets its namespaces' DISCONNECT, a
+    #: 0.9 client ``0::``, then the transport closes), with a WARNING from
+    #: ``tornio.fairness`` and the ``tornio_rate_limited_sockets`` metric. Whatever this
+    #: says, one connection's input is handled in slices (``tornio.core.fairness``).
     max_event_rate: float | None = None
-    #: How many events above ``max_event_rate`` a socket may send in one burst.
+    #: How many packets a socket may send at once before ``max_event_rate`` applies (the
+    #: bucket's size; it starts full).
     max_event_burst: int = 1000
 
     # -- request heads -----------------------------------------------------------------------

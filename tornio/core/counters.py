@@ -15,6 +15,8 @@ one worker.
 - :meth:`Counters.disconnected`: sockets that ended, by protocol and node's disconnect reason,
   and among them the sessions closed for holding more than ``max_write_buffer`` for a client
   that did not take it (:mod:`tornio.protocol.backlog`), by protocol and transport;
+- :meth:`Counters.rate_limited`: sockets disconnected for sending past ``max_event_rate``,
+  by protocol;
 - :meth:`Counters.ack_answered`: how long clients took to answer the server's acks (a
   histogram with fixed buckets).
 """
@@ -57,6 +59,8 @@ class Counters:
         self.disconnects: dict[tuple[str, str], int] = {}
         #: (protocol, transport) → sessions closed for passing ``max_write_buffer``.
         self.overflows: dict[tuple[str, str], int] = {}
+        #: protocol → sockets disconnected for sending past ``max_event_rate``.
+        self.rate_limits: dict[str, int] = {}
         #: Answers per bucket of :data:`ACK_BUCKETS`, the last one for slower answers.
         self.ack_buckets = [0] * (len(ACK_BUCKETS) + 1)
         self.ack_sum = 0.0
@@ -69,6 +73,10 @@ class Counters:
         if overflow is not None:
             key = (protocol, overflow.transport)
             self.overflows[key] = self.overflows.get(key, 0) + 1
+
+    def rate_limited(self, protocol: str) -> None:
+        """A socket was disconnected for sending past its event rate."""
+        self.rate_limits[protocol] = self.rate_limits.get(protocol, 0) + 1
 
     def ack_answered(self, seconds: float) -> None:
         """A client answered one of the server's acks ``seconds`` after it was asked."""
@@ -83,6 +91,7 @@ class Counters:
                             for (protocol, reason), count in sorted(self.disconnects.items())],
             "overflows": [[protocol, transport, count]
                           for (protocol, transport), count in sorted(self.overflows.items())],
+            "rate_limited": dict(self.rate_limits),
             "acks": {"buckets": list(self.ack_buckets), "sum": self.ack_sum},
         }
 

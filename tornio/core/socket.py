@@ -31,8 +31,11 @@ import time
 from collections.abc import Awaitable, Callable, Coroutine, Iterable, Mapping
 from typing import TYPE_CHECKING, Any, Protocol
 
+from tornio.core.acks import PendingAck
 from tornio.core.counters import COUNTERS
 from tornio.core.dispatch import find_namespace
+from tornio.core.fairness import InputBacklog
+from tornio.core.ratelimit import TokenBucket
 from tornio.core.requests import request_environ
 from tornio.core.rooms import refused_names
 from tornio.exceptions import ConnectionRefused, Disconnected, EventRefused, NameTooLong
@@ -177,28 +180,9 @@ class SocketHost(Protocol):
         ...
 
 
-class PendingAck:
-    """A callback waiting for the client's ack of one packet (see
-    :meth:`Socket.register_ack`)."""
-
-    __slots__ = ("endpoint", "on_answer", "on_error", "sent", "timer")
-
-    def __init__(
-        self,
-        endpoint: str,
-        on_answer: Callable[..., Any],
-        on_error: Callable[[Exception], Any] | None,
-        timer: asyncio.TimerHandle | None,
-    ) -> None:
-        self.endpoint = endpoint
-        self.on_answer = on_answer
-        self.on_error = on_error
-        self.timer = timer
-        self.sent = time.monotonic()  # for the ack latency histogram
-
-
-class Socket(abc.ABC):
-    """One connected client, whatever its protocol. See the module docstring."""
+class Socket(InputBacklog, abc.ABC):
+    """One connected client, whatever its protocol. See the module docstring; how its
+    input is sliced and rate-limited: :mod:`tornio.core.fairness`."""
 
     #: Which protocol generation: ``'legacy'`` (0.9) or ``'modern'`` (v5).
     protocol = ""
@@ -240,6 +224,9 @@ class Socket(abc.ABC):
         #: connection, and the namespaces that were recovered (``self.recovered``).
         self.pids: dict[str, str] = {}
         self.recovered: set[str] = set()
+        rate = manager.settings.max_event_rate
+        if rate is not None:
+            self.bucket = TokenBucket(rate, manager.settings.max_event_burst, manager.clock())
 
     def __repr__(self) -> str:
         return f"<{type(self).__name__} {self.sessid} {self.engine.state.value}>"
@@ -306,9 +293,18 @@ class Socket(abc.ABC):
     # -- incoming ----------------------------------------------------------------------------
 
     def handle_packet(self, packet: dict[str, Any]) -> None:
-        """Run one decoded packet (a gevent-socketio packet dict) through the namespaces."""
+        """Run one decoded packet (a gevent-socketio packet dict) through the namespaces:
+        where every packet of a client enters dispatch, so where its event rate is counted."""
         if self.closed:
             return  # a message still in flight when the socket ended must not revive it
+        bucket = self.bucket
+        if bucket is not None and not bucket.take(self.manager.clock()):
+            self.over_rate()
+            return
+        self.dispatch_packet(packet)
+
+    def dispatch_packet(self, packet: dict[str, Any]) -> None:
+        """One packet the client may send: to its namespace."""
         packet_type = packet["type"]
         endpoint = packet["endpoint"]
         if not self.names_fit(packet):
@@ -549,7 +545,7 @@ class Socket(abc.ABC):
         if inspect.isawaitable(result):
             coro = self._finish_async(packet, result)
             if tracked:
-                namespace._run_coroutine(coro)
+                self.handler_started(namespace._run_coroutine(coro))
             else:
                 self.manager.run_in_background(coro)
         elif packet.get("ack") == "data" and "id" in packet:

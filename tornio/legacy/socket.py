@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any, cast
 
 from tornio.core.requests import kept_request
@@ -84,12 +85,20 @@ class LegacySocket(Socket):
 
     def receive_payload(self, data: str) -> None:
         """A polling POST body: one packet, or several framed."""
+        self.receive_packets(self.split_payload(data))
+
+    def split_payload(self, data: str) -> list[str]:
+        """The packets of a payload (one packet, or several framed); none, and the client
+        told, if it does not split."""
         try:
-            packets = legacy.decode_payload(data)
+            return legacy.decode_payload(data)
         except InvalidPayload as exc:
             self.engine.received(self.manager.clock())
             self.error("invalid_packet", f"could not split the payload: {exc}")
-            return
+            return []
+
+    def receive_packets(self, packets: Sequence[str]) -> None:
+        """Encoded packets from the client, in order (until the socket closes)."""
         for packet in packets:
             if self.closed:
                 break
@@ -109,7 +118,7 @@ class LegacySocket(Socket):
             return
         self.handle_packet(cast("dict[str, Any]", packet))
 
-    def handle_packet(self, packet: dict[str, Any]) -> None:
+    def dispatch_packet(self, packet: dict[str, Any]) -> None:
         packet_type = packet["type"]
         endpoint = packet["endpoint"]
         if packet_type in ("heartbeat", "noop") or self.closed:
@@ -122,7 +131,7 @@ class LegacySocket(Socket):
             self.send_packet({"type": "ack", "ackId": packet["id"], "endpoint": endpoint})
         if packet_type == "connect" and endpoint == "":
             return  # the global namespace connects with the transport
-        super().handle_packet(packet)
+        super().dispatch_packet(packet)
 
     def disconnect(self, silent: bool = False) -> None:
         if self.closed:

@@ -21,6 +21,7 @@ from tornado.routing import PathMatches
 from tornado.web import RequestHandler, stream_request_body
 
 from tornio.core.counters import MODERN
+from tornio.core.fairness import SLICE
 from tornio.exceptions import InvalidPacket, InvalidPayload
 from tornio.modern.session import EngineSession, EngineSettings, Frame, TransportError
 from tornio.protocol import engineio
@@ -355,17 +356,22 @@ class EnginePollingHandler(EngineRequestMixin, RequestHandler):
 
     # -- POST ---------------------------------------------------------------------------------
 
-    def post(self) -> None:
+    def post(self) -> Awaitable[None] | None:
         try:
             version, socket = self.verify(upgrade=False)
         except EngineError as exc:
             self.fail(exc.code)
-            return
+            return None
+        if socket.slicing:  # a POST while the last one's packets are still handled
+            log.info("closing engine session %s: overlapping POST", socket.engine.sid)
+            self.fail(3)
+            socket.engine.close("overlap from client", notify_client=True)
+            return None
         if self._too_large:
             self.set_status(413)
             self.finish()
             socket.engine.close("payload too large", notify_client=True)
-            return
+            return None
         body = b"".join(self._chunks)
         content_type = self.request.headers.get("Content-Type", "")
         binary = content_type.startswith("application/octet-stream")
@@ -383,14 +389,25 @@ class EnginePollingHandler(EngineRequestMixin, RequestHandler):
             self.set_status(400)
             self.finish()
             socket.engine.close("parse error", notify_client=True)
-            return
+            return None
         self.set_header("Content-Type", "text/html")
-        self.finish("ok")
         MODERN.messages_in += len(packets)
         MODERN.bytes_in += len(body)
         messages = socket.engine.receive(packets, self.host.clock())
+        if len(messages) > SLICE or socket.behind:
+            return self._receive_in_slices(socket, messages)
+        self.finish("ok")
         if messages:
             socket.receive_messages(messages)
+        self.host.touch(socket)
+        return None
+
+    async def _receive_in_slices(self, socket: Any, messages: list[str | bytes]) -> None:
+        """Many packets (or the socket's handlers behind): handled in slices, the loop free
+        between them; the POST is answered once they are (the client sends no other
+        meanwhile)."""
+        await socket.in_slices(messages, socket.receive_messages)
+        self.finish("ok")
         self.host.touch(socket)
 
     def put(self) -> None:
@@ -470,6 +487,7 @@ class EngineWebSocket(WebSocketConnection):
             socket.engine.send_many(open_frames(host, socket, []))
             socket.opened()
         self.attached = True
+        socket.set_input_gate(self)  # its handlers behind: this stops reading
         host.touch(socket)
 
     def on_message(self, message: str | bytes) -> None:
@@ -497,6 +515,7 @@ class EngineWebSocket(WebSocketConnection):
         socket = self.socket
         if socket is not None and self.attached:
             self.attached = False
+            socket.drop_input_gate(self)
             socket.engine.detach(self, self.host.clock())
             if not socket.engine.closed:
                 self.host.touch(socket)

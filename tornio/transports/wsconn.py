@@ -27,6 +27,7 @@ from tornado.web import RequestHandler
 
 from tornio.bus.relay import take_socket
 from tornio.core.counters import Traffic
+from tornio.core.fairness import SLICE
 from tornio.protocol import websocket as ws
 from tornio.protocol.permessage_deflate import (
     Agreement,
@@ -76,6 +77,12 @@ class WebSocketConnection(BufferedReads):
         #: Messages written while writes are held (:meth:`hold_writes`), else None.
         self._held: list[str | bytes] | None = None
         self._hold_timer: asyncio.TimerHandle | None = None
+        # Reading in slices (tornio.core.fairness): the frames of a read not handled yet,
+        # from _next on; the holds on the input (hold_input); reading is paused.
+        self._backlog: list[tuple[int, Any]] | None = None
+        self._next = 0
+        self._holds = 0
+        self._paused = False
 
     # -- the application's side ------------------------------------------------------------
 
@@ -176,15 +183,72 @@ class WebSocketConnection(BufferedReads):
             self.data_received(leftover)
 
     def data_received(self, data: bytes) -> None:
-        traffic = self.traffic
-        traffic.bytes_in += len(data)
+        self.traffic.bytes_in += len(data)
         try:
             events = self.decoder.feed(data)
         except ws.ProtocolError as exc:
             log.info("websocket protocol error (closing with %d): %s", exc.code, exc)
             self._fail(exc.code, str(exc))
             return
-        for opcode, payload in events:
+        if not events:
+            return
+        if self._backlog is not None:  # (a transport that read on while paused: keep order)
+            self._backlog = [*self._backlog[self._next :], *events]
+            self._next = 0
+            return
+        self._deliver(events, 0)
+
+    # -- reading in slices (tornio.core.fairness) -------------------------------------------
+
+    def hold_input(self) -> None:
+        """Handle no more frames, and read none, until :meth:`release_input` (holds nest):
+        the socket's handlers are behind, or a payload of many packets is being handled."""
+        self._holds += 1
+        self._pause_reading()
+
+    def release_input(self) -> None:
+        """Undo one :meth:`hold_input`; after the last, the frames go on, in a later turn."""
+        self._holds -= 1
+        if self._holds == 0 and self.wire is not None:
+            if self._backlog is not None:
+                asyncio.get_running_loop().call_soon(self._go_on)
+            else:
+                self._resume_reading()
+
+    def _pause_reading(self) -> None:
+        if not self._paused and self.wire is not None:
+            self._paused = True
+            self.wire.pause_reading()
+
+    def _resume_reading(self) -> None:
+        if self._paused and not self._ended:
+            self._paused = False
+            self.wire.resume_reading()
+
+    def _go_on(self) -> None:
+        """The loop had its turn: the next slice of the frames read."""
+        events = self._backlog
+        if events is None or self._holds or self._ended:
+            return
+        self._backlog = None
+        self._deliver(events, self._next)
+
+    def _deliver(self, events: list[tuple[int, Any]], index: int) -> None:
+        """Handle frames from ``events[index]`` on, at most SLICE of them: the rest waits,
+        with reading paused, for the loop's next turn (or the last hold's release)."""
+        traffic = self.traffic
+        budget = SLICE
+        count = len(events)
+        while index < count:
+            if self._holds or not budget:
+                self._backlog, self._next = events, index
+                self._pause_reading()
+                if not self._holds:
+                    asyncio.get_running_loop().call_soon(self._go_on)
+                return
+            budget -= 1
+            opcode, payload = events[index]
+            index += 1
             if opcode <= ws.BINARY:
                 if not self.closing:
                     traffic.messages_in += 1
@@ -196,8 +260,10 @@ class WebSocketConnection(BufferedReads):
                 if not self.closing:
                     self.wire.write(ws.encode_frame(payload, ws.PONG))
             elif opcode == ws.CLOSE:
-                self._close_received(payload)  # type: ignore[arg-type]
+                self._close_received(payload)
                 return
+        if self._paused and not self._holds:
+            self._resume_reading()
 
     def _inflate(self, opcode: int, payload: str | bytes) -> bool:
         """Deliver a compressed message; False (and the connection failed) if it is bad."""
@@ -228,6 +294,7 @@ class WebSocketConnection(BufferedReads):
             self._hold_timer.cancel()
             self._hold_timer = None
         self._held = None
+        self._backlog = None
         self.closing = True
         if not self._ended:
             self._ended = True
@@ -261,7 +328,15 @@ class StreamTransport:
     def __init__(self, stream: IOStream, protocol: WebSocketConnection) -> None:
         self.stream = stream
         self.protocol = protocol
+        self._reading = asyncio.Event()
+        self._reading.set()
         stream.set_close_callback(self._closed)
+
+    def pause_reading(self) -> None:
+        self._reading.clear()
+
+    def resume_reading(self) -> None:
+        self._reading.set()
 
     def write(self, data: bytes) -> None:
         if not self.stream.closed():
@@ -286,12 +361,15 @@ class StreamTransport:
     async def read_loop(self) -> None:
         try:
             while True:
+                if not self._reading.is_set():
+                    await self._reading.wait()
                 data = await self.stream.read_bytes(65536, partial=True)
                 self.protocol.data_received(data)
         except StreamClosedError:
             pass
 
     def _closed(self) -> None:
+        self._reading.set()  # the read loop ends on the closed stream
         self.protocol.connection_lost(None)
 
 

@@ -215,13 +215,16 @@ class HixieConnection:
                 log.info("bad flashsocket frame on %s: %s", socket.sessid, exc)
                 return
             LEGACY.messages_in += len(messages)
+            packets: list[str] = []
             for message in messages:
-                if socket.closed:
-                    return
                 if message.startswith("\ufffd"):
-                    socket.receive_payload(message)
+                    packets.extend(socket.split_payload(message))
                 else:
-                    socket.receive_packet(message)
+                    packets.append(message)
+            # In slices, the loop free between them; nothing is read meanwhile.
+            await socket.in_slices(packets, socket.receive_packets)
+            if socket.closed:
+                return
             if parser.closed:
                 return
 

@@ -9,11 +9,13 @@ packets are processed. Subclasses add the ``get`` that carries packets out and m
 from __future__ import annotations
 
 import logging
+from collections.abc import Awaitable
 from typing import TYPE_CHECKING
 
 from tornado.web import RequestHandler, stream_request_body
 
 from tornio.core.counters import LEGACY
+from tornio.core.fairness import SLICE
 from tornio.legacy.transports.base import UNKNOWN_SID, TransportMixin
 
 if TYPE_CHECKING:
@@ -66,28 +68,43 @@ class PacketPostHandler(TransportMixin, RequestHandler):
             return
         self._chunks.append(chunk)
 
-    def post(self, sid: str) -> None:
+    def post(self, sid: str) -> Awaitable[None] | None:
         if self._finished:
-            return
+            return None
         self.allow_cors()
         self.set_header("X-XSS-Protection", "0")
         socket = self.manager.get(sid)
         if socket is None:
             self.set_header("Content-Type", "text/plain; charset=UTF-8")
             self.finish(UNKNOWN_SID)
-            return
+            return None
+        if socket.slicing:  # the last POST's packets are still being handled
+            self.refuse(400, "a POST overlaps the last one")
+            return None
         body = b"".join(self._chunks)
         self._chunks = []
         try:
             payload = self.read_payload(body)
         except ValueError as exc:
             self.refuse(400, f"bad request body: {exc}")
-            return
+            return None
         self.set_header("Content-Type", "text/plain; charset=UTF-8")
-        self.finish("1")
         LEGACY.bytes_in += len(body)
         LEGACY.messages_in += payload.count("\ufffd") // 2 if payload.startswith("\ufffd") else 1
-        socket.receive_payload(payload)
+        packets = socket.split_payload(payload)
+        if len(packets) > SLICE or socket.behind:
+            return self._receive_in_slices(socket, packets)
+        self.finish("1")
+        socket.receive_packets(packets)
+        if socket.connected:
+            self.manager.touch(socket)
+        return None
+
+    async def _receive_in_slices(self, socket: LegacySocket, packets: list[str]) -> None:
+        """Many packets (or the socket's handlers behind): handled in slices, the loop free
+        between them; answered once they are (the client posts nothing else meanwhile)."""
+        await socket.in_slices(packets, socket.receive_packets)
+        self.finish("1")
         if socket.connected:
             self.manager.touch(socket)
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from tornio.core.counters import LEGACY
+from tornio.core.fairness import SLICE
 from tornio.legacy.transports.base import UNKNOWN_SID, TransportMixin
 from tornio.transports.origins import check_request
 from tornio.transports.wsconn import UpgradeHandler, WebSocketConnection
@@ -56,6 +57,7 @@ class LegacyWebSocket(WebSocketConnection):
             return
         self.attached = True
         socket.attach(self, request)
+        socket.set_input_gate(self)  # its handlers behind: this stops reading
 
     def on_message(self, message: str | bytes) -> None:
         socket = self.socket
@@ -63,15 +65,29 @@ class LegacyWebSocket(WebSocketConnection):
             return
         if isinstance(message, bytes):
             message = message.decode("utf-8", "replace")
-        if message.startswith("\ufffd"):
-            socket.receive_payload(message)
-        else:
+        if not message.startswith("\ufffd"):
             socket.receive_packet(message)
+            return
+        packets = socket.split_payload(message)
+        if len(packets) <= SLICE:
+            socket.receive_packets(packets)
+            return
+        # A payload of many packets in one frame: handled in slices, the frames after it
+        # waiting (and none read) until it is done.
+        self.hold_input()
+        socket.manager.run_in_background(self._receive_in_slices(socket, packets))
+
+    async def _receive_in_slices(self, socket: LegacySocket, packets: list[str]) -> None:
+        try:
+            await socket.in_slices(packets, socket.receive_packets)
+        finally:
+            self.release_input()
 
     def on_close(self) -> None:
         socket = self.socket
         if socket is not None and self.attached:
             self.attached = False
+            socket.drop_input_gate(self)
             socket.detach(self)
 
 
