@@ -50,6 +50,7 @@ from tornio.transports.fastrequest import (
     FastRequest,
     ResponseHeaders,
     date_header,
+    head_end,
     header_name,
     new_headers,
     peer_client,
@@ -93,19 +94,6 @@ REPRESENTATION_HEADERS = ("Content-Encoding", "Content-Language", "Content-Type"
 #: they are), up to a bound: an Origin echoed in CORS headers is the client's choice.
 _ACCEPTED_VALUES: dict[str, None] = {}
 MAX_ACCEPTED_VALUES = 1024
-
-def head_end(buffer: bytearray) -> int:
-    """Where the head of the request at the start of ``buffer`` ends: after its first blank
-    line (what ``\\r?\\n\\r?\\n`` finds first); 0 if there is none yet, -1 if it is not
-    ``CRLF CRLF`` (a bare LF). Two ``find`` calls: a regex search costs a few times more."""
-    crlf = buffer.find(b"\n\r\n")
-    bare = buffer.find(b"\n\n", 0, crlf if crlf >= 0 else len(buffer))
-    if bare >= 0:
-        return -1
-    if crlf < 0:
-        return 0
-    return crlf + 3 if crlf > 0 and buffer[crlf - 1] == 13 else -1
-
 
 def _no_loop(*args: Any) -> asyncio.Handle:
     raise RuntimeError("the connection is not made yet")

@@ -22,6 +22,7 @@ __all__ = [
     "RequestHeaders",
     "ResponseHeaders",
     "date_header",
+    "head_end",
     "header_name",
     "new_headers",
     "parse_query",
@@ -197,3 +198,16 @@ def xheaders_client(address: tuple[Any, ...], headers: HTTPHeaders) -> tuple[str
         if proto in ("http", "https"):
             protocol = proto
     return ip, protocol
+
+
+def head_end(buffer: bytearray) -> int:
+    """Where the head of the request at the start of ``buffer`` ends: after its first blank
+    line (what ``\\r?\\n\\r?\\n`` finds first); 0 if there is none yet, -1 if it is not
+    ``CRLF CRLF`` (a bare LF). Two ``find`` calls: a regex search costs a few times more."""
+    crlf = buffer.find(b"\n\r\n")
+    bare = buffer.find(b"\n\n", 0, crlf if crlf >= 0 else len(buffer))
+    if bare >= 0:
+        return -1
+    if crlf < 0:
+        return 0
+    return crlf + 3 if crlf > 0 and buffer[crlf - 1] == 13 else -1
