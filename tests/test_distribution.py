@@ -284,7 +284,7 @@ async def test_the_speed_extra_serves_on_uvloop_and_httptools(
     assert all("--loop uvloop --http=fast" in line for line in wheel_workers(hello))
     log = hello.log_text()
     assert re.search(r"event loop\W+uvloop", log), log
-    assert re.search(r"HTTP path\W+fast", log), log  # the httptools parser (tornio.fastpath)
+    assert re.search(r"HTTP: fast \(httptools\)", log), log  # tornio.fastpath
     assert speed.seconds < 60, f"venv and install took {speed.seconds:.1f} s"
 
 

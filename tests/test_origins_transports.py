@@ -17,6 +17,7 @@ from tests.support.raw_websocket import EIO_WS, RawWebSocket
 from tests.support.stream_clients import open_raw_get
 from tests.test_transports_flashsocket import hixie_headers, raw_request
 from tornio import BaseNamespace
+from tornio.transports import origins
 
 EVIL = "http://evil.example"
 ACAO = "access-control-allow-origin"
@@ -28,6 +29,13 @@ class Quiet(BaseNamespace):
 
 
 NAMESPACES = {"": Quiet, "/test": Quiet}
+
+
+@pytest.fixture(autouse=True)
+def fresh_refusal_log(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Each test logs its refusals afresh: the process-wide log takes 20 lines a minute, which
+    the tests before this one (in the same minute) may have used up."""
+    monkeypatch.setattr(origins, "refusals", origins.RefusalLog())
 
 
 @pytest.fixture
