@@ -385,6 +385,12 @@ async def test_gevent_socketio_server_keywords_are_accepted(
         _sid, heartbeat, close, _ = await handshake(base, "sio")
         assert (heartbeat, close) == ("30", "40")
         assert server.router.settings.heartbeat_interval == 7
+        client = await LegacyClient(base, "websocket", resource="sio").connect()
+        try:
+            await join_chat(client)  # namespaces given: no view, gevent-socketio's JSON still
+            assert await ack_of(client, "/chat", "price") == [1.5]
+        finally:
+            await client.close()
         assert server.policy is not None
         assert await asyncio.to_thread(server.policy.wait_ready)
         assert await ask(policy_port) == ANY
