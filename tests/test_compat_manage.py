@@ -268,6 +268,14 @@ def test_a_virtual_socket_is_made_as_gevent_socketio_made_one() -> None:
     assert socket.connected and socket.hits == 1
     with pytest.raises(ValueError, match="does not start with '/'"):
         socket._set_namespaces({"chat": Global})
+    reported: list[tuple[Any, ...]] = []
+    socket._set_error_handler(lambda *args: reported.append(args))
+    socket.error("no_such_method", "not found", endpoint="/chat", msg_id=3)
+    assert reported == [(socket, "no_such_method", "not found", "/chat", 3, False)]
+    socket._set_json_dumps(lambda value: '"written"')
+    socket._set_json_loads(lambda text: "read")
+    assert legacy.encode_packet({"type": "json", "data": 1}, socket.json_codec) == '4:::"written"'
+    assert legacy.decode_packet("4:::1", socket.json_codec)["data"] == "read"
     with pytest.raises(RuntimeError, match=r"needs environ\['socketio'\]"):
         socketio_manage({}, {"": Global})
 
