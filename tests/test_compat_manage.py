@@ -365,3 +365,17 @@ def test_the_packet_module_speaks_gevent_socketios_dicts() -> None:
         "type": "json", "endpoint": "", "data": "read",
     }
     assert packet.MSG_TYPES["event"] == 5 and packet.REASONS_VALUES[2] == "unauthorized"
+
+
+def test_serve_builds_the_server_gevent_socketio_built(monkeypatch: pytest.MonkeyPatch) -> None:
+    built: list[SocketIOServer] = []
+    monkeypatch.setattr(SocketIOServer, "serve_forever", lambda self: built.append(self))
+    tornio.server.serve(App(), host="127.0.0.1", port="0", transports="websocket, xhr-polling",
+                        policy_server="true", policy_listener_port="10999", _quiet=True)
+    [server] = built
+    settings = server.router.settings
+    assert server.listener == ("127.0.0.1", 0) and server.policy_server
+    assert tuple(settings.transports) == ("websocket", "xhr-polling")
+    assert (server.policy_host, settings.policy_port) == ("127.0.0.1", 10999)
+    assert server.router.wsgi_manage  # an application, no namespaces: its view gives them
+    assert tornio.server.serve_paste(App(), {}, port=0, _quiet=True) == 0
