@@ -66,6 +66,8 @@ def _describe(cls: type, method_name: str) -> tuple[bool, bool]:
             info = (False, False)
         else:
             info = _describe_function(func)
+            if info[0] and getattr(cls, "self_named_handlers", False):
+                info = (_first_parameter(func) == "self", info[1])
         _signature_cache[key] = info
     return info
 
@@ -83,6 +85,18 @@ def _describe_function(func: Callable[..., Any]) -> tuple[bool, bool]:
         params[0].VAR_POSITIONAL,
     )
     return has_self, len(positional) == 2 and positional[1].name == "packet"
+
+
+def _first_parameter(func: Callable[..., Any]) -> str | None:
+    """The name of a function's first positional parameter (None: it has none)."""
+    try:
+        params = list(inspect.signature(func).parameters.values())
+    except (TypeError, ValueError):
+        return None
+    if not params or params[0].kind not in (params[0].POSITIONAL_ONLY,
+                                            params[0].POSITIONAL_OR_KEYWORD):
+        return None
+    return params[0].name
 
 
 _function_cache: dict[Callable[..., Any], tuple[bool, bool]] = {}
@@ -167,6 +181,10 @@ class BaseNamespace:
     """
 
     socket: Socket
+    #: gevent-socketio's rule: an ``on_*`` or ``recv_*`` method whose first parameter is not
+    #: named ``self`` answers ``invalid_method_args`` (``tornio.namespace.BaseNamespace``
+    #: sets it). Off here: any first positional parameter (or ``*args``) takes the instance.
+    self_named_handlers: bool = False
     # What one instance registered (``self.on``, ``self.use_packets``), once it does.
     _handlers: dict[str, Callable[..., Any]] | None = None
     _packet_filters: list[Callable[..., Any]] | None = None
