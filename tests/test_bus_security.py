@@ -26,7 +26,8 @@ import pytest
 import zmq
 from zmq.utils.monitor import recv_monitor_message
 
-from tests.support.multihost import ROOT, free_port_pair
+from tests.support.multihost import ROOT
+from tests.support.ports import free_port_pair
 from tornio import Emitter
 from tornio.bus import ids, security
 from tornio.bus.base import Message

@@ -28,7 +28,7 @@ import pytest
 import zmq
 import zmq.asyncio
 
-from tests.support.multihost import free_port_pair
+from tests.support.ports import free_port_pair
 from tornio.bus import ids
 from tornio.bus.base import Message
 from tornio.bus.broker import Broker, broker_addresses

@@ -23,6 +23,7 @@ from tornado.netutil import bind_sockets
 
 from tests.apps.echo import EchoNamespace
 from tests.support.legacy_client import LegacyClient, fetch, handshake
+from tests.support.ports import free_port
 from tornio import Router, SocketIOServer
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -118,11 +119,6 @@ async def test_socketio_server_rejects_what_it_cannot_serve() -> None:
 
 # -- processes --------------------------------------------------------------------------------
 
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def wait_for_port(port: int, process: subprocess.Popen[bytes], timeout: float = 15) -> None:

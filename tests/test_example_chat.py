@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import importlib.util
 import signal
-import socket
 import subprocess
 import urllib.error
 import urllib.request
@@ -18,6 +17,7 @@ import tornado.web
 from playwright.sync_api import BrowserContext, Page, expect
 
 from tests.support import LiveServer, wait_for
+from tests.support.ports import free_port
 from tests.support.serve_cluster import tornio_command
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -27,11 +27,6 @@ VENDOR = {
     "jquery.js": EXAMPLE / "node_modules" / "jquery" / "dist" / "jquery.min.js",
 }
 
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 class ChatProcess:

@@ -24,8 +24,9 @@ from prometheus_client.parser import text_string_to_metric_families
 from tornado.httpclient import AsyncHTTPClient, HTTPClientError
 
 from tests.support.legacy_client import LegacyClient
+from tests.support.ports import free_port
 from tests.support.raw_websocket import RawWebSocket, client_frame
-from tests.support.serve_cluster import ClusterProcess, free_port, worker_of
+from tests.support.serve_cluster import ClusterProcess, worker_of
 from tornio.protocol import websocket as ws
 
 TIMEOUT = 15

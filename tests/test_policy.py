@@ -18,6 +18,7 @@ from typing import Any
 import pytest
 
 from tests.support.legacy_client import fetch
+from tests.support.ports import free_port
 from tornio import SocketIOServer
 from tornio.policy import (
     EXIT_PORT_UNAVAILABLE,
@@ -35,11 +36,6 @@ ANY = (
     b'<allow-access-from domain="*" to-ports="*"/></cross-domain-policy>\0'
 )
 
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 async def ask(port: int, data: bytes = REQUEST, timeout: float = 5.0) -> bytes:
