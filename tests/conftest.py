@@ -20,6 +20,7 @@ from playwright.sync_api import Browser, BrowserContext, Playwright, expect, syn
 from tornado.httputil import HTTPServerConnectionDelegate
 
 from tests.support import LiveServer
+from tests.support.zmq_nodes import broker, nodes  # noqa: F401  (fixtures: a broker, ZmqBus nodes)
 
 # A page waits for a server that shares two cores with the browser and the test: assertions
 # get 15 s rather than Playwright's 5 (they still return as soon as they hold).

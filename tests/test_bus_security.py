@@ -28,6 +28,7 @@ from zmq.utils.monitor import recv_monitor_message
 
 from tests.support.multihost import ROOT
 from tests.support.ports import free_port_pair
+from tests.support.zmq_nodes import FAST, RecordingNode
 from tornio import Emitter
 from tornio.bus import ids, security
 from tornio.bus.base import Message
@@ -37,31 +38,6 @@ from tornio.bus.security import CurveClient, CurveError, CurveServer
 from tornio.bus.zmq import ZmqBus
 
 pytestmark = pytest.mark.timeout(60)
-
-FAST: dict[str, Any] = {"heartbeat_interval": 0.05, "node_timeout": 0.5}
-
-
-class RecordingNode:
-    def __init__(self, node_id: str) -> None:
-        self.node_id = node_id
-        self.delivered: list[Message] = []
-        self.changed = asyncio.Event()
-
-    def deliver(self, message: Message) -> None:
-        self.delivered.append(message)
-        self.changed.set()
-
-    def events(self) -> list[str]:
-        return [m["data"].get("event", "") for m in self.delivered]
-
-    async def wait_for_event(self, event: str, timeout: float = 3.0) -> None:
-        async def scan() -> None:
-            while event not in self.events():
-                self.changed.clear()
-                await self.changed.wait()
-
-        await asyncio.wait_for(scan(), timeout)
-
 
 def emit(event: str, nsp: str = "/s") -> Message:
     data: dict[str, Any] = {"event": event, "args": [], "rooms": [], "skip": [], "to": None}
