@@ -13,7 +13,7 @@ from typing import Any
 
 import pytest
 
-from tests.test_namespace import Client
+from tests.support.memory_client import Client
 from tornio import BaseNamespace, RoomsMixin
 from tornio.core.socket import DISCONNECT_REASONS
 from tornio.legacy.socket import LegacySocket

@@ -18,7 +18,7 @@ import socketio  # type: ignore[import-untyped]
 from tests.apps.dispatch import Trail, middleware_namespaces
 from tests.support.inloop import InLoopServer
 from tests.support.lifecycle_driver import LifecycleDriver
-from tests.test_namespace import Client
+from tests.support.memory_client import Client
 from tornio import BaseNamespace, ConnectionRefused, EventRefused, Settings
 from tornio.manager import SocketManager
 
