@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import tempfile
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -151,3 +152,12 @@ def live_server() -> Iterator[Callable[..., LiveServer]]:
     yield make
     for server in reversed(servers):
         server.stop()
+
+
+@pytest.fixture
+def workdir() -> Iterator[Path]:
+    """A directory for a ``tornio serve``'s stats file, sockets and log. Not pytest's
+    tmp_path: other pytest sessions on the machine prune old tmp_path trees, maybe while this
+    one runs (and a unix socket's path must stay short)."""
+    with tempfile.TemporaryDirectory(prefix="tornio-test-") as path:
+        yield Path(path)

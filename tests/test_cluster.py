@@ -26,7 +26,6 @@ import os
 import random
 import re
 import signal
-import tempfile
 import time
 from collections import Counter
 from collections.abc import Callable, Iterator
@@ -61,14 +60,6 @@ HTTP_TIMEOUT = aiohttp.ClientTimeout(total=30)
 #: Lines of the serve log that mean a client was told its session is unknown, or a request
 #: failed: 4xx/5xx answers to Socket.IO requests.
 FAILED_REQUEST = re.compile(r" (4\d\d|5\d\d) (GET|POST) /socket\.io/")
-
-
-@pytest.fixture
-def workdir() -> Iterator[Path]:
-    """A directory for the stats file and the serve log. Not pytest's tmp_path: other
-    pytest sessions on the machine prune old tmp_path trees, maybe while this one runs."""
-    with tempfile.TemporaryDirectory(prefix="tornio-cluster-test-") as path:
-        yield Path(path)
 
 
 def serve(target: str, workdir: Path, cwd: Path = ROOT) -> Iterator[ClusterProcess]:

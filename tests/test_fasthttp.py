@@ -16,14 +16,10 @@ import tornado.web
 from tornado.httpserver import HTTPServer
 from tornado.netutil import bind_sockets
 
-from tornio import BaseNamespace, Router, fastpath
+from tests.support.raw_http import EIO_OPEN, EchoNamespace, Raw, get, open_session, post
+from tornio import Router, fastpath
 from tornio.fastpath import fast_server, resolve_mode
 from tornio.transports.fasthttp import FastHTTPServer
-
-
-class EchoNamespace(BaseNamespace):
-    def on_echo(self, *args: Any) -> None:
-        self.emit("echo", *args)
 
 
 class Hello(tornado.web.RequestHandler):
@@ -64,62 +60,6 @@ async def servers() -> AsyncIterator[Servers]:
     srv = Servers()
     yield srv
     await srv.stop()
-
-
-class Raw:
-    """A raw HTTP/1.1 connection that reads whole responses (Content-Length framed)."""
-
-    def __init__(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        self.reader, self.writer = reader, writer
-
-    @classmethod
-    async def open(cls, port: int) -> Raw:
-        return cls(*await asyncio.open_connection("127.0.0.1", port))
-
-    def send(self, data: bytes) -> None:
-        self.writer.write(data)
-
-    async def response(self) -> tuple[int, dict[str, str], bytes]:
-        head = await asyncio.wait_for(self.reader.readuntil(b"\r\n\r\n"), 10)
-        lines = head.decode("latin-1").split("\r\n")
-        status = int(lines[0].split(" ")[1])
-        headers = {}
-        for line in lines[1:]:
-            if line:
-                name, _, value = line.partition(": ")
-                headers[name.lower()] = value
-        body = b""
-        if "content-length" in headers:
-            body = await self.reader.readexactly(int(headers["content-length"]))
-        return status, headers, body
-
-    async def closed(self) -> bool:
-        return await asyncio.wait_for(self.reader.read(), 10) == b""
-
-    def close(self) -> None:
-        self.writer.close()
-
-
-def get(target: str, *headers: str) -> bytes:
-    lines = [f"GET {target} HTTP/1.1", "Host: test", *headers, "", ""]
-    return "\r\n".join(lines).encode()
-
-
-def post(target: str, body: bytes, *headers: str) -> bytes:
-    lines = [f"POST {target} HTTP/1.1", "Host: test", f"Content-Length: {len(body)}", *headers]
-    return ("\r\n".join(lines) + "\r\n\r\n").encode() + body
-
-
-EIO_OPEN = "/socket.io/?EIO=4&transport=polling"
-
-
-async def open_session(raw: Raw) -> str:
-    raw.send(get(EIO_OPEN))
-    status, _, body = await raw.response()
-    assert status == 200
-    sid = re.search(rb'"sid":"([^"]+)"', body)
-    assert sid is not None
-    return sid.group(1).decode()
 
 
 @pytest.mark.asyncio

@@ -16,8 +16,8 @@ from tornado.httputil import HTTPHeaders, RequestStartLine
 from tornado.simple_httpclient import HTTPStreamClosedError
 from tornado.websocket import WebSocketClientConnection, websocket_connect
 
+from tests.support.forwarding_nodes import DirectForwarder, Node
 from tests.support.legacy_client import fetch, handshake
-from tests.test_forwarding import DirectForwarder, Node
 from tornio.bus import InProcessBus, forwarding, relay
 from workers import loops
 

@@ -16,6 +16,7 @@ from tornado.websocket import websocket_connect
 
 from tests.support.inloop import InLoopServer
 from tests.support.legacy_client import CLOSED, LegacyClient, fetch, handshake
+from tests.support.raw_flashsocket import hixie_headers, raw_request
 from tests.support.stream_clients import FlashSocketClient
 from tornio import BaseNamespace
 from tornio.legacy.transports import flashsocket
@@ -53,26 +54,6 @@ async def server() -> Any:
     srv = await InLoopServer.start(NAMESPACES)
     yield srv
     await srv.stop()
-
-
-async def raw_request(
-    srv: InLoopServer, sid: str, headers: dict[str, str], key3: bytes = b""
-) -> tuple[asyncio.StreamReader, asyncio.StreamWriter]:
-    reader, writer = await asyncio.open_connection("127.0.0.1", srv.port)
-    lines = [f"GET /socket.io/1/flashsocket/{sid} HTTP/1.1", f"Host: 127.0.0.1:{srv.port}"]
-    lines += [f"{k}: {v}" for k, v in headers.items()]
-    writer.write(("\r\n".join(lines) + "\r\n\r\n").encode() + key3)
-    return reader, writer
-
-
-def hixie_headers(origin: str) -> dict[str, str]:
-    return {
-        "Upgrade": "WebSocket",
-        "Connection": "Upgrade",
-        "Origin": origin,
-        "Sec-WebSocket-Key1": "4 @1  46546xW%0l 1 5",
-        "Sec-WebSocket-Key2": "12998 5 Y3 1  .P00",
-    }
 
 
 async def gone(srv: InLoopServer, sid: str) -> bool:
