@@ -17,6 +17,7 @@ from tornado.httpserver import HTTPServer
 from tornado.netutil import bind_sockets
 
 from tests.support.raw_http import EIO_OPEN, EchoNamespace, Raw, get, open_session, post
+from tests.support.waiting import eventually
 from tornio import Router, fastpath
 from tornio.fastpath import fast_server, resolve_mode
 from tornio.transports.fasthttp import FastHTTPServer
@@ -188,15 +189,10 @@ async def test_a_client_that_leaves_during_a_held_poll_is_noticed(servers: Serve
     raw = await Raw.open(servers.port)
     sid = await open_session(raw)
     raw.send(get(f"{EIO_OPEN}&sid={sid}"))
-    await asyncio.sleep(0.05)
     socket = servers.router.manager.get_engine(sid)
-    assert socket.engine.sink is not None
+    await eventually(lambda: socket.engine.sink is not None, message="the poll held")
     raw.writer.transport.abort()
-    for _ in range(200):
-        if socket.engine.sink is None:
-            break
-        await asyncio.sleep(0.01)
-    assert socket.engine.sink is None
+    await eventually(lambda: socket.engine.sink is None, message="the held poll given up")
 
 
 @pytest.mark.parametrize(
@@ -346,11 +342,7 @@ async def test_a_cancelled_poll_is_seen_before_a_request_that_came_with_it(
     sid = await open_session(other)
     held.send(get(f"{EIO_OPEN}&sid={sid}"))
     socket = servers.router.manager.get_engine(sid)
-    for _ in range(200):
-        if socket.engine.sink is not None:
-            break
-        await asyncio.sleep(0.005)
-    assert socket.engine.sink is not None
+    await eventually(lambda: socket.engine.sink is not None, message="the poll held")
     other.send(get(f"{EIO_OPEN}&sid={sid}"))  # ready before the close, in the same turn
     held.writer.get_extra_info("socket").shutdown(SHUT_RDWR)  # the FIN goes now
     held.close()
@@ -382,11 +374,8 @@ async def test_a_hand_off_waits_until_the_answers_before_it_are_sent(servers: Se
     raw.send(post(f"{EIO_OPEN}&sid={sid}", f'42["echo","{big}"]'.encode()))
     assert (await raw.response())[2] == b"ok"
     raw.send(get(f"{EIO_OPEN}&sid={sid}") + get("/hello"))  # not read for now
-    for _ in range(200):
-        if connection.handed_off:
-            break
-        await asyncio.sleep(0.005)
-    assert connection.handed_off and connection.transport.get_write_buffer_size() > 0
+    await eventually(lambda: connection.handed_off, message="the hand-off")
+    assert connection.transport.get_write_buffer_size() > 0
     assert servers.fast.handed_off == 0  # waiting for the answer to go out
     assert (await raw.response())[2] == f'42["echo","{big}"]'.encode()
     assert (await raw.response())[2] == b"world"
