@@ -19,6 +19,7 @@ import zmq
 
 from tests.support.inloop import InLoopServer
 from tests.support.multihost import LegacyChatter
+from tests.support.waiting import eventually
 from tests.support.zmq_nodes import RecordingNode
 from tornio import BaseNamespace, Emitter, RoomsMixin
 from tornio.bus import ids
@@ -361,14 +362,9 @@ async def test_a_socket_is_in_the_room_named_by_its_id_and_server_side_events_ar
         assert await asyncio.wait_for(heard.get(), 3) == ("config", 2)
 
         await run(lambda: chat.to_sid(ann.sid).disconnect_sockets(close=True))
-        assert await asyncio.wait_for(_gone(server, ann.sid), 3)
+        await eventually(lambda: ann.sid not in server.manager.sockets, 3, message="ann gone")
         assert ben.sid in server.manager.sockets
     finally:
         for chatter in people:
             await chatter.close()
 
-
-async def _gone(server: InLoopServer, sid: str) -> bool:
-    while sid in server.manager.sockets:
-        await asyncio.sleep(0.01)
-    return True

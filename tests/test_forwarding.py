@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 from typing import Any
 
 import pytest
@@ -10,6 +9,7 @@ from tornado.httpclient import HTTPClientError
 
 from tests.support.forwarding_nodes import DirectForwarder, Echo, Node
 from tests.support.legacy_client import LegacyClient, fetch, handshake
+from tests.support.waiting import eventually
 from tornio import Router
 from tornio.bus import InProcessBus, forwarding
 
@@ -78,12 +78,9 @@ async def test_a_client_leaving_a_forwarded_long_poll_reaches_the_owner() -> Non
         assert socket is not None
         with pytest.raises(HTTPClientError):  # the client gives up on its long poll
             await fetch(f"{a.base}/socket.io/?EIO=4&transport=polling&sid={sid}", timeout=0.3)
-        for _ in range(100):
-            if socket.closed:
-                break
-            await asyncio.sleep(0.01)
+        # An aborted GET ends an Engine.IO session, as if it were local.
+        await eventually(lambda: socket.closed, message="the session ended by the abort")
         assert forwarder.aborted
-        assert socket.closed  # an aborted GET ends an Engine.IO session, as if it were local
     finally:
         await a.stop()
         await b.stop()
