@@ -18,6 +18,7 @@ import pytest
 
 from tests.support.legacy_client import fetch
 from tests.support.ports import free_port
+from tests.support.waiting import wait_for
 from tornio import SocketIOServer
 from tornio.policy import (
     EXIT_PORT_UNAVAILABLE,
@@ -186,15 +187,14 @@ def test_back_within_2_seconds_after_sigkill(supervisor: PolicySupervisor) -> No
     old = supervisor.pid
     assert old is not None and ask_sync(supervisor.port) == ANY
     os.kill(old, signal.SIGKILL)
-    killed = time.monotonic()
-    while True:
+
+    def answers() -> bool:
         try:
-            if ask_sync(supervisor.port, timeout=0.5) == ANY:
-                break
+            return ask_sync(supervisor.port, timeout=0.5) == ANY
         except OSError:
-            pass
-        assert time.monotonic() - killed < 2.0, "not back within 2 s"
-        time.sleep(0.02)
+            return False
+
+    wait_for(answers, 2.0, message="the policy server back within 2 s", interval=0.02)
     assert supervisor.pid not in (None, old)
     assert supervisor.restarts == 1
 
@@ -274,10 +274,12 @@ def test_stop_ends_it_and_a_dead_parent_takes_it_along(supervisor: PolicySupervi
     parent.kill()
     parent.wait()
     parent.stdout.close()
-    deadline = time.monotonic() + 5
-    while os.path.exists(f"/proc/{child}") and _alive(child):
-        assert time.monotonic() < deadline, "the policy process outlived its parent"
-        time.sleep(0.02)
+    wait_for(
+        lambda: not (os.path.exists(f"/proc/{child}") and _alive(child)),
+        5,
+        message="the policy process to end with its parent",
+        interval=0.02,
+    )
 
 
 def _alive(pid: int) -> bool:
@@ -327,14 +329,15 @@ def test_tornio_serve_runs_it_with_the_applications_origins(tmp_path: Any) -> No
         stderr=subprocess.PIPE,
     )
     try:
-        deadline = time.monotonic() + 20
-        while True:
+
+        def policy_answer() -> bytes | None:
+            assert serve.poll() is None
             try:
-                answer = ask_sync(policy_port)
-                break
+                return ask_sync(policy_port)
             except OSError:
-                assert time.monotonic() < deadline and serve.poll() is None
-                time.sleep(0.05)
+                return None
+
+        answer = wait_for(policy_answer, 20, message="the policy port", interval=0.05)
         assert answer == policy_xml(["a.example:80", "*:8443"]) + b"\0"
     finally:
         serve.send_signal(signal.SIGTERM)
@@ -358,19 +361,23 @@ def test_tornio_serve_carries_on_without_a_policy_port(tmp_path: Any) -> None:
             stderr=log.open("wb"),
         )
         try:
-            deadline = time.monotonic() + 20
-            while True:
+
+            def handshake() -> bytes | None:
+                assert serve.poll() is None
                 try:
-                    body = asyncio.run(fetch(f"http://127.0.0.1:{http_port}/socket.io/1/")).body
-                    break
+                    return asyncio.run(fetch(f"http://127.0.0.1:{http_port}/socket.io/1/")).body
                 except OSError:
-                    assert time.monotonic() < deadline and serve.poll() is None
-                    time.sleep(0.05)
+                    return None
+
+            body = wait_for(handshake, 20, message="tornio serve's handshake", interval=0.05)
             assert body.count(b":") == 3
+
             # The policy process starts beside the workers: wait until it has reported.
-            while b"Flash policy port" not in log.read_bytes():
-                assert time.monotonic() < deadline and serve.poll() is None
-                time.sleep(0.05)
+            def reported() -> bool:
+                assert serve.poll() is None
+                return b"Flash policy port" in log.read_bytes()
+
+            wait_for(reported, 20, message="the policy port's report", interval=0.05)
         finally:
             serve.send_signal(signal.SIGTERM)
             serve.communicate(timeout=20)
