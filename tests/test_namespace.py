@@ -548,6 +548,7 @@ async def test_a_bad_payload_is_an_invalid_packet_error(manager: SocketManager) 
     assert_still_works(client)
 
 
+@pytest.mark.server_errors(("tornio.socket", "handler for event packet on '/chat' failed"))
 async def test_a_raising_handler_is_logged_and_the_socket_lives_on(
     manager: SocketManager, caplog: pytest.LogCaptureFixture
 ) -> None:
@@ -561,6 +562,7 @@ async def test_a_raising_handler_is_logged_and_the_socket_lives_on(
     assert_still_works(client)
 
 
+@pytest.mark.server_errors(("tornio.socket", "handler for event packet on '/chat' failed"))
 async def test_a_raising_async_handler_is_logged_and_the_socket_lives_on(
     manager: SocketManager, caplog: pytest.LogCaptureFixture
 ) -> None:
@@ -573,6 +575,7 @@ async def test_a_raising_async_handler_is_logged_and_the_socket_lives_on(
     assert_still_works(client)
 
 
+@pytest.mark.server_errors(("tornio.socket", "is not JSON"))
 async def test_an_unencodable_return_value_is_logged_and_the_socket_lives_on(
     manager: SocketManager, caplog: pytest.LogCaptureFixture
 ) -> None:

@@ -51,7 +51,7 @@ def call(client: Client, event: str, *args: Any, endpoint: str = "/chat") -> Non
     assert client.take() == [f"6::{endpoint}:1+[true]"]
 
 
-def test_the_first_member_subscribes_and_the_last_to_leave_unsubscribes(
+async def test_the_first_member_subscribes_and_the_last_to_leave_unsubscribes(
     manager: SocketManager, bus: RecordingBus
 ) -> None:
     alice, bob = Client(manager, "/chat"), Client(manager, "/chat")
@@ -70,7 +70,7 @@ def test_the_first_member_subscribes_and_the_last_to_leave_unsubscribes(
     assert bus.redundant == []
 
 
-def test_leaving_a_room_twice_or_one_never_joined_asks_nothing(
+async def test_leaving_a_room_twice_or_one_never_joined_asks_nothing(
     manager: SocketManager, bus: RecordingBus
 ) -> None:
     alice = Client(manager, "/chat")
@@ -82,7 +82,7 @@ def test_leaving_a_room_twice_or_one_never_joined_asks_nothing(
     assert bus.redundant == [] and bus.of(manager) == set()
 
 
-def test_rooms_are_per_namespace(manager: SocketManager, bus: RecordingBus) -> None:
+async def test_rooms_are_per_namespace(manager: SocketManager, bus: RecordingBus) -> None:
     alice = Client(manager, "/chat", "/news")
     call(alice, "join", "lobby")
     call(alice, "join", "lobby", endpoint="/news")
@@ -96,7 +96,7 @@ def test_rooms_are_per_namespace(manager: SocketManager, bus: RecordingBus) -> N
     ["0::/chat", "0::"],
     ids=["leaves the namespace", "disconnects"],
 )
-def test_a_member_that_goes_away_empties_its_rooms(
+async def test_a_member_that_goes_away_empties_its_rooms(
     manager: SocketManager, bus: RecordingBus, goodbye: str
 ) -> None:
     alice, bob = Client(manager, "/chat"), Client(manager, "/chat")
@@ -114,7 +114,7 @@ def test_a_member_that_goes_away_empties_its_rooms(
     assert bus.redundant == []
 
 
-def test_a_socket_that_ends_on_the_server_side_empties_its_rooms(
+async def test_a_socket_that_ends_on_the_server_side_empties_its_rooms(
     manager: SocketManager, bus: RecordingBus
 ) -> None:
     alice = Client(manager, "/chat")

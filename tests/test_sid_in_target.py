@@ -8,8 +8,9 @@ import pytest
 
 from tornio.bus import ids
 
-SID = ids.make_sid(ids.node_tag("Host", 1))
-OTHER = ids.make_sid(ids.node_tag("Host", 2))
+SID = ids.node_tag("Host", 1) + "abcdefghij_-12"
+OTHER = ids.node_tag("Host", 2) + "ABCDEFGHIJ-_34"
+assert ids.owner_of(SID) and ids.owner_of(OTHER)
 
 # (request target, the sid it names or None)
 TABLE: list[tuple[str, str | None]] = [
