@@ -61,6 +61,7 @@ async def test_middlewares_run_in_order_before_recv_connect(
         await node.quit()
 
 
+@pytest.mark.server_errors(("tornio.socket", "recv_connect of '/guarded' failed"))
 async def test_a_refusal_reaches_connect_error_and_stops_the_chain(
     app: tuple[InLoopServer, Trail], caplog: pytest.LogCaptureFixture
 ) -> None:

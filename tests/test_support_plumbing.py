@@ -101,6 +101,11 @@ def test_only_the_http_clients_own_noise_is_let_through() -> None:
     assert not client_noise(record("asyncio", "x", ConnectionResetError("server side")))
     assert not client_noise(record("tornado.application", "x", ValueError("x")))
     assert not client_noise(record("tornado.application", "no exception"))
+    cancelled = record("tornado.application", "Exception after Future was cancelled",
+                       ConnectionResetError("reset"))
+    assert client_noise(cancelled)
+    assert not client_noise(record("tornado.application", "Exception after Future was "
+                                   "cancelled", ValueError("not a connection error")))
 
 
 PROBE = '''

@@ -109,6 +109,10 @@ async def test_origins_allowlist_refuses_other_origins() -> None:
         await srv.stop()
 
 
+@pytest.mark.server_errors(
+    ("tornio.legacy.transports.handshake", "the authorize hook failed"),
+    ("tornado.access", "^500 GET /socket.io/1/"),
+)
 async def test_authorize_hook_refuses_with_403_and_errors_with_500() -> None:
     async def authorize(request: Any) -> bool:
         if request.headers.get("X-Crash"):
@@ -128,6 +132,11 @@ async def test_authorize_hook_refuses_with_403_and_errors_with_500() -> None:
         await srv.stop()
 
 
+@pytest.mark.server_errors(
+    ("tornado.access", "^500 GET /socket.io/2/"),
+    ("tornado.access", "^500 GET /socket.io/0/xhr-polling/abc"),
+    ("tornado.access", "^500 GET /socket.io/12/"),
+)
 async def test_protocol_version_other_than_1_is_500(server: InLoopServer) -> None:
     for path in ("/socket.io/2/", "/socket.io/0/xhr-polling/abc", "/socket.io/12/"):
         response = await fetch(server.base + path)

@@ -13,8 +13,9 @@ error it names no longer happens: drop the declaration).
 
 The one kind of record let through undeclared is the test's own HTTP client's noise, when a
 test closes a client whose poll was in flight or the server cuts an upload off (a 413):
-tornado's ``HTTPStreamClosedError`` (raised by its client only), or a ``ConnectionError``
-raised through tornado's HTTP client.
+tornado's ``HTTPStreamClosedError`` (raised by its client only), a ``ConnectionError``
+raised through tornado's HTTP client, or one that tornado reports for a read future that was
+cancelled (the client's poll, cancelled by its ``close()``: tornio cancels no tornado read).
 """
 
 from __future__ import annotations
@@ -31,6 +32,9 @@ from tornado.simple_httpclient import HTTPStreamClosedError
 __all__ = ["ErrorRecords", "Expected", "client_noise", "describe", "sort_out"]
 
 _CLIENT_MODULE = "tornado/simple_httpclient.py"
+#: What tornado logs when a future someone cancelled gets an exception: a test's client
+#: cancelling its own poll (tornio cancels no tornado read).
+_CANCELLED = "Exception after Future was cancelled"
 
 
 @dataclass(frozen=True)
@@ -84,6 +88,9 @@ def client_noise(record: logging.LogRecord) -> bool:
         return True
     if not isinstance(exc, ConnectionError):
         return False
+    if record.name == "tornado.application" and record.msg == _CANCELLED:
+        # A read the client cancelled (a test closing its poll) met the server's reset.
+        return True
     frames = traceback.extract_tb(exc.__traceback__)
     return any(frame.filename.endswith(_CLIENT_MODULE) for frame in frames)
 
