@@ -17,7 +17,6 @@ from tests.support.raw_flashsocket import hixie_headers, raw_request
 from tests.support.raw_websocket import EIO_WS, RawWebSocket
 from tests.support.stream_clients import open_raw_get
 from tornio import BaseNamespace
-from tornio.transports import origins
 
 EVIL = "http://evil.example"
 ACAO = "access-control-allow-origin"
@@ -29,13 +28,6 @@ class Quiet(BaseNamespace):
 
 
 NAMESPACES = {"": Quiet, "/test": Quiet}
-
-
-@pytest.fixture(autouse=True)
-def fresh_refusal_log(monkeypatch: pytest.MonkeyPatch) -> None:
-    """The refusal log is per process and rate-limited (20 lines a minute): the tests that
-    look for a refusal's line each get a fresh one, whatever ran before them."""
-    monkeypatch.setattr(origins, "refusals", origins.RefusalLog())
 
 
 @pytest.fixture
