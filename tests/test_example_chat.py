@@ -122,6 +122,10 @@ def load_chat_module() -> ModuleType:
     return module
 
 
+@pytest.mark.server_errors(
+    ("tornio.examples.chat", "socket.io.js is missing: run scripts/chat"),
+    ("tornado.access", "^500 GET /vendor/socket.io.js"),
+)
 def test_missing_browser_libraries_get_a_message_that_says_how_to_install_them(
     tmp_path: Path, live_server: Callable[..., LiveServer]
 ) -> None:

@@ -239,6 +239,11 @@ class Balancer:
                 finally:
                     up_writer.close()
                 return
+        except asyncio.CancelledError:
+            # stop() cancels the connections in flight. A connection task of start_server
+            # must not end cancelled: asyncio's streams (3.11) then log the CancelledError
+            # as an error in a callback.
+            return
         finally:
             writer.close()
             self._tasks.discard(task)
