@@ -22,8 +22,8 @@ from tornado.netutil import bind_sockets
 
 from tests.apps.echo import EchoNamespace
 from tests.support.legacy_client import LegacyClient, fetch, handshake
-from tests.support.ports import free_port
-from tests.support.waiting import eventually, wait_for
+from tests.support.ports import free_port, wait_for_port
+from tests.support.waiting import eventually
 from tornio import Router, SocketIOServer
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -117,20 +117,6 @@ async def test_socketio_server_rejects_what_it_cannot_serve() -> None:
 
 
 # -- processes --------------------------------------------------------------------------------
-
-
-
-def wait_for_port(port: int, process: subprocess.Popen[bytes], timeout: float = 15) -> None:
-    def listening() -> bool:
-        if process.poll() is not None:
-            raise AssertionError(f"process exited early: {process.communicate()}")
-        try:
-            socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
-        except OSError:
-            return False
-        return True
-
-    wait_for(listening, timeout, message=f"something to listen on {port}", interval=0.05)
 
 
 @pytest.fixture

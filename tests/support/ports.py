@@ -5,8 +5,11 @@ from __future__ import annotations
 
 import random
 import socket
+import subprocess
 
-__all__ = ["HOST", "free_port", "free_port_pair"]
+from tests.support.waiting import wait_for
+
+__all__ = ["HOST", "free_port", "free_port_pair", "wait_for_port"]
 
 HOST = "127.0.0.1"
 
@@ -36,3 +39,19 @@ def free_port_pair() -> int:
                 continue
         return port
     raise AssertionError("no two consecutive free ports")
+
+
+def wait_for_port(port: int, process: subprocess.Popen[bytes], timeout: float = 15) -> None:
+    """Until something accepts connections on ``port`` of 127.0.0.1; AssertionError if
+    ``process`` (which is to listen there) exits first, or after ``timeout`` seconds."""
+
+    def listening() -> bool:
+        if process.poll() is not None:
+            raise AssertionError(f"process exited early: {process.communicate()}")
+        try:
+            socket.create_connection((HOST, port), timeout=0.2).close()
+        except OSError:
+            return False
+        return True
+
+    wait_for(listening, timeout, message=f"something to listen on {port}", interval=0.05)
