@@ -5,12 +5,18 @@ Playwright's sync API keeps its own asyncio loop marked as *running* in the main
 calls, which would break every later ``asyncio.run()`` and pytest-asyncio test in the session.
 So the mark is only kept while a test that uses ``chromium`` runs (``_playwright_thread_state``)
 and cleared otherwise. Tests that use the browser must be sync tests.
+
+Every test fails on a server error that was only logged (``no_server_errors``): a record at
+ERROR or above that the test does not declare with ``@pytest.mark.server_errors``
+(``tests/support/server_errors.py`` says how).
 """
 
 from __future__ import annotations
 
 import asyncio
+import logging
 import os
+import tempfile
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -20,6 +26,8 @@ from playwright.sync_api import Browser, BrowserContext, Playwright, expect, syn
 from tornado.httputil import HTTPServerConnectionDelegate
 
 from tests.support import LiveServer
+from tests.support.server_errors import ErrorRecords, Expected, describe, sort_out
+from tests.support.zmq_nodes import broker, nodes  # noqa: F401  (fixtures: a broker, ZmqBus nodes)
 
 # A page waits for a server that shares two cores with the browser and the test: assertions
 # get 15 s rather than Playwright's 5 (they still return as soon as they hold).
@@ -40,6 +48,42 @@ CHROMIUM_ARGS = [
     # on some machines; Docker's 64 MB /dev/shm crashes tabs without it.
     "--disable-dev-shm-usage",
 ]
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line(
+        "markers",
+        "server_errors((logger, pattern), ...): the ERROR records this test provokes on purpose "
+        "(tests/support/server_errors.py)",
+    )
+
+
+def _expected_errors(item: pytest.Item) -> list[Expected]:
+    expected = []
+    for mark in item.iter_markers("server_errors"):
+        for entry in mark.args:
+            logger, pattern = entry
+            expected.append(Expected(logger, pattern))
+    return expected
+
+
+@pytest.fixture(autouse=True)
+def no_server_errors(request: pytest.FixtureRequest) -> Iterator[None]:
+    """Fail the test on any record at ERROR or above logged while it ran (its fixtures'
+    set-up and teardown included) that it did not declare, and on a declared error that
+    never came."""
+    handler = ErrorRecords()
+    root = logging.getLogger()
+    root.addHandler(handler)
+    try:
+        yield
+    finally:
+        root.removeHandler(handler)
+    unexpected, missing = sort_out(handler.taken(), _expected_errors(request.node))
+    problems = [f"logged on {r.name}: {describe(r)}" for r in unexpected]
+    problems += [f"declared but never logged: {e.logger} {e.pattern!r}" for e in missing]
+    if problems:
+        pytest.fail("server errors:\n" + "\n".join(problems), pytrace=False)
 
 
 _playwright_loops: list[asyncio.AbstractEventLoop] = []
@@ -150,3 +194,12 @@ def live_server() -> Iterator[Callable[..., LiveServer]]:
     yield make
     for server in reversed(servers):
         server.stop()
+
+
+@pytest.fixture
+def workdir() -> Iterator[Path]:
+    """A directory for a ``tornio serve``'s stats file, sockets and log. Not pytest's
+    tmp_path: other pytest sessions on the machine prune old tmp_path trees, maybe while this
+    one runs (and a unix socket's path must stay short)."""
+    with tempfile.TemporaryDirectory(prefix="tornio-test-") as path:
+        yield Path(path)

@@ -7,6 +7,7 @@ import gc
 from typing import Any
 
 from tests.support.inloop import InLoopServer
+from tests.support.waiting import eventually
 from tornio import BaseNamespace
 
 N_POLLING, N_WEBSOCKET, N_HANDSHAKE_ONLY = 400, 300, 300
@@ -91,11 +92,7 @@ async def test_a_thousand_abandoned_sessions_are_all_cleaned_up() -> None:
         assert len(set(sids)) == 1000
         assert len(srv.manager.sockets) > 0
         assert Counting.connected == N_POLLING + N_WEBSOCKET
-        for _ in range(500):
-            if not srv.manager.sockets:
-                break
-            await asyncio.sleep(0.01)
-        assert srv.manager.sockets == {}
+        await eventually(lambda: not srv.manager.sockets, message="every session gone")
         assert Counting.disconnected == N_POLLING + N_WEBSOCKET
         assert srv.manager._timers == {}
         assert srv.manager.rooms.members("") == {}

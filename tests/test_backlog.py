@@ -11,8 +11,7 @@ import logging
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
-from tests.test_engine_session import Sink as EngineSink
-from tests.test_session import Closes, FakeSink
+from tests.support.session_sinks import Closes, EngineSink, FakeSink
 from tornio import metrics
 from tornio.core.counters import Counters
 from tornio.legacy.session import LegacySession

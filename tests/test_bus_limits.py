@@ -2,7 +2,7 @@
 :data:`~tornio.bus.messages.MAX_TOPIC` reaches libzmq (from a node or from the Emitter),
 the broker takes no frame over its ``max_message``, the queue of messages waiting for
 readiness is bounded in bytes, the high-water marks are the documented ones, and lone
-surrogates cross the bus unchanged. (The helpers are ``tests/test_bus_zmq.py``'s.)
+surrogates cross the bus unchanged. (The helpers are ``tests/support/zmq_nodes.py``'s.)
 """
 
 from __future__ import annotations
@@ -14,13 +14,11 @@ import pytest
 import zmq
 import zmq.asyncio
 
-from tests.test_bus_zmq import (  # noqa: F401  (fixtures: broker, nodes)
+from tests.support.zmq_nodes import (
     Nodes,
     barrier,
-    broker,
     emit,
     free_addresses,
-    nodes,
     route_ready,
 )
 from tornio.bus.broker import DEFAULT_HWM as BROKER_HWM
@@ -41,7 +39,7 @@ def room_of_topic_size(size: int, nsp: str = "/chat") -> str:
     return room
 
 
-async def test_no_topic_over_the_hard_cap_reaches_libzmq(nodes: Nodes) -> None:  # noqa: F811
+async def test_no_topic_over_the_hard_cap_reaches_libzmq(nodes: Nodes) -> None:
     a, _ = await nodes("a")
     b, nb = await nodes("b")
     at_cap = room_of_topic_size(MAX_TOPIC)
@@ -66,7 +64,7 @@ async def test_no_topic_over_the_hard_cap_reaches_libzmq(nodes: Nodes) -> None: 
     await barrier(a, nb)
 
 
-async def test_the_emitter_refuses_a_topic_over_the_hard_cap(broker: Broker) -> None:  # noqa: F811
+async def test_the_emitter_refuses_a_topic_over_the_hard_cap(broker: Broker) -> None:
     with Emitter(broker.pub_address, sub_address=broker.sub_address) as emitter:
         with pytest.raises(BusMessageError, match="hard limit"):
             emitter.of("/chat").to(room_of_topic_size(MAX_TOPIC + 1)).emit("e")
@@ -75,7 +73,7 @@ async def test_the_emitter_refuses_a_topic_over_the_hard_cap(broker: Broker) -> 
         assert emitter.published == 0
 
 
-async def test_the_broker_takes_no_frame_over_its_max_message(nodes: Nodes) -> None:  # noqa: F811
+async def test_the_broker_takes_no_frame_over_its_max_message(nodes: Nodes) -> None:
     # b would deliver a 1.5 MiB message (its max_payload allows it): only the broker stops it.
     _, nb = await nodes("b", max_payload=4 << 20)
     context = zmq.asyncio.Context()
@@ -127,7 +125,7 @@ async def test_messages_waiting_for_readiness_are_bounded_in_bytes() -> None:
         await early.close(announce=False)
 
 
-async def test_queues_have_the_documented_high_water_marks(nodes: Nodes) -> None:  # noqa: F811
+async def test_queues_have_the_documented_high_water_marks(nodes: Nodes) -> None:
     a, _ = await nodes("a")
     assert a._pub is not None and a._sub is not None
     assert a._pub.getsockopt(zmq.SNDHWM) == DEFAULT_HWM == 1000
@@ -137,7 +135,7 @@ async def test_queues_have_the_documented_high_water_marks(nodes: Nodes) -> None
         assert emitter.hwm == 1000
 
 
-async def test_lone_surrogates_cross_the_bus_unchanged(nodes: Nodes) -> None:  # noqa: F811
+async def test_lone_surrogates_cross_the_bus_unchanged(nodes: Nodes) -> None:
     a, _ = await nodes("a")
     b, nb = await nodes("b")
     room = "\udc80room"

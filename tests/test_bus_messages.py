@@ -8,7 +8,6 @@ raise anything but ``BusMessageError``.
 
 from __future__ import annotations
 
-import contextlib
 from typing import Any
 
 import msgpack  # type: ignore[import-untyped]
@@ -170,6 +169,16 @@ ROUND_TRIPS: list[tuple[str, dict[str, Any], bytes]] = [
         b"d\x00n1\x00",
     ),
     ("abort", msg(HTTP_ABORT, data={"id": "x" * 20}, dst="w2"), b"d\x00w2\x00"),
+    (
+        "emit except the rooms' members",
+        msg(EMIT, "/c", emit_data(["a"], **{"except": ["b", "c"]})),
+        b"r\x00/c\x00a\x00",
+    ),
+    (
+        "leave except a room",
+        msg(MessageType.SOCKETS_LEAVE, "/c", {"leave": ["x"], "except": ["y"]}),
+        b"n\x00/c\x00",
+    ),
     (
         "an emitter's emit",
         {**msg(EMIT, "/c", emit_data(["a"])), "uid": "emitter"},
@@ -377,6 +386,13 @@ BAD_MESSAGES: list[tuple[str, Any]] = [
     ("rooms with a number", msg(EMIT, "/c", emit_data(rooms=["a", 1]))),
     ("skip with None", msg(EMIT, "/c", emit_data(skip=[None]))),
     ("to a number", msg(EMIT, "/c", emit_data(to=5))),
+    ("except a string", msg(EMIT, "/c", emit_data(**{"except": "b"}))),
+    ("except None", msg(EMIT, "/c", emit_data(**{"except": None}))),
+    ("except with a number", msg(EMIT, "/c", emit_data(**{"except": ["b", 1]}))),
+    ("join except a map", msg(MessageType.SOCKETS_JOIN, "/c", {"join": ["x"], "except": {}})),
+    ("disconnect except [None]", msg(MessageType.DISCONNECT_SOCKETS, "/c", {"except": [None]})),
+    ("acks request except a string",
+     msg(ACKS, "/c", {**emit_data(), "timeout": 1, "except": "b"}, rid=1)),
     ("leave with rooms a map", msg(MessageType.SOCKETS_LEAVE, "/c", {"rooms": {}})),
     ("disconnect with close a string", msg(MessageType.DISCONNECT_SOCKETS, "/c", {"close": "y"})),
     ("server-side emit without event", msg(SERVER_SIDE, data={"args": []})),
@@ -539,6 +555,8 @@ def messages(draw: st.DrawFn) -> dict[str, Any]:
         data.update(
             rooms=draw(room_lists), skip=draw(room_lists), to=draw(st.none() | st.text(max_size=6))
         )
+        if draw(st.booleans()):
+            data["except"] = draw(room_lists)
         if kind is EMIT:
             data.update(event=draw(st.text(max_size=6)), args=draw(st.lists(values, max_size=3)))
         data.pop("close", None)
@@ -597,6 +615,28 @@ topics = st.sampled_from(
 )
 
 
+def canonical(message: dict[str, Any]) -> bytes:
+    """A message's msgpack bytes with its top-level keys sorted and ``type`` a plain int:
+    equal for equal messages whatever their key order (and NaN equal to itself)."""
+    plain = {key: message[key] for key in sorted(message)}
+    plain["type"] = int(plain["type"])
+    packed: bytes = msgpack.packb(plain, use_bin_type=True, unicode_errors="surrogatepass")
+    return packed
+
+
+def assert_decoded_exactly(frames: list[bytes], message: dict[str, Any]) -> None:
+    """``message`` (what ``decode(frames)`` returned) is exactly the map the payload held,
+    nothing dropped, added or changed but ``type`` made a MessageType; it is valid as it
+    stands, and it goes out again on the same topic and comes back the same."""
+    held = msgpack.unpackb(frames[1], raw=False, unicode_errors="surrogatepass")
+    assert canonical(message) == canonical(held)
+    assert type(message["type"]) is MessageType
+    assert validate(message) == message
+    again = encode(message)
+    assert again[0] == frames[0]
+    assert canonical(decode(again)) == canonical(message)
+
+
 @settings(max_examples=500, deadline=None)
 @given(fuzz_frames | st.tuples(topics, st.binary(max_size=64)).map(list))
 def test_fuzz_bytes_decode_or_bus_message_error(frames: list[bytes]) -> None:
@@ -604,7 +644,7 @@ def test_fuzz_bytes_decode_or_bus_message_error(frames: list[bytes]) -> None:
         message = decode(frames)
     except BusMessageError:
         return
-    assert validate(message) == message
+    assert_decoded_exactly(frames, message)
 
 
 @settings(max_examples=200, deadline=None)
@@ -615,15 +655,20 @@ def test_fuzz_bytes_decode_or_bus_message_error(frames: list[bytes]) -> None:
     ),
 )
 def test_fuzz_maps_decode_or_bus_message_error(topic: bytes, payload: dict[str, Any]) -> None:
-    with contextlib.suppress(BusMessageError):
-        decode([topic, msgpack.packb(payload)])
+    frames = [topic, msgpack.packb(payload)]
+    try:
+        message = decode(frames)
+    except BusMessageError:
+        return
+    assert_decoded_exactly(frames, message)
 
 
 @settings(max_examples=200, deadline=None)
 @given(messages(), st.data())
 def test_fuzz_mutated_messages(message: dict[str, Any], data: st.DataObject) -> None:
     """Flip, drop or insert bytes in a valid payload: decode or BusMessageError."""
-    topic, payload = encode(message)
+    topic, original = encode(message)
+    payload = original
     index = data.draw(st.integers(min_value=0, max_value=len(payload)))
     mutation = data.draw(st.sampled_from(["flip", "drop", "insert"]))
     byte = bytes([data.draw(st.integers(0, 255))])
@@ -633,5 +678,11 @@ def test_fuzz_mutated_messages(message: dict[str, Any], data: st.DataObject) -> 
         payload = payload[:index] + payload[index + 1 :]
     else:
         payload = payload[:index] + byte + payload[index:]
-    with contextlib.suppress(BusMessageError):
-        decode([topic, payload])
+    if payload == original:  # a byte flipped to itself
+        assert decode([topic, payload]) == message
+        return
+    try:
+        mutated = decode([topic, payload])
+    except BusMessageError:
+        return
+    assert_decoded_exactly([topic, payload], mutated)

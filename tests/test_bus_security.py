@@ -26,7 +26,10 @@ import pytest
 import zmq
 from zmq.utils.monitor import recv_monitor_message
 
-from tests.support.multihost import ROOT, free_port_pair
+from tests.support.multihost import ROOT
+from tests.support.ports import free_port_pair
+from tests.support.waiting import eventually
+from tests.support.zmq_nodes import FAST, RecordingNode
 from tornio import Emitter
 from tornio.bus import ids, security
 from tornio.bus.base import Message
@@ -36,31 +39,6 @@ from tornio.bus.security import CurveClient, CurveError, CurveServer
 from tornio.bus.zmq import ZmqBus
 
 pytestmark = pytest.mark.timeout(60)
-
-FAST: dict[str, Any] = {"heartbeat_interval": 0.05, "node_timeout": 0.5}
-
-
-class RecordingNode:
-    def __init__(self, node_id: str) -> None:
-        self.node_id = node_id
-        self.delivered: list[Message] = []
-        self.changed = asyncio.Event()
-
-    def deliver(self, message: Message) -> None:
-        self.delivered.append(message)
-        self.changed.set()
-
-    def events(self) -> list[str]:
-        return [m["data"].get("event", "") for m in self.delivered]
-
-    async def wait_for_event(self, event: str, timeout: float = 3.0) -> None:
-        async def scan() -> None:
-            while event not in self.events():
-                self.changed.clear()
-                await self.changed.wait()
-
-        await asyncio.wait_for(scan(), timeout)
-
 
 def emit(event: str, nsp: str = "/s") -> Message:
     data: dict[str, Any] = {"event": event, "args": [], "rooms": [], "skip": [], "to": None}
@@ -261,10 +239,12 @@ async def test_raw_peers_without_an_authorized_key_can_neither_publish_nor_recei
             one.publish(emit("for-everyone"))
             assert time.monotonic() < deadline
         injected = encode(make_message(MessageType.EMIT, "/s", emit("from-good")["data"], uid="g"))
-        while "from-good" not in one_node.events():
+
+        def good_through() -> bool:
             good_pub.send_multipart(injected)
-            await asyncio.sleep(0.02)
-            assert time.monotonic() < deadline
+            return "from-good" in one_node.events()
+
+        await eventually(good_through, 3, message="the good raw publisher", interval=0.02)
 
         # The refused ones: what they publish never arrives, and they receive nothing, while
         # the authorized node and the authorized raw peer keep exchanging messages.
@@ -336,11 +316,12 @@ async def test_malformed_and_unknown_version_messages_from_an_authorized_peer_ar
     pub.connect(secure_broker.pub_address)
     try:
         good = encode(make_message(MessageType.EMIT, "/s", emit("fine")["data"], uid="raw"))
-        deadline = time.monotonic() + 3
-        while "fine" not in one_node.events():  # the path is up
+
+        def path_up() -> bool:
             pub.send_multipart(good)
-            await asyncio.sleep(0.02)
-            assert time.monotonic() < deadline
+            return "fine" in one_node.events()
+
+        await eventually(path_up, 3, message="the spare key's path", interval=0.02)
         topic, payload = good
         import msgpack  # type: ignore[import-untyped]
 
@@ -427,12 +408,13 @@ async def test_serve_takes_its_keys_from_the_environment(keys: Path, tmp_path: P
             )  # fmt: skip
         try:
             await one.ready(2)
-            deadline = time.monotonic() + 15
-            while not one.nodes:
-                output = (tmp_path / "serve.log").read_text()
-                assert process.poll() is None, output
-                assert time.monotonic() < deadline, output
-                await asyncio.sleep(0.05)
+
+            def met() -> bool:
+                assert process.poll() is None, (tmp_path / "serve.log").read_text()
+                return bool(one.nodes)
+
+            await eventually(met, 15, message="tornio serve's worker in the node table",
+                             interval=0.05)
         finally:
             process.terminate()
             try:

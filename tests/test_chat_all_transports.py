@@ -5,11 +5,9 @@ six transports at once in one room."""
 from __future__ import annotations
 
 import asyncio
-import logging
 from typing import Any
 
 import pytest
-from tornado.simple_httpclient import HTTPStreamClosedError
 
 from tests.support.inloop import InLoopServer
 from tests.support.legacy_client import LegacyClient
@@ -44,24 +42,6 @@ class ChatNamespace(BaseNamespace, RoomsMixin):
     def on_user_message(self, text: str) -> str:
         self.emit_to_room(self.room, "msg_to_room", self.session["nickname"], text)
         return "sent"
-
-
-#: What the test's own HTTP client logs when close() cancels a poll in flight and the
-#: connection then fails: the client's noise, never the server's.
-CLIENT_SIDE = (HTTPStreamClosedError, ConnectionError)
-
-
-@pytest.fixture(autouse=True)
-def no_errors(caplog: pytest.LogCaptureFixture) -> Any:
-    yield
-    errors = [
-        r
-        for r in caplog.get_records("call")
-        if r.levelno >= logging.ERROR
-        # The test's own HTTP client, its held poll cancelled by close(), logs this.
-        and not (r.exc_info and issubclass(r.exc_info[0], CLIENT_SIDE))
-    ]
-    assert errors == [], [r.getMessage() for r in errors]
 
 
 async def enter(client: LegacyClient, nickname: str, room: str) -> LegacyClient:

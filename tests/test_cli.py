@@ -15,7 +15,8 @@ from pathlib import Path
 
 import pytest
 
-from tests.support.serve_cluster import ROOT, ClusterProcess, free_port, tornio_command
+from tests.support.ports import free_port
+from tests.support.serve_cluster import ROOT, ClusterProcess, tornio_command
 from tests.support.waiting import wait_for
 from tornio import BaseNamespace, Router
 from workers import cli

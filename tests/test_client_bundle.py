@@ -176,6 +176,7 @@ def test_true_finds_the_package_from_the_working_directory(
         Router(namespaces, client_bundle=str(tmp_path / "nowhere"))
 
 
+@pytest.mark.server_errors(("tornado.access", "^500 GET /socket.io/2/"))
 async def test_the_legacy_urls_under_the_prefix_are_unchanged(start: Any, package: Path) -> None:
     server = await start(client_bundle=str(package))
     assert len(await handshake(server.base)) == 4

@@ -13,6 +13,7 @@ import socketio  # type: ignore[import-untyped]
 
 from tests.apps.probe import Record, namespaces
 from tests.support.inloop import InLoopServer
+from tests.support.waiting import eventually
 from tornio.bus.ids import owner_of
 
 TIMEOUT = 5
@@ -157,8 +158,8 @@ async def test_python_socketio_async_client(
         await client.disconnect()
     expected_gone = sorted([(nsp, sid) for nsp, sid, _ in record.connected])
 
-    async def all_gone() -> None:
-        while sorted(record.disconnected) != expected_gone or srv.manager.sockets:
-            await asyncio.sleep(0.01)
-
-    await asyncio.wait_for(all_gone(), TIMEOUT)
+    await eventually(
+        lambda: sorted(record.disconnected) == expected_gone and not srv.manager.sockets,
+        TIMEOUT,
+        message="every socket disconnected and forgotten",
+    )

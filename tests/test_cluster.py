@@ -26,12 +26,11 @@ import os
 import random
 import re
 import signal
-import tempfile
 import time
 from collections import Counter
 from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any
 
 import aiohttp
 import msgpack  # type: ignore[import-untyped]
@@ -46,13 +45,12 @@ from tests.support.node_client import node_modules_ready
 from tests.support.pinned_http import PinnedConnection
 from tests.support.serve_cluster import ROOT, ClusterProcess, alive, worker_of
 from tests.support.swarm import SwarmClient, say_packet
-from tests.support.waiting import wait_for
+from tests.support.waiting import eventually, wait_for
 from tornio.bus import messages
 from tornio.protocol import legacy
 
 log = logging.getLogger("tests.test_cluster")
 
-T = TypeVar("T")
 
 WORKERS = 3
 #: Senders a test's small swarm clients keep track of (their indexes are below it).
@@ -62,14 +60,6 @@ HTTP_TIMEOUT = aiohttp.ClientTimeout(total=30)
 #: Lines of the serve log that mean a client was told its session is unknown, or a request
 #: failed: 4xx/5xx answers to Socket.IO requests.
 FAILED_REQUEST = re.compile(r" (4\d\d|5\d\d) (GET|POST) /socket\.io/")
-
-
-@pytest.fixture
-def workdir() -> Iterator[Path]:
-    """A directory for the stats file and the serve log. Not pytest's tmp_path: other
-    pytest sessions on the machine prune old tmp_path trees, maybe while this one runs."""
-    with tempfile.TemporaryDirectory(prefix="tornio-cluster-test-") as path:
-        yield Path(path)
 
 
 def serve(target: str, workdir: Path, cwd: Path = ROOT) -> Iterator[ClusterProcess]:
@@ -86,19 +76,6 @@ def serve(target: str, workdir: Path, cwd: Path = ROOT) -> Iterator[ClusterProce
 def cluster(workdir: Path) -> Iterator[ClusterProcess]:
     """``tornio serve tests.apps.workers_chat:router --workers 3``."""
     yield from serve("tests.apps.workers_chat:router", workdir)
-
-
-async def eventually(predicate: Callable[[], T | None], timeout: float, message: str) -> T:
-    """``wait_for`` for async tests: the event loop goes on while it waits."""
-    deadline = time.monotonic() + timeout
-    while True:
-        value = predicate()
-        if value:
-            return value
-        if time.monotonic() >= deadline:
-            raise AssertionError(f"timed out after {timeout} s waiting for {message}")
-        await asyncio.sleep(0.01)
-
 
 def assert_clean_log(cluster: ClusterProcess) -> None:
     """No traceback and no failed Socket.IO request in the serve log."""
@@ -393,7 +370,7 @@ async def test_requests_reaching_another_worker_are_forwarded_for_both_protocols
     """A 0.9 session and an Engine.IO session on different workers chat in one room, every
     request of theirs sent over a connection the supervisor handed to another worker."""
     moment = time.time()
-    reported = await eventually(lambda: cluster.reported_since(moment), 5, "reports")
+    reported = await eventually(lambda: cluster.reported_since(moment), 5, message="reports")
     before, relayed_before = reported["forwarded"], reported["relayed"]
     pinned = await open_pinned(cluster, per_worker=2)
     conns = [conn for worker in sorted(pinned) for conn in pinned[worker]]
@@ -464,7 +441,7 @@ async def test_requests_reaching_another_worker_are_forwarded_for_both_protocols
         # another worker's connection: each one was forwarded (the held polls too).
         crossed = sum(c.requests for c in conns) - sum(1 for _ in conns) - 2 - 2
         moment = time.time()
-        stats = await eventually(lambda: cluster.reported_since(moment), 5, "reports")
+        stats = await eventually(lambda: cluster.reported_since(moment), 5, message="reports")
         assert stats["forwarded"] - before == crossed, (stats, crossed)
         assert stats["relayed"] - relayed_before == 2, stats
         for session in (lena, mona):
@@ -495,7 +472,7 @@ async def test_200_polling_clients_each_say_50_messages_to_one_room(
             assert sorted(spread) == list(range(WORKERS)), spread
             assert min(spread.values()) >= CLIENTS // (2 * WORKERS), spread
             moment = time.time()
-            before = await eventually(lambda: cluster.reported_since(moment), 5, "reports")
+            before = await eventually(lambda: cluster.reported_since(moment), 5, message="reports")
 
             for client in clients:
                 client.expected = (CLIENTS - 1) * MESSAGES
@@ -521,7 +498,7 @@ async def test_200_polling_clients_each_say_50_messages_to_one_room(
             # Every worker reports after the last message arrived: any duplicate still on
             # its way has arrived too, and the forwarded count is up to date.
             moment = time.time()
-            after = await eventually(lambda: cluster.reported_since(moment), 5, "reports")
+            after = await eventually(lambda: cluster.reported_since(moment), 5, message="reports")
         finally:
             await asyncio.wait_for(asyncio.gather(*(c.close() for c in clients)), 20)
 
@@ -704,7 +681,7 @@ async def test_a_killed_broker_is_restarted_and_broadcasts_flow_again(
                 broker: dict[str, Any] = cluster.stats()["broker"]
                 return broker if broker["pid"] not in (None, old_pid) else None
 
-            new = await eventually(new_broker, 5, "the new broker in the stats")
+            new = await eventually(new_broker, 5, message="the new broker in the stats")
             assert alive(new["pid"]) and new["restarts"] == 1
             assert not alive(old_pid)
             # Cluster queries work again too.

@@ -42,7 +42,7 @@ from tests.support.multihost import (
     NodeClients,
     ServeProcess,
 )
-from tests.support.waiting import wait_for
+from tests.support.waiting import eventually, wait_for
 from tornio.bus import messages, security
 from tornio.bus.broker import broker_addresses
 from tornio.bus.ids import owner_of
@@ -213,18 +213,6 @@ async def spread_modern(
             return chosen
     raise AssertionError(f"8 socket.io-client sockets never reached both hosts: {chosen}")
 
-
-async def eventually(condition: Any, timeout: float, what: str) -> Any:
-    deadline = time.monotonic() + timeout
-    while True:
-        value = await condition()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out after {timeout} s waiting for {what}: {value!r}")
-        await asyncio.sleep(0.05)
-
-
 # -- the chat scenario -------------------------------------------------------------------------
 
 
@@ -280,7 +268,9 @@ async def test_chat_through_a_round_robin_balancer(
     async def both_forwarded() -> bool:
         return cluster.a.stats()["forwarded"] > 0 and cluster.b.stats()["forwarded"] > 0
 
-    await eventually(both_forwarded, 5, "both instances to report forwarded requests")
+    await eventually(
+        both_forwarded, 5, message="both instances to report forwarded requests", interval=0.05
+    )
 
 
 EXAMPLE_VENDOR = [
@@ -571,11 +561,18 @@ async def test_emitter_in_another_process_reaches_rooms_across_instances_and_sid
             return set((await erin.call("who", "news"))[0]["sids"])
 
         await emitter.ok(op="join", sids=[gina.sid], rooms=["news"])
-        await eventually(lambda: _contains(news_sids(), gina.sid), 5, "gina to join news")
+        await eventually(
+            lambda: _contains(news_sids(), gina.sid), 5, message="gina to join news", interval=0.05
+        )
         await emitter.ok(op="leave", sids=[gina.sid], rooms=["news"])
-        await eventually(lambda: _lacks(news_sids(), gina.sid), 5, "gina to leave news")
+        await eventually(
+            lambda: _lacks(news_sids(), gina.sid), 5, message="gina to leave news", interval=0.05
+        )
         await emitter.ok(op="join", to=["elsewhere"], rooms=["news"])  # a room joins a room
-        await eventually(lambda: _contains(news_sids(), gina.sid), 5, "elsewhere to join news")
+        await eventually(
+            lambda: _contains(news_sids(), gina.sid), 5, message="elsewhere to join news",
+            interval=0.05,
+        )
 
         # The emitter never became a node.
         me, _sid = await erin.call("whoami")
@@ -747,7 +744,9 @@ async def test_killing_one_instance_leaves_the_other_serving(
         async def b_gone() -> bool:
             return not b_nodes & set((await kate.call("nodes"))[0])
 
-        await eventually(b_gone, node_timeout + 1.0, "B's node to leave A's node table")
+        await eventually(
+            b_gone, node_timeout + 1.0, message="B's node to leave A's node table", interval=0.05
+        )
         assert time.monotonic() - killed < node_timeout + 1.0
         who = (await kate.call("who", "lobby"))[0]
         assert who["nicknames"] == ["kate"] and who["seconds"] < 0.5

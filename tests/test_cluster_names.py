@@ -17,10 +17,10 @@ from typing import Any
 
 import pytest
 
+from tests.support.cluster_sockets import Sockets
 from tests.support.legacy_client import LegacyClient
 from tests.support.node_client import node_modules_ready
 from tests.support.serve_cluster import ClusterProcess, alive, worker_of
-from tests.test_cluster_ops import Sockets
 from tornio.protocol import legacy
 
 pytestmark = pytest.mark.timeout(90)

@@ -13,7 +13,7 @@ from typing import Any
 
 import pytest
 
-from tests.test_namespace import Client
+from tests.support.memory_client import Client
 from tornio import BaseNamespace, RoomsMixin
 from tornio.core.socket import DISCONNECT_REASONS
 from tornio.legacy.socket import LegacySocket
@@ -162,6 +162,7 @@ async def test_the_acl_does_not_keep_a_namespace_from_ending(manager: SocketMana
     assert client.take() == []  # no method_access_denied
 
 
+@pytest.mark.server_errors(("tornio.socket", "handler for disconnect packet on '/failing' failed"))
 async def test_a_failing_hook_is_logged_and_the_cleanup_goes_on(
     manager: SocketManager, caplog: pytest.LogCaptureFixture
 ) -> None:

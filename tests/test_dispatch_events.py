@@ -16,7 +16,7 @@ import socketio  # type: ignore[import-untyped]
 from tests.apps.dispatch import CatchAll, Names, namespaces
 from tests.support.inloop import InLoopServer
 from tests.support.lifecycle_driver import LifecycleDriver
-from tests.test_namespace import Client
+from tests.support.memory_client import Client
 from tornio import BaseNamespace, event
 from tornio.core import dispatch
 from tornio.manager import SocketManager

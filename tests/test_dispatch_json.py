@@ -23,7 +23,7 @@ import socketio  # type: ignore[import-untyped]
 
 from tests.support.inloop import InLoopServer
 from tests.support.lifecycle_driver import LifecycleDriver
-from tests.test_namespace import Client
+from tests.support.memory_client import Client
 from tornio import BaseNamespace, RoomsMixin, Router, Settings
 from tornio.bus.broker import Broker
 from tornio.bus.zmq import ZmqBus

@@ -18,7 +18,7 @@ import socketio  # type: ignore[import-untyped]
 from tests.apps.dispatch import Trail, middleware_namespaces
 from tests.support.inloop import InLoopServer
 from tests.support.lifecycle_driver import LifecycleDriver
-from tests.test_namespace import Client
+from tests.support.memory_client import Client
 from tornio import BaseNamespace, ConnectionRefused, EventRefused, Settings
 from tornio.manager import SocketManager
 
@@ -61,6 +61,7 @@ async def test_middlewares_run_in_order_before_recv_connect(
         await node.quit()
 
 
+@pytest.mark.server_errors(("tornio.socket", "recv_connect of '/guarded' failed"))
 async def test_a_refusal_reaches_connect_error_and_stops_the_chain(
     app: tuple[InLoopServer, Trail], caplog: pytest.LogCaptureFixture
 ) -> None:

@@ -17,7 +17,6 @@ import contextlib
 import os
 import re
 import signal
-import socket
 import subprocess
 import sys
 import urllib.error
@@ -32,6 +31,7 @@ from playwright.sync_api import BrowserContext, Page, expect
 from tornado.httputil import HTTPHeaders, HTTPServerRequest, RequestStartLine
 
 from tests.support import wait_for
+from tests.support.ports import free_port
 from tornio.bus import ids
 from tornio.legacy.socket import LegacySocket
 from tornio.manager import SocketManager
@@ -48,11 +48,6 @@ VENDOR = [
 ]
 PASSWORD = "wonderland-42"
 
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 def manage(*args: str, env: dict[str, str], timeout: float = 60) -> str:

@@ -11,7 +11,6 @@ import socket
 import subprocess
 import sys
 import threading
-import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -23,6 +22,8 @@ from tornado.netutil import bind_sockets
 
 from tests.apps.echo import EchoNamespace
 from tests.support.legacy_client import LegacyClient, fetch, handshake
+from tests.support.ports import free_port, wait_for_port
+from tests.support.waiting import eventually
 from tornio import Router, SocketIOServer
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -97,8 +98,7 @@ async def test_socketio_server_runs_a_wsgi_app_off_the_event_loop(seed_server: A
     server = await seed_server(wsgi_app, transports=["xhr-polling"])
     base = f"http://127.0.0.1:{server.port}"
     slow = asyncio.ensure_future(fetch(base + "/django/page"))
-    while not seen:
-        await asyncio.sleep(0.01)
+    await eventually(lambda: seen, message="the WSGI view called")
     _sid, _, _, transports = await handshake(base)  # answered while the view still blocks
     assert transports == "xhr-polling"
     assert not slow.done()
@@ -117,25 +117,6 @@ async def test_socketio_server_rejects_what_it_cannot_serve() -> None:
 
 
 # -- processes --------------------------------------------------------------------------------
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-def wait_for_port(port: int, process: subprocess.Popen[bytes], timeout: float = 15) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            raise AssertionError(f"process exited early: {process.communicate()}")
-        try:
-            socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
-            return
-        except OSError:
-            time.sleep(0.05)
-    raise AssertionError(f"nothing listens on {port}")
 
 
 @pytest.fixture

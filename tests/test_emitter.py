@@ -19,41 +19,16 @@ import zmq
 
 from tests.support.inloop import InLoopServer
 from tests.support.multihost import LegacyChatter
+from tests.support.waiting import eventually
+from tests.support.zmq_nodes import RecordingNode
 from tornio import BaseNamespace, Emitter, RoomsMixin
 from tornio.bus import ids
-from tornio.bus.base import Message
 from tornio.bus.broker import Broker
 from tornio.bus.emitter import EmitterError
 from tornio.bus.messages import EMITTER_UID, BusMessageError, MessageType, decode
 from tornio.bus.zmq import ZmqBus
 
 pytestmark = pytest.mark.timeout(30)
-
-
-class RecordingNode:
-    def __init__(self, node_id: str) -> None:
-        self.node_id = node_id
-        self.delivered: list[Message] = []
-        self.changed = asyncio.Event()
-
-    def deliver(self, message: Message) -> None:
-        self.delivered.append(message)
-        self.changed.set()
-
-    async def wait_for(self, count: int, timeout: float = 3.0) -> list[Message]:
-        async def scan() -> None:
-            while len(self.delivered) < count:
-                self.changed.clear()
-                await self.changed.wait()
-
-        await asyncio.wait_for(scan(), timeout)
-        return self.delivered
-
-
-@pytest.fixture
-def broker() -> Iterator[Broker]:
-    with Broker("tcp://127.0.0.1:0") as running:
-        yield running
 
 
 @pytest.fixture
@@ -91,7 +66,7 @@ async def test_the_first_emit_waits_for_the_bus_and_arrives(
         emitter = make_emitter()
         await asyncio.to_thread(emitter.of("/chat").emit, "hello", i)
         assert emitter.is_ready
-        delivered = await recording.wait_for(i + 1)
+        delivered = await recording.wait_for_count(i + 1)
         message = delivered[i]
         assert message["uid"] == EMITTER_UID and message["type"] is MessageType.EMIT
         assert message["nsp"] == "/chat"
@@ -181,7 +156,7 @@ async def test_an_emitter_is_not_a_node(
         await other_bus.ready(2.0)
         emitter = make_emitter()
         await asyncio.to_thread(emitter.emit, "x")
-        await recording.wait_for(1)
+        await recording.wait_for_count(1)
         await asyncio.sleep(0.2)  # several heartbeat intervals
         assert set(bus.nodes) == {other.node_id}
         started = time.monotonic()
@@ -204,7 +179,7 @@ async def test_flush_proves_the_broker_passed_everything_on_in_order(
         emitter.flush(3)
 
     await asyncio.to_thread(run)
-    delivered = await recording.wait_for(300)
+    delivered = await recording.wait_for_count(300)
     assert [m["data"]["args"][0] for m in delivered] == list(range(300))
     assert emitter.published == 300
 
@@ -387,14 +362,9 @@ async def test_a_socket_is_in_the_room_named_by_its_id_and_server_side_events_ar
         assert await asyncio.wait_for(heard.get(), 3) == ("config", 2)
 
         await run(lambda: chat.to_sid(ann.sid).disconnect_sockets(close=True))
-        assert await asyncio.wait_for(_gone(server, ann.sid), 3)
+        await eventually(lambda: ann.sid not in server.manager.sockets, 3, message="ann gone")
         assert ben.sid in server.manager.sockets
     finally:
         for chatter in people:
             await chatter.close()
 
-
-async def _gone(server: InLoopServer, sid: str) -> bool:
-    while sid in server.manager.sockets:
-        await asyncio.sleep(0.01)
-    return True

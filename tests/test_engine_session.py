@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import pytest
 
+from tests.support.session_sinks import EngineSink as Sink
 from tornio.modern.session import (
     LATE_PING_ALLOWANCE,
     EngineSession,
     EngineSettings,
-    Frame,
     TransportError,
 )
 from tornio.protocol.engineio import Packet, PacketType
@@ -16,25 +16,6 @@ from tornio.protocol.engineio import Packet, PacketType
 SETTINGS = EngineSettings(
     ping_interval=3.0, ping_timeout=2.0, upgrade_timeout=7.0, connect_timeout=11.0
 )
-
-
-class Sink:
-    def __init__(self, transport: str = "polling") -> None:
-        self.transport = transport
-        self.polling = transport == "polling"
-        self.frames: list[Frame] = []
-        self.writes = 0
-        self.closed = False
-
-    def write(self, frames: list[Frame]) -> None:
-        assert not self.closed, "write after close"
-        if self.polling:
-            assert self.writes == 0, "a poll is answered once"
-        self.writes += 1
-        self.frames.extend(frames)
-
-    def close(self) -> None:
-        self.closed = True
 
 
 class Harness:

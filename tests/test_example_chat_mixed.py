@@ -11,8 +11,8 @@ from pathlib import Path
 import pytest
 from playwright.sync_api import BrowserContext
 
+from tests.support.chat_example import ROOT, VENDOR, ChatProcess, User
 from tests.support.node_client import NodeClient, node_modules_ready
-from tests.test_example_chat import ROOT, VENDOR, ChatProcess, User
 
 
 @pytest.fixture

@@ -16,14 +16,11 @@ import tornado.web
 from tornado.httpserver import HTTPServer
 from tornado.netutil import bind_sockets
 
-from tornio import BaseNamespace, Router, fastpath
+from tests.support.raw_http import EIO_OPEN, EchoNamespace, Raw, get, open_session, post
+from tests.support.waiting import eventually
+from tornio import Router, fastpath
 from tornio.fastpath import fast_server, resolve_mode
 from tornio.transports.fasthttp import FastHTTPServer
-
-
-class EchoNamespace(BaseNamespace):
-    def on_echo(self, *args: Any) -> None:
-        self.emit("echo", *args)
 
 
 class Hello(tornado.web.RequestHandler):
@@ -64,62 +61,6 @@ async def servers() -> AsyncIterator[Servers]:
     srv = Servers()
     yield srv
     await srv.stop()
-
-
-class Raw:
-    """A raw HTTP/1.1 connection that reads whole responses (Content-Length framed)."""
-
-    def __init__(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        self.reader, self.writer = reader, writer
-
-    @classmethod
-    async def open(cls, port: int) -> Raw:
-        return cls(*await asyncio.open_connection("127.0.0.1", port))
-
-    def send(self, data: bytes) -> None:
-        self.writer.write(data)
-
-    async def response(self) -> tuple[int, dict[str, str], bytes]:
-        head = await asyncio.wait_for(self.reader.readuntil(b"\r\n\r\n"), 10)
-        lines = head.decode("latin-1").split("\r\n")
-        status = int(lines[0].split(" ")[1])
-        headers = {}
-        for line in lines[1:]:
-            if line:
-                name, _, value = line.partition(": ")
-                headers[name.lower()] = value
-        body = b""
-        if "content-length" in headers:
-            body = await self.reader.readexactly(int(headers["content-length"]))
-        return status, headers, body
-
-    async def closed(self) -> bool:
-        return await asyncio.wait_for(self.reader.read(), 10) == b""
-
-    def close(self) -> None:
-        self.writer.close()
-
-
-def get(target: str, *headers: str) -> bytes:
-    lines = [f"GET {target} HTTP/1.1", "Host: test", *headers, "", ""]
-    return "\r\n".join(lines).encode()
-
-
-def post(target: str, body: bytes, *headers: str) -> bytes:
-    lines = [f"POST {target} HTTP/1.1", "Host: test", f"Content-Length: {len(body)}", *headers]
-    return ("\r\n".join(lines) + "\r\n\r\n").encode() + body
-
-
-EIO_OPEN = "/socket.io/?EIO=4&transport=polling"
-
-
-async def open_session(raw: Raw) -> str:
-    raw.send(get(EIO_OPEN))
-    status, _, body = await raw.response()
-    assert status == 200
-    sid = re.search(rb'"sid":"([^"]+)"', body)
-    assert sid is not None
-    return sid.group(1).decode()
 
 
 @pytest.mark.asyncio
@@ -248,15 +189,10 @@ async def test_a_client_that_leaves_during_a_held_poll_is_noticed(servers: Serve
     raw = await Raw.open(servers.port)
     sid = await open_session(raw)
     raw.send(get(f"{EIO_OPEN}&sid={sid}"))
-    await asyncio.sleep(0.05)
     socket = servers.router.manager.get_engine(sid)
-    assert socket.engine.sink is not None
+    await eventually(lambda: socket.engine.sink is not None, message="the poll held")
     raw.writer.transport.abort()
-    for _ in range(200):
-        if socket.engine.sink is None:
-            break
-        await asyncio.sleep(0.01)
-    assert socket.engine.sink is None
+    await eventually(lambda: socket.engine.sink is None, message="the held poll given up")
 
 
 @pytest.mark.parametrize(
@@ -279,6 +215,9 @@ async def test_a_client_that_leaves_during_a_held_poll_is_noticed(servers: Serve
         b"PUT /socket.io/?EIO=4&transport=polling HTTP/1.1\r\nHost: t\r\n\r\n",
         b"OPTIONS /socket.io/1/ HTTP/1.1\r\nHost: t\r\n\r\n",
         b"GET /socket.io/1/xhr-polling/%ff HTTP/1.1\r\nHost: t\r\n\r\n",
+        b"GET /socket.io/1/htmlfile/%ff HTTP/1.1\r\nHost: t\r\n\r\n",
+        b"GET /socket.io/1/xhr-multipart/%ff HTTP/1.1\r\nHost: t\r\n\r\n",
+        b"POST /socket.io/1/jsonp-polling/%ff HTTP/1.1\r\nHost: t\r\nContent-Length: 0\r\n\r\n",
         b"GET /socket.io/?EIO=4&transport=polling HTTP/1.1\r\nHost: t\r\nOrigin: a\tb\r\n\r\n",
         b"GET /socket.io/?EIO=9&transport=polling HTTP/1.1\r\nHost: t\r\n\r\n",
         b"GET /socket.io/1/jsonp-polling/x?i=%ff HTTP/1.1\r\nHost: t\r\n\r\n",
@@ -406,11 +345,7 @@ async def test_a_cancelled_poll_is_seen_before_a_request_that_came_with_it(
     sid = await open_session(other)
     held.send(get(f"{EIO_OPEN}&sid={sid}"))
     socket = servers.router.manager.get_engine(sid)
-    for _ in range(200):
-        if socket.engine.sink is not None:
-            break
-        await asyncio.sleep(0.005)
-    assert socket.engine.sink is not None
+    await eventually(lambda: socket.engine.sink is not None, message="the poll held")
     other.send(get(f"{EIO_OPEN}&sid={sid}"))  # ready before the close, in the same turn
     held.writer.get_extra_info("socket").shutdown(SHUT_RDWR)  # the FIN goes now
     held.close()
@@ -442,11 +377,8 @@ async def test_a_hand_off_waits_until_the_answers_before_it_are_sent(servers: Se
     raw.send(post(f"{EIO_OPEN}&sid={sid}", f'42["echo","{big}"]'.encode()))
     assert (await raw.response())[2] == b"ok"
     raw.send(get(f"{EIO_OPEN}&sid={sid}") + get("/hello"))  # not read for now
-    for _ in range(200):
-        if connection.handed_off:
-            break
-        await asyncio.sleep(0.005)
-    assert connection.handed_off and connection.transport.get_write_buffer_size() > 0
+    await eventually(lambda: connection.handed_off, message="the hand-off")
+    assert connection.transport.get_write_buffer_size() > 0
     assert servers.fast.handed_off == 0  # waiting for the answer to go out
     assert (await raw.response())[2] == f'42["echo","{big}"]'.encode()
     assert (await raw.response())[2] == b"world"

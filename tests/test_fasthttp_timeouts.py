@@ -10,34 +10,23 @@ import asyncio
 import logging
 import time
 from collections.abc import AsyncIterator
-from typing import Any
 
 import pytest
 from tornado.httpserver import HTTPServer
-from tornado.netutil import bind_sockets
 
-from tests.test_fasthttp import EIO_OPEN, EchoNamespace, Raw, get, open_session, post
+from tests.support.raw_http import (
+    EIO_OPEN,
+    EchoNamespace,
+    Raw,
+    TimedServer,
+    get,
+    open_session,
+    post,
+)
 from tornio import Router
 from tornio.fastpath import fast_server
-from tornio.transports.fasthttp import FastHTTPServer
 
 TIMEOUT = 0.2
-
-
-class TimedServer:
-    def __init__(self, **http: Any) -> None:
-        self.router = Router({"": EchoNamespace})
-        self.http = HTTPServer(self.router.application(), **http)
-        self.fast: FastHTTPServer = fast_server(self.router.manager, self.http)
-        sockets = bind_sockets(0, "127.0.0.1")
-        self.fast.add_sockets(sockets)
-        self.port = sockets[0].getsockname()[1]
-
-    async def stop(self) -> None:
-        self.fast.stop()
-        self.fast.close_all_connections()
-        self.router.manager.close_all()
-        await self.http.close_all_connections()
 
 
 @pytest.fixture

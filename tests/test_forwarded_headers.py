@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import asyncio
 import subprocess
-import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -247,12 +246,6 @@ def test_a_peer_outside_the_trusted_networks_is_not_believed(loop: LoopThread) -
 
 
 # -- tornio serve ---------------------------------------------------------------------------------
-
-
-@pytest.fixture
-def workdir() -> Iterator[Path]:
-    with tempfile.TemporaryDirectory(prefix="tornio-forwarded-test-") as path:
-        yield Path(path)
 
 
 def tornio_serve(workdir: Path, *args: str) -> Iterator[ClusterProcess]:

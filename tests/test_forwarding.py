@@ -2,78 +2,16 @@
 
 from __future__ import annotations
 
-import asyncio
 from typing import Any
 
 import pytest
-import tornado.web
 from tornado.httpclient import HTTPClientError
-from tornado.httpserver import HTTPServer
-from tornado.netutil import bind_sockets
 
+from tests.support.forwarding_nodes import DirectForwarder, Echo, Node
 from tests.support.legacy_client import LegacyClient, fetch, handshake
-from tornio import BaseNamespace, Router
+from tests.support.waiting import eventually
+from tornio import Router
 from tornio.bus import InProcessBus, forwarding
-from tornio.bus.forwarding import ForwardingDelegate, Wire
-
-
-class Echo(BaseNamespace):
-    def on_echo(self, *args: Any) -> tuple[Any, ...]:
-        return args
-
-
-class DirectForwarder:
-    """Hands requests straight to the owner's application (the bus's job in a cluster)."""
-
-    def __init__(self) -> None:
-        self.apps: dict[str, tornado.web.Application] = {}
-        self.aborted: list[str] = []
-
-    async def forward(self, node: str, request: Wire, timeout: float) -> Wire | None:
-        app = self.apps.get(node)
-        if app is None:
-            return None
-        return await asyncio.wait_for(forwarding.execute(app, request), timeout)
-
-    def abort(self, node: str, request_id: str) -> None:
-        self.aborted.append(request_id)
-        forwarding.abort(request_id)
-
-
-class Node:
-    def __init__(
-        self,
-        bus: InProcessBus,
-        forwarder: DirectForwarder,
-        addresses: dict[str, tuple[str, int]] | None = None,
-        **settings: Any,
-    ) -> None:
-        """``addresses``: node id → HTTP address, where websockets are relayed (the bus's
-        node table in a cluster); every node made with the same dict is in it."""
-        self.router = Router({"/echo": Echo}, bus=bus, **settings)
-        self.manager = self.router.manager
-        self.app = self.router.application()
-        forwarder.apps[self.manager.node_id] = self.app
-        self.delegate = ForwardingDelegate(
-            self.app,
-            lambda tag: tag == self.manager.node_id,
-            forwarder,
-            timeout=30,
-            max_body=1_000_000,
-            address_of=None if addresses is None else addresses.get,
-        )
-        self.http = HTTPServer(self.delegate)
-        sockets = bind_sockets(0, "127.0.0.1")
-        self.http.add_sockets(sockets)
-        self.port = sockets[0].getsockname()[1]
-        self.base = f"http://127.0.0.1:{self.port}"
-        if addresses is not None:
-            addresses[self.manager.node_id] = ("127.0.0.1", self.port)
-
-    async def stop(self) -> None:
-        self.http.stop()
-        self.manager.close_all()
-        await self.http.close_all_connections()
 
 
 async def test_a_polling_session_works_through_a_process_that_does_not_own_it() -> None:
@@ -140,12 +78,9 @@ async def test_a_client_leaving_a_forwarded_long_poll_reaches_the_owner() -> Non
         assert socket is not None
         with pytest.raises(HTTPClientError):  # the client gives up on its long poll
             await fetch(f"{a.base}/socket.io/?EIO=4&transport=polling&sid={sid}", timeout=0.3)
-        for _ in range(100):
-            if socket.closed:
-                break
-            await asyncio.sleep(0.01)
+        # An aborted GET ends an Engine.IO session, as if it were local.
+        await eventually(lambda: socket.closed, message="the session ended by the abort")
         assert forwarder.aborted
-        assert socket.closed  # an aborted GET ends an Engine.IO session, as if it were local
     finally:
         await a.stop()
         await b.stop()

@@ -24,8 +24,10 @@ from prometheus_client.parser import text_string_to_metric_families
 from tornado.httpclient import AsyncHTTPClient, HTTPClientError
 
 from tests.support.legacy_client import LegacyClient
+from tests.support.ports import free_port
 from tests.support.raw_websocket import RawWebSocket, client_frame
-from tests.support.serve_cluster import ClusterProcess, free_port, worker_of
+from tests.support.serve_cluster import ClusterProcess, worker_of
+from tests.support.waiting import eventually
 from tornio.protocol import websocket as ws
 
 TIMEOUT = 15
@@ -226,10 +228,10 @@ async def test_health_and_readiness_follow_the_workers(cluster: ClusterProcess) 
 
 async def wait_code(fetch: Callable[[str], Awaitable[tuple[int, str]]], url: str,
                     code: int) -> tuple[int, str]:
-    deadline = time.monotonic() + TIMEOUT
-    while True:
+    async def answered() -> tuple[int, str] | None:
         answer = await fetch(url)
-        if answer[0] == code:
-            return answer
-        assert time.monotonic() < deadline, f"{url} still answers {answer}"
-        await asyncio.sleep(0.05)
+        return answer if answer[0] == code else None
+
+    answer = await eventually(answered, TIMEOUT, message=f"{url} to answer {code}", interval=0.05)
+    assert answer is not None
+    return answer

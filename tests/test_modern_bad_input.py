@@ -30,6 +30,7 @@ from tests.apps.probe import Record, namespaces
 from tests.support.engine_client import EnginePolling, EngineWebSocket, error_of
 from tests.support.inloop import InLoopServer
 from tests.support.legacy_client import fetch
+from tests.support.waiting import eventually
 
 MAX_PAYLOAD = 10_000
 
@@ -201,12 +202,11 @@ async def held_get(env: Env, poll: EnginePolling) -> asyncio.Future[HTTPResponse
     get = asyncio.ensure_future(poll.get())
     engine = env.server.manager.engines[poll.sid].engine
 
-    async def held() -> None:
-        while engine.sink is None:
-            assert not get.done(), get.result().body
-            await asyncio.sleep(0.002)
+    def held() -> bool:
+        assert not get.done(), get.result().body
+        return engine.sink is not None
 
-    await asyncio.wait_for(held(), 5)
+    await eventually(held, message="the GET held", interval=0.002)
     return get
 
 

@@ -2,7 +2,8 @@
 
 Everything runs in memory on the test's event loop: a real ``SocketManager`` and real
 ``Socket`` objects, a fake transport sink that records the encoded packets written to the
-client, and encoded packet strings fed in with ``socket.receive_packet``.
+client, and encoded packet strings fed in with ``socket.receive_packet``
+(``tests/support/memory_client.py``).
 """
 
 from __future__ import annotations
@@ -16,87 +17,14 @@ from typing import Any
 import pytest
 
 import tornio.legacy.socket
+from tests.support.memory_client import Client, PacketSink, error_names, events
 from tornio.bus import InProcessBus
 from tornio.core.mixins import BroadcastMixin, RoomsMixin
 from tornio.core.namespace import BaseNamespace
 from tornio.exceptions import ConnectionRefused
 from tornio.legacy.socket import LegacySocket
 from tornio.manager import SocketManager
-from tornio.protocol.legacy import decode_packet
 from tornio.settings import Settings
-
-# --- harness ------------------------------------------------------------------------------
-
-
-class FakeSink:
-    """A transport connection (websocket-like unless ``polling``) recording what it gets."""
-
-    def __init__(self, polling: bool = False) -> None:
-        self.transport = "xhr-polling" if polling else "websocket"
-        self.polling = polling
-        self.packets: list[str] = []
-        self.closed = False
-        self._changed = asyncio.Event()
-
-    def write(self, packets: list[str]) -> None:
-        self.packets.extend(packets)
-        self._changed.set()
-
-    def close(self) -> None:
-        self.closed = True
-        self._changed.set()
-
-    async def wait_for(self, predicate: Callable[[], bool], timeout: float = 2.0) -> None:
-        async def until() -> None:
-            while not predicate():
-                self._changed.clear()
-                await self._changed.wait()
-
-        await asyncio.wait_for(until(), timeout)
-
-
-class Client:
-    """One socket on a manager, attached to a fake persistent sink."""
-
-    def __init__(self, manager: SocketManager, *endpoints: str) -> None:
-        self.manager = manager
-        self.socket: LegacySocket = manager.create_socket()
-        self.sink = FakeSink()
-        self.socket.attach(self.sink, None)  # type: ignore[arg-type]
-        assert self.take() == ["1::"]
-        for endpoint in endpoints:
-            self.send(f"1::{endpoint}")
-            assert self.take()[0] == f"1::{endpoint}"
-
-    @property
-    def sid(self) -> str:
-        return self.socket.sessid
-
-    def send(self, wire: str) -> None:
-        self.socket.receive_packet(wire)
-
-    def take(self) -> list[str]:
-        """The packets written since the last take."""
-        packets, self.sink.packets = self.sink.packets, []
-        return packets
-
-    def events(self) -> list[tuple[str, str, list[Any]]]:
-        """(endpoint, name, args) of the events written since the last take."""
-        return events(self.take())
-
-    def ns(self, endpoint: str) -> Any:
-        return self.socket[endpoint]
-
-
-def events(packets: list[str]) -> list[tuple[str, str, list[Any]]]:
-    decoded = [decode_packet(p) for p in packets]
-    return [(p["endpoint"], p["name"], p["args"]) for p in decoded if p["type"] == "event"]
-
-
-def error_names(packets: list[str]) -> list[tuple[str, str]]:
-    """(endpoint, error name) of gevent-socketio's ``error`` events among ``packets``."""
-    return [(ep, args[0]) for ep, name, args in events(packets) if name == "error"]
-
 
 # --- namespaces ---------------------------------------------------------------------------
 
@@ -620,6 +548,7 @@ async def test_a_bad_payload_is_an_invalid_packet_error(manager: SocketManager) 
     assert_still_works(client)
 
 
+@pytest.mark.server_errors(("tornio.socket", "handler for event packet on '/chat' failed"))
 async def test_a_raising_handler_is_logged_and_the_socket_lives_on(
     manager: SocketManager, caplog: pytest.LogCaptureFixture
 ) -> None:
@@ -633,6 +562,7 @@ async def test_a_raising_handler_is_logged_and_the_socket_lives_on(
     assert_still_works(client)
 
 
+@pytest.mark.server_errors(("tornio.socket", "handler for event packet on '/chat' failed"))
 async def test_a_raising_async_handler_is_logged_and_the_socket_lives_on(
     manager: SocketManager, caplog: pytest.LogCaptureFixture
 ) -> None:
@@ -645,6 +575,7 @@ async def test_a_raising_async_handler_is_logged_and_the_socket_lives_on(
     assert_still_works(client)
 
 
+@pytest.mark.server_errors(("tornio.socket", "is not JSON"))
 async def test_an_unencodable_return_value_is_logged_and_the_socket_lives_on(
     manager: SocketManager, caplog: pytest.LogCaptureFixture
 ) -> None:
@@ -980,16 +911,16 @@ async def test_real_timers_answer_a_held_poll_then_end_the_session(
 ) -> None:
     manager = make_manager(settings=Settings(polling_duration=0.02, close_timeout=0.05))
     socket = manager.create_socket()
-    first = FakeSink(polling=True)
+    first = PacketSink(polling=True)
     socket.attach(first, None)  # type: ignore[arg-type]
     assert first.packets == ["1::"]
     socket.receive_packet("1::/chat")
     chat = socket["/chat"]
     assert isinstance(chat, ChatNamespace)
-    held = FakeSink(polling=True)
+    held = PacketSink(polling=True)
     socket.attach(held, None)  # type: ignore[arg-type]
     assert held.packets == ["1::/chat", '5::/chat:{"name":"welcome","args":["/chat"]}']
-    held = FakeSink(polling=True)
+    held = PacketSink(polling=True)
     socket.attach(held, None)  # type: ignore[arg-type]
     await held.wait_for(lambda: held.packets == ["8::"])
     await asyncio.wait_for(chat.ended.wait(), 2)
@@ -1083,7 +1014,7 @@ async def test_refusing_the_global_namespace_ends_the_socket(make_manager: MakeM
 
     manager = make_manager({"": Closed})
     socket = manager.create_socket()
-    sink = FakeSink()
+    sink = PacketSink()
     socket.attach(sink, None)  # type: ignore[arg-type]
     assert sink.packets == ["1::", "7:::2", "0::"]
     assert socket.closed and sink.closed

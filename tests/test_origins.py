@@ -79,6 +79,11 @@ TABLE: list[tuple[Any, ...]] = [
     (["a.example:80"], "http://a.example", "http", "x", None, False, CRED),
     (["a.example:80"], "ws://a.example", "http", "x", None, False, CRED),
     (["a.example:443"], "https://a.example", "http", "x", None, False, CRED),
+    # an https (or wss) origin without a port is port 443, never 80
+    (["a.example:80"], "https://a.example", "http", "x", None, False, REFUSED),
+    (["a.example:443"], "wss://a.example", "http", "x", None, False, CRED),
+    (["a.example:80"], "wss://a.example", "http", "x", None, False, REFUSED),
+    (SAME, "https://a.example", "https", "a.example:80", None, False, REFUSED),
     (["a.example:80"], "http://a.example:81", "http", "x", None, False, REFUSED),
     (["a.example:*"], "https://A.example:9", "http", "x", None, False, CRED),
     (["*:8443"], "https://any.example:8443", "http", "x", None, False, STAR),

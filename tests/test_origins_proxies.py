@@ -18,7 +18,6 @@ from tests.support.pinned_http import PinnedConnection
 from tests.support.raw_websocket import EIO_WS, RawWebSocket
 from tests.support.serve_cluster import ClusterProcess, tornio_command, worker_of
 from tests.support.waiting import wait_for
-from tests.test_forwarded_headers import workdir  # noqa: F401  (a fixture)
 from tornio import BaseNamespace, SocketIOServer
 
 SITE = "https://chat.example"  # what the browser shows; the proxy reaches us by plain HTTP
@@ -90,7 +89,7 @@ async def test_a_client_named_by_xheaders_is_not_the_peer() -> None:
 # -- tornio serve ---------------------------------------------------------------------------------
 
 
-def tornio_serve(workdir: Path, *args: str) -> Iterator[ClusterProcess]:  # noqa: F811
+def tornio_serve(workdir: Path, *args: str) -> Iterator[ClusterProcess]:
     process = ClusterProcess("tests.apps.transport_probe:namespaces", workdir, workers=2,
                              args=args)  # fmt: skip
     try:
@@ -146,7 +145,7 @@ async def forwarded_answers(cluster: ClusterProcess) -> None:
             each.close()
 
 
-def test_tornio_serve_origins_and_a_proxy_s_host_across_the_bus(workdir: Path) -> None:  # noqa: F811
+def test_tornio_serve_origins_and_a_proxy_s_host_across_the_bus(workdir: Path) -> None:
     flags = ("--trusted-proxies", "127.0.0.1", "--origins", "http://app.example")
     for cluster in tornio_serve(workdir, *flags):
         asyncio.run(forwarded_answers(cluster))

@@ -13,9 +13,9 @@ import pytest
 from tests.support.engine_client import EnginePolling
 from tests.support.inloop import InLoopServer
 from tests.support.legacy_client import fetch, handshake
+from tests.support.raw_flashsocket import hixie_headers, raw_request
 from tests.support.raw_websocket import EIO_WS, RawWebSocket
 from tests.support.stream_clients import open_raw_get
-from tests.test_transports_flashsocket import hixie_headers, raw_request
 from tornio import BaseNamespace
 from tornio.transports import origins
 

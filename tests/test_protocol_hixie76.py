@@ -125,11 +125,87 @@ def test_any_slicing_gives_the_same_messages(texts: list[str], cuts: list[int]) 
     assert parser.closed
 
 
-@given(st.binary(max_size=300))
-def test_garbage_never_escapes_as_anything_but_frame_error(data: bytes) -> None:
-    parser = FrameParser(max_size=100)
+def reference(data: bytes, max_size: int) -> tuple[list[str], str]:
+    """The draft's framing read the plain way, all at once: the text messages, and whether
+    the stream is then ``open``, ``closed`` (the closing frame, nothing after it), or an
+    ``error`` (a frame over ``max_size`` bytes, a text frame that is not UTF-8, anything
+    after the closing frame)."""
+    messages: list[str] = []
+    i = 0
+    while i < len(data):
+        kind = data[i]
+        i += 1
+        if kind & 0x80:  # a length, 7 bits a byte, then that many bytes (discarded)
+            length = 0
+            while True:
+                if i == len(data):
+                    return messages, "open"
+                byte = data[i]
+                i += 1
+                length = length * 128 + (byte & 0x7F)
+                if length > max_size:
+                    return messages, "error"
+                if not byte & 0x80:
+                    break
+            if kind == 0xFF and length == 0:
+                return messages, "closed" if i == len(data) else "error"
+            i += length
+        else:  # bytes up to 0xFF: text when the type is 0, discarded otherwise
+            end = data.find(b"\xff", i)
+            body = data[i:] if end < 0 else data[i:end]
+            if len(body) > max_size:
+                return messages, "error"
+            if end < 0:
+                return messages, "open"
+            if kind == 0:
+                try:
+                    messages.append(body.decode("utf-8"))
+                except UnicodeDecodeError:
+                    return messages, "error"
+            i = end + 1
+    return messages, "open"
+
+
+def parse(data: bytes, max_size: int, step: int) -> tuple[list[str], str]:
+    """The parser fed ``step`` bytes at a time: what it returned, and how it ended."""
+    parser = FrameParser(max_size=max_size)
+    got: list[str] = []
     try:
-        for i in range(0, len(data), 7):
-            parser.feed(data[i : i + 7])
+        for i in range(0, len(data), step):
+            got += parser.feed(data[i : i + step])
     except FrameError:
-        pass
+        return got, "error"
+    return got, "closed" if parser.closed else "open"
+
+
+def length_prefixed(body: bytes) -> bytes:
+    groups = [len(body) & 0x7F]
+    rest = len(body) >> 7
+    while rest:
+        groups.append(0x80 | (rest & 0x7F))
+        rest >>= 7
+    return b"\x80" + bytes(reversed(groups)) + body
+
+
+frame_pieces = st.one_of(
+    st.text(max_size=20).map(lambda t: hixie76.encode_frame(t)),
+    st.binary(max_size=120).map(lambda b: b"\x00" + b.replace(b"\xff", b"") + b"\xff"),
+    st.binary(max_size=120).map(length_prefixed),
+    st.just(hixie76.CLOSE_FRAME),
+    st.binary(max_size=4),
+)
+framed = st.lists(frame_pieces, max_size=6).map(b"".join)
+
+
+@given(st.binary(max_size=300) | framed)
+def test_any_bytes_parse_as_the_reference_reads_them(data: bytes) -> None:
+    """Byte by byte, the parser returns exactly the reference's messages and ends as it does
+    (open, closed, or FrameError); fed at once or in slices, it ends the same way, with the
+    same messages unless it ended in an error (a failing ``feed`` returns nothing)."""
+    expected = reference(data, 100)
+    assert parse(data, 100, 1) == expected
+    for step in (7, max(len(data), 1)):
+        messages, outcome = parse(data, 100, step)
+        assert outcome == expected[1]
+        if outcome != "error":
+            assert messages == expected[0]

@@ -4,21 +4,16 @@ it over a real broker, and gets them back after the session (or the node) is los
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 from typing import Any
 
 import pytest
 
-from tests.test_bus_zmq import FAST, RecordingNode, eventually
+from tests.support.waiting import eventually
+from tests.support.zmq_nodes import FAST, RecordingNode
 from tornio.bus.broker import Broker
 from tornio.bus.store import BusRecovery, LocalRecovery, RecoveryStore, store_of
 from tornio.bus.zmq import ZmqBus
-
-
-@pytest.fixture
-def broker() -> Iterator[Broker]:
-    with Broker("tcp://127.0.0.1:0") as running:
-        yield running
 
 
 class Cluster:
@@ -55,7 +50,7 @@ async def setup(cluster: Cluster) -> tuple[RecoveryStore, ZmqBus, BusRecovery]:
     worker_bus = cluster.bus("h1-w0")
     worker_bus.attach(RecordingNode("h1-w0"))
     await worker_bus.ready(timeout=2.0)
-    await eventually(lambda: "store-h1" in worker_bus.nodes, what="the store in the table")
+    await eventually(lambda: "store-h1" in worker_bus.nodes, message="the store in the table")
     return store, worker_bus, BusRecovery(worker_bus, "store-h1")
 
 
@@ -68,13 +63,13 @@ async def test_a_lost_session_is_restored_with_the_emits_it_missed(cluster: Clus
     worker_bus.publish({"type": 3, "nsp": "/chat",
                         "data": {**emit_data("before", rooms=["lobby"]), "offset": "o1"}})
     recovery.record("o2", "/chat", emit_data("to-me", to="sid-1"))  # a local emit to a sid
-    await eventually(lambda: store.log.emits_kept == 2, what="two emits logged")
+    await eventually(lambda: store.log.emits_kept == 2, message="two emits logged")
     recovery.lost(pid, {"nick": "bob"})
     worker_bus.publish({"type": 3, "nsp": "/chat",
                         "data": {**emit_data("missed", 7, rooms=["lobby"]), "offset": "o3"}})
     worker_bus.publish({"type": 3, "nsp": "/chat",
                         "data": {**emit_data("elsewhere", rooms=["kitchen"]), "offset": "o4"}})
-    await eventually(lambda: store.log.emits_kept == 4, what="four emits logged")
+    await eventually(lambda: store.log.emits_kept == 4, message="four emits logged")
     restored = await recovery.restore(pid, "o1")
     assert restored is not None
     assert (restored["sid"], restored["rooms"], restored["data"]) == (
@@ -89,16 +84,16 @@ async def test_the_sessions_of_a_node_that_vanished_are_lost(cluster: Cluster) -
     recovery.seen(pid, "sid-1", "/", [], {})
     recovery.record("o1", "/", emit_data("e"))
     await eventually(lambda: len(store.log) == 1 and store.log.emits_kept == 1,
-                     what="the session and the emit at the store")
+                     message="the session and the emit at the store")
     asker = cluster.bus("h2-w0")
     asker.attach(RecordingNode("h2-w0"))
     await asker.ready(timeout=2.0)
     other = BusRecovery(asker, "store-h2")
-    await eventually(lambda: "store-h1" in asker.nodes, what="the store in h2's table")
+    await eventually(lambda: "store-h1" in asker.nodes, message="the store in h2's table")
     assert await other.restore(pid, "o1") is None  # still connected to h1-w0
     await worker_bus.close(announce=False)  # dies without a word: it times out of the table
     await eventually(lambda: store.log.lost_since(pid) is not None, timeout=3.0,
-                     what="the session lost with its node")
+                     message="the session lost with its node")
     restored = await other.restore(pid, "o1")  # from another host, through the pid's store
     assert restored is not None and restored["sid"] == "sid-1"
 

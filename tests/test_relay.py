@@ -16,8 +16,9 @@ from tornado.httputil import HTTPHeaders, RequestStartLine
 from tornado.simple_httpclient import HTTPStreamClosedError
 from tornado.websocket import WebSocketClientConnection, websocket_connect
 
+from tests.support.forwarding_nodes import DirectForwarder, Node
 from tests.support.legacy_client import fetch, handshake
-from tests.test_forwarding import DirectForwarder, Node
+from tests.support.waiting import eventually
 from tornio.bus import InProcessBus, forwarding, relay
 from workers import loops
 
@@ -81,11 +82,8 @@ async def test_a_modern_upgrade_through_another_process_runs_at_its_owner(pair: 
     assert a.delegate.relayed == 1 and b.delegate.relayed == 0
     assert sid not in a.manager.engines
     ws.close()
-    for _ in range(200):  # the owner sees the client leave through the relay
-        if engine.closed:
-            break
-        await asyncio.sleep(0.01)
-    assert engine.closed
+    # The owner sees the client leave through the relay.
+    await eventually(lambda: engine.closed, message="the owner's session closed")
 
 
 @on_both_loops

@@ -6,24 +6,31 @@ head after the timeout, and serve a normal request as before."""
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import AsyncIterator
 
 import pytest
 from tornado.httpserver import HTTPServer
 from tornado.netutil import bind_sockets
 
-from tests.test_fasthttp import EIO_OPEN, EchoNamespace, Raw, get, open_session
-from tests.test_fasthttp_timeouts import TimedServer
+from tests.support.raw_http import (
+    EIO_OPEN,
+    HEADER_TIMEOUT,
+    HUGE_HOST,
+    MANY_HEADERS,
+    TOO_LARGE,
+    EchoNamespace,
+    Raw,
+    TimedServer,
+    everything_until_closed,
+    get,
+    open_session,
+    send_in_pieces,
+    trickle_until_closed,
+)
 from tornio import Router
 from tornio.settings import Settings, http_server_options
 
-HEADER_TIMEOUT = 0.5
 OPTIONS = http_server_options(Settings(header_timeout=HEADER_TIMEOUT))
-
-HUGE_HOST = get(EIO_OPEN).replace(b"Host: test", b"Host: " + b"h" * 100_000)
-MANY_HEADERS = get(EIO_OPEN, *[f"X-Header-{i:05d}: value" for i in range(10_000)])
-TOO_LARGE = b"HTTP/1.1 431 Request Header Fields Too Large\r\n"
 
 
 class TornadoServer:
@@ -54,38 +61,6 @@ async def tornado_path() -> AsyncIterator[TornadoServer]:
     srv = TornadoServer()
     yield srv
     await srv.stop()
-
-
-async def send_in_pieces(raw: Raw, data: bytes, size: int = 1000) -> None:
-    """``data`` in many writes, each one drained (so that the server reads it in pieces);
-    stops early if the server closed meanwhile."""
-    for start in range(0, len(data), size):
-        raw.send(data[start:start + size])
-        try:
-            await raw.writer.drain()
-        except ConnectionError:
-            return
-
-
-async def everything_until_closed(raw: Raw) -> bytes:
-    """What the server sent before it closed (a reset counts as a close: a byte a client
-    sends after the close is answered with one, which may overtake the close)."""
-    try:
-        return await asyncio.wait_for(raw.reader.read(), 10)
-    except ConnectionResetError:
-        return b""
-
-
-async def trickle_until_closed(raw: Raw, head: bytes) -> bytes:
-    """A slowloris: ``head`` a byte at a time, paced well inside the timeout (so that only
-    the whole head's wait can end it), until the server closes the connection."""
-    reading = asyncio.ensure_future(everything_until_closed(raw))
-    for byte in range(len(head)):
-        raw.send(head[byte:byte + 1])
-        done, _ = await asyncio.wait([reading], timeout=HEADER_TIMEOUT / 5)
-        if done:
-            return reading.result()
-    raise AssertionError("the server read the whole head the slowloris sent")
 
 
 def test_the_settings_reach_tornados_http_server() -> None:

@@ -17,6 +17,7 @@ from hypothesis.stateful import (
     rule,
 )
 
+from tests.support.session_sinks import Closes, FakeSink
 from tornio.legacy.session import LegacySession, SessionState
 from tornio.settings import Settings
 
@@ -36,55 +37,6 @@ SETTINGS = Settings(
 
 T0 = 1000.0
 CONTROL = ("1::", "2::", "8::")
-
-
-class FakeSink:
-    """A transport connection that records what the session does to it.
-
-    ``log``, when given, is shared by several sinks and records every packet written, in
-    order, across all of them.
-    """
-
-    def __init__(
-        self,
-        transport: str = "xhr-polling",
-        polling: bool | None = None,
-        log: list[str] | None = None,
-    ) -> None:
-        self.transport = transport
-        self.polling = transport.endswith("polling") if polling is None else polling
-        self.writes: list[list[str]] = []
-        self.closes = 0
-        #: Set once the session must not write here again (answered, closed, gone).
-        self.dead = False
-        self.log = log
-
-    def write(self, packets: list[str]) -> None:
-        assert not self.dead, f"write {packets!r} to a finished {self.transport} sink"
-        assert packets, "write() of no packets"
-        self.writes.append(list(packets))
-        if self.log is not None:
-            self.log.extend(packets)
-        if self.polling:
-            self.dead = True
-
-    def close(self) -> None:
-        self.closes += 1
-        self.dead = True
-
-    @property
-    def packets(self) -> list[str]:
-        return [p for batch in self.writes for p in batch]
-
-
-class Closes:
-    """The ``on_close`` callback: records every reason it was called with."""
-
-    def __init__(self) -> None:
-        self.reasons: list[str] = []
-
-    def __call__(self, reason: str) -> None:
-        self.reasons.append(reason)
 
 
 def new_session(now: float = T0) -> tuple[LegacySession, Closes]:

@@ -15,18 +15,21 @@ from pathlib import Path
 
 import pytest
 
-from tests.support.serve_cluster import ClusterProcess
-from tests.support.waiting import wait_for
-from tests.test_fasthttp import EIO_OPEN, Raw, get, open_session
-from tests.test_request_heads import (
+from tests.support.raw_http import (
+    EIO_OPEN,
     HEADER_TIMEOUT,
     HUGE_HOST,
     MANY_HEADERS,
     TOO_LARGE,
+    Raw,
     everything_until_closed,
+    get,
+    open_session,
     send_in_pieces,
     trickle_until_closed,
 )
+from tests.support.serve_cluster import ClusterProcess
+from tests.support.waiting import wait_for
 from workers import supervisor as supervisor_module
 from workers.supervisor import Supervisor, SupervisorOptions
 

@@ -94,6 +94,7 @@ def fetch_from(page: Page, path: str) -> str:
     )
 
 
+@pytest.mark.server_errors(("tornado.access", "^500 GET /hang"))
 def test_chromium_loads_the_legacy_bundle_and_survives_stop_and_restart(
     live_server: Callable[..., LiveServer],
     browser_context: Callable[..., BrowserContext],

@@ -5,18 +5,18 @@ SWF files."""
 from __future__ import annotations
 
 import asyncio
-import logging
 import os
 from pathlib import Path
 from typing import Any
 
 import pytest
-from tornado.simple_httpclient import HTTPStreamClosedError
 from tornado.websocket import websocket_connect
 
 from tests.support.inloop import InLoopServer
 from tests.support.legacy_client import CLOSED, LegacyClient, fetch, handshake
+from tests.support.raw_flashsocket import hixie_headers, raw_request
 from tests.support.stream_clients import FlashSocketClient
+from tests.support.waiting import eventually
 from tornio import BaseNamespace
 from tornio.legacy.transports import flashsocket
 
@@ -34,20 +34,6 @@ class Echo(BaseNamespace):
 NAMESPACES = {"": Echo, "/chat": Echo}
 
 
-@pytest.fixture(autouse=True)
-def no_unhandled_exceptions(caplog: pytest.LogCaptureFixture) -> Any:
-    yield
-    errors = [
-        r
-        for r in caplog.get_records("call")
-        if r.levelno >= logging.ERROR
-        and (r.name in ("tornado.application", "asyncio") or r.name.startswith("tornio"))
-        # the test's own HTTP client logs these when close() cancels a poll in flight
-        and not (r.exc_info and issubclass(r.exc_info[0], (HTTPStreamClosedError, ConnectionError)))
-    ]
-    assert errors == [], [r.getMessage() for r in errors]
-
-
 @pytest.fixture
 async def server() -> Any:
     srv = await InLoopServer.start(NAMESPACES)
@@ -55,32 +41,9 @@ async def server() -> Any:
     await srv.stop()
 
 
-async def raw_request(
-    srv: InLoopServer, sid: str, headers: dict[str, str], key3: bytes = b""
-) -> tuple[asyncio.StreamReader, asyncio.StreamWriter]:
-    reader, writer = await asyncio.open_connection("127.0.0.1", srv.port)
-    lines = [f"GET /socket.io/1/flashsocket/{sid} HTTP/1.1", f"Host: 127.0.0.1:{srv.port}"]
-    lines += [f"{k}: {v}" for k, v in headers.items()]
-    writer.write(("\r\n".join(lines) + "\r\n\r\n").encode() + key3)
-    return reader, writer
-
-
-def hixie_headers(origin: str) -> dict[str, str]:
-    return {
-        "Upgrade": "WebSocket",
-        "Connection": "Upgrade",
-        "Origin": origin,
-        "Sec-WebSocket-Key1": "4 @1  46546xW%0l 1 5",
-        "Sec-WebSocket-Key2": "12998 5 Y3 1  .P00",
-    }
-
-
 async def gone(srv: InLoopServer, sid: str) -> bool:
-    for _ in range(300):
-        if sid not in srv.manager.sockets:
-            return True
-        await asyncio.sleep(0.01)
-    return False
+    await eventually(lambda: sid not in srv.manager.sockets, message=f"session {sid} gone")
+    return True
 
 
 @pytest.mark.parametrize("late_key3", [False, True], ids=["key3 with headers", "key3 late"])

@@ -2,17 +2,15 @@
 
 from __future__ import annotations
 
-import asyncio
 import json
-import logging
 from typing import Any
 
 import pytest
-from tornado.simple_httpclient import HTTPStreamClosedError
 from tornado.websocket import websocket_connect
 
 from tests.support.inloop import InLoopServer
 from tests.support.legacy_client import CLOSED, LegacyClient, fetch, handshake
+from tests.support.waiting import eventually
 from tornio import BaseNamespace, RoomsMixin
 
 
@@ -26,27 +24,6 @@ class Echo(BaseNamespace, RoomsMixin):
 
 
 NAMESPACES = {"": Echo, "/chat": Echo}
-
-
-#: What the test's own HTTP client logs when close() cancels a poll in flight and the
-#: connection then fails: the client's noise, never the server's.
-CLIENT_SIDE = (HTTPStreamClosedError, ConnectionError)
-
-
-@pytest.fixture(autouse=True)
-def no_unhandled_exceptions(caplog: pytest.LogCaptureFixture) -> Any:
-    """Whatever a test sends, nothing may surface as an unhandled exception: Tornado logs
-    those on tornado.application (and asyncio its unretrieved task errors)."""
-    yield
-    errors = [
-        r
-        for r in caplog.get_records("call")
-        if r.levelno >= logging.ERROR
-        and r.name in ("tornado.application", "asyncio")
-        # The test's own HTTP client, cut off mid-upload by a 413, logs this; not the server.
-        and not (r.exc_info and issubclass(r.exc_info[0], CLIENT_SIDE))
-    ]
-    assert errors == [], [r.getMessage() for r in errors]
 
 
 @pytest.fixture
@@ -132,6 +109,10 @@ async def test_origins_allowlist_refuses_other_origins() -> None:
         await srv.stop()
 
 
+@pytest.mark.server_errors(
+    ("tornio.legacy.transports.handshake", "the authorize hook failed"),
+    ("tornado.access", "^500 GET /socket.io/1/"),
+)
 async def test_authorize_hook_refuses_with_403_and_errors_with_500() -> None:
     async def authorize(request: Any) -> bool:
         if request.headers.get("X-Crash"):
@@ -151,6 +132,11 @@ async def test_authorize_hook_refuses_with_403_and_errors_with_500() -> None:
         await srv.stop()
 
 
+@pytest.mark.server_errors(
+    ("tornado.access", "^500 GET /socket.io/2/"),
+    ("tornado.access", "^500 GET /socket.io/0/xhr-polling/abc"),
+    ("tornado.access", "^500 GET /socket.io/12/"),
+)
 async def test_protocol_version_other_than_1_is_500(server: InLoopServer) -> None:
     for path in ("/socket.io/2/", "/socket.io/0/xhr-polling/abc", "/socket.io/12/"):
         response = await fetch(server.base + path)
@@ -168,11 +154,7 @@ async def test_unused_handshakes_expire() -> None:
     try:
         await handshake(srv.base)
         assert len(srv.manager.sockets) == 1
-        for _ in range(200):
-            if not srv.manager.sockets:
-                break
-            await asyncio.sleep(0.01)
-        assert srv.manager.sockets == {}
+        await eventually(lambda: not srv.manager.sockets, message="the handshake expired")
     finally:
         await srv.stop()
 
@@ -265,11 +247,7 @@ async def test_polling_session_ends_after_close_timeout() -> None:
     try:
         client = await LegacyClient(srv.base, "xhr-polling").connect()
         await client.close()
-        for _ in range(200):
-            if client.sid not in srv.manager.sockets:
-                break
-            await asyncio.sleep(0.01)
-        assert client.sid not in srv.manager.sockets
+        await eventually(lambda: client.sid not in srv.manager.sockets, message="session gone")
     finally:
         await srv.stop()
 

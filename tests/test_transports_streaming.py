@@ -4,14 +4,11 @@ setting restricting what is served in the advertised order."""
 
 from __future__ import annotations
 
-import asyncio
 import json
-import logging
 from typing import Any
 
 import pytest
 from tornado.httpclient import HTTPClientError
-from tornado.simple_httpclient import HTTPStreamClosedError
 from tornado.websocket import websocket_connect
 
 from tests.support.inloop import InLoopServer
@@ -22,6 +19,7 @@ from tests.support.stream_clients import (
     make_client,
     open_raw_get,
 )
+from tests.support.waiting import eventually
 from tornio import BaseNamespace, RoomsMixin
 from tornio.protocol import hixie76
 from tornio.settings import LEGACY_TRANSPORTS
@@ -60,20 +58,6 @@ def chunked(*chunks: bytes) -> bytes:
     return b"".join(b"%x\r\n%s\r\n" % (len(c), c) for c in chunks)
 
 
-@pytest.fixture(autouse=True)
-def no_unhandled_exceptions(caplog: pytest.LogCaptureFixture) -> Any:
-    yield
-    errors = [
-        r
-        for r in caplog.get_records("call")
-        if r.levelno >= logging.ERROR
-        and r.name in ("tornado.application", "asyncio")
-        # the test's own HTTP client logs these when close() cancels a poll in flight
-        and not (r.exc_info and issubclass(r.exc_info[0], (HTTPStreamClosedError, ConnectionError)))
-    ]
-    assert errors == [], [r.getMessage() for r in errors]
-
-
 @pytest.fixture
 async def server() -> Any:
     srv = await InLoopServer.start(NAMESPACES)
@@ -86,11 +70,8 @@ async def start(**settings: Any) -> InLoopServer:
 
 
 async def gone(srv: InLoopServer, sid: str) -> bool:
-    for _ in range(300):
-        if sid not in srv.manager.sockets:
-            return True
-        await asyncio.sleep(0.01)
-    return False
+    await eventually(lambda: sid not in srv.manager.sockets, message=f"session {sid} gone")
+    return True
 
 
 # -- htmlfile bytes ---------------------------------------------------------------------------

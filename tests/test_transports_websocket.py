@@ -23,6 +23,7 @@ from tests.support.engine_client import EngineWebSocket
 from tests.support.inloop import InLoopServer
 from tests.support.legacy_client import handshake
 from tests.support.raw_websocket import EIO_WS, TIMEOUT, RawWebSocket, client_frame
+from tests.support.waiting import eventually
 from tornio import BaseNamespace, Router
 from tornio.protocol import websocket as ws
 from tornio.transports import wsconn
@@ -46,11 +47,7 @@ class Env:
         return client, json.loads(opened[1:])["sid"]
 
     async def forgotten(self, sid: str) -> None:
-        for _ in range(200):
-            if sid not in self.server.manager.engines:
-                break
-            await asyncio.sleep(0.02)
-        assert sid not in self.server.manager.engines
+        await eventually(lambda: sid not in self.server.manager.engines, message="forgotten")
 
     async def bystander_carries_on(self) -> None:
         assert self.bystander.sid in self.server.manager.engines
@@ -250,11 +247,7 @@ async def test_websocket_over_tls() -> None:
         assert await asyncio.wait_for(conn.read_message(), TIMEOUT) == '43/test,3["secret"]'
         sid = json.loads(opened[1:])["sid"]
         conn.close()
-        for _ in range(200):
-            if sid not in router.manager.engines:
-                break
-            await asyncio.sleep(0.02)
-        assert sid not in router.manager.engines
+        await eventually(lambda: sid not in router.manager.engines, message="session gone")
     finally:
         http.stop()
         router.manager.close_all()

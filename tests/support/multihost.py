@@ -14,9 +14,7 @@ import contextlib
 import itertools
 import json
 import os
-import random
 import signal
-import socket
 import subprocess
 import sys
 from collections import Counter
@@ -25,6 +23,7 @@ from pathlib import Path
 from typing import Any
 
 from tests.support.legacy_client import LegacyClient, handshake
+from tests.support.ports import HOST, free_port, free_port_pair
 from tests.support.waiting import wait_for
 from tornio.protocol import legacy
 
@@ -35,39 +34,10 @@ __all__ = [
     "LegacyChatter",
     "NodeClients",
     "ServeProcess",
-    "free_port",
-    "free_port_pair",
 ]
 
 ROOT = Path(__file__).resolve().parents[2]
 JS_DIR = ROOT / "tests" / "js"
-HOST = "127.0.0.1"
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind((HOST, 0))
-        return int(sock.getsockname()[1])
-
-
-def free_port_pair() -> int:
-    """A port P such that P and P+1 are free (a broker binds both).
-
-    Drawn below Linux's ephemeral range (32768 and up), where earlier tests' client
-    connections leave TIME_WAIT entries, and probed with SO_REUSEADDR as ZeroMQ binds.
-    """
-    for _ in range(200):
-        port = random.randrange(20_000, 32_000)
-        with socket.socket() as first, socket.socket() as second:
-            try:
-                for sock, number in ((first, port), (second, port + 1)):
-                    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-                    sock.bind((HOST, number))
-                    sock.listen()
-            except OSError:
-                continue
-        return port
-    raise AssertionError("no two consecutive free ports")
 
 
 def tornio_command() -> list[str]:
@@ -269,6 +239,11 @@ class Balancer:
                 finally:
                     up_writer.close()
                 return
+        except asyncio.CancelledError:
+            # stop() cancels the connections in flight. A connection task of start_server
+            # must not end cancelled: asyncio's streams (3.11) then log the CancelledError
+            # as an error in a callback.
+            return
         finally:
             writer.close()
             self._tasks.discard(task)

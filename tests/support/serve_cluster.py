@@ -19,26 +19,19 @@ import importlib.util
 import json
 import os
 import signal
-import socket
 import subprocess
 import sys
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
+from tests.support.ports import HOST, free_port
 from tests.support.waiting import wait_for
 from tornio.bus import ids
 
-__all__ = ["ROOT", "ClusterProcess", "alive", "children_of", "free_port", "worker_of"]
+__all__ = ["ROOT", "ClusterProcess", "alive", "children_of", "worker_of"]
 
 ROOT = Path(__file__).resolve().parent.parent.parent
-HOST = "127.0.0.1"
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind((HOST, 0))
-        return int(sock.getsockname()[1])
 
 
 def tornio_command() -> list[str]:

@@ -73,6 +73,14 @@ class EngineConnection:
 
     # -- called by the transports --------------------------------------------------------------
 
+    def set_input_gate(self, gate: object) -> None:
+        """A websocket reads this connection's input now. Its messages go straight to the
+        ``on_message`` callback, which never falls behind: nothing here asks a gate to pause
+        (a Socket.IO socket's handlers can, :mod:`tornio.core.fairness`)."""
+
+    def drop_input_gate(self, gate: object) -> None:
+        """The websocket does not read this connection any more (see :meth:`set_input_gate`)."""
+
     def opened(self) -> None:
         self.endpoint._callback("on_connect", self)
 

@@ -490,8 +490,13 @@ class FastConnection(BufferedReads):
             self._bad_body()
             return False
         if self.complete:
-            assert self.exchange is not None
-            self._message_done(self.exchange)
+            exchange = self.exchange
+            if exchange is None:
+                # Answered before its body was read (a refusal in prepare, a 413): that
+                # answer closed the connection; the body is dropped, nothing more is read.
+                self.reading_head = True
+                return False
+            self._message_done(exchange)
             return not self.closed()
         return False
 

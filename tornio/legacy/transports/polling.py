@@ -57,8 +57,11 @@ class XhrPollingHandler(PacketPostHandler):
     transport_name = "xhr-polling"
     content_type = "text/plain; charset=UTF-8"
 
+    #: The held poll (a class default, as ``_socket``'s).
+    _sink: PollingSink | None = None
+
     def prepare(self) -> None:
-        self._sink: PollingSink | None = None
+        self._sink = None
         super().prepare()
 
     # -- GET: long poll ---------------------------------------------------------------------

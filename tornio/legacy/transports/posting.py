@@ -40,10 +40,14 @@ class PacketPostHandler(TransportMixin, RequestHandler):
     #: and the JSONP handshake had to show one.)
     jsonp = False
 
+    #: The session this request serves, once known. A class default: a request Tornado
+    #: refuses before ``prepare`` (a bad URL) still reaches ``on_connection_close``.
+    _socket: LegacySocket | None = None
+
     def prepare(self) -> None:
         self._chunks: list[bytes] = []
         self._size = 0
-        self._socket: LegacySocket | None = None
+        self._socket = None
         if not self.transport_enabled():
             self.refuse(400, f"transport {self.transport_name!r} is not enabled")
             return

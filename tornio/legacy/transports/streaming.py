@@ -65,8 +65,11 @@ class StreamingHandler(PacketPostHandler, metaclass=abc.ABCMeta):
     def frame(self, payload: str) -> bytes:
         """The bytes that carry one payload (one packet, or several framed)."""
 
+    #: The open stream (a class default, as ``_socket``'s).
+    _sink: StreamingSink | None = None
+
     def prepare(self) -> None:
-        self._sink: StreamingSink | None = None
+        self._sink = None
         super().prepare()
 
     async def get(self, sid: str) -> None:
