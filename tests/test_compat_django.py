@@ -25,8 +25,8 @@ import pytest
 
 from tests.support.legacy_client import LegacyClient, fetch
 from tests.support.node_client import NodeClient, node_modules_ready
+from tests.support.ports import free_port, wait_for_port
 from tests.support.serve_cluster import ROOT, ClusterProcess
-from tests.test_embedding import free_port, wait_for_port
 
 SETTINGS = "tests.apps.gevent_django.settings"
 

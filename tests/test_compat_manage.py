@@ -24,10 +24,11 @@ import pytest
 
 import tornio.server
 from tests.apps.gevent_wsgi import JOBS, App, Global, Probe
+from tests.support.flash_policy import ANY, ask
 from tests.support.legacy_client import LegacyClient, fetch, handshake
 from tests.support.node_client import NodeClient, node_modules_ready
+from tests.support.ports import free_port
 from tests.support.serve_cluster import ClusterProcess, worker_of
-from tests.test_policy import ANY, ask, free_port
 from tornio import SocketIOServer, socketio_manage
 from tornio.core.opening import MAX_HELD_INPUT
 from tornio.protocol import legacy
