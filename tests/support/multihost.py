@@ -137,12 +137,14 @@ class BrokerProcess(_Process):
         self.curve_dir = curve_dir
 
     def start(self, timeout: float = 10.0) -> BrokerProcess:
+        """Start it (again, after a kill: on the same ports, logging to the same file)."""
         curve = ["--curve-dir", str(self.curve_dir)] if self.curve_dir else []
+        started = self.log().count("tornio-broker pub=")
         self._spawn([*tornio_command(), "broker", "--bind", self.address, *curve])
 
         def bound() -> bool:
             self.check_alive()
-            return "tornio-broker pub=" in self.log()
+            return self.log().count("tornio-broker pub=") > started
 
         wait_for(bound, timeout, message=f"the broker to bind {self.address}")
         return self
@@ -293,12 +295,13 @@ class Balancer:
 
 
 class LegacyChatter:
-    """A 0.9 xhr-polling client on the ``/chat`` namespace, with acks: ``await call(event,
-    *args)`` returns the ack's arguments; other events wait in ``events``."""
+    """A 0.9 client (xhr-polling unless told otherwise) on the ``/chat`` namespace, with
+    acks: ``await call(event, *args)`` returns the ack's arguments; other events wait in
+    ``events``."""
 
-    def __init__(self, base: str, name: str) -> None:
+    def __init__(self, base: str, name: str, transport: str = "xhr-polling") -> None:
         self.name = name
-        self.client = LegacyClient(base, "xhr-polling")
+        self.client = LegacyClient(base, transport)
         self.events: asyncio.Queue[tuple[str, list[Any]]] = asyncio.Queue()
         self._acks: dict[int, asyncio.Future[list[Any]]] = {}
         self._ids = itertools.count(1)
