@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any
 import zmq
 
 from tornio.bus import messages
-from tornio.bus.sequence import PathWatch, Sequencer, read_stamp
+from tornio.bus.sequence import SEQ_SIZE, PathWatch, Sequencer, read_stamp
 
 __all__ = ["BrokerPaths"]
 
@@ -73,8 +73,7 @@ class BrokerPaths:
     def _on_frames(self, path: int, frames: list[bytes]) -> None:
         """One message read from a broker: our own (the path works), a copy, or new."""
         if len(frames) == 3 and len(frames[2]) == messages.STAMP_SIZE:
-            stream, seq = read_stamp(frames[2])
-            if stream == self._stream:
+            if frames[2][SEQ_SIZE:] == self._stream:
                 gap = self._watch.echo(path, time.monotonic())
                 if gap is not None:
                     log.warning("bus node %s reconnected through %s after %.1f s cut off",
@@ -82,7 +81,8 @@ class BrokerPaths:
                 self._handle(frames, path)
                 return
             sequencer = self._sequencer
-            if sequencer is not None:
+            if sequencer is not None:  # several brokers (with one, no copies to drop)
+                stream, seq = read_stamp(frames[2])
                 now = time.monotonic()
                 self._deliver_frames(sequencer.receive(path, stream, seq, frames,
                                                        len(frames[1]), now))

@@ -68,6 +68,7 @@ from typing import Generic, TypeVar
 from tornio.bus.messages import STAMP_SIZE
 
 __all__ = [
+    "SEQ_SIZE",
     "STAMP_SIZE",
     "PathWatch",
     "Sequencer",
@@ -77,24 +78,25 @@ __all__ = [
     "stamp",
 ]
 
-_SEQ = 8  # the stamp frame: 8 bytes of sequence number, then the stream id
+#: A stamp frame starts with this many bytes of sequence number; the stream id follows.
+SEQ_SIZE = 8
 
 T = TypeVar("T")
 
 
 def new_stream() -> bytes:
     """A fresh stream id (8 random bytes)."""
-    return os.urandom(STAMP_SIZE - _SEQ)
+    return os.urandom(STAMP_SIZE - SEQ_SIZE)
 
 
 def stamp(stream: bytes, seq: int) -> bytes:
     """The stamp frame of message number ``seq`` of ``stream``."""
-    return seq.to_bytes(_SEQ, "big") + stream
+    return seq.to_bytes(SEQ_SIZE, "big") + stream
 
 
 def read_stamp(frame: bytes) -> tuple[bytes, int]:
     """(stream, seq) of a stamp frame (the caller checks its length: :data:`STAMP_SIZE`)."""
-    return frame[_SEQ:], int.from_bytes(frame[:_SEQ], "big")
+    return frame[SEQ_SIZE:], int.from_bytes(frame[:SEQ_SIZE], "big")
 
 
 @dataclass
