@@ -173,6 +173,12 @@ async def test_no_broker_for_the_node_timeout_is_a_gap_said_and_counted(
     assert "cut off" in caplog.text
     publisher.publish(emit("lost", rooms=["r"]))
     assert publisher.stats.published_in_gap == 1
+    # The others leave its node table; a request to one of them gives up at once, not
+    # after its own timeout (here a minute: the test's bound is far shorter).
+    owner = receivers[0][0].node_id
+    await eventually(lambda: owner not in publisher.nodes, 5, "the others gone from the table")
+    request = publisher.request_node(owner, MessageType.HTTP_REQUEST, {"id": "q"}, timeout=60)
+    assert await asyncio.wait_for(request, 10) is None
     brokers.start(1)
     await eventually(lambda: publisher.is_ready, 5, "the publisher back")
     assert "reconnected through" in caplog.text
