@@ -19,6 +19,7 @@ import pytest
 
 from tests.support.multihost import free_port_pair
 from tests.test_bus_zmq import RecordingNode, emit, eventually
+from tornio.bus.addresses import bus_addresses
 from tornio.bus.broker import Broker
 from tornio.bus.emitter import Emitter
 from tornio.bus.messages import MessageType
@@ -30,6 +31,17 @@ pytestmark = pytest.mark.timeout(60)
 FAST = {"heartbeat_interval": 0.05, "node_timeout": 0.5}
 #: A publisher, and receivers with their recording nodes.
 Nodes = tuple[ZmqBus, list[tuple[ZmqBus, RecordingNode]]]
+
+
+@pytest.mark.parametrize(("text", "pub", "sub"), [
+    ("tcp://a:5560", "tcp://a:5560", "tcp://a:5561"),
+    ("tcp://a:5560,tcp://b:7000", "tcp://a:5560,tcp://b:7000", "tcp://a:5561,tcp://b:7001"),
+    (" tcp://a:5560 , ipc:///run/t", "tcp://a:5560,ipc:///run/t.pub", "tcp://a:5561,ipc:///run/t.sub"),
+])
+def test_brokers_are_separated_by_commas(text: str, pub: str, sub: str) -> None:
+    assert bus_addresses(text) == (pub, sub)
+    bus = ZmqBus(pub, sub)
+    assert (bus.paths, bus.pub_address, bus.sub_address) == (len(pub.split(",")), pub, sub)
 
 
 class Brokers:
