@@ -19,6 +19,9 @@ the workers' reports tell (which brokers carry their heartbeats) is polled with 
 from __future__ import annotations
 
 import asyncio
+import json
+import urllib.error
+import urllib.request
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 from typing import Any
@@ -26,11 +29,13 @@ from typing import Any
 import pytest
 
 from tests.support.multihost import (
+    HOST,
     Balancer,
     BrokerProcess,
     LegacyChatter,
     NodeClients,
     ServeProcess,
+    free_port,
 )
 from tests.support.waiting import wait_for
 from tests.test_cluster_hosts import People, host_of, spread_modern
@@ -45,7 +50,11 @@ class TwoBrokers:
     def __init__(self, tmp: Path, keys: Path) -> None:
         self.brokers = [BrokerProcess(tmp / f"broker-{name}.log", keys) for name in "AB"]
         bus = ",".join(broker.address for broker in self.brokers)
-        self.hosts = [ServeProcess(name, tmp, bus, 2, keys) for name in ("a", "b")]
+        #: Host a's /ready, /health and /metrics.
+        self.metrics_port = free_port()
+        metrics = ["--metrics-port", str(self.metrics_port), "--metrics-host", HOST]
+        self.hosts = [ServeProcess("a", tmp, bus, 2, keys, extra=metrics),
+                      ServeProcess("b", tmp, bus, 2, keys)]
 
     @property
     def host_tags(self) -> set[str]:
@@ -58,6 +67,15 @@ class TwoBrokers:
 
     def logs(self) -> str:
         return "".join(host.log() for host in self.hosts)
+
+    def ready(self) -> tuple[int, dict[str, Any]]:
+        """Host a's ``GET /ready``: the status and the JSON body."""
+        url = f"http://{HOST}:{self.metrics_port}/ready"
+        try:
+            with urllib.request.urlopen(url, timeout=5) as response:
+                return response.status, json.loads(response.read())
+        except urllib.error.HTTPError as error:
+            return error.code, json.loads(error.read())
 
 
 @pytest.fixture
@@ -210,3 +228,23 @@ async def test_room_stream_survives_each_broker_killed_in_turn(
     assert "timed out (silent" not in logs and "cut off" not in logs
     nodes = {tag for host in cluster.hosts for tag in host.node_ids}
     assert set((await pinger.call("nodes"))[0]) == nodes - {me}
+
+    # Both brokers gone: every worker is cut off, says so, and its host is not ready; a
+    # broker back, and the cluster carries on (the websockets: a polling request forwarded
+    # to another host meanwhile got 503, and such a client handshakes again).
+    assert (await asyncio.to_thread(cluster.ready))[0] == 200
+    first.kill()
+
+    def cut_off() -> bool:
+        status, detail = cluster.ready()
+        return status == 503 and not any(w["bus"] for w in detail["workers"].values())
+
+    await until(cut_off, 20, "host a's /ready to say 503: no worker's bus flows")
+    await until(lambda: cluster.logs().count("cut off") >= 4, 20, "every worker's log line")
+    first.start()
+    await until(lambda: cluster.ready()[0] == 200, 20, "host a ready again")
+    assert "reconnected through" in cluster.logs()
+    await node_clients.call(streamer, "say", "after the gap")
+    assert await legacy_ws.next_event("said", 20) == ["after the gap"]
+    for name in modern_ws:
+        assert await node_clients.next_event(name, "said", 20) == ["after the gap"]

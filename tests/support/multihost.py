@@ -163,8 +163,11 @@ class ServeProcess(_Process):
         curve_dir: Path | None = None,
         heartbeat: float = 0.2,
         node_timeout: float = 1.0,
+        extra: Sequence[str] = (),
     ) -> None:
         super().__init__(tmp / f"serve-{name}.log")
+        #: More ``tornio serve`` flags.
+        self.extra = list(extra)
         self.name = name
         self.port = free_port()
         self.url = f"http://{HOST}:{self.port}"
@@ -185,7 +188,7 @@ class ServeProcess(_Process):
                 "--drain-timeout", "3", "--log-level", "info",
                 "--bus-heartbeat", str(self.heartbeat),
                 "--bus-node-timeout", str(self.node_timeout),
-                *curve,
+                *curve, *self.extra,
             ]
         )  # fmt: skip
 
