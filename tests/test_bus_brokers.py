@@ -102,6 +102,9 @@ async def nodes(brokers: Brokers) -> AsyncIterator[Nodes]:
             await bus.ready()
         await eventually(lambda: all(len(b.live_paths()) == 2 for b in everyone), 5,
                          "every node's heartbeats through both brokers")
+        ids = {b.node_id for b in everyone}
+        await eventually(lambda: all(set(b.nodes) == ids - {b.node_id} for b in everyone), 5,
+                         "every node in every node table")
         yield publisher, receivers
     finally:
         for bus in everyone:
