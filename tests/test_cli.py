@@ -68,6 +68,11 @@ def test_version_comes_from_the_package() -> None:
         ("--host", "", "argument --host: must not be empty"),
         ("--bus", "tcp://127.0.0.1:70000", "argument --bus: a broker address's port is 1-65534"),
         ("--bus", "127.0.0.1:5555", "argument --bus: a broker address is tcp://HOST:PORT or"),
+        ("--bus", "tcp://127.0.0.1:5560,tcp://127.0.0.1:5560",
+         "argument --bus: a broker address given twice in"),
+        ("--bus", "tcp://127.0.0.1:5560,", "argument --bus: an empty broker address in"),
+        ("--bus", "tcp://127.0.0.1:5560,tcp://127.0.0.1:70000",
+         "argument --bus: a broker address's port is 1-65534"),
         ("--advertise", "127.0.0.1", "argument --advertise: expected HOST:PORT with PORT 1-"),
     ],
 )

@@ -75,6 +75,7 @@ def snapshot(
     room_counts = {name: rooms for name, (_, rooms) in counts.items()}
     bus = manager.bus
     stats = getattr(bus, "stats", None)
+    live_paths = getattr(bus, "live_paths", None)  # the ZeroMQ bus: brokers that carry it
     return {
         **COUNTERS.snapshot(),
         "sockets": [[protocol, transport, count]
@@ -86,6 +87,7 @@ def snapshot(
             "ready": bool(getattr(bus, "is_ready", True)),
             "stats": stats.as_dict() if stats is not None else {},
             "round_trip": getattr(bus, "round_trip", None),
+            "live_brokers": len(live_paths()) if live_paths is not None else None,
         },
         "uptime": None if started is None else time.time() - started,
     }
@@ -158,10 +160,20 @@ def _families(
              "Messages dropped at the high-water mark or while the bus was not ready"),
             ("dropped_malformed", "tornio_bus_malformed_messages",
              "Bus messages that did not decode"),
+            ("duplicates", "tornio_bus_duplicate_messages",
+             "Copies of bus messages dropped (several brokers deliver each message)"),
+            ("failovers", "tornio_bus_failovers",
+             "Times the node stopped waiting for one broker and took another's copies"),
+            ("gaps", "tornio_bus_gaps",
+             "Times no broker carried the node's messages for the node timeout"),
+            ("published_in_gap", "tornio_bus_published_in_gap_messages",
+             "Messages published while no broker carried the node's messages (lost)"),
         )
     }
     bus_ready, w6 = family(GaugeMetricFamily, "tornio_bus_ready",
                            "1 when the bus is connected and flowing", [])
+    live_brokers, w11 = family(GaugeMetricFamily, "tornio_bus_live_brokers",
+                               "Brokers that carried the node's heartbeats lately", [])
     round_trip, w7 = family(GaugeMetricFamily, "tornio_bus_round_trip_seconds",
                             "How long the last heartbeat took to come back through the broker",
                             [])
@@ -190,6 +202,8 @@ def _families(
         add(bus_ready, w6, worker, [], 1 if bus.get("ready") else 0)
         if bus.get("round_trip") is not None:
             add(round_trip, w7, worker, [], bus["round_trip"])
+        if bus.get("live_brokers") is not None:
+            add(live_brokers, w11, worker, [], bus["live_brokers"])
         answered = snap.get("acks", {})
         counts = answered.get("buckets") or [0] * (len(ACK_BUCKETS) + 1)
         cumulative, buckets = 0, []
@@ -201,7 +215,7 @@ def _families(
     yield from (metric for metric, _ in traffic.values())
     yield from (disconnects, overflows, limited, forwarded)
     yield from (metric for metric, _ in bus_counts.values())
-    yield from (bus_ready, round_trip, acks)
+    yield from (bus_ready, live_brokers, round_trip, acks)
     if supervisor is not None:
         yield from _supervisor_families(supervisor, CounterMetricFamily, GaugeMetricFamily)
 

@@ -2,7 +2,8 @@
 
 tornio serve MODULE:OBJECT [--workers N] [--host H] [--port P] [--policy-port Q]
              [--loop auto|asyncio|uvloop] [--http auto|fast|tornado]
-             [--bus tcp://BROKER:PORT [--curve-dir DIR]] [--trusted-proxies LIST]
+             [--bus tcp://BROKER:PORT[,tcp://BROKER2:PORT...] [--curve-dir DIR]]
+             [--trusted-proxies LIST]
              [--origins LIST]
              [--metrics-port M]
              [--admin USER:BCRYPT_HASH [--admin-readonly] [--admin-mode MODE] ...]
@@ -30,7 +31,7 @@ from typing import Any, NoReturn
 from tornio import fastpath
 from tornio.admin import AdminOptions, parse_credentials
 from tornio.bus import broker, relay, security
-from tornio.bus.addresses import broker_addresses
+from tornio.bus.addresses import broker_addresses, bus_addresses
 from tornio.policy import PolicySupervisor
 from tornio.settings import parse_origins, parse_trusted_proxies
 
@@ -116,6 +117,15 @@ def _broker_address(text: str) -> str:
     return text
 
 
+def _bus_addresses(text: str) -> str:
+    """An argparse type: one or several brokers' addresses, separated by commas."""
+    try:
+        bus_addresses(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+    return text
+
+
 def _host_port(text: str) -> str:
     """An argparse type: HOST:PORT ([V6]:PORT), PORT 1-65535."""
     if relay.parse_address(text) is None:
@@ -174,9 +184,11 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument(
         "--bus",
         metavar="ADDRESS",
-        type=_broker_address,
+        type=_bus_addresses,
         help="join the broker at ADDRESS (tcp://HOST:PORT) instead of running "
-        "one: how several hosts form one cluster (see `tornio broker`)",
+        "one: how several hosts form one cluster (see `tornio broker`); several brokers "
+        "separated by commas (tcp://a:5560,tcp://b:5560): every message goes through each, "
+        "and the cluster carries on while one lives",
     )
     serve.add_argument(
         "--drain-timeout",
@@ -312,7 +324,10 @@ def build_parser() -> argparse.ArgumentParser:
         formatter_class=_HelpFormatter,
         help="run a standalone bus broker",
         description="A bus broker that several `tornio serve --bus` "
-        "instances (on several hosts) join.",
+        "instances (on several hosts) join. Run two or more, on different hosts, for a "
+        "cluster with no single point of failure: they need not know each other; give "
+        "every node and Emitter all of them (--bus tcp://a:5560,tcp://b:5560) and the same "
+        "CURVE broker key pair to each broker.",
     )
     run_broker.add_argument(
         "--bind",
@@ -426,7 +441,7 @@ def _curve_worker_args(args: argparse.Namespace) -> list[str]:
         return ["--curve-dir", os.path.abspath(curve_dir), "--curve-name", args.curve_name]
     if security.client_from_env() is not None:
         return ["--curve-env"]
-    if not security.is_local_address(args.bus):
+    if not all(security.is_local_address(a) for a in args.bus.split(",")):
         log.warning(
             "joining the bus at %s without CURVE: anyone who reaches the broker can read and "
             "inject messages (see --curve-dir)",

@@ -12,7 +12,9 @@ second:
 - ``GET /health``: liveness, ``200 ok`` while the supervisor's event loop runs;
 - ``GET /ready``: readiness, ``200`` when every worker runs, has reported within 3 s and has
   a flowing bus, and the bus broker runs (``503`` otherwise, and while draining), with a JSON
-  body that says which part is not.
+  body that says which part is not. A worker's bus stops flowing when no broker (of one or
+  several, ``--bus A,B``) has carried its heartbeats for the node timeout: it is cut off
+  from the cluster (see tornio.bus.zmq).
 """
 
 from __future__ import annotations

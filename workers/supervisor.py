@@ -33,7 +33,7 @@ from typing import Any
 from tornado.netutil import bind_sockets
 
 from tornio.bus import ids
-from tornio.bus.addresses import broker_addresses
+from tornio.bus.addresses import bus_addresses
 from tornio.bus.store import store_id
 
 from .routing import PEEK_BYTES, find_sid, least_loaded, request_line_complete
@@ -71,7 +71,8 @@ class SupervisorOptions:
     port: int = 8000
     workers: int = 2
     policy_port: int | None = 10843
-    bus: str | None = None  # a broker's address to join instead of running our own
+    #: Brokers' addresses to join instead of running our own (several: separated by commas).
+    bus: str | None = None
     drain_timeout: float = 10.0
     log_level: str = "info"
     #: A file the supervisor rewrites (JSON) whenever a worker reports: see ``stats()``.
@@ -131,6 +132,8 @@ class Worker:
         self.ready = False
         self.reported_at = 0.0  # time.time() of its last report
         self.bus_ready = False
+        #: How many brokers carried its heartbeats lately (its last report).
+        self.bus_paths = 0
         #: Its last metrics report (a :func:`tornio.metrics.snapshot`), with ``--metrics-port``.
         self.metrics: dict[str, Any] | None = None
 
@@ -189,7 +192,7 @@ class Supervisor:
 
     def _bus_addresses(self) -> tuple[str, str]:
         self.bus_address = self.options.bus or "ipc://" + os.path.join(self._runtime_dir, "bus")
-        return broker_addresses(self.bus_address)
+        return bus_addresses(self.bus_address)
 
     async def run(self) -> int:
         loop = asyncio.get_running_loop()
@@ -398,13 +401,14 @@ class Supervisor:
                 log.warning("worker %d sent a metrics report that does not parse", worker.index)
             else:
                 worker.metrics = metrics if isinstance(metrics, dict) else None
-        elif data.startswith(b"L"):  # b"L<sessions> <forwarded> <bus ready> <relayed>"
+        elif data.startswith(b"L"):  # b"L<sessions> <forwarded> <bus ready> <relayed> <paths>"
             with contextlib.suppress(ValueError, IndexError):
                 fields = data[1:].split()
                 worker.load = int(fields[0])
                 worker.forwarded = int(fields[1]) if len(fields) > 1 else 0
                 worker.bus_ready = len(fields) > 2 and fields[2] == b"1"
                 worker.relayed = int(fields[3]) if len(fields) > 3 else 0
+                worker.bus_paths = int(fields[4]) if len(fields) > 4 else 0
                 worker.assigned = 0
                 worker.ready = True
                 worker.reported_at = time.time()
@@ -422,7 +426,8 @@ class Supervisor:
             "timed_out": self.timed_out,
             "forwarded": self.forwarded,
             "relayed": self.relayed,
-            "bus": {"pub": self.bus_pub, "sub": self.bus_sub},
+            "bus": {"pub": self.bus_pub, "sub": self.bus_sub,
+                    "brokers": len(self.bus_pub.split(","))},
             "broker": None
             if self.options.bus
             else {
@@ -447,6 +452,7 @@ class Supervisor:
                     "pid": w.process.pid if w.process else None,
                     "reported_at": w.reported_at,
                     "bus_ready": w.bus_ready,
+                    "bus_paths": w.bus_paths,
                 }
                 for w in self.workers
             ],

@@ -2,15 +2,15 @@
 in, joined to the other workers by the bus.
 
     python -m workers.worker MODULE:OBJECT --index I --host-tag TAG --channel FD \\
-        --bus-pub ADDRESS --bus-sub ADDRESS
+        --bus-pub ADDRESS[,ADDRESS...] --bus-sub ADDRESS[,ADDRESS...]
 
 Everything that touches the event loop or ZeroMQ is created here, after the process started:
 nothing is inherited across a fork. The channel is a Unix SEQPACKET socket: the supervisor
 sends connections on it (one file descriptor and the peer address per message) and the worker
 reports its session count and whether its bus flows on it every second (``L<sessions>
-<forwarded> <bus ready>``), and with ``--metrics`` its metrics too (``M`` and a JSON
-:func:`tornio.metrics.snapshot`). When the channel closes, the supervisor is gone and the
-worker drains and exits.
+<forwarded> <bus ready> <relayed> <live brokers>``), and with ``--metrics`` its metrics too
+(``M`` and a JSON :func:`tornio.metrics.snapshot`). When the channel closes, the supervisor
+is gone and the worker drains and exits.
 """
 
 from __future__ import annotations
@@ -185,9 +185,9 @@ class WorkerProcess:
     async def _report(self) -> None:
         while True:
             try:
-                self.channel.send(b"L%d %d %d %d" % (
+                self.channel.send(b"L%d %d %d %d %d" % (
                     len(self.manager.sockets), self.delegate.forwarded, self.bus.is_ready,
-                    self.delegate.relayed))
+                    self.delegate.relayed, len(self.bus.live_paths())))
                 if self.args.metrics:
                     self._report_metrics()
             except (BlockingIOError, InterruptedError):

@@ -107,12 +107,14 @@ class BrokerProcess(_Process):
         self.curve_dir = curve_dir
 
     def start(self, timeout: float = 10.0) -> BrokerProcess:
+        """Start it (again, after a kill: on the same ports, logging to the same file)."""
         curve = ["--curve-dir", str(self.curve_dir)] if self.curve_dir else []
+        started = self.log().count("tornio-broker pub=")
         self._spawn([*tornio_command(), "broker", "--bind", self.address, *curve])
 
         def bound() -> bool:
             self.check_alive()
-            return "tornio-broker pub=" in self.log()
+            return self.log().count("tornio-broker pub=") > started
 
         wait_for(bound, timeout, message=f"the broker to bind {self.address}")
         return self
@@ -131,8 +133,11 @@ class ServeProcess(_Process):
         curve_dir: Path | None = None,
         heartbeat: float = 0.2,
         node_timeout: float = 1.0,
+        extra: Sequence[str] = (),
     ) -> None:
         super().__init__(tmp / f"serve-{name}.log")
+        #: More ``tornio serve`` flags.
+        self.extra = list(extra)
         self.name = name
         self.port = free_port()
         self.url = f"http://{HOST}:{self.port}"
@@ -153,7 +158,7 @@ class ServeProcess(_Process):
                 "--drain-timeout", "3", "--log-level", "info",
                 "--bus-heartbeat", str(self.heartbeat),
                 "--bus-node-timeout", str(self.node_timeout),
-                *curve,
+                *curve, *self.extra,
             ]
         )  # fmt: skip
 
@@ -268,12 +273,13 @@ class Balancer:
 
 
 class LegacyChatter:
-    """A 0.9 xhr-polling client on the ``/chat`` namespace, with acks: ``await call(event,
-    *args)`` returns the ack's arguments; other events wait in ``events``."""
+    """A 0.9 client (xhr-polling unless told otherwise) on the ``/chat`` namespace, with
+    acks: ``await call(event, *args)`` returns the ack's arguments; other events wait in
+    ``events``."""
 
-    def __init__(self, base: str, name: str) -> None:
+    def __init__(self, base: str, name: str, transport: str = "xhr-polling") -> None:
         self.name = name
-        self.client = LegacyClient(base, "xhr-polling")
+        self.client = LegacyClient(base, transport)
         self.events: asyncio.Queue[tuple[str, list[Any]]] = asyncio.Queue()
         self._acks: dict[int, asyncio.Future[list[Any]]] = {}
         self._ids = itertools.count(1)

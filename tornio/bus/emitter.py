@@ -48,6 +48,12 @@ they leave: a value msgpack cannot carry, a message larger than ``max_payload`` 
 whose topic is longer than :data:`~tornio.bus.messages.MAX_TOPIC` raises
 :class:`~tornio.bus.messages.BusMessageError`.
 
+**Several brokers** (``Emitter("tcp://a:5560,tcp://b:5560")``, as ``tornio serve --bus``
+takes them): the emitter publishes each message, stamped (:mod:`tornio.bus.sequence`), to
+every broker, through one PUB socket per broker with no queue for a broker that is not
+connected; nodes keep one copy. It is ready once one broker passes its probe on, and a
+publish fails only if no broker's queue takes the message.
+
 One Emitter may be shared by threads (its socket calls are serialized by a lock). After a
 ``fork`` the child makes new sockets on first use (ZeroMQ contexts do not survive one).
 """
@@ -61,7 +67,7 @@ import os
 import secrets
 import threading
 import time
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, replace
 from types import TracebackType
 from typing import Any
@@ -72,6 +78,7 @@ from tornio.bus import ids, messages
 from tornio.bus.addresses import broker_addresses
 from tornio.bus.messages import EMITTER_UID, BusMessageError, MessageType
 from tornio.bus.security import CurveClient, is_local_address, load_client
+from tornio.bus.sequence import new_stream, stamp
 from tornio.exceptions import TornioError
 
 __all__ = ["BroadcastOperator", "Emitter", "EmitterError"]
@@ -83,6 +90,11 @@ RESERVED_EVENTS = frozenset(
     {"connect", "connect_error", "disconnect", "disconnecting", "newListener", "removeListener"}
 )
 _PROBE_FIRST, _PROBE_MAX = 0.01, 0.5
+
+
+def _split(value: str | Sequence[str]) -> list[str]:
+    items = value.split(",") if isinstance(value, str) else list(value)
+    return [item.strip() for item in items if item.strip()]
 
 
 class EmitterError(TornioError):
@@ -197,8 +209,10 @@ class Emitter:
     Args:
         bus_address: the broker's address, as ``tornio serve --bus`` takes it
             (``tcp://HOST:PORT``: publishers at PORT, subscribers at PORT+1), or its
-            publisher address when ``sub_address`` is given.
-        sub_address: the broker's subscriber address, when it is not PORT+1.
+            publisher address when ``sub_address`` is given; several brokers' (a list, or
+            separated by commas).
+        sub_address: the broker's subscriber address, when it is not PORT+1 (several: in
+            the order of ``bus_address``).
         curve: CURVE keys (:class:`~tornio.bus.security.CurveClient`), or a key directory
             (its ``emitter.key_secret`` and ``broker.key`` are used); None: no security.
         ready_timeout: how long the first publish waits for :meth:`wait_ready`; 0 sends at
@@ -222,9 +236,9 @@ class Emitter:
 
     def __init__(
         self,
-        bus_address: str,
+        bus_address: str | Sequence[str],
         *,
-        sub_address: str | None = None,
+        sub_address: str | Sequence[str] | None = None,
         curve: CurveClient | str | os.PathLike[str] | None = None,
         ready_timeout: float = 5.0,
         send_timeout: float = 5.0,
@@ -233,10 +247,17 @@ class Emitter:
         max_payload: int = messages.MAX_PAYLOAD,
         recovery: bool = False,
     ) -> None:
+        given = _split(bus_address)
         if sub_address is None:
-            self.pub_address, self.sub_address = broker_addresses(bus_address)
+            pairs = [broker_addresses(address) for address in given]
+            self.pub_addresses = [pub for pub, _ in pairs]
+            self.sub_addresses = [sub for _, sub in pairs]
         else:
-            self.pub_address, self.sub_address = bus_address, sub_address
+            self.pub_addresses, self.sub_addresses = given, _split(sub_address)
+        if not given or len(self.pub_addresses) != len(self.sub_addresses):
+            raise ValueError("an emitter needs one sub address per broker address")
+        self.pub_address = ",".join(self.pub_addresses)
+        self.sub_address = ",".join(self.sub_addresses)
         if curve is not None and not isinstance(curve, CurveClient):
             curve = load_client(curve, "emitter")
         self.curve: CurveClient | None = curve
@@ -250,7 +271,7 @@ class Emitter:
         self._offset_prefix = f"{EMITTER_UID}.{secrets.token_urlsafe(6)}."
         #: Messages handed to the PUB socket.
         self.published = 0
-        if curve is None and not is_local_address(self.pub_address):
+        if curve is None and not all(map(is_local_address, self.pub_addresses)):
             log.warning(
                 "emitter on %s without CURVE: the bus can be read and written by anyone "
                 "who reaches it",
@@ -261,8 +282,10 @@ class Emitter:
         self._probe_count = 0
         self._pid = -1
         self._context: zmq.Context[Any] | None = None
-        self._pub: zmq.Socket[bytes] | None = None
+        self._pubs: list[zmq.Socket[bytes]] = []
         self._sub: zmq.Socket[bytes] | None = None
+        self._stream = new_stream()
+        self._seq = 0
         self._ready = False
         self._closed = False
         self._start()  # connect now: the connection is made while the caller does other work
@@ -322,9 +345,12 @@ class Emitter:
             raise EmitterError("the emitter is closed")
         if self._pid == os.getpid():
             return
-        # First use, or first use after a fork: sockets of the parent are left alone.
-        self._pub = self._sub = self._context = None
+        # First use, or first use after a fork: sockets of the parent are left alone, and
+        # the child's messages are a stream of their own.
+        self._pubs, self._sub, self._context = [], None, None
         self._ready = False
+        self._stream, self._seq = new_stream(), 0
+        several = len(self.pub_addresses) > 1
         context: zmq.Context[Any] = zmq.Context()
         try:
             sub = context.socket(zmq.SUB)
@@ -332,19 +358,27 @@ class Emitter:
             if self.curve is not None:
                 self.curve.apply(sub)
             sub.setsockopt(zmq.SUBSCRIBE, messages.direct_topic(self._probe_node))
-            sub.connect(self.sub_address)
-            pub = context.socket(zmq.PUB)
-            pub.setsockopt(zmq.LINGER, 0)
-            pub.setsockopt(zmq.SNDHWM, self.hwm)
-            pub.setsockopt(zmq.XPUB_NODROP, 1)  # a full queue blocks (up to SNDTIMEO)
-            pub.setsockopt(zmq.SNDTIMEO, max(0, int(self.send_timeout * 1000)))
-            if self.curve is not None:
-                self.curve.apply(pub)
-            pub.connect(self.pub_address)
+            for address in self.sub_addresses:
+                sub.connect(address)
+            pubs = []
+            for address in self.pub_addresses:
+                pub = context.socket(zmq.PUB)
+                pubs.append(pub)
+                pub.setsockopt(zmq.LINGER, 0)
+                pub.setsockopt(zmq.SNDHWM, self.hwm)
+                pub.setsockopt(zmq.XPUB_NODROP, 1)  # a full queue blocks (up to SNDTIMEO)
+                pub.setsockopt(zmq.SNDTIMEO, max(0, int(self.send_timeout * 1000)))
+                if several:  # no queue for a broker that is down: the others carry it
+                    pub.setsockopt(zmq.IMMEDIATE, 1)
+                    pub.setsockopt(zmq.HEARTBEAT_IVL, 1000)
+                    pub.setsockopt(zmq.HEARTBEAT_TIMEOUT, 5000)
+                if self.curve is not None:
+                    self.curve.apply(pub)
+                pub.connect(address)
         except BaseException:
             context.destroy(linger=0)
             raise
-        self._context, self._pub, self._sub = context, pub, sub
+        self._context, self._pubs, self._sub = context, pubs, sub
         self._pid = os.getpid()
 
     def _probe(self) -> tuple[str, list[bytes]]:
@@ -358,13 +392,14 @@ class Emitter:
     def _echo(self, timeout: float, what: str) -> None:
         """Publish a probe (again and again, backing off) until it comes back through the
         broker, or raise TimeoutError."""
-        assert self._pub is not None and self._sub is not None
+        assert self._pubs and self._sub is not None
         deadline = time.monotonic() + timeout
         nonce, frames = self._probe()
         delay = _PROBE_FIRST
         while True:
-            with contextlib.suppress(zmq.Again):  # a full queue: it is sent again later
-                self._pub.send_multipart(frames, flags=zmq.NOBLOCK)
+            for pub in self._pubs:
+                with contextlib.suppress(zmq.Again):  # a full queue: it is sent again later
+                    pub.send_multipart(frames, flags=zmq.NOBLOCK)
             remaining = deadline - time.monotonic()
             wait = min(delay, max(remaining, 0.0))
             end = time.monotonic() + wait
@@ -437,15 +472,43 @@ class Emitter:
             self._start()
             if not self._ready and self.ready_timeout > 0:
                 self.wait_ready(self.ready_timeout)
-            assert self._pub is not None
-            try:
-                self._pub.send_multipart(frames)
-            except zmq.Again:
-                raise EmitterError(
-                    f"the bus did not take a message within {self.send_timeout} s "
-                    f"({self.hwm} messages queued for the broker)"
-                ) from None
+            assert self._pubs
+            self._seq += 1
+            stamped = [*frames, stamp(self._stream, self._seq)]
+            if len(self._pubs) == 1:
+                try:
+                    self._pubs[0].send_multipart(stamped)
+                except zmq.Again:
+                    raise EmitterError(
+                        f"the bus did not take a message within {self.send_timeout} s "
+                        f"({self.hwm} messages queued for the broker)"
+                    ) from None
+            else:
+                self._send_to_all(stamped)
             self.published += 1
+
+    def _send_to_all(self, frames: list[bytes]) -> None:
+        """Every broker's queue that has room takes the message; if none has, wait (up to
+        ``send_timeout``) for one."""
+        waiting = []
+        for pub in self._pubs:
+            try:
+                pub.send_multipart(frames, flags=zmq.NOBLOCK)
+            except zmq.Again:
+                waiting.append(pub)
+        if len(waiting) < len(self._pubs):
+            return
+        poller = zmq.Poller()
+        for pub in waiting:
+            poller.register(pub, zmq.POLLOUT)
+        for pub, _ in poller.poll(int(self.send_timeout * 1000)):
+            with contextlib.suppress(zmq.Again):
+                pub.send_multipart(frames, flags=zmq.NOBLOCK)
+                return
+        raise EmitterError(
+            f"no broker took a message within {self.send_timeout} s ({self.hwm} messages "
+            f"queued for each)"
+        )
 
     def close(self, linger: float | None = None) -> None:
         """Close the sockets, giving queued messages ``linger`` seconds (by default the
@@ -457,11 +520,13 @@ class Emitter:
             if self._context is None or self._pid != os.getpid():
                 return
             wait = self.linger if linger is None else linger
-            assert self._pub is not None and self._sub is not None
+            assert self._sub is not None
             self._sub.close(linger=0)
-            self._pub.close(linger=max(0, int(wait * 1000)))
+            for pub in self._pubs:
+                pub.close(linger=max(0, int(wait * 1000)))
             self._context.term()
-            self._context = self._pub = self._sub = None
+            self._context = self._sub = None
+            self._pubs = []
 
     def __enter__(self) -> Emitter:
         return self

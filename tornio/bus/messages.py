@@ -2,7 +2,10 @@
 
 A message is a plain dict (:data:`tornio.bus.base.Message`) modelled on the reference server's
 ClusterAdapter (``reference/modern.md`` §4.3), carried as msgpack (never pickle) in two
-ZeroMQ frames, ``[topic, payload]``:
+ZeroMQ frames, ``[topic, payload]``, or three, ``[topic, payload, stamp]``: the stamp
+(:data:`STAMP_SIZE` bytes, the publisher's stream and sequence number) lets a receiver of
+several brokers drop the copies (:mod:`tornio.bus.sequence`); every node and emitter sends
+one, and :func:`decode` checks only its length:
 
 ========  ==========================================================================
 key       value
@@ -94,6 +97,7 @@ __all__ = [
     "REQUEST_TYPES",
     "RESPONSE_TYPES",
     "SOCKET_OPERATIONS",
+    "STAMP_SIZE",
     "VERSION",
     "BusMessageError",
     "MessageType",
@@ -127,6 +131,9 @@ MAX_DEPTH = 256
 EMITTER_UID = "emitter"
 #: The longest node id accepted in ``uid`` and ``dst``.
 MAX_NODE_ID = 128
+#: The length of a stamp frame (:mod:`tornio.bus.sequence`: 8 bytes of sequence number, 8
+#: of stream id).
+STAMP_SIZE = 16
 
 
 class BusMessageError(TornioError, ValueError):
@@ -498,14 +505,17 @@ def decode(frames: Sequence[bytes], *, max_payload: int = MAX_PAYLOAD) -> Messag
     """The message in frames received from a SUB socket.
 
     Raises:
-        BusMessageError: not exactly two frames, a payload over ``max_payload`` bytes, bytes
-            that are not one msgpack map, a map that breaks the schema, or a topic that is
-            not the one the payload belongs on.
+        BusMessageError: not two frames (or three, the last a stamp), a payload over
+            ``max_payload`` bytes, bytes that are not one msgpack map, a map that breaks the
+            schema, or a topic that is not the one the payload belongs on.
     """
-    if not isinstance(frames, (list, tuple)) or len(frames) != 2:
+    if not isinstance(frames, (list, tuple)) or len(frames) not in (2, 3):
         count = len(frames) if isinstance(frames, (list, tuple)) else "?"
-        raise BusMessageError(f"a message is 2 frames, not {count}")
-    topic, payload = frames
+        raise BusMessageError(f"a message is 2 or 3 frames, not {count}")
+    if len(frames) == 3 and not (isinstance(frames[2], bytes)
+                                 and len(frames[2]) == STAMP_SIZE):
+        raise BusMessageError(f"a stamp frame is {STAMP_SIZE} bytes")
+    topic, payload = frames[0], frames[1]
     if not isinstance(topic, bytes) or not isinstance(payload, bytes):
         raise BusMessageError("frames must be bytes")
     check_topic(topic)

@@ -45,6 +45,7 @@ class BusRequests:
     max_payload: int
     stats: Any
     _closed: bool
+    _flowing: bool
     _next_rid: int
     _requests: dict[int, _Request]
     _handler: RequestHandler | None
@@ -198,8 +199,10 @@ class BusRequests:
                 return await asyncio.wait_for(self._call_handler(kind, nsp, data), timeout)
             except asyncio.TimeoutError:
                 return None
-        if self.is_ready and node not in self.nodes:
-            return None  # gone (or never seen): nobody would answer, don't wait for it
+        if self._flowing and node not in self.nodes:
+            # gone (or never seen, or out of reach: cut off from every broker): nobody would
+            # answer, don't wait for it
+            return None
         self._start()
         rid = self._next_rid
         self._next_rid += 1

@@ -1,8 +1,27 @@
-r"""``ZmqBus``: one node's side of the ZeroMQ bus (PUB and SUB sockets to a broker).
+r"""``ZmqBus``: one node's side of the ZeroMQ bus (PUB and SUB sockets to each broker).
 
 Each node (worker process) owns one :class:`ZmqBus`. Its PUB socket connects to the broker's
 XSUB (the *pub address*), its SUB socket to the broker's XPUB (the *sub address*); see
 :mod:`tornio.bus.broker`. Messages and topics are :mod:`tornio.bus.messages`.
+
+**Several brokers.** Given several brokers (``ZmqBus("tcp://a:5560,tcp://b:5560", ...)``
+addresses, or lists), the node has one PUB and one SUB socket per broker (a *path*): each
+message is stamped once (:mod:`tornio.bus.sequence`) and sent to every broker, and what the
+SUB sockets read goes through a :class:`~tornio.bus.sequence.Sequencer`, which delivers one
+copy of each message in its publisher's order and fails over from a broker that is gone.
+Each PUB socket has its own queue (a dead broker's never blocks the others) and is
+``ZMQ_IMMEDIATE`` (no queue for a broker that is not connected: the others carry the
+messages, and a broker that comes back gets no stale backlog); ZeroMQ heartbeats
+(``heartbeat_interval``, ``node_timeout``) drop a connection to a broker that stopped
+answering. ZeroMQ resends a SUB socket's subscriptions when it reconnects, so a broker that
+comes back learns every topic again by itself, and nobody restarts. A path is *live* while
+the node's own heartbeats come back on it (:class:`~tornio.bus.sequence.PathWatch`, and
+``live_paths``); when no path has been live for ``node_timeout`` the node is cut off (a
+*gap*): it logs it, counts it (``stats.gaps``), ``is_ready`` is False (``/ready`` says
+503), messages it publishes meanwhile are lost (counted in ``stats.published_in_gap``),
+and the other nodes leave its node table as they leave everybody's. When a path carries its
+heartbeat again it logs how long the gap lasted. With one broker nothing of this runs but
+the stamp (and that broker's PUB socket queues, up to ``hwm``, for its restart, as before).
 
 **Subscriptions.** On start the SUB socket subscribes to the control topic, to the namespace
 topics (every namespace, or those given) and to the node's own direct topic; ``subscribe`` /
@@ -91,7 +110,7 @@ import logging
 import secrets
 import time
 from collections import deque
-from collections.abc import Callable, Coroutine, Iterable, Mapping
+from collections.abc import Callable, Coroutine, Iterable, Mapping, Sequence
 from dataclasses import asdict, dataclass
 from typing import Any
 
@@ -107,8 +126,10 @@ from tornio.bus.messages import (
     BusMessageError,
     MessageType,
 )
+from tornio.bus.paths import BrokerPaths
 from tornio.bus.requests import BusRequests, RequestHandler, _Request
 from tornio.bus.security import CurveClient
+from tornio.bus.sequence import PathWatch, Sequencer, new_stream, stamp
 from tornio.exceptions import LocalError
 
 __all__ = ["DEFAULT_HWM", "BusStats", "RequestHandler", "ZmqBus"]
@@ -130,17 +151,30 @@ class BusStats:
     dropped_malformed: int = 0  #: frames that did not decode
     dropped_hwm: int = 0  #: messages dropped at the high-water mark or pending-queue limit
     deliver_errors: int = 0  #: exceptions from the node's ``deliver`` or the request handler
+    duplicates: int = 0  #: copies of a message dropped (several brokers)
+    failovers: int = 0  #: times another broker's path became the primary (several brokers)
+    gaps: int = 0  #: times no broker carried this node's messages for ``node_timeout``
+    published_in_gap: int = 0  #: messages published during a gap (lost)
+    dropped_path: int = 0  #: copies one broker's queue refused while another took them
 
     def as_dict(self) -> dict[str, int]:
         return asdict(self)
 
 
-class ZmqBus(BusRequests):
+def _addresses(value: str | Sequence[str]) -> list[str]:
+    """Broker addresses: a list, or one string separated by commas."""
+    items = value.split(",") if isinstance(value, str) else list(value)
+    return [item.strip() for item in items if item.strip()]
+
+
+class ZmqBus(BusRequests, BrokerPaths):
     """One node's connection to the bus (see the module docstring).
 
     Args:
-        pub_address: the broker's XSUB endpoint, where this node's PUB socket connects.
-        sub_address: the broker's XPUB endpoint, where this node's SUB socket connects.
+        pub_address: the broker's XSUB endpoint, where this node's PUB socket connects;
+            several brokers' (a list, or separated by commas).
+        sub_address: the broker's XPUB endpoint, where this node's SUB socket connects;
+            several brokers' (in the same order as ``pub_address``).
         node_id: this node's id (``uid``); by default the attached node's ``node_id``, or a
             random one if the bus starts before a node is attached.
         heartbeat_interval: seconds between heartbeats.
@@ -154,13 +188,17 @@ class ZmqBus(BusRequests):
         context: a ``zmq.asyncio.Context`` to share; by default the bus creates its own when
             it starts, and terminates it on close.
         curve: this node's CURVE keys and the broker's public key
-            (:mod:`tornio.bus.security`); None: no security (one host).
+            (:mod:`tornio.bus.security`); None: no security (one host). Several brokers
+            share one key pair (each runs with the same ``broker.key_secret``).
+        max_hold: seconds a message another broker delivered first may wait for the
+            primary broker's copy before the node fails over (several brokers; default:
+            ``node_timeout / 4``, at most 0.5).
     """
 
     def __init__(
         self,
-        pub_address: str,
-        sub_address: str,
+        pub_address: str | Sequence[str],
+        sub_address: str | Sequence[str],
         node_id: str | None = None,
         *,
         heartbeat_interval: float = 2.0,
@@ -174,11 +212,28 @@ class ZmqBus(BusRequests):
         context: zmq.asyncio.Context | None = None,
         curve: CurveClient | None = None,
         announce: Mapping[str, Any] | None = None,
+        max_hold: float | None = None,
     ) -> None:
         if node_id is not None:
             self._check_node_id(node_id)
-        self.pub_address = pub_address
-        self.sub_address = sub_address
+        self.pub_addresses = _addresses(pub_address)
+        self.sub_addresses = _addresses(sub_address)
+        if len(self.pub_addresses) != len(self.sub_addresses) or not self.pub_addresses:
+            raise LocalError("a bus needs as many pub addresses as sub addresses (one each)")
+        self.pub_address = ",".join(self.pub_addresses)
+        self.sub_address = ",".join(self.sub_addresses)
+        paths = len(self.pub_addresses)
+        if max_hold is None:
+            max_hold = min(0.5, node_timeout / 4)
+        #: Merges the brokers' copies (None with one broker: there are none).
+        self._sequencer: Sequencer[list[bytes]] | None = (
+            Sequencer(paths, max_hold=max_hold, stream_idle=max(60.0, 4 * node_timeout))
+            if paths > 1 else None
+        )
+        self._watch = PathWatch(paths, node_timeout)
+        self._stream = new_stream()
+        self._seq = 0
+        self._expiry: asyncio.TimerHandle | None = None
         self.heartbeat_interval = heartbeat_interval
         self.node_timeout = node_timeout
         self.max_payload = max_payload
@@ -200,8 +255,10 @@ class ZmqBus(BusRequests):
         self._context = context
         self._own_context = context is None
         self._node: BusNode | None = None
-        self._pub: zmq.Socket[bytes] | None = None
+        self._pub: zmq.Socket[bytes] | None = None  # the first broker's (tests look at it)
         self._sub: zmq.asyncio.Socket | None = None
+        self._pubs: list[zmq.Socket[bytes]] = []
+        self._subs: list[zmq.asyncio.Socket] = []
         self._rooms: set[bytes] = set()
         self._pending: deque[list[bytes]] = deque()
         self._nonce = secrets.token_hex(8)
@@ -246,7 +303,18 @@ class ZmqBus(BusRequests):
 
     @property
     def is_ready(self) -> bool:
-        return self._flowing and not self._closed
+        """Ready (see :meth:`ready`), not closed, and not cut off from every broker."""
+        return self._flowing and not self._closed and self._watch.gap_since is None
+
+    @property
+    def paths(self) -> int:
+        """How many brokers this node uses."""
+        return len(self.pub_addresses)
+
+    def live_paths(self) -> list[int]:
+        """The brokers (indexes in ``pub_addresses``) on which this node's own heartbeats
+        came back within ``node_timeout``."""
+        return self._watch.live(time.monotonic())
 
     # -- the Bus protocol ----------------------------------------------------------------------
 
@@ -319,8 +387,8 @@ class ZmqBus(BusRequests):
         topic = messages.room_topic(namespace, room)
         if topic not in self._rooms:
             self._rooms.add(topic)
-            if self._sub is not None:
-                self._sub.subscribe(topic)
+            for sub in self._subs:
+                sub.subscribe(topic)
 
     def subscribe_sid_rooms(self, namespace: str) -> None:
         """Receive the messages of every room of ``namespace`` named by a socket id of this
@@ -329,8 +397,8 @@ class ZmqBus(BusRequests):
         topic = messages.sid_rooms_prefix(namespace, self.node_id)
         if topic not in self._rooms:
             self._rooms.add(topic)
-            if self._sub is not None:
-                self._sub.subscribe(topic)
+            for sub in self._subs:
+                sub.subscribe(topic)
 
     def unsubscribe(self, node: BusNode, namespace: str, room: str) -> None:
         """Stop receiving the room's messages (idempotent).
@@ -342,8 +410,8 @@ class ZmqBus(BusRequests):
         topic = messages.room_topic(namespace, room)
         if topic in self._rooms:
             self._rooms.discard(topic)
-            if self._sub is not None:
-                self._sub.unsubscribe(topic)
+            for sub in self._subs:
+                sub.unsubscribe(topic)
 
     # -- starting and stopping ---------------------------------------------------------------
 
@@ -356,39 +424,50 @@ class ZmqBus(BusRequests):
         if self._context is None:
             self._context = zmq.asyncio.Context()
         context = self._context
+        prefixes = (
+            [messages.namespace_topic()]
+            if self._namespaces is None
+            else [messages.namespace_topic(nsp) for nsp in self._namespaces]
+        )
+        if self._all_rooms:
+            prefixes.append(messages.room_topic_prefix())
+        # The direct topic goes last: the probe that comes back on it proves the rest.
+        topics = [messages.CONTROL_TOPIC, *prefixes, *self._rooms,
+                  messages.direct_topic(self.node_id)]
+        several = self.paths > 1
         try:
-            sub = context.socket(zmq.SUB)
-            self._sub = sub
-            sub.setsockopt(zmq.LINGER, 0)
-            sub.setsockopt(zmq.RCVHWM, self.hwm)
-            if self.curve is not None:
-                self.curve.apply(sub)
-            prefixes = (
-                [messages.namespace_topic()]
-                if self._namespaces is None
-                else [messages.namespace_topic(nsp) for nsp in self._namespaces]
-            )
-            # The direct topic goes last: the probe that comes back on it proves the rest.
-            if self._all_rooms:
-                prefixes.append(messages.room_topic_prefix())
-            for topic in [messages.CONTROL_TOPIC, *prefixes, *self._rooms]:
-                sub.subscribe(topic)
-            sub.subscribe(messages.direct_topic(self.node_id))
-            sub.connect(self.sub_address)
-            # A plain socket: it is only ever sent to, with NOBLOCK, from the loop's thread.
-            pub: zmq.Socket[bytes] = zmq.Socket(context, zmq.PUB)
-            self._pub = pub
-            pub.setsockopt(zmq.LINGER, 0)
-            pub.setsockopt(zmq.SNDHWM, self.hwm)
-            pub.setsockopt(zmq.XPUB_NODROP, 1)  # at the HWM, send raises Again: counted
-            if self.curve is not None:
-                self.curve.apply(pub)
-            pub.connect(self.pub_address)
+            for pub_address, sub_address in zip(self.pub_addresses, self.sub_addresses,
+                                                strict=True):
+                sub = context.socket(zmq.SUB)
+                self._subs.append(sub)
+                sub.setsockopt(zmq.LINGER, 0)
+                sub.setsockopt(zmq.RCVHWM, self.hwm)
+                if several:
+                    self._heartbeats(sub)
+                if self.curve is not None:
+                    self.curve.apply(sub)
+                for topic in topics:
+                    sub.subscribe(topic)
+                sub.connect(sub_address)
+                # A plain socket: it is only ever sent to, with NOBLOCK, from the loop's thread.
+                pub: zmq.Socket[bytes] = zmq.Socket(context, zmq.PUB)
+                self._pubs.append(pub)
+                pub.setsockopt(zmq.LINGER, 0)
+                pub.setsockopt(zmq.SNDHWM, self.hwm)
+                pub.setsockopt(zmq.XPUB_NODROP, 1)  # at the HWM, send raises Again: counted
+                if several:  # no queue for a broker that is down: the others carry it
+                    pub.setsockopt(zmq.IMMEDIATE, 1)
+                    self._heartbeats(pub)
+                if self.curve is not None:
+                    self.curve.apply(pub)
+                pub.connect(pub_address)
         except BaseException:
             self._close_sockets()
             self._started = False
             raise
-        self._spawn(self._receive_loop(sub))
+        self._pub, self._sub = self._pubs[0], self._subs[0]
+        for path, sub in enumerate(self._subs):
+            self._spawn(self._receive_loop(sub, path))
         self._spawn(self._probe_loop())
 
     async def ready(self, timeout: float = 5.0) -> None:
@@ -419,7 +498,7 @@ class ZmqBus(BusRequests):
         if self._closed:
             return
         self._closed = True
-        if announce and self._flowing and self._pub is not None:
+        if announce and self._flowing and self._pubs:
             self._leaving = asyncio.Event()
             down = messages.make_message(MessageType.NODE_DOWN, "", {}, uid=self.node_id)
             if self._send_now(messages.encode(down)):
@@ -427,6 +506,9 @@ class ZmqBus(BusRequests):
                     await asyncio.wait_for(self._leaving.wait(), timeout)
                 except asyncio.TimeoutError:
                     log.warning("NODE_DOWN not confirmed by the broker within %s s", timeout)
+        if self._expiry is not None:
+            self._expiry.cancel()
+            self._expiry = None
         tasks = list(self._tasks)
         for task in tasks:
             task.cancel()
@@ -439,9 +521,10 @@ class ZmqBus(BusRequests):
         self._close_sockets()
 
     def _close_sockets(self) -> None:
-        for socket in (self._pub, self._sub):
-            if socket is not None:
-                socket.close(linger=0)
+        for socket in [*self._pubs, *self._subs]:
+            socket.close(linger=0)
+        self._pubs.clear()
+        self._subs.clear()
         self._pub = self._sub = None
         if self._own_context and self._context is not None:
             self._context.term()
@@ -471,9 +554,11 @@ class ZmqBus(BusRequests):
             except asyncio.TimeoutError:
                 delay = min(delay * 2, _PROBE_MAX)
 
-    def _on_probe(self) -> None:
+    def _on_probe(self, path: int) -> None:
         if self._flowing:
             return
+        if self._sequencer is not None:  # the first broker proven: the primary
+            self._deliver_frames(self._sequencer.switch(path, time.monotonic(), failover=False))
         pending, self._pending = self._pending, deque()
         self._pending_bytes = 0
         for frames in pending:
@@ -490,6 +575,7 @@ class ZmqBus(BusRequests):
             self._heartbeat_sent = time.monotonic()
             self._publish_control(MessageType.HEARTBEAT)
             self._prune()
+            self._check_paths()
 
     def _publish_control(self, kind: MessageType, dst: str | None = None) -> None:
         data = self.announce if kind in (MessageType.NODE_UP, MessageType.HEARTBEAT) else {}
@@ -525,12 +611,23 @@ class ZmqBus(BusRequests):
             )
 
     def _send_now(self, frames: list[bytes], count_drop: bool = True) -> bool:
-        if self._pub is None:
+        """Stamp the message and hand it to every broker's PUB socket: True if one took it."""
+        if not self._pubs:
             return False
         messages.check_topic(frames[0])  # the last guard before libzmq, whoever encoded
-        try:
-            self._pub.send_multipart(frames, flags=zmq.NOBLOCK)
-        except zmq.Again:
+        self._seq += 1
+        stamped = [frames[0], frames[1], stamp(self._stream, self._seq)]
+        taken = 0
+        for pub in self._pubs:
+            try:
+                pub.send_multipart(stamped, flags=zmq.NOBLOCK)
+            except zmq.Again:
+                continue
+            except zmq.ZMQError as exc:
+                log.error("bus publish failed: %s", exc)
+                continue
+            taken += 1
+        if not taken:
             if count_drop:
                 self.stats.dropped_hwm += 1
                 self._log_limited(
@@ -540,9 +637,10 @@ class ZmqBus(BusRequests):
                     self.stats.dropped_hwm,
                 )
             return False
-        except zmq.ZMQError as exc:
-            log.error("bus publish failed: %s", exc)
-            return False
+        if taken < len(self._pubs) and count_drop:
+            self.stats.dropped_path += len(self._pubs) - taken
+        if self._watch.gap_since is not None:
+            self.stats.published_in_gap += 1
         self.stats.published += 1
         return True
 
@@ -554,7 +652,7 @@ class ZmqBus(BusRequests):
 
     # -- receiving -------------------------------------------------------------------------
 
-    async def _receive_loop(self, sub: zmq.asyncio.Socket) -> None:
+    async def _receive_loop(self, sub: zmq.asyncio.Socket, path: int) -> None:
         while True:
             try:
                 frames = await sub.recv_multipart()
@@ -562,9 +660,9 @@ class ZmqBus(BusRequests):
                 if not self._closed:
                     log.error("bus receive loop stopped: %s", exc)
                 return
-            self._handle(frames)
+            self._on_frames(path, frames)
 
-    def _handle(self, frames: list[bytes]) -> None:
+    def _handle(self, frames: list[bytes], path: int = 0) -> None:
         try:
             message = messages.decode(frames, max_payload=self.max_payload)
         except BusMessageError as exc:
@@ -576,7 +674,7 @@ class ZmqBus(BusRequests):
         uid, kind = message["uid"], message["type"]
         if uid == self.node_id:  # our own, back through the broker
             if kind is MessageType.PROBE and message["data"]["nonce"] == self._nonce:
-                self._on_probe()
+                self._on_probe(path)
             elif kind is MessageType.NODE_DOWN and self._leaving is not None:
                 self._leaving.set()
             elif kind is MessageType.HEARTBEAT and "dst" not in message and self._heartbeat_sent:
