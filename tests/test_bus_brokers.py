@@ -18,7 +18,8 @@ from typing import Any
 import pytest
 
 from tests.support.multihost import free_port_pair
-from tests.test_bus_zmq import RecordingNode, emit, eventually
+from tests.support.waiting import eventually
+from tests.support.zmq_nodes import RecordingNode, emit
 from tornio.bus.addresses import bus_addresses
 from tornio.bus.broker import Broker
 from tornio.bus.emitter import Emitter
@@ -101,10 +102,10 @@ async def nodes(brokers: Brokers) -> AsyncIterator[Nodes]:
         for bus in everyone:
             await bus.ready()
         await eventually(lambda: all(len(b.live_paths()) == 2 for b in everyone), 5,
-                         "every node's heartbeats through both brokers")
+                         message="every node's heartbeats through both brokers")
         ids = {b.node_id for b in everyone}
         await eventually(lambda: all(set(b.nodes) == ids - {b.node_id} for b in everyone), 5,
-                         "every node in every node table")
+                         message="every node in every node table")
         yield publisher, receivers
     finally:
         for bus in everyone:
@@ -127,11 +128,12 @@ async def test_every_message_once_in_order_while_the_brokers_die_in_turn(
     await stream(publisher, range(0, 200))
     brokers.stop(0)
     await stream(publisher, range(200, 400))
-    await eventually(lambda: all(b.live_paths() == [1] for b in everyone), 5, "broker 0 gone")
+    await eventually(lambda: all(b.live_paths() == [1] for b in everyone), 5,
+        message="broker 0 gone")
     brokers.start(0)
     await stream(publisher, range(400, 500))
     await eventually(lambda: all(len(b.live_paths()) == 2 for b in everyone), 5,
-                     "broker 0 back on every node")
+                     message="broker 0 back on every node")
     await stream(publisher, range(500, 600))
     brokers.stop(1)
     await stream(publisher, range(600, 800))
@@ -183,7 +185,7 @@ async def test_no_broker_for_the_node_timeout_is_a_gap_said_and_counted(
     assert publisher.is_ready
     brokers.stop(0)
     brokers.stop(1)
-    await eventually(lambda: not publisher.is_ready, 5, "the publisher to see the gap")
+    await eventually(lambda: not publisher.is_ready, 5, message="the publisher to see the gap")
     assert publisher.stats.gaps == 1 and publisher.live_paths() == []
     assert "cut off" in caplog.text
     publisher.publish(emit("lost", rooms=["r"]))
@@ -191,13 +193,14 @@ async def test_no_broker_for_the_node_timeout_is_a_gap_said_and_counted(
     # The others leave its node table; a request to one of them gives up at once, not
     # after its own timeout (here a minute: the test's bound is far shorter).
     owner = receivers[0][0].node_id
-    await eventually(lambda: owner not in publisher.nodes, 5, "the others gone from the table")
+    await eventually(lambda: owner not in publisher.nodes, 5,
+        message="the others gone from the table")
     request = publisher.request_node(owner, MessageType.HTTP_REQUEST, {"id": "q"}, timeout=60)
     assert await asyncio.wait_for(request, 10) is None
     brokers.start(1)
-    await eventually(lambda: publisher.is_ready, 5, "the publisher back")
+    await eventually(lambda: publisher.is_ready, 5, message="the publisher back")
     assert "reconnected through" in caplog.text
-    await eventually(lambda: all(bus.is_ready for bus, _ in receivers), 5, "receivers back")
+    await eventually(lambda: all(bus.is_ready for bus, _ in receivers), 5, message="receivers back")
     publisher.publish(emit("barrier-after", rooms=["r"]))
     for _, node in receivers:
         await node.wait_for_event("barrier-after", timeout=5)
@@ -228,7 +231,8 @@ async def test_the_recovery_store_keeps_working_while_one_broker_lives(brokers: 
     try:
         for bus in (store_bus, worker_bus):
             await bus.ready()
-        await eventually(lambda: "store-h1" in worker_bus.nodes, 5, "the store in the table")
+        await eventually(lambda: "store-h1" in worker_bus.nodes, 5,
+            message="the store in the table")
         pid = recovery.new_pid()
         recovery.seen(pid, "sid-1", "/chat", ["lobby"], {"nick": "ann"})
         for number in range(1, 6):
@@ -238,7 +242,7 @@ async def test_the_recovery_store_keeps_working_while_one_broker_lives(brokers: 
             message = emit(f"e{number}", rooms=["lobby"])
             message["data"]["offset"] = f"o{number}"
             worker_bus.publish(message)
-        await eventually(lambda: store.log.emits_kept == 5, 5, "five emits logged")
+        await eventually(lambda: store.log.emits_kept == 5, 5, message="five emits logged")
         restored = await recovery.restore(pid, "o1")
         assert restored is not None
         assert restored["missed"] == [[f"e{n}", f"o{n}"] for n in range(2, 6)]

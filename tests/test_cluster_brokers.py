@@ -34,11 +34,13 @@ from tests.support.multihost import (
     BrokerProcess,
     LegacyChatter,
     NodeClients,
+    People,
     ServeProcess,
     free_port,
+    host_of,
+    spread_modern,
 )
 from tests.support.waiting import wait_for
-from tests.test_cluster_hosts import People, host_of, spread_modern
 from tornio.bus import security
 
 pytestmark = pytest.mark.timeout(180)

@@ -40,7 +40,10 @@ from tests.support.multihost import (
     BrokerProcess,
     LegacyChatter,
     NodeClients,
+    People,
     ServeProcess,
+    host_of,
+    spread_modern,
 )
 from tests.support.waiting import eventually, wait_for
 from tornio.bus import messages, security
@@ -82,10 +85,6 @@ with Emitter(address, curve=keys) as emitter:
         except Exception as exc:
             print(json.dumps({"ok": False, "error": f"{type(exc).__name__}: {exc}"}), flush=True)
 """
-
-
-def host_of(sid: str) -> str:
-    return sid[:4]
 
 
 class Cluster:
@@ -155,39 +154,6 @@ async def node_clients() -> AsyncIterator[NodeClients]:
         await clients.stop()
 
 
-class People:
-    """Legacy chatters, closed at the end of a test."""
-
-    def __init__(self) -> None:
-        self.legacy: list[LegacyChatter] = []
-
-    async def spread_legacy(self, base: str, hosts: set[str], names: list[str]) -> list[Any]:
-        """One 0.9 client per name, handshaken until the first two are on different hosts
-        (two handshakes in a row take consecutive connections: the balancer alternates)."""
-        made: list[LegacyChatter] = []
-        spare: list[LegacyChatter] = []
-        for _ in range(6):
-            chatter = LegacyChatter(base, names[len(made)])
-            await chatter.handshake()
-            if len(made) == 1 and host_of(chatter.sid) == host_of(made[0].sid):
-                spare.append(chatter)
-                continue
-            made.append(chatter)
-            if len(made) == len(names):
-                break
-        assert len(made) == len(names), "the balancer never alternated"
-        if len(names) > 1:
-            assert {host_of(c.sid) for c in made[:2]} == hosts
-        for chatter in made:
-            self.legacy.append(chatter)
-            await chatter.connect()
-        return made
-
-    async def close(self) -> None:
-        for chatter in self.legacy:
-            await chatter.close()
-
-
 @pytest.fixture
 async def people() -> AsyncIterator[People]:
     crowd = People()
@@ -196,22 +162,6 @@ async def people() -> AsyncIterator[People]:
     finally:
         await crowd.close()
 
-
-async def spread_modern(
-    node: NodeClients, url: str, hosts: set[str], prefix: str
-) -> dict[str, str]:
-    """Open socket.io-client sockets until one is on each host: {name: sid} of those two."""
-    chosen: dict[str, str] = {}
-    for i in range(8):
-        name = f"{prefix}{i}"
-        sid = await node.open(name, url)
-        if host_of(sid) in {host_of(s) for s in chosen.values()}:
-            await node.close(name)
-            continue
-        chosen[name] = sid
-        if {host_of(s) for s in chosen.values()} == hosts:
-            return chosen
-    raise AssertionError(f"8 socket.io-client sockets never reached both hosts: {chosen}")
 
 # -- the chat scenario -------------------------------------------------------------------------
 

@@ -68,7 +68,7 @@ async def eventually(
         if inspect.isawaitable(value):
             value = await value
         if value:
-            return value  # type: ignore[return-value]
+            return value
         if time.monotonic() >= deadline:
             raise AssertionError(_timed_out(predicate, timeout, message, value))
         await asyncio.sleep(interval)
