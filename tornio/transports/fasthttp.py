@@ -188,7 +188,7 @@ class FastExchange:
             headers["Content-Length"] = str(len(body))
         self._finished = True
         self._fast.respond(status, self._reason, headers, body)
-        if access_log.isEnabledFor(logging.INFO):
+        if status >= 400 or access_log.isEnabledFor(logging.INFO):  # as Tornado's log_request
             self._log(status)
         return None
 
