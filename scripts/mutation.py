@@ -53,17 +53,27 @@ MAX_JOBS = 2  # the machines have 2 cores, shared
 #: An entry is a file or a pytest node id (``file::test``), where the rest of a file starts
 #: servers and clients: those are not for mutation runs.
 MODULES: dict[str, tuple[str, ...]] = {
-    "tornio/bus/ids.py": ("tests/test_ids.py",),
-    "tornio/core/ratelimit.py": ("tests/test_ratelimit.py",),
+    "tornio/bus/ids.py": ("tests/test_ids.py", "tests/test_bus_ids_table.py"),
+    "tornio/core/ratelimit.py": ("tests/test_ratelimit.py", "tests/test_token_bucket_edges.py"),
     "tornio/protocol/backlog.py": ("tests/test_backlog.py",),
     "tornio/transports/forwarded.py": (
         "tests/test_forwarded_headers.py::test_the_client_of_a_request",
         "tests/test_forwarded_headers.py::test_trusted_proxies_setting_is_parsed_and_checked",
+        "tests/test_forwarded_table.py",
     ),
-    "tornio/core/rooms.py": ("tests/test_names.py", "tests/test_cluster_ops_inprocess.py"),
-    "tornio/transports/origins.py": ("tests/test_origins.py",),
-    "tornio/settings.py": ("tests/test_session.py", "tests/test_names.py"),
-    "tornio/bus/messages.py": ("tests/test_bus_messages.py", "tests/test_bus_limits.py"),
+    "tornio/core/rooms.py": ("tests/test_room_index.py", "tests/test_names.py"),
+    "tornio/transports/origins.py": ("tests/test_origins.py", "tests/test_origins_edges.py"),
+    "tornio/settings.py": (
+        "tests/test_settings_table.py",
+        "tests/test_origins.py",
+        "tests/test_forwarded_headers.py::test_trusted_proxies_setting_is_parsed_and_checked",
+        "tests/test_session.py",
+    ),
+    "tornio/bus/messages.py": (
+        "tests/test_bus_messages.py",
+        "tests/test_bus_limits.py",
+        "tests/test_bus_schema_table.py",
+    ),
     "tornio/protocol/engineio.py": ("tests/test_protocol_engineio.py",),
     "tornio/protocol/legacy.py": ("tests/test_protocol_legacy.py",),
     "tornio/protocol/socketio.py": (
@@ -72,9 +82,8 @@ MODULES: dict[str, tuple[str, ...]] = {
     ),
 }
 
-#: What the count columns add up from: mutmut's status names.
+#: mutmut's statuses that count as caught, and the column each one is counted in.
 CAUGHT = {"killed": "killed", "timeout": "timeout"}
-UNCAUGHT = {"survived": "survived", "no tests": "survived"}
 
 
 def short_name(module: str) -> str:
@@ -116,22 +125,25 @@ def read_equivalents(path: Path = EQUIVALENTS) -> dict[str, Equivalent]:
 # -- the mutated code -----------------------------------------------------------------------
 
 
-def _functions(tree: ast.Module) -> dict[str, ast.FunctionDef | ast.AsyncFunctionDef]:
+Functions = dict[str, "ast.FunctionDef | ast.AsyncFunctionDef"]
+
+
+def functions_of(source: str) -> Functions:
+    """Every function of mutmut's mutated module by name (parsed once per module: the module
+    holds every variant of each function, ``x_f__mutmut_orig``, ``x_f__mutmut_1``...)."""
     return {
         node.name: node
-        for node in ast.walk(tree)
+        for node in ast.walk(ast.parse(source))
         if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef)
     }
 
 
-def mutant_diff(source: str, mutant: str) -> tuple[str, str]:
+def mutant_diff(source: str, functions: Functions, mutant: str) -> tuple[str, str]:
     """The unified diff of one mutant against its original function, and its mutated line(s)
     (the diff's added lines, stripped, joined by `` // ``): the fingerprint equivalents.txt
-    keeps. ``source`` is mutmut's mutated module, which holds every variant of the function
-    (``x_f__mutmut_orig``, ``x_f__mutmut_1``...)."""
+    keeps."""
     local = mutant.rsplit(".", 1)[-1]
     stem, _, _ = local.rpartition("__mutmut_")
-    functions = _functions(ast.parse(source))
     mutated, original = functions.get(local), functions.get(stem + "__mutmut_orig")
     if mutated is None or original is None:
         return "", "?"
@@ -183,6 +195,27 @@ class ModuleResult:
         return 100.0 * (self.killed + self.timeout) / counted if counted else 100.0
 
 
+#: A pytest plugin each test session of a mutation run loads: it empties tornio's
+#: ``functools`` caches as the session starts. mutmut forks every mutant's session from a
+#: process that ran the original code, and a cache filled there (origins.py's parsed
+#: policies and sites) would answer for the mutant: its mutants would never run.
+PLUGIN = "tornio_mutation_plugin"
+PLUGIN_SOURCE = '''"""Loaded by scripts/mutate's runs (-p): every test session starts with
+empty caches."""
+
+import sys
+
+
+def pytest_sessionstart(session):
+    for name, module in list(sys.modules.items()):
+        if name == "tornio" or name.startswith("tornio."):
+            for value in list(vars(module).values()):
+                clear = getattr(value, "cache_clear", None)
+                if callable(clear):
+                    clear()
+'''
+
+
 def lay_out(module: str, tests: Sequence[str], scratch: Path) -> None:
     """The scratch tree mutmut works in: links to the code and the test modules (not
     ``tests/js``), and the configuration, which selects this module's test files."""
@@ -194,6 +227,7 @@ def lay_out(module: str, tests: Sequence[str], scratch: Path) -> None:
     shared = ["support", "apps", *sorted(p.name for p in (ROOT / "tests").glob("*.py"))]
     for name in shared:
         (scratch / "tests" / name).symlink_to(ROOT / "tests" / name)
+    (scratch / f"{PLUGIN}.py").write_text(PLUGIN_SOURCE, encoding="utf-8")
     config = configparser.ConfigParser(interpolation=None)
     config.read(ROOT / "setup.cfg", encoding="utf-8")
     out = configparser.ConfigParser(interpolation=None)
@@ -204,7 +238,8 @@ def lay_out(module: str, tests: Sequence[str], scratch: Path) -> None:
         "pytest_add_cli_args_test_selection": "\n" + "\n".join(
             "tests/" + test.removeprefix("tests/") for test in tests
         ),
-        "pytest_add_cli_args": "\n-p\nno:cacheprovider",
+        "pytest_add_cli_args": f"\n-p\nno:cacheprovider\n-p\n{PLUGIN}",
+        "also_copy": f"{PLUGIN}.py",
     }
     with (scratch / "setup.cfg").open("w", encoding="utf-8") as stream:
         out.write(stream)
@@ -234,9 +269,14 @@ def status_name(code: int | None) -> str:
 
 
 def run_module(
-    module: str, jobs: int, equivalents: dict[str, Equivalent], verbose: bool
+    module: str,
+    jobs: int,
+    equivalents: dict[str, Equivalent],
+    verbose: bool,
+    without: Sequence[str] = (),
 ) -> ModuleResult:
-    tests = list(MODULES[module])
+    left_out = {Path(name).name for name in without}
+    tests = [t for t in MODULES[module] if Path(t.partition("::")[0]).name not in left_out]
     result = ModuleResult(module=module, tests=tests)
     scratch = SCRATCH / short_name(module).replace("/", "-")
     lay_out(module, tests, scratch)
@@ -262,13 +302,14 @@ def run_module(
         return result
     exit_codes: dict[str, int | None] = json.loads(meta.read_text())["exit_code_by_key"]
     source = (scratch / "mutants" / module).read_text(encoding="utf-8")
+    functions = functions_of(source)
     for name, code in sorted(exit_codes.items()):
         status = status_name(code)
         result.mutants += 1
         if status in CAUGHT:
             setattr(result, CAUGHT[status], getattr(result, CAUGHT[status]) + 1)
             continue
-        diff, line = mutant_diff(source, name)
+        diff, line = mutant_diff(source, functions, name)
         survivor = Survivor(name=name, status=status, line=line, diff=diff)
         listed = equivalents.get(name)
         if listed is not None and listed.line == line:
@@ -342,6 +383,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--jobs", type=int, default=MAX_JOBS, help="mutants at a time (1 or 2)")
     parser.add_argument("--min-score", type=float, default=90.0, help="exit 1 under this (%%)")
     parser.add_argument("--verbose", action="store_true", help="mutmut's output as it runs")
+    parser.add_argument(
+        "--without", action="append", default=[], metavar="TEST_FILE",
+        help="leave this test file out of every module's tests (repeatable): what does it add?",
+    )
     args = parser.parse_args(argv)
     if args.list:
         for module, tests in MODULES.items():
@@ -355,13 +400,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     results = []
     print(HEADER, flush=True)
     for module in modules:
-        result = run_module(module, jobs, equivalents, args.verbose)
+        result = run_module(module, jobs, equivalents, args.verbose, args.without)
         results.append(result)
         print(row(result), flush=True)
     total = time.monotonic() - started
     print(f"\nRun time: {total:.0f} s in all ({jobs} mutant(s) at a time, niced).")
     report = {
         "seconds": round(total, 1),
+        "without": args.without,
         "jobs": jobs,
         "modules": [
             {**asdict(r), "score": round(r.score, 1), "seconds": round(r.seconds, 1)}
