@@ -55,7 +55,7 @@ MAX_JOBS = 2  # the machines have 2 cores, shared
 MODULES: dict[str, tuple[str, ...]] = {
     "tornio/bus/ids.py": ("tests/test_ids.py", "tests/test_bus_ids_table.py"),
     "tornio/core/ratelimit.py": ("tests/test_ratelimit.py", "tests/test_token_bucket_edges.py"),
-    "tornio/protocol/backlog.py": ("tests/test_backlog.py",),
+    "tornio/protocol/backlog.py": ("tests/test_backlog.py", "tests/test_backlog_overflow.py"),
     "tornio/transports/forwarded.py": (
         "tests/test_forwarded_headers.py::test_the_client_of_a_request",
         "tests/test_forwarded_headers.py::test_trusted_proxies_setting_is_parsed_and_checked",
@@ -195,10 +195,16 @@ class ModuleResult:
         return 100.0 * (self.killed + self.timeout) / counted if counted else 100.0
 
 
-#: A pytest plugin each test session of a mutation run loads: it empties tornio's
-#: ``functools`` caches as the session starts. mutmut forks every mutant's session from a
+#: A pytest plugin each test session of a mutation run loads. It empties tornio's
+#: ``functools`` caches as the session starts: mutmut forks every mutant's session from a
 #: process that ran the original code, and a cache filled there (origins.py's parsed
-#: policies and sites) would answer for the mutant: its mutants would never run.
+#: policies and sites) would answer for the mutant, whose code would never run. And it
+#: raises the recursion limit: mutmut's trampolines add frames to every call, so code that
+#: recurses to a bound (messages.py's MAX_DEPTH) would otherwise overflow only under mutmut.
+#: And it has the test modules imported afresh: mutmut runs pytest several times in one
+#: process, and pytest escapes explicit parametrize ids in place, so that a second session
+#: of the same module sees ``'b\\\\xe9'`` for ``'b\\xe9'``, finds none of the tests mutmut
+#: names, and every mutant would count as killed.
 PLUGIN = "tornio_mutation_plugin"
 PLUGIN_SOURCE = '''"""Loaded by scripts/mutate's runs (-p): every test session starts with
 empty caches."""
@@ -207,6 +213,10 @@ import sys
 
 
 def pytest_sessionstart(session):
+    sys.setrecursionlimit(max(sys.getrecursionlimit(), 5000))
+    for name in list(sys.modules):
+        if name.startswith("tests.test_"):
+            del sys.modules[name]
     for name, module in list(sys.modules.items()):
         if name == "tornio" or name.startswith("tornio."):
             for value in list(vars(module).values()):
