@@ -74,7 +74,10 @@ MODULES: dict[str, tuple[str, ...]] = {
         "tests/test_bus_limits.py",
         "tests/test_bus_schema_table.py",
     ),
-    "tornio/protocol/engineio.py": ("tests/test_protocol_engineio.py",),
+    "tornio/protocol/engineio.py": (
+        "tests/test_protocol_engineio.py",
+        "tests/test_engineio_errors.py",
+    ),
     "tornio/protocol/legacy.py": ("tests/test_protocol_legacy.py",),
     "tornio/protocol/socketio.py": (
         "tests/test_protocol_socketio.py",
