@@ -82,6 +82,7 @@ MODULES: dict[str, tuple[str, ...]] = {
     "tornio/protocol/socketio.py": (
         "tests/test_protocol_socketio.py",
         "tests/test_protocol_msgpack.py",
+        "tests/test_socketio_errors.py",
     ),
 }
 
