@@ -36,6 +36,8 @@ TARGETS: list[tuple[str, str | None]] = [
     (f"/socket.io/?sid=short&sid={SID}", SID),
     (f"/socket.io/?sid={SID}x&sid={OTHER}", OTHER),
     (f"/socket.io/?sid={SID}&sid={OTHER}", SID),
+    (f"/socket.io/?sid=short&sid={SID}&sid=short", SID),
+    (f"sid=x&sid={SID}", SID),  # a target that starts with sid= (no '?') has it later
     # 0.9: /1/<transport>/<sid>, ended by /, ?, #, white space or the end
     (f"/socket.io/1/xhr-polling/{SID}", SID),
     (f"/socket.io/1/xhr-polling/{SID}?t=123", SID),
@@ -54,6 +56,8 @@ TARGETS: list[tuple[str, str | None]] = [
     # a later /1/ is looked at when the first is not one
     (f"/1/1/xhr-polling/{SID}", SID),
     (f"/x/1/y/1/xhr-polling/{SID}", SID),
+    (f"/socket.io/1/xhr-polling/{SID}/1/x", SID),  # the first /1/ that is one wins
+    (f"/a/1/b/1/xhr-polling/{SID}/1/x", SID),
     # Engine.IO's sid= is looked for first
     (f"/socket.io/1/xhr-polling/{OTHER}?sid={SID}", SID),
     (f"/socket.io/1/xhr-polling/{OTHER}?sid=nope", OTHER),
