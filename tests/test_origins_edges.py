@@ -127,6 +127,7 @@ def test_decide_does_not_require_an_origin_by_default() -> None:
         (("http://a.example:8080",), OriginPolicy(entries=(
             origins._Entry("http", "a.example", 8080, "http://a.example:8080"),))),
         (["app://x"], OriginPolicy(entries=(origins._Entry("app", "x", None, "app://x"),))),
+        (["http://aX"], OriginPolicy(entries=(origins._Entry("http", "ax", 80, "http://aX"),))),
         (["A.example:80", "*:443", "b.example:*", "[::1]:*"], OriginPolicy(entries=(
             origins._Entry(None, "a.example", 80, "A.example:80"),
             origins._Entry(None, "*", 443, "*:443"),
@@ -270,6 +271,7 @@ def test_a_refusal_is_logged_with_what_it_was(refusals: Any) -> None:
         ({"Referer": "http://e.example/"}, {}, True),  # looked at only where asked
         ({"Referer": "http://e.example/"}, {"referer": True}, False),
         ({"Referer": "http://a.example/"}, {"referer": True, "require": True}, True),
+        ({}, {"referer": True}, True),  # JSONP's requirement only where asked
     ],
 )
 def test_what_check_request_looks_at(
@@ -289,6 +291,13 @@ def test_an_invalid_origins_setting_falls_back_to_the_same_origin(refusals: Any)
     assert [r.getMessage() for r in errors] == [
         "the origins setting is invalid: only the same origin is allowed"] * 2
     assert all(r.exc_info is not None for r in errors)
+
+
+def test_a_trusted_proxy_names_the_own_host(refusals: Any) -> None:
+    req = request({"Host": "a.example", "X-Forwarded-Host": "b.example",
+                   "Origin": "http://b.example"})
+    assert check_request(req, settings(trusted=("127.0.0.1",))) == (True, (), "same origin")
+    assert check_request(req, settings()) == (False, (), "cross origin")
 
 
 def test_listed_origins_get_their_cors_headers(refusals: Any) -> None:
@@ -372,6 +381,8 @@ def test_a_closed_socket_has_no_peer() -> None:
                              context=SimpleNamespace(remote_ip="127.0.0.1", protocol="http"))
     headers = {"Host": "a.example", "X-Forwarded-Host": "b.example"}
     assert own_host(request(headers, connection=closed), ("127.0.0.1",)) == "a.example"
+    no_context = SimpleNamespace(address=("127.0.0.1", 1))  # a connection with no context
+    assert own_host(request(headers, connection=no_context), ("127.0.0.1",)) == "b.example"
     no_ip = SimpleNamespace(context=SimpleNamespace(remote_ip=None, protocol="http"))
     assert own_host(request(headers, connection=no_ip), ("127.0.0.1",)) == "a.example"
     assert own_host(request(headers, connection=no_ip), ("*",)) == "b.example"

@@ -89,6 +89,7 @@ def test_max_event_rate_is_positive_or_none(rate: float) -> None:
 
 def test_transports_and_resource() -> None:
     assert Settings(resource="/io/").resource == "io"
+    assert Settings(resource="/X.io/").resource == "X.io"
     assert Settings(transports=["xhr-polling"]).transports == ["xhr-polling"]
     with pytest.raises(ValueError, match=r"^unknown transports: polling, ws$"):
         Settings(transports=["xhr-polling", "polling", "ws"])
@@ -168,6 +169,15 @@ def test_parse_origins(spec: Any, entries: tuple[str, ...]) -> None:
 def test_parse_origins_refuses(entry: str, message: str) -> None:
     with pytest.raises(ValueError, match=f"^origins: {re.escape(repr(entry))} {message}"):
         parse_origins(entry)
+
+
+def test_parse_origins_says_what_an_entry_may_be() -> None:
+    with pytest.raises(ValueError) as raised:
+        parse_origins("https://a.example/x")
+    assert str(raised.value) == (
+        "origins: 'https://a.example/x' is neither a full origin (scheme://host[:port], no "
+        "path) nor a node 0.9 pattern ('host:port', 'host:*', '*:port')"
+    )
 
 
 def test_parse_origins_refuses_what_is_not_a_string() -> None:
@@ -263,6 +273,9 @@ def test_per_message_deflate_bounds_are_inclusive(options: dict[str, int]) -> No
 def test_http_compression_refuses(value: Any, message: str) -> None:
     with pytest.raises(ValueError) as raised:
         check_http_compression(value)
+    assert str(raised.value) == message
+    with pytest.raises(ValueError) as raised:
+        Settings(http_compression=value)
     assert str(raised.value) == message
 
 
