@@ -35,7 +35,12 @@ def recorded(**limits: Any) -> tuple[RoomIndex[Sock], list[Event]]:
                                                        if nsp in s.rooms else None)),
         **limits,
     )
-    index.observer = lambda kind, nsp, room, s: events.append(("observed", kind, nsp, room))
+
+    def observe(kind: str, nsp: str, room: str, s: Sock) -> None:
+        assert isinstance(s, Sock), s  # the socket itself, every time
+        events.append(("observed", kind, nsp, room))
+
+    index.observer = observe
     return index, events
 
 
@@ -159,7 +164,9 @@ def test_a_room_without_members_here_counts_in_counts() -> None:
     a = Sock({"/": "A"})
     index.join("/", "r", a)
     assert index.counts() == {"/": (0, 1)}
-    assert index.rooms_of("/") == ["r"] and index.rooms_of("/other") == []
+    index.join("/", "s", a)
+    assert index.counts() == {"/": (0, 2)}
+    assert index.rooms_of("/") == ["r", "s"] and index.rooms_of("/other") == []
 
 
 def test_a_member_is_in_the_room_named_by_its_id() -> None:
