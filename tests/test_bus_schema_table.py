@@ -319,9 +319,10 @@ def packed(message: Any) -> bytes:
 @pytest.mark.parametrize(
     ("frames", "error"),
     [
-        ([CONTROL_TOPIC], "a message is 2 frames, not 1"),
-        ([CONTROL_TOPIC, b"", b""], "a message is 2 frames, not 3"),
-        (b"c\x00", "a message is 2 frames, not ?"),
+        ([CONTROL_TOPIC], "a message is 2 or 3 frames, not 1"),
+        ([CONTROL_TOPIC, b"", b"", b""], "a message is 2 or 3 frames, not 4"),
+        ([CONTROL_TOPIC, b"", b""], "a stamp frame is 16 bytes"),
+        (b"c\x00", "a message is 2 or 3 frames, not ?"),
         ([CONTROL_TOPIC, "text"], "frames must be bytes"),
         (["c", packed(msg(2))], "frames must be bytes"),
         ([CONTROL_TOPIC, packed([1])], "a message is a map, not list"),

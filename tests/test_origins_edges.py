@@ -282,6 +282,9 @@ def test_what_check_request_looks_at(
     assert len(refusals.records) == (0 if allowed else 1)
 
 
+@pytest.mark.server_errors(
+    ("tornio.transports.origins", "the origins setting is invalid: only the same origin"),
+)
 def test_an_invalid_origins_setting_falls_back_to_the_same_origin(refusals: Any) -> None:
     same = request({"Host": "a.example", "Origin": "http://a.example"})
     assert check_request(same, settings(["not an entry"])) == (True, (), "same origin")
