@@ -66,8 +66,26 @@ def _describe(cls: type, method_name: str) -> tuple[bool, bool]:
             info = (False, False)
         else:
             info = _describe_function(func)
+            if info[0] and not _first_is_self(func):
+                # gevent-socketio's rule: a method whose first parameter is not ``self``
+                # (``def on_baz(foo, bar)``) is not called; the client is told so.
+                log.warning(
+                    "%s.%s: its first parameter is not named self: the client gets "
+                    "invalid_method_args instead of a call", cls.__qualname__, method_name,
+                )
+                info = (False, info[1])
         _signature_cache[key] = info
     return info
+
+
+def _first_is_self(func: Callable[..., Any]) -> bool:
+    """The first parameter of a method is named ``self`` (or the method takes ``*args``, as
+    a decorator's wrapper without ``functools.wraps`` does)."""
+    try:
+        first = next(iter(inspect.signature(func).parameters.values()))
+    except (TypeError, ValueError, StopIteration):
+        return False
+    return first.name == "self" or first.kind is first.VAR_POSITIONAL
 
 
 def _describe_function(func: Callable[..., Any]) -> tuple[bool, bool]:
