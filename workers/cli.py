@@ -366,6 +366,8 @@ def runtime_line(loop: str, asked_loop: str, http: str, asked_http: str) -> str:
         loop_text = "uvloop"
     elif asked_loop == "asyncio":
         loop_text = "asyncio (--loop asyncio)"
+    elif loops.gevent_patched():
+        loop_text = "asyncio (the application called gevent's monkey.patch_all(): no uvloop)"
     else:
         loop_text = "asyncio (pip install 'tornio[speed]' for uvloop)"
     if http == "fast":
