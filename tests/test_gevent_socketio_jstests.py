@@ -135,7 +135,7 @@ def test_gevent_socketio_qunit_suite_passes_in_chromium(
     assert page_errors == []
 
     output = jstests_server.output()
-    assert "gevent patched: socket, select, thread" in output, output  # its first line ran
+    assert "gevent patched: socket, select, threading, time" in output, output  # its first line ran
     problems = [line for line in output.splitlines()
                 if line.startswith(("Traceback", "ERROR", "CRITICAL", "WARNING"))]
     assert problems == [], output

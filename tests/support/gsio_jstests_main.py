@@ -29,7 +29,7 @@ def main(argv: list[str]) -> None:
 
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
     monkey = sys.modules.get("gevent.monkey")
-    patched = [name for name in ("socket", "select", "thread", "time", "ssl")
+    patched = [name for name in ("socket", "select", "threading", "time", "ssl")
                if monkey is not None and monkey.is_module_patched(name)]
     print(f"jstests: serving on http://{host}:{port}/ (gevent patched: {', '.join(patched)})",
           flush=True)
