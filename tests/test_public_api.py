@@ -23,6 +23,7 @@ PUBLIC = [
     "SocketIOServer",
     "TornioError",
     "event",
+    "socketio_manage",
 ]
 
 

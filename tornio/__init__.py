@@ -14,6 +14,11 @@ operations span them all; :class:`Emitter` emits into that bus from any other pr
 This module holds what applications use. The machinery (sockets, the socket manager, the
 Engine.IO endpoint, codecs, transports) stays importable from its own modules
 (``tornio.manager``, ``tornio.core.socket``, ``tornio.modern.endpoint``...).
+
+gevent-socketio's module paths are here too, so that a gevent-socketio application moves by
+renaming ``socketio`` to ``tornio`` in its imports: ``tornio.namespace``, ``tornio.mixins``,
+``tornio.server``, ``tornio.sdjango``, ``tornio.packet``, ``tornio.virtsocket`` and
+:func:`socketio_manage`.
 """
 
 from __future__ import annotations
@@ -22,6 +27,7 @@ from tornio.bus.emitter import Emitter
 from tornio.cluster import RemoteSocket
 from tornio.core.mixins import BroadcastMixin, RoomsMixin
 from tornio.core.namespace import BaseNamespace, event
+from tornio.core.opening import socketio_manage
 from tornio.exceptions import (
     CallTimeout,
     ConnectionRefused,
@@ -50,6 +56,7 @@ __all__ = [
     "SocketIOServer",
     "TornioError",
     "event",
+    "socketio_manage",
 ]
 
 #: The version when tornio is not installed as a distribution (``tornio --version`` asks the

@@ -42,6 +42,7 @@ if TYPE_CHECKING:
 
     from tornio.bus.base import Message
     from tornio.core.monitor import SocketMonitor
+    from tornio.core.opening import Opener
 
 __all__ = ["SocketManager", "check_namespace_classes", "normalize_namespace"]
 
@@ -135,6 +136,9 @@ class SocketManager(ClusterOperations, SessionTimers):
         self._unsaved: dict[tuple[int, str], tuple[Socket, str]] = {}
         #: What watches the traffic (``Router(admin=...)``: the Admin UI); None: nothing.
         self.monitor: SocketMonitor | None = None
+        #: Runs the application's view when a socket opens (``socketio_manage``,
+        #: :mod:`tornio.core.opening`); None: the namespaces above serve every socket.
+        self.opener: Opener | None = None
 
     # -- sockets -----------------------------------------------------------------------------
 

@@ -40,8 +40,10 @@ from tornio.modern.transports import (
     EngineWebSocketHandler,
     UpgradeMatches,
 )
+from tornio.protocol.jsoncodec import decimal_default
 from tornio.settings import Settings
 from tornio.transports.client_bundle import BUNDLE_PATTERN, ClientBundleHandler
+from tornio.transports.wsgiview import WsgiOpener, finished_in_thread
 
 if TYPE_CHECKING:
     from tornio.admin import Instrument
@@ -70,6 +72,13 @@ class Router:
         bus: the bus joining this process to others; in-process by default.
         wsgi_app: a WSGI callable (a Django project) that :meth:`application` serves every
             other path with, on a pool of ``wsgi_threads`` threads, off the event loop.
+        wsgi_manage: each socket's namespaces come from ``wsgi_app``, gevent-socketio's way:
+            when a socket opens, the application runs (on the same pool) for the request
+            that opened it, with ``environ['socketio']`` the socket, and its view calls
+            ``socketio_manage(environ, namespaces, request)`` (:mod:`tornio.core.opening`).
+            By default: when ``wsgi_app`` is given and ``namespaces`` is empty. Then, unless
+            ``json`` or ``json_default`` is given, ``json_default`` is gevent-socketio's
+            (a ``Decimal`` is written as a float).
         admin: the Socket.IO Admin UI's settings (:mod:`tornio.admin`): its namespace and
             its page are served; None (default): not.
         settings: any :class:`~tornio.settings.Settings` field.
@@ -84,18 +93,30 @@ class Router:
         wsgi_app: Callable[..., Any] | None = None,
         wsgi_threads: int = 16,
         admin: Mapping[str, Any] | bool | None = None,
+        wsgi_manage: bool | None = None,
         **settings: Any,
     ) -> None:
         if wsgi_app is not None and not callable(wsgi_app):
             raise TypeError(f"wsgi_app must be a WSGI callable, not {type(wsgi_app).__name__}")
         if isinstance(wsgi_threads, bool) or not isinstance(wsgi_threads, int) or wsgi_threads < 1:
             raise ValueError(f"wsgi_threads must be a whole number >= 1, not {wsgi_threads!r}")
+        if wsgi_manage is None:
+            wsgi_manage = wsgi_app is not None and not namespaces
+        elif wsgi_manage and wsgi_app is None:
+            raise ValueError("wsgi_manage=True needs a wsgi_app, whose view calls socketio_manage")
+        if wsgi_manage and settings.get("json") is None and settings.get("json_default") is None:
+            settings["json_default"] = decimal_default
         self.settings = Settings.from_kwargs(resource=resource, **settings)
         self.manager = SocketManager(namespaces, self.settings, bus=bus)
         self.handlers = list(handlers)
         self.wsgi_app = wsgi_app
         self.wsgi_threads = wsgi_threads
         self._wsgi_executor: ThreadPoolExecutor | None = None
+        #: Each socket's namespaces come from the WSGI application's view.
+        self.wsgi_manage = bool(wsgi_manage)
+        if wsgi_manage:
+            assert wsgi_app is not None
+            self.manager.opener = WsgiOpener(wsgi_app, self.wsgi_executor)
         self.admin: Instrument | None = None
         if admin is not None and admin is not False:
             self.enable_admin(admin)
@@ -146,12 +167,18 @@ class Router:
         application (if any) for every other path."""
         rules: list[Any] = [*self.urls, *self.handlers]
         if self.wsgi_app is not None:
-            if self._wsgi_executor is None:
-                self._wsgi_executor = ThreadPoolExecutor(
-                    self.wsgi_threads, thread_name_prefix="tornio-wsgi"
-                )
-            rules.append(Rule(AnyMatches(), WSGIContainer(self.wsgi_app, self._wsgi_executor)))
+            app = finished_in_thread(self.wsgi_app)
+            rules.append(Rule(AnyMatches(), WSGIContainer(app, self.wsgi_executor())))
         return tornado.web.Application(rules, **tornado_settings)
+
+    def wsgi_executor(self) -> ThreadPoolExecutor:
+        """The pool of ``wsgi_threads`` threads the WSGI application runs on (made on first
+        use, in the process that serves: after a worker forked)."""
+        if self._wsgi_executor is None:
+            self._wsgi_executor = ThreadPoolExecutor(
+                self.wsgi_threads, thread_name_prefix="tornio-wsgi"
+            )
+        return self._wsgi_executor
 
     def emit(self, event: str, *args: Any, **kwargs: Any) -> None:
         """Emit from outside any handler; see :meth:`SocketManager.emit`."""

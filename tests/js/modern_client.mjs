@@ -7,8 +7,9 @@
 // timeout prints {"step": "error", "message": ...} and exits non-zero: nothing waits forever.
 //
 // Options: transports (default: the client's own, polling then upgrade), parser ("msgpack"
-// for socket.io-msgpack-parser), nsp ("/test"), timeout (ms per step, 5000), total (ms for
-// the whole run, 20000), and per scenario:
+// for socket.io-msgpack-parser), nsp ("/test"), query and extraHeaders (the client's own
+// options), timeout (ms per step, 5000), total (ms for the whole run, 20000), and per
+// scenario:
 //
 //   full         connect with auth {token: "good"} (and wait for the upgrade when the
 //                transports are the default), emit with acks both ways, binary both ways,
@@ -119,6 +120,8 @@ function connectOptions(extra = {}) {
   const opts = { reconnection: false, ...extra };
   if (options.transports) opts.transports = options.transports;
   if (options.parser === "msgpack") opts.parser = msgpackParser;
+  if (options.query) opts.query = options.query;
+  if (options.extraHeaders) opts.extraHeaders = options.extraHeaders;
   return opts;
 }
 

@@ -50,20 +50,33 @@ async def fetch(
         client.close()
 
 
-async def handshake(base: str, resource: str = "socket.io", **query: str) -> list[str]:
+async def handshake(
+    base: str, resource: str = "socket.io", headers: dict[str, str] | None = None, **query: str
+) -> list[str]:
     """The handshake answer split on ':' (sid, heartbeat, close, transports)."""
-    response = await fetch(f"{base}/{resource}/1/?{urlencode(query)}")
+    response = await fetch(f"{base}/{resource}/1/?{urlencode(query)}", headers=headers)
     assert response.code == 200, (response.code, response.body)
     return response.body.decode().split(":")
 
 
 class LegacyClient:
-    """One client. ``await connect()``, then ``send``/``recv``; ``close()`` at the end."""
+    """One client. ``await connect()``, then ``send``/``recv``; ``close()`` at the end.
+    ``headers`` go with every request (a ``Cookie``); ``query`` is added to every URL, as the
+    0.9 client's ``query`` option does."""
 
-    def __init__(self, base: str, transport: str = "xhr-polling", resource: str = "socket.io"):
+    def __init__(
+        self,
+        base: str,
+        transport: str = "xhr-polling",
+        resource: str = "socket.io",
+        headers: dict[str, str] | None = None,
+        query: dict[str, str] | None = None,
+    ):
         self.base = base
         self.transport = transport
         self.resource = resource
+        self.headers = headers
+        self.query = dict(query or {})
         self.sid = ""
         self.heartbeat = self.close_timeout = ""
         self.transports: list[str] = []
@@ -79,7 +92,7 @@ class LegacyClient:
 
     async def connect(self, expect_connect: bool = True) -> LegacyClient:
         self.sid, self.heartbeat, self.close_timeout, transports = await handshake(
-            self.base, self.resource
+            self.base, self.resource, self.headers, **self.query
         )
         self.transports = transports.split(",")
         await self.open()
@@ -89,7 +102,10 @@ class LegacyClient:
 
     async def open(self) -> None:
         if self.transport == "websocket":
-            self._ws = await websocket_connect(self.url.replace("http://", "ws://", 1))
+            url = self.url.replace("http://", "ws://", 1)
+            if self.query:
+                url += "?" + urlencode(self.query)
+            self._ws = await websocket_connect(HTTPRequest(url, headers=self.headers))
             self._poller = asyncio.ensure_future(self._read_ws())
         else:
             self._poller = asyncio.ensure_future(self._poll())
@@ -116,7 +132,11 @@ class LegacyClient:
 
     async def poll_once(self, timeout: float = 30) -> HTTPResponse:
         query = f"?t=1&i={self._jsonp_index}" if self.transport == "jsonp-polling" else "?t=1"
-        return await fetch(self.url + query, timeout=timeout)
+        return await fetch(self.url + query + self._extra_query(), timeout=timeout,
+                           headers=self.headers)
+
+    def _extra_query(self) -> str:
+        return "&" + urlencode(self.query) if self.query else ""
 
     async def _poll(self) -> None:
         while not self.closed:
@@ -140,7 +160,8 @@ class LegacyClient:
             body = urlencode({"d": json.dumps(payload)})
         else:
             body = payload
-        response = await fetch(self.url + "?t=1", method="POST", body=body.encode())
+        response = await fetch(self.url + "?t=1" + self._extra_query(), method="POST",
+                               body=body.encode(), headers=self.headers)
         assert response.code == 200 and response.body == b"1", (response.code, response.body)
 
     async def recv(self, timeout: float = 10, skip_heartbeats: bool = True) -> str:

@@ -66,26 +66,10 @@ def _describe(cls: type, method_name: str) -> tuple[bool, bool]:
             info = (False, False)
         else:
             info = _describe_function(func)
-            if info[0] and not _first_is_self(func):
-                # gevent-socketio's rule: a method whose first parameter is not ``self``
-                # (``def on_baz(foo, bar)``) is not called; the client is told so.
-                log.warning(
-                    "%s.%s: its first parameter is not named self: the client gets "
-                    "invalid_method_args instead of a call", cls.__qualname__, method_name,
-                )
-                info = (False, info[1])
+            if info[0] and getattr(cls, "self_named_handlers", False):
+                info = (_first_parameter(func) == "self", info[1])
         _signature_cache[key] = info
     return info
-
-
-def _first_is_self(func: Callable[..., Any]) -> bool:
-    """The first parameter of a method is named ``self`` (or the method takes ``*args``, as
-    a decorator's wrapper without ``functools.wraps`` does)."""
-    try:
-        first = next(iter(inspect.signature(func).parameters.values()))
-    except (TypeError, ValueError, StopIteration):
-        return False
-    return first.name == "self" or first.kind is first.VAR_POSITIONAL
 
 
 def _describe_function(func: Callable[..., Any]) -> tuple[bool, bool]:
@@ -101,6 +85,18 @@ def _describe_function(func: Callable[..., Any]) -> tuple[bool, bool]:
         params[0].VAR_POSITIONAL,
     )
     return has_self, len(positional) == 2 and positional[1].name == "packet"
+
+
+def _first_parameter(func: Callable[..., Any]) -> str | None:
+    """The name of a function's first positional parameter (None: it has none)."""
+    try:
+        params = list(inspect.signature(func).parameters.values())
+    except (TypeError, ValueError):
+        return None
+    if not params or params[0].kind not in (params[0].POSITIONAL_ONLY,
+                                            params[0].POSITIONAL_OR_KEYWORD):
+        return None
+    return params[0].name
 
 
 _function_cache: dict[Callable[..., Any], tuple[bool, bool]] = {}
@@ -185,6 +181,10 @@ class BaseNamespace:
     """
 
     socket: Socket
+    #: gevent-socketio's rule: an ``on_*`` or ``recv_*`` method whose first parameter is not
+    #: named ``self`` answers ``invalid_method_args`` (``tornio.namespace.BaseNamespace``
+    #: sets it). Off here: any first positional parameter (or ``*args``) takes the instance.
+    self_named_handlers: bool = False
     # What one instance registered (``self.on``, ``self.use_packets``), once it does.
     _handlers: dict[str, Callable[..., Any]] | None = None
     _packet_filters: list[Callable[..., Any]] | None = None

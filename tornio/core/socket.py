@@ -35,6 +35,7 @@ from tornio.core.acks import PendingAck
 from tornio.core.counters import COUNTERS
 from tornio.core.dispatch import find_namespace
 from tornio.core.fairness import InputBacklog
+from tornio.core.opening import SocketOpening
 from tornio.core.ratelimit import TokenBucket
 from tornio.core.requests import request_environ
 from tornio.core.rooms import refused_names
@@ -180,9 +181,10 @@ class SocketHost(Protocol):
         ...
 
 
-class Socket(InputBacklog, abc.ABC):
+class Socket(SocketOpening, InputBacklog, abc.ABC):
     """One connected client, whatever its protocol. See the module docstring; how its
-    input is sliced and rate-limited: :mod:`tornio.core.fairness`."""
+    input is sliced and rate-limited: :mod:`tornio.core.fairness`; its opening by a view
+    (``socketio_manage``) and gevent-socketio's attributes: :mod:`tornio.core.opening`."""
 
     #: Which protocol generation: ``'legacy'`` (0.9) or ``'modern'`` (v5).
     protocol = ""
@@ -274,22 +276,6 @@ class Socket(InputBacklog, abc.ABC):
             endpoint=endpoint,
         )
 
-    # -- gevent-socketio compatibility -------------------------------------------------------
-
-    @property
-    def closed(self) -> bool:
-        return bool(self.engine.closed)
-
-    @property
-    def connected(self) -> bool:
-        return not self.engine.closed
-
-    def __getitem__(self, endpoint: str) -> Namespace:
-        return self.active_ns[endpoint]
-
-    def __contains__(self, endpoint: object) -> bool:
-        return endpoint in self.active_ns
-
     # -- incoming ----------------------------------------------------------------------------
 
     def handle_packet(self, packet: dict[str, Any]) -> None:
@@ -337,7 +323,7 @@ class Socket(InputBacklog, abc.ABC):
         """The client joins the global namespace without asking (0.9 with its first
         transport, Socket.IO v4 with the Engine.IO open): its ``recv_connect`` runs when the
         application has one; otherwise the socket is a member at once."""
-        if "" in self.manager.namespaces:
+        if "" in self.served_namespaces:
             self.connect_namespace("")
         else:
             if "" not in self.sids:
@@ -459,7 +445,7 @@ class Socket(InputBacklog, abc.ABC):
         key's (a regex, a function; an ``async`` one gives an awaitable), else the
         protocol's default."""
         try:
-            found = find_namespace(self.manager.namespaces, endpoint, self.auth.get(endpoint, {}))
+            found = find_namespace(self.served_namespaces, endpoint, self.auth.get(endpoint, {}))
         except Exception:
             log.exception("the namespace function for %r failed", endpoint)
             found = None
@@ -782,9 +768,6 @@ class Socket(InputBacklog, abc.ABC):
         """End the whole socket from the server side; unless ``silent`` the client is told
         (and does not reconnect)."""
 
-    def kill(self) -> None:
-        self.disconnect()
-
     def _on_session_close(self, close_reason: str) -> None:
         reason = self.disconnect_reason(close_reason)
         log.debug("socket %s closed: %s (%s)", self.sessid, close_reason, reason)
@@ -793,4 +776,5 @@ class Socket(InputBacklog, abc.ABC):
             self.end_namespace(endpoint, reason)
         self._connecting.clear()
         self._drop_acks(None, reason)
+        self.kill_jobs()
         self.manager.forget(self)

@@ -73,9 +73,12 @@ class LegacySocket(Socket):
     def attach(self, sink: Sink, request: HTTPServerRequest) -> None:
         """A transport connection for this socket arrived."""
         first = self.engine.attach(sink, self.manager.clock())
+        self.incr_hits()  # gevent-socketio's count of a socket's requests: here, its polls
         if first and not self.closed:  # (its first write may have passed max_write_buffer)
             self.request = kept_request(request)
-            self.join_global_namespace()
+            # A view that calls socketio_manage() may have to choose the namespaces first.
+            if not self.begin_opening(self.join_global_namespace):
+                self.join_global_namespace()
         self.manager.touch(self)
 
     def detach(self, sink: Sink) -> None:
@@ -107,6 +110,8 @@ class LegacySocket(Socket):
     def receive_packet(self, data: str) -> None:
         """One encoded packet from the client."""
         self.engine.received(self.manager.clock())
+        if self._held is not None and self.held_while_opening((data,)):
+            return
         try:
             packet = legacy.decode_packet(data, self.json_codec)
         except InvalidPacket as exc:
@@ -117,6 +122,9 @@ class LegacySocket(Socket):
             )
             return
         self.handle_packet(cast("dict[str, Any]", packet))
+
+    def _replay_input(self, items: list[Any]) -> None:
+        self.receive_packets(items)
 
     def dispatch_packet(self, packet: dict[str, Any]) -> None:
         packet_type = packet["type"]

@@ -249,11 +249,15 @@ class ModernSocket(Socket):
     def opened(self) -> None:
         """The Engine.IO open packet is queued. Socket.IO v4 (socket.io-client 2.x) joins the
         default namespace implicitly, and the server says so at once; v5 waits for CONNECT."""
-        if self.sio_version < 5:
-            self.join_global_namespace()
+        then = self.join_global_namespace if self.sio_version < 5 else None
+        # A view that calls socketio_manage() may have to choose the namespaces first.
+        if not self.begin_opening(then) and then is not None:
+            then()
 
     def receive_messages(self, messages: list[str | bytes]) -> None:
         """Engine.IO messages from the client."""
+        if self._held is not None and self.held_while_opening(messages):
+            return
         for message in messages:
             if self.closed:
                 return
@@ -274,6 +278,9 @@ class ModernSocket(Socket):
                 return
             if packet is not None:
                 self.handle_sio(packet)
+
+    def _replay_input(self, items: list[Any]) -> None:
+        self.receive_messages(items)
 
     def _use_msgpack(self) -> None:
         """The client speaks socket.io-msgpack-parser. The manager encodes broadcasts with
@@ -351,7 +358,7 @@ class ModernSocket(Socket):
             log.warning("cannot recover %s: %s", pid, exc)
             restored = None
         self._restoring.discard(endpoint)
-        if restored is not None and (self.closed or endpoint not in self.manager.namespaces):
+        if restored is not None and (self.closed or endpoint not in self.served_namespaces):
             # Gone again (or nothing to recover into): keep it recoverable.
             recovery.seen(pid, restored["sid"], endpoint, restored["rooms"], restored["data"])
             recovery.lost(pid, restored["data"])

@@ -23,6 +23,7 @@ other nodes.
 
 from __future__ import annotations
 
+import decimal
 import functools
 import json as std_json
 from collections.abc import Callable, Mapping
@@ -30,7 +31,7 @@ from typing import Any
 
 import msgpack  # type: ignore[import-untyped]
 
-__all__ = ["JsonCodec", "codec_for"]
+__all__ = ["JsonCodec", "codec_for", "decimal_default"]
 
 _BYTES_TYPES = (bytes, bytearray, memoryview)
 _SCALARS = (str, int, float, bool, type(None), bytes)
@@ -113,6 +114,16 @@ class JsonCodec:
         if isinstance(value, (bytearray, memoryview)):
             return bytes(value)
         return self._plain(self.convert(value), depth + 1)
+
+
+def decimal_default(value: Any) -> Any:
+    """gevent-socketio's JSON (its ``default_json_dumps`` without simplejson): a
+    ``Decimal`` is written as a float; anything else JSON has no type for raises TypeError.
+    The ``json_default`` of the gevent-socketio path (``SocketIOServer``, a Router whose
+    WSGI application calls ``socketio_manage``) unless the application gives its own."""
+    if isinstance(value, decimal.Decimal):
+        return float(value)
+    raise TypeError(f"Object of type {type(value).__name__} is not JSON serializable")
 
 
 def _json_key(key: Any) -> str:

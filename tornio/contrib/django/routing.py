@@ -9,6 +9,7 @@ from collections.abc import Callable, Iterable, Mapping
 from typing import TYPE_CHECKING, Any
 
 from tornio.router import Router
+from tornio.transports.wsgiview import finished_in_thread
 
 if TYPE_CHECKING:
     from tornio.core.namespace import BaseNamespace
@@ -16,32 +17,6 @@ if TYPE_CHECKING:
 __all__ = ["get_router", "project_wsgi_app"]
 
 WSGIApp = Callable[[dict[str, Any], Callable[..., Any]], Iterable[bytes]]
-
-
-def _finished_in_thread(app: WSGIApp) -> WSGIApp:
-    """Read and close the response in the thread that made it, with header values Tornado
-    accepts.
-
-    tornio's WSGI container buffers the whole response anyway; closing it here means Django's
-    ``request_finished`` (which closes that thread's database connections) runs in the same
-    thread as the request, not on the event loop. Django writes ``Set-Cookie`` values with a
-    leading space (``cookie.output(header="")``), which Tornado ≥ 6.5 rejects: they are
-    stripped.
-    """
-
-    def finished(environ: dict[str, Any], start_response: Callable[..., Any]) -> list[bytes]:
-        def start(status: str, headers: list[tuple[str, str]], *exc_info: Any) -> Any:
-            return start_response(status, [(k, v.strip()) for k, v in headers], *exc_info)
-
-        response = app(environ, start)
-        try:
-            return [b"".join(response)]
-        finally:
-            close = getattr(response, "close", None)
-            if close is not None:
-                close()
-
-    return finished
 
 
 def project_wsgi_app(static: bool | None = None) -> WSGIApp:
@@ -60,7 +35,7 @@ def project_wsgi_app(static: bool | None = None) -> WSGIApp:
         from django.contrib.staticfiles.handlers import StaticFilesHandler
 
         app = StaticFilesHandler(app)
-    return _finished_in_thread(app)
+    return finished_in_thread(app)
 
 
 def get_router(
