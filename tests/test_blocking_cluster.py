@@ -124,5 +124,7 @@ async def test_an_orm_handler_blocks_and_the_worker_still_answers(
         assert a.acks_so_far() == []  # B's ORM handler answered while A's still blocks
         (work / "release").touch()
         assert await a.ack(slow) == [True, True, pid]  # released, its row read back; same pid
+    except (AssertionError, TimeoutError) as exc:
+        raise AssertionError(f"{exc!r}\n{process.tail(30)}") from exc
     finally:
         await asyncio.gather(*(client.client.close() for client in opened))
