@@ -48,6 +48,7 @@ from typing import Any, TypeVar
 
 __all__ = [
     "IDLE",
+    "Inline",
     "Job",
     "Pools",
     "SerialQueue",
@@ -344,8 +345,29 @@ class SerialQueue:
         self._next()
 
 
-def serial_queue(socket: Any) -> SerialQueue:
-    """A socket's :class:`SerialQueue` (created on first use, on the running loop)."""
+class Inline:
+    """Where no event loop runs in the calling thread: :meth:`run` calls the function at
+    once and returns its result, as gevent-socketio called its handlers (a namespace driven
+    by hand, ``ns.process_packet(packet)``, as in gevent-socketio's own tests and its users'
+    unit tests: there is no loop to keep free)."""
+
+    __slots__ = ()
+
+    @staticmethod
+    def run(fn: Callable[..., Any], args: tuple[Any, ...] = ()) -> Any:
+        return fn(*args)
+
+
+_INLINE = Inline()
+
+
+def serial_queue(socket: Any) -> SerialQueue | Inline:
+    """A socket's :class:`SerialQueue` (created on first use, on the running loop), or
+    :class:`Inline` when no loop runs in this thread."""
+    try:
+        asyncio.get_running_loop()
+    except RuntimeError:
+        return _INLINE
     queue: SerialQueue | None = getattr(socket, "_tornio_serial", None)
     if queue is None:
         queue = SerialQueue(pools_of(socket.manager).handlers, asyncio.get_running_loop())
