@@ -120,3 +120,17 @@ def test_the_guide_lists_only_tests_of_the_sdist() -> None:
     listed = listed_failures()
     assert set(listed) <= set(ported().tests), set(listed) - set(ported().tests)
     assert all(len(reason) > 10 for reason in listed.values()), listed
+
+
+def test_an_unknown_packet_type_is_named_in_a_bounded_message() -> None:
+    """``tornio.packet.decode`` says what gevent-socketio said (``test_except_on_invalid_
+    message_type``), with at most 20 of the client's digits."""
+    from tornio import packet
+    from tornio.exceptions import InvalidPacket
+
+    with pytest.raises(InvalidPacket, match=r"^Unknown message type: 99$"):
+        packet.decode("99::")
+    with pytest.raises(InvalidPacket, match=r"^Unknown message type: 9{20}$"):
+        packet.decode("9" * 5000 + "::")
+    with pytest.raises(InvalidPacket, match="unknown packet type 'x'"):
+        packet.decode("x::")  # not a number: the codec's own answer
