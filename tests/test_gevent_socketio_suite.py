@@ -44,14 +44,17 @@ def ported() -> gsio_port.Ported:
     return gsio_port.port(gsio_port.sdist(), dest)
 
 
-def listed_failures() -> dict[str, str]:
-    """The guide's list: ``file.py::Class::test`` → its reason."""
+def guide_section() -> str:
+    """The text of the guide's section (empty when it has none)."""
     text = GUIDE.read_text() if GUIDE.is_file() else ""
     match = re.search(rf"^##+ {re.escape(SECTION)}\s*$(.*?)(?=^##? |\Z)", text, re.M | re.S)
-    if match is None:
-        return {}
+    return "" if match is None else match.group(1)
+
+
+def listed_failures() -> dict[str, str]:
+    """The guide's list: ``file.py::Class::test`` → its reason."""
     listed = {}
-    for line in match.group(1).splitlines():
+    for line in guide_section().splitlines():
         item = re.match(r"^[-*]\s+`(test_\w+\.py::\w+::\w+)`\s*:\s*(.+)$", line)
         if item:
             listed[item.group(1)] = item.group(2).strip()
@@ -116,10 +119,13 @@ def test_the_port_is_renames_and_python3_fixes_only() -> None:
 
 def test_the_guide_lists_only_tests_of_the_sdist() -> None:
     """Every test named in the guide's list exists (a renamed or mistyped entry would
-    otherwise mark nothing), and each one has a reason."""
+    otherwise mark nothing), each one has a reason, and the guide's counts are these."""
     listed = listed_failures()
     assert set(listed) <= set(ported().tests), set(listed) - set(ported().tests)
     assert all(len(reason) > 10 for reason in listed.values()), listed
+    total = len(ported().tests)
+    counts = f"Of its {total} unit tests, {total - len(listed)} pass; these {len(listed)} do not"
+    assert counts in " ".join(guide_section().split()), counts
 
 
 def test_an_unknown_packet_type_is_named_in_a_bounded_message() -> None:
