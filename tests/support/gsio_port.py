@@ -124,7 +124,7 @@ def _regex(pattern: re.Pattern[str], replacement: str) -> Callable[[str], str]:
     return lambda source: pattern.sub(replacement, source)
 
 
-def _replace_segments(source: str, replacements: list[tuple[ast.AST, str]]) -> str:
+def _replace_segments(source: str, replacements: list[tuple[ast.expr, str]]) -> str:
     """``source`` with each node's text replaced (nodes do not overlap)."""
     lines = source.splitlines(keepends=True)
     starts = [0]
@@ -148,7 +148,7 @@ def _replace_segments(source: str, replacements: list[tuple[ast.AST, str]]) -> s
 def _exception_messages(source: str) -> str:
     """``e.message`` → ``str(e)`` inside ``except ... as e:``."""
     tree = ast.parse(source)
-    found: list[tuple[ast.AST, str]] = []
+    found: list[tuple[ast.expr, str]] = []
     for handler in ast.walk(tree):
         if isinstance(handler, ast.ExceptHandler) and handler.name:
             for statement in handler.body:
@@ -166,7 +166,7 @@ def _exception_messages(source: str) -> str:
 def _wsgi_bodies(source: str) -> str:
     """``return [body, ...]`` → ``return [body.encode(), ...]`` in WSGI callables."""
     tree = ast.parse(source)
-    found: list[tuple[ast.AST, str]] = []
+    found: list[tuple[ast.expr, str]] = []
     for function in ast.walk(tree):
         if not isinstance(function, (ast.FunctionDef, ast.AsyncFunctionDef)):
             continue
@@ -254,7 +254,7 @@ def port(tarball: Path, dest: Path) -> Ported:
     package.mkdir(parents=True)
     _extract_tests(tarball, package)
     ported = Ported(root=dest, package=package, applied={name: [] for name in RULES})
-    diffs = []
+    diffs: list[str] = []
     for path in sorted(package.rglob("*.py")):
         relative = str(path.relative_to(package))
         original = text = path.read_text()
