@@ -109,6 +109,13 @@ async def test_a_django_view_calls_socketio_manage_under_socketio_server(
     assert (anonymous["user"], anonymous["authenticated"]) == ("", False)
     who = await asyncio.to_thread(whoami_4x, socketio_server, cookie)
     assert (who["user"], who["authenticated"]) == ("ann", True)
+    client = await LegacyClient(socketio_server, "websocket", headers={"Cookie": cookie}).connect()
+    try:  # a DjangoNamespace opened by the view finds the session from its request
+        await client.send("1::/django", '5:1+:/django:{"name":"whoami"}')
+        assert await client.recv() == "1::/django"
+        assert await client.recv() == '6::/django:1+["ann"]'
+    finally:
+        await client.close()
 
 
 async def test_a_django_view_calls_socketio_manage_under_tornio_serve(

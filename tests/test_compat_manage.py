@@ -15,129 +15,23 @@ import asyncio
 import logging
 import ssl
 import threading
-from collections.abc import AsyncIterator, Callable, Iterable
+from collections.abc import AsyncIterator
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
-from urllib.parse import parse_qs
 
 import pytest
 
 import tornio.server
+from tests.apps.gevent_wsgi import JOBS, App, Global, Probe
 from tests.support.legacy_client import LegacyClient, fetch, handshake
 from tests.support.node_client import NodeClient, node_modules_ready
+from tests.support.serve_cluster import ClusterProcess, worker_of
 from tests.test_policy import ANY, ask, free_port
-from tornio import BaseNamespace as TornioNamespace
 from tornio import SocketIOServer, socketio_manage
 from tornio.core.opening import MAX_HELD_INPUT
-from tornio.mixins import BroadcastMixin
-from tornio.namespace import BaseNamespace
 from tornio.protocol import legacy
 from tornio.virtsocket import Socket
-
-# -- the application -------------------------------------------------------------------------
-
-
-class ViewRequest:
-    """What a framework's view passes as ``request`` (Flask's, Pyramid's...)."""
-
-    def __init__(self, environ: dict[str, Any], view: str) -> None:
-        self.environ = environ
-        self.view = view
-
-
-class Probe(BaseNamespace, BroadcastMixin):
-    """The ``/chat`` namespace of view ``a``."""
-
-    def on_whoami(self) -> dict[str, Any]:
-        return {
-            "view": self.request.view,
-            "path": self.environ["PATH_INFO"],
-            "request_is_the_views": self.socket.request is self.request,
-            "environ_is_the_views": self.environ is self.request.environ,
-        }
-
-    def on_price(self) -> Decimal:
-        return Decimal("1.5")
-
-    def on_shout(self) -> bool:
-        self.broadcast_event("price", Decimal("2.25"))
-        return True
-
-    def on_attributes(self) -> dict[str, Any]:
-        socket = self.socket
-        return {
-            "state": socket.state,
-            "hits": socket.hits,
-            "server_has_me": socket.server.sockets.get(socket.sessid) is socket,
-            "namespaces": sorted(socket.namespaces),
-            "environ": socket.environ is self.environ,
-            "in_chat": "/chat" in socket,
-        }
-
-    def on_spawn(self) -> bool:
-        async def forever() -> None:
-            await asyncio.Event().wait()
-
-        JOBS.append(self.socket.spawn(forever))
-        return True
-
-    def on_no_self(this, x: int) -> int:  # gevent-socketio refuses it
-        return x
-
-
-class Global(BaseNamespace):
-    def on_hello(self) -> str:
-        return "global " + self.request.view
-
-
-class OtherProbe(TornioNamespace):
-    """The ``/chat`` namespace of view ``b``: tornio's own class, whose rule for the first
-    parameter is tornio's."""
-
-    def on_whoami(self) -> dict[str, Any]:
-        return {"view": self.request.view}
-
-    def on_no_self(this, x: int) -> int:  # tornio takes it
-        return x
-
-
-JOBS: list[asyncio.Task[Any]] = []
-
-
-class App:
-    """A Flask-like WSGI application: ``/socket.io/...`` goes to the Socket.IO view, which
-    picks the namespaces by the ``view`` query argument."""
-
-    def __init__(self) -> None:
-        self.calls: list[tuple[str, str]] = []  # (view, path)
-        self.threads: set[int] = set()
-        self.gate = threading.Event()
-        self.gate.set()
-
-    def __call__(
-        self, environ: dict[str, Any], start_response: Callable[..., Any]
-    ) -> Iterable[bytes]:
-        path = environ["PATH_INFO"]
-        if not path.startswith("/socket.io/"):
-            start_response("200 OK", [("Content-Type", "text/plain")])
-            return [b"a page"]
-        view = parse_qs(environ["QUERY_STRING"]).get("view", ["a"])[0]
-        self.calls.append((view, path))
-        self.threads.add(threading.get_ident())
-        if view == "wait":
-            self.gate.wait(10)
-        if view in ("a", "wait"):
-            socketio_manage(environ, {"": Global, "/chat": Probe}, ViewRequest(environ, "a"))
-        elif view == "b":
-            socketio_manage(environ, {"/chat": OtherProbe}, ViewRequest(environ, view))
-        elif view == "boom":
-            raise RuntimeError("the view failed")
-        else:
-            start_response("404 Not Found", [("Content-Type", "text/plain")])
-            return [b"no such view"]
-        start_response("200 OK", [("Content-Type", "text/plain")])
-        return [b""]
 
 
 @pytest.fixture
@@ -215,6 +109,41 @@ async def test_a_4x_client_is_opened_by_the_view(
     finally:
         client.kill()
     assert app.calls == [("b", "/socket.io/")]  # the Engine.IO handshake's request
+
+
+async def test_each_worker_of_tornio_serve_runs_the_view_for_its_sockets(
+    tmp_path: Path,
+) -> None:
+    missing = node_modules_ready()
+    if missing:
+        pytest.fail(missing)
+    cluster = ClusterProcess("tests.apps.gevent_wsgi:router", tmp_path, workers=2)
+    await asyncio.to_thread(cluster.start)
+    clients: list[LegacyClient] = []
+    try:
+        workers = set()
+        for index in range(8):  # new sessions go to the least-loaded worker
+            view = "ab"[index % 2]
+            client = await LegacyClient(cluster.url, query={"view": view}).connect()
+            clients.append(client)
+            await join_chat(client)
+            [who] = await ack_of(client, "/chat", "whoami")
+            assert who["view"] == view
+            workers.add(worker_of(client.sid))
+            if workers == {0, 1} and index:
+                break
+        assert workers == {0, 1}
+        options = {"nsp": "/chat", "query": {"view": "b"}}
+        node = await asyncio.to_thread(NodeClient, cluster.url, "interactive", options)
+        try:
+            await asyncio.to_thread(node.step, "connect")
+            assert await asyncio.to_thread(node.emit, "whoami") == [{"view": "b"}]
+            await asyncio.to_thread(node.quit)
+        finally:
+            node.kill()
+    finally:
+        await asyncio.gather(*(client.close() for client in clients))
+        await asyncio.to_thread(cluster.kill)
 
 
 async def test_what_the_client_sends_while_the_view_runs_waits_for_it(
@@ -339,6 +268,14 @@ def test_a_virtual_socket_is_made_as_gevent_socketio_made_one() -> None:
     assert socket.connected and socket.hits == 1
     with pytest.raises(ValueError, match="does not start with '/'"):
         socket._set_namespaces({"chat": Global})
+    reported: list[tuple[Any, ...]] = []
+    socket._set_error_handler(lambda *args: reported.append(args))
+    socket.error("no_such_method", "not found", endpoint="/chat", msg_id=3)
+    assert reported == [(socket, "no_such_method", "not found", "/chat", 3, False)]
+    socket._set_json_dumps(lambda value: '"written"')
+    socket._set_json_loads(lambda text: "read")
+    assert legacy.encode_packet({"type": "json", "data": 1}, socket.json_codec) == '4:::"written"'
+    assert legacy.decode_packet("4:::1", socket.json_codec)["data"] == "read"
     with pytest.raises(RuntimeError, match=r"needs environ\['socketio'\]"):
         socketio_manage({}, {"": Global})
 
@@ -385,6 +322,12 @@ async def test_gevent_socketio_server_keywords_are_accepted(
         _sid, heartbeat, close, _ = await handshake(base, "sio")
         assert (heartbeat, close) == ("30", "40")
         assert server.router.settings.heartbeat_interval == 7
+        client = await LegacyClient(base, "websocket", resource="sio").connect()
+        try:
+            await join_chat(client)  # namespaces given: no view, gevent-socketio's JSON still
+            assert await ack_of(client, "/chat", "price") == [1.5]
+        finally:
+            await client.close()
         assert server.policy is not None
         assert await asyncio.to_thread(server.policy.wait_ready)
         assert await ask(policy_port) == ANY
@@ -422,3 +365,17 @@ def test_the_packet_module_speaks_gevent_socketios_dicts() -> None:
         "type": "json", "endpoint": "", "data": "read",
     }
     assert packet.MSG_TYPES["event"] == 5 and packet.REASONS_VALUES[2] == "unauthorized"
+
+
+def test_serve_builds_the_server_gevent_socketio_built(monkeypatch: pytest.MonkeyPatch) -> None:
+    built: list[SocketIOServer] = []
+    monkeypatch.setattr(SocketIOServer, "serve_forever", lambda self: built.append(self))
+    tornio.server.serve(App(), host="127.0.0.1", port="0", transports="websocket, xhr-polling",
+                        policy_server="true", policy_listener_port="10999", _quiet=True)
+    [server] = built
+    settings = server.router.settings
+    assert server.listener == ("127.0.0.1", 0) and server.policy_server
+    assert tuple(settings.transports) == ("websocket", "xhr-polling")
+    assert (server.policy_host, settings.policy_port) == ("127.0.0.1", 10999)
+    assert server.router.wsgi_manage  # an application, no namespaces: its view gives them
+    assert tornio.server.serve_paste(App(), {}, port=0, _quiet=True) == 0

@@ -46,7 +46,7 @@ if TYPE_CHECKING:
     from tornio.core.namespace import BaseNamespace
     from tornio.policy import PolicySupervisor
 
-__all__ = ["GEVENT_KEYWORDS", "SocketIOServer"]
+__all__ = ["GEVENT_KEYWORDS", "SocketIOServer", "serve", "serve_paste"]
 
 log = logging.getLogger("tornio.server")
 
@@ -284,3 +284,37 @@ class SocketIOServer:
                 self.policy = None
             if self._executor is not None:
                 self._executor.shutdown(wait=False)
+
+
+_TRUE = ("true", "enable", "yes", "on", "1")
+
+
+def serve(app: Any, **kw: Any) -> None:
+    """gevent-socketio's ``serve(app, **kw)``: :class:`SocketIOServer` for ``app`` on
+    ``host`` (127.0.0.1) and ``port`` (6543), until interrupted. ``transports`` may be a
+    comma-separated string, ``policy_server`` a string ("true", "on"...; off by default, then
+    on ``policy_listener_host``:``policy_listener_port``, 10843); the rest are
+    :class:`SocketIOServer` keywords."""
+    quiet = kw.pop("_quiet", False)
+    host = kw.pop("host", "127.0.0.1")
+    port = int(kw.pop("port", 6543))
+    transports = kw.pop("transports", None)
+    if isinstance(transports, str):
+        transports = [name.strip() for name in transports.split(",") if name.strip()]
+    policy = kw.pop("policy_server", False)
+    policy_server = policy is True or str(policy).lower() in _TRUE
+    listener_host = kw.pop("policy_listener_host", host)
+    listener_port = int(kw.pop("policy_listener_port", 10843))
+    if policy_server:
+        kw["policy_listener"] = (listener_host, listener_port)
+    server = SocketIOServer((host, port), app, transports=transports,
+                            policy_server=policy_server, **kw)
+    if not quiet:
+        log.info("serving on http://%s:%s", host, port)
+    server.serve_forever()
+
+
+def serve_paste(app: Any, global_conf: Any, **kw: Any) -> int:
+    """gevent-socketio's Paste server runner (``use = egg:...#paster``): :func:`serve`."""
+    serve(app, **kw)
+    return 0

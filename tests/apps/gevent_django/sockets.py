@@ -4,6 +4,7 @@ renamed)."""
 import os
 from typing import Any
 
+from tornio.contrib.django import DjangoNamespace
 from tornio.namespace import BaseNamespace
 from tornio.sdjango import namespace
 
@@ -24,3 +25,12 @@ class ChatNamespace(BaseNamespace):
 class GlobalNamespace(BaseNamespace):
     def on_ping(self) -> str:
         return "pong"
+
+
+@namespace("/django")
+class DjangoUserNamespace(DjangoNamespace):
+    """tornio's own Django namespace, opened by the same view: its session cookie is read
+    from the view's (Django) request."""
+
+    def on_whoami(self) -> str:
+        return str(self.django_user.get_username())

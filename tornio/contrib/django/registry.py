@@ -32,9 +32,10 @@ SOCKETIO_NS = namespaces
 N = TypeVar("N", bound="type[BaseNamespace]")
 
 
-def namespace(name: str) -> Callable[[N], N]:
-    """A class decorator: serve the class as the namespace ``name`` (``'/chat'``; ``''`` is the
-    global namespace). The class is returned unchanged."""
+def namespace(name: str = "") -> Callable[[N], N]:
+    """A class decorator: serve the class as the namespace ``name`` (``'/chat'``; ``''``, the
+    default as in gevent-socketio's ``sdjango``, is the global namespace). The class is
+    returned unchanged."""
 
     def register(cls: N) -> N:
         previous = namespaces.get(name)

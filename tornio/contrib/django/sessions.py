@@ -55,12 +55,16 @@ class _SessionRequest:
         self.session = session
 
 
-def session_key(request: HTTPServerRequest | None) -> str | None:
-    """The Django session key in a Tornado request's cookies, if any."""
+def session_key(request: HTTPServerRequest | Any | None) -> str | None:
+    """The Django session key in a Tornado request's cookies (or a Django request's, when a
+    view's ``socketio_manage`` gave it), if any."""
     from django.conf import settings
 
     if request is None:
         return None
+    django_cookies = getattr(request, "COOKIES", None)  # a Django request (socketio_manage's)
+    if isinstance(django_cookies, dict):
+        return django_cookies.get(settings.SESSION_COOKIE_NAME) or None
     morsel = request.cookies.get(settings.SESSION_COOKIE_NAME)
     return morsel.value if morsel is not None and morsel.value else None
 
