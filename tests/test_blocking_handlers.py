@@ -11,7 +11,10 @@ that show every packet in the order it came.
 - What a handler's thread calls (``emit``, ``join``, ``emit_to_room``...) runs on the event
   loop, waited for: a join is done when it returns, an emit that cannot be sent raises there.
 - tornio's own ``BaseNamespace`` runs plain handlers on the loop; ``@blocking`` sends one to a
-  thread, and an ``async def`` handler of a blocking namespace stays on the loop.
+  thread, and an ``async def`` handler of a blocking namespace stays on the loop; the
+  callback of a client's ack runs on a thread too.
+- The pools are bounded: past ``size`` threads, work waits (with a WARNING) and starts when a
+  thread is free; idle threads end. Their sizes are settings, checked.
 """
 
 from __future__ import annotations
@@ -28,13 +31,16 @@ from typing import Any
 import pytest
 import socketio  # type: ignore[import-untyped]
 
+from tests.support import wait_for
 from tests.support.engine_client import EngineWebSocket
 from tests.support.inloop import InLoopServer
 from tests.support.legacy_client import LegacyClient
 from tornio import BaseNamespace, RoomsMixin
-from tornio.core.threads import blocking, nonblocking
+from tornio.core import threads
+from tornio.core.threads import ThreadPool, blocking, nonblocking
 from tornio.namespace import BaseNamespace as GeventNamespace
 from tornio.protocol import legacy
+from tornio.settings import Settings
 
 TIMEOUT = 5.0
 #: The most a test handler blocks when nothing releases it (the tree without threads, where
@@ -56,6 +62,7 @@ class State:
     ticker_ended: threading.Event = field(default_factory=threading.Event)
     ticker_cancelled: bool = False
     disconnect_thread: str = ""
+    answered: list[tuple[Any, str]] = field(default_factory=list)
 
 
 def namespaces(state: State) -> dict[str, type[BaseNamespace]]:
@@ -125,6 +132,14 @@ def namespaces(state: State) -> dict[str, type[BaseNamespace]]:
         @nonblocking
         def recv_any_outgoing(self, event: str, *args: Any) -> None:
             state.sent_on.add(threading.current_thread().name)
+
+        def on_ask(self) -> bool:
+            self.emit("question", "life?", callback=self.answered)
+            return True
+
+        def answered(self, answer: Any) -> None:
+            state.answered.append((answer, threading.current_thread().name))
+            self.emit("thanks", answer)
 
         def recv_disconnect(self) -> None:
             state.disconnect_thread = threading.current_thread().name
@@ -347,3 +362,52 @@ async def test_where_handlers_run(
     # A blocking namespace: async def and @nonblocking handlers stay on the loop.
     assert await where("where_async", "/g") == LOOP_THREAD
     assert await where("where_nonblocking", "/g") == LOOP_THREAD
+
+
+async def test_the_callback_of_a_clients_ack_runs_on_a_thread(
+    served: tuple[InLoopServer, State], clients: Callable[[], socketio.AsyncClient]
+) -> None:
+    server, state = served
+    client = clients()
+    client.on("question", lambda text: 42, namespace="/g")
+    thanks = queue_of(client, "thanks")
+    await connect(client, server.base)
+    assert await client.call("ask", namespace="/g", timeout=TIMEOUT) is True
+    assert await asyncio.wait_for(thanks.get(), TIMEOUT) == [42]
+    [(answer, thread)] = state.answered
+    assert (answer, thread.startswith("tornio-handler-")) == (42, True)
+
+
+def test_a_full_pool_queues_work_until_a_thread_is_free(
+    caplog: pytest.LogCaptureFixture, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(threads, "IDLE", 0.05)  # idle threads end soon, for this test
+    pool = ThreadPool("test-pool", 2)
+    release = threading.Event()
+    started: list[int] = []
+
+    def work(n: int) -> Callable[[], None]:
+        def run() -> None:
+            started.append(n)
+            release.wait(GIVE_UP)
+        return run
+
+    assert pool.submit(work(1)) is False
+    assert pool.submit(work(2)) is False
+    wait_for(lambda: sorted(started) == [1, 2], TIMEOUT, message="two threads started")
+    with caplog.at_level("WARNING", logger="tornio.core.threads"):
+        assert pool.submit(work(3)) is True  # full: it waits
+    assert "all 2 threads are busy" in caplog.text
+    assert (pool.threads, sorted(started)) == (2, [1, 2])
+    release.set()
+    wait_for(lambda: 3 in started, TIMEOUT, message="the queued work ran")
+    wait_for(lambda: pool.threads == 0, TIMEOUT, message="idle threads ended")
+    assert pool.submit(work(4)) is False  # a new thread for new work
+    wait_for(lambda: 4 in started, TIMEOUT, message="work after the threads ended ran")
+
+
+@pytest.mark.parametrize("name", ["handler_threads", "spawn_threads"])
+@pytest.mark.parametrize("value", [0, -1, 1.5, True, "8"])
+def test_pool_sizes_are_checked(name: str, value: Any) -> None:
+    with pytest.raises(ValueError, match=name):
+        Settings.from_kwargs(**{name: value})
