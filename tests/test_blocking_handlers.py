@@ -62,7 +62,10 @@ class State:
     ticker_ended: threading.Event = field(default_factory=threading.Event)
     ticker_cancelled: bool = False
     disconnect_thread: str = ""
+    disconnected: threading.Event = field(default_factory=threading.Event)
     answered: list[tuple[Any, str]] = field(default_factory=list)
+    connect_threads: list[str] = field(default_factory=list)
+    left: threading.Event = field(default_factory=threading.Event)
 
 
 def namespaces(state: State) -> dict[str, type[BaseNamespace]]:
@@ -141,8 +144,23 @@ def namespaces(state: State) -> dict[str, type[BaseNamespace]]:
             state.answered.append((answer, threading.current_thread().name))
             self.emit("thanks", answer)
 
+        def on_leave(self) -> str:
+            self.disconnect()  # ends this namespace (and cancels this handler's wait)
+            state.left.set()
+            return "never acked"
+
         def recv_disconnect(self) -> None:
             state.disconnect_thread = threading.current_thread().name
+            state.disconnected.set()
+
+    class Door(GeventNamespace):
+        def recv_connect(self) -> bool:
+            state.connect_threads.append(threading.current_thread().name)
+            time.sleep(0.01)  # a look-up that blocks
+            return bool(self.auth.get("ok"))
+
+        def on_where(self) -> str:
+            return threading.current_thread().name
 
     class Plain(BaseNamespace):
         def on_where(self) -> str:
@@ -152,7 +170,7 @@ def namespaces(state: State) -> dict[str, type[BaseNamespace]]:
         def on_where_blocking(self) -> str:
             return threading.current_thread().name
 
-    return {"/g": Gevent, "/p": Plain}
+    return {"/g": Gevent, "/p": Plain, "/door": Door}
 
 
 @pytest.fixture
@@ -284,6 +302,7 @@ async def test_a_blocking_handler_and_spawned_loop_leave_other_sockets_answered(
     await a.disconnect()
     assert await asyncio.to_thread(state.ticker_ended.wait, TIMEOUT)
     assert state.ticker_cancelled
+    assert await asyncio.to_thread(state.disconnected.wait, TIMEOUT)
     assert state.disconnect_thread.startswith("tornio-handler-")  # recv_disconnect too
     assert state.sent_on == {LOOP_THREAD}  # every emit ran on the loop
 
@@ -411,3 +430,38 @@ def test_a_full_pool_queues_work_until_a_thread_is_free(
 def test_pool_sizes_are_checked(name: str, value: Any) -> None:
     with pytest.raises(ValueError, match=name):
         Settings.from_kwargs(**{name: value})
+
+
+async def test_recv_connect_may_block_and_refuse(
+    served: tuple[InLoopServer, State], clients: Callable[[], socketio.AsyncClient]
+) -> None:
+    server, state = served
+    refused = clients()
+    with pytest.raises(socketio.exceptions.ConnectionError):
+        await asyncio.wait_for(refused.connect(
+            server.base, transports=["websocket"], namespaces=["/door"], auth={"ok": False},
+            wait_timeout=TIMEOUT), TIMEOUT)
+    accepted = clients()
+    await asyncio.wait_for(accepted.connect(
+        server.base, transports=["websocket"], namespaces=["/door"], auth={"ok": True},
+        wait_timeout=TIMEOUT), TIMEOUT)
+    assert (await accepted.call("where", namespace="/door", timeout=TIMEOUT)).startswith(
+        "tornio-handler-")
+    assert len(state.connect_threads) == 2
+    assert all(name.startswith("tornio-handler-") for name in state.connect_threads)
+
+
+async def test_a_handler_that_disconnects_its_namespace(
+    served: tuple[InLoopServer, State], clients: Callable[[], socketio.AsyncClient]
+) -> None:
+    server, state = served
+    client = clients()
+    gone: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+    client.on("disconnect", lambda *args: gone.done() or gone.set_result(None), namespace="/g")
+    await connect(client, server.base)
+    await client.emit("leave", namespace="/g", callback=lambda *args: None)
+    await asyncio.wait_for(gone, TIMEOUT)  # the client was told
+    assert await asyncio.to_thread(state.left.wait, TIMEOUT)  # disconnect() returned
+    # recv_disconnect ran after the handler, on the socket's queue
+    assert await asyncio.to_thread(state.disconnected.wait, TIMEOUT)
+    assert state.disconnect_thread.startswith("tornio-handler-")
