@@ -13,6 +13,8 @@ that show every packet in the order it came.
 - tornio's own ``BaseNamespace`` runs plain handlers on the loop; ``@blocking`` sends one to a
   thread, and an ``async def`` handler of a blocking namespace stays on the loop; the
   callback of a client's ack runs on a thread too.
+- After ``gevent.monkey.patch_all()`` (in a subprocess: ``tests/apps/gevent_blocking.py``)
+  the pool's threads are greenlets, and a blocked handler still leaves another answered.
 - The pools are bounded: past ``size`` threads, work waits (with a WARNING) and starts when a
   thread is free; idle threads end. Their sizes are settings, checked.
 """
@@ -21,7 +23,10 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
 import re
+import subprocess
+import sys
 import threading
 import time
 from collections.abc import AsyncIterator, Callable
@@ -35,6 +40,7 @@ from tests.support import wait_for
 from tests.support.engine_client import EngineWebSocket
 from tests.support.inloop import InLoopServer
 from tests.support.legacy_client import LegacyClient
+from tests.support.serve_cluster import ROOT
 from tornio import BaseNamespace, RoomsMixin
 from tornio.core import threads
 from tornio.core.threads import ThreadPool, blocking, nonblocking
@@ -465,3 +471,15 @@ async def test_a_handler_that_disconnects_its_namespace(
     # recv_disconnect ran after the handler, on the socket's queue
     assert await asyncio.to_thread(state.disconnected.wait, TIMEOUT)
     assert state.disconnect_thread.startswith("tornio-handler-")
+
+
+def test_a_blocking_namespace_after_gevent_monkey_patch_all() -> None:
+    done = subprocess.run(
+        [sys.executable, "-m", "tests.apps.gevent_blocking"],
+        cwd=ROOT, env=os.environ, capture_output=True, text=True, timeout=60,
+    )
+    assert done.returncode == 0, done.stdout + done.stderr
+    # The slow handler ended only because the ping was answered while it blocked.
+    assert json.loads(done.stdout.splitlines()[-1]) == [
+        'b 43/g,1["pong"]', 'a 42/g,["from_thread",1]', 'a 43/g,1["tornio-handler-1"]',
+    ]
