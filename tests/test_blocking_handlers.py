@@ -13,6 +13,8 @@ that show every packet in the order it came.
 - tornio's own ``BaseNamespace`` runs plain handlers on the loop; ``@blocking`` sends one to a
   thread, and an ``async def`` handler of a blocking namespace stays on the loop; the
   callback of a client's ack runs on a thread too.
+- A socket whose blocking handlers fall behind is not read until they catch up (its queue is
+  bounded as for ``async`` handlers), while another socket is answered.
 - After ``gevent.monkey.patch_all()`` (in a subprocess: ``tests/apps/gevent_blocking.py``)
   the pool's threads are greenlets, and a blocked handler still leaves another answered.
 - The pools are bounded: past ``size`` threads, work waits (with a WARNING) and starts when a
@@ -38,11 +40,13 @@ import socketio  # type: ignore[import-untyped]
 
 from tests.support import wait_for
 from tests.support.engine_client import EngineWebSocket
+from tests.support.flood_client import Peer
 from tests.support.inloop import InLoopServer
 from tests.support.legacy_client import LegacyClient
 from tests.support.serve_cluster import ROOT
 from tornio import BaseNamespace, RoomsMixin
 from tornio.core import threads
+from tornio.core.fairness import MAX_PENDING_HANDLERS, SLICE
 from tornio.core.threads import ThreadPool, blocking, nonblocking
 from tornio.namespace import BaseNamespace as GeventNamespace
 from tornio.protocol import legacy
@@ -71,6 +75,8 @@ class State:
     disconnected: threading.Event = field(default_factory=threading.Event)
     answered: list[tuple[Any, str]] = field(default_factory=list)
     connect_threads: list[str] = field(default_factory=list)
+    held: list[int] = field(default_factory=list)
+    holding: threading.Event = field(default_factory=threading.Event)
     left: threading.Event = field(default_factory=threading.Event)
 
 
@@ -176,7 +182,17 @@ def namespaces(state: State) -> dict[str, type[BaseNamespace]]:
         def on_where_blocking(self) -> str:
             return threading.current_thread().name
 
-    return {"/g": Gevent, "/p": Plain, "/door": Door}
+    class Flood(GeventNamespace):
+        def on_hold(self, n: int) -> None:
+            state.held.append(n)
+            if n == 0:  # the first one holds the socket's queue until released
+                state.holding.set()
+                state.release.wait(GIVE_UP)
+
+        def on_count(self) -> int:
+            return len(state.held)
+
+    return {"/g": Gevent, "/p": Plain, "/door": Door, "/f": Flood}
 
 
 @pytest.fixture
@@ -483,3 +499,34 @@ def test_a_blocking_namespace_after_gevent_monkey_patch_all() -> None:
     assert json.loads(done.stdout.splitlines()[-1]) == [
         'b 43/g,1["pong"]', 'a 42/g,["from_thread",1]', 'a 43/g,1["tornio-handler-1"]',
     ]
+
+
+@pytest.mark.parametrize("kind", ["modern", "legacy"])
+async def test_a_socket_whose_blocking_handlers_are_behind_is_not_read(
+    served: tuple[InLoopServer, State], kind: str
+) -> None:
+    server, state = served
+    victim = await Peer.join(kind, server.base, server.port)
+    flooder = await Peer.join(kind, server.base, server.port)
+    socket = (server.manager.get_engine(flooder.sid) if kind == "modern"
+              else server.manager.get(flooder.sid))
+    assert socket is not None
+    flood = 2000
+    try:
+        flooder.flood("hold", flood)
+        assert await asyncio.to_thread(state.holding.wait, TIMEOUT)
+        for _ in range(200):  # the victim's round trips turn the loop while the flood is read
+            assert await victim.ask_count() == 1  # answered; the flooder's first still holds
+            if socket.behind:
+                break
+        assert socket.behind  # its reading stopped: what waits for a thread is bounded
+        assert MAX_PENDING_HANDLERS <= socket.handlers_pending <= MAX_PENDING_HANDLERS + SLICE
+        state.release.set()
+        for _ in range(1000):
+            if await victim.ask_count() == flood:
+                break
+        assert state.held == list(range(flood))  # all of it, in order, once released
+        assert not socket.behind
+    finally:
+        flooder.client.close()
+        victim.client.close()
