@@ -2,7 +2,8 @@
 ``tornio.namespace.BaseNamespace`` whose plain handlers query Django's ORM (the chat example's
 project, on SQLite in a temporary directory) and one of which blocks until the test releases
 it. A second 0.9 client on the same worker process is answered, from the database, while the
-first one's handler still blocks; then the first one's ack comes, with what it wrote.
+first one's handler still blocks; then the first one's ack comes, with what it wrote. A
+``DjangoNamespace`` with ``blocking = True`` queries in a plain handler too.
 """
 
 from __future__ import annotations
@@ -56,19 +57,20 @@ def cluster() -> Iterator[tuple[ClusterProcess, Path]]:
 
 
 class OrmClient:
-    """A 0.9 websocket client in ``/orm`` that asks with ack ids and waits for the acks."""
+    """A 0.9 websocket client in a namespace that asks with ack ids and waits for the acks."""
 
-    def __init__(self, client: LegacyClient) -> None:
+    def __init__(self, client: LegacyClient, nsp: str) -> None:
         self.client = client
+        self.nsp = nsp
         self.ids = itertools.count(1)
         self.acks: dict[int, list[Any]] = {}
 
     @classmethod
-    async def connect(cls, base: str) -> OrmClient:
+    async def connect(cls, base: str, nsp: str = "/orm") -> OrmClient:
         client = await LegacyClient(base, "websocket").connect()
-        await client.send("1::/orm")
-        assert await client.recv() == "1::/orm"
-        return cls(client)
+        await client.send(f"1::{nsp}")
+        assert await client.recv() == f"1::{nsp}"
+        return cls(client, nsp)
 
     @property
     def worker(self) -> int:
@@ -76,7 +78,7 @@ class OrmClient:
 
     async def send(self, event: str, *args: Any) -> int:
         ack_id = next(self.ids)
-        await self.client.emit("/orm", event, *args, msg_id=ack_id)
+        await self.client.emit(self.nsp, event, *args, msg_id=ack_id)
         return ack_id
 
     def _take(self, raw: str) -> None:
@@ -128,3 +130,16 @@ async def test_an_orm_handler_blocks_and_the_worker_still_answers(
         raise AssertionError(f"{exc!r}\n{process.tail(30)}") from exc
     finally:
         await asyncio.gather(*(client.client.close() for client in opened))
+
+
+async def test_a_blocking_django_namespace_queries_in_a_plain_handler(
+    cluster: tuple[ClusterProcess, Path],
+) -> None:
+    process, _work = cluster
+    client = await OrmClient.connect(process.url, "/django")
+    try:
+        count, authenticated, thread = await client.ask("rooms")
+    finally:
+        await client.client.close()
+    assert isinstance(count, int)
+    assert (authenticated, thread.startswith("tornio-handler-")) == (False, True)

@@ -11,14 +11,24 @@ that show every packet in the order it came.
 - What a handler's thread calls (``emit``, ``join``, ``emit_to_room``...) runs on the event
   loop, waited for: a join is done when it returns, an emit that cannot be sent raises there.
 - tornio's own ``BaseNamespace`` runs plain handlers on the loop; ``@blocking`` sends one to a
-  thread, and an ``async def`` handler of a blocking namespace stays on the loop.
+  thread, and an ``async def`` handler of a blocking namespace stays on the loop; the
+  callback of a client's ack runs on a thread too.
+- A socket whose blocking handlers fall behind is not read until they catch up (its queue is
+  bounded as for ``async`` handlers), while another socket is answered.
+- After ``gevent.monkey.patch_all()`` (in a subprocess: ``tests/apps/gevent_blocking.py``)
+  the pool's threads are greenlets, and a blocked handler still leaves another answered.
+- The pools are bounded: past ``size`` threads, work waits (with a WARNING) and starts when a
+  thread is free; idle threads end. Their sizes are settings, checked.
 """
 
 from __future__ import annotations
 
 import asyncio
 import json
+import os
 import re
+import subprocess
+import sys
 import threading
 import time
 from collections.abc import AsyncIterator, Callable
@@ -28,13 +38,19 @@ from typing import Any
 import pytest
 import socketio  # type: ignore[import-untyped]
 
+from tests.support import wait_for
 from tests.support.engine_client import EngineWebSocket
+from tests.support.flood_client import Peer
 from tests.support.inloop import InLoopServer
 from tests.support.legacy_client import LegacyClient
+from tests.support.serve_cluster import ROOT
 from tornio import BaseNamespace, RoomsMixin
-from tornio.core.threads import blocking, nonblocking
+from tornio.core import threads
+from tornio.core.fairness import MAX_PENDING_HANDLERS, SLICE
+from tornio.core.threads import ThreadPool, blocking, nonblocking
 from tornio.namespace import BaseNamespace as GeventNamespace
 from tornio.protocol import legacy
+from tornio.settings import Settings
 
 TIMEOUT = 5.0
 #: The most a test handler blocks when nothing releases it (the tree without threads, where
@@ -56,6 +72,12 @@ class State:
     ticker_ended: threading.Event = field(default_factory=threading.Event)
     ticker_cancelled: bool = False
     disconnect_thread: str = ""
+    disconnected: threading.Event = field(default_factory=threading.Event)
+    answered: list[tuple[Any, str]] = field(default_factory=list)
+    connect_threads: list[str] = field(default_factory=list)
+    held: list[int] = field(default_factory=list)
+    holding: threading.Event = field(default_factory=threading.Event)
+    left: threading.Event = field(default_factory=threading.Event)
 
 
 def namespaces(state: State) -> dict[str, type[BaseNamespace]]:
@@ -126,8 +148,31 @@ def namespaces(state: State) -> dict[str, type[BaseNamespace]]:
         def recv_any_outgoing(self, event: str, *args: Any) -> None:
             state.sent_on.add(threading.current_thread().name)
 
+        def on_ask(self) -> bool:
+            self.emit("question", "life?", callback=self.answered)
+            return True
+
+        def answered(self, answer: Any) -> None:
+            state.answered.append((answer, threading.current_thread().name))
+            self.emit("thanks", answer)
+
+        def on_leave(self) -> str:
+            self.disconnect()  # ends this namespace (and cancels this handler's wait)
+            state.left.set()
+            return "never acked"
+
         def recv_disconnect(self) -> None:
             state.disconnect_thread = threading.current_thread().name
+            state.disconnected.set()
+
+    class Door(GeventNamespace):
+        def recv_connect(self) -> bool:
+            state.connect_threads.append(threading.current_thread().name)
+            time.sleep(0.01)  # a look-up that blocks
+            return bool(self.auth.get("ok"))
+
+        def on_where(self) -> str:
+            return threading.current_thread().name
 
     class Plain(BaseNamespace):
         def on_where(self) -> str:
@@ -137,7 +182,17 @@ def namespaces(state: State) -> dict[str, type[BaseNamespace]]:
         def on_where_blocking(self) -> str:
             return threading.current_thread().name
 
-    return {"/g": Gevent, "/p": Plain}
+    class Flood(GeventNamespace):
+        def on_hold(self, n: int) -> None:
+            state.held.append(n)
+            if n == 0:  # the first one holds the socket's queue until released
+                state.holding.set()
+                state.release.wait(GIVE_UP)
+
+        def on_count(self) -> int:
+            return len(state.held)
+
+    return {"/g": Gevent, "/p": Plain, "/door": Door, "/f": Flood}
 
 
 @pytest.fixture
@@ -269,6 +324,7 @@ async def test_a_blocking_handler_and_spawned_loop_leave_other_sockets_answered(
     await a.disconnect()
     assert await asyncio.to_thread(state.ticker_ended.wait, TIMEOUT)
     assert state.ticker_cancelled
+    assert await asyncio.to_thread(state.disconnected.wait, TIMEOUT)
     assert state.disconnect_thread.startswith("tornio-handler-")  # recv_disconnect too
     assert state.sent_on == {LOOP_THREAD}  # every emit ran on the loop
 
@@ -347,3 +403,130 @@ async def test_where_handlers_run(
     # A blocking namespace: async def and @nonblocking handlers stay on the loop.
     assert await where("where_async", "/g") == LOOP_THREAD
     assert await where("where_nonblocking", "/g") == LOOP_THREAD
+
+
+async def test_the_callback_of_a_clients_ack_runs_on_a_thread(
+    served: tuple[InLoopServer, State], clients: Callable[[], socketio.AsyncClient]
+) -> None:
+    server, state = served
+    client = clients()
+    client.on("question", lambda text: 42, namespace="/g")
+    thanks = queue_of(client, "thanks")
+    await connect(client, server.base)
+    assert await client.call("ask", namespace="/g", timeout=TIMEOUT) is True
+    assert await asyncio.wait_for(thanks.get(), TIMEOUT) == [42]
+    [(answer, thread)] = state.answered
+    assert (answer, thread.startswith("tornio-handler-")) == (42, True)
+
+
+def test_a_full_pool_queues_work_until_a_thread_is_free(
+    caplog: pytest.LogCaptureFixture, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(threads, "IDLE", 0.05)  # idle threads end soon, for this test
+    pool = ThreadPool("test-pool", 2)
+    release = threading.Event()
+    started: list[int] = []
+
+    def work(n: int) -> Callable[[], None]:
+        def run() -> None:
+            started.append(n)
+            release.wait(GIVE_UP)
+        return run
+
+    assert pool.submit(work(1)) is False
+    assert pool.submit(work(2)) is False
+    wait_for(lambda: sorted(started) == [1, 2], TIMEOUT, message="two threads started")
+    with caplog.at_level("WARNING", logger="tornio.core.threads"):
+        assert pool.submit(work(3)) is True  # full: it waits
+    assert "all 2 threads are busy" in caplog.text
+    assert (pool.threads, sorted(started)) == (2, [1, 2])
+    release.set()
+    wait_for(lambda: 3 in started, TIMEOUT, message="the queued work ran")
+    wait_for(lambda: pool.threads == 0, TIMEOUT, message="idle threads ended")
+    assert pool.submit(work(4)) is False  # a new thread for new work
+    wait_for(lambda: 4 in started, TIMEOUT, message="work after the threads ended ran")
+
+
+@pytest.mark.parametrize("name", ["handler_threads", "spawn_threads"])
+@pytest.mark.parametrize("value", [0, -1, 1.5, True, "8"])
+def test_pool_sizes_are_checked(name: str, value: Any) -> None:
+    with pytest.raises(ValueError, match=name):
+        Settings.from_kwargs(**{name: value})
+
+
+async def test_recv_connect_may_block_and_refuse(
+    served: tuple[InLoopServer, State], clients: Callable[[], socketio.AsyncClient]
+) -> None:
+    server, state = served
+    refused = clients()
+    with pytest.raises(socketio.exceptions.ConnectionError):
+        await asyncio.wait_for(refused.connect(
+            server.base, transports=["websocket"], namespaces=["/door"], auth={"ok": False},
+            wait_timeout=TIMEOUT), TIMEOUT)
+    accepted = clients()
+    await asyncio.wait_for(accepted.connect(
+        server.base, transports=["websocket"], namespaces=["/door"], auth={"ok": True},
+        wait_timeout=TIMEOUT), TIMEOUT)
+    assert (await accepted.call("where", namespace="/door", timeout=TIMEOUT)).startswith(
+        "tornio-handler-")
+    assert len(state.connect_threads) == 2
+    assert all(name.startswith("tornio-handler-") for name in state.connect_threads)
+
+
+async def test_a_handler_that_disconnects_its_namespace(
+    served: tuple[InLoopServer, State], clients: Callable[[], socketio.AsyncClient]
+) -> None:
+    server, state = served
+    client = clients()
+    gone: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+    client.on("disconnect", lambda *args: gone.done() or gone.set_result(None), namespace="/g")
+    await connect(client, server.base)
+    await client.emit("leave", namespace="/g", callback=lambda *args: None)
+    await asyncio.wait_for(gone, TIMEOUT)  # the client was told
+    assert await asyncio.to_thread(state.left.wait, TIMEOUT)  # disconnect() returned
+    # recv_disconnect ran after the handler, on the socket's queue
+    assert await asyncio.to_thread(state.disconnected.wait, TIMEOUT)
+    assert state.disconnect_thread.startswith("tornio-handler-")
+
+
+def test_a_blocking_namespace_after_gevent_monkey_patch_all() -> None:
+    done = subprocess.run(
+        [sys.executable, "-m", "tests.apps.gevent_blocking"],
+        cwd=ROOT, env=os.environ, capture_output=True, text=True, timeout=60,
+    )
+    assert done.returncode == 0, done.stdout + done.stderr
+    # The slow handler ended only because the ping was answered while it blocked.
+    assert json.loads(done.stdout.splitlines()[-1]) == [
+        'b 43/g,1["pong"]', 'a 42/g,["from_thread",1]', 'a 43/g,1["tornio-handler-1"]',
+    ]
+
+
+@pytest.mark.parametrize("kind", ["modern", "legacy"])
+async def test_a_socket_whose_blocking_handlers_are_behind_is_not_read(
+    served: tuple[InLoopServer, State], kind: str
+) -> None:
+    server, state = served
+    victim = await Peer.join(kind, server.base, server.port)
+    flooder = await Peer.join(kind, server.base, server.port)
+    socket = (server.manager.get_engine(flooder.sid) if kind == "modern"
+              else server.manager.get(flooder.sid))
+    assert socket is not None
+    flood = 2000
+    try:
+        flooder.flood("hold", flood)
+        assert await asyncio.to_thread(state.holding.wait, TIMEOUT)
+        for _ in range(200):  # the victim's round trips turn the loop while the flood is read
+            assert await victim.ask_count() == 1  # answered; the flooder's first still holds
+            if socket.behind:
+                break
+        assert socket.behind  # its reading stopped: what waits for a thread is bounded
+        assert MAX_PENDING_HANDLERS <= socket.handlers_pending <= MAX_PENDING_HANDLERS + SLICE
+        state.release.set()
+        for _ in range(1000):
+            if await victim.ask_count() == flood:
+                break
+        assert state.held == list(range(flood))  # all of it, in order, once released
+        assert not socket.behind
+    finally:
+        flooder.client.close()
+        victim.client.close()

@@ -29,7 +29,7 @@ from tornio.core.namespace import BaseNamespace
 from tornio.core.requests import kept_request
 from tornio.core.rooms import RoomIndex, check_name
 from tornio.core.socket import Socket
-from tornio.core.threads import here, on_loop
+from tornio.core.threads import here, in_use, on_loop
 from tornio.core.timers import SessionTimers
 from tornio.legacy.socket import LegacySocket
 from tornio.modern.session import EngineSettings
@@ -312,7 +312,7 @@ class SocketManager(ClusterOperations, SessionTimers):
 
         From a blocking handler's thread it runs on the event loop, and returns once done.
         """
-        if here.job is not None:
+        if in_use and here.job is not None:
             return on_loop(self.emit, event, *args, namespace=namespace, room=room, to=to,
                            skip_sid=skip_sid, except_rooms=except_rooms, local=local)
         namespace = normalize_namespace(namespace)

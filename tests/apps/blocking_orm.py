@@ -18,6 +18,7 @@ django.setup()
 
 from chat.models import ChatRoom  # noqa: E402  (Django must be set up first)
 
+from tornio.contrib.django import DjangoNamespace  # noqa: E402
 from tornio.namespace import BaseNamespace  # noqa: E402
 
 #: The most the blocked handler waits for its release: a bound, not part of any assertion.
@@ -42,4 +43,14 @@ class OrmNamespace(BaseNamespace):
         return os.path.exists(release), found, os.getpid()
 
 
-namespaces = {"/orm": OrmNamespace}
+class DjangoOrmNamespace(DjangoNamespace):
+    """tornio's Django namespace, opted in: the user loaded first, then a plain ORM handler."""
+
+    blocking = True
+
+    def on_rooms(self) -> tuple[int, bool, str]:
+        return (ChatRoom.objects.count(), self.django_user.is_authenticated,
+                threading.current_thread().name)
+
+
+namespaces = {"/orm": OrmNamespace, "/django": DjangoOrmNamespace}

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from tornio.core.threads import here, on_loop
+from tornio.core.threads import here, in_use, on_loop
 
 if TYPE_CHECKING:
     from tornio.core.socket import Socket
@@ -32,14 +32,14 @@ class RoomsMixin:
 
     def join(self, room: str) -> None:
         """Put this socket in ``room`` of this namespace."""
-        if here.job is not None:
+        if in_use and here.job is not None:
             return on_loop(self.join, room)
         self._room_record().add(self._get_room_name(room))
         self.socket.manager.rooms.join(self.ns_name, room, self.socket)
 
     def leave(self, room: str) -> None:
         """Take this socket out of ``room``."""
-        if here.job is not None:
+        if in_use and here.job is not None:
             return on_loop(self.leave, room)
         self._room_record().discard(self._get_room_name(room))
         self.socket.manager.rooms.leave(self.ns_name, room, self.socket)
@@ -56,7 +56,7 @@ class RoomsMixin:
 
     def emit_to_room(self, room: str, event: str, *args: Any) -> None:
         """Send an event to every socket in ``room`` except this one."""
-        if here.job is not None:
+        if in_use and here.job is not None:
             return on_loop(self.emit_to_room, room, event, *args)
         self.socket.manager.emit(
             event, *args, namespace=self.ns_name, room=room,
@@ -78,13 +78,13 @@ class BroadcastMixin:
 
     def broadcast_event(self, event: str, *args: Any) -> None:
         """Send an event to every socket connected to this namespace, this one included."""
-        if here.job is not None:
+        if in_use and here.job is not None:
             return on_loop(self.broadcast_event, event, *args)
         self.socket.manager.emit(event, *args, namespace=self.ns_name)
 
     def broadcast_event_not_me(self, event: str, *args: Any) -> None:
         """Send an event to every socket connected to this namespace but this one."""
-        if here.job is not None:
+        if in_use and here.job is not None:
             return on_loop(self.broadcast_event_not_me, event, *args)
         self.socket.manager.emit(
             event, *args, namespace=self.ns_name,

@@ -36,7 +36,7 @@ from typing import TYPE_CHECKING, Any, ClassVar
 
 from tornio.core import dispatch, threads
 from tornio.core.dispatch import ALLOWED_EVENT_NAME, CATCH_ALL, event, hybridmethod
-from tornio.core.threads import here, on_loop
+from tornio.core.threads import here, in_use, on_loop
 from tornio.exceptions import ConnectionRefused, Disconnected, EventRefused
 
 if TYPE_CHECKING:
@@ -574,7 +574,7 @@ class BaseNamespace:
         ``callback(TimeoutError(...))`` when none came in time, and
         ``callback(Disconnected(reason))`` at once if the namespace ends first.
         """
-        if here.job is not None:  # a blocking function's thread: on the loop, waited for
+        if in_use and here.job is not None:  # a blocking function's thread: on the loop, waited for
             return on_loop(self.emit, event, *args, **kwargs)
         callback = kwargs.pop("callback", None)
         timeout = kwargs.pop("timeout", None)
@@ -608,7 +608,7 @@ class BaseNamespace:
     ) -> None:
         """Send a message (or a JSON value with ``json=True``) to this client; ``callback``
         and ``timeout`` as for :meth:`emit`."""
-        if here.job is not None:
+        if in_use and here.job is not None:
             return on_loop(self.send, message, json, callback, timeout)
         packet: dict[str, Any] = {
             "type": "json" if json else "message",
@@ -692,7 +692,7 @@ class BaseNamespace:
         quiet: bool = False,
     ) -> None:
         """Report an error to the client as gevent-socketio did (an ``error`` event)."""
-        if here.job is not None:
+        if in_use and here.job is not None:
             return on_loop(self.error, error_name, error_message, msg_id, quiet)
         self.socket.error(error_name, error_message, endpoint=self.ns_name, msg_id=msg_id,
                           quiet=quiet)
@@ -702,7 +702,7 @@ class BaseNamespace:
         packet. For a 0.9 client, leaving the global namespace ends the whole socket (as in
         gevent-socketio); a modern client's connection stays open for its other namespaces.
         """
-        if here.job is not None:
+        if in_use and here.job is not None:
             return on_loop(self.disconnect, silent)
         try:
             if self.socket.active_ns.get(self.ns_name) is self:  # not ended yet
@@ -720,7 +720,7 @@ class BaseNamespace:
         ``fn`` runs on a thread of the spawn pool; cancelling the task cancels the job
         (:mod:`tornio.core.threads`).
         """
-        if here.job is not None:
+        if in_use and here.job is not None:
             return on_loop(self.spawn, fn, *args, **kwargs)
         threaded = threads.wants_thread(fn, self.blocking)
         decorate = getattr(self, "exception_handler_decorator", None)
@@ -762,7 +762,7 @@ class BaseNamespace:
 
     def kill_local_jobs(self) -> None:
         """Cancel every job this namespace spawned."""
-        if here.job is not None:
+        if in_use and here.job is not None:
             return on_loop(self.kill_local_jobs)
         jobs, self.jobs = self.jobs, []
         for job in jobs:

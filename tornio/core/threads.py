@@ -55,6 +55,7 @@ __all__ = [
     "ThreadPool",
     "blocking",
     "here",
+    "in_use",
     "nonblocking",
     "on_loop",
     "pools_of",
@@ -93,6 +94,10 @@ class _Here(threading.local):
 
 #: This thread's job (``here.job``): how the API knows it is called from a pool thread.
 here = _Here()
+#: Not empty once this process made a pool: until then no thread is a pool thread, and the
+#: API's check (``if in_use and here.job is not None``) costs a list's truth test, not a
+#: thread-local lookup.
+in_use: list[Pools] = []
 
 
 # -- choosing -----------------------------------------------------------------------------
@@ -216,6 +221,8 @@ def pools_of(manager: Any) -> Pools:
         settings = manager.settings
         found = Pools(settings.handler_threads, settings.spawn_threads)
         manager._tornio_pools = found
+        if not in_use:
+            in_use.append(found)
     return found
 
 
