@@ -29,6 +29,7 @@ from playwright.sync_api import TimeoutError as PlaywrightTimeout
 
 from tests.support import gsio_port, wait_for
 from tests.support.serve_cluster import ROOT, alive, children_of, free_port
+from tests.test_policy import ask_sync
 
 pytestmark = pytest.mark.timeout(150)
 
@@ -104,6 +105,13 @@ class JsTestsServer:
                 os.kill(pid, signal.SIGKILL)
 
 
+def _policy(port: int) -> bytes:
+    try:
+        return ask_sync(port)
+    except OSError:
+        return b""  # not listening yet
+
+
 @pytest.fixture
 def jstests_server(tmp_path: Path) -> Iterator[JsTestsServer]:
     ported = gsio_port.port(gsio_port.sdist(), tmp_path / "ported")
@@ -139,6 +147,11 @@ def test_gevent_socketio_qunit_suite_passes_in_chromium(
         transport = "websocket" if group == ALL else group
         assert any(f"Connected with transport: {transport}" in a for a in result["assertions"])
     assert page_errors == []
+
+    # policy_server=True: the Flash policy server answers on the port it was given.
+    answer = wait_for(lambda: _policy(jstests_server.policy_port), 10,
+                      message="the Flash policy server")
+    assert answer.startswith(b"<?xml") and answer.endswith(b"</cross-domain-policy>\0")
 
     output = jstests_server.output()
     assert "gevent patched: socket, select, threading, time" in output, output  # its first line ran
