@@ -226,7 +226,8 @@ def build_parser() -> argparse.ArgumentParser:
         default="auto",
         choices=loops.LOOPS,
         help="the event loop of every process: auto (uvloop when installed, "
-        "pip install 'tornio[speed]'), asyncio or uvloop",
+        "pip install 'tornio[speed]', unless the application called gevent's "
+        "monkey.patch_all()), asyncio or uvloop",
     )
     serve.add_argument(
         "--http",
