@@ -4,7 +4,7 @@ that show every packet in the order it came.
 
 - A gevent-style namespace (``tornio.namespace.BaseNamespace``: ``blocking = True``) whose
   handler blocks in a ``time.sleep`` loop, and whose spawned function loops with
-  ``time.sleep`` emitting ticks, leaves a second client answered meanwhile; the spawned loop
+  ``gevent.sleep`` emitting ticks, leaves a second client answered meanwhile; the spawned loop
   ends when its namespace does.
 - One socket's events run one at a time, in the order they came, each one's ack before the
   next one's emits; two sockets' handlers do run at once.
@@ -35,6 +35,7 @@ from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+import gevent  # type: ignore[import-untyped]
 import pytest
 import socketio  # type: ignore[import-untyped]
 
@@ -118,7 +119,7 @@ def namespaces(state: State) -> dict[str, type[BaseNamespace]]:
             try:
                 for n in range(int(GIVE_UP / 0.02)):
                     self.emit("tick", n)
-                    time.sleep(0.02)
+                    gevent.sleep(0.02)  # as gevent apps wrote it (unpatched: this thread's hub)
             except asyncio.CancelledError:  # its namespace ended: the next emit says so
                 state.ticker_cancelled = True
                 raise
