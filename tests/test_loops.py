@@ -5,13 +5,14 @@ before anything starts."""
 from __future__ import annotations
 
 import asyncio
+import subprocess
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 import socketio
 
-from tests.support.serve_cluster import ClusterProcess
+from tests.support.serve_cluster import ROOT, ClusterProcess, tornio_command
 from workers import cli, loops
 
 pytestmark = pytest.mark.timeout(60)
@@ -67,3 +68,42 @@ async def test_the_workers_run_on_the_loop_asked_for(served: ClusterProcess, exp
             assert await client.call("echo", {"a": [1, 2]}, timeout=10) == {
                 "a": [1, 2]
             }
+
+
+# -- an application that starts with gevent's monkey.patch_all() ----------------------------
+# tests/apps/gevent_patched.py: only subprocesses import it (it patches the whole process).
+
+GEVENT_APP = "tests.apps.gevent_patched:namespaces"
+
+
+def test_a_gevent_patched_application_runs_on_asyncio_and_uvloop_is_refused() -> None:
+    """``--loop auto`` takes asyncio's loop for it (above: auto is uvloop otherwise), and
+    ``--loop uvloop`` fails at start with one line saying why."""
+    done = subprocess.run(
+        [*tornio_command(), "serve", GEVENT_APP, "--loop", "uvloop", "--port", "0"],
+        cwd=ROOT, capture_output=True, text=True, timeout=60, stdin=subprocess.DEVNULL,
+    )
+    assert done.returncode == 2
+    assert done.stderr.splitlines()[-1] == (
+        "tornio: --loop uvloop: the application called gevent's monkey.patch_all(), and "
+        "uvloop cannot run on gevent's threads: use --loop asyncio (or auto)"
+    )
+    assert "Traceback" not in done.stderr
+
+
+async def test_tornio_serve_runs_a_gevent_patched_application(tmp_path: Path) -> None:
+    process = ClusterProcess(GEVENT_APP, tmp_path, workers=2)
+    try:
+        process.start(timeout=30)
+        for transport in ("polling", "websocket"):
+            async with socketio.AsyncSimpleClient() as client:
+                await client.connect(process.url, namespace="/echo", transports=[transport])
+                assert await client.call("patched", timeout=10) == [
+                    "socket", "select", "threading", "time",
+                ]
+                assert await client.call("loop", timeout=10) == "asyncio"
+                assert await client.call("echo", [1, "two"], timeout=10) == [1, "two"]
+        assert "event loop: asyncio (the application called gevent's monkey.patch_all(): " \
+            "no uvloop)" in process.log_text()
+    finally:
+        process.kill()

@@ -29,6 +29,7 @@ from tornio.core.namespace import BaseNamespace
 from tornio.core.requests import kept_request
 from tornio.core.rooms import RoomIndex, check_name
 from tornio.core.socket import Socket
+from tornio.core.threads import here, in_use, on_loop
 from tornio.core.timers import SessionTimers
 from tornio.legacy.socket import LegacySocket
 from tornio.modern.session import EngineSettings
@@ -308,7 +309,12 @@ class SocketManager(ClusterOperations, SessionTimers):
                 has no type for; :class:`~tornio.bus.messages.BusMessageError`): nothing
                 was sent, here or elsewhere. (``bytes``, which 0.9 clients cannot have,
                 only skip them, with a log line.)
+
+        From a blocking handler's thread it runs on the event loop, and returns once done.
         """
+        if in_use and here.job is not None:
+            return on_loop(self.emit, event, *args, namespace=namespace, room=room, to=to,
+                           skip_sid=skip_sid, except_rooms=except_rooms, local=local)
         namespace = normalize_namespace(namespace)
         rooms = [room] if isinstance(room, str) else list(room or ())
         skip = [skip_sid] if isinstance(skip_sid, str) else list(skip_sid or ())

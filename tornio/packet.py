@@ -18,6 +18,7 @@ import types
 from collections.abc import Callable, Mapping
 from typing import Any
 
+from tornio.exceptions import InvalidPacket
 from tornio.protocol import legacy
 from tornio.protocol.jsoncodec import JsonCodec, decimal_default
 
@@ -81,11 +82,18 @@ def encode(data: Mapping[str, Any], json_dumps: Callable[[Any], str] | None = No
     return legacy.encode_packet(data, _codec(json_dumps, None))
 
 
+_TYPE_DIGITS = frozenset(str(number) for number in MSG_VALUES)
+
+
 def decode(rawstr: str, json_loads: Callable[[str], Any] | None = None) -> dict[str, Any]:
     """A 0.9 packet's wire text as a packet dict.
 
     Raises:
-        tornio.exceptions.InvalidPacket: it is not a packet.
+        tornio.exceptions.InvalidPacket: it is not a packet; for a type number that is not
+            one, with gevent-socketio's message, ``Unknown message type: 99``.
     """
+    digits = rawstr.partition(":")[0]
+    if digits.isascii() and digits.isdigit() and digits not in _TYPE_DIGITS:
+        raise InvalidPacket(f"Unknown message type: {digits[:20]}")
     return dict(legacy.decode_packet(rawstr, None if json_loads is None else
                                      _codec(None, json_loads)))

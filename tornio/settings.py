@@ -211,6 +211,21 @@ class Settings:
     #: the built-in JSON. Not with ``json_default``.
     json: Any = None
 
+    # -- blocking handlers (tornio.core.threads) -------------------------------------------
+    #: Threads of each worker process that run the blocking handlers: the plain ``on_*``
+    #: handlers and ``recv_*`` hooks of namespaces with ``blocking = True`` (gevent-socketio's
+    #: ``tornio.namespace.BaseNamespace``) and those marked ``@blocking``. One socket's
+    #: handlers run one at a time, in order; this many sockets' at once. Each thread
+    #: costs its stack (8 MB of address space, little memory) and, under Django, a database
+    #: connection; more threads do not make Python code faster (the GIL), they let more
+    #: handlers wait on I/O at once.
+    handler_threads: int = 16
+    #: Threads of each worker process that run the plain functions blocking namespaces
+    #: ``spawn``: each one holds its thread until it returns (a ``while True`` loop: as long
+    #: as its namespace lasts). Past this many at once, a new one waits for one to end (a
+    #: WARNING says so).
+    spawn_threads: int = 64
+
     def __post_init__(self) -> None:
         self.resource = self.resource.strip("/")
         unknown = [t for t in self.transports if t not in LEGACY_TRANSPORTS]
@@ -240,6 +255,8 @@ class Settings:
             "max_header_size",
             "max_buffer_size",
             "max_write_buffer",
+            "handler_threads",
+            "spawn_threads",
         ):
             value = getattr(self, name)
             if isinstance(value, bool) or not isinstance(value, int) or value <= 0:

@@ -238,7 +238,8 @@ def build_parser() -> argparse.ArgumentParser:
         default="auto",
         choices=loops.LOOPS,
         help="the event loop of every process: auto (uvloop when installed, "
-        "pip install 'tornio[speed]'), asyncio or uvloop",
+        "pip install 'tornio[speed]', unless the application called gevent's "
+        "monkey.patch_all()), asyncio or uvloop",
     )
     serve.add_argument(
         "--http",
@@ -381,6 +382,8 @@ def runtime_line(loop: str, asked_loop: str, http: str, asked_http: str) -> str:
         loop_text = "uvloop"
     elif asked_loop == "asyncio":
         loop_text = "asyncio (--loop asyncio)"
+    elif loops.gevent_patched():
+        loop_text = "asyncio (the application called gevent's monkey.patch_all(): no uvloop)"
     else:
         loop_text = "asyncio (pip install 'tornio[speed]' for uvloop)"
     if http == "fast":

@@ -6,6 +6,11 @@
   timers, ``add_reader`` for the bus. Tornado runs on it unchanged (it is an asyncio loop).
 * ``auto`` (the default): uvloop when it is installed, else asyncio.
 
+An application module that starts with gevent's ``monkey.patch_all()`` (as gevent-socketio
+applications did) runs on asyncio's loop, which works over gevent's patched ``selectors``,
+sockets and threads; uvloop does not run on gevent's patched threads, so ``auto`` takes
+asyncio then, and ``--loop uvloop`` is refused at start with one line saying why.
+
 The supervisor resolves the choice once and passes the result to every process it runs, so
 all of them run the same loop, and a ``--loop uvloop`` without uvloop installed is refused
 before anything starts.
@@ -19,7 +24,7 @@ import sys
 from collections.abc import Callable, Coroutine
 from typing import Any, TypeVar
 
-__all__ = ["LOOPS", "LoopError", "resolve", "run"]
+__all__ = ["LOOPS", "LoopError", "gevent_patched", "resolve", "run"]
 
 #: What ``--loop`` accepts.
 LOOPS = ("auto", "asyncio", "uvloop")
@@ -35,18 +40,32 @@ def uvloop_installed() -> bool:
     return importlib.util.find_spec("uvloop") is not None
 
 
+def gevent_patched() -> bool:
+    """Whether gevent's ``monkey.patch_all()`` (its threading part) ran in this process: the
+    application's module called it when it was imported."""
+    monkey = sys.modules.get("gevent.monkey")
+    return monkey is not None and bool(monkey.is_module_patched("threading"))
+
+
 def resolve(name: str) -> str:
-    """``asyncio`` or ``uvloop`` for a ``--loop`` value.
+    """``asyncio`` or ``uvloop`` for a ``--loop`` value (after the application was imported:
+    see :func:`gevent_patched`).
 
     Raises:
-        LoopError: an unknown name, or ``uvloop`` when it is not installed.
+        LoopError: an unknown name, or ``uvloop`` when it is not installed or gevent patched
+            the process.
     """
     if name not in LOOPS:
         raise LoopError(f"unknown event loop {name!r} (choose from {', '.join(LOOPS)})")
     if name == "auto":
-        return "uvloop" if uvloop_installed() else "asyncio"
+        return "uvloop" if uvloop_installed() and not gevent_patched() else "asyncio"
     if name == "uvloop" and not uvloop_installed():
         raise LoopError("--loop uvloop: uvloop is not installed (pip install 'tornio[speed]')")
+    if name == "uvloop" and gevent_patched():
+        raise LoopError(
+            "--loop uvloop: the application called gevent's monkey.patch_all(), and uvloop "
+            "cannot run on gevent's threads: use --loop asyncio (or auto)"
+        )
     return name
 
 

@@ -1,12 +1,16 @@
 """gevent-socketio's ``RoomsMixin`` and ``BroadcastMixin``, on the manager and its bus.
 
 Only sockets that opened the namespace receive (gevent-socketio also hit sockets that never
-joined it), and every emit reaches the other processes on the bus too.
+joined it), and every emit reaches the other processes on the bus too. Called from a blocking
+handler's thread, each method runs on the event loop and returns once done there
+(:mod:`tornio.core.threads`).
 """
 
 from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
+
+from tornio.core.threads import here, in_use, on_loop
 
 if TYPE_CHECKING:
     from tornio.core.socket import Socket
@@ -28,11 +32,15 @@ class RoomsMixin:
 
     def join(self, room: str) -> None:
         """Put this socket in ``room`` of this namespace."""
+        if in_use and here.job is not None:
+            return on_loop(self.join, room)
         self._room_record().add(self._get_room_name(room))
         self.socket.manager.rooms.join(self.ns_name, room, self.socket)
 
     def leave(self, room: str) -> None:
         """Take this socket out of ``room``."""
+        if in_use and here.job is not None:
+            return on_loop(self.leave, room)
         self._room_record().discard(self._get_room_name(room))
         self.socket.manager.rooms.leave(self.ns_name, room, self.socket)
 
@@ -48,6 +56,8 @@ class RoomsMixin:
 
     def emit_to_room(self, room: str, event: str, *args: Any) -> None:
         """Send an event to every socket in ``room`` except this one."""
+        if in_use and here.job is not None:
+            return on_loop(self.emit_to_room, room, event, *args)
         self.socket.manager.emit(
             event, *args, namespace=self.ns_name, room=room,
             skip_sid=self.socket.sids.get(self.ns_name, self.socket.sessid),
@@ -68,10 +78,14 @@ class BroadcastMixin:
 
     def broadcast_event(self, event: str, *args: Any) -> None:
         """Send an event to every socket connected to this namespace, this one included."""
+        if in_use and here.job is not None:
+            return on_loop(self.broadcast_event, event, *args)
         self.socket.manager.emit(event, *args, namespace=self.ns_name)
 
     def broadcast_event_not_me(self, event: str, *args: Any) -> None:
         """Send an event to every socket connected to this namespace but this one."""
+        if in_use and here.job is not None:
+            return on_loop(self.broadcast_event_not_me, event, *args)
         self.socket.manager.emit(
             event, *args, namespace=self.ns_name,
             skip_sid=self.socket.sids.get(self.ns_name, self.socket.sessid),

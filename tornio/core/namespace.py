@@ -17,6 +17,10 @@ reason; the gevent-socketio form ``recv_disconnect(self)`` still works (each cla
 signature is read once). Acks the server asks for may time out: ``emit(..., callback=cb,
 timeout=s)`` makes ``cb`` error-first, and ``await call(event, *args, timeout=s)`` returns
 the client's answer.
+
+A class with ``blocking = True`` runs its plain handlers, hooks and spawned functions on a
+thread pool, one at a time per socket (:mod:`tornio.core.threads`); by default they run on
+the event loop.
 """
 
 from __future__ import annotations
@@ -28,10 +32,11 @@ import inspect
 import logging
 import types
 from collections.abc import Callable, Coroutine, Iterable
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, ClassVar
 
-from tornio.core import dispatch
+from tornio.core import dispatch, threads
 from tornio.core.dispatch import ALLOWED_EVENT_NAME, CATCH_ALL, event, hybridmethod
+from tornio.core.threads import here, in_use, on_loop
 from tornio.exceptions import ConnectionRefused, Disconnected, EventRefused
 
 if TYPE_CHECKING:
@@ -53,21 +58,23 @@ def _has_decorator(cls: type) -> bool:
     return found
 
 
-# (class, method name) -> (has a leading self parameter, takes the raw packet)
-_signature_cache: dict[tuple[type, str], tuple[bool, bool]] = {}
+# (class, method name) -> (has a leading self parameter, takes the raw packet, on a thread)
+_signature_cache: dict[tuple[type, str], tuple[bool, bool, bool]] = {}
 
 
-def _describe(cls: type, method_name: str) -> tuple[bool, bool]:
+def _describe(cls: type, method_name: str) -> tuple[bool, bool, bool]:
     key = (cls, method_name)
     info = _signature_cache.get(key)
     if info is None:
         func = inspect.getattr_static(cls, method_name, None)
         if isinstance(func, (staticmethod, classmethod)) or not callable(func):
-            info = (False, False)
+            info = (False, False, False)
         else:
-            info = _describe_function(func)
-            if info[0] and getattr(cls, "self_named_handlers", False):
-                info = (_first_parameter(func) == "self", info[1])
+            has_self, wants_packet = _describe_function(func)
+            if has_self and getattr(cls, "self_named_handlers", False):
+                has_self = _first_parameter(func) == "self"
+            info = (has_self, wants_packet,
+                    threads.wants_thread(func, getattr(cls, "blocking", False)))
         _signature_cache[key] = info
     return info
 
@@ -178,8 +185,12 @@ class BaseNamespace:
         environ: a WSGI-style dict of that request, with ``environ['socketio']`` the socket.
         ns_name: the endpoint, ``''`` for the global namespace.
         sid: this socket's id in this namespace.
+        blocking: (class attribute) run the plain handlers, hooks and spawned functions
+            on a thread pool, so that they may block (:mod:`tornio.core.threads`); read
+            once per class. False here: they run on the event loop.
     """
 
+    blocking: ClassVar[bool] = False
     socket: Socket
     #: gevent-socketio's rule: an ``on_*`` or ``recv_*`` method whose first parameter is not
     #: named ``self`` answers ``invalid_method_args`` (``tornio.namespace.BaseNamespace``
@@ -325,7 +336,10 @@ class BaseNamespace:
             callback = self.socket._pop_ack_callback(packet["ackId"])
             if callback is None:
                 return None  # the socket logged it
-            return callback(*packet.get("args", ()))
+            ack_args = tuple(packet.get("args", ()))
+            if self.blocking and threads.wants_thread(callback, True):
+                return threads.serial_queue(self.socket).run(callback, ack_args)
+            return callback(*ack_args)
         if packet_type == "disconnect":
             return self.call_method_with_acl("recv_disconnect", packet)
         log.warning("unprocessed packet type %r", packet_type)
@@ -422,6 +436,7 @@ class BaseNamespace:
                 msg_id=packet.get("id"),
             )
             return None
+        threaded = threads.wants_thread(handler, self.blocking)
         if takes_self:
             has_self, wants_packet = _describe_registered(handler)
             if not has_self:
@@ -431,9 +446,10 @@ class BaseNamespace:
             wants_packet = False
         if _has_decorator(type(self)):
             handler = self.exception_handler_decorator(handler)  # type: ignore[attr-defined]
-        if wants_packet:
-            return handler(packet)
-        return handler(*args)
+        call_args = (packet,) if wants_packet else tuple(args)
+        if threaded:
+            return threads.serial_queue(self.socket).run(handler, call_args)
+        return handler(*call_args)
 
     def _run_hook(self, hook: str, *args: Any) -> None:
         """Call ``recv_any``, ``recv_any_outgoing`` or ``recv_refused``: a failure is logged,
@@ -441,6 +457,10 @@ class BaseNamespace:
         method = getattr(self, hook)
         if _has_decorator(type(self)):
             method = self.exception_handler_decorator(method)  # type: ignore[attr-defined]
+        if _describe(type(self), hook)[2]:
+            self._run_coroutine(self._await_hook(hook, threads.serial_queue(self.socket).run(
+                method, args)))
+            return
         try:
             result = method(*args)
         except Exception:
@@ -484,11 +504,14 @@ class BaseNamespace:
                 msg_id=packet.get("id"),
             )
             return None
-        has_self, wants_packet = _describe(type(self), method_name)
+        has_self, wants_packet, threaded = _describe(type(self), method_name)
         if not has_self:
             return self._invalid_method_args(packet)
         if _has_decorator(type(self)):
             method = self.exception_handler_decorator(method)  # type: ignore[attr-defined]
+        if threaded:  # blocking: on the socket's serial queue; a future of the result
+            return threads.serial_queue(self.socket).run(
+                method, (packet,) if wants_packet else args)
         if wants_packet:
             return method(packet)
         return method(*args)
@@ -505,13 +528,15 @@ class BaseNamespace:
     def _disconnect_hook(self, hook: str, reason: str) -> Any:
         """Call ``recv_disconnecting`` or ``recv_disconnect`` (``hook``) with ``reason``, or
         without it when the method takes none. The ACL does not apply: a namespace always
-        learns that it ended."""
+        learns that it ended. ``recv_disconnecting`` runs on the loop even in a blocking
+        namespace: after it, the rooms are left."""
         method = getattr(self, hook)
         if _has_decorator(type(self)):
             method = self.exception_handler_decorator(method)  # type: ignore[attr-defined]
-        if _takes_reason(type(self), hook):
-            return method(reason)
-        return method()
+        args = (reason,) if _takes_reason(type(self), hook) else ()
+        if hook == "recv_disconnect" and _describe(type(self), hook)[2]:
+            return threads.serial_queue(self.socket).run(method, args)
+        return method(*args)
 
     # -- ACL ---------------------------------------------------------------------------------
 
@@ -549,6 +574,8 @@ class BaseNamespace:
         ``callback(TimeoutError(...))`` when none came in time, and
         ``callback(Disconnected(reason))`` at once if the namespace ends first.
         """
+        if in_use and here.job is not None:  # a blocking function's thread: on the loop, waited for
+            return on_loop(self.emit, event, *args, **kwargs)
         callback = kwargs.pop("callback", None)
         timeout = kwargs.pop("timeout", None)
         if kwargs:
@@ -581,6 +608,8 @@ class BaseNamespace:
     ) -> None:
         """Send a message (or a JSON value with ``json=True``) to this client; ``callback``
         and ``timeout`` as for :meth:`emit`."""
+        if in_use and here.job is not None:
+            return on_loop(self.send, message, json, callback, timeout)
         packet: dict[str, Any] = {
             "type": "json" if json else "message",
             "data": message,
@@ -663,6 +692,8 @@ class BaseNamespace:
         quiet: bool = False,
     ) -> None:
         """Report an error to the client as gevent-socketio did (an ``error`` event)."""
+        if in_use and here.job is not None:
+            return on_loop(self.error, error_name, error_message, msg_id, quiet)
         self.socket.error(error_name, error_message, endpoint=self.ns_name, msg_id=msg_id,
                           quiet=quiet)
 
@@ -671,6 +702,8 @@ class BaseNamespace:
         packet. For a 0.9 client, leaving the global namespace ends the whole socket (as in
         gevent-socketio); a modern client's connection stays open for its other namespaces.
         """
+        if in_use and here.job is not None:
+            return on_loop(self.disconnect, silent)
         try:
             if self.socket.active_ns.get(self.ns_name) is self:  # not ended yet
                 self.socket.disconnect_namespace(self.ns_name, silent=silent)
@@ -683,11 +716,18 @@ class BaseNamespace:
         """Run ``fn(*args, **kwargs)`` as a task that is cancelled when this namespace ends.
 
         ``fn`` may be a coroutine function or a plain function. ``exception_handler_decorator``
-        applies, as for handlers.
+        applies, as for handlers. In a blocking namespace (or marked ``@blocking``) a plain
+        ``fn`` runs on a thread of the spawn pool; cancelling the task cancels the job
+        (:mod:`tornio.core.threads`).
         """
+        if in_use and here.job is not None:
+            return on_loop(self.spawn, fn, *args, **kwargs)
+        threaded = threads.wants_thread(fn, self.blocking)
         decorate = getattr(self, "exception_handler_decorator", None)
         if decorate is not None:
             fn = decorate(fn)
+        if threaded:
+            return self._run_coroutine(self._in_thread(fn, args, kwargs))
 
         async def run() -> Any:
             try:
@@ -706,12 +746,24 @@ class BaseNamespace:
         task.add_done_callback(self._job_done)
         return task
 
+    async def _in_thread(self, fn: Callable[..., Any], args: tuple[Any, ...],
+                         kwargs: dict[str, Any]) -> Any:
+        try:
+            return await threads.run_spawned(self.socket.manager, fn, args, kwargs)
+        except asyncio.CancelledError:
+            raise
+        except Exception:
+            log.exception("job %r of namespace %r failed", fn, self.ns_name)
+            return None
+
     def _job_done(self, task: asyncio.Task[Any]) -> None:
         with contextlib.suppress(ValueError):
             self.jobs.remove(task)
 
     def kill_local_jobs(self) -> None:
         """Cancel every job this namespace spawned."""
+        if in_use and here.job is not None:
+            return on_loop(self.kill_local_jobs)
         jobs, self.jobs = self.jobs, []
         for job in jobs:
             job.cancel()

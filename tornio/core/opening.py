@@ -45,6 +45,7 @@ import types
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from typing import Any
 
+from tornio.core import threads
 from tornio.core.dispatch import check_namespace_keys
 from tornio.protocol import legacy
 from tornio.protocol.jsoncodec import JsonCodec
@@ -296,7 +297,10 @@ class SocketOpening:
 
     def spawn(self, fn: Callable[..., Any], *args: Any, **kwargs: Any) -> asyncio.Task[Any]:
         """Run ``fn(*args, **kwargs)`` (a plain or a coroutine function) as a task of the
-        socket: cancelled when it closes. What it raises is logged."""
+        socket: cancelled when it closes. What it raises is logged. Called from a blocking
+        handler's thread, it is done on the event loop (:func:`tornio.core.threads.on_loop`)."""
+        if threads.in_use and threads.here.job is not None:
+            return threads.on_loop(self.spawn, fn, *args, **kwargs)
 
         async def run() -> Any:
             try:

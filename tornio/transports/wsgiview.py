@@ -75,8 +75,9 @@ def wsgi_environ(container: WSGIContainer, request: HTTPServerRequest | None) ->
 
 
 def run_view(app: WSGIApp, environ: dict[str, Any]) -> str | None:
-    """Call ``app`` (in the calling thread), read its response to the end and close it;
-    the status line it answered (None: it never started a response).
+    """Call ``app`` (in the calling thread), read its response to the end (None, which a
+    view may return after ``socketio_manage``, is no response) and close it; the status line
+    it answered (None: it never started a response).
 
     Raises:
         Exception: what the application raised.
@@ -88,6 +89,10 @@ def run_view(app: WSGIApp, environ: dict[str, Any]) -> str | None:
         return lambda data: None  # the legacy write(): nobody reads this response
 
     response = app(environ, start_response)
+    if response is None:
+        # A view that called socketio_manage and returned nothing (gevent-socketio's own
+        # jstests app does): gevent-socketio never read what a Socket.IO view returned.
+        return status[0] if status else None
     try:
         for _ in response:
             pass

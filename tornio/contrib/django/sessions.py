@@ -24,6 +24,9 @@ Any other database access from a handler must also leave the event loop (Django 
 ``SynchronousOnlyOperation`` otherwise)::
 
     rooms = await self.django_call(lambda: list(Room.objects.values_list('name', flat=True)))
+
+or the class sets ``blocking = True``: its plain handlers then run on a thread pool, where the
+ORM works as in a view (:mod:`tornio.core.threads`).
 """
 
 from __future__ import annotations
