@@ -3,6 +3,7 @@
 project, on SQLite in a temporary directory) and one of which blocks until the test releases
 it. A second 0.9 client on the same worker process is answered, from the database, while the
 first one's handler still blocks; then the first one's ack comes, with what it wrote. A
+spawned gevent-style loop that blocks in ``time.sleep`` leaves the worker answering too. A
 ``DjangoNamespace`` with ``blocking = True`` queries in a plain handler too.
 """
 
@@ -103,6 +104,16 @@ class OrmClient:
         return await self.ack(await self.send(event, *args))
 
 
+async def same_worker(url: str, a: OrmClient, opened: list[OrmClient]) -> OrmClient:
+    """A second client on A's worker process (new sessions go to the least-loaded one)."""
+    for _ in range(12):
+        client = await OrmClient.connect(url)
+        opened.append(client)
+        if client.worker == a.worker:
+            return client
+    raise AssertionError("no session landed on the first one's worker")
+
+
 async def test_an_orm_handler_blocks_and_the_worker_still_answers(
     cluster: tuple[ClusterProcess, Path],
 ) -> None:
@@ -110,14 +121,7 @@ async def test_an_orm_handler_blocks_and_the_worker_still_answers(
     a = await OrmClient.connect(process.url)
     opened = [a]
     try:
-        b = None
-        for _ in range(12):  # new sessions go to the least-loaded worker: find A's
-            client = await OrmClient.connect(process.url)
-            opened.append(client)
-            if client.worker == a.worker:
-                b = client
-                break
-        assert b is not None, "no session landed on the first one's worker"
+        b = await same_worker(process.url, a, opened)
 
         slow = await a.send("slow", "a-room")
         room_id, count, thread, pid = await b.ask("add", "b-room")
@@ -126,6 +130,31 @@ async def test_an_orm_handler_blocks_and_the_worker_still_answers(
         assert a.acks_so_far() == []  # B's ORM handler answered while A's still blocks
         (work / "release").touch()
         assert await a.ack(slow) == [True, True, pid]  # released, its row read back; same pid
+    except (AssertionError, TimeoutError) as exc:
+        raise AssertionError(f"{exc!r}\n{process.tail(30)}") from exc
+    finally:
+        await asyncio.gather(*(client.client.close() for client in opened))
+
+
+async def test_a_blocking_spawned_loop_leaves_the_worker_answering(
+    cluster: tuple[ClusterProcess, Path],
+) -> None:
+    process, work = cluster
+    a = await OrmClient.connect(process.url)
+    opened = [a]
+    try:
+        b = await same_worker(process.url, a, opened)
+        await a.client.emit("/orm", "ticker")
+        _nsp, name, args = await a.client.recv_event(ACK_TIMEOUT)
+        assert name == "tick" and args[0].startswith("tornio-spawn-"), (name, args)
+        # A's spawned loop now blocks in time.sleep on its thread; B is answered meanwhile,
+        # from the database, on the same worker process.
+        room_id, count, thread, _pid = await b.ask("add", "spawn-room")
+        assert (room_id > 0, count, thread.startswith("tornio-handler-")) == (True, 1, True)
+        assert a.client.received.empty()  # the loop has not said done: it still blocks
+        (work / "release-ticks").touch()
+        _nsp, name, args = await a.client.recv_event(ACK_TIMEOUT)
+        assert (name, args[0], args[1].startswith("tornio-spawn-")) == ("done", True, True)
     except (AssertionError, TimeoutError) as exc:
         raise AssertionError(f"{exc!r}\n{process.tail(30)}") from exc
     finally:

@@ -43,6 +43,22 @@ class OrmNamespace(BaseNamespace):
         return os.path.exists(release), found, os.getpid()
 
 
+    def on_ticker(self) -> None:
+        """gevent-style: spawn a loop that blocks (``time.sleep``) between its emits: it says
+        ``tick`` from its thread, waits until released (the release file with ``-ticks``
+        after it), then says ``done``."""
+        release = os.environ["TORNIO_TEST_RELEASE"] + "-ticks"
+
+        def loop() -> None:
+            self.emit("tick", threading.current_thread().name)
+            deadline = time.monotonic() + GIVE_UP
+            while not os.path.exists(release) and time.monotonic() < deadline:
+                time.sleep(0.02)
+            self.emit("done", os.path.exists(release), threading.current_thread().name)
+
+        self.spawn(loop)
+
+
 class DjangoOrmNamespace(DjangoNamespace):
     """tornio's Django namespace, opted in: the user loaded first, then a plain ORM handler."""
 
