@@ -729,19 +729,8 @@ class BaseNamespace:
         if threaded:
             return self._run_coroutine(self._in_thread(fn, args, kwargs))
 
-        async def run() -> Any:
-            try:
-                result = fn(*args, **kwargs)
-                if inspect.isawaitable(result):
-                    result = await result
-                return result
-            except asyncio.CancelledError:
-                raise
-            except Exception:
-                log.exception("job %r of namespace %r failed", fn, self.ns_name)
-                return None
-
-        task = asyncio.get_running_loop().create_task(run())
+        task = asyncio.get_running_loop().create_task(
+            threads.run_job(fn, args, kwargs, f"namespace {self.ns_name!r}", log))
         self.jobs.append(task)
         task.add_done_callback(self._job_done)
         return task

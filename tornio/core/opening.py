@@ -39,7 +39,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import inspect
 import logging
 import types
 from collections.abc import Awaitable, Callable, Mapping, Sequence
@@ -302,19 +301,8 @@ class SocketOpening:
         if threads.in_use and threads.here.job is not None:
             return threads.on_loop(self.spawn, fn, *args, **kwargs)
 
-        async def run() -> Any:
-            try:
-                result = fn(*args, **kwargs)
-                if inspect.isawaitable(result):
-                    result = await result
-                return result
-            except asyncio.CancelledError:
-                raise
-            except Exception:
-                log.exception("job %r of socket %s failed", fn, self.sessid)
-                return None
-
-        task = asyncio.get_running_loop().create_task(run())
+        task = asyncio.get_running_loop().create_task(
+            threads.run_job(fn, args, kwargs, f"socket {self.sessid}", log))
         if self._jobs is None:
             self._jobs = []
         self._jobs.append(task)

@@ -465,3 +465,20 @@ def sleep(seconds: float) -> None:
         time.sleep(seconds)
     elif job.cancelled.wait(seconds):
         raise asyncio.CancelledError("the namespace of this spawned function ended")
+
+
+async def run_job(fn: Callable[..., Any], args: tuple[Any, ...], kwargs: dict[str, Any],
+                  owner: str, logger: logging.Logger) -> Any:
+    """A spawned job on the event loop: ``fn(*args, **kwargs)``, awaited if it returns an
+    awaitable; what it raises is logged on ``logger`` (as ``job … of <owner> failed``) and it
+    returns None then. Cancellation goes through."""
+    try:
+        result = fn(*args, **kwargs)
+        if inspect.isawaitable(result):
+            result = await result
+        return result
+    except asyncio.CancelledError:
+        raise
+    except Exception:
+        logger.exception("job %r of %s failed", fn, owner)
+        return None
