@@ -10,25 +10,14 @@ from __future__ import annotations
 
 from typing import Any
 
-from tornio import BaseNamespace, BroadcastMixin, RoomsMixin, Router
+from tests.apps.hostile_names import ClientChosenRooms
+from tornio import BroadcastMixin, Router
 
 #: The most texts one ``blast`` sends (the script asks for 50,000 at most).
 MAX_BLAST = 100_000
 
 
-class AbuseChatNamespace(BaseNamespace, RoomsMixin, BroadcastMixin):
-    def on_join(self, room: str) -> bool:
-        self.join(room)
-        return True
-
-    def on_leave(self, room: str) -> bool:
-        self.leave(room)
-        return True
-
-    def on_say(self, room: str, text: str) -> bool:
-        self.emit_to_room(room, "said", text)
-        return True
-
+class AbuseChatNamespace(ClientChosenRooms, BroadcastMixin):
     def on_blast(self, room: str, count: int, size: int) -> int:
         count = max(0, min(int(count), MAX_BLAST))
         text = "x" * max(0, min(int(size), 65536))

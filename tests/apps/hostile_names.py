@@ -19,7 +19,9 @@ from typing import Any
 from tornio import BaseNamespace, RoomsMixin, Router, event
 
 
-class HostileNamesNamespace(BaseNamespace, RoomsMixin):
+class ClientChosenRooms(BaseNamespace, RoomsMixin):
+    """Rooms named by the client, passed on as they come (also ``tests/apps/abuse_chat.py``)."""
+
     def on_join(self, room: str) -> bool:
         self.join(room)
         return True
@@ -31,6 +33,9 @@ class HostileNamesNamespace(BaseNamespace, RoomsMixin):
     def on_say(self, room: str, text: str) -> bool:
         self.emit_to_room(room, "said", text)
         return True
+
+
+class HostileNamesNamespace(ClientChosenRooms):
 
     def on_shout(self, room: str, text: str, times: int) -> bool:
         self.socket.manager.emit("said", text * times, namespace=self.ns_name, room=room)
