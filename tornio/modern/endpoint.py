@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING, Any
 
 from tornado.routing import Rule
 
+from tornio.core.fairness import InputBacklog
 from tornio.core.timers import SessionTimers
 from tornio.modern.session import EngineSession, EngineSettings
 from tornio.modern.transports import (
@@ -39,8 +40,12 @@ __all__ = ["EngineConnection", "EngineEndpoint"]
 log = logging.getLogger("tornio.modern.endpoint")
 
 
-class EngineConnection:
-    """One Engine.IO client of an :class:`EngineEndpoint`."""
+class EngineConnection(InputBacklog):
+    """One Engine.IO client of an :class:`EngineEndpoint`. Its input comes through the same
+    gate as a Socket.IO socket's (:class:`~tornio.core.fairness.InputBacklog`): a POST of
+    many messages is handled in slices, with the loop free between them."""
+
+    protocol = "modern"
 
     def __init__(
         self,
@@ -71,15 +76,11 @@ class EngineConnection:
         """End the session; a polling client is told so."""
         self.engine.close("forced server close", notify_client=True)
 
+    def disconnect(self, silent: bool = False) -> None:
+        """:meth:`close` (what the input gate calls on a socket that floods)."""
+        self.close()
+
     # -- called by the transports --------------------------------------------------------------
-
-    def set_input_gate(self, gate: object) -> None:
-        """A websocket reads this connection's input now. Its messages go straight to the
-        ``on_message`` callback, which never falls behind: nothing here asks a gate to pause
-        (a Socket.IO socket's handlers can, :mod:`tornio.core.fairness`)."""
-
-    def drop_input_gate(self, gate: object) -> None:
-        """The websocket does not read this connection any more (see :meth:`set_input_gate`)."""
 
     def opened(self) -> None:
         self.endpoint._callback("on_connect", self)
