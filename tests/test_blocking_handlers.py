@@ -57,6 +57,11 @@ TIMEOUT = 5.0
 #: The most a test handler blocks when nothing releases it (the tree without threads, where
 #: the test cannot run while the handler holds the loop): a bound, not an assertion.
 GIVE_UP = 5.0
+#: Events the flooder sends at once (``/f``): enough to fill its bounded queue many times.
+FLOOD = 2000
+#: The most the whole flood may take once released: a bound, not an assertion (it takes about
+#: a second; each event goes to a thread and back).
+FLOOD_BOUND = 60.0
 
 
 @dataclass
@@ -78,6 +83,8 @@ class State:
     connect_threads: list[str] = field(default_factory=list)
     held: list[int] = field(default_factory=list)
     holding: threading.Event = field(default_factory=threading.Event)
+    #: Set by the handler of the flood's last event (:data:`FLOOD` of them).
+    all_held: threading.Event = field(default_factory=threading.Event)
     left: threading.Event = field(default_factory=threading.Event)
 
 
@@ -189,6 +196,8 @@ def namespaces(state: State) -> dict[str, type[BaseNamespace]]:
             if n == 0:  # the first one holds the socket's queue until released
                 state.holding.set()
                 state.release.wait(GIVE_UP)
+            if len(state.held) == FLOOD:
+                state.all_held.set()
 
         def on_count(self) -> int:
             return len(state.held)
@@ -512,21 +521,22 @@ async def test_a_socket_whose_blocking_handlers_are_behind_is_not_read(
     socket = (server.manager.get_engine(flooder.sid) if kind == "modern"
               else server.manager.get(flooder.sid))
     assert socket is not None
-    flood = 2000
     try:
-        flooder.flood("hold", flood)
+        flooder.flood("hold", FLOOD)
         assert await asyncio.to_thread(state.holding.wait, TIMEOUT)
-        for _ in range(200):  # the victim's round trips turn the loop while the flood is read
+
+        deadline = time.monotonic() + TIMEOUT  # a bound: it stops within a few round trips
+        while not socket.behind:  # the victim's round trips turn the loop while it is read
             assert await victim.ask_count() == 1  # answered; the flooder's first still holds
-            if socket.behind:
-                break
-        assert socket.behind  # its reading stopped: what waits for a thread is bounded
+            assert time.monotonic() < deadline, "the flooder's input was never held"
+        # Its reading stopped: what waits for a thread is bounded.
         assert MAX_PENDING_HANDLERS <= socket.handlers_pending <= MAX_PENDING_HANDLERS + SLICE
         state.release.set()
-        for _ in range(1000):
-            if await victim.ask_count() == flood:
-                break
-        assert state.held == list(range(flood))  # all of it, in order, once released
+        # Awaited, not counted in the victim's round trips: how many of those the flood takes
+        # depends on the machine's load (and on what earlier tests left for the GC to walk).
+        assert await asyncio.to_thread(state.all_held.wait, FLOOD_BOUND)
+        assert await victim.ask_count() == FLOOD
+        assert state.held == list(range(FLOOD))  # all of it, in order, once released
         assert not socket.behind
     finally:
         flooder.client.close()
