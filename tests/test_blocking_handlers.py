@@ -223,21 +223,6 @@ async def served() -> AsyncIterator[tuple[InLoopServer, State]]:
         await server.stop()
 
 
-@pytest.fixture
-async def clients() -> AsyncIterator[Callable[[], socketio.AsyncClient]]:
-    made: list[socketio.AsyncClient] = []
-
-    def make() -> socketio.AsyncClient:
-        client = socketio.AsyncClient(reconnection=False)
-        made.append(client)
-        return client
-
-    yield make
-    for client in made:
-        if client.connected:
-            await client.disconnect()
-
-
 async def connect(client: socketio.AsyncClient, base: str, nsp: str = "/g") -> None:
     await asyncio.wait_for(
         client.connect(base, transports=["websocket"], namespaces=[nsp], wait_timeout=TIMEOUT),
@@ -309,10 +294,10 @@ class Raw:
 
 
 async def test_a_blocking_handler_and_spawned_loop_leave_other_sockets_answered(
-    served: tuple[InLoopServer, State], clients: Callable[[], socketio.AsyncClient]
+    served: tuple[InLoopServer, State], sio_clients: Callable[[], socketio.AsyncClient]
 ) -> None:
     server, state = served
-    a, b = clients(), clients()
+    a, b = sio_clients(), sio_clients()
     ticks = queue_of(a, "tick")
     await connect(a, server.base)
     await connect(b, server.base)
@@ -376,10 +361,10 @@ async def test_two_sockets_handlers_run_at_once(served: tuple[InLoopServer, Stat
 
 
 async def test_what_a_handlers_thread_calls_runs_on_the_loop_and_is_waited_for(
-    served: tuple[InLoopServer, State], clients: Callable[[], socketio.AsyncClient]
+    served: tuple[InLoopServer, State], sio_clients: Callable[[], socketio.AsyncClient]
 ) -> None:
     server, state = served
-    a, b = clients(), clients()
+    a, b = sio_clients(), sio_clients()
     hello = queue_of(b, "hello")
     await connect(a, server.base)
     await connect(b, server.base)
@@ -393,10 +378,10 @@ async def test_what_a_handlers_thread_calls_runs_on_the_loop_and_is_waited_for(
 
 
 async def test_where_handlers_run(
-    served: tuple[InLoopServer, State], clients: Callable[[], socketio.AsyncClient]
+    served: tuple[InLoopServer, State], sio_clients: Callable[[], socketio.AsyncClient]
 ) -> None:
     server, _state = served
-    client = clients()
+    client = sio_clients()
     await asyncio.wait_for(
         client.connect(server.base, transports=["websocket"], namespaces=["/g", "/p"],
                        wait_timeout=TIMEOUT),
@@ -416,10 +401,10 @@ async def test_where_handlers_run(
 
 
 async def test_the_callback_of_a_clients_ack_runs_on_a_thread(
-    served: tuple[InLoopServer, State], clients: Callable[[], socketio.AsyncClient]
+    served: tuple[InLoopServer, State], sio_clients: Callable[[], socketio.AsyncClient]
 ) -> None:
     server, state = served
-    client = clients()
+    client = sio_clients()
     client.on("question", lambda text: 42, namespace="/g")
     thanks = queue_of(client, "thanks")
     await connect(client, server.base)
@@ -465,15 +450,15 @@ def test_pool_sizes_are_checked(name: str, value: Any) -> None:
 
 
 async def test_recv_connect_may_block_and_refuse(
-    served: tuple[InLoopServer, State], clients: Callable[[], socketio.AsyncClient]
+    served: tuple[InLoopServer, State], sio_clients: Callable[[], socketio.AsyncClient]
 ) -> None:
     server, state = served
-    refused = clients()
+    refused = sio_clients()
     with pytest.raises(socketio.exceptions.ConnectionError):
         await asyncio.wait_for(refused.connect(
             server.base, transports=["websocket"], namespaces=["/door"], auth={"ok": False},
             wait_timeout=TIMEOUT), TIMEOUT)
-    accepted = clients()
+    accepted = sio_clients()
     await asyncio.wait_for(accepted.connect(
         server.base, transports=["websocket"], namespaces=["/door"], auth={"ok": True},
         wait_timeout=TIMEOUT), TIMEOUT)
@@ -484,10 +469,10 @@ async def test_recv_connect_may_block_and_refuse(
 
 
 async def test_a_handler_that_disconnects_its_namespace(
-    served: tuple[InLoopServer, State], clients: Callable[[], socketio.AsyncClient]
+    served: tuple[InLoopServer, State], sio_clients: Callable[[], socketio.AsyncClient]
 ) -> None:
     server, state = served
-    client = clients()
+    client = sio_clients()
     gone: asyncio.Future[None] = asyncio.get_running_loop().create_future()
     client.on("disconnect", lambda *args: gone.done() or gone.set_result(None), namespace="/g")
     await connect(client, server.base)
