@@ -8,7 +8,7 @@ slow head after the timeout, and serve a normal request as before."""
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 
 import pytest
 from tornado.httpserver import HTTPServer
@@ -75,24 +75,25 @@ def test_the_settings_reach_tornados_http_server() -> None:
     assert server.conn_params.header_timeout == HEADER_TIMEOUT
 
 
-@pytest.mark.parametrize("head", [HUGE_HOST, MANY_HEADERS], ids=["huge-host", "many-headers"])
-async def test_fast_path_refuses_a_large_head_in_one_write(fast: TimedServer, head: bytes) -> None:
+async def in_one_write(raw: Raw, data: bytes) -> None:
+    raw.send(data)
+
+
+HEADS = pytest.mark.parametrize("head", [HUGE_HOST, MANY_HEADERS],
+                                ids=["huge-host", "many-headers"])
+SENDS = pytest.mark.parametrize("send", [in_one_write, send_in_pieces],
+                                ids=["one-write", "many-writes"])
+Send = Callable[[Raw, bytes], Awaitable[None]]
+
+
+@HEADS
+@SENDS
+async def test_fast_path_refuses_a_large_head(fast: TimedServer, head: bytes, send: Send) -> None:
     raw = await Raw.open(fast.port)
-    raw.send(head)
+    await send(raw, head)
     answer = await everything_until_closed(raw)
     assert answer.startswith(TOO_LARGE), answer[:200]
     assert fast.fast.refused == 1 and fast.fast.served == 0
-
-
-@pytest.mark.parametrize("head", [HUGE_HOST, MANY_HEADERS], ids=["huge-host", "many-headers"])
-async def test_fast_path_refuses_a_large_head_in_many_writes(
-    fast: TimedServer, head: bytes
-) -> None:
-    raw = await Raw.open(fast.port)
-    await send_in_pieces(raw, head)
-    answer = await everything_until_closed(raw)
-    assert answer.startswith(TOO_LARGE), answer[:200]
-    assert fast.fast.refused == 1
 
 
 async def test_fast_path_takes_a_head_just_under_the_limit(fast: TimedServer) -> None:
@@ -111,27 +112,17 @@ async def test_fast_path_closes_a_slowloris_and_still_serves(fast: TimedServer) 
     assert await open_session(raw)
 
 
-@pytest.mark.parametrize("head", [HUGE_HOST, MANY_HEADERS], ids=["huge-host", "many-headers"])
-async def test_tornado_path_refuses_a_large_head_in_one_write(
-    tornado_path: TornadoServer, head: bytes
+@HEADS
+@SENDS
+async def test_tornado_path_refuses_a_large_head(
+    tornado_path: TornadoServer, head: bytes, send: Send
 ) -> None:
     raw = await Raw.open(tornado_path.port)
-    raw.send(head)
-    answer = await everything_until_closed(raw)
-    assert answer == HEAD_TOO_LARGE
+    await send(raw, head)
+    assert await everything_until_closed(raw) == HEAD_TOO_LARGE
     assert tornado_path.http.refused == 1
     raw = await Raw.open(tornado_path.port)
     assert await open_session(raw)
-
-
-@pytest.mark.parametrize("head", [HUGE_HOST, MANY_HEADERS], ids=["huge-host", "many-headers"])
-async def test_tornado_path_refuses_a_large_head_in_many_writes(
-    tornado_path: TornadoServer, head: bytes
-) -> None:
-    raw = await Raw.open(tornado_path.port)
-    await send_in_pieces(raw, head)
-    assert await everything_until_closed(raw) == HEAD_TOO_LARGE
-    assert tornado_path.http.refused == 1
 
 
 async def refused_and_lingering(server: TornadoServer) -> Raw:
