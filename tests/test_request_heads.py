@@ -125,9 +125,14 @@ async def test_tornado_path_refuses_a_large_head(
     assert await open_session(raw)
 
 
-async def refused_and_lingering(server: TornadoServer) -> Raw:
+async def refused_and_lingering(
+    server: TornadoServer, monkeypatch: pytest.MonkeyPatch, linger: float = 60.0,
+    linger_bytes: int = heads.LINGER_BYTES,
+) -> Raw:
     """A connection refused with 431, its head sent whole; the server drops what it still
-    sends until it closes or the bounds are reached."""
+    sends until it closes or the bounds (``linger`` seconds, ``linger_bytes``) are reached."""
+    monkeypatch.setattr(heads, "LINGER", linger)
+    monkeypatch.setattr(heads, "LINGER_BYTES", linger_bytes)
     raw = await Raw.open(server.port)
     raw.send(HUGE_HOST)
     assert await everything_until_closed(raw) == HEAD_TOO_LARGE  # the server's side is shut
@@ -138,8 +143,7 @@ async def refused_and_lingering(server: TornadoServer) -> Raw:
 async def test_a_refused_connection_lingers_until_the_client_closes(
     tornado_path: TornadoServer, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(heads, "LINGER", 60.0)  # neither bound ends it here
-    raw = await refused_and_lingering(tornado_path)
+    raw = await refused_and_lingering(tornado_path, monkeypatch)  # no bound ends it here
     raw.send(b"x" * 10_000)  # dropped
     await asyncio.sleep(0)
     assert len(tornado_path.http.lingering) == 1
@@ -150,9 +154,7 @@ async def test_a_refused_connection_lingers_until_the_client_closes(
 async def test_a_refused_connection_that_goes_on_sending_is_closed_past_the_byte_bound(
     tornado_path: TornadoServer, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(heads, "LINGER", 60.0)
-    monkeypatch.setattr(heads, "LINGER_BYTES", 50_000)
-    raw = await refused_and_lingering(tornado_path)
+    raw = await refused_and_lingering(tornado_path, monkeypatch, linger_bytes=50_000)
     await send_in_pieces(raw, b"x" * 200_000, size=10_000)  # stops once reset
     await eventually(lambda: not tornado_path.http.lingering, message="the linger ended")
     raw.close()
@@ -161,8 +163,7 @@ async def test_a_refused_connection_that_goes_on_sending_is_closed_past_the_byte
 async def test_a_silent_refused_connection_is_closed_after_the_linger_time(
     tornado_path: TornadoServer, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(heads, "LINGER", 0.1)
-    raw = await refused_and_lingering(tornado_path)  # open, silent
+    raw = await refused_and_lingering(tornado_path, monkeypatch, linger=0.1)  # open, silent
     await eventually(lambda: not tornado_path.http.lingering, message="the linger ended")
     raw.close()
 
@@ -170,8 +171,7 @@ async def test_a_silent_refused_connection_is_closed_after_the_linger_time(
 async def test_stopping_the_server_ends_a_lingering_connection(
     tornado_path: TornadoServer, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(heads, "LINGER", 60.0)
-    raw = await refused_and_lingering(tornado_path)
+    raw = await refused_and_lingering(tornado_path, monkeypatch)
     await tornado_path.stop()
     assert not tornado_path.http.lingering
     raw.close()
