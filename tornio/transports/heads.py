@@ -66,10 +66,14 @@ class HeadLimitHTTPServer(HTTPServer):
 
 
 class _HeadWatch:
-    """One connection's stream: its head reads, and its close when one is over the limit."""
+    """One connection's stream: whether its pending delimited read is a request head, and its
+    close when that read is over the limit. A server's ``HTTP1Connection`` reads heads with
+    ``read_until_regex`` and nothing else with it; the only other read that can be
+    unsatisfiable is a chunk-size line's ``read_until``: so the flag is set by the one and
+    cleared by the other, with nothing to do when a head arrives (one extra call a head)."""
 
-    __slots__ = ("address", "close_stream", "read_until_regex", "reading_head", "server",
-                 "stream")
+    __slots__ = ("address", "close_stream", "read_until", "read_until_regex", "reading_head",
+                 "server", "stream")
 
     def __init__(
         self, server: HeadLimitHTTPServer, stream: IOStream, address: tuple[Any, ...]
@@ -79,22 +83,21 @@ class _HeadWatch:
         self.address = address
         self.reading_head = False
         self.read_until_regex = stream.read_until_regex
+        self.read_until = stream.read_until
         self.close_stream = stream.close
         # On this stream only: Tornado's HTTP1Connection and IOStream call them by name.
         stream.read_until_regex = self.read_head  # type: ignore[method-assign]
+        stream.read_until = self.read_line  # type: ignore[method-assign]
         stream.close = self.close  # type: ignore[method-assign]
 
     def read_head(self, regex: bytes, max_bytes: int | None = None) -> Awaitable[bytes]:
-        # A server's HTTP1Connection reads nothing but request heads with this method.
         self.reading_head = True
         # When the buffered input is over the limit already, the stream closes in this call.
-        future = self.read_until_regex(regex, max_bytes)
-        if self.reading_head:
-            asyncio.ensure_future(future).add_done_callback(self._head_read)
-        return future
+        return self.read_until_regex(regex, max_bytes)
 
-    def _head_read(self, _future: Any) -> None:
+    def read_line(self, delimiter: bytes, max_bytes: int | None = None) -> Awaitable[bytes]:
         self.reading_head = False
+        return self.read_until(delimiter, max_bytes)
 
     def close(self, exc_info: Any = False) -> None:
         if (self.reading_head and isinstance(exc_info, UnsatisfiableReadError)
