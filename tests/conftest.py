@@ -26,7 +26,13 @@ from playwright.sync_api import Browser, BrowserContext, Playwright, expect, syn
 from tornado.httputil import HTTPServerConnectionDelegate
 
 from tests.support import LiveServer
+from tests.support.multihost import (  # noqa: F401  (fixtures: CURVE keys, clients)
+    curve_keys,
+    node_clients,
+    people,
+)
 from tests.support.server_errors import ErrorRecords, Expected, describe, sort_out
+from tests.support.sio_clients import sio_clients  # noqa: F401  (a fixture)
 from tests.support.zmq_nodes import broker, nodes  # noqa: F401  (fixtures: a broker, ZmqBus nodes)
 
 # A page waits for a server that shares two cores with the browser and the test: assertions

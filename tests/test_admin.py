@@ -59,21 +59,6 @@ async def serve() -> AsyncIterator[Callable[..., Any]]:
         await server.stop()
 
 
-@pytest.fixture
-async def clients() -> AsyncIterator[Callable[..., socketio.AsyncClient]]:
-    made: list[socketio.AsyncClient] = []
-
-    def make() -> socketio.AsyncClient:
-        client = socketio.AsyncClient(reconnection=False)
-        made.append(client)
-        return client
-
-    yield make
-    for client in made:
-        if client.connected:
-            await client.disconnect()
-
-
 class Inbox:
     """Every event a client receives on a namespace, in order."""
 
@@ -101,19 +86,19 @@ async def connect(client: socketio.AsyncClient, base: str, namespace: str,
                                           auth=auth, wait_timeout=TIMEOUT), TIMEOUT)
 
 
-async def admin_client(clients: Callable[..., socketio.AsyncClient], base: str,
+async def admin_client(sio_clients: Callable[..., socketio.AsyncClient], base: str,
                        auth: Any = None) -> tuple[socketio.AsyncClient, Inbox]:
-    client = clients()
+    client = sio_clients()
     inbox = Inbox(client, "/admin")
     await connect(client, base, "/admin", GOOD if auth is None else auth)
     return client, inbox
 
 
 async def test_login_config_sockets_and_stats(
-    serve: Callable[..., Any], clients: Callable[..., socketio.AsyncClient]
+    serve: Callable[..., Any], sio_clients: Callable[..., socketio.AsyncClient]
 ) -> None:
     server = await serve()
-    chat = clients()
+    chat = sio_clients()
     await connect(chat, server.base, "/chat")
     assert await chat.call("join", "lobby", namespace="/chat", timeout=TIMEOUT) is True
     chat_sid = chat.get_sid("/chat")
@@ -121,7 +106,7 @@ async def test_login_config_sockets_and_stats(
     await legacy.send("1::/chat")
     assert await legacy.recv() == "1::/chat"
 
-    admin, inbox = await admin_client(clients, server.base)
+    admin, inbox = await admin_client(sio_clients, server.base)
     session = (await inbox.next("session"))[0]
     assert check_session_id(HASH, session, 60)
     config = (await inbox.next("config"))[0]
@@ -162,12 +147,12 @@ async def test_login_config_sockets_and_stats(
     await legacy.close()
 
     # The session id logs in again without the password; a forged or stale one does not.
-    again, again_inbox = await admin_client(clients, server.base, {"sessionId": session})
+    again, again_inbox = await admin_client(sio_clients, server.base, {"sessionId": session})
     assert (await again_inbox.next("config"))[0]["supportedFeatures"]
     for auth in ({"sessionId": session[:-1] + ("0" if session[-1] != "0" else "1")},
                  {"sessionId": make_session_id(HASH, now=0)}, {"sessionId": 42}):
         with pytest.raises(socketio.exceptions.ConnectionError):
-            await admin_client(clients, server.base, auth)
+            await admin_client(sio_clients, server.base, auth)
     await admin.disconnect()
     await again.disconnect()
 
@@ -180,10 +165,10 @@ async def test_login_config_sockets_and_stats(
     {},
 ])
 async def test_bad_credentials_are_refused(
-    serve: Callable[..., Any], clients: Callable[..., socketio.AsyncClient], auth: Any
+    serve: Callable[..., Any], sio_clients: Callable[..., socketio.AsyncClient], auth: Any
 ) -> None:
     server = await serve()
-    client = clients()
+    client = sio_clients()
     refused: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
     client.on("connect_error", lambda data: refused.set_result(data), namespace="/admin")
     with pytest.raises(socketio.exceptions.ConnectionError):
@@ -193,15 +178,15 @@ async def test_bad_credentials_are_refused(
 
 
 async def test_commands_reach_the_right_sockets(
-    serve: Callable[..., Any], clients: Callable[..., socketio.AsyncClient]
+    serve: Callable[..., Any], sio_clients: Callable[..., socketio.AsyncClient]
 ) -> None:
     server = await serve()
-    alice, bob = clients(), clients()
+    alice, bob = sio_clients(), sio_clients()
     alice_inbox, bob_inbox = Inbox(alice, "/chat"), Inbox(bob, "/chat")
     await connect(alice, server.base, "/chat")
     await connect(bob, server.base, "/chat")
     a, b = alice.get_sid("/chat"), bob.get_sid("/chat")
-    admin, _ = await admin_client(clients, server.base)
+    admin, _ = await admin_client(sio_clients, server.base)
 
     async def command(*args: Any) -> Any:
         return await admin.call(args[0], args[1:], namespace="/admin", timeout=TIMEOUT)
@@ -235,13 +220,13 @@ async def test_commands_reach_the_right_sockets(
     (["join", "/chat", "vip", None, "extra"], "takes a namespace, a room and a filter"),
 ])
 async def test_malformed_commands_get_an_error(
-    serve: Callable[..., Any], clients: Callable[..., socketio.AsyncClient],
+    serve: Callable[..., Any], sio_clients: Callable[..., socketio.AsyncClient],
     args: list[Any], error: str,
 ) -> None:
     server = await serve()
-    chat = clients()
+    chat = sio_clients()
     await connect(chat, server.base, "/chat")
-    admin, inbox = await admin_client(clients, server.base)
+    admin, inbox = await admin_client(sio_clients, server.base)
     answer = await admin.call(args[0], tuple(args[1:]), namespace="/admin", timeout=TIMEOUT)
     assert answer["ok"] is False and error in answer["error"]
     name, message = await inbox.next("error")
@@ -251,13 +236,13 @@ async def test_malformed_commands_get_an_error(
 
 
 async def test_readonly_refuses_commands(
-    serve: Callable[..., Any], clients: Callable[..., socketio.AsyncClient]
+    serve: Callable[..., Any], sio_clients: Callable[..., socketio.AsyncClient]
 ) -> None:
     server = await serve(readonly=True)
-    chat = clients()
+    chat = sio_clients()
     await connect(chat, server.base, "/chat")
     sid = chat.get_sid("/chat")
-    admin, inbox = await admin_client(clients, server.base)
+    admin, inbox = await admin_client(sio_clients, server.base)
     assert (await inbox.next("config"))[0] == {
         "supportedFeatures": ["AGGREGATED_EVENTS", "ALL_EVENTS"]}
     for command in (["join", "/chat", "vip", sid], ["_disconnect", "/chat", True, sid],
@@ -270,12 +255,12 @@ async def test_readonly_refuses_commands(
 
 
 async def test_production_mode_reports_stats_only(
-    serve: Callable[..., Any], clients: Callable[..., socketio.AsyncClient]
+    serve: Callable[..., Any], sio_clients: Callable[..., socketio.AsyncClient]
 ) -> None:
     server = await serve(mode="production")
-    _admin, inbox = await admin_client(clients, server.base)
+    _admin, inbox = await admin_client(sio_clients, server.base)
     assert (await inbox.next("config"))[0]["supportedFeatures"][-1] == "AGGREGATED_EVENTS"
-    chat = clients()
+    chat = sio_clients()
     await connect(chat, server.base, "/chat")
     await inbox.next("server_stats", lambda a: a[0]["clientsCount"] == 2)
     seen: list[str] = []
@@ -309,11 +294,11 @@ def test_settings_are_checked() -> None:
 
 
 async def test_an_upgrade_is_reported(
-    serve: Callable[..., Any], clients: Callable[..., socketio.AsyncClient]
+    serve: Callable[..., Any], sio_clients: Callable[..., socketio.AsyncClient]
 ) -> None:
     """socket.io-client 4.x joins on polling, then upgrades: the UI hears of it."""
     server = await serve()
-    _admin, inbox = await admin_client(clients, server.base)
+    _admin, inbox = await admin_client(sio_clients, server.base)
     node = await asyncio.to_thread(NodeClient, server.base, "interactive", {"nsp": "/chat"})
     try:
         sid = (await asyncio.to_thread(node.step, "connect"))["id"]

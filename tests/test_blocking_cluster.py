@@ -10,12 +10,13 @@ spawned gevent-style loop that blocks in ``time.sleep`` leaves the worker answer
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import itertools
 import os
 import subprocess
 import sys
 import tempfile
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -50,11 +51,8 @@ def cluster() -> Iterator[tuple[ClusterProcess, Path]]:
         )
         assert migrated.returncode == 0, migrated.stdout + migrated.stderr
         process = ClusterProcess("tests.apps.blocking_orm:namespaces", work, workers=2, env=env)
-        try:
-            yield process.start(timeout=30), work
-        finally:
-            leftovers = process.kill()
-        assert leftovers == [], f"processes outlived tornio serve: {leftovers}"
+        with process.running(timeout=30):
+            yield process, work
 
 
 class OrmClient:
@@ -104,25 +102,33 @@ class OrmClient:
         return await self.ack(await self.send(event, *args))
 
 
-async def same_worker(url: str, a: OrmClient, opened: list[OrmClient]) -> OrmClient:
-    """A second client on A's worker process (new sessions go to the least-loaded one)."""
-    for _ in range(12):
-        client = await OrmClient.connect(url)
-        opened.append(client)
-        if client.worker == a.worker:
-            return client
-    raise AssertionError("no session landed on the first one's worker")
+@contextlib.asynccontextmanager
+async def two_on_one_worker(process: ClusterProcess) -> AsyncIterator[tuple[OrmClient, OrmClient]]:
+    """A and B, clients whose sessions are on one worker process (new sessions go to the
+    least-loaded one, so a few are opened); a failure inside is told with the serve log's
+    tail. Every client opened is closed afterwards."""
+    a = await OrmClient.connect(process.url)
+    opened = [a]
+    try:
+        for _ in range(12):
+            b = await OrmClient.connect(process.url)
+            opened.append(b)
+            if b.worker == a.worker:
+                break
+        else:
+            raise AssertionError("no session landed on the first one's worker")
+        yield a, b
+    except (AssertionError, TimeoutError) as exc:
+        raise AssertionError(f"{exc!r}\n{process.tail(30)}") from exc
+    finally:
+        await asyncio.gather(*(client.client.close() for client in opened))
 
 
 async def test_an_orm_handler_blocks_and_the_worker_still_answers(
     cluster: tuple[ClusterProcess, Path],
 ) -> None:
     process, work = cluster
-    a = await OrmClient.connect(process.url)
-    opened = [a]
-    try:
-        b = await same_worker(process.url, a, opened)
-
+    async with two_on_one_worker(process) as (a, b):
         slow = await a.send("slow", "a-room")
         room_id, count, thread, pid = await b.ask("add", "b-room")
         assert (count, thread.startswith("tornio-handler-")) == (1, True)
@@ -130,20 +136,13 @@ async def test_an_orm_handler_blocks_and_the_worker_still_answers(
         assert a.acks_so_far() == []  # B's ORM handler answered while A's still blocks
         (work / "release").touch()
         assert await a.ack(slow) == [True, True, pid]  # released, its row read back; same pid
-    except (AssertionError, TimeoutError) as exc:
-        raise AssertionError(f"{exc!r}\n{process.tail(30)}") from exc
-    finally:
-        await asyncio.gather(*(client.client.close() for client in opened))
 
 
 async def test_a_blocking_spawned_loop_leaves_the_worker_answering(
     cluster: tuple[ClusterProcess, Path],
 ) -> None:
     process, work = cluster
-    a = await OrmClient.connect(process.url)
-    opened = [a]
-    try:
-        b = await same_worker(process.url, a, opened)
+    async with two_on_one_worker(process) as (a, b):
         await a.client.emit("/orm", "ticker")
         _nsp, name, args = await a.client.recv_event(ACK_TIMEOUT)
         assert name == "tick" and args[0].startswith("tornio-spawn-"), (name, args)
@@ -155,10 +154,6 @@ async def test_a_blocking_spawned_loop_leaves_the_worker_answering(
         (work / "release-ticks").touch()
         _nsp, name, args = await a.client.recv_event(ACK_TIMEOUT)
         assert (name, args[0], args[1].startswith("tornio-spawn-")) == ("done", True, True)
-    except (AssertionError, TimeoutError) as exc:
-        raise AssertionError(f"{exc!r}\n{process.tail(30)}") from exc
-    finally:
-        await asyncio.gather(*(client.client.close() for client in opened))
 
 
 async def test_a_blocking_django_namespace_queries_in_a_plain_handler(

@@ -29,21 +29,6 @@ async def server() -> AsyncIterator[tuple[InLoopServer, Record]]:
         await srv.stop()
 
 
-@pytest.fixture
-async def clients() -> AsyncIterator[Callable[..., socketio.AsyncClient]]:
-    made: list[socketio.AsyncClient] = []
-
-    def make(**kwargs: Any) -> socketio.AsyncClient:
-        client = socketio.AsyncClient(reconnection=False, **kwargs)
-        made.append(client)
-        return client
-
-    yield make
-    for client in made:
-        if client.connected:
-            await client.disconnect()
-
-
 async def connect(
     client: socketio.AsyncClient, base: str, namespaces: list[str], auth: Any = None
 ) -> None:
@@ -73,11 +58,11 @@ class Waiter:
 @pytest.mark.parametrize("serializer", ["default", "msgpack"])
 async def test_python_socketio_async_client(
     server: tuple[InLoopServer, Record],
-    clients: Callable[..., socketio.AsyncClient],
+    sio_clients: Callable[..., socketio.AsyncClient],
     serializer: str,
 ) -> None:
     srv, record = server
-    a = clients(serializer=serializer)
+    a = sio_clients(serializer=serializer)
 
     @a.on("question", namespace="/test")
     async def question(text: str) -> tuple[Any, ...]:
@@ -112,7 +97,7 @@ async def test_python_socketio_async_client(
     assert record.received_binary == [echoed]
 
     # A room: b (kitchen) hears a's shout; c (den) does not, nor does a.
-    b, c = clients(serializer=serializer), clients(serializer=serializer)
+    b, c = sio_clients(serializer=serializer), sio_clients(serializer=serializer)
     heard = {
         name: Waiter(client, "shouted", "/test") for name, client in (("a", a), ("b", b), ("c", c))
     }
@@ -147,7 +132,7 @@ async def test_python_socketio_async_client(
         ("/test", {"token": "none"}, {"message": "Connection refused"}),
         ("/nowhere", None, {"message": "Invalid namespace"}),
     ]:
-        refused = clients(serializer=serializer)
+        refused = sio_clients(serializer=serializer)
         errors = Waiter(refused, "connect_error", namespace)
         with pytest.raises(socketio.exceptions.ConnectionError):
             await connect(refused, srv.base, [namespace], auth=auth)

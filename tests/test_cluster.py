@@ -64,12 +64,8 @@ FAILED_REQUEST = re.compile(r" (4\d\d|5\d\d) (GET|POST) /socket\.io/")
 
 def serve(target: str, workdir: Path, cwd: Path = ROOT) -> Iterator[ClusterProcess]:
     """``tornio serve TARGET --workers 3``, ended in teardown with everything it ran."""
-    process = ClusterProcess(target, workdir, cwd=cwd, workers=WORKERS)
-    try:
-        yield process.start()
-    finally:
-        leftovers = process.kill()
-    assert leftovers == [], f"processes outlived tornio serve: {leftovers}\n{process.tail()}"
+    with ClusterProcess(target, workdir, cwd=cwd, workers=WORKERS).running() as process:
+        yield process
 
 
 @pytest.fixture

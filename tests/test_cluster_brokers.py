@@ -36,12 +36,12 @@ from tests.support.multihost import (
     NodeClients,
     People,
     ServeProcess,
+    balancing,
     free_port,
     host_of,
     spread_modern,
 )
 from tests.support.waiting import wait_for
-from tornio.bus import security
 
 pytestmark = pytest.mark.timeout(180)
 
@@ -81,15 +81,8 @@ class TwoBrokers:
 
 
 @pytest.fixture
-def keys(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    directory = tmp_path_factory.mktemp("keys")
-    security.create_keys(directory, ["node", "emitter"])
-    return directory
-
-
-@pytest.fixture
-def cluster(tmp_path: Path, keys: Path) -> Iterator[TwoBrokers]:
-    two = TwoBrokers(tmp_path, keys)
+def cluster(tmp_path: Path, curve_keys: Path) -> Iterator[TwoBrokers]:
+    two = TwoBrokers(tmp_path, curve_keys)
     try:
         for process in [*two.brokers, *two.hosts]:
             process.start()
@@ -101,44 +94,8 @@ def cluster(tmp_path: Path, keys: Path) -> Iterator[TwoBrokers]:
 
 @pytest.fixture
 async def balancer(cluster: TwoBrokers) -> AsyncIterator[Balancer]:
-    lb = await Balancer([host.port for host in cluster.hosts]).start()
-    try:
+    async with balancing([host.port for host in cluster.hosts]) as lb:
         yield lb
-    finally:
-        await lb.stop()
-
-
-@pytest.fixture
-async def node_clients() -> AsyncIterator[NodeClients]:
-    clients = await NodeClients().start()
-    try:
-        yield clients
-    finally:
-        await clients.stop()
-
-
-@pytest.fixture
-async def people() -> AsyncIterator[People]:
-    crowd = People()
-    try:
-        yield crowd
-    finally:
-        await crowd.close()
-
-
-async def websocket_clients(node: NodeClients, url: str, hosts: set[str]) -> dict[str, str]:
-    """socket.io-client sockets on websocket only until there is one on each host."""
-    chosen: dict[str, str] = {}
-    for i in range(8):
-        name = f"ws{i}"
-        sid = await node.open(name, url, ["websocket"])
-        if host_of(sid) in {host_of(s) for s in chosen.values()}:
-            await node.close(name)
-            continue
-        chosen[name] = sid
-        if {host_of(s) for s in chosen.values()} == hosts:
-            return chosen
-    raise AssertionError(f"websocket clients never reached both hosts: {chosen}")
 
 
 async def until(condition: Any, timeout: float, what: str) -> None:
@@ -156,7 +113,8 @@ async def test_room_stream_survives_each_broker_killed_in_turn(
     people.legacy.append(legacy_ws)
     await legacy_ws.connect()
     polling = await spread_modern(node_clients, balancer.url + "/chat", hosts, "poll")
-    websocket = await websocket_clients(node_clients, balancer.url + "/chat", hosts)
+    websocket = await spread_modern(node_clients, balancer.url + "/chat", hosts, "ws",
+                                    ["websocket"])
     streamer, *modern_ws = sorted(websocket)
     modern_members = [*sorted(polling), *modern_ws]
     sids = [c.sid for c in [*legacy_members, legacy_ws]] + [polling[n] for n in polling]

@@ -42,6 +42,7 @@ from tests.support.multihost import (
     NodeClients,
     People,
     ServeProcess,
+    balancing,
     host_of,
     spread_modern,
 )
@@ -121,15 +122,10 @@ def stop_cluster(cluster: Cluster) -> None:
 
 
 @pytest.fixture(scope="module")
-def keys(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    directory = tmp_path_factory.mktemp("keys")
-    security.create_keys(directory, ["node", "emitter"])
-    return directory
-
-
-@pytest.fixture(scope="module")
-def secure_cluster(tmp_path_factory: pytest.TempPathFactory, keys: Path) -> Iterator[Cluster]:
-    cluster = start_cluster(tmp_path_factory.mktemp("secure"), keys, (2, 2))
+def secure_cluster(
+    tmp_path_factory: pytest.TempPathFactory, curve_keys: Path
+) -> Iterator[Cluster]:
+    cluster = start_cluster(tmp_path_factory.mktemp("secure"), curve_keys, (2, 2))
     try:
         yield cluster
     finally:
@@ -138,29 +134,8 @@ def secure_cluster(tmp_path_factory: pytest.TempPathFactory, keys: Path) -> Iter
 
 @pytest.fixture
 async def balancer(secure_cluster: Cluster) -> AsyncIterator[Balancer]:
-    lb = await Balancer([secure_cluster.a.port, secure_cluster.b.port]).start()
-    try:
+    async with balancing([secure_cluster.a.port, secure_cluster.b.port]) as lb:
         yield lb
-    finally:
-        await lb.stop()
-
-
-@pytest.fixture
-async def node_clients() -> AsyncIterator[NodeClients]:
-    clients = await NodeClients().start()
-    try:
-        yield clients
-    finally:
-        await clients.stop()
-
-
-@pytest.fixture
-async def people() -> AsyncIterator[People]:
-    crowd = People()
-    try:
-        yield crowd
-    finally:
-        await crowd.close()
 
 
 # -- the chat scenario -------------------------------------------------------------------------
@@ -451,7 +426,7 @@ async def test_emitter_in_another_process_reaches_rooms_across_instances_and_sid
     node_clients: NodeClients,
     people: People,
     emitter_script: Path,
-    keys: Path,
+    curve_keys: Path,
 ) -> None:
     cluster = secure_cluster
     erin, frank, gina = await people.spread_legacy(
@@ -468,7 +443,7 @@ async def test_emitter_in_another_process_reaches_rooms_across_instances_and_sid
     news = {erin.sid, frank.sid, *modern.values()}
     assert {host_of(sid) for sid in news} == cluster.hosts
 
-    emitter = await EmitterProcess(emitter_script, cluster.broker.address, keys).start()
+    emitter = await EmitterProcess(emitter_script, cluster.broker.address, curve_keys).start()
     try:
         await emitter.ok(op="ready")
 
@@ -553,7 +528,11 @@ async def _lacks(values: Any, item: str) -> bool:
 
 
 async def test_a_stranger_cannot_publish_or_listen_on_the_secure_bus(
-    secure_cluster: Cluster, balancer: Balancer, people: People, keys: Path, emitter_script: Path
+    secure_cluster: Cluster,
+    balancer: Balancer,
+    people: People,
+    curve_keys: Path,
+    emitter_script: Path,
 ) -> None:
     """Against the real ``tornio broker --curve-dir``: peers with no key or an unknown key
     are refused at the handshake (proven by the socket monitor), read nothing and inject
@@ -562,7 +541,7 @@ async def test_a_stranger_cannot_publish_or_listen_on_the_secure_bus(
     (jack,) = await people.spread_legacy(balancer.url, cluster.hosts, ["jack"])
     assert await jack.call("join", "vault") == [True]
     pub_address, sub_address = broker_addresses(cluster.broker.address)
-    server_key = security.load_client(keys, "node").server_key
+    server_key = security.load_client(curve_keys, "node").server_key
     stranger = security.CurveClient.from_secret(zmq.curve_keypair()[1], server_key)
     intruder = messages.encode(
         messages.make_message(
@@ -619,7 +598,7 @@ async def test_a_stranger_cannot_publish_or_listen_on_the_secure_bus(
         assert outcomes[2:] == [zmq.EVENT_HANDSHAKE_FAILED_AUTH] * 2  # ZAP said no
 
         # They publish an emit to the room, repeatedly; meanwhile the real Emitter talks.
-        emitter = await EmitterProcess(emitter_script, cluster.broker.address, keys).start()
+        emitter = await EmitterProcess(emitter_script, cluster.broker.address, curve_keys).start()
         try:
             for round_ in range(5):
                 for sock in (plain_pub, rogue_pub):
@@ -634,9 +613,9 @@ async def test_a_stranger_cannot_publish_or_listen_on_the_secure_bus(
             await emitter.stop()
 
         # An Emitter with an unknown key, in another process, is never ready.
-        strange_dir = keys.parent / "strange-keys"
+        strange_dir = curve_keys.parent / "strange-keys"
         security.create_keys(strange_dir, ["emitter"])
-        (strange_dir / "broker.key").write_text((keys / "broker.key").read_text())
+        (strange_dir / "broker.key").write_text((curve_keys / "broker.key").read_text())
         rogue = await EmitterProcess(emitter_script, cluster.broker.address, strange_dir).start()
         try:
             answer = await rogue.run(op="ready", timeout=1.0)

@@ -32,11 +32,8 @@ ROOM = "hall"
 def cluster() -> Iterator[ClusterProcess]:
     with tempfile.TemporaryDirectory(prefix="tornio-cluster-names-") as path:
         process = ClusterProcess("tests.apps.hostile_names:router", Path(path), workers=2)
-        try:
-            yield process.start()
-        finally:
-            leftovers = process.kill()
-        assert leftovers == [], f"processes outlived tornio serve: {leftovers}"
+        with process.running():
+            yield process
 
 
 class Chatter:

@@ -30,11 +30,8 @@ def cluster() -> Iterator[ClusterProcess]:
         pytest.fail(missing)
     with tempfile.TemporaryDirectory(prefix="tornio-cluster-ops-") as path:
         process = ClusterProcess("tests.apps.cluster_ops:router", Path(path), workers=2)
-        try:
-            yield process.start()
-        finally:
-            leftovers = process.kill()
-        assert leftovers == [], f"processes outlived tornio serve: {leftovers}"
+        with process.running():
+            yield process
         bad = [line for line in process.log_text().splitlines() if "Traceback" in line]
         assert bad == [], process.tail()
 

@@ -13,10 +13,8 @@
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import os
 import re
-import signal
 import subprocess
 import sys
 import urllib.error
@@ -27,11 +25,12 @@ from typing import Any
 
 import django
 import pytest
-from playwright.sync_api import BrowserContext, Page, expect
+from playwright.sync_api import BrowserContext, expect
 from tornado.httputil import HTTPHeaders, HTTPServerRequest, RequestStartLine
 
 from tests.support import wait_for
-from tests.support.ports import free_port
+from tests.support.chat_example import ExampleProcess
+from tests.support.chat_users import ChatView
 from tornio.bus import ids
 from tornio.legacy.socket import LegacySocket
 from tornio.manager import SocketManager
@@ -66,66 +65,19 @@ def manage(*args: str, env: dict[str, str], timeout: float = 60) -> str:
     return done.stdout
 
 
-class DjangoChat:
+class DjangoChat(ExampleProcess):
     """``manage.py runserver_socketio 127.0.0.1:PORT --workers 2`` from examples/django_chat."""
 
+    name = "runserver_socketio"
+    stop_timeout = 15.0
+    own_group = True  # its own process group: teardown can end every worker
+
     def __init__(self, env: dict[str, str], log_path: Path) -> None:
-        self.env = env
-        self.port = free_port()
-        self.url = f"http://127.0.0.1:{self.port}"
-        self.log_path = log_path
-        self.process: subprocess.Popen[bytes] | None = None
+        super().__init__(EXAMPLE, log_path, env)
 
-    def start(self, timeout: float = 30.0) -> DjangoChat:
-        with self.log_path.open("ab") as log:
-            self.process = subprocess.Popen(
-                [
-                    sys.executable,
-                    "manage.py",
-                    "runserver_socketio",
-                    f"127.0.0.1:{self.port}",
-                    "--workers",
-                    "2",
-                ],
-                cwd=EXAMPLE,
-                env=self.env,
-                stdout=log,
-                stderr=subprocess.STDOUT,
-                start_new_session=True,  # its own process group: teardown can end every worker
-            )
-        wait_for(self._ready, timeout, message=f"the Django chat to answer on {self.url}")
-        return self
-
-    def _ready(self) -> bool:
-        assert self.process is not None
-        if self.process.poll() is not None:
-            pytest.fail(f"runserver_socketio exited with {self.process.returncode}:\n{self.log()}")
-        try:
-            with urllib.request.urlopen(self.url + "/", timeout=1) as response:
-                return bool(response.status == 200)
-        except (urllib.error.URLError, ConnectionError, TimeoutError):
-            return False
-
-    def stop(self) -> None:
-        """SIGTERM (as Ctrl-C), then SIGKILL to the whole process group if needed."""
-        process, self.process = self.process, None
-        if process is None:
-            return
-        try:
-            if process.poll() is None:
-                process.send_signal(signal.SIGTERM)
-                try:
-                    process.wait(15)
-                except subprocess.TimeoutExpired:
-                    pytest.fail(f"runserver_socketio ignored SIGTERM:\n{self.log()}")
-        finally:
-            with contextlib.suppress(ProcessLookupError, PermissionError):
-                os.killpg(process.pid, signal.SIGKILL)  # anything of its group still there
-            with contextlib.suppress(subprocess.TimeoutExpired):
-                process.wait(5)
-
-    def log(self) -> str:
-        return self.log_path.read_text(errors="replace")
+    def command(self) -> list[str]:
+        return [sys.executable, "manage.py", "runserver_socketio", f"127.0.0.1:{self.port}",
+                "--workers", "2"]
 
 
 @pytest.fixture(scope="module")
@@ -146,19 +98,16 @@ def django_chat(tmp_path_factory: pytest.TempPathFactory) -> Iterator[DjangoChat
     manage("demo_user", "--username", "alice", "--password", PASSWORD, env=env)
     chat = DjangoChat(env, tmp / "runserver_socketio.log")
     try:
-        yield chat.start()
+        yield chat.start(timeout=30.0)
     finally:
         chat.stop()
 
 
-class User:
-    """One person in a browser of their own."""
+class User(ChatView):
+    """One person in a browser of their own: the chat page, or Django's pages before it."""
 
     def __init__(self, context: BrowserContext, url: str) -> None:
-        self.page: Page = context.new_page()
-        self.errors: list[str] = []
-        self.page.on("pageerror", lambda error: self.errors.append(str(error)))
-        self.page.goto(url)
+        super().__init__(context, url, connected=False)
 
     def log_in(self, username: str, password: str) -> None:
         self.page.click("#login-link")
@@ -167,36 +116,10 @@ class User:
         self.page.press("#id_password", "Enter")
         expect(self.page.locator("#username")).to_have_text(username)
 
-    def expect_connected(self) -> None:
-        expect(self.page.locator("#status")).to_have_attribute("data-state", "connected")
-
-    def pick_nickname(self, nickname: str) -> None:
-        self.page.fill("#nickname-input", nickname)
-        self.page.press("#nickname-input", "Enter")
-
-    def say(self, text: str) -> None:
-        self.page.fill("#message-input", text)
-        self.page.press("#message-input", "Enter")
-
-    def expect_nicknames(self, *nicknames: str) -> None:
-        expect(self.page.locator("#nicknames li")).to_have_text(list(nicknames))
-
-    def expect_line(self, selector: str, text: str) -> None:
-        expect(self.page.locator(f"#messages {selector}").filter(has_text=text)).to_have_count(1)
-
-    def messages(self) -> list[tuple[str, str]]:
-        lines = self.page.eval_on_selector_all(
-            "#messages .message",
-            "lines => lines.map(l => [l.querySelector('.from').textContent,"
-            " l.querySelector('.text').textContent])",
-        )
-        return [(str(sender), str(text)) for sender, text in lines]
-
     def worker(self) -> int:
         """The worker process that holds this (0.9) user's socket: its sid names it."""
-        sid = str(self.page.evaluate("chat.socket.socket.sessionid"))
-        tag = ids.owner_of(sid)
-        assert tag is not None, sid
+        tag = ids.owner_of(self.sid)
+        assert tag is not None, self.sid
         return ids.worker_index(tag)
 
 

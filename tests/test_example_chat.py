@@ -15,7 +15,8 @@ import tornado.web
 from playwright.sync_api import BrowserContext, expect
 
 from tests.support import LiveServer
-from tests.support.chat_example import EXAMPLE, ROOT, VENDOR, ChatProcess, User
+from tests.support.chat_example import EXAMPLE, ROOT, VENDOR, ChatProcess
+from tests.support.chat_users import ChatView
 
 
 @pytest.fixture
@@ -37,8 +38,8 @@ def test_two_users_talk_in_a_room_and_see_each_other_come_and_go(
     chat_example: ChatProcess, browser_context: Callable[..., BrowserContext]
 ) -> None:
     room = chat_example.url + "/?room=kitchen"
-    alice = User(browser_context(), room)
-    bob = User(browser_context(), room)
+    alice = ChatView(browser_context(), room)
+    bob = ChatView(browser_context(), room)
     assert alice.transport == bob.transport == "websocket"  # the client's first choice
     expect(alice.page.locator("#room-name")).to_have_text("kitchen")
 
@@ -72,9 +73,9 @@ def test_two_users_talk_in_a_room_and_see_each_other_come_and_go(
 def test_polling_users_in_separate_rooms_reconnect_after_a_server_restart(
     chat_example: ChatProcess, browser_context: Callable[..., BrowserContext]
 ) -> None:
-    alice = User(browser_context(), chat_example.url + "/?room=den&transport=xhr-polling")
-    bob = User(browser_context(), chat_example.url + "/?room=den&transport=jsonp-polling")
-    carol = User(browser_context(), chat_example.url + "/?room=attic")
+    alice = ChatView(browser_context(), chat_example.url + "/?room=den&transport=xhr-polling")
+    bob = ChatView(browser_context(), chat_example.url + "/?room=den&transport=jsonp-polling")
+    carol = ChatView(browser_context(), chat_example.url + "/?room=attic")
     assert (alice.transport, bob.transport, carol.transport) == (
         "xhr-polling", "jsonp-polling", "websocket",
     )

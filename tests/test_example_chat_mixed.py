@@ -11,7 +11,8 @@ from pathlib import Path
 import pytest
 from playwright.sync_api import BrowserContext
 
-from tests.support.chat_example import ROOT, VENDOR, ChatProcess, User
+from tests.support.chat_example import ROOT, VENDOR, ChatProcess
+from tests.support.chat_users import ChatView
 from tests.support.node_client import NodeClient, node_modules_ready
 
 
@@ -40,7 +41,7 @@ def events(client: NodeClient, name: str) -> list[list[object]]:
 def test_a_0_9_browser_and_a_4_x_node_client_talk_in_one_room(
     chat: ChatProcess, browser_context: Callable[..., BrowserContext]
 ) -> None:
-    alice = User(browser_context(), chat.url + "/?room=kitchen")
+    alice = ChatView(browser_context(), chat.url + "/?room=kitchen")
     alice.pick_nickname("alice")
     alice.expect_nicknames("alice")
 

@@ -23,11 +23,8 @@ def cluster(tmp_path: Path) -> Iterator[ClusterProcess]:
         "tests.apps.flood:namespaces", tmp_path, workers=2,
         args=["--bus-heartbeat", "0.1", "--bus-node-timeout", "1.0"],
     )
-    try:
-        yield process.start()
-    finally:
-        leftovers = process.kill()
-    assert leftovers == [], f"processes outlived tornio serve: {leftovers}\n{process.tail()}"
+    with process.running():
+        yield process
 
 
 async def test_a_flooded_worker_stays_in_the_other_workers_node_table(

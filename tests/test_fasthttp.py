@@ -222,8 +222,8 @@ async def test_a_client_that_leaves_during_a_held_poll_is_noticed(servers: Serve
         b"GET /socket.io/?EIO=9&transport=polling HTTP/1.1\r\nHost: t\r\n\r\n",
         b"GET /socket.io/1/jsonp-polling/x?i=%ff HTTP/1.1\r\nHost: t\r\n\r\n",
         b"GET /socket.io/1/?jsonp=x HTTP/1.1\r\nHost: t\r\n\r\n",
-        # (A head over max_header_size is not answered alike: the fast path says 431,
-        # Tornado closes without a word; see tests/test_request_heads.py.)
+        # (A head over max_header_size: 431 on the fast path and on tornio's Tornado server,
+        # where a plain HTTPServer closes without a word; see tests/test_request_heads.py.)
         # Good requests, answered byte for byte alike too.
         b"GET /socket.io/?EIO=4&transport=polling HTTP/1.1\r\nHost: t\r\nOrigin: http://a\r\n\r\n",
         b"OPTIONS /socket.io/?EIO=4&transport=polling HTTP/1.1\r\nHost: t\r\n"

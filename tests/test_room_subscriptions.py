@@ -15,22 +15,11 @@ from typing import Any
 
 import pytest
 
+from tests.apps.hostile_names import ClientChosenRooms  # join and leave the rooms they name
 from tests.support.memory_client import Client
 from tests.support.recording_bus import RecordingBus
-from tornio.core.mixins import RoomsMixin
-from tornio.core.namespace import BaseNamespace
 from tornio.manager import SocketManager
 from tornio.settings import Settings
-
-
-class Rooms(BaseNamespace, RoomsMixin):
-    def on_join(self, room: str) -> bool:
-        self.join(room)
-        return True
-
-    def on_leave(self, room: str) -> bool:
-        self.leave(room)
-        return True
 
 
 @pytest.fixture
@@ -40,7 +29,8 @@ def bus() -> RecordingBus:
 
 @pytest.fixture
 def manager(bus: RecordingBus) -> Iterator[SocketManager]:
-    made = SocketManager({"/chat": Rooms, "/news": Rooms}, Settings(), bus)
+    rooms = ClientChosenRooms
+    made = SocketManager({"/chat": rooms, "/news": rooms}, Settings(), bus)
     yield made
     made.close_all()
 

@@ -38,6 +38,7 @@ from tornio.protocol.jsoncodec import decimal_default
 from tornio.router import Router
 from tornio.settings import http_server_options
 from tornio.transports.forwarded import ForwardedHeaders
+from tornio.transports.heads import HeadLimitHTTPServer
 from tornio.transports.inline_policy import InlinePolicyHTTPServer
 from tornio.transports.wsgiview import finished_in_thread
 
@@ -237,7 +238,7 @@ class SocketIOServer:
                 delegate, policy_answer=policy_answer(settings.origins), **options,
             )
         else:
-            self.http_server = HTTPServer(delegate, **options)
+            self.http_server = HeadLimitHTTPServer(delegate, **options)
         self.http_server.add_sockets(self.sockets)
         log.info("tornio serving on %s:%d", host or "*", self.port)
         if self.policy_server and self.policy is None and "flashsocket" in settings.transports:

@@ -183,10 +183,10 @@ class Settings:
     max_event_burst: int = 1000
 
     # -- request heads -----------------------------------------------------------------------
-    #: Largest HTTP request head (request line, headers and the blank line), in bytes. On
-    #: the fast HTTP path a larger one is answered 431 and the connection closed, however it
-    #: arrives (one read or many); Tornado's path (``--http tornado``, ``SocketIOServer``)
-    #: closes the connection without an answer, as Tornado does.
+    #: Largest HTTP request head (request line, headers and the blank line), in bytes. A
+    #: larger one is answered 431 and the connection closed, however it arrives (one read or
+    #: many), on the fast HTTP path and on Tornado's (``--http tornado``, ``SocketIOServer``;
+    #: in your own application, ``tornio.transports.heads.HeadLimitHTTPServer``).
     max_header_size: int = 65536
     #: Seconds a connection may take to send a whole request head, then it is closed quietly
     #: (slowloris). The wait starts when the connection opens or the previous answer is sent,

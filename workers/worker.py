@@ -28,7 +28,6 @@ import time
 from collections.abc import Sequence
 from typing import Any
 
-from tornado.httpserver import HTTPServer
 from tornado.iostream import IOStream
 
 from tornio.bus import forwarding, ids, relay, security
@@ -39,6 +38,7 @@ from tornio.fastpath import fast_server
 from tornio.metrics import snapshot
 from tornio.settings import http_server_options, parse_origins, parse_trusted_proxies
 from tornio.transports.forwarded import ForwardedHeaders
+from tornio.transports.heads import HeadLimitHTTPServer
 
 from . import loops
 from .loading import load_router
@@ -105,8 +105,11 @@ class WorkerProcess:
             settings.origins = parse_origins(args.origins)
         # Outside the forwarding: a request forwarded to its owner carries the client address
         # resolved here, and the owner does not read the headers again.
-        self.server = HTTPServer(ForwardedHeaders(self.delegate, settings.trusted_proxies),
-                                 **http_server_options(settings))
+        # A request head over max_header_size is answered 431 (tornio.transports.heads).
+        self.server = HeadLimitHTTPServer(
+            ForwardedHeaders(self.delegate, settings.trusted_proxies),
+            **http_server_options(settings),
+        )
         # --http fast: the Socket.IO polling routes on the fast path, the rest handed to
         # self.server (tornio.fastpath).
         self.fast = None

@@ -1,44 +1,41 @@
-"""People on the chat (examples/chat, or tests.apps.workers_chat which serves the same page):
-socket.io-client 0.9.16 in a Chromium page, socket.io-client 4.x under Node.
+"""People on the chat (examples/chat, examples/django_chat, or tests.apps.workers_chat which
+serve the same page): socket.io-client 0.9.16 in a Chromium page, socket.io-client 4.x under
+Node.
 
-Both record everything their connection was answered, so that a test can tell that no
-request of theirs was ever told its session is unknown, whichever worker it reached.
+:class:`ChatPage` and :class:`NodeChatter` record everything their connection was answered,
+so that a test can tell that no request of theirs was ever told its session is unknown,
+whichever worker it reached.
 """
 
 from __future__ import annotations
 
 from typing import Any
 
-from playwright.sync_api import BrowserContext, Request, WebSocket, expect
+from playwright.sync_api import BrowserContext, Page, Request, WebSocket, expect
 
 from tests.support.node_client import NodeClient
 
-__all__ = ["ChatPage", "NodeChatter"]
+__all__ = ["ChatPage", "ChatView", "NodeChatter"]
 
 UNKNOWN_SESSION = "7:::1+0"
 
 
-class ChatPage:
-    """The chat page in a browser context (pages of one context share its connections)."""
+class ChatView:
+    """The chat page (examples/chat's, also served by examples/django_chat and the test apps)
+    in a page of its own: what a person does there and what it shows. ``connected``: wait
+    for the page's socket to connect (a page that logs in first does not have one yet)."""
 
-    def __init__(self, context: BrowserContext, url: str) -> None:
-        self.page = context.new_page()
+    def __init__(self, context: BrowserContext, url: str, *, connected: bool = True) -> None:
+        self.page: Page = context.new_page()
         self.errors: list[str] = []
-        #: Every Socket.IO request that finished, and every websocket frame received.
-        self.requests: list[Request] = []
-        self.frames: list[str] = []
         self.page.on("pageerror", lambda error: self.errors.append(str(error)))
-        self.page.on("requestfinished", self._finished)
-        self.page.on("websocket", self._websocket)
+        self.watch()
         self.page.goto(url)
-        self.expect_connected()
+        if connected:
+            self.expect_connected()
 
-    def _finished(self, request: Request) -> None:
-        if "/socket.io/" in request.url:
-            self.requests.append(request)
-
-    def _websocket(self, socket: WebSocket) -> None:
-        socket.on("framereceived", lambda payload: self.frames.append(str(payload)))
+    def watch(self) -> None:
+        """Called before the page loads: a subclass records what it wants to."""
 
     def expect_connected(self) -> None:
         expect(self.page.locator("#status")).to_have_attribute("data-state", "connected")
@@ -54,7 +51,6 @@ class ChatPage:
     def pick_nickname(self, nickname: str) -> None:
         self.page.fill("#nickname-input", nickname)
         self.page.press("#nickname-input", "Enter")
-        expect(self.page.locator("#message-form")).to_be_visible()
 
     def say(self, text: str) -> None:
         self.page.fill("#message-input", text)
@@ -63,10 +59,9 @@ class ChatPage:
     def expect_nicknames(self, *nicknames: str) -> None:
         expect(self.page.locator("#nicknames li")).to_have_text(list(nicknames))
 
-    def expect_message(self, sender: str, text: str) -> None:
-        line = self.page.locator("#messages .message").filter(has_text=text)
-        expect(line).to_have_count(1)
-        expect(line.locator(".from")).to_have_text(sender)
+    def expect_line(self, selector: str, text: str) -> None:
+        """Some line of the message list matches ``selector`` and reads ``text``."""
+        expect(self.page.locator(f"#messages {selector}").filter(has_text=text)).to_have_count(1)
 
     def messages(self) -> list[tuple[str, str]]:
         """(from, text) of every chat message on the page, the user's own included."""
@@ -76,6 +71,34 @@ class ChatPage:
             " l.querySelector('.text').textContent])",
         )
         return [(str(sender), str(text)) for sender, text in lines]
+
+
+class ChatPage(ChatView):
+    """The chat page in a browser context (pages of one context share its connections), that
+    records every answer its connection got; a nickname it picks must be accepted."""
+
+    def watch(self) -> None:
+        #: Every Socket.IO request that finished, and every websocket frame received.
+        self.requests: list[Request] = []
+        self.frames: list[str] = []
+        self.page.on("requestfinished", self._finished)
+        self.page.on("websocket", self._websocket)
+
+    def _finished(self, request: Request) -> None:
+        if "/socket.io/" in request.url:
+            self.requests.append(request)
+
+    def _websocket(self, socket: WebSocket) -> None:
+        socket.on("framereceived", lambda payload: self.frames.append(str(payload)))
+
+    def pick_nickname(self, nickname: str) -> None:
+        super().pick_nickname(nickname)
+        expect(self.page.locator("#message-form")).to_be_visible()
+
+    def expect_message(self, sender: str, text: str) -> None:
+        line = self.page.locator("#messages .message").filter(has_text=text)
+        expect(line).to_have_count(1)
+        expect(line.locator(".from")).to_have_text(sender)
 
     def system_lines(self) -> list[str]:
         return [str(text) for text in self.page.locator("#messages .system").all_text_contents()]

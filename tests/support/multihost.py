@@ -18,13 +18,16 @@ import signal
 import subprocess
 import sys
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import AsyncIterator, Sequence
 from pathlib import Path
 from typing import Any
+
+import pytest
 
 from tests.support.legacy_client import LegacyClient, handshake
 from tests.support.ports import HOST, free_port, free_port_pair
 from tests.support.waiting import wait_for
+from tornio.bus import security
 from tornio.protocol import legacy
 
 __all__ = [
@@ -33,7 +36,14 @@ __all__ = [
     "BrokerProcess",
     "LegacyChatter",
     "NodeClients",
+    "People",
     "ServeProcess",
+    "balancing",
+    "curve_keys",
+    "host_of",
+    "node_clients",
+    "people",
+    "spread_modern",
 ]
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -483,13 +493,15 @@ class People:
 
 
 async def spread_modern(
-    node: NodeClients, url: str, hosts: set[str], prefix: str
+    node: NodeClients, url: str, hosts: set[str], prefix: str,
+    transports: Sequence[str] = ("polling",),
 ) -> dict[str, str]:
-    """Open socket.io-client sockets until one is on each host: {name: sid} of those two."""
+    """Open socket.io-client sockets (polling only, by default) until one is on each host:
+    {name: sid} of those two."""
     chosen: dict[str, str] = {}
     for i in range(8):
         name = f"{prefix}{i}"
-        sid = await node.open(name, url)
+        sid = await node.open(name, url, transports)
         if host_of(sid) in {host_of(s) for s in chosen.values()}:
             await node.close(name)
             continue
@@ -497,3 +509,42 @@ async def spread_modern(
         if {host_of(s) for s in chosen.values()} == hosts:
             return chosen
     raise AssertionError(f"8 socket.io-client sockets never reached both hosts: {chosen}")
+
+
+# -- fixtures (tests/conftest.py makes them everyone's) -----------------------------------------
+
+
+@pytest.fixture(scope="module")
+def curve_keys(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A CURVE key directory (``tornio keys``' layout) with a node and an emitter key pair."""
+    directory = tmp_path_factory.mktemp("keys")
+    security.create_keys(directory, ["node", "emitter"])
+    return directory
+
+
+@pytest.fixture
+async def node_clients() -> AsyncIterator[NodeClients]:
+    clients = await NodeClients().start()
+    try:
+        yield clients
+    finally:
+        await clients.stop()
+
+
+@pytest.fixture
+async def people() -> AsyncIterator[People]:
+    crowd = People()
+    try:
+        yield crowd
+    finally:
+        await crowd.close()
+
+
+@contextlib.asynccontextmanager
+async def balancing(backends: Sequence[int]) -> AsyncIterator[Balancer]:
+    """A :class:`Balancer` in front of ``backends`` (ports), stopped afterwards."""
+    balancer = await Balancer(backends).start()
+    try:
+        yield balancer
+    finally:
+        await balancer.stop()

@@ -21,7 +21,7 @@ import os
 import signal
 import subprocess
 import sys
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -29,7 +29,7 @@ from tests.support.ports import HOST, free_port
 from tests.support.waiting import wait_for
 from tornio.bus import ids
 
-__all__ = ["ROOT", "ClusterProcess", "alive", "children_of", "worker_of"]
+__all__ = ["ROOT", "ClusterProcess", "alive", "children_of", "refused_flags", "worker_of"]
 
 ROOT = Path(__file__).resolve().parent.parent.parent
 
@@ -53,6 +53,17 @@ def _runtime_is_ours() -> bool:
         return False
     origin = spec.origin if spec is not None else None
     return origin is not None and Path(origin).resolve() == ROOT / "workers" / "__init__.py"
+
+
+def refused_flags(target: str, *flags: str) -> str:
+    """``tornio serve TARGET FLAGS --port 0`` with a flag value it refuses: it must exit 2
+    (argparse's usage error) without serving. Its stderr."""
+    result = subprocess.run(
+        [*tornio_command(), "serve", target, *flags, "--port", "0"],
+        capture_output=True, text=True, timeout=30, cwd=ROOT,
+    )
+    assert result.returncode == 2, result
+    return result.stderr
 
 
 def worker_of(sid: str) -> int:
@@ -139,6 +150,16 @@ class ClusterProcess:
         self.seen: set[int] = set()
 
     # -- starting ----------------------------------------------------------------------------
+
+    @contextlib.contextmanager
+    def running(self, timeout: float = 20.0) -> Iterator[ClusterProcess]:
+        """Started for a ``with`` block (a fixture's ``yield``), then killed with everything
+        it ran (:meth:`kill`); the block fails if any of those outlived the supervisor."""
+        try:
+            yield self.start(timeout)
+        finally:
+            leftovers = self.kill()
+        assert leftovers == [], f"processes outlived tornio serve: {leftovers}\n{self.tail()}"
 
     def start(self, timeout: float = 20.0) -> ClusterProcess:
         with self.log_path.open("ab") as log:

@@ -16,18 +16,19 @@ import contextlib
 import socket
 from typing import Any
 
-from tornado.httpserver import HTTPServer
 from tornado.iostream import IOStream, SSLIOStream, StreamClosedError
 
 from tornio.protocol import flashpolicy
+from tornio.transports.heads import HeadLimitHTTPServer
 
 __all__ = ["InlinePolicyHTTPServer"]
 
 
-class InlinePolicyHTTPServer(HTTPServer):
-    """An ``HTTPServer`` that also answers a Flash policy request sent as a connection's first
-    bytes. ``policy_answer`` (from :func:`tornio.protocol.flashpolicy.policy_answer`) is its
-    one extra keyword argument."""
+class InlinePolicyHTTPServer(HeadLimitHTTPServer):
+    """An ``HTTPServer`` (answering 431 to a head over its limit, as its base does) that also
+    answers a Flash policy request sent as a connection's first bytes. ``policy_answer``
+    (from :func:`tornio.protocol.flashpolicy.policy_answer`) is its one extra keyword
+    argument."""
 
     sniff_timeout = 5.0
 
