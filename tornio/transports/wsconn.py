@@ -11,6 +11,11 @@ A TLS stream cannot change hands, so it stays with Tornado and feeds the same de
 A connection whose :attr:`WebSocketConnection.deflate_options` is set negotiates
 permessage-deflate (:mod:`tornio.protocol.permessage_deflate`) when the client offers it:
 large messages are then compressed, and the client's compressed ones inflated.
+
+Writes are coalesced (:mod:`tornio.transports.coalesce`): the frames written while a read is
+handled (acks of synchronous handlers, pongs, the close answer) leave in one write at the end
+of it, and those written outside a read (async handlers, broadcasts) in one write at the end
+of the loop's pass.
 """
 
 from __future__ import annotations
@@ -37,6 +42,7 @@ from tornio.protocol.permessage_deflate import (
     Inflater,
     negotiate,
 )
+from tornio.transports.coalesce import FLUSH_AT, flush_soon
 from tornio.transports.readbuffer import BufferedReads
 from tornio.transports.unsent import unsent_bytes
 
@@ -69,7 +75,15 @@ class WebSocketConnection(BufferedReads):
         self.inflater: Inflater | None = None
         self.max_write_buffer = max_write_buffer
         self.wire: Any = None  # the asyncio.Transport, or a StreamTransport for TLS
+        self.loop: asyncio.AbstractEventLoop | None = None
         self.closing = False
+        # Writes coalesced (tornio.transports.coalesce): the bytes not handed to the wire
+        # yet, their size; reads being handled (they flush at their end); asked to be
+        # flushed at the end of the loop's pass.
+        self._pending: list[bytes] = []
+        self._pending_size = 0
+        self._reading = 0
+        self._due = False
         self._response = b""
         self._leftover = b""
         self._ended = False
@@ -120,8 +134,8 @@ class WebSocketConnection(BufferedReads):
             self._hold_timer.cancel()
             self._hold_timer = None
         held, self._held = self._held, None
-        if held and not self.closing:
-            self.write_frames(held)
+        if held and not self.closing and self.write_frames(held):
+            self.flush_pending()
 
     def enable_deflate(self, agreement: Agreement, options: DeflateOptions) -> None:
         """permessage-deflate was agreed: compress what is sent, inflate what comes."""
@@ -135,29 +149,65 @@ class WebSocketConnection(BufferedReads):
         return ws.encode_frame(message) if frame is None else frame
 
     def write_frames(self, messages: Sequence[str | bytes]) -> bool:
-        """Send messages, one frame each, in one write; False once the connection closes."""
+        """Send messages, one frame each, with whatever else this read or this pass of the
+        loop sends (in one write); False once the connection closes."""
         if self.closing:
             return False
         if self._held is not None:
             self._held.extend(messages)
             return True
         encode = ws.encode_frame if self.deflater is None else self._deflated_frame
-        wire = self.wire
-        if len(messages) == 1:
-            data = encode(messages[0])
-        else:
-            data = b"".join([encode(m) for m in messages])
-        wire.write(data)
+        pending = self._pending
+        before = size = self._pending_size
+        for message in messages:
+            frame = encode(message)
+            pending.append(frame)
+            size += len(frame)
+        self._pending_size = size
         traffic = self.traffic
         traffic.messages_out += len(messages)
-        traffic.bytes_out += len(data)
-        unsent = wire.get_write_buffer_size()
-        if unsent > self.max_write_buffer:
-            self.closing = True
-            wire.abort()
-            self.overflowed(unsent)
-            return False
+        traffic.bytes_out += size - before
+        return self._queued(size)
+
+    def _push(self, data: bytes) -> bool:
+        """Queue bytes that are not a message (a pong, a close frame, the 101 response)."""
+        self._pending.append(data)
+        self._pending_size += len(data)
+        return self._queued(self._pending_size)
+
+    def _queued(self, size: int) -> bool:
+        """``size`` bytes are pending: have them flushed, now if they are many or would take
+        the unsent bytes past ``max_write_buffer`` (then the wire's buffer is the bound)."""
+        wire = self.wire
+        if size >= FLUSH_AT or size + wire.get_write_buffer_size() > self.max_write_buffer:
+            self.flush_pending()
+            unsent = wire.get_write_buffer_size()
+            if unsent > self.max_write_buffer:
+                self.closing = True
+                wire.abort()
+                self.overflowed(unsent)
+                return False
+        elif not self._reading and not self._due:
+            self._due = True
+            assert self.loop is not None
+            flush_soon(self.loop, self)
         return True
+
+    def flush_pending(self) -> None:
+        """Hand what is pending to the wire, in one write."""
+        pending = self._pending
+        if not pending:
+            return
+        data = pending[0] if len(pending) == 1 else b"".join(pending)
+        pending.clear()
+        self._pending_size = 0
+        if not self._ended:
+            self.wire.write(data)
+
+    def flush_pass(self) -> None:
+        """The end of the loop's pass (:func:`~tornio.transports.coalesce.flush_soon`)."""
+        self._due = False
+        self.flush_pending()
 
     def close(self, code: int = ws.NORMAL, reason: str = "") -> None:
         """Start the closing handshake; the socket closes when the client answers, or after
@@ -168,19 +218,26 @@ class WebSocketConnection(BufferedReads):
         if self.closing:  # (that write dropped a client that reads nothing)
             return
         self.closing = True
-        self.wire.write(ws.close_frame(code, reason))
+        self._push(ws.close_frame(code, reason))
+        self.flush_pending()
         self._close_timer = asyncio.get_running_loop().call_later(CLOSE_TIMEOUT, self._abort)
 
     # -- asyncio.Protocol -------------------------------------------------------------------
 
     def connection_made(self, transport: Any) -> None:
         self.wire = transport
-        transport.write(self._response)
-        self._response = b""
-        self.on_open()
-        if self._leftover:
-            leftover, self._leftover = self._leftover, b""
-            self.data_received(leftover)
+        self.loop = asyncio.get_running_loop()
+        self._reading += 1  # the 101 and what on_open writes leave together
+        try:
+            self._push(self._response)
+            self._response = b""
+            self.on_open()
+            if self._leftover:
+                leftover, self._leftover = self._leftover, b""
+                self.data_received(leftover)
+        finally:
+            self._reading -= 1
+            self.flush_pending()
 
     def data_received(self, data: bytes) -> None:
         self.traffic.bytes_in += len(data)
@@ -235,7 +292,16 @@ class WebSocketConnection(BufferedReads):
 
     def _deliver(self, events: list[tuple[int, Any]], index: int) -> None:
         """Handle frames from ``events[index]`` on, at most SLICE of them: the rest waits,
-        with reading paused, for the loop's next turn (or the last hold's release)."""
+        with reading paused, for the loop's next turn (or the last hold's release). What
+        they have written leaves in one write at the end."""
+        self._reading += 1
+        try:
+            self._handle(events, index)
+        finally:
+            self._reading -= 1
+            self.flush_pending()
+
+    def _handle(self, events: list[tuple[int, Any]], index: int) -> None:
         traffic = self.traffic
         budget = SLICE
         count = len(events)
@@ -257,8 +323,8 @@ class WebSocketConnection(BufferedReads):
                 if not self.closing and not self._inflate(opcode & ~ws.DEFLATED, payload):
                     return
             elif opcode == ws.PING:
-                if not self.closing:
-                    self.wire.write(ws.encode_frame(payload, ws.PONG))
+                if not self.closing and not self._push(ws.encode_frame(payload, ws.PONG)):
+                    return
             elif opcode == ws.CLOSE:
                 self._close_received(payload)
                 return
@@ -295,6 +361,8 @@ class WebSocketConnection(BufferedReads):
             self._hold_timer = None
         self._held = None
         self._backlog = None
+        self._pending.clear()
+        self._pending_size = 0
         self.closing = True
         if not self._ended:
             self._ended = True
@@ -306,13 +374,15 @@ class WebSocketConnection(BufferedReads):
         if not self.closing:  # the client started it: answer with its code, then hang up
             self.closing = True
             code, _reason = ws.parse_close(payload)
-            self.wire.write(ws.close_frame(code))
+            self._push(ws.close_frame(code))
+        self.flush_pending()
         self.wire.close()
 
     def _fail(self, code: int, reason: str) -> None:
         if not self.closing:
             self.closing = True
-            self.wire.write(ws.close_frame(code, reason))
+            self._push(ws.close_frame(code, reason))
+        self.flush_pending()
         self.wire.close()
 
     def _abort(self) -> None:

@@ -1,0 +1,129 @@
+"""Writes coalesced (tornio/transports/coalesce.py) on a real server, counted on the server's
+side of the socket (each websocket transport write is one ``send()``;
+:mod:`tests.support.recording_wire`): the acks of events that arrive in one read leave in one
+write, for both generations; a pong and the close answer keep their place among them; what
+one pass of the loop sends a socket (several emits) leaves in one write; the 101 response
+and the open packet leave together. ``max_write_buffer`` is tests/test_write_buffer.py's."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import AsyncIterator
+
+import pytest
+
+from tests.apps.probe import Record, namespaces
+from tests.support.inloop import InLoopServer
+from tests.support.legacy_client import handshake
+from tests.support.raw_websocket import RawWebSocket, client_frame
+from tests.support.recording_wire import RecordingWire, record_websocket_writes, server_frames
+from tornio.protocol import websocket as ws
+
+BURST = 8
+
+
+@pytest.fixture
+async def server() -> AsyncIterator[InLoopServer]:
+    server = await InLoopServer.start(namespaces(Record()))
+    try:
+        yield server
+    finally:
+        await server.stop()
+
+
+@pytest.fixture
+def wires(monkeypatch: pytest.MonkeyPatch) -> list[RecordingWire]:
+    return record_websocket_writes(monkeypatch)
+
+
+async def modern_client(server: InLoopServer) -> RawWebSocket:
+    client = await RawWebSocket.connect(server.port)
+    assert (await client.recv_text()).startswith("0{")
+    client.send_text("40/test,")
+    assert (await client.recv_text()).startswith("40/test,{")
+    return client
+
+
+async def legacy_client(server: InLoopServer) -> RawWebSocket:
+    sid = (await handshake(server.base))[0]
+    client = await RawWebSocket.connect(server.port, path=f"/socket.io/1/websocket/{sid}")
+    assert await client.recv_text() == "1::"
+    client.send_text("1::/test")
+    assert await client.recv_text() == "1::/test"
+    return client
+
+
+def text_frames(texts: list[str]) -> list[tuple[int, bytes]]:
+    return [(ws.TEXT, t.encode()) for t in texts]
+
+
+@pytest.mark.parametrize("generation", ["modern", "legacy"])
+async def test_the_acks_of_one_read_leave_in_one_write(
+    server: InLoopServer, wires: list[RecordingWire], generation: str
+) -> None:
+    if generation == "modern":
+        client = await modern_client(server)
+        events = [f'42/test,{i}["echo",{i}]' for i in range(BURST)]
+        acks = [f"43/test,{i}[{i}]" for i in range(BURST)]
+    else:
+        client = await legacy_client(server)
+        events = [f'5:{i}+:/test:{{"name":"echo","args":[{i}]}}' for i in range(BURST)]
+        acks = [f"6::/test:{i}+[{i}]" for i in range(BURST)]
+    wire = wires[-1]
+    before = len(wire.writes)
+    client.send(b"".join(client_frame(ws.TEXT, e.encode()) for e in events))  # one TCP write
+    assert [await client.recv_text() for _ in acks] == acks
+    assert [server_frames(w) for w in wire.writes[before:]] == [text_frames(acks)]
+    client.close()
+
+
+async def test_a_pong_and_the_close_answer_keep_their_place(
+    server: InLoopServer, wires: list[RecordingWire]
+) -> None:
+    client = await modern_client(server)
+    wire = wires[-1]
+    before = len(wire.writes)
+    client.send(
+        client_frame(ws.TEXT, b'42/test,1["echo","a"]')
+        + client_frame(ws.PING, b"ping")
+        + client_frame(ws.TEXT, b'42/test,2["echo","b"]')
+        + client_frame(ws.CLOSE, ws.close_frame(4000, "bye")[2:])
+        + client_frame(ws.TEXT, b'42/test,3["echo","after the close"]')
+    )
+    await client.expect_close(4000)
+    assert [server_frames(w) for w in wire.writes[before:]] == [
+        [
+            (ws.TEXT, b'43/test,1["a"]'),
+            (ws.PONG, b"ping"),
+            (ws.TEXT, b'43/test,2["b"]'),
+            (ws.CLOSE, ws.close_frame(4000)[2:]),
+        ]
+    ]
+
+
+async def test_what_one_pass_of_the_loop_sends_leaves_in_one_write(
+    server: InLoopServer, wires: list[RecordingWire]
+) -> None:
+    client = await modern_client(server)
+    wire = wires[-1]
+    for burst in range(2):  # two passes: one write each
+        before = len(wire.writes)
+        for i in range(BURST):  # one pass: nothing awaited between the emits
+            server.manager.emit("news", burst, i, namespace="/test")
+        news = [f'42/test,["news",{burst},{i}]' for i in range(BURST)]
+        assert [await client.recv_text() for _ in news] == news
+        assert [server_frames(w) for w in wire.writes[before:]] == [text_frames(news)]
+    client.close()
+
+
+async def test_the_101_and_the_open_packet_leave_together(
+    server: InLoopServer, wires: list[RecordingWire]
+) -> None:
+    client = await RawWebSocket.connect(server.port)
+    opened = await client.recv_text()
+    assert opened.startswith("0{") and json.loads(opened[1:])["sid"]
+    (first,) = wires[-1].writes  # the 101 response, then the open packet's frame
+    head, frames = first.split(b"\r\n\r\n", 1)
+    assert head.startswith(b"HTTP/1.1 101 ")
+    assert server_frames(frames) == [(ws.TEXT, opened.encode())]
+    client.close()
