@@ -3,7 +3,9 @@ side of the socket (each websocket transport write is one ``send()``;
 :mod:`tests.support.recording_wire`): the acks of events that arrive in one read leave in one
 write, for both generations; a pong and the close answer keep their place among them; what
 one pass of the loop sends a socket (several emits) leaves in one write; the 101 response
-and the open packet leave together. ``max_write_buffer`` is tests/test_write_buffer.py's."""
+and the open packet leave together. The 0.9 streams too: xhr-multipart's parts of one pass
+share one HTTP chunk, hixie-76's frames one write (htmlfile keeps node's chunk per write,
+tests/test_transports_streaming.py). ``max_write_buffer`` is tests/test_write_buffer.py's."""
 
 from __future__ import annotations
 
@@ -17,6 +19,8 @@ from tests.support.inloop import InLoopServer
 from tests.support.legacy_client import handshake
 from tests.support.raw_websocket import RawWebSocket, client_frame
 from tests.support.recording_wire import RecordingWire, record_websocket_writes, server_frames
+from tests.support.stream_clients import FlashSocketClient, open_raw_get
+from tornio.protocol import hixie76
 from tornio.protocol import websocket as ws
 
 BURST = 8
@@ -127,3 +131,43 @@ async def test_the_101_and_the_open_packet_leave_together(
     assert head.startswith(b"HTTP/1.1 101 ")
     assert server_frames(frames) == [(ws.TEXT, opened.encode())]
     client.close()
+
+
+def send_messages(server: InLoopServer, sid: str, texts: list[str]) -> None:
+    """The session sends each text as a message packet, all in this pass of the loop."""
+    socket = server.manager.sockets[sid]
+    for text in texts:
+        socket.send_packet({"type": "message", "data": text, "endpoint": ""})
+
+
+async def test_multipart_parts_of_one_pass_share_one_chunk(server: InLoopServer) -> None:
+    sid = (await handshake(server.base))[0]
+    stream = await open_raw_get(f"{server.base}/socket.io/1/xhr-multipart/{sid}?t=1")
+    part = (
+        b"Content-Type: text/plain; charset=UTF-8\r\nContent-Length: %d\r\n\r\n%s\r\n"
+        b"--socketio\r\n"
+    )
+    assert await stream.chunk() == b"--socketio\r\n"
+    assert await stream.chunk() == part % (3, b"1::")
+    texts = [f"news {i}" for i in range(BURST)]
+    send_messages(server, sid, texts)
+    assert await stream.chunk() == b"".join(part % (10, f"3:::{t}".encode()) for t in texts)
+    stream.close()
+
+
+async def test_hixie_frames_of_one_pass_leave_in_one_write(server: InLoopServer) -> None:
+    client = await FlashSocketClient(server.base).connect()
+    stream = server.manager.sockets[client.sid].engine.sink.stream
+    writes: list[bytes] = []
+    write = stream.write
+
+    def recording(data: bytes) -> object:
+        writes.append(bytes(data))
+        return write(data)
+
+    stream.write = recording
+    texts = [f"news {i}" for i in range(BURST)]
+    send_messages(server, client.sid, texts)
+    assert [await client.recv() for _ in texts] == [f"3:::{t}" for t in texts]
+    assert writes == [b"".join(hixie76.encode_frame(f"3:::{t}") for t in texts)]
+    await client.close()

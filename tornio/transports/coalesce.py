@@ -19,7 +19,8 @@ given into a pending list of their own, and flush it:
   (:mod:`tornio.protocol.backlog`). Pending bytes never pass the bound.
 
 Close frames, pongs and the websocket's 101 response go through the same list, so the order
-on the wire is the order of writing.
+on the wire is the order of writing. :class:`Outbox` is that list, for any connection: the
+websocket connection (:mod:`tornio.transports.wsconn`), the 0.9 streaming GETs and hixie-76.
 """
 
 from __future__ import annotations
@@ -27,9 +28,10 @@ from __future__ import annotations
 import asyncio
 import logging
 import threading
+from collections.abc import Callable
 from typing import Protocol
 
-__all__ = ["FLUSH_AT", "Coalesced", "flush_soon"]
+__all__ = ["FLUSH_AT", "Coalesced", "Outbox", "flush_soon"]
 
 log = logging.getLogger("tornio.transports.coalesce")
 
@@ -77,3 +79,76 @@ def _flush(due: list[Coalesced]) -> None:
             connection.flush_pass()
         except Exception:  # one connection's failure is not the others'
             log.exception("flushing the writes of %r failed", connection)
+
+
+class Outbox:
+    """What one connection is sent and has not handed to its transport yet.
+
+    ``write`` hands bytes to the transport (one call per flush); ``unsent`` says how many
+    the transport holds that the client has not taken; a flush that leaves more than
+    ``bound`` there calls ``overflowed(unsent)`` (the connection is then dropped by its
+    owner, :mod:`tornio.protocol.backlog`). While :attr:`owner_flushes` is non-zero the owner
+    flushes it itself (at the end of a read it is handling), and nothing waits for the end
+    of the pass."""
+
+    __slots__ = (
+        "bound", "due", "loop", "overflowed", "owner_flushes", "parts", "size", "unsent", "write"
+    )
+
+    def __init__(
+        self,
+        write: Callable[[bytes], object],
+        unsent: Callable[[], int],
+        bound: int,
+        overflowed: Callable[[int], object],
+    ) -> None:
+        self.write = write
+        self.unsent = unsent
+        self.bound = bound
+        self.overflowed = overflowed
+        self.loop = asyncio.get_running_loop()
+        self.parts: list[bytes] = []
+        self.size = 0
+        self.owner_flushes = 0
+        self.due = False
+
+    def add(self, data: bytes) -> bool:
+        """Queue ``data``; False if that took the unsent bytes past the bound (then
+        ``overflowed`` has been called)."""
+        self.parts.append(data)
+        self.size += len(data)
+        return self.added()
+
+    def added(self) -> bool:
+        """``parts`` and ``size`` have grown (the owner appended to them itself): have it
+        flushed, now if it is much or would take the unsent bytes past the bound."""
+        size = self.size
+        if size >= FLUSH_AT or size + self.unsent() > self.bound:
+            self.flush()
+            unsent = self.unsent()
+            if unsent > self.bound:
+                self.overflowed(unsent)
+                return False
+        elif not self.owner_flushes and not self.due:
+            self.due = True
+            flush_soon(self.loop, self)
+        return True
+
+    def flush(self) -> None:
+        """Hand what is pending to the transport, in one write."""
+        parts = self.parts
+        if not parts:
+            return
+        data = parts[0] if len(parts) == 1 else b"".join(parts)
+        parts.clear()
+        self.size = 0
+        self.write(data)
+
+    def flush_pass(self) -> None:
+        self.due = False
+        self.flush()
+
+    def discard(self) -> None:
+        """The connection is gone: what is pending never leaves."""
+        self.parts.clear()
+        self.size = 0

@@ -42,7 +42,7 @@ from tornio.protocol.permessage_deflate import (
     Inflater,
     negotiate,
 )
-from tornio.transports.coalesce import FLUSH_AT, flush_soon
+from tornio.transports.coalesce import Outbox
 from tornio.transports.readbuffer import BufferedReads
 from tornio.transports.unsent import unsent_bytes
 
@@ -75,15 +75,9 @@ class WebSocketConnection(BufferedReads):
         self.inflater: Inflater | None = None
         self.max_write_buffer = max_write_buffer
         self.wire: Any = None  # the asyncio.Transport, or a StreamTransport for TLS
-        self.loop: asyncio.AbstractEventLoop | None = None
+        #: What is written and not handed to the wire yet (from connection_made on).
+        self.outbox: Outbox
         self.closing = False
-        # Writes coalesced (tornio.transports.coalesce): the bytes not handed to the wire
-        # yet, their size; reads being handled (they flush at their end); asked to be
-        # flushed at the end of the loop's pass.
-        self._pending: list[bytes] = []
-        self._pending_size = 0
-        self._reading = 0
-        self._due = False
         self._response = b""
         self._leftover = b""
         self._ended = False
@@ -135,7 +129,7 @@ class WebSocketConnection(BufferedReads):
             self._hold_timer = None
         held, self._held = self._held, None
         if held and not self.closing and self.write_frames(held):
-            self.flush_pending()
+            self.outbox.flush()
 
     def enable_deflate(self, agreement: Agreement, options: DeflateOptions) -> None:
         """permessage-deflate was agreed: compress what is sent, inflate what comes."""
@@ -157,57 +151,24 @@ class WebSocketConnection(BufferedReads):
             self._held.extend(messages)
             return True
         encode = ws.encode_frame if self.deflater is None else self._deflated_frame
-        pending = self._pending
-        before = size = self._pending_size
+        outbox = self.outbox
+        parts = outbox.parts
+        before = size = outbox.size
         for message in messages:
             frame = encode(message)
-            pending.append(frame)
+            parts.append(frame)
             size += len(frame)
-        self._pending_size = size
+        outbox.size = size
         traffic = self.traffic
         traffic.messages_out += len(messages)
         traffic.bytes_out += size - before
-        return self._queued(size)
+        return outbox.added()
 
-    def _push(self, data: bytes) -> bool:
-        """Queue bytes that are not a message (a pong, a close frame, the 101 response)."""
-        self._pending.append(data)
-        self._pending_size += len(data)
-        return self._queued(self._pending_size)
-
-    def _queued(self, size: int) -> bool:
-        """``size`` bytes are pending: have them flushed, now if they are many or would take
-        the unsent bytes past ``max_write_buffer`` (then the wire's buffer is the bound)."""
-        wire = self.wire
-        if size >= FLUSH_AT or size + wire.get_write_buffer_size() > self.max_write_buffer:
-            self.flush_pending()
-            unsent = wire.get_write_buffer_size()
-            if unsent > self.max_write_buffer:
-                self.closing = True
-                wire.abort()
-                self.overflowed(unsent)
-                return False
-        elif not self._reading and not self._due:
-            self._due = True
-            assert self.loop is not None
-            flush_soon(self.loop, self)
-        return True
-
-    def flush_pending(self) -> None:
-        """Hand what is pending to the wire, in one write."""
-        pending = self._pending
-        if not pending:
-            return
-        data = pending[0] if len(pending) == 1 else b"".join(pending)
-        pending.clear()
-        self._pending_size = 0
-        if not self._ended:
-            self.wire.write(data)
-
-    def flush_pass(self) -> None:
-        """The end of the loop's pass (:func:`~tornio.transports.coalesce.flush_soon`)."""
-        self._due = False
-        self.flush_pending()
+    def _overflow(self, unsent: int) -> None:
+        """The outbox's flush left more than ``max_write_buffer`` bytes on the wire."""
+        self.closing = True
+        self.wire.abort()
+        self.overflowed(unsent)
 
     def close(self, code: int = ws.NORMAL, reason: str = "") -> None:
         """Start the closing handshake; the socket closes when the client answers, or after
@@ -218,26 +179,29 @@ class WebSocketConnection(BufferedReads):
         if self.closing:  # (that write dropped a client that reads nothing)
             return
         self.closing = True
-        self._push(ws.close_frame(code, reason))
-        self.flush_pending()
+        self.outbox.add(ws.close_frame(code, reason))
+        self.outbox.flush()
         self._close_timer = asyncio.get_running_loop().call_later(CLOSE_TIMEOUT, self._abort)
 
     # -- asyncio.Protocol -------------------------------------------------------------------
 
     def connection_made(self, transport: Any) -> None:
         self.wire = transport
-        self.loop = asyncio.get_running_loop()
-        self._reading += 1  # the 101 and what on_open writes leave together
+        outbox = self.outbox = Outbox(
+            transport.write, transport.get_write_buffer_size, self.max_write_buffer,
+            self._overflow,
+        )
+        outbox.owner_flushes += 1  # the 101 and what on_open writes leave together
         try:
-            self._push(self._response)
+            outbox.add(self._response)
             self._response = b""
             self.on_open()
             if self._leftover:
                 leftover, self._leftover = self._leftover, b""
                 self.data_received(leftover)
         finally:
-            self._reading -= 1
-            self.flush_pending()
+            outbox.owner_flushes -= 1
+            outbox.flush()
 
     def data_received(self, data: bytes) -> None:
         self.traffic.bytes_in += len(data)
@@ -294,12 +258,13 @@ class WebSocketConnection(BufferedReads):
         """Handle frames from ``events[index]`` on, at most SLICE of them: the rest waits,
         with reading paused, for the loop's next turn (or the last hold's release). What
         they have written leaves in one write at the end."""
-        self._reading += 1
+        outbox = self.outbox
+        outbox.owner_flushes += 1
         try:
             self._handle(events, index)
         finally:
-            self._reading -= 1
-            self.flush_pending()
+            outbox.owner_flushes -= 1
+            outbox.flush()
 
     def _handle(self, events: list[tuple[int, Any]], index: int) -> None:
         traffic = self.traffic
@@ -323,7 +288,7 @@ class WebSocketConnection(BufferedReads):
                 if not self.closing and not self._inflate(opcode & ~ws.DEFLATED, payload):
                     return
             elif opcode == ws.PING:
-                if not self.closing and not self._push(ws.encode_frame(payload, ws.PONG)):
+                if not self.closing and not self.outbox.add(ws.encode_frame(payload, ws.PONG)):
                     return
             elif opcode == ws.CLOSE:
                 self._close_received(payload)
@@ -361,8 +326,7 @@ class WebSocketConnection(BufferedReads):
             self._hold_timer = None
         self._held = None
         self._backlog = None
-        self._pending.clear()
-        self._pending_size = 0
+        self.outbox.discard()
         self.closing = True
         if not self._ended:
             self._ended = True
@@ -374,15 +338,15 @@ class WebSocketConnection(BufferedReads):
         if not self.closing:  # the client started it: answer with its code, then hang up
             self.closing = True
             code, _reason = ws.parse_close(payload)
-            self._push(ws.close_frame(code))
-        self.flush_pending()
+            self.outbox.add(ws.close_frame(code))
+        self.outbox.flush()
         self.wire.close()
 
     def _fail(self, code: int, reason: str) -> None:
         if not self.closing:
             self.closing = True
-            self._push(ws.close_frame(code, reason))
-        self.flush_pending()
+            self.outbox.add(ws.close_frame(code, reason))
+        self.outbox.flush()
         self.wire.close()
 
     def _abort(self) -> None:
