@@ -10,9 +10,13 @@ tests/test_transports_streaming.py). ``max_write_buffer`` is tests/test_write_bu
 from __future__ import annotations
 
 import json
+import ssl
 from collections.abc import AsyncIterator
+from pathlib import Path
 
 import pytest
+from tornado.httpserver import HTTPServer
+from tornado.netutil import bind_sockets
 
 from tests.apps.probe import Record, namespaces
 from tests.support.inloop import InLoopServer
@@ -20,10 +24,12 @@ from tests.support.legacy_client import handshake
 from tests.support.raw_websocket import RawWebSocket, client_frame
 from tests.support.recording_wire import RecordingWire, record_websocket_writes, server_frames
 from tests.support.stream_clients import FlashSocketClient, open_raw_get
+from tornio import Router
 from tornio.protocol import hixie76
 from tornio.protocol import websocket as ws
 
 BURST = 8
+TLS = Path(__file__).parent / "support" / "tls"
 
 
 @pytest.fixture
@@ -79,6 +85,35 @@ async def test_the_acks_of_one_read_leave_in_one_write(
     assert [await client.recv_text() for _ in acks] == acks
     assert [server_frames(w) for w in wire.writes[before:]] == [text_frames(acks)]
     client.close()
+
+
+async def test_over_tls_too(wires: list[RecordingWire]) -> None:
+    """A TLS stream stays with Tornado (wsconn.StreamTransport): its writes are coalesced
+    all the same."""
+    router = Router(namespaces(Record()))
+    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    context.load_cert_chain(TLS / "cert.pem", TLS / "key.pem")
+    http = HTTPServer(router.application(), ssl_options=context)
+    sockets = bind_sockets(0, "127.0.0.1")
+    http.add_sockets(sockets)
+    try:
+        tls = ssl.create_default_context(cafile=str(TLS / "cert.pem"))
+        client = await RawWebSocket.connect(sockets[0].getsockname()[1], tls=tls)
+        assert (await client.recv_text()).startswith("0{")
+        client.send_text("40/test,")
+        assert (await client.recv_text()).startswith("40/test,{")
+        wire = wires[-1]
+        before = len(wire.writes)
+        events = [f'42/test,{i}["echo",{i}]' for i in range(BURST)]
+        acks = [f"43/test,{i}[{i}]" for i in range(BURST)]
+        client.send(b"".join(client_frame(ws.TEXT, e.encode()) for e in events))
+        assert [await client.recv_text() for _ in acks] == acks
+        assert [server_frames(w) for w in wire.writes[before:]] == [text_frames(acks)]
+        client.close()
+    finally:
+        http.stop()
+        router.manager.close_all()
+        await http.close_all_connections()
 
 
 async def test_a_pong_and_the_close_answer_keep_their_place(
