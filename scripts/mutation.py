@@ -63,6 +63,11 @@ MODULES: dict[str, tuple[str, ...]] = {
     ),
     "tornio/core/rooms.py": ("tests/test_room_index.py", "tests/test_names.py"),
     "tornio/transports/origins.py": ("tests/test_origins.py", "tests/test_origins_edges.py"),
+    "tornio/transports/coalesce.py": (
+        "tests/test_coalesce.py",
+        "tests/test_write_coalescing.py",
+        "tests/test_write_buffer.py",
+    ),
     "tornio/settings.py": (
         "tests/test_settings_table.py",
         "tests/test_origins.py",

@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import base64
 import os
+import ssl
 import struct
 
 from tornio.protocol import websocket as ws
@@ -50,8 +51,10 @@ class RawWebSocket:
         headers: dict[str, str] | None = None,
         early: bytes = b"",
         version: str = "13",
+        tls: ssl.SSLContext | None = None,
     ) -> RawWebSocket:
-        reader, writer = await asyncio.open_connection("127.0.0.1", port)
+        """Connect and send the upgrade request (``tls``: over TLS, with that context)."""
+        reader, writer = await asyncio.open_connection("127.0.0.1", port, ssl=tls)
         fields = {
             "Host": f"127.0.0.1:{port}",
             "Upgrade": "websocket",

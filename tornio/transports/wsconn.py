@@ -11,6 +11,11 @@ A TLS stream cannot change hands, so it stays with Tornado and feeds the same de
 A connection whose :attr:`WebSocketConnection.deflate_options` is set negotiates
 permessage-deflate (:mod:`tornio.protocol.permessage_deflate`) when the client offers it:
 large messages are then compressed, and the client's compressed ones inflated.
+
+Writes are coalesced (:mod:`tornio.transports.coalesce`): the frames written while a read is
+handled (acks of synchronous handlers, pongs, the close answer) leave in one write at the end
+of it, and those written outside a read (async handlers, broadcasts) in one write at the end
+of the loop's pass.
 """
 
 from __future__ import annotations
@@ -37,6 +42,7 @@ from tornio.protocol.permessage_deflate import (
     Inflater,
     negotiate,
 )
+from tornio.transports.coalesce import Outbox
 from tornio.transports.readbuffer import BufferedReads
 from tornio.transports.unsent import unsent_bytes
 
@@ -69,6 +75,8 @@ class WebSocketConnection(BufferedReads):
         self.inflater: Inflater | None = None
         self.max_write_buffer = max_write_buffer
         self.wire: Any = None  # the asyncio.Transport, or a StreamTransport for TLS
+        #: What is written and not handed to the wire yet (from connection_made on).
+        self.outbox: Outbox
         self.closing = False
         self._response = b""
         self._leftover = b""
@@ -120,8 +128,8 @@ class WebSocketConnection(BufferedReads):
             self._hold_timer.cancel()
             self._hold_timer = None
         held, self._held = self._held, None
-        if held and not self.closing:
-            self.write_frames(held)
+        if held and not self.closing and self.write_frames(held):
+            self.outbox.flush()
 
     def enable_deflate(self, agreement: Agreement, options: DeflateOptions) -> None:
         """permessage-deflate was agreed: compress what is sent, inflate what comes."""
@@ -135,29 +143,32 @@ class WebSocketConnection(BufferedReads):
         return ws.encode_frame(message) if frame is None else frame
 
     def write_frames(self, messages: Sequence[str | bytes]) -> bool:
-        """Send messages, one frame each, in one write; False once the connection closes."""
+        """Send messages, one frame each, with whatever else this read or this pass of the
+        loop sends (in one write); False once the connection closes."""
         if self.closing:
             return False
         if self._held is not None:
             self._held.extend(messages)
             return True
         encode = ws.encode_frame if self.deflater is None else self._deflated_frame
-        wire = self.wire
-        if len(messages) == 1:
-            data = encode(messages[0])
-        else:
-            data = b"".join([encode(m) for m in messages])
-        wire.write(data)
+        outbox = self.outbox
+        parts = outbox.parts
+        before = size = outbox.size
+        for message in messages:
+            frame = encode(message)
+            parts.append(frame)
+            size += len(frame)
+        outbox.size = size
         traffic = self.traffic
         traffic.messages_out += len(messages)
-        traffic.bytes_out += len(data)
-        unsent = wire.get_write_buffer_size()
-        if unsent > self.max_write_buffer:
-            self.closing = True
-            wire.abort()
-            self.overflowed(unsent)
-            return False
-        return True
+        traffic.bytes_out += size - before
+        return outbox.added()
+
+    def _overflow(self, unsent: int) -> None:
+        """The outbox's flush left more than ``max_write_buffer`` bytes on the wire."""
+        self.closing = True
+        self.wire.abort()
+        self.overflowed(unsent)
 
     def close(self, code: int = ws.NORMAL, reason: str = "") -> None:
         """Start the closing handshake; the socket closes when the client answers, or after
@@ -168,19 +179,29 @@ class WebSocketConnection(BufferedReads):
         if self.closing:  # (that write dropped a client that reads nothing)
             return
         self.closing = True
-        self.wire.write(ws.close_frame(code, reason))
+        self.outbox.add(ws.close_frame(code, reason))
+        self.outbox.flush()
         self._close_timer = asyncio.get_running_loop().call_later(CLOSE_TIMEOUT, self._abort)
 
     # -- asyncio.Protocol -------------------------------------------------------------------
 
     def connection_made(self, transport: Any) -> None:
         self.wire = transport
-        transport.write(self._response)
-        self._response = b""
-        self.on_open()
-        if self._leftover:
-            leftover, self._leftover = self._leftover, b""
-            self.data_received(leftover)
+        outbox = self.outbox = Outbox(
+            transport.write, transport.get_write_buffer_size, self.max_write_buffer,
+            self._overflow,
+        )
+        outbox.owner_flushes += 1  # the 101 and what on_open writes leave together
+        try:
+            outbox.add(self._response)
+            self._response = b""
+            self.on_open()
+            if self._leftover:
+                leftover, self._leftover = self._leftover, b""
+                self.data_received(leftover)
+        finally:
+            outbox.owner_flushes -= 1
+            outbox.flush()
 
     def data_received(self, data: bytes) -> None:
         self.traffic.bytes_in += len(data)
@@ -235,7 +256,17 @@ class WebSocketConnection(BufferedReads):
 
     def _deliver(self, events: list[tuple[int, Any]], index: int) -> None:
         """Handle frames from ``events[index]`` on, at most SLICE of them: the rest waits,
-        with reading paused, for the loop's next turn (or the last hold's release)."""
+        with reading paused, for the loop's next turn (or the last hold's release). What
+        they have written leaves in one write at the end."""
+        outbox = self.outbox
+        outbox.owner_flushes += 1
+        try:
+            self._handle(events, index)
+        finally:
+            outbox.owner_flushes -= 1
+            outbox.flush()
+
+    def _handle(self, events: list[tuple[int, Any]], index: int) -> None:
         traffic = self.traffic
         budget = SLICE
         count = len(events)
@@ -257,8 +288,8 @@ class WebSocketConnection(BufferedReads):
                 if not self.closing and not self._inflate(opcode & ~ws.DEFLATED, payload):
                     return
             elif opcode == ws.PING:
-                if not self.closing:
-                    self.wire.write(ws.encode_frame(payload, ws.PONG))
+                if not self.closing and not self.outbox.add(ws.encode_frame(payload, ws.PONG)):
+                    return
             elif opcode == ws.CLOSE:
                 self._close_received(payload)
                 return
@@ -295,6 +326,7 @@ class WebSocketConnection(BufferedReads):
             self._hold_timer = None
         self._held = None
         self._backlog = None
+        self.outbox.discard()
         self.closing = True
         if not self._ended:
             self._ended = True
@@ -306,13 +338,15 @@ class WebSocketConnection(BufferedReads):
         if not self.closing:  # the client started it: answer with its code, then hang up
             self.closing = True
             code, _reason = ws.parse_close(payload)
-            self.wire.write(ws.close_frame(code))
+            self.outbox.add(ws.close_frame(code))
+        self.outbox.flush()
         self.wire.close()
 
     def _fail(self, code: int, reason: str) -> None:
         if not self.closing:
             self.closing = True
-            self.wire.write(ws.close_frame(code, reason))
+            self.outbox.add(ws.close_frame(code, reason))
+        self.outbox.flush()
         self.wire.close()
 
     def _abort(self) -> None:

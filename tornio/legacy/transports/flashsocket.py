@@ -35,6 +35,7 @@ from tornio.core.counters import LEGACY
 from tornio.legacy.transports.base import UNKNOWN_SID, LegacyHost, TransportMixin
 from tornio.legacy.transports.websocket import LegacyWebSocketHandler
 from tornio.protocol import hixie76
+from tornio.transports.coalesce import Outbox
 from tornio.transports.origins import check_request
 from tornio.transports.unsent import unsent_bytes
 
@@ -79,18 +80,22 @@ class FlashSocketRfc6455Handler(LegacyWebSocketHandler):
 
 
 class HixieSink:
-    """The session's view of an open hixie-76 connection. A client that leaves more than
-    ``max_write_buffer`` bytes unread has its session closed and the connection dropped."""
+    """The session's view of an open hixie-76 connection. What the session writes in one
+    pass of the loop leaves in one write (:mod:`tornio.transports.coalesce`). A client that
+    leaves more than ``max_write_buffer`` bytes unread has its session closed and the
+    connection dropped."""
 
     polling = False
     transport = "flashsocket"
-    __slots__ = ("closing", "max_write_buffer", "socket", "stream")
+    __slots__ = ("closing", "outbox", "socket", "stream")
 
     def __init__(self, stream: IOStream, socket: LegacySocket, max_write_buffer: int) -> None:
         self.stream = stream
         self.socket = socket
-        self.max_write_buffer = max_write_buffer
         self.closing = False
+        self.outbox = Outbox(
+            self._send, lambda: unsent_bytes(stream), max_write_buffer, self._overflow
+        )
 
     def write(self, packets: list[str]) -> None:
         if self.closing or self.stream.closed():
@@ -98,19 +103,25 @@ class HixieSink:
         data = b"".join(hixie76.encode_frame(p) for p in packets)
         LEGACY.messages_out += len(packets)
         LEGACY.bytes_out += len(data)
-        with contextlib.suppress(StreamClosedError):  # the read loop sees it and detaches us
-            self.stream.write(data)
-        unsent = unsent_bytes(self.stream)
-        if unsent > self.max_write_buffer:
-            self.closing = True
-            self.socket.engine.overflowed(self.transport, unsent)
-            self.stream.close()  # the read loop ends, and what the stream holds goes
+        self.outbox.add(data)
+
+    def _send(self, data: bytes) -> None:
+        if not self.stream.closed():
+            with contextlib.suppress(StreamClosedError):  # the read loop sees it, detaches us
+                self.stream.write(data)
+
+    def _overflow(self, unsent: int) -> None:
+        self.closing = True
+        self.socket.engine.overflowed(self.transport, unsent)
+        self.stream.close()  # the read loop ends, and what the stream holds goes
 
     def close(self) -> None:
-        """Send the closing frame (once), then close the connection."""
+        """Send what is pending and the closing frame (once), then close the connection."""
         if not self.closing:
             self.closing = True
-            close_after_write(self.stream, hixie76.CLOSE_FRAME)
+            pending = self.outbox.parts
+            close_after_write(self.stream, b"".join([*pending, hixie76.CLOSE_FRAME]))
+            self.outbox.discard()
 
 
 def close_after_write(stream: IOStream, data: bytes) -> None:

@@ -52,6 +52,7 @@ class HtmlFileHandler(StreamingHandler):
 
     transport_name = "htmlfile"
     content_type = "text/html; charset=UTF-8"
+    coalesce = False  # one chunk per write, as node's
 
     def prelude(self) -> bytes:
         return PRELUDE
