@@ -215,3 +215,13 @@ async def test_a_modern_socket_refuses_what_v5_cannot_carry(manager: SocketManag
     assert isinstance(new.socket, ModernSocket)
     with pytest.raises(ValueError, match="cannot send a 'heartbeat' packet"):
         new.socket.send_packet(Packet("heartbeat", "/chat"))
+
+
+async def test_a_0_9_packet_with_an_id_without_plus_is_acked_at_once(
+    manager: SocketManager,
+) -> None:
+    old = Client(manager, "/chat")
+    old.send('5:8:/chat:{"name":"echo","args":[1]}')
+    old.send("3:9:/chat:hello")
+    old.send('6:10:/chat:3+["x"]')  # an ack with an id of its own: node acks that id too
+    assert old.take() == ["6::/chat:8", "6::/chat:9", "6::/chat:10"]

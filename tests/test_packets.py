@@ -13,6 +13,7 @@ import pytest
 
 from tornio.core.packets import Packet
 from tornio.protocol import legacy
+from tornio.protocol.jsoncodec import codec_for
 
 # --- the packet against 0.9's decoder -------------------------------------------------------
 
@@ -105,3 +106,42 @@ def test_the_shortcuts() -> None:
     assert made.as_dict() == {"type": "error", "endpoint": "/a", "reason": "", "advice": "",
                               "data": {"message": "no"}}
     assert made.as_dict() is made.as_dict()
+
+
+@pytest.mark.parametrize(
+    ("endpoint", "ack_id", "args", "wire"),
+    [
+        ("/chat", 3, ["x", 2], '6::/chat:3+["x",2]'),
+        ("", 4, [], "6:::4"),
+        ("", 5, ({"a": None},), '6:::5+[{"a":null}]'),
+        ("/a", 6, range(1, 2), "6::/a:6+[1]"),
+        ("/a", 7, [None], "6::/a:7+[null]"),
+    ],
+)
+def test_the_ack_fast_path_writes_what_encode_packet_does(
+    endpoint: str, ack_id: int, args: Any, wire: str
+) -> None:
+    assert legacy.encode_ack(endpoint, ack_id, args) == wire
+    assert legacy.encode_packet({"type": "ack", "endpoint": endpoint, "ackId": ack_id,
+                                 "args": args}) == wire
+
+
+def test_the_ack_fast_path_writes_with_the_application_json() -> None:
+    codec = codec_for(None, lambda value: f"<{value.__class__.__name__}>")
+    args = [Opaque()]
+    assert legacy.encode_ack("/a", 2, args, codec) == '6::/a:2+["<Opaque>"]'
+    assert legacy.encode_ack("/a", 2, args, codec) == legacy.encode_packet(
+        {"type": "ack", "endpoint": "/a", "ackId": 2, "args": args}, codec)
+
+
+class Opaque:
+    """A value only the application's ``json_default`` can write."""
+
+
+def test_the_ack_fast_path_refuses_what_encode_packet_refuses() -> None:
+    with pytest.raises(ValueError, match="contains ':'"):
+        legacy.encode_ack("/a:b", 1, [])
+    with pytest.raises(ValueError):
+        legacy.encode_ack("/a", 1, [float("inf")])
+    with pytest.raises(TypeError):
+        legacy.encode_ack("/a", 1, [object()])

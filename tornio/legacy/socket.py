@@ -146,9 +146,12 @@ class LegacySocket(Socket):
         if packet_type == "disconnect" and endpoint == "":
             self.engine.close("client disconnect")
             return
-        if packet.ack is True and packet.id is not None:
-            # Automatic ack (an id without '+'): answered before dispatch, as node does.
-            self.send_packet(Packet("ack", endpoint, None, [], packet.id))
+        if packet.ack is True:
+            # Automatic ack (an id without '+'): answered before dispatch, as node does (an
+            # ack's ``id`` is the one it answers: its own is in the decoder's dict).
+            msg_id = packet.id if packet_type != "ack" else packet.as_dict().get("id")
+            if msg_id is not None:
+                self.send_packet(Packet("ack", endpoint, None, [], msg_id))
         if packet_type == "connect" and endpoint == "":
             return  # the global namespace connects with the transport
         super().dispatch_packet(packet)
