@@ -141,8 +141,8 @@ class LegacySocket(Socket):
     def dispatch_packet(self, packet: Packet) -> None:
         packet_type = packet.kind
         endpoint = packet.endpoint
-        if packet_type in ("heartbeat", "noop") or self.closed:
-            return
+        if packet_type in ("heartbeat", "noop"):
+            return  # (handle_packet, the one caller, returned already if the socket closed)
         if packet_type == "disconnect" and endpoint == "":
             self.engine.close("client disconnect")
             return

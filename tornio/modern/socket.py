@@ -312,7 +312,10 @@ class ModernSocket(Socket):
     def handle_sio(self, packet: Packet) -> None:
         """One decoded Socket.IO packet."""
         nsp = packet.nsp
-        endpoint, query = ("", None) if nsp == "/" else self._split_nsp(nsp)
+        if "?" in nsp:
+            endpoint, query = self._split_nsp(nsp)
+        else:  # the usual case, without a call
+            endpoint, query = ("" if nsp == "/" else nsp), None
         kind = packet.type
         if kind is PacketType.CONNECT:
             if not self.names_fit(AppPacket("connect", endpoint)):
