@@ -61,7 +61,9 @@ def test_every_field_counts_in_equality() -> None:
     assert base == Packet("event", "/a", "e", [1], 2, "data", "d", "r", "v", "q")
     assert [other == base for other in changed] == [False] * len(changed)
     assert base != {"type": "event"}
-    assert "name='e'" in repr(base) and "qs='q'" in repr(base)
+    assert repr(base) == ("Packet('event', endpoint='/a', name='e', args=[1], id=2, ack='data', "
+                          "data='d', reason='r', advice='v', qs='q')")
+    assert repr(Packet("ack", "", None, [], 0)) == "Packet('ack', endpoint='', id=0)"
 
 
 @pytest.mark.parametrize(
@@ -76,18 +78,38 @@ def test_every_field_counts_in_equality() -> None:
          Packet("ack", "/a", None, [], 9)),
         ({"type": "error", "reason": "unauthorized", "endpoint": "/a"},
          Packet("error", "/a", reason="unauthorized")),
+        # a name on a packet that is no event is kept (and never checked nor dispatched)
+        ({"type": "message", "endpoint": "/", "name": "abcd", "args": (3,)},
+         Packet("message", "/", "abcd", [3])),
     ],
 )
 def test_a_dict_an_application_wrote(packet: dict[str, Any], expected: Packet) -> None:
     assert Packet.from_dict(packet) == expected
 
 
+@pytest.mark.parametrize("kind", ["event", "ack", "json"])
+def test_a_dicts_args_list_is_the_packets_own(kind: str) -> None:
+    """A handler that changes the dict's args changes what the packet carries (gevent-socketio
+    handlers may), and a tuple becomes a list."""
+    args = [1]
+    assert Packet.from_dict({"type": kind, "name": "e", "args": args}).args is args
+    assert Packet.from_dict({"type": kind, "name": "e", "args": (1,)}).args == [1]
+    assert type(Packet.from_dict({"type": kind, "name": "e", "args": (1,)}).args) is list
+
+
+def test_only_a_connect_carries_a_query_string() -> None:
+    assert Packet("connect", "/a", qs="?x=1").as_dict() == {
+        "type": "connect", "endpoint": "/a", "qs": "?x=1"}
+    assert Packet("disconnect", "/a", qs="?x=1").as_dict() == {
+        "type": "disconnect", "endpoint": "/a"}
+
+
 @pytest.mark.parametrize(
     ("packet", "error"),
     [
-        ({"type": "bogus", "endpoint": ""}, "unknown packet type 'bogus'"),
-        ({"endpoint": ""}, "unknown packet type None"),
-        ({"type": "event", "endpoint": "", "args": []}, "event packet without a name"),
+        ({"type": "bogus", "endpoint": ""}, "^unknown packet type 'bogus'$"),
+        ({"endpoint": ""}, "^unknown packet type None$"),
+        ({"type": "event", "endpoint": "", "args": []}, "^event packet without a name$"),
     ],
 )
 def test_a_dict_that_is_no_packet_is_refused(packet: dict[str, Any], error: str) -> None:
