@@ -83,7 +83,12 @@ MODULES: dict[str, tuple[str, ...]] = {
         "tests/test_protocol_engineio.py",
         "tests/test_engineio_errors.py",
     ),
-    "tornio/protocol/legacy.py": ("tests/test_protocol_legacy.py", "tests/test_legacy_errors.py"),
+    "tornio/protocol/legacy.py": (
+        "tests/test_protocol_legacy.py",
+        "tests/test_legacy_errors.py",
+        "tests/test_packets.py",
+    ),
+    "tornio/core/packets.py": ("tests/test_packets.py",),
     "tornio/protocol/socketio.py": (
         "tests/test_protocol_socketio.py",
         "tests/test_protocol_msgpack.py",

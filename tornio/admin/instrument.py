@@ -34,6 +34,7 @@ from tornio.metrics import transport_of
 
 if TYPE_CHECKING:
     from tornio.admin.options import AdminOptions
+    from tornio.core.packets import Packet
     from tornio.core.socket import Socket
     from tornio.manager import SocketManager
 
@@ -274,26 +275,26 @@ class Instrument:
 
     # -- the manager's monitor (development mode) ------------------------------------------
 
-    def received(self, socket: Socket, packet: Mapping[str, Any]) -> None:
-        endpoint = packet.get("endpoint", "")
+    def received(self, socket: Socket, packet: Packet) -> None:
+        endpoint = packet.endpoint
         if endpoint == self.endpoint or not self.watching():
             return
-        kind = packet["type"]
+        kind = packet.kind
         if kind == "event":
-            args = [packet["name"], *packet.get("args", ())]
+            args = [packet.name, *packet.args]
         elif kind in ("message", "json"):
-            args = ["message", packet.get("data")]
+            args = ["message", packet.data]
         else:
             return
         self.report("event_received", to_nsp(endpoint), socket.sids.get(endpoint, socket.sessid),
                     args, now_iso())
 
-    def sent(self, socket: Socket, packet: Mapping[str, Any]) -> None:
-        endpoint = packet.get("endpoint", "")
-        if packet["type"] != "event" or endpoint == self.endpoint or not self.watching():
+    def sent(self, socket: Socket, packet: Packet) -> None:
+        endpoint = packet.endpoint
+        if packet.kind != "event" or endpoint == self.endpoint or not self.watching():
             return
         self.report("event_sent", to_nsp(endpoint), socket.sids.get(endpoint, socket.sessid),
-                    [packet["name"], *packet.get("args", ())], now_iso())
+                    [packet.name, *packet.args], now_iso())
 
     def emitted(self, namespace: str, data: Mapping[str, Any], sockets: Sequence[Any]) -> None:
         if namespace == self.endpoint or not sockets or not self.watching():

@@ -13,15 +13,17 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any, Protocol
 
+from tornio.core.packets import Packet
+
 __all__ = ["SocketMonitor"]
 
 
 class SocketMonitor(Protocol):
-    def received(self, socket: Any, packet: Mapping[str, Any]) -> None:
+    def received(self, socket: Any, packet: Packet) -> None:
         """A packet from the client is about to be dispatched (events, messages)."""
         ...
 
-    def sent(self, socket: Any, packet: Mapping[str, Any]) -> None:
+    def sent(self, socket: Any, packet: Packet) -> None:
         """A packet is being sent to one socket (events among others)."""
         ...
 

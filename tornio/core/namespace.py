@@ -18,6 +18,12 @@ signature is read once). Acks the server asks for may time out: ``emit(..., call
 timeout=s)`` makes ``cb`` error-first, and ``await call(event, *args, timeout=s)`` returns
 the client's answer.
 
+Packets arrive typed (:class:`~tornio.core.packets.Packet`, :meth:`BaseNamespace.receive_packet`);
+gevent-socketio's packet dict is made only for what asks for it: a handler or hook taking
+``packet``, or a class that overrides ``process_packet`` or ``process_event`` (they are
+called with dicts, as in gevent-socketio). What the namespace sends goes to its socket as a
+``Packet``.
+
 A class with ``blocking = True`` runs its plain handlers, hooks and spawned functions on a
 thread pool, one at a time per socket (:mod:`tornio.core.threads`); by default they run on
 the event loop.
@@ -31,11 +37,20 @@ import functools
 import inspect
 import logging
 import types
-from collections.abc import Callable, Coroutine, Iterable
+from collections.abc import Callable, Coroutine, Iterable, Mapping
 from typing import TYPE_CHECKING, Any, ClassVar
 
 from tornio.core import dispatch, threads
 from tornio.core.dispatch import ALLOWED_EVENT_NAME, CATCH_ALL, event, hybridmethod
+from tornio.core.packets import Packet
+from tornio.core.signatures import (
+    DECORATED,
+    SIGNATURES,
+    describe,
+    describe_registered,
+    has_decorator,
+    takes_reason,
+)
 from tornio.core.threads import here, in_use, on_loop
 from tornio.exceptions import ConnectionRefused, Disconnected, EventRefused
 
@@ -44,79 +59,25 @@ if TYPE_CHECKING:
 
     from tornio.core.socket import Socket
 
-__all__ = ["ALLOWED_EVENT_NAME", "BaseNamespace", "event"]
+__all__ = ["ALLOWED_EVENT_NAME", "AnyPacket", "BaseNamespace", "event"]
 
 log = logging.getLogger("tornio.core.namespace")
 
-_decorated: dict[type, bool] = {}
+#: What the dispatch methods take: a typed packet, or (from an application's own
+#: ``process_packet``/``process_event``) gevent-socketio's packet dict.
+AnyPacket = Packet | Mapping[str, Any]
 
 
-def _has_decorator(cls: type) -> bool:
-    found = _decorated.get(cls)
-    if found is None:
-        found = _decorated[cls] = hasattr(cls, "exception_handler_decorator")
-    return found
+def _as_dict(packet: AnyPacket) -> Any:
+    """gevent-socketio's packet dict, for a handler that takes ``packet``."""
+    return packet.as_dict() if type(packet) is Packet else packet
 
 
-# (class, method name) -> (has a leading self parameter, takes the raw packet, on a thread)
-_signature_cache: dict[tuple[type, str], tuple[bool, bool, bool]] = {}
-
-
-def _describe(cls: type, method_name: str) -> tuple[bool, bool, bool]:
-    key = (cls, method_name)
-    info = _signature_cache.get(key)
-    if info is None:
-        func = inspect.getattr_static(cls, method_name, None)
-        if isinstance(func, (staticmethod, classmethod)) or not callable(func):
-            info = (False, False, False)
-        else:
-            has_self, wants_packet = _describe_function(func)
-            if has_self and getattr(cls, "self_named_handlers", False):
-                has_self = _first_parameter(func) == "self"
-            info = (has_self, wants_packet,
-                    threads.wants_thread(func, getattr(cls, "blocking", False)))
-        _signature_cache[key] = info
-    return info
-
-
-def _describe_function(func: Callable[..., Any]) -> tuple[bool, bool]:
-    """(has a leading self parameter, takes the raw packet) of a handler function."""
-    try:
-        params = list(inspect.signature(func).parameters.values())
-    except (TypeError, ValueError):
-        params = []
-    positional = [p for p in params if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD)]
-    has_self = bool(params) and params[0].kind in (
-        params[0].POSITIONAL_ONLY,
-        params[0].POSITIONAL_OR_KEYWORD,
-        params[0].VAR_POSITIONAL,
-    )
-    return has_self, len(positional) == 2 and positional[1].name == "packet"
-
-
-def _first_parameter(func: Callable[..., Any]) -> str | None:
-    """The name of a function's first positional parameter (None: it has none)."""
-    try:
-        params = list(inspect.signature(func).parameters.values())
-    except (TypeError, ValueError):
-        return None
-    if not params or params[0].kind not in (params[0].POSITIONAL_ONLY,
-                                            params[0].POSITIONAL_OR_KEYWORD):
-        return None
-    return params[0].name
-
-
-_function_cache: dict[Callable[..., Any], tuple[bool, bool]] = {}
-
-
-def _describe_registered(func: Callable[..., Any]) -> tuple[bool, bool]:
-    try:
-        info = _function_cache.get(func)
-    except TypeError:  # an unhashable callable object
-        return _describe_function(func)
-    if info is None:
-        info = _function_cache[func] = _describe_function(func)
-    return info
+def _msg_id(packet: AnyPacket) -> int | None:
+    """The id an error report about ``packet`` names (an ack's is the ack id: none)."""
+    if type(packet) is Packet:
+        return packet.id if packet.kind != "ack" else None
+    return packet.get("id")  # type: ignore[union-attr]
 
 
 # hook name -> class -> the class overrides BaseNamespace's hook
@@ -136,6 +97,24 @@ _PACKET_MIDDLEWARES = dispatch.PACKET_MIDDLEWARES
 _infos = dispatch._infos  # the hot path reads it directly
 _any_hooks = _overrides_cache["recv_any"]
 
+#: How a class's packets are dispatched: typed (0), or as gevent-socketio's dicts to its own
+#: ``process_packet`` (1), or only its events to its own ``process_event`` (2).
+_TYPED, _OWN_PROCESS_PACKET, _OWN_PROCESS_EVENT = 0, 1, 2
+_dispatch_modes: dict[type, int] = {}
+
+
+def _dispatch_mode(cls: type) -> int:
+    mode = _dispatch_modes.get(cls)
+    if mode is None:
+        if getattr(cls, "process_packet") is not BaseNamespace.process_packet:  # noqa: B009
+            mode = _OWN_PROCESS_PACKET
+        elif getattr(cls, "process_event") is not BaseNamespace.process_event:  # noqa: B009
+            mode = _OWN_PROCESS_EVENT
+        else:
+            mode = _TYPED
+        _dispatch_modes[cls] = mode
+    return mode
+
 
 def _refuse_event() -> EventRefused:
     return EventRefused("event refused")
@@ -143,29 +122,6 @@ def _refuse_event() -> EventRefused:
 
 def _refuse_connection() -> ConnectionRefused:
     return ConnectionRefused()
-
-
-# (class, hook name) -> the hook takes the disconnect reason
-_reason_cache: dict[tuple[type, str], bool] = {}
-
-
-def _takes_reason(cls: type, method_name: str) -> bool:
-    """Whether ``cls.method_name`` takes an argument after ``self`` (``recv_disconnect(self,
-    reason)``) or not (gevent-socketio's ``recv_disconnect(self)``)."""
-    key = (cls, method_name)
-    takes = _reason_cache.get(key)
-    if takes is None:
-        func = inspect.getattr_static(cls, method_name, None)
-        try:
-            params = list(inspect.signature(func).parameters.values())[1:]
-        except (TypeError, ValueError):
-            params = []
-        takes = any(
-            p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD, p.VAR_POSITIONAL)
-            for p in params
-        )
-        _reason_cache[key] = takes
-    return takes
 
 
 def _check_timeout(timeout: float | None) -> None:
@@ -308,16 +264,36 @@ class BaseNamespace:
 
     # -- dispatch ----------------------------------------------------------------------------
 
-    def process_packet(self, packet: dict[str, Any]) -> Any:
-        """Dispatch one decoded packet; returns what becomes the data ack."""
-        packet_type = packet["type"]
-        if packet_type == "event":
-            return self.process_event(packet)
-        if packet_type == "message":
-            return self.call_method_with_acl("recv_message", packet, packet.get("data", ""))
-        if packet_type == "json":
-            return self.call_method_with_acl("recv_json", packet, packet.get("data"))
-        if packet_type == "connect":
+    def receive_packet(self, packet: Packet) -> Any:
+        """One packet from the client, from the socket; returns what becomes the data ack.
+        A class that overrides ``process_packet`` (or ``process_event``, for events) gets it
+        as gevent-socketio's dict."""
+        mode = _dispatch_modes.get(type(self))
+        if mode is None:
+            mode = _dispatch_mode(type(self))
+        if mode == _TYPED and packet.kind == "event":  # the usual case
+            return self._event(packet)
+        if mode == _OWN_PROCESS_PACKET:
+            return self.process_packet(packet.as_dict())
+        return self._dispatch(packet)
+
+    def process_packet(self, packet: AnyPacket) -> Any:
+        """Dispatch one decoded packet (gevent-socketio's dict, or a
+        :class:`~tornio.core.packets.Packet`); returns what becomes the data ack."""
+        return self._dispatch(packet if isinstance(packet, Packet) else Packet.from_dict(packet))
+
+    def _dispatch(self, packet: Packet) -> Any:
+        kind = packet.kind
+        if kind == "event":
+            if _dispatch_mode(type(self)) == _OWN_PROCESS_EVENT:
+                return self.process_event(packet.as_dict())
+            return self._event(packet)
+        if kind == "message":
+            data = packet.data
+            return self.call_method_with_acl("recv_message", packet, "" if data is None else data)
+        if kind == "json":
+            return self.call_method_with_acl("recv_json", packet, packet.data)
+        if kind == "connect":
             # The socket answers the client once the middlewares and recv_connect accepted.
             settings = self.socket.manager.settings
             chain = (*settings.middlewares,
@@ -330,28 +306,30 @@ class BaseNamespace:
                 chain, (self,), functools.partial(self.call_method_with_acl, "recv_connect",
                                                   packet), _refuse_connection,
             )
-        if packet_type == "error":
+        if kind == "error":
             return self.call_method_with_acl("recv_error", packet)
-        if packet_type == "ack":
-            callback = self.socket._pop_ack_callback(packet["ackId"])
+        if kind == "ack":
+            callback = self.socket.take_ack(packet.id)
             if callback is None:
                 return None  # the socket logged it
-            ack_args = tuple(packet.get("args", ()))
+            ack_args = tuple(packet.args)
             if self.blocking and threads.wants_thread(callback, True):
                 return threads.serial_queue(self.socket).run(callback, ack_args)
             return callback(*ack_args)
-        if packet_type == "disconnect":
+        if kind == "disconnect":
             return self.call_method_with_acl("recv_disconnect", packet)
-        log.warning("unprocessed packet type %r", packet_type)
+        log.warning("unprocessed packet type %r", kind)
         return None
 
     def process_event(self, packet: dict[str, Any]) -> Any:
-        """One event: ``recv_any``, the packet middlewares, then its handler (see
-        :meth:`dispatch_event`)."""
-        name: str = packet["name"]
-        args = packet.get("args")
-        if args is None:
-            args = packet["args"] = []
+        """One event (gevent-socketio's dict): ``recv_any``, the packet middlewares, then its
+        handler (see :meth:`dispatch_event`). Called for the events of a class that overrides
+        it (or ``process_packet``); the others' events go straight to the handler."""
+        return self._event(Packet.from_dict(packet))
+
+    def _event(self, packet: Packet) -> Any:
+        name: str = packet.name  # type: ignore[assignment]  # an event has one
+        args = packet.args
         cls = type(self)
         info = _infos.get(cls) or dispatch.info(cls)
         any_hook = _any_hooks.get(cls)
@@ -364,7 +342,7 @@ class BaseNamespace:
             chain = (*chain, *self._packet_filters)
         if not chain:
             if self._handlers is None:  # the usual case: straight to the on_ method
-                method = info.methods[self.socket.protocol == "legacy"].get(name)
+                method = info.methods[self.socket.legacy_names].get(name)
                 if method is not None:
                     return self.call_method_with_acl(method, packet, *args)
             return self.dispatch_event(name, args, packet)
@@ -392,7 +370,7 @@ class BaseNamespace:
             refusal.event, refusal.event_args = name, list(args)
         self._run_hook("recv_refused", refusal)
 
-    def dispatch_event(self, name: str, args: list[Any], packet: dict[str, Any]) -> Any:
+    def dispatch_event(self, name: str, args: list[Any], packet: AnyPacket) -> Any:
         """Call the handler of the event ``name`` and return its result (the ack): this
         instance's registration for it, else its class's (``@event``, ``Cls.on``), else
         its ``on_`` method (see :mod:`tornio.core.dispatch`), else a catch-all (``'*'``:
@@ -402,7 +380,7 @@ class BaseNamespace:
             handler = handlers.get(name)
             if handler is not None:
                 return self._call_registered(handler, packet, args, False)
-        route = dispatch.route(type(self), name, self.socket.protocol == "legacy")
+        route = dispatch.route(type(self), name, self.socket.legacy_names)
         if route.catch_all or route.error is not None:
             handler = handlers.get(CATCH_ALL) if handlers is not None else None
             if handler is not None:
@@ -414,13 +392,13 @@ class BaseNamespace:
         if route.func is not None:
             return self._call_registered(route.func, packet, args, True, route.acl)
         assert route.error is not None
-        self.error(*route.error, msg_id=packet.get("id"))
+        self.error(*route.error, msg_id=_msg_id(packet))
         return None
 
     def _call_registered(
         self,
         handler: Callable[..., Any],
-        packet: dict[str, Any],
+        packet: AnyPacket,
         args: list[Any],
         takes_self: bool,
         acl: str | None = None,
@@ -433,20 +411,20 @@ class BaseNamespace:
             self.error(
                 "method_access_denied",
                 f'You do not have access to method "{acl}"',
-                msg_id=packet.get("id"),
+                msg_id=_msg_id(packet),
             )
             return None
         threaded = threads.wants_thread(handler, self.blocking)
         if takes_self:
-            has_self, wants_packet = _describe_registered(handler)
+            has_self, wants_packet = describe_registered(handler)
             if not has_self:
                 return self._invalid_method_args(packet)
             handler = types.MethodType(handler, self)
         else:
             wants_packet = False
-        if _has_decorator(type(self)):
+        if has_decorator(type(self)):
             handler = self.exception_handler_decorator(handler)  # type: ignore[attr-defined]
-        call_args = (packet,) if wants_packet else tuple(args)
+        call_args = (_as_dict(packet),) if wants_packet else tuple(args)
         if threaded:
             return threads.serial_queue(self.socket).run(handler, call_args)
         return handler(*call_args)
@@ -455,10 +433,10 @@ class BaseNamespace:
         """Call ``recv_any``, ``recv_any_outgoing`` or ``recv_refused``: a failure is logged,
         an ``async`` one runs as a job of the namespace."""
         method = getattr(self, hook)
-        if _has_decorator(type(self)):
+        if has_decorator(type(self)):
             method = self.exception_handler_decorator(method)  # type: ignore[attr-defined]
-        if _describe(type(self), hook)[2]:
-            self._run_coroutine(self._await_hook(hook, threads.serial_queue(self.socket).run(
+        if describe(type(self), hook)[2]:
+            self.run_job(self._await_hook(hook, threads.serial_queue(self.socket).run(
                 method, args)))
             return
         try:
@@ -467,7 +445,7 @@ class BaseNamespace:
             log.exception("%s of %r failed", hook, self.ns_name)
             return
         if inspect.isawaitable(result):
-            self._run_coroutine(self._await_hook(hook, result))
+            self.run_job(self._await_hook(hook, result))
 
     async def _await_hook(self, hook: str, awaitable: Any) -> None:
         try:
@@ -481,60 +459,69 @@ class BaseNamespace:
         calls it for the broadcasts this namespace receives)."""
         return _overrides(type(self), "recv_any_outgoing")
 
-    def _sent(self, event: str, args: Any) -> None:
+    def sent_event(self, event: str, args: Any) -> None:
+        """``event`` with ``args`` went to the client (from the socket, for broadcasts):
+        ``recv_any_outgoing``, when the class has one."""
         if _overrides(type(self), "recv_any_outgoing"):
             self._run_hook("recv_any_outgoing", event, *args)
 
-    def call_method_with_acl(self, method_name: str, packet: dict[str, Any], *args: Any) -> Any:
+    def call_method_with_acl(self, method_name: str, packet: AnyPacket, *args: Any) -> Any:
         if not self.is_method_allowed(method_name):
             self.error(
                 "method_access_denied",
                 f'You do not have access to method "{method_name}"',
-                msg_id=packet.get("id"),
+                msg_id=_msg_id(packet),
             )
             return None
         return self.call_method(method_name, packet, *args)
 
-    def call_method(self, method_name: str, packet: dict[str, Any], *args: Any) -> Any:
+    def call_method(self, method_name: str, packet: AnyPacket, *args: Any) -> Any:
         method = getattr(self, method_name, None)
         if method is None:
             self.error(
                 "no_such_method",
                 f'The method "{method_name}" was not found',
-                msg_id=packet.get("id"),
+                msg_id=_msg_id(packet),
             )
             return None
-        has_self, wants_packet, threaded = _describe(type(self), method_name)
+        cls = type(self)
+        info = SIGNATURES.get((cls, method_name))  # the hot path: no call to find it
+        if info is None:
+            info = describe(cls, method_name)
+        has_self, wants_packet, threaded = info
         if not has_self:
             return self._invalid_method_args(packet)
-        if _has_decorator(type(self)):
+        decorated = DECORATED.get(cls)
+        if decorated is None:
+            decorated = has_decorator(cls)
+        if decorated:
             method = self.exception_handler_decorator(method)  # type: ignore[attr-defined]
         if threaded:  # blocking: on the socket's serial queue; a future of the result
             return threads.serial_queue(self.socket).run(
-                method, (packet,) if wants_packet else args)
+                method, (_as_dict(packet),) if wants_packet else args)
         if wants_packet:
-            return method(packet)
+            return method(_as_dict(packet))
         return method(*args)
 
-    def _invalid_method_args(self, packet: dict[str, Any]) -> None:
+    def _invalid_method_args(self, packet: AnyPacket) -> None:
         """gevent-socketio's answer to a handler that cannot take ``self``."""
         self.error(
             "invalid_method_args",
             "The server-side method is invalid, as it doesn't "
             "have 'self' as its first argument",
-            msg_id=packet.get("id"),
+            msg_id=_msg_id(packet),
         )
 
-    def _disconnect_hook(self, hook: str, reason: str) -> Any:
+    def run_disconnect_hook(self, hook: str, reason: str) -> Any:
         """Call ``recv_disconnecting`` or ``recv_disconnect`` (``hook``) with ``reason``, or
         without it when the method takes none. The ACL does not apply: a namespace always
         learns that it ended. ``recv_disconnecting`` runs on the loop even in a blocking
         namespace: after it, the rooms are left."""
         method = getattr(self, hook)
-        if _has_decorator(type(self)):
+        if has_decorator(type(self)):
             method = self.exception_handler_decorator(method)  # type: ignore[attr-defined]
-        args = (reason,) if _takes_reason(type(self), hook) else ()
-        if hook == "recv_disconnect" and _describe(type(self), hook)[2]:
+        args = (reason,) if takes_reason(type(self), hook) else ()
+        if hook == "recv_disconnect" and describe(type(self), hook)[2]:
             return threads.serial_queue(self.socket).run(method, args)
         return method(*args)
 
@@ -584,20 +571,14 @@ class BaseNamespace:
                 "compatible with the Socket.IO protocol. You can however pass a dictionary "
                 "as the first argument"
             )
-        packet: dict[str, Any] = {
-            "type": "event",
-            "name": event,
-            "args": list(args),
-            "endpoint": self.ns_name,
-        }
         if callback is None:
             if timeout is not None:
                 raise ValueError("emit(timeout=) needs a callback= whose ack can time out")
-            self.socket.send_packet(packet)
+            self.socket.send_packet(Packet("event", self.ns_name, event, list(args)))
         else:
-            packet["ack"] = "data"
-            self._send_asking(packet, callback, timeout)
-        self._sent(event, args)
+            self._send_asking(Packet("event", self.ns_name, event, list(args), None, "data"),
+                              callback, timeout)
+        self.sent_event(event, args)
 
     def send(
         self,
@@ -610,22 +591,18 @@ class BaseNamespace:
         and ``timeout`` as for :meth:`emit`."""
         if in_use and here.job is not None:
             return on_loop(self.send, message, json, callback, timeout)
-        packet: dict[str, Any] = {
-            "type": "json" if json else "message",
-            "data": message,
-            "endpoint": self.ns_name,
-        }
+        packet = Packet("json" if json else "message", self.ns_name, data=message)
         if callback is None:
             if timeout is not None:
                 raise ValueError("send(timeout=) needs a callback= whose ack can time out")
             self.socket.send_packet(packet)
         else:
-            packet["ack"] = True
+            packet.ack = True
             self._send_asking(packet, callback, timeout)
-        self._sent("message", (message,))
+        self.sent_event("message", (message,))
 
     def _send_asking(
-        self, packet: dict[str, Any], callback: Callable[..., Any], timeout: float | None
+        self, packet: Packet, callback: Callable[..., Any], timeout: float | None
     ) -> None:
         _check_timeout(timeout)
         if timeout is None:
@@ -634,7 +611,7 @@ class BaseNamespace:
             ack_id = self.socket.register_ack(
                 self.ns_name, functools.partial(callback, None), timeout, callback
             )
-        packet["id"] = ack_id
+        packet.id = ack_id
         try:
             self.socket.send_packet(packet)
         except BaseException:
@@ -666,17 +643,9 @@ class BaseNamespace:
                 answer.set_exception(error)
 
         ack_id = socket.register_ack(self.ns_name, answered, timeout, failed)
-        packet: dict[str, Any] = {
-            "type": "event",
-            "name": event,
-            "args": list(args),
-            "endpoint": self.ns_name,
-            "ack": "data",
-            "id": ack_id,
-        }
         try:
-            socket.send_packet(packet)
-            self._sent(event, args)
+            socket.send_packet(Packet("event", self.ns_name, event, list(args), ack_id, "data"))
+            self.sent_event(event, args)
             ack_args = await answer
         finally:
             socket.cancel_ack(ack_id)  # a caller cancelled while waiting leaves nothing behind
@@ -727,7 +696,7 @@ class BaseNamespace:
         if decorate is not None:
             fn = decorate(fn)
         if threaded:
-            return self._run_coroutine(self._in_thread(fn, args, kwargs))
+            return self.run_job(self._in_thread(fn, args, kwargs))
 
         task = asyncio.get_running_loop().create_task(
             threads.run_job(fn, args, kwargs, f"namespace {self.ns_name!r}", log))
@@ -757,7 +726,8 @@ class BaseNamespace:
         for job in jobs:
             job.cancel()
 
-    def _run_coroutine(self, coro: Coroutine[Any, Any, Any]) -> asyncio.Task[Any]:
+    def run_job(self, coro: Coroutine[Any, Any, Any]) -> asyncio.Task[Any]:
+        """Run a coroutine (an ``async`` handler's) as a task cancelled with the namespace."""
         task = asyncio.get_running_loop().create_task(coro)
         self.jobs.append(task)
         task.add_done_callback(self._job_done)

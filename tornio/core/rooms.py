@@ -32,7 +32,7 @@ from tornio.exceptions import NameTooLong
 if TYPE_CHECKING:
     from tornio.settings import Settings
 
-__all__ = ["Member", "RoomIndex", "check_name", "name_size", "refused_names"]
+__all__ = ["Member", "RoomIndex", "check_name", "name_size", "refused_name", "refused_names"]
 
 RoomCallback = Callable[[str, str], None]
 Observer = Callable[[str, str, str, Any], None]
@@ -75,24 +75,29 @@ def check_name(name: object, limit: int, what: str) -> None:
 
 
 def refused_names(packet: Mapping[str, Any], settings: Settings) -> tuple[str, str] | None:
+    """:func:`refused_name` of a gevent-socketio packet dict."""
+    return refused_name(
+        packet["endpoint"], packet["name"] if packet["type"] == "event" else None, settings
+    )
+
+
+def refused_name(endpoint: str, event: str | None, settings: Settings) -> tuple[str, str] | None:
     """The answer to a client's packet whose namespace (``max_namespace_name``) or event
-    name (``max_event_name``) is over its limit, as to a namespace or an event that does not
-    exist: ``(error name, why)``; None when they fit. Checked before anything keeps them.
-    Every packet of every client passes here: a name of at most a quarter of its limit in
-    characters fits whatever they are, and costs one ``len``."""
-    endpoint = packet["endpoint"]
+    name (``event``, None for a packet that is no event; ``max_event_name``) is over its
+    limit, as to a namespace or an event that does not exist: ``(error name, why)``; None
+    when they fit. Checked before anything keeps them. Every packet of every client passes
+    here: a name of at most a quarter of its limit in characters fits whatever they are, and
+    costs one ``len``."""
     if len(endpoint) * 4 > settings.max_namespace_name:
         try:
             check_name(endpoint, settings.max_namespace_name, "a namespace name")
         except NameTooLong as exc:
             return "no_such_namespace", str(exc)
-    if packet["type"] == "event":
-        name = packet["name"]
-        if isinstance(name, str) and len(name) * 4 > settings.max_event_name:
-            try:
-                check_name(name, settings.max_event_name, "an event name")
-            except NameTooLong as exc:
-                return "no_such_method", str(exc)
+    if isinstance(event, str) and len(event) * 4 > settings.max_event_name:
+        try:
+            check_name(event, settings.max_event_name, "an event name")
+        except NameTooLong as exc:
+            return "no_such_method", str(exc)
     return None
 
 

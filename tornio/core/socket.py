@@ -1,13 +1,15 @@
 """``Socket``: one client (gevent-socketio's virtual socket), whichever protocol carries it.
 
-The base class is protocol-neutral: it owns the client's namespace instances, its ack
-callbacks and the ``session`` dict its namespaces share, and turns packets (gevent-socketio's
-packet dicts) into namespace calls. :class:`~tornio.legacy.socket.LegacySocket` speaks
-Socket.IO 0.9 over a 0.9 session; :class:`~tornio.modern.socket.ModernSocket` speaks
-Socket.IO v5 over an Engine.IO session. A socket reaches the rest of the process only through
-its host (:class:`SocketHost`: the manager), and its namespace instances only through
-:class:`Namespace` (what :class:`~tornio.core.namespace.BaseNamespace` provides): this module
-imports neither the manager nor the namespace API.
+The base class is protocol-neutral: it owns the client's namespace instances, its ack callbacks
+and the ``session`` dict its namespaces share, and turns packets (typed
+:class:`~tornio.core.packets.Packet`, whichever generation decoded them) into namespace calls;
+what the namespaces send reaches the subclass's encoder as a ``Packet`` too.
+:class:`~tornio.legacy.socket.LegacySocket` speaks Socket.IO 0.9 over a 0.9 session;
+:class:`~tornio.modern.socket.ModernSocket` speaks Socket.IO v5 over an Engine.IO session. A
+socket reaches the rest of the process only through its host (:class:`SocketHost`: the manager),
+and its namespace instances only through :class:`Namespace` (what
+:class:`~tornio.core.namespace.BaseNamespace` provides): this module imports neither the manager
+nor the namespace API.
 
 Each subclass also says how a broadcast is encoded for it (``flavour`` and
 ``encode_event``): the manager encodes an emit once per flavour present among the
@@ -31,14 +33,15 @@ import time
 from collections.abc import Awaitable, Callable, Coroutine, Iterable, Mapping
 from typing import TYPE_CHECKING, Any, Protocol
 
-from tornio.core.acks import PendingAck
+from tornio.core.acks import PendingAck, run_ack_error
 from tornio.core.counters import COUNTERS
 from tornio.core.dispatch import find_namespace
 from tornio.core.fairness import InputBacklog
 from tornio.core.opening import SocketOpening
+from tornio.core.packets import Packet
 from tornio.core.ratelimit import TokenBucket
 from tornio.core.requests import request_environ
-from tornio.core.rooms import refused_names
+from tornio.core.rooms import refused_name
 from tornio.exceptions import ConnectionRefused, Disconnected, EventRefused, NameTooLong
 from tornio.protocol.jsoncodec import JsonCodec, codec_for
 
@@ -62,6 +65,9 @@ __all__ = [
 
 log = logging.getLogger("tornio.socket")
 
+# What a handler usually returns: no awaitable, whatever it holds (no isawaitable() call).
+_PLAIN = frozenset({type(None), str, int, float, bool, dict, list, tuple, bytes})
+
 #: node's disconnect reasons (socket.io 4.8 ``DisconnectReason``): what ``recv_disconnect``
 #: and ``recv_disconnecting`` receive.
 DISCONNECT_REASONS = frozenset(
@@ -80,15 +86,16 @@ DISCONNECT_REASONS = frozenset(
 
 
 class Namespace(Protocol):
-    """A namespace instance, as its socket sees it."""
+    """A namespace instance, as its socket sees it: all the socket calls (what
+    :class:`~tornio.core.namespace.BaseNamespace` provides)."""
 
     ns_name: str
 
-    def process_packet(self, packet: dict[str, Any]) -> Any:
-        """Dispatch one packet dict; returns what becomes the data ack."""
+    def receive_packet(self, packet: Packet) -> Any:
+        """Dispatch one packet from the client; returns what becomes the data ack."""
         ...
 
-    def _disconnect_hook(self, hook: str, reason: str) -> Any:
+    def run_disconnect_hook(self, hook: str, reason: str) -> Any:
         """Call ``recv_disconnecting`` or ``recv_disconnect`` (``hook``), with ``reason``
         unless the method takes none."""
         ...
@@ -102,11 +109,11 @@ class Namespace(Protocol):
         """It wants to see every event sent to its client (``recv_any_outgoing``)."""
         ...
 
-    def _sent(self, event: str, args: Any) -> None:
+    def sent_event(self, event: str, args: Any) -> None:
         """``event`` with ``args`` went to the client."""
         ...
 
-    def _run_coroutine(self, coro: Coroutine[Any, Any, Any]) -> asyncio.Task[Any]:
+    def run_job(self, coro: Coroutine[Any, Any, Any]) -> asyncio.Task[Any]:
         """Run a handler's coroutine as a task that ends with the namespace."""
         ...
 
@@ -188,6 +195,9 @@ class Socket(SocketOpening, InputBacklog, abc.ABC):
 
     #: Which protocol generation: ``'legacy'`` (0.9) or ``'modern'`` (v5).
     protocol = ""
+    #: Event names reach ``on_`` methods as gevent-socketio's 0.9 server mapped them
+    #: (:func:`tornio.core.dispatch.legacy_method_name`): what a namespace's dispatch asks.
+    legacy_names = False
     #: How broadcasts are encoded for this socket; sockets of one flavour share the bytes.
     flavour = ""
     engine: Any
@@ -219,7 +229,7 @@ class Socket(SocketOpening, InputBacklog, abc.ABC):
         self.auth: dict[str, Any] = {}
         self._environ: dict[str, Any] | None = None
         # Namespaces whose connect handler is still deciding: what they send waits here.
-        self._connecting: dict[str, list[dict[str, Any]]] = {}
+        self._connecting: dict[str, list[Packet]] = {}
         # How each namespace that ended ended (what a late ack request is told).
         self._ended: dict[str, str] = {}
         #: Connection state recovery: the private id of each recoverable namespace
@@ -244,7 +254,7 @@ class Socket(SocketOpening, InputBacklog, abc.ABC):
         application's JSON)."""
 
     @abc.abstractmethod
-    def _check_encodable(self, packet: dict[str, Any]) -> None:
+    def _check_encodable(self, packet: Packet) -> None:
         """Raise what sending ``packet`` now would raise (TypeError, ValueError) if it
         cannot be encoded."""
 
@@ -253,8 +263,8 @@ class Socket(SocketOpening, InputBacklog, abc.ABC):
         """Send what :meth:`encode_event` produced."""
 
     @abc.abstractmethod
-    def _send(self, packet: dict[str, Any]) -> None:
-        """Encode and send one packet dict now."""
+    def _send(self, packet: Packet) -> None:
+        """Encode and send one packet now."""
 
     @abc.abstractmethod
     def _send_connect_ok(self, endpoint: str) -> None:
@@ -278,45 +288,56 @@ class Socket(SocketOpening, InputBacklog, abc.ABC):
 
     # -- incoming ----------------------------------------------------------------------------
 
-    def handle_packet(self, packet: dict[str, Any]) -> None:
-        """Run one decoded packet (a gevent-socketio packet dict) through the namespaces:
-        where every packet of a client enters dispatch, so where its event rate is counted."""
+    def handle_packet(self, packet: Packet | Mapping[str, Any]) -> None:
+        """Run one decoded packet through the namespaces: where every packet of a client
+        enters dispatch, so where its event rate is counted. (A gevent-socketio packet dict
+        is taken too, and read as a :class:`~tornio.core.packets.Packet`.)"""
         if self.closed:
             return  # a message still in flight when the socket ended must not revive it
         bucket = self.bucket
         if bucket is not None and not bucket.take(self.manager.clock()):
             self.over_rate()
             return
-        self.dispatch_packet(packet)
+        self.dispatch_packet(
+            packet if type(packet) is Packet else Packet.from_dict(packet)  # type: ignore[arg-type]
+        )
 
-    def dispatch_packet(self, packet: dict[str, Any]) -> None:
+    def dispatch_packet(self, packet: Packet) -> None:
         """One packet the client may send: to its namespace."""
-        packet_type = packet["type"]
-        endpoint = packet["endpoint"]
-        if not self.names_fit(packet):
+        kind = packet.kind
+        endpoint = packet.endpoint
+        name = packet.name
+        settings = self.manager.settings
+        # A name of at most a quarter of its limit in characters fits whatever they are.
+        if (len(endpoint) * 4 > settings.max_namespace_name
+                or (name is not None and len(name) * 4 > settings.max_event_name)
+                ) and not self.names_fit(packet):
             return
-        if packet_type == "connect":
+        if kind == "connect":
             self.connect_namespace(endpoint, packet)
             return
-        if packet_type == "disconnect":
+        if kind == "disconnect":
             self.end_namespace(endpoint, "client namespace disconnect")
             return
-        namespace = self._namespace(endpoint)
+        namespace = self.active_ns.get(endpoint)
         if namespace is None:
-            return
-        if self.manager.monitor is not None and packet_type != "ack":
+            namespace = self._namespace(endpoint)
+            if namespace is None:
+                return
+        if self.manager.monitor is not None and kind != "ack":
             self.manager.monitor.received(self, packet)
-        self._call(namespace, packet, namespace.process_packet, packet)
+        self._call(namespace, packet, namespace.receive_packet, packet)
 
-    def names_fit(self, packet: dict[str, Any]) -> bool:
+    def names_fit(self, packet: Packet) -> bool:
         """Whether a packet's namespace and event names are within their limits; if not,
         the client is answered as for one that does not exist (and it is logged)."""
-        refusal = refused_names(packet, self.manager.settings)
+        refusal = refused_name(packet.endpoint, packet.name if packet.kind == "event" else None,
+                               self.manager.settings)
         if refusal is not None:
             if refusal[0] == "no_such_namespace":
-                self._no_such_namespace(packet["endpoint"], refusal[1])
+                self._no_such_namespace(packet.endpoint, refusal[1])
             else:
-                self.error(*refusal, endpoint=packet["endpoint"], msg_id=packet.get("id"))
+                self.error(*refusal, endpoint=packet.endpoint, msg_id=packet.id)
         return refusal is None
 
     def join_global_namespace(self) -> None:
@@ -331,13 +352,13 @@ class Socket(SocketOpening, InputBacklog, abc.ABC):
             self.manager.rooms.add_member("", self)
             self._send_connect_ok("")
 
-    def connect_namespace(self, endpoint: str, packet: dict[str, Any] | None = None) -> None:
+    def connect_namespace(self, endpoint: str, packet: Packet | None = None) -> None:
         """The client asks to join a namespace: find its class (a dynamic namespace's
         function may decide later), run its connect middlewares and ``recv_connect``, which
         may refuse (return False, or raise :class:`~tornio.exceptions.ConnectionRefused`);
         then answer."""
         if packet is None:
-            packet = {"type": "connect", "endpoint": endpoint}
+            packet = Packet("connect", endpoint)
         namespace = self.active_ns.get(endpoint)
         if namespace is None:
             if endpoint in self._connecting:
@@ -354,7 +375,7 @@ class Socket(SocketOpening, InputBacklog, abc.ABC):
         self._connect(namespace, packet)
 
     async def _connect_when_found(
-        self, endpoint: str, pending: Awaitable[NamespaceFactory | None], packet: dict[str, Any]
+        self, endpoint: str, pending: Awaitable[NamespaceFactory | None], packet: Packet
     ) -> None:
         try:
             cls = await pending
@@ -368,11 +389,11 @@ class Socket(SocketOpening, InputBacklog, abc.ABC):
             return
         self._connect(self._create_namespace(endpoint, cls), packet)
 
-    def _connect(self, namespace: Namespace, packet: dict[str, Any]) -> None:
+    def _connect(self, namespace: Namespace, packet: Packet) -> None:
         endpoint = namespace.ns_name
         self._connecting[endpoint] = []
         try:
-            result = namespace.process_packet(packet)
+            result = namespace.receive_packet(packet)
         except ConnectionRefused as refusal:
             self._connected(namespace, refusal)
             return
@@ -503,12 +524,12 @@ class Socket(SocketOpening, InputBacklog, abc.ABC):
         it watches what it is sent."""
         namespace = self.active_ns.get(endpoint)
         if namespace is not None and namespace.watches_outgoing:
-            namespace._sent(event, args)
+            namespace.sent_event(event, args)
 
     def _call(
         self,
         namespace: Namespace,
-        packet: dict[str, Any],
+        packet: Packet,
         method: Callable[..., Any],
         *args: Any,
         tracked: bool = True,
@@ -525,19 +546,18 @@ class Socket(SocketOpening, InputBacklog, abc.ABC):
         except NameTooLong as exc:  # a handler passed on a client's name: tell the client
             return self._name_too_long(packet, exc)
         except Exception:
-            log.exception("handler for %s packet on %r failed", packet["type"],
-                          packet["endpoint"])
+            log.exception("handler for %s packet on %r failed", packet.kind, packet.endpoint)
             return
-        if inspect.isawaitable(result):
+        if type(result) not in _PLAIN and inspect.isawaitable(result):
             coro = self._finish_async(packet, result)
             if tracked:
-                self.handler_started(namespace._run_coroutine(coro))
+                self.handler_started(namespace.run_job(coro))
             else:
                 self.manager.run_in_background(coro)
-        elif packet.get("ack") == "data" and "id" in packet:
+        elif packet.ack == "data" and packet.id is not None:
             self._send_data_ack(packet, result)
 
-    async def _finish_async(self, packet: dict[str, Any], awaitable: Any) -> None:
+    async def _finish_async(self, packet: Packet, awaitable: Any) -> None:
         try:
             result = await awaitable
         except asyncio.CancelledError:
@@ -547,35 +567,45 @@ class Socket(SocketOpening, InputBacklog, abc.ABC):
         except NameTooLong as exc:  # a handler passed on a client's name: tell the client
             return self._name_too_long(packet, exc)
         except Exception:
-            log.exception("handler for %s packet on %r failed", packet["type"],
-                          packet["endpoint"])
+            log.exception("handler for %s packet on %r failed", packet.kind, packet.endpoint)
             return
-        if packet.get("ack") == "data" and "id" in packet:
+        if packet.ack == "data" and packet.id is not None:
             self._send_data_ack(packet, result)
 
-    def _name_too_long(self, packet: dict[str, Any], exc: NameTooLong) -> None:
-        self.error("name_too_long", f"handler for {packet['type']} packet: {exc}",
-                   endpoint=packet["endpoint"], msg_id=packet.get("id"))
+    def _name_too_long(self, packet: Packet, exc: NameTooLong) -> None:
+        self.error("name_too_long", f"handler for {packet.kind} packet: {exc}",
+                   endpoint=packet.endpoint, msg_id=packet.id)
 
-    def _send_data_ack(self, packet: dict[str, Any], result: Any) -> None:
+    def _send_data_ack(self, packet: Packet, result: Any) -> None:
         args = list(result) if isinstance(result, tuple) else [result]
+        assert packet.id is not None
+        answer = Packet("ack", packet.endpoint, None, args, packet.id)
         try:
-            self.send_packet(
-                {"type": "ack", "ackId": packet["id"], "args": args,
-                 "endpoint": packet["endpoint"]}
-            )
+            if self._connecting or self.manager.monitor is not None:
+                self.send_packet(answer)
+            else:
+                self._send(answer)  # what send_packet would do with an ack
         except (TypeError, ValueError):
             log.exception("the ack of %s packet on %r (a handler's return value) is not JSON",
-                          packet["type"], packet["endpoint"])
+                          packet.kind, packet.endpoint)
 
     # -- outgoing ----------------------------------------------------------------------------
 
-    def send_packet(self, packet: dict[str, Any]) -> None:
-        """Encode and send one packet dict (gevent-socketio's packet keys)."""
+    def send_packet(self, packet: Packet | Mapping[str, Any]) -> None:
+        """Encode and send one packet (or a gevent-socketio packet dict: it is read as a
+        :class:`~tornio.core.packets.Packet`).
+
+        Raises:
+            ValueError: a dict of no known packet type; a packet the protocol cannot carry.
+            TypeError: values JSON cannot represent (and ValueError for some).
+        """
+        if type(packet) is not Packet:
+            packet = Packet.from_dict(packet)  # type: ignore[arg-type]
+        assert type(packet) is Packet
         if self.manager.monitor is not None:
             self.manager.monitor.sent(self, packet)
         if self._connecting:
-            held = self._connecting.get(packet.get("endpoint", ""))
+            held = self._connecting.get(packet.endpoint)
             if held is not None:
                 self._check_encodable(packet)  # an emit that cannot be sent raises now
                 held.append(packet)  # sent once the namespace's connection is confirmed
@@ -597,8 +627,7 @@ class Socket(SocketOpening, InputBacklog, abc.ABC):
             endpoint if len(endpoint) <= 100 else endpoint[:100] + "...", msg_id,
         )
         if not quiet:
-            self.send_packet({"type": "event", "name": "error",
-                              "args": [error_name, error_message], "endpoint": endpoint})
+            self.send_packet(Packet("event", endpoint, "error", [error_name, error_message]))
 
     # -- acks ------------------------------------------------------------------------------
 
@@ -640,9 +669,10 @@ class Socket(SocketOpening, InputBacklog, abc.ABC):
         if pending is not None and pending.timer is not None:
             pending.timer.cancel()
 
-    def _pop_ack_callback(self, ack_id: int) -> Callable[..., Any] | None:
-        """The client acked ``ack_id``: what to call with the ack's arguments, or None."""
-        pending = self.ack_callbacks.pop(ack_id, None)
+    def take_ack(self, ack_id: int | None) -> Callable[..., Any] | None:
+        """The client acked ``ack_id``: what to call with the ack's arguments, or None (it
+        is logged)."""
+        pending = self.ack_callbacks.pop(ack_id, None) if ack_id is not None else None
         if pending is None:
             if isinstance(ack_id, int) and 0 < ack_id <= self.ack_counter:
                 log.debug("ignored a late ack %s on %s (timed out, answered, or its "
@@ -683,19 +713,7 @@ class Socket(SocketOpening, InputBacklog, abc.ABC):
                 self._run_ack_error(pending.on_error, Disconnected(reason))
 
     def _run_ack_error(self, on_error: Callable[[Exception], Any], error: Exception) -> None:
-        try:
-            result = on_error(error)
-        except Exception:
-            log.exception("ack callback of %s failed on %r", self.sessid, error)
-            return
-        if inspect.isawaitable(result):
-            self.manager.run_in_background(self._await_ack_error(result, error))
-
-    async def _await_ack_error(self, awaitable: Any, error: Exception) -> None:
-        try:
-            await awaitable
-        except Exception:
-            log.exception("ack callback of %s failed on %r", self.sessid, error)
+        run_ack_error(on_error, error, self.manager.run_in_background, self.sessid)
 
     # -- ending ------------------------------------------------------------------------------
 
@@ -721,7 +739,7 @@ class Socket(SocketOpening, InputBacklog, abc.ABC):
         if not self._in_namespace(endpoint):
             return
         if not silent:
-            self.send_packet({"type": "disconnect", "endpoint": endpoint})
+            self.send_packet(Packet("disconnect", endpoint))
         self.end_namespace(endpoint, "server namespace disconnect")
 
     def remove_namespace(self, endpoint: str) -> None:
@@ -741,15 +759,15 @@ class Socket(SocketOpening, InputBacklog, abc.ABC):
             return
         accepted = self._connecting.pop(endpoint, None) is None
         self._ended[endpoint] = reason
-        packet = {"type": "disconnect", "endpoint": endpoint}
+        packet = Packet("disconnect", endpoint)
         # Async hooks run untracked: cancelling the namespace's jobs must not cancel them.
         if accepted:
-            self._call(namespace, packet, namespace._disconnect_hook, "recv_disconnecting",
+            self._call(namespace, packet, namespace.run_disconnect_hook, "recv_disconnecting",
                        reason, tracked=False)
         self.manager.rooms.remove_member(endpoint, self)
         self.sids.pop(endpoint, None)
         if accepted:
-            self._call(namespace, packet, namespace._disconnect_hook, "recv_disconnect",
+            self._call(namespace, packet, namespace.run_disconnect_hook, "recv_disconnect",
                        reason, tracked=False)
         namespace.kill_local_jobs()
         self._drop_acks(endpoint, reason)

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import TYPE_CHECKING, Any, cast
+from typing import TYPE_CHECKING, Any
 
+from tornio.core.packets import Packet
 from tornio.core.requests import kept_request
 from tornio.core.socket import Socket
 from tornio.exceptions import ConnectionRefused, InvalidPacket, InvalidPayload
@@ -25,6 +26,7 @@ class LegacySocket(Socket):
 
     protocol = "legacy"
     flavour = "legacy"
+    legacy_names = True
     #: How a 0.9 session closes, as node's disconnect reasons (docs/reference/disconnects-acks.md).
     disconnect_reasons = {
         "client disconnect": "client namespace disconnect",  # 0:: or ?disconnect
@@ -52,19 +54,29 @@ class LegacySocket(Socket):
     def send_raw(self, wire: str) -> None:
         self.engine.send(wire, self.manager.clock())
 
-    def _send(self, packet: dict[str, Any]) -> None:
-        self.engine.send(legacy.encode_packet(packet, self.json_codec), self.manager.clock())
+    def _send(self, packet: Packet) -> None:
+        self.engine.send(self._encode(packet), self.manager.clock())
 
-    def _check_encodable(self, packet: dict[str, Any]) -> None:
-        legacy.encode_packet(packet, self.json_codec)
+    def _encode(self, packet: Packet) -> str:
+        """The 0.9 wire form of a packet: events and acks on the codec's fast paths."""
+        kind = packet.kind
+        if kind == "event" and (packet.id is None or packet.ack == "data"):
+            return legacy.encode_event(packet.endpoint, packet.name or "", packet.args,
+                                       packet.id, self.json_codec)
+        if kind == "ack" and packet.id is not None:
+            return legacy.encode_ack(packet.endpoint, packet.id, packet.args, self.json_codec)
+        return legacy.encode_packet(packet.as_dict(), self.json_codec)
+
+    def _check_encodable(self, packet: Packet) -> None:
+        self._encode(packet)
 
     def _send_connect_ok(self, endpoint: str) -> None:
         if endpoint:  # the global namespace's connect packet went out with the transport
-            self._send({"type": "connect", "endpoint": endpoint})
+            self._send(Packet("connect", endpoint))
 
     def _send_connect_refused(self, endpoint: str, refusal: ConnectionRefused) -> None:
         # The 0.9 client turns an "unauthorized" error without advice into connect_failed.
-        self._send({"type": "error", "reason": "unauthorized", "endpoint": endpoint})
+        self._send(Packet("error", endpoint, reason="unauthorized"))
         if not endpoint:
             self.disconnect()
 
@@ -121,22 +133,25 @@ class LegacySocket(Socket):
                 endpoint=exc.endpoint if exc.endpoint in self.active_ns else "",
             )
             return
-        self.handle_packet(cast("dict[str, Any]", packet))
+        self.handle_packet(Packet.from_dict(packet))
 
     def _replay_input(self, items: list[Any]) -> None:
         self.receive_packets(items)
 
-    def dispatch_packet(self, packet: dict[str, Any]) -> None:
-        packet_type = packet["type"]
-        endpoint = packet["endpoint"]
-        if packet_type in ("heartbeat", "noop") or self.closed:
-            return
+    def dispatch_packet(self, packet: Packet) -> None:
+        packet_type = packet.kind
+        endpoint = packet.endpoint
+        if packet_type in ("heartbeat", "noop"):
+            return  # (handle_packet, the one caller, returned already if the socket closed)
         if packet_type == "disconnect" and endpoint == "":
             self.engine.close("client disconnect")
             return
-        if packet.get("ack") is True and "id" in packet:
-            # Automatic ack (an id without '+'): answered before dispatch, as node does.
-            self.send_packet({"type": "ack", "ackId": packet["id"], "endpoint": endpoint})
+        if packet.ack is True:
+            # Automatic ack (an id without '+'): answered before dispatch, as node does (an
+            # ack's ``id`` is the one it answers: its own is in the decoder's dict).
+            msg_id = packet.id if packet_type != "ack" else packet.as_dict().get("id")
+            if msg_id is not None:
+                self.send_packet(Packet("ack", endpoint, None, [], msg_id))
         if packet_type == "connect" and endpoint == "":
             return  # the global namespace connects with the transport
         super().dispatch_packet(packet)

@@ -1,13 +1,13 @@
 """``ModernSocket``: a Socket.IO v5 client (socket.io-client 3.x/4.x), or a v4 one
 (socket.io-client 2.x, over Engine.IO v3), on the same namespace API as 0.9 clients.
 
-Socket.IO packets become gevent-socketio packet dicts on the way in, and back on the way out:
-an EVENT ``["name", *args]`` with an id is an event that asks for a data ack; the v5 namespace
-``/`` is the legacy global endpoint ``''``. Each namespace connection has its own id
-(``socket.sids``, the client's ``socket.id``), made by :func:`tornio.bus.ids.make_sid`, so that
-it names the process that owns it. The client's ``auth`` payload is
-``namespace.auth``; ``recv_connect`` may refuse it (``CONNECT_ERROR`` with the server's data).
-Binary values are ``bytes`` in handler arguments and in emits.
+Socket.IO packets become typed packets (:class:`~tornio.core.packets.Packet`) on the way in, and
+back on the way out: an EVENT ``["name", *args]`` with an id is an event that asks for a data
+ack; the v5 namespace ``/`` is the legacy global endpoint ``''``. Each namespace connection has
+its own id (``socket.sids``, the client's ``socket.id``), made by
+:func:`tornio.bus.ids.make_sid`, so that it names the process that owns it. The client's
+``auth`` payload is ``namespace.auth``; ``recv_connect`` may refuse it (``CONNECT_ERROR`` with
+the server's data). Binary values are ``bytes`` in handler arguments and in emits.
 
 Connection state recovery (the manager's ``recovery``, when on): each accepted v5 namespace
 connection gets a private id (``pid``, in its CONNECT reply beside ``sid``), and every event
@@ -26,11 +26,13 @@ packet is text, socket.io-msgpack-parser's is binary. A msgpack client's socket 
 from __future__ import annotations
 
 import logging
+from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
 from tornio.bus import ids
 from tornio.bus.store import plain_session
 from tornio.core.namespace import BaseNamespace
+from tornio.core.packets import Packet as AppPacket
 from tornio.core.socket import NamespaceFactory, Socket
 from tornio.core.watched import WatchedDict
 from tornio.exceptions import ConnectionRefused, InvalidPacket
@@ -58,6 +60,11 @@ RECOVERABLE_REASONS = frozenset(
     {"transport error", "transport close", "forced close", "ping timeout",
      "server shutting down", "forced server close"}
 )
+
+
+# Tuples, not sets: `in` checks identity first, and IntEnum hashing is slow.
+_EVENTS = (PacketType.EVENT, PacketType.BINARY_EVENT)
+_ACKS = (PacketType.ACK, PacketType.BINARY_ACK)
 
 
 def to_nsp(endpoint: str) -> str:
@@ -148,23 +155,29 @@ class ModernSocket(Socket):
 
     # -- outgoing ----------------------------------------------------------------------------
 
-    def send_packet(self, packet: dict[str, Any]) -> None:
+    def send_packet(self, packet: AppPacket | Mapping[str, Any]) -> None:
+        if type(packet) is not AppPacket:
+            packet = AppPacket.from_dict(packet)  # type: ignore[arg-type]
+        assert type(packet) is AppPacket
         if (
             self.manager.recovery is not None
-            and packet["type"] == "event"
-            and not packet.get("ack")
+            and packet.kind == "event"
+            and not packet.ack
             and self.sio_version >= 5
         ):
-            endpoint = packet.get("endpoint", "")
+            endpoint = packet.endpoint
             sid = self.sids.get(endpoint)
             if sid is not None:
-                args = list(packet.get("args", ()))
-                offset = self.manager.record_own_emit(endpoint, sid, packet["name"], args)
-                packet = {**packet, "args": [*args, offset]}
+                args = list(packet.args)
+                offset = self.manager.record_own_emit(endpoint, sid, packet.name or "", args)
+                packet = AppPacket("event", endpoint, packet.name, [*args, offset])
         super().send_packet(packet)
 
-    def _send(self, packet: dict[str, Any]) -> None:
-        self._send_sio(self._to_sio(packet))
+    def _send(self, packet: AppPacket) -> None:
+        if packet.kind == "ack":  # the usual one: a handler's answer
+            self._send_sio(Packet(PacketType.ACK, packet.endpoint or "/", packet.args, packet.id))
+        else:
+            self._send_sio(self._to_sio(packet))
 
     def _send_sio(self, packet: Packet) -> None:
         if self.msgpack:
@@ -178,7 +191,7 @@ class ModernSocket(Socket):
         else:
             self.engine.send_many([head, *parts[1:]])
 
-    def _check_encodable(self, packet: dict[str, Any]) -> None:
+    def _check_encodable(self, packet: AppPacket) -> None:
         sio = self._to_sio(packet)
         if self.msgpack:
             msgpack_parser.encode(sio, self.json_codec)
@@ -186,20 +199,27 @@ class ModernSocket(Socket):
             socketio.encode(sio, self.json_codec)
 
     @staticmethod
-    def _to_sio(packet: dict[str, Any]) -> Packet:
-        kind = packet["type"]
-        nsp = to_nsp(packet.get("endpoint", ""))
-        msg_id = packet.get("id") if packet.get("ack") else None
+    def _to_sio(packet: AppPacket) -> Packet:
+        """The Socket.IO packet of an application packet.
+
+        Raises:
+            ValueError: a kind v5 has no packet for (connect, heartbeat, noop: the socket
+                sends its own CONNECT replies).
+        """
+        kind = packet.kind
+        nsp = packet.endpoint or "/"
         if kind == "event":
-            return Packet(PacketType.EVENT, nsp, [packet["name"], *packet.get("args", ())], msg_id)
+            return Packet(PacketType.EVENT, nsp, [packet.name, *packet.args],
+                          packet.id if packet.ack else None)
         if kind == "ack":
-            return Packet(PacketType.ACK, nsp, list(packet.get("args", ())), packet["ackId"])
+            return Packet(PacketType.ACK, nsp, list(packet.args), packet.id)
         if kind in ("message", "json"):
-            return Packet(PacketType.EVENT, nsp, ["message", packet.get("data")], msg_id)
+            return Packet(PacketType.EVENT, nsp, ["message", packet.data],
+                          packet.id if packet.ack else None)
         if kind == "disconnect":
             return Packet(PacketType.DISCONNECT, nsp)
         if kind == "error":
-            return Packet(PacketType.CONNECT_ERROR, nsp, {"message": packet.get("reason", "")})
+            return Packet(PacketType.CONNECT_ERROR, nsp, {"message": packet.reason or ""})
         raise ValueError(f"cannot send a {kind!r} packet to a Socket.IO v5 client")
 
     def _new_namespace_sid(self, endpoint: str) -> str:
@@ -291,10 +311,14 @@ class ModernSocket(Socket):
 
     def handle_sio(self, packet: Packet) -> None:
         """One decoded Socket.IO packet."""
-        endpoint, query = self._split_nsp(packet.nsp)
+        nsp = packet.nsp
+        if "?" in nsp:
+            endpoint, query = self._split_nsp(nsp)
+        else:  # the usual case, without a call
+            endpoint, query = ("" if nsp == "/" else nsp), None
         kind = packet.type
         if kind is PacketType.CONNECT:
-            if not self.names_fit({"type": "connect", "endpoint": endpoint}):
+            if not self.names_fit(AppPacket("connect", endpoint)):
                 return  # before its auth is kept under that name
             if (endpoint in self.active_ns or endpoint in self._connecting
                     or endpoint in self._restoring):
@@ -316,32 +340,19 @@ class ModernSocket(Socket):
             # also a CONNECT_ERROR sent by a client
             self.engine.close("invalid state", notify_client=True)
             return
-        if kind in (PacketType.EVENT, PacketType.BINARY_EVENT):
+        if kind in _EVENTS:
             data = packet.data
             name = data[0]
-            if not isinstance(name, str):
-                name = str(name)
-            gsio: dict[str, Any] = {
-                "type": "event",
-                "name": name,
-                "args": data[1:],
-                "endpoint": endpoint,
-            }
-            if packet.id is not None:
-                gsio["id"] = packet.id
-                gsio["ack"] = "data"
-            self.handle_packet(gsio)
-        elif kind in (PacketType.ACK, PacketType.BINARY_ACK):
-            self.handle_packet(
-                {
-                    "type": "ack",
-                    "ackId": packet.id,
-                    "args": list(packet.data or ()),
-                    "endpoint": endpoint,
-                }
-            )
+            msg_id = packet.id
+            self.handle_packet(AppPacket(
+                "event", endpoint, name if isinstance(name, str) else str(name), data[1:],
+                msg_id, None if msg_id is None else "data",
+            ))
+        elif kind in _ACKS:
+            self.handle_packet(AppPacket("ack", endpoint, None, list(packet.data or ()),
+                                         packet.id))
         elif kind is PacketType.DISCONNECT:
-            self.handle_packet({"type": "disconnect", "endpoint": endpoint})
+            self.handle_packet(AppPacket("disconnect", endpoint))
         else:
             self.engine.close("invalid state", notify_client=True)
 

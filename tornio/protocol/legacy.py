@@ -35,6 +35,7 @@ __all__ = [
     "decode_packet",
     "decode_payload",
     "dumps",
+    "encode_ack",
     "encode_event",
     "encode_packet",
     "encode_payload",
@@ -280,6 +281,28 @@ def encode_event(
         body = _encode_json(args) if json is None else json.dumps_legacy(args)
         return f'{head}{endpoint}:{{"name":{_encode_json(name)},"args":{body}}}'
     return f'{head}{endpoint}:{{"name":{_encode_json(name)}}}'
+
+
+def encode_ack(
+    endpoint: str, ack_id: int, args: Sequence[Any], json: JsonCodec | None = None
+) -> str:
+    """Encode the ack of packet ``ack_id``; the fast path for a handler's answer.
+
+    Equivalent to ``encode_packet({'type': 'ack', 'endpoint': endpoint, 'ackId': ack_id,
+    'args': args}, json)``.
+
+    Raises:
+        ValueError: the endpoint contains ``':'``; args hold a NaN or infinite float.
+        TypeError: args hold something JSON cannot represent.
+    """
+    if ":" in endpoint:
+        raise ValueError(f"endpoint {endpoint!r} contains ':'")
+    if args:
+        if type(args) is not list and type(args) is not tuple:
+            args = list(args)
+        body = _encode_json(args) if json is None else json.dumps_legacy(args)
+        return f"6::{endpoint}:{ack_id}+{body}"
+    return f"6::{endpoint}:{ack_id}"
 
 
 def decode_packet(data: str, json: JsonCodec | None = None) -> Packet:

@@ -38,7 +38,7 @@ import logging
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, TypeVar
 
-from tornio.core.namespace import BaseNamespace
+from tornio.core.namespace import AnyPacket, BaseNamespace
 from tornio.exceptions import ConnectionRefused
 
 if TYPE_CHECKING:
@@ -182,7 +182,7 @@ class DjangoNamespace(BaseNamespace):
             raise ConnectionRefused("login required")
         return None
 
-    def call_method(self, method_name: str, packet: dict[str, Any], *args: Any) -> Any:
+    def call_method(self, method_name: str, packet: AnyPacket, *args: Any) -> Any:
         """Every handler runs once the session is loaded: before that, as a coroutine that
         waits for it (packets keep their order)."""
         loading = self._django_loading
@@ -195,7 +195,7 @@ class DjangoNamespace(BaseNamespace):
         self,
         loading: asyncio.Future[None],
         method_name: str,
-        packet: dict[str, Any],
+        packet: AnyPacket,
         args: tuple[Any, ...],
     ) -> Any:
         try:
