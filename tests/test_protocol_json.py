@@ -194,6 +194,9 @@ TEXTS: dict[str, str] = {
     "big int in an object": '{"n":123456789012345678901234567890}',
     "over int()'s digit limit": "1" * 5000,
     "19-digit string": '"1234567890123456789"',
+    "big int in a long text": '{"pad":"' + "x" * 60 + '","n":-9223372036854775809}',
+    "18 digits in a long text": '{"pad":"' + "é" * 60 + '","n":-922337203685477580}',
+    "long text, raw lone surrogate": '["' + "é" * 70 + '\ud800"]',
     "1e400": "1e400",
     "-1e400": "[-1e400]",
     "1e-400": "1e-400",
@@ -284,14 +287,29 @@ def test_the_guards_send_only_their_cases_to_the_stdlib(monkeypatch: pytest.Monk
         assert not stdlib_answers(jsoncodec.dumps_modern, ["é", "\x7f"])
         assert stdlib_answers(jsoncodec.dumps_legacy, ["é"])
         assert stdlib_answers(jsoncodec.dumps_legacy, ["\x7f"])
-        depth = sys.getrecursionlimit() // 2
-        for loads in (jsoncodec.loads_modern, jsoncodec.loads_legacy):
-            assert not stdlib_answers(loads, '["echo",{"n":1,"text":"hi"}]')
-            assert not stdlib_answers(loads, "[123456789012345678]")
-            assert stdlib_answers(loads, "[1234567890123456789]")
-            assert stdlib_answers(loads, "[NaN]")
-            assert not stdlib_answers(loads, _deep_text(depth))
-            assert stdlib_answers(loads, _deep_text(depth + 1))
+        # At Python's default limit (mutation runs raise it beyond orjson's 1024 levels).
+        limit = sys.getrecursionlimit()
+        sys.setrecursionlimit(1000)
+        depth = 500
+        try:
+            for loads in (jsoncodec.loads_modern, jsoncodec.loads_legacy):
+                assert not stdlib_answers(loads, "[1]")
+                assert not stdlib_answers(loads, '["echo",{"n":1,"text":"hi"}]')
+                assert not stdlib_answers(loads, "[123456789012345678]")
+                assert stdlib_answers(loads, "[1234567890123456789]")
+                padded = '{"pad":"' + "x" * 60 + '","n":%s}'
+                assert not stdlib_answers(loads, padded % ("9" * 18))
+                assert stdlib_answers(loads, padded % ("9" * 19))
+                assert stdlib_answers(loads, "[NaN]")
+                assert not stdlib_answers(loads, _deep_text(depth))
+                assert stdlib_answers(loads, _deep_text(depth + 1))
+                objects = '{"a":' * (depth + 1) + "1" + "}" * (depth + 1)
+                assert stdlib_answers(loads, objects)
+                half = (depth + 2) // 2
+                mixed = '[{"a":' * half + "1" + "}]" * half
+                assert stdlib_answers(loads, mixed)
+        finally:
+            sys.setrecursionlimit(limit)
 
 
 def test_enum_and_uuid_are_written_where_the_stdlib_refuses_them() -> None:
