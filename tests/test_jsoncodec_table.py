@@ -31,6 +31,15 @@ class Unhashable:
     loads = staticmethod(json.loads)
 
 
+class UnhashableDefault:
+    """A ``json_default`` that cannot be a cache key."""
+
+    __hash__ = None  # type: ignore[assignment]
+
+    def __call__(self, value: Any) -> Any:
+        return _stringify(value)
+
+
 def test_codec_for_each_setting() -> None:
     assert codec_for(None, None) is None
     by_module = codec_for(json, None)
@@ -42,9 +51,17 @@ def test_codec_for_each_setting() -> None:
     odd = Unhashable()
     by_odd = codec_for(odd, None)
     assert by_odd is not None and by_odd.module is odd and by_odd.default is None
-    with pytest.raises(ValueError, match=r"^a JsonCodec takes a json module or a default "
-                       "function, one$"):
-        codec_for(json, _stringify)
+    unhashable_default = UnhashableDefault()
+    by_unhashable_default = codec_for(None, unhashable_default)
+    assert by_unhashable_default is not None
+    assert by_unhashable_default.default is unhashable_default
+    for module, default in [(json, _stringify), (odd, _stringify), (None, None)]:
+        with pytest.raises(ValueError, match=r"^a JsonCodec takes a json module or a default "
+                           "function, one$"):
+            JsonCodec(module, default)
+        if module is not None:
+            with pytest.raises(ValueError, match="a JsonCodec takes"):
+                codec_for(module, default)
 
 
 def test_a_default_codec_writes_the_built_in_dialect() -> None:
