@@ -83,6 +83,14 @@ MODULES: dict[str, tuple[str, ...]] = {
         "tests/test_protocol_engineio.py",
         "tests/test_engineio_errors.py",
     ),
+    "tornio/protocol/jsoncodec.py": (
+        "tests/test_protocol_json.py",
+        "tests/test_jsoncodec_table.py",
+        "tests/test_dispatch_json.py::test_json_default_writes_what_json_has_no_type_for",
+        "tests/test_dispatch_json.py::test_a_json_module_writes_and_reads_every_payload",
+        "tests/test_dispatch_json.py::test_plain_copies_hold_only_what_the_bus_carries",
+        "tests/test_dispatch_json.py::test_bad_json_settings_are_refused",
+    ),
     "tornio/protocol/legacy.py": (
         "tests/test_protocol_legacy.py",
         "tests/test_legacy_errors.py",

@@ -9,6 +9,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from tests.support.json_paths import json_path  # noqa: F401  (fixture: orjson, stdlib)
 from tornio.exceptions import InvalidPacket, InvalidPayload
 from tornio.protocol.legacy import (
     ERROR_ADVICES,
@@ -23,6 +24,9 @@ from tornio.protocol.legacy import (
     loads,
     utf16_len,
 )
+
+# The codec tables run on both ways of writing the built-in JSON.
+pytestmark = pytest.mark.usefixtures("json_path")
 
 # --- packets: round trips ----------------------------------------------------------------------
 

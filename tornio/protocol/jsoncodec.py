@@ -1,4 +1,5 @@
-"""An application's JSON, sans-I/O: ``json_default`` (a function turning a value JSON has no
+"""The JSON of tornio's codecs, sans-I/O: the built-in dialect's functions and an
+application's ``json_default`` (a function turning a value JSON has no
 type for into one it has) or ``json`` (a module-like object with ``dumps`` and ``loads``,
 python-socketio's ``json=``).
 
@@ -17,6 +18,26 @@ built-in JSON, on the fast path.
   as attachments first. msgpack clients get what ``module.dumps`` writes, read back by the
   standard decoder.
 
+The built-in dialect (JSON as ``JSON.stringify`` writes and ``JSON.parse`` reads it, NaN
+refused) is :func:`dumps_modern` (compact, not ASCII-escaped), :func:`dumps_legacy` (compact,
+ASCII-escaped, for 0.9 clients), :func:`loads_modern` (a number too large for a double
+refused) and :func:`loads_legacy` (such a number is infinity). With `orjson
+<https://github.com/ijl/orjson>`_ 3.11.7 or later installed (``pip install 'tornio[speed]'``;
+an older one spells ``1e+16`` as ``1e16`` and is not used) they use it,
+and give exactly what the standard library gives, text and errors: orjson's answer is taken
+only where it is the stdlib's, otherwise the stdlib's own encoder or decoder answers, which
+is then also what raises. The stdlib answers when orjson refuses a value (bytes, lone
+surrogates, integers beyond 64 bits, non-str keys, subclasses of str, int, float, dict and
+list, nesting beyond orjson's 254 levels), when the text holds ``null`` (orjson writes NaN
+and infinities as ``null``), ``e-`` or ``.0000`` (orjson spells floats below 1e-4 otherwise:
+``1e-7`` for ``1e-07``) or, for 0.9, anything not ASCII or DEL; on decoding, when orjson
+refuses the text (NaN, ``1e400``, lone surrogate escapes, its depth limit), when the text
+holds a run of 19 digits (orjson reads integers beyond 64 bits as floats) or more ``[`` and
+``{`` than half the recursion limit (where the stdlib decoder may run out of stack and
+orjson would not). The one difference left: ``enum.Enum`` members and ``uuid.UUID``, which
+the stdlib refuses (TypeError), orjson writes (the member's value, the UUID's text).
+:func:`use_orjson` switches between the two in-process, for tests.
+
 :meth:`JsonCodec.plain` makes a copy holding only what msgpack (the bus) carries, for the
 other nodes.
 """
@@ -26,17 +47,185 @@ from __future__ import annotations
 import decimal
 import functools
 import json as std_json
+import math
+import re
+import sys
 from collections.abc import Callable, Mapping
-from typing import Any
+from typing import Any, NoReturn
 
 import msgpack  # type: ignore[import-untyped]
 
-__all__ = ["JsonCodec", "codec_for", "decimal_default"]
+try:
+    import orjson
+except ImportError:  # pragma: no cover - the `speed` extra is not installed
+    orjson = None  # type: ignore[assignment]
+
+__all__ = [
+    "JsonCodec",
+    "codec_for",
+    "decimal_default",
+    "dumps_legacy",
+    "dumps_modern",
+    "loads_legacy",
+    "loads_modern",
+    "use_orjson",
+]
 
 _BYTES_TYPES = (bytes, bytearray, memoryview)
 _SCALARS = (str, int, float, bool, type(None), bytes)
 _SEPARATORS = (",", ":")
 _MAX_DEPTH = 100  # plain(): how deep a value (and what the default made of it) may nest
+
+
+# --- the built-in dialect --------------------------------------------------------------------
+
+_std_dumps_modern = std_json.JSONEncoder(
+    ensure_ascii=False, separators=_SEPARATORS, allow_nan=False
+).encode
+_std_dumps_legacy = std_json.JSONEncoder(
+    ensure_ascii=True, separators=_SEPARATORS, allow_nan=False
+).encode
+
+
+def _reject_constant(name: str) -> NoReturn:
+    raise ValueError(f"{name} is not valid JSON")
+
+
+def _parse_float(text: str) -> float:
+    value = float(text)
+    if math.isinf(value):  # 1e400: JSON.parse reads Infinity, which JSON cannot write back
+        raise ValueError(f"number out of range: {text}")
+    return value
+
+
+_std_loads_modern = std_json.JSONDecoder(
+    parse_constant=_reject_constant, parse_float=_parse_float
+).decode
+_std_loads_legacy = std_json.JSONDecoder(parse_constant=_reject_constant).decode
+
+# orjson: subclasses, dataclasses and datetimes are not written by orjson (the stdlib writes
+# the first and refuses the others), so that the stdlib answers for them.
+_ORJSON_OPTIONS = 0 if orjson is None else (
+    orjson.OPT_PASSTHROUGH_SUBCLASS
+    | orjson.OPT_PASSTHROUGH_DATACLASS
+    | orjson.OPT_PASSTHROUGH_DATETIME
+)
+# A run of 19 digits may be an integer beyond 64 bits, which orjson reads as a float: found
+# by a regex in short texts, in longer ones (where the regex costs more than the decoding) as
+# 19 zeros once every digit is made a zero.
+_search_long_number = re.compile("[0-9]{19}").search
+_DIGITS_AS_ZEROS = bytes.maketrans(b"123456789", b"000000000")
+_LONG_NUMBER = b"0" * 19
+_REGEX_TEXT = 64
+# A text this long or shorter cannot nest deeper than half of it (every level opens and
+# closes): below the stdlib decoder's stack, whatever the recursion limit above 400.
+_SHORT_TEXT = 400
+
+
+def _orjson_dumps_modern(value: Any) -> str:
+    try:
+        out: bytes = orjson.dumps(value, None, _ORJSON_OPTIONS)
+    except orjson.JSONEncodeError:
+        return _std_dumps_modern(value)
+    if b"null" in out or b"e-" in out or b".0000" in out:
+        return _std_dumps_modern(value)
+    return out.decode()
+
+
+def _orjson_dumps_legacy(value: Any) -> str:
+    if type(value) is str:  # an event's name: the stdlib's C escaper, without a detour
+        return _std_dumps_legacy(value)
+    try:
+        out: bytes = orjson.dumps(value, None, _ORJSON_OPTIONS)
+    except orjson.JSONEncodeError:
+        return _std_dumps_legacy(value)
+    if (
+        not out.isascii()
+        or b"\x7f" in out
+        or b"null" in out
+        or b"e-" in out
+        or b".0000" in out
+    ):
+        return _std_dumps_legacy(value)
+    return out.decode()
+
+
+def _stdlib_answers(text: str) -> bool:
+    """Whether orjson could read ``text`` other than the stdlib does (see the module
+    docstring), so that the stdlib must."""
+    length = len(text)
+    if length < 20:  # the shortest text orjson reads otherwise: -9223372036854775809
+        return False
+    if length < _REGEX_TEXT:
+        return _search_long_number(text) is not None
+    if _LONG_NUMBER in text.encode("utf-8", "surrogatepass").translate(_DIGITS_AS_ZEROS):
+        return True
+    return length > _SHORT_TEXT and (
+        text.count("[") + text.count("{") > sys.getrecursionlimit() // 2
+    )
+
+
+def _orjson_loads_modern(text: str) -> Any:
+    if _stdlib_answers(text):
+        return _std_loads_modern(text)
+    try:
+        return orjson.loads(text)
+    except orjson.JSONDecodeError:
+        return _std_loads_modern(text)
+
+
+def _orjson_loads_legacy(text: str) -> Any:
+    if _stdlib_answers(text):
+        return _std_loads_legacy(text)
+    try:
+        return orjson.loads(text)
+    except orjson.JSONDecodeError:
+        return _std_loads_legacy(text)
+
+
+#: The built-in dialect's text for modern clients: compact, not ASCII-escaped (lone
+#: surrogates are left raw: :mod:`tornio.protocol.socketio` escapes them). Raises TypeError
+#: (bytes included) or ValueError (NaN, infinities, circular values) as ``json.dumps`` does.
+dumps_modern: Callable[[Any], str] = _std_dumps_modern
+#: The built-in dialect's text for 0.9 clients: compact and ASCII-escaped.
+dumps_legacy: Callable[[Any], str] = _std_dumps_legacy
+#: Reads JSON as ``JSON.parse`` but strictly (NaN, Infinity and numbers beyond a double
+#: raise ValueError); RecursionError for a text nested deeper than the stack.
+loads_modern: Callable[[str], Any] = _std_loads_modern
+#: As :func:`loads_modern`, but a number beyond a double is an infinity (0.9's decoder).
+loads_legacy: Callable[[str], Any] = _std_loads_legacy
+
+
+# Floats orjson spells as Python does from 3.11.7 on (1e+16; before, 1e16): an older orjson,
+# or one that spells any of these otherwise, is not used.
+_FLOAT_PROBES = [1e16, 1.5e300, 1e15, 123456789012345.6, 1e-4, 0.1, -0.0, 100.0, 5e-324]
+
+
+def _orjson_agrees() -> bool:
+    return orjson is not None and (
+        orjson.dumps(_FLOAT_PROBES).decode() == _std_dumps_modern(_FLOAT_PROBES)
+    )
+
+
+def use_orjson(enabled: bool = True) -> bool:
+    """Make the built-in dialect use orjson (when installed) or only the standard library;
+    the choice at import is orjson when installed. Returns whether orjson is now used.
+
+    For tests, which run the codecs both ways: the functions are looked up at each call, and
+    a :class:`~tornio.protocol.socketio.Decoder` takes its decoder when made.
+    """
+    global dumps_modern, dumps_legacy, loads_modern, loads_legacy
+    fast = enabled and _orjson_agrees()
+    if fast:
+        dumps_modern, dumps_legacy = _orjson_dumps_modern, _orjson_dumps_legacy
+        loads_modern, loads_legacy = _orjson_loads_modern, _orjson_loads_legacy
+    else:
+        dumps_modern, dumps_legacy = _std_dumps_modern, _std_dumps_legacy
+        loads_modern, loads_legacy = _std_loads_modern, _std_loads_legacy
+    return fast
+
+
+use_orjson()
 
 
 class JsonCodec:
@@ -68,6 +257,8 @@ class JsonCodec:
 
             options: dict[str, Any] = {"separators": _SEPARATORS, "allow_nan": False,
                                        "default": no_bytes}
+            # The stdlib here: orjson writes Enum members and UUIDs itself, where the stdlib
+            # hands them to ``default``.
             self.dumps_modern = std_json.JSONEncoder(ensure_ascii=False, **options).encode
             self.dumps_legacy = std_json.JSONEncoder(ensure_ascii=True, **options).encode
             self.loads = None

@@ -19,12 +19,12 @@ No I/O, no clock, no Tornado.
 
 from __future__ import annotations
 
-import json
 import re
 from collections.abc import Callable, Mapping, Sequence
-from typing import Any, NoReturn, TypedDict
+from typing import Any, TypedDict
 
 from tornio.exceptions import InvalidPacket, InvalidPayload
+from tornio.protocol import jsoncodec
 from tornio.protocol.jsoncodec import JsonCodec
 
 __all__ = [
@@ -89,19 +89,8 @@ class Packet(TypedDict, total=False):
 
 # --- JSON --------------------------------------------------------------------------------------
 
-# ensure_ascii keeps the output pure ASCII, so U+2028/U+2029 and lone surrogates are escaped and
-# utf16_len() takes its fast path. allow_nan=False: JSON.parse cannot read NaN or Infinity.
-_ENCODER = json.JSONEncoder(ensure_ascii=True, separators=(",", ":"), allow_nan=False)
-_encode_json = _ENCODER.encode
-
-
-def _reject_constant(name: str) -> NoReturn:
-    raise ValueError(f"{name} is not valid JSON")
-
-
-# parse_constant rejects NaN, Infinity and -Infinity, which JSON.parse does not accept either.
-_DECODER = json.JSONDecoder(parse_constant=_reject_constant)
-_decode_json = _DECODER.decode
+# jsoncodec's built-in dialect for 0.9: ASCII keeps U+2028/U+2029 and lone surrogates escaped
+# and utf16_len() on its fast path; NaN and Infinity are refused both ways, as JSON.parse does.
 
 
 def dumps(obj: Any) -> str:
@@ -111,7 +100,7 @@ def dumps(obj: Any) -> str:
         TypeError: ``obj`` holds something JSON cannot represent.
         ValueError: ``obj`` holds a NaN or an infinite float, or a circular reference.
     """
-    return _encode_json(obj)
+    return jsoncodec.dumps_legacy(obj)
 
 
 def loads(s: str) -> Any:
@@ -122,7 +111,7 @@ def loads(s: str) -> Any:
             nested too deeply to parse).
     """
     try:
-        return _decode_json(s)
+        return jsoncodec.loads_legacy(s)
     except RecursionError:
         raise ValueError("JSON document is nested too deeply") from None
 
@@ -162,7 +151,7 @@ def _application_loads(codec: JsonCodec | None) -> Callable[[str], Any]:
     """The decoder of an application's JSON module (anything it raises is a ValueError),
     or the built-in one."""
     if codec is None or codec.loads is None:
-        return _decode_json
+        return jsoncodec.loads_legacy
     loads = codec.loads
 
     def checked(text: str) -> Any:
@@ -189,7 +178,7 @@ def encode_packet(packet: Mapping[str, Any], json: JsonCodec | None = None) -> s
             an ``ackId``; an endpoint containing ``':'``; data JSON cannot represent.
         TypeError: message data that is not a ``str``; data JSON cannot represent.
     """
-    dumps = _encode_json if json is None else json.dumps_legacy
+    dumps = jsoncodec.dumps_legacy if json is None else json.dumps_legacy
     ptype = packet.get("type")
     digit = _DIGIT_BY_TYPE.get(ptype) if isinstance(ptype, str) else None
     if digit is None:
@@ -209,9 +198,10 @@ def encode_packet(packet: Mapping[str, Any], json: JsonCodec | None = None) -> s
         if name is None:
             raise ValueError("event packet without a name")
         args = packet.get("args")
+        name_json = jsoncodec.dumps_legacy(name)
         if args:
-            return f'{head}:{{"name":{_encode_json(name)},"args":{dumps(_as_array(args))}}}'
-        return f'{head}:{{"name":{_encode_json(name)}}}'
+            return f'{head}:{{"name":{name_json},"args":{dumps(_as_array(args))}}}'
+        return f'{head}:{{"name":{name_json}}}'
     if digit == "3":  # message
         data = packet.get("data")
         if data is None or data == "":
@@ -278,9 +268,9 @@ def encode_event(
     if args:
         if type(args) is not list and type(args) is not tuple:
             args = list(args)
-        body = _encode_json(args) if json is None else json.dumps_legacy(args)
-        return f'{head}{endpoint}:{{"name":{_encode_json(name)},"args":{body}}}'
-    return f'{head}{endpoint}:{{"name":{_encode_json(name)}}}'
+        body = jsoncodec.dumps_legacy(args) if json is None else json.dumps_legacy(args)
+        return f'{head}{endpoint}:{{"name":{jsoncodec.dumps_legacy(name)},"args":{body}}}'
+    return f'{head}{endpoint}:{{"name":{jsoncodec.dumps_legacy(name)}}}'
 
 
 def encode_ack(
@@ -320,7 +310,7 @@ def decode_packet(data: str, json: JsonCodec | None = None) -> Packet:
         InvalidPacket: the packet is malformed, has an unknown type, or its data does not fit
             its type. ``endpoint`` is set when it could be read.
     """
-    loads = _decode_json if json is None else _application_loads(json)
+    loads = jsoncodec.loads_legacy if json is None else _application_loads(json)
     m = _match_packet(data)
     if m is None:
         raise InvalidPacket(f"malformed packet {_excerpt(data)}")

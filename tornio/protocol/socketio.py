@@ -28,14 +28,14 @@ No I/O, no clock, no Tornado.
 from __future__ import annotations
 
 import json
-import math
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from enum import IntEnum
-from typing import Any, NoReturn
+from typing import Any
 
 from tornio.exceptions import InvalidPacket
+from tornio.protocol import jsoncodec
 from tornio.protocol.jsoncodec import JsonCodec
 
 __all__ = [
@@ -105,8 +105,6 @@ _JSON_OPTIONS: dict[str, Any] = {
     "separators": (",", ":"),
     "allow_nan": False,
 }
-_encode_json = json.JSONEncoder(**_JSON_OPTIONS).encode
-
 # JSON.stringify escapes lone surrogates (they cannot be written in UTF-8); ensure_ascii=False
 # would leave them raw. Python strings decoded from UTF-8 never hold surrogates, so any found
 # in the output is lone (the JSON decoder joins escaped pairs).
@@ -118,7 +116,7 @@ def _escape_surrogate(m: re.Match[str]) -> str:
 
 
 def _dumps(data: Any, codec: JsonCodec | None = None) -> str:
-    body = _encode_json(data) if codec is None else codec.dumps_modern(data)
+    body = jsoncodec.dumps_modern(data) if codec is None else codec.dumps_modern(data)
     if body.isascii():
         return body
     return _sub_surrogates(_escape_surrogate, body)
@@ -157,20 +155,6 @@ def _take_binary(data: Any, buffers: list[bytes]) -> Any:
     if isinstance(data, dict):
         return {key: _take_binary(item, buffers) for key, item in data.items()}
     return data
-
-
-def _reject_constant(name: str) -> NoReturn:
-    raise ValueError(f"{name} is not valid JSON")
-
-
-def _parse_float(text: str) -> float:
-    value = float(text)
-    if math.isinf(value):  # 1e400: JSON.parse reads Infinity, which JSON cannot write back
-        raise ValueError(f"number out of range: {text}")
-    return value
-
-
-_decode_json = json.JSONDecoder(parse_constant=_reject_constant, parse_float=_parse_float).decode
 
 
 # --- encoding ----------------------------------------------------------------------------------
@@ -247,7 +231,7 @@ def encode_event(
         args = list(args)
     head = _id_text(id) if nsp == "/" else _nsp_prefix(nsp) + _id_text(id)
     try:
-        body = _encode_json(args) if json is None else json.dumps_modern(args)
+        body = jsoncodec.dumps_modern(args) if json is None else json.dumps_modern(args)
     except TypeError:
         body, buffers = _dumps_binary(args, json)
         return [f"5{len(buffers)}-{head}{body}", *buffers]
@@ -355,7 +339,9 @@ class Decoder:
             raise ValueError(f"unsupported Socket.IO protocol {protocol!r}")
         self.max_attachments = max_attachments
         self.protocol = protocol
-        self._loads = _decode_json if json is None or json.loads is None else json.loads
+        self._loads = (
+            jsoncodec.loads_modern if json is None or json.loads is None else json.loads
+        )
         self._pending: Packet | None = None
         self._buffers: list[bytes] = []
 
@@ -440,7 +426,7 @@ class Decoder:
             except (ValueError, RecursionError):
                 raise InvalidPacket(f"invalid payload in {_excerpt(text)}", nsp) from None
             except Exception:  # an application's loads may raise anything
-                if self._loads is _decode_json:
+                if self._loads is jsoncodec.loads_modern:
                     raise
                 raise InvalidPacket(f"invalid payload in {_excerpt(text)}", nsp) from None
         _check_data(ptype, data, present, self.protocol, nsp)
