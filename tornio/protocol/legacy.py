@@ -290,7 +290,7 @@ def encode_ack(
     if args:
         if type(args) is not list and type(args) is not tuple:
             args = list(args)
-        body = _encode_json(args) if json is None else json.dumps_legacy(args)
+        body = jsoncodec.dumps_legacy(args) if json is None else json.dumps_legacy(args)
         return f"6::{endpoint}:{ack_id}+{body}"
     return f"6::{endpoint}:{ack_id}"
 
