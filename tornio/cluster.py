@@ -37,6 +37,7 @@ from tornio.bus import ids, messages
 from tornio.bus.base import Answers
 from tornio.bus.messages import BusMessageError, MessageType
 from tornio.exceptions import CallTimeout
+from tornio.protocol.endpoints import to_endpoint, to_nsp
 
 if TYPE_CHECKING:
     from tornio.bus import Bus
@@ -149,7 +150,7 @@ class RemoteSocket:
         self.data: dict[str, Any] = dict(record.get("data") or {})
 
     def __repr__(self) -> str:
-        return f"<RemoteSocket {self.namespace or '/'} {self.id}>"
+        return f"<RemoteSocket {to_nsp(self.namespace)} {self.id}>"
 
     def emit(self, event: str, *args: Any) -> None:
         """Send the socket an event."""
@@ -304,7 +305,7 @@ class ClusterOperations:
     def _operate(
         self, kind: MessageType, namespace: str, data: dict[str, Any], local: bool
     ) -> None:
-        namespace = "" if namespace in ("", "/") else namespace
+        namespace = to_endpoint(namespace)
         self.check_names(namespace, data)  # ValueError: a name over its limit
         to = data["to"]
         owner = None if to is None else ids.owner_of(to)
@@ -352,7 +353,7 @@ class ClusterOperations:
         """The selected sockets of a namespace on every node, as :class:`RemoteSocket`
         objects. Nodes that do not answer within ``timeout`` are left out, and logged (as
         :meth:`fetch_sessions`)."""
-        namespace = "" if namespace in ("", "/") else namespace
+        namespace = to_endpoint(namespace)
         data = {**selection(room, to, except_rooms), "sockets": True}
         if local:
             gathered = Answers([self.local_sockets(namespace, data)])
@@ -523,7 +524,7 @@ class ClusterOperations:
             raise TypeError("an event name is a string")
         if isinstance(timeout, bool) or not isinstance(timeout, (int, float)) or timeout < 0:
             raise ValueError("timeout is a number of seconds >= 0")
-        namespace = "" if namespace in ("", "/") else namespace
+        namespace = to_endpoint(namespace)
         values = list(args)
         self._encoded(namespace, event, values)  # what cannot be encoded raises here
         if self.json_codec is not None:  # the other nodes get what the JSON writes

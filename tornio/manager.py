@@ -35,6 +35,7 @@ from tornio.legacy.socket import LegacySocket
 from tornio.modern.session import EngineSettings
 from tornio.modern.socket import ModernSocket
 from tornio.modern.transports import forget_engine
+from tornio.protocol.endpoints import to_endpoint
 from tornio.protocol.jsoncodec import codec_for
 from tornio.settings import Settings
 
@@ -45,7 +46,7 @@ if TYPE_CHECKING:
     from tornio.core.monitor import SocketMonitor
     from tornio.core.opening import Opener
 
-__all__ = ["SocketManager", "check_namespace_classes", "normalize_namespace"]
+__all__ = ["SocketManager", "check_namespace_classes"]
 
 log = logging.getLogger("tornio.manager")
 
@@ -58,11 +59,6 @@ def _plain(session: Mapping[str, Any]) -> dict[str, Any]:
         key: sorted(value, key=str) if isinstance(value, (set, frozenset)) else value
         for key, value in session.items()
     }
-
-
-def normalize_namespace(name: str) -> str:
-    """The legacy global endpoint is ``''``; Socket.IO v5 calls it ``'/'``."""
-    return "" if name in ("", "/") else name
 
 
 def check_namespace_classes(namespaces: Mapping[Any, Any]) -> None:
@@ -100,7 +96,7 @@ class SocketManager(ClusterOperations, SessionTimers):
         check_namespace_keys(namespaces, settings.max_namespace_name)
         check_namespace_classes(namespaces)
         self.namespaces: dict[NamespaceKey, type[BaseNamespace]] = {
-            normalize_namespace(name) if isinstance(name, str) else name: cls
+            to_endpoint(name) if isinstance(name, str) else name: cls
             for name, cls in namespaces.items()
         }
         self.settings = settings
@@ -234,7 +230,7 @@ class SocketManager(ClusterOperations, SessionTimers):
         self, kind: int, nsp: str, data: Mapping[str, Any]
     ) -> dict[str, Any] | Awaitable[dict[str, Any] | None] | None:
         """This node's answer to a cluster request."""
-        nsp = normalize_namespace(nsp)
+        nsp = to_endpoint(nsp)
         if kind == MessageType.FETCH_SESSIONS and not data.get("sockets"):
             room = data.get("room")
             return {"sessions": self._local_sessions(nsp, room if isinstance(room, str) else None)}
@@ -252,7 +248,7 @@ class SocketManager(ClusterOperations, SessionTimers):
         crossing the bus). Nodes that do not answer within ``timeout`` are left out, and
         logged.
         """
-        namespace = normalize_namespace(namespace)
+        namespace = to_endpoint(namespace)
         request = getattr(self.bus, "request", None)
         if request is None:
             return self._local_sessions(namespace, room)
@@ -315,7 +311,7 @@ class SocketManager(ClusterOperations, SessionTimers):
         if in_use and here.job is not None:
             return on_loop(self.emit, event, *args, namespace=namespace, room=room, to=to,
                            skip_sid=skip_sid, except_rooms=except_rooms, local=local)
-        namespace = normalize_namespace(namespace)
+        namespace = to_endpoint(namespace)
         rooms = [room] if isinstance(room, str) else list(room or ())
         skip = [skip_sid] if isinstance(skip_sid, str) else list(skip_sid or ())
         data: dict[str, Any] = {
@@ -483,7 +479,7 @@ class SocketManager(ClusterOperations, SessionTimers):
         """A message from another node."""
         try:
             kind = message["type"]
-            nsp = normalize_namespace(message["nsp"])
+            nsp = to_endpoint(message["nsp"])
             data = message["data"]
             if kind == MessageType.EMIT:
                 self._deliver_emit(nsp, data)

@@ -31,6 +31,7 @@ from tornio.cluster import handshake_of, portable_session
 from tornio.core.counters import COUNTERS
 from tornio.exceptions import CallTimeout
 from tornio.metrics import transport_of
+from tornio.protocol.endpoints import to_nsp
 
 if TYPE_CHECKING:
     from tornio.admin.options import AdminOptions
@@ -49,10 +50,6 @@ SOCKETS = "tornio.admin:sockets"
 def now_iso() -> str:
     """The time as JavaScript's ``new Date().toJSON()`` writes it."""
     return datetime.now(timezone.utc).isoformat(timespec="milliseconds").replace("+00:00", "Z")
-
-
-def to_nsp(endpoint: str) -> str:
-    return endpoint or "/"
 
 
 def static_names(namespaces: Iterable[Any]) -> list[str]:

@@ -38,6 +38,7 @@ from typing import TYPE_CHECKING, Any, ClassVar
 
 from tornio.core.namespace import BaseNamespace
 from tornio.exceptions import ConnectionRefused
+from tornio.protocol.endpoints import to_endpoint
 
 if TYPE_CHECKING:
     from tornio.admin.instrument import Instrument
@@ -160,7 +161,7 @@ class AdminNamespace(BaseNamespace):
     def _endpoint_of(self, nsp: Any) -> str:
         if not isinstance(nsp, str):
             raise InvalidCommand("the namespace is a string")
-        endpoint = "" if nsp in ("", "/") else nsp
+        endpoint = to_endpoint(nsp)
         if endpoint != "" and endpoint not in self.instrument.manager.namespaces:
             raise InvalidCommand(f"no namespace {nsp!r}")
         return endpoint

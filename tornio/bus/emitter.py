@@ -80,6 +80,7 @@ from tornio.bus.messages import EMITTER_UID, BusMessageError, MessageType
 from tornio.bus.security import CurveClient, is_local_address, load_client
 from tornio.bus.sequence import new_stream, stamp
 from tornio.exceptions import TornioError
+from tornio.protocol.endpoints import to_endpoint
 
 __all__ = ["BroadcastOperator", "Emitter", "EmitterError"]
 
@@ -99,10 +100,6 @@ def _split(value: str | Sequence[str]) -> list[str]:
 
 class EmitterError(TornioError):
     """The emitter is closed, or the bus did not take a message in time."""
-
-
-def _normalize_namespace(name: str) -> str:
-    return "" if name in ("", "/") else name
 
 
 def _names(values: tuple[str | Iterable[str], ...]) -> tuple[str, ...]:
@@ -299,7 +296,7 @@ class Emitter:
 
     def of(self, namespace: str) -> BroadcastOperator:
         """The sockets of a namespace (``'/chat'``; ``''`` or ``'/'`` for the global one)."""
-        return BroadcastOperator(self, _normalize_namespace(namespace))
+        return BroadcastOperator(self, to_endpoint(namespace))
 
     def to(self, *rooms: str | Iterable[str]) -> BroadcastOperator:
         return self.of("").to(*rooms)

@@ -30,6 +30,8 @@ from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Generic, TypeVar, overload
 
+from tornio.protocol.endpoints import to_nsp
+
 __all__ = [
     "ALLOWED_EVENT_NAME",
     "CATCH_ALL",
@@ -544,7 +546,7 @@ def find_namespace(
     found = namespaces.get(endpoint)
     if found is not None:
         return found
-    name = endpoint or "/"
+    name = to_nsp(endpoint)
     dynamic = [(key, cls) for key, cls in namespaces.items() if not isinstance(key, str)]
     return _match(dynamic, name, auth)
 

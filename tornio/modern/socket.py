@@ -36,6 +36,7 @@ from tornio.core.watched import WatchedDict
 from tornio.exceptions import ConnectionRefused, InvalidPacket
 from tornio.modern.session import EngineSession, EngineSettings, Frame
 from tornio.protocol import msgpack_parser, socketio
+from tornio.protocol.endpoints import to_endpoint, to_nsp
 from tornio.protocol.socketio import Packet, PacketType
 
 if TYPE_CHECKING:
@@ -58,14 +59,6 @@ RECOVERABLE_REASONS = frozenset(
     {"transport error", "transport close", "forced close", "ping timeout",
      "server shutting down", "forced server close"}
 )
-
-
-def to_nsp(endpoint: str) -> str:
-    return endpoint or "/"
-
-
-def to_endpoint(nsp: str) -> str:
-    return "" if nsp == "/" else nsp
 
 
 class ModernSocket(Socket):
