@@ -33,9 +33,9 @@ from datetime import datetime, timezone
 from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qs
 
-from tornio.bus import ids, messages
+from tornio.bus import ids
 from tornio.bus.base import Answers
-from tornio.bus.messages import BusMessageError, MessageType
+from tornio.bus.messages import MessageType, portable_session
 from tornio.exceptions import CallTimeout
 from tornio.protocol.endpoints import to_endpoint, to_nsp
 
@@ -113,22 +113,6 @@ def handshake_of(socket: Socket, namespace: str) -> dict[str, Any]:
         "query": query,
         "auth": auth,
     }
-
-
-def portable_session(session: Mapping[str, Any], sid: str) -> dict[str, Any]:
-    """A copy of a ``session`` dict as it reads after crossing the bus (sets become sorted
-    lists); a value the bus cannot carry is left out, and logged."""
-    data: dict[str, Any] = {}
-    for key, value in session.items():
-        if isinstance(value, (set, frozenset)):
-            value = sorted(value, key=str)
-        try:
-            if not isinstance(key, str):
-                raise BusMessageError(f"key {key!r} is not a string")
-            data[key] = messages.portable(value)
-        except BusMessageError as exc:
-            log.warning("session[%r] of %s cannot cross the bus, left out: %s", key, sid, exc)
-    return data
 
 
 class RemoteSocket:

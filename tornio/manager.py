@@ -21,7 +21,7 @@ from collections.abc import Awaitable, Callable, Coroutine, Iterable, Mapping
 from typing import TYPE_CHECKING, Any
 
 from tornio.bus import Bus, InProcessBus, ids
-from tornio.bus.messages import BusMessageError, MessageType
+from tornio.bus.messages import BusMessageError, MessageType, portable_session
 from tornio.bus.store import BusRecovery, LocalRecovery, Recovery
 from tornio.cluster import ClusterOperations
 from tornio.core.dispatch import NamespaceKey, check_namespace_keys
@@ -51,14 +51,6 @@ __all__ = ["SocketManager", "check_namespace_classes"]
 log = logging.getLogger("tornio.manager")
 
 _UNENCODABLE = object()
-
-
-def _plain(session: Mapping[str, Any]) -> dict[str, Any]:
-    """A session dict as it reads after crossing the bus (sets become sorted lists)."""
-    return {
-        key: sorted(value, key=str) if isinstance(value, (set, frozenset)) else value
-        for key, value in session.items()
-    }
 
 
 def check_namespace_classes(namespaces: Mapping[Any, Any]) -> None:
@@ -266,7 +258,10 @@ class SocketManager(ClusterOperations, SessionTimers):
         members = (
             self.rooms.members(namespace) if room is None else self.rooms.room(namespace, room)
         )
-        return [{**_plain(socket.session), "sid": sid} for sid, socket in members.items()]
+        return [
+            {**portable_session(socket.session, sid), "sid": sid}
+            for sid, socket in members.items()
+        ]
 
     # -- emitting ----------------------------------------------------------------------------
 

@@ -27,7 +27,8 @@ from collections.abc import Iterable, Mapping, Sequence
 from datetime import datetime, timezone
 from typing import TYPE_CHECKING, Any
 
-from tornio.cluster import handshake_of, portable_session
+from tornio.bus.messages import portable_session
+from tornio.cluster import handshake_of
 from tornio.core.counters import COUNTERS
 from tornio.exceptions import CallTimeout
 from tornio.metrics import transport_of

@@ -25,7 +25,7 @@ from collections.abc import Callable, Iterable, Mapping
 from typing import Any, Protocol
 
 from tornio.bus.base import Message
-from tornio.bus.messages import BusMessageError, MessageType, portable
+from tornio.bus.messages import MessageType
 from tornio.bus.recovery import RecoveryLog
 
 __all__ = [
@@ -33,7 +33,6 @@ __all__ = [
     "LocalRecovery",
     "Recovery",
     "RecoveryStore",
-    "plain_session",
     "store_id",
 ]
 
@@ -55,19 +54,6 @@ def new_pid(store: str) -> str:
 def store_of(pid: str) -> str | None:
     store, sep, _ = pid.rpartition("~")
     return store if sep and store else None
-
-
-def plain_session(session: Mapping[str, Any]) -> dict[str, Any]:
-    """What of a session's data a recovered connection gets back: each entry the bus can
-    carry, as it reads after crossing it (sets and tuples become lists). Entries it cannot
-    carry are left out, and logged."""
-    kept: dict[str, Any] = {}
-    for key, value in session.items():
-        try:
-            kept[str(key)] = portable(value)
-        except BusMessageError as exc:
-            log.warning("session entry %r is not kept for recovery: %s", key, exc)
-    return kept
 
 
 class Recovery(Protocol):

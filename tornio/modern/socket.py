@@ -29,7 +29,7 @@ import logging
 from typing import TYPE_CHECKING, Any
 
 from tornio.bus import ids
-from tornio.bus.store import plain_session
+from tornio.bus.messages import portable_session
 from tornio.core.namespace import BaseNamespace
 from tornio.core.socket import NamespaceFactory, Socket
 from tornio.core.watched import WatchedDict
@@ -387,7 +387,7 @@ class ModernSocket(Socket):
             self._save(recovery, endpoint, pid)
 
     def _save(self, recovery: Recovery, endpoint: str, pid: str) -> dict[str, Any]:
-        data = plain_session(self.session)
+        data = portable_session(self.session, self.sessid)
         sid = self.sids.get(endpoint)
         if sid is not None:
             rooms = [room for room in self.rooms.get(endpoint, ()) if room != sid]
