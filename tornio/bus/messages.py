@@ -56,7 +56,7 @@ A PROBE has ``nonce`` (str), an HTTP_ABORT ``id`` (str), a RECOVERY_SESSION ``op
 (``seen``, ``lost``, ``closed``) and ``pid`` (str), with ``sid``, ``rooms`` and ``data``
 when seen (:mod:`tornio.bus.store`). An EMIT may carry the ``offset`` its recipients got
 (connection state recovery). Other control messages, requests and responses may carry any
-map (an HTTP_REQUEST and its response carry :data:`tornio.bus.forwarding.Wire` maps). Extra
+map (an HTTP_REQUEST and its response carry :data:`tornio.transports.forwarding.Wire` maps). Extra
 keys in ``data`` are kept (forward
 compatible); extra keys in the envelope are refused.
 
@@ -160,7 +160,8 @@ class MessageType(enum.IntEnum):
     SERVER_SIDE_EMIT = 9  #: an event for the other nodes' server-side handlers (rid: answer it)
     SERVER_SIDE_EMIT_RESPONSE = 10  #: one node's handler's answer
     NODE_DOWN = 13  #: a node is leaving cleanly
-    HTTP_REQUEST = 20  #: request to one node: run a forwarded HTTP request (tornio.bus.forwarding)
+    #: request to one node: run a forwarded HTTP request (tornio.transports.forwarding)
+    HTTP_REQUEST = 20
     HTTP_RESPONSE = 21  #: the owner's answer to HTTP_REQUEST
     #: request: an emit whose recipients all answer (ack), gathered per node (node's
     #: BROADCAST with a requestId, whose answers come per client instead)

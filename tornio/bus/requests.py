@@ -91,7 +91,7 @@ class BusRequests:
         execute: Callable[[dict[str, Any]], Awaitable[dict[str, Any] | None]],
         abort: Callable[[str], None],
     ) -> None:
-        """How this node answers forwarded HTTP requests (:mod:`tornio.bus.forwarding`):
+        """How this node answers forwarded HTTP requests (:mod:`tornio.transports.forwarding`):
         ``await execute(request)`` gives the response (None: no answer), ``abort(id)`` is
         called when the forwarding end's client left."""
 

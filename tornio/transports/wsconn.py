@@ -19,13 +19,14 @@ import abc
 import asyncio
 import contextlib
 import logging
+import socket
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
-from tornado.iostream import SSLIOStream, StreamClosedError
+from tornado.ioloop import IOLoop
+from tornado.iostream import IOStream, SSLIOStream, StreamClosedError
 from tornado.web import RequestHandler
 
-from tornio.bus.relay import take_socket
 from tornio.core.counters import Traffic
 from tornio.core.fairness import SLICE
 from tornio.protocol import websocket as ws
@@ -43,7 +44,7 @@ from tornio.transports.unsent import unsent_bytes
 if TYPE_CHECKING:
     from tornado.iostream import IOStream
 
-__all__ = ["UpgradeHandler", "WebSocketConnection", "take_over"]
+__all__ = ["UpgradeHandler", "WebSocketConnection", "take_over", "take_socket"]
 
 log = logging.getLogger("tornio.legacy.transports.websocket")
 
@@ -388,6 +389,18 @@ def upgrade_refusal(handler: RequestHandler) -> tuple[int, str] | None:
     if not headers.get("Sec-WebSocket-Key"):
         return 400, "Missing/Invalid WebSocket headers"
     return None
+
+
+def take_socket(stream: IOStream) -> tuple[socket.socket, bytes]:
+    """Take a plain (not TLS) detached stream's socket away from Tornado: the socket, and
+    the bytes Tornado had read past the request. The stream keeps a socket that owns
+    nothing, so closing the stream later cannot close the one returned. (Also how
+    :mod:`tornio.transports.relay` takes a websocket it relays to the session's owner.)"""
+    sock = stream.socket
+    IOLoop.current().remove_handler(sock)
+    leftover = bytes(stream._read_buffer)
+    stream._read_buffer.clear()
+    return socket.socket(sock.family, sock.type, sock.proto, fileno=sock.detach()), leftover
 
 
 async def take_over(handler: RequestHandler, connection: WebSocketConnection) -> None:
