@@ -25,6 +25,7 @@ from typing import TYPE_CHECKING, Any
 import tornado.web
 
 from tornio.core.counters import ACK_BUCKETS, COUNTERS
+from tornio.exceptions import TornioError
 from tornio.protocol.endpoints import to_nsp
 
 if TYPE_CHECKING:
@@ -45,7 +46,7 @@ __all__ = [
 CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
 
 
-class MetricsUnavailable(RuntimeError):
+class MetricsUnavailable(TornioError, RuntimeError):
     """``prometheus_client`` is not installed."""
 
 

@@ -37,7 +37,7 @@ from collections.abc import Iterable
 from typing import TYPE_CHECKING, Any, ClassVar
 
 from tornio.core.namespace import BaseNamespace
-from tornio.exceptions import ConnectionRefused
+from tornio.exceptions import ConnectionRefused, TornioError
 from tornio.protocol.endpoints import to_endpoint
 
 if TYPE_CHECKING:
@@ -57,7 +57,7 @@ RESERVED = frozenset({"connect", "connect_error", "disconnect", "disconnecting",
                       "newListener", "removeListener"})
 
 
-class InvalidCommand(ValueError):
+class InvalidCommand(TornioError, ValueError):
     """A command the UI sent does not make sense."""
 
 

@@ -104,7 +104,7 @@ _F64 = struct.Struct(">d").unpack_from
 _DATE = struct.Struct(">iI").unpack_from
 
 
-class _Error(Exception):
+class _Error(InvalidPacket):
     """Raised inside the reader; turned into InvalidPacket by decode()."""
 
 

@@ -29,10 +29,10 @@ from tornado.web import RequestHandler
 
 from tornio.core.counters import Traffic
 from tornio.core.fairness import SLICE
+from tornio.exceptions import DeflateError, WebSocketError
 from tornio.protocol import websocket as ws
 from tornio.protocol.permessage_deflate import (
     Agreement,
-    DeflateError,
     DeflateOptions,
     Deflater,
     Inflater,
@@ -187,7 +187,7 @@ class WebSocketConnection(BufferedReads):
         self.traffic.bytes_in += len(data)
         try:
             events = self.decoder.feed(data)
-        except ws.ProtocolError as exc:
+        except WebSocketError as exc:
             log.info("websocket protocol error (closing with %d): %s", exc.code, exc)
             self._fail(exc.code, str(exc))
             return
@@ -273,9 +273,9 @@ class WebSocketConnection(BufferedReads):
             data = self.inflater.inflate(payload)
             message: str | bytes = data.decode("utf-8") if opcode == ws.TEXT else data
         except DeflateError as exc:
-            code = ws.TOO_BIG if exc.too_big else ws.INVALID_DATA
-            log.info("websocket: a compressed message is refused (closing with %d): %s", code, exc)
-            self._fail(code, str(exc))
+            log.info("websocket: a compressed message is refused (closing with %d): %s",
+                     exc.code, exc)
+            self._fail(exc.code, str(exc))
             return False
         except UnicodeDecodeError:
             log.info("websocket: a compressed text message is not UTF-8 (closing with 1007)")

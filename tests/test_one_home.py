@@ -1,0 +1,72 @@
+"""One home per concern: the rules written once, and what would bring a second copy back.
+
+* a namespace's two spellings, ``''`` (an endpoint, tornio's key) and ``'/'`` (Socket.IO
+  v5's ``nsp``), are converted in ``tornio/protocol/endpoints.py`` only;
+* every exception class tornio and its runtime define is under
+  :class:`tornio.exceptions.TornioError` (a codec's own classes, such as hixie-76's, derive
+  from the same root), so ``except TornioError`` catches whatever tornio raises on purpose.
+"""
+
+from __future__ import annotations
+
+import importlib
+from pathlib import Path
+
+import pytest
+
+from tornio.exceptions import (
+    DeflateError,
+    EngineError,
+    ProtocolError,
+    TornioError,
+    WebSocketError,
+)
+from tornio.protocol.endpoints import to_endpoint, to_nsp
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+@pytest.mark.parametrize(
+    ("name", "endpoint", "nsp"),
+    [("", "", "/"), ("/", "", "/"), ("/chat", "/chat", "/chat"), ("/a/b", "/a/b", "/a/b")],
+)
+def test_a_namespace_name_reads_the_same_in_either_spelling(
+    name: str, endpoint: str, nsp: str
+) -> None:
+    assert to_endpoint(name) == endpoint
+    assert to_nsp(to_endpoint(name)) == nsp
+    assert to_endpoint(to_nsp(endpoint)) == endpoint
+
+
+def _modules() -> list[str]:
+    names = []
+    for package in ("tornio", "workers"):
+        for path in sorted((ROOT / package).rglob("*.py")):
+            parts = list(path.relative_to(ROOT).with_suffix("").parts)
+            if parts[-1] == "__init__":
+                parts.pop()
+            if parts[-1] != "__main__":
+                names.append(".".join(parts))
+    return names
+
+
+def test_every_exception_class_is_a_tornio_error() -> None:
+    outside = []
+    for name in _modules():
+        module = importlib.import_module(name)
+        for value in vars(module).values():  # type(value): Django's lazy settings stay lazy
+            if (
+                issubclass(type(value), type) and issubclass(value, BaseException)
+                and value.__module__ == name and not issubclass(value, TornioError)
+            ):
+                outside.append(f"{name}.{value.__qualname__}")
+    assert outside == []
+
+
+def test_the_wire_errors_carry_what_answers_them() -> None:
+    assert issubclass(DeflateError, WebSocketError) and issubclass(WebSocketError, ProtocolError)
+    assert (DeflateError("bad").code, DeflateError("big", too_big=True).code) == (1007, 1009)
+    refused = EngineError(3, "overlapping poll")
+    assert (refused.code, str(refused)) == (3, "overlapping poll")
+    assert str(EngineError(1)) == "Engine.IO error 1"
+    assert not hasattr(ProtocolError, "http_status")  # read nowhere: each subclass says
