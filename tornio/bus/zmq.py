@@ -128,7 +128,7 @@ from tornio.bus.messages import (
     MessageType,
 )
 from tornio.bus.paths import BrokerPaths
-from tornio.bus.requests import BusRequests, RequestHandler, _Request
+from tornio.bus.requests import BusRequests, PendingRequest, RequestHandler
 from tornio.bus.security import CurveClient
 from tornio.bus.sequence import PathWatch, Sequencer, new_stream, stamp
 from tornio.exceptions import LocalError
@@ -273,7 +273,7 @@ class ZmqBus(BusRequests, BrokerPaths):
         #: What this node tells the others in its NODE_UP and HEARTBEATs.
         self.announce: dict[str, Any] = dict(announce or {})
         self._info: dict[str, dict[str, Any]] = {}
-        self._requests: dict[int, _Request] = {}
+        self._requests: dict[int, PendingRequest] = {}
         self._next_rid = 0
         self._handler: RequestHandler | None = None
         self._node_handlers: dict[MessageType, RequestHandler] = {}
