@@ -4,16 +4,20 @@
   v5's ``nsp``), are converted in ``tornio/protocol/endpoints.py`` only;
 * every exception class tornio and its runtime define is under
   :class:`tornio.exceptions.TornioError` (a codec's own classes, such as hixie-76's, derive
-  from the same root), so ``except TornioError`` catches whatever tornio raises on purpose.
+  from the same root), so ``except TornioError`` catches whatever tornio raises on purpose;
+* the manager is composed of collaborators (its timers, its cluster operations), not mixins.
 """
 
 from __future__ import annotations
 
 import importlib
+import inspect
 from pathlib import Path
 
 import pytest
 
+from tornio.cluster import ClusterOperations
+from tornio.core.timers import SessionTimers
 from tornio.exceptions import (
     DeflateError,
     EngineError,
@@ -21,7 +25,9 @@ from tornio.exceptions import (
     TornioError,
     WebSocketError,
 )
+from tornio.manager import SocketManager
 from tornio.protocol.endpoints import to_endpoint, to_nsp
+from tornio.settings import Settings
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -70,3 +76,18 @@ def test_the_wire_errors_carry_what_answers_them() -> None:
     assert (refused.code, str(refused)) == (3, "overlapping poll")
     assert str(EngineError(1)) == "Engine.IO error 1"
     assert not hasattr(ProtocolError, "http_status")  # read nowhere: each subclass says
+
+
+def test_the_manager_holds_its_collaborators_instead_of_inheriting_them() -> None:
+    """Mixins read each other's privates through ``self``; collaborators see one narrow
+    interface (:class:`~tornio.cluster.ClusterHost`, the sockets they are given), and
+    ``tests/test_private_names.py`` catches a reach through it."""
+    assert SocketManager.__mro__ == (SocketManager, object)
+    manager = SocketManager({}, Settings())
+    assert isinstance(manager.cluster, ClusterOperations) and manager.cluster.host is manager
+    assert isinstance(manager.timers, SessionTimers) and manager.timers.clock == manager.clock
+    # The cluster operations are offered as the manager's own, with their docstrings.
+    assert manager.sockets_join.__doc__ == ClusterOperations.sockets_join.__doc__
+    assert inspect.signature(manager.fetch_sockets).parameters.keys() == (
+        inspect.signature(ClusterOperations.fetch_sockets).parameters.keys() - {"self"}
+    )

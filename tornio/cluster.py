@@ -30,7 +30,7 @@ import inspect
 import logging
 from collections.abc import Awaitable, Callable, Coroutine, Iterable, Mapping
 from datetime import datetime, timezone
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 from urllib.parse import parse_qs
 
 from tornio.bus import ids
@@ -45,7 +45,7 @@ if TYPE_CHECKING:
     from tornio.core.socket import Socket
     from tornio.protocol.jsoncodec import JsonCodec
 
-__all__ = ["ClusterOperations", "RemoteSocket", "handshake_of"]
+__all__ = ["ClusterHost", "ClusterOperations", "RemoteSocket", "handshake_of"]
 
 log = logging.getLogger("tornio.cluster")
 
@@ -214,25 +214,40 @@ class _LocalCall:
             socket.cancel_ack(ack_id)
 
 
-class ClusterOperations:
-    """The cluster operations of :class:`~tornio.manager.SocketManager` (see the module
-    docstring). The manager provides the attributes and methods declared here."""
+class ClusterHost(Protocol):
+    """What the cluster operations need of their manager: this node's id, bus and room
+    index, the application's JSON, and four of its operations."""
 
     node_id: str
     bus: Bus
     rooms: RoomIndex[Socket]
+    json_codec: JsonCodec | None
 
-    def __init__(self) -> None:
-        super().__init__()
+    def emit(self, event: str, *args: Any, namespace: str = "", to: str | None = None) -> None:
+        ...
+
+    def check_names(self, endpoint: str, data: Mapping[str, Any]) -> None: ...
+
+    def check_encodable(self, endpoint: str, event: str, args: list[Any]) -> None: ...
+
+    def select(self, endpoint: str, data: Mapping[str, Any]) -> list[Socket]: ...
+
+    def run_in_background(self, coro: Coroutine[Any, Any, Any]) -> None: ...
+
+
+class ClusterOperations:
+    """The cluster operations of one :class:`~tornio.manager.SocketManager` (see the module
+    docstring), which holds them as ``manager.cluster`` and offers them as its own methods.
+    They reach the manager only through :class:`ClusterHost`."""
+
+    def __init__(self, host: ClusterHost) -> None:
+        self.host = host
         self._server_side_handlers: dict[str, ServerSideHandler] = {}
 
-    # provided by the manager
-    emit: Callable[..., None]
-    json_codec: JsonCodec | None
-    _encoded: Callable[[str, str, list[Any]], dict[str, Any]]
-    _selected: Callable[[str, Mapping[str, Any]], list[Socket]]
-    check_names: Callable[[str, Mapping[str, Any]], None]
-    run_in_background: Callable[[Coroutine[Any, Any, Any]], None]
+    def emit(self, event: str, *args: Any, namespace: str = "", to: str | None = None) -> None:
+        """The manager's :meth:`~tornio.manager.SocketManager.emit` (for
+        :class:`RemoteSocket`)."""
+        self.host.emit(event, *args, namespace=namespace, to=to)
 
     # -- socket operations -------------------------------------------------------------------
 
@@ -290,28 +305,28 @@ class ClusterOperations:
         self, kind: MessageType, namespace: str, data: dict[str, Any], local: bool
     ) -> None:
         namespace = to_endpoint(namespace)
-        self.check_names(namespace, data)  # ValueError: a name over its limit
+        self.host.check_names(namespace, data)  # ValueError: a name over its limit
         to = data["to"]
         owner = None if to is None else ids.owner_of(to)
-        if not local and (to is None or owner != self.node_id):
-            message: dict[str, Any] = {"uid": self.node_id, "type": kind, "nsp": namespace,
+        if not local and (to is None or owner != self.host.node_id):
+            message: dict[str, Any] = {"uid": self.host.node_id, "type": kind, "nsp": namespace,
                                        "data": data}
             if owner is not None:
                 message["dst"] = owner
-            self.bus.publish(message)  # first: a message the bus refuses changes nothing here
+            self.host.bus.publish(message)  # first: a message the bus refuses changes nothing here
         self.apply_operation(kind, namespace, data)
 
     def apply_operation(self, kind: MessageType, namespace: str, data: Mapping[str, Any]) -> None:
         """Run a SOCKETS_JOIN, SOCKETS_LEAVE or DISCONNECT_SOCKETS on this node's sockets."""
-        sockets = self._selected(namespace, data)
+        sockets = self.host.select(namespace, data)
         if kind == MessageType.SOCKETS_JOIN:
             for socket in sockets:
                 for room in data["join"]:
-                    self.rooms.join(namespace, room, socket)
+                    self.host.rooms.join(namespace, room, socket)
         elif kind == MessageType.SOCKETS_LEAVE:
             for socket in sockets:
                 for room in data["leave"]:
-                    self.rooms.leave(namespace, room, socket)
+                    self.host.rooms.leave(namespace, room, socket)
         elif kind == MessageType.DISCONNECT_SOCKETS:
             close = data.get("close") is True
             for socket in sockets:
@@ -353,7 +368,7 @@ class ClusterOperations:
     def local_sockets(self, namespace: str, data: Mapping[str, Any]) -> dict[str, Any]:
         """This node's answer to ``fetch_sockets``."""
         records = []
-        for socket in self._selected(namespace, data):
+        for socket in self.host.select(namespace, data):
             sid = socket.sids[namespace]
             records.append({
                 "id": sid,
@@ -371,17 +386,17 @@ class ClusterOperations:
         timeout: float,
         include_self: bool = True,
     ) -> Answers:
-        ask = getattr(self.bus, "ask", None)
+        ask = getattr(self.host.bus, "ask", None)
         if ask is not None:
             gathered: Answers = await ask(
-                kind, namespace, data, timeout, include_self=include_self, sender=self.node_id
+                kind, namespace, data, timeout, include_self=include_self, sender=self.host.node_id
             )
             return gathered
         if not include_self:
             return Answers()
         own = self.answer_cluster_request(kind, namespace, data)
         answer = await own if inspect.isawaitable(own) else own
-        return Answers([answer]) if isinstance(answer, dict) else Answers([], [self.node_id])
+        return Answers([answer]) if isinstance(answer, dict) else Answers([], [self.host.node_id])
 
     def answer_cluster_request(
         self, kind: int, namespace: str, data: Mapping[str, Any]
@@ -418,8 +433,10 @@ class ClusterOperations:
         """Send ``event`` to the server-side handlers of every other node (none answers)."""
         if not isinstance(event, str):
             raise TypeError("a server-side event name is a string")
-        self.bus.publish({"uid": self.node_id, "type": MessageType.SERVER_SIDE_EMIT, "nsp": "",
-                          "data": {"event": event, "args": list(args)}})
+        self.host.bus.publish({
+            "uid": self.host.node_id, "type": MessageType.SERVER_SIDE_EMIT, "nsp": "",
+            "data": {"event": event, "args": list(args)},
+        })
 
     async def server_side_call(self, event: str, *args: Any, timeout: float = 5.0) -> list[Any]:
         """Send ``event`` to every other node's handler and return their answers, one per
@@ -456,7 +473,7 @@ class ClusterOperations:
             log.exception("server-side handler for %r failed", data["event"])
             return
         if inspect.isawaitable(result):
-            self.run_in_background(self._finish_server_side(data["event"], result))
+            self.host.run_in_background(self._finish_server_side(data["event"], result))
 
     async def _finish_server_side(self, event: str, awaitable: Awaitable[Any]) -> None:
         try:
@@ -510,13 +527,13 @@ class ClusterOperations:
             raise ValueError("timeout is a number of seconds >= 0")
         namespace = to_endpoint(namespace)
         values = list(args)
-        self._encoded(namespace, event, values)  # what cannot be encoded raises here
-        if self.json_codec is not None:  # the other nodes get what the JSON writes
-            values = self.json_codec.plain(values)
+        self.host.check_encodable(namespace, event, values)  # what cannot be raises here
+        if self.host.json_codec is not None:  # the other nodes get what the JSON writes
+            values = self.host.json_codec.plain(values)
         data = {**selection(room, to, except_rooms, skip_sid), "event": event,
                 "args": values, "timeout": float(timeout)}
         ours = self._start_call(namespace, data)
-        owned_here = to is not None and ids.owner_of(to) == self.node_id
+        owned_here = to is not None and ids.owner_of(to) == self.host.node_id
         try:
             if local or owned_here:
                 responses, missing = await ours.wait(timeout)
@@ -543,7 +560,7 @@ class ClusterOperations:
     def _start_call(self, namespace: str, data: Mapping[str, Any]) -> _LocalCall:
         pending = _LocalCall()
         args = data["args"]
-        for socket in self._selected(namespace, data):
+        for socket in self.host.select(namespace, data):
             pending.send(socket, namespace, data["event"], list(args))
         return pending
 

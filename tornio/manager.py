@@ -17,8 +17,9 @@ import functools
 import itertools
 import logging
 import secrets
+import time
 from collections.abc import Awaitable, Callable, Coroutine, Iterable, Mapping
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Concatenate, ParamSpec, TypeVar
 
 from tornio.bus import Bus, InProcessBus, ids
 from tornio.bus.messages import BusMessageError, MessageType, portable_session
@@ -73,10 +74,33 @@ def check_namespace_classes(namespaces: Mapping[Any, Any]) -> None:
             )
 
 
-class SocketManager(ClusterOperations, SessionTimers):
-    """Every socket this process serves (see the module docstring); the cluster operations
-    (``sockets_join``, ``fetch_sockets``, ``call``, ``server_side_emit``...) are
-    :class:`~tornio.cluster.ClusterOperations`."""
+P = ParamSpec("P")
+R = TypeVar("R")
+
+
+def _cluster_operation(
+    operation: Callable[Concatenate[ClusterOperations, P], R],
+) -> Callable[Concatenate[SocketManager, P], R]:
+    """A method of the manager that is its :class:`~tornio.cluster.ClusterOperations`'s
+    (same signature and docstring)."""
+
+    @functools.wraps(operation)
+    def forward(manager: SocketManager, /, *args: P.args, **kwargs: P.kwargs) -> R:
+        return operation(manager.cluster, *args, **kwargs)
+
+    return forward
+
+
+class SocketManager:
+    """Every socket this process serves (see the module docstring). It holds two
+    collaborators, each behind a narrow interface: its sessions' timers (``timers``, a
+    :class:`~tornio.core.timers.SessionTimers`, which sees only the sockets it is given) and
+    the cluster operations (``cluster``, a :class:`~tornio.cluster.ClusterOperations`, which
+    sees the manager as its :class:`~tornio.cluster.ClusterHost`); ``sockets_join``,
+    ``fetch_sockets``, ``call``, ``server_side_emit``... are the latter's, offered here."""
+
+    #: The sessions' clock (the timers and the sockets read it).
+    clock = staticmethod(time.monotonic)
 
     def __init__(
         self,
@@ -84,7 +108,6 @@ class SocketManager(ClusterOperations, SessionTimers):
         settings: Settings,
         bus: Bus | None = None,
     ) -> None:
-        super().__init__()
         check_namespace_keys(namespaces, settings.max_namespace_name)
         check_namespace_classes(namespaces)
         self.namespaces: dict[NamespaceKey, type[BaseNamespace]] = {
@@ -104,6 +127,10 @@ class SocketManager(ClusterOperations, SessionTimers):
             *([self.save_soon] if settings.connection_state_recovery else []),
             max_room_name=settings.max_room_name, max_rooms=settings.max_rooms_per_socket,
         )
+        #: One loop timer per session, at its next deadline.
+        self.timers = SessionTimers(self.clock)
+        #: The cluster operations, offered as this manager's methods below.
+        self.cluster = ClusterOperations(self)
         self.bus: Bus = bus if bus is not None else InProcessBus()
         self.bus.attach(self)
         self._background: set[asyncio.Task[Any]] = set()
@@ -180,7 +207,11 @@ class SocketManager(ClusterOperations, SessionTimers):
         if isinstance(socket, ModernSocket):
             forget_engine(self.engines, socket.engine)
         self.rooms.remove_socket(socket)
-        self.cancel_timer(socket.sessid)
+        self.timers.cancel(socket.sessid)
+
+    def touch(self, socket: Any) -> None:
+        """Make sure the socket's timer fires no later than its session's next deadline."""
+        self.timers.touch(socket)
 
     def run_in_background(self, coro: Coroutine[Any, Any, Any]) -> None:
         task = asyncio.get_running_loop().create_task(coro)
@@ -226,7 +257,7 @@ class SocketManager(ClusterOperations, SessionTimers):
         if kind == MessageType.FETCH_SESSIONS and not data.get("sockets"):
             room = data.get("room")
             return {"sessions": self._local_sessions(nsp, room if isinstance(room, str) else None)}
-        return self.answer_cluster_request(kind, nsp, data)
+        return self.cluster.answer_cluster_request(kind, nsp, data)
 
     # -- queries -----------------------------------------------------------------------------
 
@@ -358,6 +389,14 @@ class SocketManager(ClusterOperations, SessionTimers):
                 check_name(name, settings.max_room_name, "a room name")
         check_name(data.get("to"), settings.max_room_name, "a socket id")
 
+    def check_encodable(self, endpoint: str, event: str, args: list[Any]) -> None:
+        """Raise here, in the caller's code, what an emit of these could not encode.
+
+        Raises:
+            TypeError, ValueError: see :meth:`emit`.
+        """
+        self._encoded(endpoint, event, args)
+
     def _encoded(self, namespace: str, event: str, args: list[Any]) -> dict[str, Any]:
         """An event encoded for modern text clients (the widest flavour: bytes included),
         so that a value that cannot be encoded raises in the emitter's code; the local
@@ -484,15 +523,15 @@ class SocketManager(ClusterOperations, SessionTimers):
             elif kind in (
                 MessageType.SOCKETS_JOIN, MessageType.SOCKETS_LEAVE, MessageType.DISCONNECT_SOCKETS
             ):
-                self.apply_operation(kind, nsp, data)
+                self.cluster.apply_operation(kind, nsp, data)
             elif kind == MessageType.SERVER_SIDE_EMIT:
-                self.run_server_side(data)
+                self.cluster.run_server_side(data)
             else:
                 raise ValueError(f"unknown bus message type {kind!r}")
         except (KeyError, TypeError, ValueError) as exc:
             log.warning("dropped a bad bus message: %s", exc)
 
-    def _selected(self, namespace: str, data: Mapping[str, Any]) -> list[Socket]:
+    def select(self, namespace: str, data: Mapping[str, Any]) -> list[Socket]:
         """The local sockets a socket operation names: one sid, some rooms, or all."""
         to = data.get("to")
         rooms = data.get("rooms")
@@ -529,7 +568,7 @@ class SocketManager(ClusterOperations, SessionTimers):
         offset = data.get("offset")
         if not isinstance(offset, str):
             offset = None
-        recipients = self._selected(namespace, data)
+        recipients = self.select(namespace, data)
         if self.monitor is not None:
             self.monitor.emitted(namespace, data, recipients)
         for socket in recipients:
@@ -551,3 +590,14 @@ class SocketManager(ClusterOperations, SessionTimers):
             for socket in recipients:
                 if wires[socket.flavour] is not _UNENCODABLE:
                     socket.notify_outgoing(namespace, data["event"], data["args"])
+
+    # -- the cluster operations (tornio.cluster) ---------------------------------------------
+
+    sockets_join = _cluster_operation(ClusterOperations.sockets_join)
+    sockets_leave = _cluster_operation(ClusterOperations.sockets_leave)
+    disconnect_sockets = _cluster_operation(ClusterOperations.disconnect_sockets)
+    fetch_sockets = _cluster_operation(ClusterOperations.fetch_sockets)
+    call = _cluster_operation(ClusterOperations.call)
+    on_server_side = _cluster_operation(ClusterOperations.on_server_side)
+    server_side_emit = _cluster_operation(ClusterOperations.server_side_emit)
+    server_side_call = _cluster_operation(ClusterOperations.server_side_call)
