@@ -14,16 +14,14 @@ from __future__ import annotations
 
 import asyncio
 import functools
-import itertools
 import logging
-import secrets
 import time
 from collections.abc import Awaitable, Callable, Coroutine, Iterable, Mapping
 from typing import TYPE_CHECKING, Any, Concatenate, ParamSpec, TypeVar
 
 from tornio.bus import Bus, InProcessBus, ids
 from tornio.bus.messages import BusMessageError, MessageType, portable_session
-from tornio.bus.store import BusRecovery, LocalRecovery, Recovery
+from tornio.bus.store import BusRecovery, LocalRecovery, NodeRecovery, Recovery
 from tornio.cluster import ClusterOperations
 from tornio.core.dispatch import NamespaceKey, check_namespace_keys
 from tornio.core.namespace import BaseNamespace
@@ -141,15 +139,11 @@ class SocketManager:
         #: The runtime's forwarding layer, when requests can reach this node for sessions
         #: that live elsewhere (its ``forwarded`` counts them).
         self.forwarding: Any = None
-        #: Connection state recovery's memory (None: recovery is off): in this process, or
-        #: the host's recovery store under ``tornio serve`` (:meth:`use_recovery_store`).
-        self.recovery: Recovery | None = None
+        #: Connection state recovery, this node's side of it (None: recovery is off).
+        self.recovering: NodeRecovery | None = None
         if settings.connection_state_recovery:
-            self.recovery = LocalRecovery(settings.max_disconnection_duration, self.node_id,
-                                          clock=self.clock)
-        self._offsets = itertools.count()
-        self._offset_prefix = secrets.token_urlsafe(6) + "."
-        self._unsaved: dict[tuple[int, str], tuple[Socket, str]] = {}
+            self.recovering = NodeRecovery(LocalRecovery(
+                settings.max_disconnection_duration, self.node_id, clock=self.clock))
         #: What watches the traffic (``Router(admin=...)``: the Admin UI); None: nothing.
         self.monitor: SocketMonitor | None = None
         #: Runs the application's view when a socket opens (``socketio_manage``,
@@ -349,12 +343,17 @@ class SocketManager:
             )
         self.check_names(namespace, data)
         check_name(event, self.settings.max_event_name, "an event name")
-        if self.recovery is not None:
-            self._emit_recorded(namespace, data, local, args)
-            return
-        wires = self._encoded(namespace, event, data["args"])  # raises here, or never
+        recovering = self.recovering
+        # With recovery on, the emit carries an offset (modern clients get it as one more
+        # argument) and ``to`` a sid becomes its room (NodeRecovery.stamp).
+        offset = None if recovering is None else recovering.stamp(data)
+        wires = self._encoded(  # raises here, or never
+            namespace, event, data["args"] if offset is None else [*data["args"], offset]
+        )
         if local:
             self._deliver_emit(namespace, data, wires)
+            if recovering is not None and offset is not None:
+                recovering.emitted(offset, namespace, data, published=False)
             return
         message: dict[str, Any] = {
             "uid": self.node_id,
@@ -362,6 +361,7 @@ class SocketManager:
             "nsp": namespace,
             "data": data,
         }
+        to = data["to"]
         if to is not None:
             owner = ids.owner_of(to)
             if owner == self.node_id or to in self.sockets:
@@ -373,6 +373,8 @@ class SocketManager:
         else:
             send = self._prepare_emit(message, args)  # raises before anyone has it
             self._deliver_emit(namespace, data, wires)
+            if recovering is not None and offset is not None:
+                recovering.emitted(offset, namespace, data, published=True)
             send()
 
     def check_names(self, namespace: str, data: Mapping[str, Any]) -> None:
@@ -452,62 +454,29 @@ class SocketManager:
 
     # -- connection state recovery ---------------------------------------------------------
 
+    @property
+    def recovery(self) -> Recovery | None:
+        """Connection state recovery's memory (None: recovery is off): in this process, or
+        the host's recovery store under ``tornio serve`` (:meth:`use_recovery_store`)."""
+        return None if self.recovering is None else self.recovering.memory
+
     def use_recovery_store(self, store: str) -> None:
         """Keep the recovery memory in the recovery store ``store`` (a bus node: ``tornio
         serve`` runs one per host), so that it outlives this process. Needs a bus to it."""
-        if self.settings.connection_state_recovery:
-            self.recovery = BusRecovery(self.bus, store)
-
-    def next_offset(self) -> str:
-        """A fresh event offset, unique in the cluster (it names this process)."""
-        return f"{self._offset_prefix}{next(self._offsets):x}"
-
-    def _emit_recorded(
-        self, namespace: str, data: dict[str, Any], local: bool, args: tuple[Any, ...]
-    ) -> None:
-        """An emit while recovery is on: it carries an offset, and the recovery memory logs
-        it. ``to=`` a sid becomes that sid's room: a recovered socket may live on a node its
-        id does not name, and the room's topic reaches it there (and the store)."""
-        recovery = self.recovery
-        assert recovery is not None
-        if data["to"] is not None:
-            data["rooms"] = [data["to"]]
-            data["to"] = None
-        offset = data["offset"] = self.next_offset()
-        # raises here, or never; modern clients get the offset as one more argument
-        wires = self._encoded(namespace, data["event"], [*data["args"], offset])
-        send = None
-        if not local:  # raises before anyone has it
-            send = self._prepare_emit({"uid": self.node_id, "type": MessageType.EMIT,
-                                       "nsp": namespace, "data": data}, args)
-        self._deliver_emit(namespace, data, wires)
-        if local or not isinstance(recovery, BusRecovery):
-            recovery.record(offset, namespace, data)  # the bus will not carry it to a store
-        if send is not None:
-            send()
+        if self.recovering is not None:
+            self.recovering.memory = BusRecovery(self.bus, store)
 
     def record_own_emit(self, namespace: str, sid: str, event: str, args: list[Any]) -> str:
-        """A socket's own emit (``self.emit`` in a namespace) while recovery is on: its
-        offset, once the recovery memory has it."""
-        assert self.recovery is not None
-        offset = self.next_offset()
-        self.recovery.record(offset, namespace, {"event": event, "args": args, "rooms": [sid],
-                                                 "to": None, "skip": []})
-        return offset
+        """A socket's own emit while recovery is on: its offset (see
+        :meth:`~tornio.bus.store.NodeRecovery.own_emit`)."""
+        assert self.recovering is not None
+        return self.recovering.own_emit(namespace, sid, event, args)
 
     def save_soon(self, namespace: str, socket: Socket) -> None:
-        """A recoverable connection's rooms or data changed: the recovery memory learns
-        them once this pass of the loop is over (a handler often changes several)."""
-        if self.recovery is None or namespace not in socket.pids:
-            return
-        if not self._unsaved:
-            asyncio.get_running_loop().call_soon(self._save_sessions)
-        self._unsaved[(id(socket), namespace)] = (socket, namespace)
-
-    def _save_sessions(self) -> None:
-        unsaved, self._unsaved = self._unsaved, {}
-        for socket, namespace in unsaved.values():
-            socket.save_recoverable(namespace)
+        """A recoverable connection's rooms or data changed (see
+        :meth:`~tornio.bus.store.NodeRecovery.save_soon`)."""
+        if self.recovering is not None:
+            self.recovering.save_soon(namespace, socket)
 
     def deliver(self, message: Message) -> None:
         """A message from another node."""
@@ -517,9 +486,8 @@ class SocketManager:
             data = message["data"]
             if kind == MessageType.EMIT:
                 self._deliver_emit(nsp, data)
-                offset = data.get("offset")
-                if isinstance(self.recovery, LocalRecovery) and isinstance(offset, str):
-                    self.recovery.record(offset, nsp, data)  # no store logs it for us
+                if self.recovering is not None:
+                    self.recovering.heard(nsp, data)
             elif kind in (
                 MessageType.SOCKETS_JOIN, MessageType.SOCKETS_LEAVE, MessageType.DISCONNECT_SOCKETS
             ):

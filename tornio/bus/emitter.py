@@ -61,7 +61,6 @@ One Emitter may be shared by threads (its socket calls are serialized by a lock)
 from __future__ import annotations
 
 import contextlib
-import itertools
 import logging
 import os
 import secrets
@@ -77,6 +76,7 @@ import zmq
 from tornio.bus import ids, messages
 from tornio.bus.addresses import broker_addresses
 from tornio.bus.messages import EMITTER_UID, BusMessageError, MessageType
+from tornio.bus.recovery import Offsets
 from tornio.bus.security import CurveClient, is_local_address, load_client
 from tornio.bus.sequence import new_stream, stamp
 from tornio.exceptions import TornioError
@@ -264,8 +264,7 @@ class Emitter:
         self.hwm = hwm
         self.max_payload = max_payload
         self.recovery = recovery
-        self._offsets = itertools.count()
-        self._offset_prefix = f"{EMITTER_UID}.{secrets.token_urlsafe(6)}."
+        self._offsets = Offsets(f"{EMITTER_UID}.{secrets.token_urlsafe(6)}.")
         #: Messages handed to the PUB socket.
         self.published = 0
         if curve is None and not all(map(is_local_address, self.pub_addresses)):
@@ -289,8 +288,7 @@ class Emitter:
 
     def next_offset(self) -> str:
         """A fresh event offset (connection state recovery), unique in the cluster."""
-        with self._lock:
-            return f"{self._offset_prefix}{next(self._offsets):x}"
+        return self._offsets.next()
 
     # -- operators ---------------------------------------------------------------------------
 

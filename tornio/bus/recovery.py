@@ -23,12 +23,36 @@ offset that would have reached it (its namespace, its rooms or its own id, minus
 
 from __future__ import annotations
 
+import itertools
 from collections import deque
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-__all__ = ["LoggedEmit", "RecoveryLog", "SavedSession"]
+__all__ = ["LoggedEmit", "Offsets", "RecoveryLog", "SavedSession", "stamp_emit"]
+
+
+class Offsets:
+    """Event offsets unique in the cluster: ``<prefix><counter in hex>``, the prefix naming
+    who hands them out (a node, an emitter). Safe from any thread (the counter's ``next``
+    is atomic)."""
+
+    def __init__(self, prefix: str) -> None:
+        self.prefix = prefix
+        self._counter = itertools.count()
+
+    def next(self) -> str:
+        return f"{self.prefix}{next(self._counter):x}"
+
+
+def stamp_emit(data: dict[str, Any], offset: str) -> None:
+    """Make an emit's data recoverable, in place: it carries ``offset``, and ``to`` a sid
+    becomes that sid's room (a recovered socket may live on a node its id does not name:
+    the room's topic reaches it there, and the recovery store)."""
+    if data.get("to") is not None:
+        data["rooms"] = [data["to"]]
+        data["to"] = None
+    data["offset"] = offset
 
 
 @dataclass
