@@ -76,7 +76,7 @@ import zmq
 from tornio.bus import ids, messages
 from tornio.bus.addresses import broker_addresses
 from tornio.bus.messages import EMITTER_UID, BusMessageError, MessageType
-from tornio.bus.recovery import Offsets
+from tornio.bus.recovery import Offsets, stamp_emit
 from tornio.bus.security import CurveClient, is_local_address, load_client
 from tornio.bus.sequence import new_stream, stamp
 from tornio.exceptions import TornioError
@@ -185,9 +185,10 @@ class BroadcastOperator:
             return
         for sid in dict.fromkeys(self.sids):
             if kind is MessageType.EMIT and self.emitter.recovery:
-                # As the nodes do with recovery on: the sid's room, which its recovery store
-                # hears too, and a node holding it under an id another node made.
-                data = {**base, "rooms": [sid], "to": None}
+                # As the nodes do with recovery on (stamp_emit): the sid's room, which its
+                # recovery store hears too, and a node holding it under an id another made.
+                data = {**base, "to": sid}
+                stamp_emit(data, base["offset"])
                 self.emitter._publish(
                     messages.make_message(kind, self.namespace, data, uid=EMITTER_UID)
                 )
