@@ -84,13 +84,13 @@ def selection(
     return data
 
 
-def handshake_of(socket: Socket, namespace: str) -> dict[str, Any]:
+def handshake_of(socket: Socket, endpoint: str) -> dict[str, Any]:
     """node's ``socket.handshake`` of a socket's namespace connection: ``headers`` (lower-case
     names), ``time``, ``address``, ``xdomain``, ``secure``, ``issued`` (ms), ``url``,
     ``query`` (a value per name, a list when repeated) and ``auth``, from the request that
     opened the session."""
     request = socket.handshake_request or socket.request
-    auth = socket.auth.get(namespace, {})
+    auth = socket.auth.get(endpoint, {})
     if request is None:
         return {"headers": {}, "time": "", "address": "", "xdomain": False, "secure": False,
                 "issued": 0, "url": "", "query": {}, "auth": auth}
@@ -176,7 +176,7 @@ class _LocalCall:
         self.done = asyncio.Event()
         self._sent = 0
 
-    def send(self, socket: Socket, namespace: str, event: str, args: list[Any]) -> None:
+    def send(self, socket: Socket, endpoint: str, event: str, args: list[Any]) -> None:
         self._sent += 1
         key = self._sent
 
@@ -187,8 +187,8 @@ class _LocalCall:
             if not self.waiting:
                 self.done.set()
 
-        ack_id = socket.register_ack(namespace, answered)
-        packet = {"type": "event", "name": event, "args": args, "endpoint": namespace,
+        ack_id = socket.register_ack(endpoint, answered)
+        packet = {"type": "event", "name": event, "args": args, "endpoint": endpoint,
                   "ack": "data", "id": ack_id}
         try:
             socket.send_packet(packet)
@@ -302,38 +302,38 @@ class ClusterOperations:
         self._operate(MessageType.DISCONNECT_SOCKETS, namespace, data, local)
 
     def _operate(
-        self, kind: MessageType, namespace: str, data: dict[str, Any], local: bool
+        self, kind: MessageType, endpoint: str, data: dict[str, Any], local: bool
     ) -> None:
-        namespace = to_endpoint(namespace)
-        self.host.check_names(namespace, data)  # ValueError: a name over its limit
+        endpoint = to_endpoint(endpoint)
+        self.host.check_names(endpoint, data)  # ValueError: a name over its limit
         to = data["to"]
         owner = None if to is None else ids.owner_of(to)
         if not local and (to is None or owner != self.host.node_id):
-            message: dict[str, Any] = {"uid": self.host.node_id, "type": kind, "nsp": namespace,
+            message: dict[str, Any] = {"uid": self.host.node_id, "type": kind, "nsp": endpoint,
                                        "data": data}
             if owner is not None:
                 message["dst"] = owner
             self.host.bus.publish(message)  # first: a message the bus refuses changes nothing here
-        self.apply_operation(kind, namespace, data)
+        self.apply_operation(kind, endpoint, data)
 
-    def apply_operation(self, kind: MessageType, namespace: str, data: Mapping[str, Any]) -> None:
+    def apply_operation(self, kind: MessageType, endpoint: str, data: Mapping[str, Any]) -> None:
         """Run a SOCKETS_JOIN, SOCKETS_LEAVE or DISCONNECT_SOCKETS on this node's sockets."""
-        sockets = self.host.select(namespace, data)
+        sockets = self.host.select(endpoint, data)
         if kind == MessageType.SOCKETS_JOIN:
             for socket in sockets:
                 for room in data["join"]:
-                    self.host.rooms.join(namespace, room, socket)
+                    self.host.rooms.join(endpoint, room, socket)
         elif kind == MessageType.SOCKETS_LEAVE:
             for socket in sockets:
                 for room in data["leave"]:
-                    self.host.rooms.leave(namespace, room, socket)
+                    self.host.rooms.leave(endpoint, room, socket)
         elif kind == MessageType.DISCONNECT_SOCKETS:
             close = data.get("close") is True
             for socket in sockets:
                 if close:
                     socket.disconnect()
                 else:
-                    socket.disconnect_namespace(namespace)
+                    socket.disconnect_namespace(endpoint)
         else:
             raise ValueError(f"{kind!r} is not a socket operation")
 
@@ -352,28 +352,28 @@ class ClusterOperations:
         """The selected sockets of a namespace on every node, as :class:`RemoteSocket`
         objects. Nodes that do not answer within ``timeout`` are left out, and logged (as
         :meth:`fetch_sessions`)."""
-        namespace = to_endpoint(namespace)
+        endpoint = to_endpoint(namespace)
         data = {**selection(room, to, except_rooms), "sockets": True}
         if local:
-            gathered = Answers([self.local_sockets(namespace, data)])
+            gathered = Answers([self.local_sockets(endpoint, data)])
         else:
-            gathered = await self._ask(MessageType.FETCH_SESSIONS, namespace, data, timeout)
+            gathered = await self._ask(MessageType.FETCH_SESSIONS, endpoint, data, timeout)
         found: list[RemoteSocket] = []
         for answer in gathered.answers:
             for record in answer.get("sockets") or ():
                 if isinstance(record, dict) and isinstance(record.get("id"), str):
-                    found.append(RemoteSocket(self, namespace, record))
+                    found.append(RemoteSocket(self, endpoint, record))
         return found
 
-    def local_sockets(self, namespace: str, data: Mapping[str, Any]) -> dict[str, Any]:
+    def local_sockets(self, endpoint: str, data: Mapping[str, Any]) -> dict[str, Any]:
         """This node's answer to ``fetch_sockets``."""
         records = []
-        for socket in self.host.select(namespace, data):
-            sid = socket.sids[namespace]
+        for socket in self.host.select(endpoint, data):
+            sid = socket.sids[endpoint]
             records.append({
                 "id": sid,
-                "rooms": [sid, *sorted(socket.rooms.get(namespace, ()))],
-                "handshake": portable_session(handshake_of(socket, namespace), sid),
+                "rooms": [sid, *sorted(socket.rooms.get(endpoint, ()))],
+                "handshake": portable_session(handshake_of(socket, endpoint), sid),
                 "data": portable_session(socket.session, sid),
             })
         return {"sockets": records}
@@ -381,7 +381,7 @@ class ClusterOperations:
     async def _ask(
         self,
         kind: MessageType,
-        namespace: str,
+        endpoint: str,
         data: dict[str, Any],
         timeout: float,
         include_self: bool = True,
@@ -389,25 +389,25 @@ class ClusterOperations:
         ask = getattr(self.host.bus, "ask", None)
         if ask is not None:
             gathered: Answers = await ask(
-                kind, namespace, data, timeout, include_self=include_self, sender=self.host.node_id
+                kind, endpoint, data, timeout, include_self=include_self, sender=self.host.node_id
             )
             return gathered
         if not include_self:
             return Answers()
-        own = self.answer_cluster_request(kind, namespace, data)
+        own = self.answer_cluster_request(kind, endpoint, data)
         answer = await own if inspect.isawaitable(own) else own
         return Answers([answer]) if isinstance(answer, dict) else Answers([], [self.host.node_id])
 
     def answer_cluster_request(
-        self, kind: int, namespace: str, data: Mapping[str, Any]
+        self, kind: int, endpoint: str, data: Mapping[str, Any]
     ) -> dict[str, Any] | Awaitable[dict[str, Any] | None] | None:
         """This node's answer to the requests of this module."""
         if kind == MessageType.FETCH_SESSIONS:
-            return self.local_sockets(namespace, data)
+            return self.local_sockets(endpoint, data)
         if kind == MessageType.SERVER_SIDE_EMIT:
             return self._answer_server_side(data)
         if kind == MessageType.BROADCAST_WITH_ACKS:
-            return self._answer_call(namespace, data)
+            return self._answer_call(endpoint, data)
         raise ValueError(f"no answer to requests of type {kind!r}")
 
     # -- server-side events ------------------------------------------------------------------
@@ -525,14 +525,14 @@ class ClusterOperations:
             raise TypeError("an event name is a string")
         if isinstance(timeout, bool) or not isinstance(timeout, (int, float)) or timeout < 0:
             raise ValueError("timeout is a number of seconds >= 0")
-        namespace = to_endpoint(namespace)
+        endpoint = to_endpoint(namespace)
         values = list(args)
-        self.host.check_encodable(namespace, event, values)  # what cannot be raises here
+        self.host.check_encodable(endpoint, event, values)  # what cannot be raises here
         if self.host.json_codec is not None:  # the other nodes get what the JSON writes
             values = self.host.json_codec.plain(values)
         data = {**selection(room, to, except_rooms, skip_sid), "event": event,
                 "args": values, "timeout": float(timeout)}
-        ours = self._start_call(namespace, data)
+        ours = self._start_call(endpoint, data)
         owned_here = to is not None and ids.owner_of(to) == self.host.node_id
         try:
             if local or owned_here:
@@ -540,7 +540,7 @@ class ClusterOperations:
             else:
                 mine, gathered = await asyncio.gather(
                     ours.wait(timeout),
-                    self._ask(MessageType.BROADCAST_WITH_ACKS, namespace, data,
+                    self._ask(MessageType.BROADCAST_WITH_ACKS, endpoint, data,
                               timeout + ANSWER_GRACE, include_self=False),
                 )
                 responses, missing = list(mine[0]), mine[1] + len(gathered.missing)
@@ -557,14 +557,14 @@ class ClusterOperations:
             )
         return responses
 
-    def _start_call(self, namespace: str, data: Mapping[str, Any]) -> _LocalCall:
+    def _start_call(self, endpoint: str, data: Mapping[str, Any]) -> _LocalCall:
         pending = _LocalCall()
         args = data["args"]
-        for socket in self.host.select(namespace, data):
-            pending.send(socket, namespace, data["event"], list(args))
+        for socket in self.host.select(endpoint, data):
+            pending.send(socket, endpoint, data["event"], list(args))
         return pending
 
-    async def _answer_call(self, namespace: str, data: Mapping[str, Any]) -> dict[str, Any]:
-        pending = self._start_call(namespace, data)
+    async def _answer_call(self, endpoint: str, data: Mapping[str, Any]) -> dict[str, Any]:
+        pending = self._start_call(endpoint, data)
         responses, missing = await pending.wait(float(data["timeout"]))
         return {"responses": responses, "missing": missing}

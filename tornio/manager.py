@@ -219,18 +219,18 @@ class SocketManager:
 
     # -- rooms: the bus carries a room's emits here while it has members here ---------------
 
-    def _room_added(self, namespace: str, room: str) -> None:
-        self.bus.subscribe(self, namespace, room)
+    def _room_added(self, endpoint: str, room: str) -> None:
+        self.bus.subscribe(self, endpoint, room)
 
-    def _room_emptied(self, namespace: str, room: str) -> None:
-        self.bus.unsubscribe(self, namespace, room)
+    def _room_emptied(self, endpoint: str, room: str) -> None:
+        self.bus.unsubscribe(self, endpoint, room)
 
-    def _namespace_added(self, namespace: str) -> None:
+    def _namespace_added(self, endpoint: str) -> None:
         # Every socket is in the room named by its id: this node takes those rooms' emits
         # with one prefix subscription per namespace (the ids it makes start with its tag).
         subscribe = getattr(self.bus, "subscribe_sid_rooms", None)
         if subscribe is not None:
-            subscribe(namespace)
+            subscribe(endpoint)
 
     # -- the bus -----------------------------------------------------------------------------
 
@@ -247,11 +247,12 @@ class SocketManager:
         self, kind: int, nsp: str, data: Mapping[str, Any]
     ) -> dict[str, Any] | Awaitable[dict[str, Any] | None] | None:
         """This node's answer to a cluster request."""
-        nsp = to_endpoint(nsp)
+        endpoint = to_endpoint(nsp)
         if kind == MessageType.FETCH_SESSIONS and not data.get("sockets"):
             room = data.get("room")
-            return {"sessions": self._local_sessions(nsp, room if isinstance(room, str) else None)}
-        return self.cluster.answer_cluster_request(kind, nsp, data)
+            in_room = room if isinstance(room, str) else None
+            return {"sessions": self._local_sessions(endpoint, in_room)}
+        return self.cluster.answer_cluster_request(kind, endpoint, data)
 
     # -- queries -----------------------------------------------------------------------------
 
@@ -265,12 +266,12 @@ class SocketManager:
         crossing the bus). Nodes that do not answer within ``timeout`` are left out, and
         logged.
         """
-        namespace = to_endpoint(namespace)
+        endpoint = to_endpoint(namespace)
         request = getattr(self.bus, "request", None)
         if request is None:
-            return self._local_sessions(namespace, room)
+            return self._local_sessions(endpoint, room)
         answers = await request(
-            MessageType.FETCH_SESSIONS, namespace, {"room": room}, timeout=timeout
+            MessageType.FETCH_SESSIONS, endpoint, {"room": room}, timeout=timeout
         )
         sessions: list[dict[str, Any]] = []
         for answer in answers:
@@ -279,9 +280,9 @@ class SocketManager:
                 sessions.extend(s for s in found if isinstance(s, dict))
         return sessions
 
-    def _local_sessions(self, namespace: str, room: str | None) -> list[dict[str, Any]]:
+    def _local_sessions(self, endpoint: str, room: str | None) -> list[dict[str, Any]]:
         members = (
-            self.rooms.members(namespace) if room is None else self.rooms.room(namespace, room)
+            self.rooms.members(endpoint) if room is None else self.rooms.room(endpoint, room)
         )
         return [
             {**portable_session(socket.session, sid), "sid": sid}
@@ -331,7 +332,7 @@ class SocketManager:
         if in_use and here.job is not None:
             return on_loop(self.emit, event, *args, namespace=namespace, room=room, to=to,
                            skip_sid=skip_sid, except_rooms=except_rooms, local=local)
-        namespace = to_endpoint(namespace)
+        endpoint = to_endpoint(namespace)
         rooms = [room] if isinstance(room, str) else list(room or ())
         skip = [skip_sid] if isinstance(skip_sid, str) else list(skip_sid or ())
         data: dict[str, Any] = {
@@ -341,43 +342,43 @@ class SocketManager:
             data["except"] = [except_rooms] if isinstance(except_rooms, str) else list(
                 except_rooms
             )
-        self.check_names(namespace, data)
+        self.check_names(endpoint, data)
         check_name(event, self.settings.max_event_name, "an event name")
         recovering = self.recovering
         # With recovery on, the emit carries an offset (modern clients get it as one more
         # argument) and ``to`` a sid becomes its room (NodeRecovery.stamp).
         offset = None if recovering is None else recovering.stamp(data)
         wires = self._encoded(  # raises here, or never
-            namespace, event, data["args"] if offset is None else [*data["args"], offset]
+            endpoint, event, data["args"] if offset is None else [*data["args"], offset]
         )
         if local:
-            self._deliver_emit(namespace, data, wires)
+            self._deliver_emit(endpoint, data, wires)
             if recovering is not None and offset is not None:
-                recovering.emitted(offset, namespace, data, published=False)
+                recovering.emitted(offset, endpoint, data, published=False)
             return
         message: dict[str, Any] = {
             "uid": self.node_id,
             "type": MessageType.EMIT,
-            "nsp": namespace,
+            "nsp": endpoint,
             "data": data,
         }
         to = data["to"]
         if to is not None:
             owner = ids.owner_of(to)
             if owner == self.node_id or to in self.sockets:
-                self._deliver_emit(namespace, data, wires)
+                self._deliver_emit(endpoint, data, wires)
                 return
             if owner is not None:
                 message["dst"] = owner
             self._publish_emit(message, args)
         else:
             send = self._prepare_emit(message, args)  # raises before anyone has it
-            self._deliver_emit(namespace, data, wires)
+            self._deliver_emit(endpoint, data, wires)
             if recovering is not None and offset is not None:
-                recovering.emitted(offset, namespace, data, published=True)
+                recovering.emitted(offset, endpoint, data, published=True)
             send()
 
-    def check_names(self, namespace: str, data: Mapping[str, Any]) -> None:
+    def check_names(self, endpoint: str, data: Mapping[str, Any]) -> None:
         """Refuse a socket selection (``rooms``, ``to``, ``except``; the ``join`` and
         ``leave`` of a room operation) or a namespace whose names are over their limits.
 
@@ -385,7 +386,7 @@ class SocketManager:
             NameTooLong: (a ValueError) which name is too long (its size, not its text).
         """
         settings = self.settings
-        check_name(namespace, settings.max_namespace_name, "a namespace name")
+        check_name(endpoint, settings.max_namespace_name, "a namespace name")
         for key in ("rooms", "except", "join", "leave"):
             for name in data.get(key) or ():
                 check_name(name, settings.max_room_name, "a room name")
@@ -399,7 +400,7 @@ class SocketManager:
         """
         self._encoded(endpoint, event, args)
 
-    def _encoded(self, namespace: str, event: str, args: list[Any]) -> dict[str, Any]:
+    def _encoded(self, endpoint: str, event: str, args: list[Any]) -> dict[str, Any]:
         """An event encoded for modern text clients (the widest flavour: bytes included),
         so that a value that cannot be encoded raises in the emitter's code; the local
         recipients of that flavour get these very frames.
@@ -408,7 +409,7 @@ class SocketManager:
             TypeError, ValueError: see :meth:`emit`.
         """
         return {ModernSocket.flavour: ModernSocket.encode_event(
-            namespace, event, args, self.json_codec)}
+            endpoint, event, args, self.json_codec)}
 
     def _publish_emit(self, message: dict[str, Any], args: tuple[Any, ...]) -> None:
         """Publish an emit that has no local recipients here.
@@ -466,32 +467,32 @@ class SocketManager:
         if self.recovering is not None:
             self.recovering.memory = BusRecovery(self.bus, store)
 
-    def record_own_emit(self, namespace: str, sid: str, event: str, args: list[Any]) -> str:
+    def record_own_emit(self, endpoint: str, sid: str, event: str, args: list[Any]) -> str:
         """A socket's own emit while recovery is on: its offset (see
         :meth:`~tornio.bus.store.NodeRecovery.own_emit`)."""
         assert self.recovering is not None
-        return self.recovering.own_emit(namespace, sid, event, args)
+        return self.recovering.own_emit(endpoint, sid, event, args)
 
-    def save_soon(self, namespace: str, socket: Socket) -> None:
+    def save_soon(self, endpoint: str, socket: Socket) -> None:
         """A recoverable connection's rooms or data changed (see
         :meth:`~tornio.bus.store.NodeRecovery.save_soon`)."""
         if self.recovering is not None:
-            self.recovering.save_soon(namespace, socket)
+            self.recovering.save_soon(endpoint, socket)
 
     def deliver(self, message: Message) -> None:
         """A message from another node."""
         try:
             kind = message["type"]
-            nsp = to_endpoint(message["nsp"])
+            endpoint = to_endpoint(message["nsp"])
             data = message["data"]
             if kind == MessageType.EMIT:
-                self._deliver_emit(nsp, data)
+                self._deliver_emit(endpoint, data)
                 if self.recovering is not None:
-                    self.recovering.heard(nsp, data)
+                    self.recovering.heard(endpoint, data)
             elif kind in (
                 MessageType.SOCKETS_JOIN, MessageType.SOCKETS_LEAVE, MessageType.DISCONNECT_SOCKETS
             ):
-                self.cluster.apply_operation(kind, nsp, data)
+                self.cluster.apply_operation(kind, endpoint, data)
             elif kind == MessageType.SERVER_SIDE_EMIT:
                 self.cluster.run_server_side(data)
             else:
@@ -499,33 +500,33 @@ class SocketManager:
         except (KeyError, TypeError, ValueError) as exc:
             log.warning("dropped a bad bus message: %s", exc)
 
-    def select(self, namespace: str, data: Mapping[str, Any]) -> list[Socket]:
+    def select(self, endpoint: str, data: Mapping[str, Any]) -> list[Socket]:
         """The local sockets a socket operation names: one sid, some rooms, or all."""
         to = data.get("to")
         rooms = data.get("rooms")
         found: Mapping[str, Socket]
         if to is not None:
-            socket = self.rooms.members(namespace).get(to)
+            socket = self.rooms.members(endpoint).get(to)
             found = {} if socket is None else {to: socket}
         elif not rooms:
-            found = self.rooms.members(namespace)
+            found = self.rooms.members(endpoint)
         elif len(rooms) == 1:
-            found = self.rooms.room(namespace, rooms[0])
+            found = self.rooms.room(endpoint, rooms[0])
         else:
             union: dict[str, Socket] = {}
             for room in rooms:
-                union.update(self.rooms.room(namespace, room))
+                union.update(self.rooms.room(endpoint, room))
             found = union
         skip = data.get("skip") or ()
         excluded = data.get("except")  # rooms whose members are left out
         if excluded:
-            skip = {*skip}.union(*(self.rooms.room(namespace, room) for room in excluded))
+            skip = {*skip}.union(*(self.rooms.room(endpoint, room) for room in excluded))
         if not skip:
             return list(found.values())
         return [socket for sid, socket in found.items() if sid not in skip]
 
     def _deliver_emit(
-        self, namespace: str, data: Mapping[str, Any], wires: dict[str, Any] | None = None
+        self, endpoint: str, data: Mapping[str, Any], wires: dict[str, Any] | None = None
     ) -> None:
         # Encoded once per flavour present (0.9, v5 text, v5 msgpack), then the same wire
         # data goes to every recipient of that flavour (``wires``: what emit() encoded).
@@ -536,9 +537,9 @@ class SocketManager:
         offset = data.get("offset")
         if not isinstance(offset, str):
             offset = None
-        recipients = self.select(namespace, data)
+        recipients = self.select(endpoint, data)
         if self.monitor is not None:
-            self.monitor.emitted(namespace, data, recipients)
+            self.monitor.emitted(endpoint, data, recipients)
         for socket in recipients:
             flavour = socket.flavour
             wire = wires.get(flavour)
@@ -547,17 +548,17 @@ class SocketManager:
                 if offset is not None and socket.protocol == "modern":
                     args = [*args, offset]
                 try:
-                    wire = type(socket).encode_event(namespace, data["event"], args, json)
+                    wire = type(socket).encode_event(endpoint, data["event"], args, json)
                 except (TypeError, ValueError) as exc:
                     log.warning("cannot encode %r for %s clients: %s", data["event"], flavour, exc)
                     wire = _UNENCODABLE
                 wires[flavour] = wire
             if wire is not _UNENCODABLE:
                 socket.send_raw(wire)
-        if self.outgoing_watched.get(namespace):  # recv_any_outgoing: not on the hot path
+        if self.outgoing_watched.get(endpoint):  # recv_any_outgoing: not on the hot path
             for socket in recipients:
                 if wires[socket.flavour] is not _UNENCODABLE:
-                    socket.notify_outgoing(namespace, data["event"], data["args"])
+                    socket.notify_outgoing(endpoint, data["event"], data["args"])
 
     # -- the cluster operations (tornio.cluster) ---------------------------------------------
 
