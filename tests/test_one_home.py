@@ -10,6 +10,7 @@
 
 from __future__ import annotations
 
+import ast
 import importlib
 import inspect
 from pathlib import Path
@@ -91,3 +92,36 @@ def test_the_manager_holds_its_collaborators_instead_of_inheriting_them() -> Non
     assert inspect.signature(manager.fetch_sockets).parameters.keys() == (
         inspect.signature(ClusterOperations.fetch_sockets).parameters.keys() - {"self"}
     )
+
+
+def _spellings_converted(source: str) -> list[int]:
+    """Lines that convert between ``''`` and ``'/'`` themselves: ``x or "/"``,
+    ``"" if x == "/" else x``, ``x in ("", "/")``."""
+    found = []
+    for node in ast.walk(ast.parse(source)):
+        if isinstance(node, ast.BoolOp) and isinstance(node.op, ast.Or):
+            last = node.values[-1]
+            if isinstance(last, ast.Constant) and last.value == "/":
+                found.append(node.lineno)
+        elif (isinstance(node, ast.IfExp) and isinstance(node.body, ast.Constant) and (
+            node.body.value == "" and "'/'" in ast.unparse(node.test)
+        )) or (isinstance(node, ast.Compare) and any(
+            isinstance(c, ast.Tuple) and {"", "/"} <= {
+                e.value for e in c.elts if isinstance(e, ast.Constant)
+            } for c in node.comparators
+        )):
+            found.append(node.lineno)
+    return found
+
+
+def test_only_the_endpoints_module_converts_a_namespace_name() -> None:
+    home = ROOT / "tornio" / "protocol" / "endpoints.py"
+    assert _spellings_converted(home.read_text(encoding="utf-8"))  # the checker sees it
+    elsewhere = {
+        str(path.relative_to(ROOT)): lines
+        for package in ("tornio", "workers")
+        for path in sorted((ROOT / package).rglob("*.py"))
+        if path != home
+        and (lines := _spellings_converted(path.read_text(encoding="utf-8")))
+    }
+    assert elsewhere == {}
