@@ -124,7 +124,7 @@ class RecoveryLog:
 
     # -- feeding it ---------------------------------------------------------------------------
 
-    def record_emit(self, offset: str, nsp: str, data: Mapping[str, Any], now: float) -> None:
+    def record_emit(self, offset: str, endpoint: str, data: Mapping[str, Any], now: float) -> None:
         """An emit seen on the bus (an EMIT message's ``data``) with the offset its
         recipients got."""
         if offset in self._seq_of:
@@ -133,7 +133,7 @@ class RecoveryLog:
         entry = LoggedEmit(
             offset=offset,
             at=now,
-            nsp=nsp,
+            nsp=endpoint,
             event=data["event"],
             args=list(data.get("args") or ()),
             rooms=tuple(rooms),
@@ -151,13 +151,13 @@ class RecoveryLog:
         self,
         pid: str,
         sid: str,
-        nsp: str,
+        endpoint: str,
         owner: str,
         rooms: Iterable[str],
         data: Mapping[str, Any],
     ) -> None:
         """A recoverable connection connected, or its rooms or data changed."""
-        self._sessions[pid] = SavedSession(pid, sid, nsp, owner, list(rooms), dict(data))
+        self._sessions[pid] = SavedSession(pid, sid, endpoint, owner, list(rooms), dict(data))
 
     def session_lost(self, pid: str, now: float, data: Mapping[str, Any] | None = None) -> None:
         """The connection broke without the client meaning it: it may come back."""

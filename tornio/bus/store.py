@@ -69,14 +69,14 @@ class Recovery(Protocol):
 
     def new_pid(self) -> str: ...
 
-    def seen(self, pid: str, sid: str, nsp: str, rooms: Iterable[str],
+    def seen(self, pid: str, sid: str, endpoint: str, rooms: Iterable[str],
              data: Mapping[str, Any]) -> None: ...
 
     def lost(self, pid: str, data: Mapping[str, Any]) -> None: ...
 
     def closed(self, pid: str) -> None: ...
 
-    def record(self, offset: str, nsp: str, data: Mapping[str, Any]) -> None:
+    def record(self, offset: str, endpoint: str, data: Mapping[str, Any]) -> None:
         """An emit this node sent that the bus will not carry to the store."""
         ...
 
@@ -97,9 +97,9 @@ class LocalRecovery:
     def new_pid(self) -> str:
         return new_pid("local")
 
-    def seen(self, pid: str, sid: str, nsp: str, rooms: Iterable[str],
+    def seen(self, pid: str, sid: str, endpoint: str, rooms: Iterable[str],
              data: Mapping[str, Any]) -> None:
-        self.log.session_seen(pid, sid, nsp, self.node_id, rooms, data)
+        self.log.session_seen(pid, sid, endpoint, self.node_id, rooms, data)
 
     def lost(self, pid: str, data: Mapping[str, Any]) -> None:
         self.log.session_lost(pid, self.clock(), data)
@@ -107,8 +107,8 @@ class LocalRecovery:
     def closed(self, pid: str) -> None:
         self.log.session_closed(pid)
 
-    def record(self, offset: str, nsp: str, data: Mapping[str, Any]) -> None:
-        self.log.record_emit(offset, nsp, data, self.clock())
+    def record(self, offset: str, endpoint: str, data: Mapping[str, Any]) -> None:
+        self.log.record_emit(offset, endpoint, data, self.clock())
 
     async def restore(self, pid: str, offset: str) -> dict[str, Any] | None:
         return self.log.restore(pid, offset, self.clock())
@@ -136,9 +136,9 @@ class BusRecovery:
         except Exception as exc:  # a session that cannot be saved is simply not recovered
             log.warning("cannot tell the recovery store about %s: %s", pid, exc)
 
-    def seen(self, pid: str, sid: str, nsp: str, rooms: Iterable[str],
+    def seen(self, pid: str, sid: str, endpoint: str, rooms: Iterable[str],
              data: Mapping[str, Any]) -> None:
-        self._tell(pid, {"op": "seen", "sid": sid, "nsp": nsp, "rooms": list(rooms),
+        self._tell(pid, {"op": "seen", "sid": sid, "nsp": endpoint, "rooms": list(rooms),
                          "data": dict(data)})
 
     def lost(self, pid: str, data: Mapping[str, Any]) -> None:
@@ -147,9 +147,9 @@ class BusRecovery:
     def closed(self, pid: str) -> None:
         self._tell(pid, {"op": "closed"})
 
-    def record(self, offset: str, nsp: str, data: Mapping[str, Any]) -> None:
+    def record(self, offset: str, endpoint: str, data: Mapping[str, Any]) -> None:
         try:
-            self.bus.send_node(self.store, MessageType.EMIT, {**data, "offset": offset}, nsp)
+            self.bus.send_node(self.store, MessageType.EMIT, {**data, "offset": offset}, endpoint)
         except Exception as exc:
             log.warning("cannot log an emit for recovery: %s", exc)
 
@@ -220,7 +220,7 @@ class RecoveryStore:
             else:
                 self.log.session_closed(pid)
 
-    def _answer(self, kind: MessageType, nsp: str, data: dict[str, Any]) -> dict[str, Any]:
+    def _answer(self, kind: MessageType, endpoint: str, data: dict[str, Any]) -> dict[str, Any]:
         pid, offset = data.get("pid"), data.get("offset")
         restored = None
         if isinstance(pid, str) and isinstance(offset, str):
