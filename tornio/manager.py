@@ -127,6 +127,9 @@ class SocketManager:
         )
         #: One loop timer per session, at its next deadline.
         self.timers = SessionTimers(self.clock)
+        #: Make sure a socket's timer fires no later than its engine's next deadline (the
+        #: timers' own method: on every read and poll, no call of the manager's between).
+        self.touch: Callable[[Any], None] = self.timers.touch
         #: The cluster operations, offered as this manager's methods below.
         self.cluster = ClusterOperations(self)
         self.bus: Bus = bus if bus is not None else InProcessBus()
@@ -202,10 +205,6 @@ class SocketManager:
             forget_engine(self.engines, socket.engine)
         self.rooms.remove_socket(socket)
         self.timers.cancel(socket.sessid)
-
-    def touch(self, socket: Any) -> None:
-        """Make sure the socket's timer fires no later than its session's next deadline."""
-        self.timers.touch(socket)
 
     def run_in_background(self, coro: Coroutine[Any, Any, Any]) -> None:
         task = asyncio.get_running_loop().create_task(coro)
