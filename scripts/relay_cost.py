@@ -4,7 +4,7 @@
 
 Two nodes in this process (as two hosts would be, minus the network): B owns an Engine.IO
 session; one websocket client connects straight to B, another to A, which relays it to B
-(``tornio/bus/relay.py``). Each runs ``--messages`` event round trips with an ack, one at a
+(``tornio/transports/relay.py``). Each runs ``--messages`` event round trips with an ack, one at a
 time. The process's CPU time per round trip is the same work in both cases (client, owner)
 plus, for the relayed one, the relay's two extra socket hops: the difference is the relay's
 cost per message (a message and its ack). Prints medians of ``--repeat`` runs.
@@ -29,7 +29,7 @@ from tornado.websocket import websocket_connect
 
 from tornio import BaseNamespace, Router
 from tornio.bus import InProcessBus
-from tornio.bus.forwarding import ForwardingDelegate, Wire
+from tornio.transports.forwarding import ForwardingDelegate, Wire
 from workers import loops
 
 

@@ -94,7 +94,7 @@ async def test_a_thousand_abandoned_sessions_are_all_cleaned_up() -> None:
         assert Counting.connected == N_POLLING + N_WEBSOCKET
         await eventually(lambda: not srv.manager.sockets, message="every session gone")
         assert Counting.disconnected == N_POLLING + N_WEBSOCKET
-        assert srv.manager._timers == {}
+        assert srv.manager.timers.armed == {}
         assert srv.manager.rooms.members("") == {}
         gc.collect()
         from tornio.core.socket import Socket

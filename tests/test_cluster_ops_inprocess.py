@@ -216,6 +216,24 @@ async def test_session_values_the_bus_cannot_carry_are_left_out(
     assert found.handshake["address"] == "127.0.0.1"
 
 
+async def test_a_session_reads_the_same_from_every_node_and_every_operation(
+    nodes: TwoNodes, caplog: pytest.LogCaptureFixture
+) -> None:
+    """One way a session is made portable: ``fetch_sessions`` from its own node and from
+    another, ``fetch_sockets``, all read what crossing the bus leaves (sets as sorted lists,
+    what the bus cannot carry left out and logged)."""
+    ann = await nodes.client(nodes.two, "ann")
+    for key in ("opaque", "plain"):
+        assert await ann.call("keep", key) == [True]
+    with caplog.at_level(logging.WARNING):
+        here = await nodes.two.manager.fetch_sessions("/chat")
+        there = await nodes.one.manager.fetch_sessions("/chat")
+        (found,) = await nodes.two.manager.fetch_sockets("/chat", local=True)
+    assert here == there == [{**found.data, "sid": ann.sid}]
+    assert here[0]["plain"] == {"k": [1, [2, 3]]} and "opaque" not in here[0]
+    assert "session['opaque']" in caplog.text
+
+
 async def test_bad_arguments_are_refused_before_anything_is_sent() -> None:
     manager = SocketManager({}, Settings.from_kwargs())
     with pytest.raises(ValueError):

@@ -5,11 +5,11 @@ from __future__ import annotations
 import pytest
 
 from tests.support.session_sinks import EngineSink as Sink
+from tornio.exceptions import EngineError
 from tornio.modern.session import (
     LATE_PING_ALLOWANCE,
     EngineSession,
     EngineSettings,
-    TransportError,
 )
 from tornio.protocol.engineio import Packet, PacketType
 
@@ -111,12 +111,12 @@ def test_messages_go_up_and_control_packets_do_not() -> None:
 def test_a_second_held_poll_closes_the_session_and_answers_the_first_with_close() -> None:
     h = Harness()
     first = h.poll(0.0)
-    with pytest.raises(TransportError) as err:
+    with pytest.raises(EngineError) as err:
         h.poll(0.5)
     assert err.value.code == 3
     assert first.frames == ["1"]
     assert h.reasons == ["overlap from client"]
-    with pytest.raises(TransportError):
+    with pytest.raises(EngineError):
         h.poll(1.0)
 
 
@@ -158,10 +158,10 @@ def test_the_upgrade_dance() -> None:
     assert ws.frames == ["3probe", "4queued"]
     h.session.send("4live")
     assert ws.frames[-1] == "4live"
-    with pytest.raises(TransportError) as err:
+    with pytest.raises(EngineError) as err:
         h.poll(0.5)
     assert err.value.code == 3
-    with pytest.raises(TransportError):
+    with pytest.raises(EngineError):
         h.session.begin_upgrade(Sink("websocket"), 0.6)
 
 

@@ -218,7 +218,7 @@ async def test_requests_from_an_untrusted_peer_are_its_own(serve: Any, trusted: 
 
 def test_on_close_is_passed_on() -> None:
     """(Tornado's HTTPServer keeps connection closes to itself; a wrapper that passes them on,
-    as tornio.bus.forwarding's does, reaches the application through this one.)"""
+    as tornio.transports.forwarding's does, reaches the application through this one.)"""
     app = Recording()
     marker = object()
     ForwardedHeaders(app, "*").on_close(marker)

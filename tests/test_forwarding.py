@@ -11,7 +11,8 @@ from tests.support.forwarding_nodes import DirectForwarder, Echo, Node
 from tests.support.legacy_client import LegacyClient, fetch, handshake
 from tests.support.waiting import eventually
 from tornio import Router
-from tornio.bus import InProcessBus, forwarding
+from tornio.bus import InProcessBus
+from tornio.transports import forwarding
 
 
 async def test_a_polling_session_works_through_a_process_that_does_not_own_it() -> None:

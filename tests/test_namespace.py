@@ -276,7 +276,7 @@ async def make_manager() -> AsyncIterator[MakeManager]:
     for manager in managers:
         await asyncio.gather(*manager._background, return_exceptions=True)
         assert manager.sockets == {}
-        assert manager._timers == {}
+        assert manager.timers.armed == {}
 
 
 @pytest.fixture
@@ -871,7 +871,7 @@ async def test_a_sockets_rooms_and_memberships_are_gone_after_it_ends(
     assert list(manager.rooms.room("/chat", "r")) == [b.sid]
     assert manager.rooms.rooms_of("/chat") == ["r"]
     assert manager.get(a.sid) is None
-    assert a.sid not in manager._timers
+    assert a.sid not in manager.timers.armed
     a.take()
     manager.emit("news", namespace="/chat", room="r")
     assert a.take() == []

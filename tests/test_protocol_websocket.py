@@ -11,8 +11,9 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from tests.support.raw_websocket import client_frame
+from tornio.exceptions import WebSocketError
 from tornio.protocol import websocket as ws
-from tornio.protocol.websocket import FrameDecoder, ProtocolError
+from tornio.protocol.websocket import FrameDecoder
 
 MASK = bytes((0x37, 0xFA, 0x21, 0x3D))  # the RFC's example key
 
@@ -131,7 +132,7 @@ VIOLATIONS = [
 
 @pytest.mark.parametrize(("case", "data", "code"), VIOLATIONS, ids=[v[0] for v in VIOLATIONS])
 def test_violations_name_their_close_code(case: str, data: bytes, code: int) -> None:
-    with pytest.raises(ProtocolError) as raised:
+    with pytest.raises(WebSocketError) as raised:
         decode(data, max_size=100)
     assert raised.value.code == code
 
@@ -139,7 +140,7 @@ def test_violations_name_their_close_code(case: str, data: bytes, code: int) -> 
 def test_too_big_is_refused_from_the_header_alone() -> None:
     """A 2 GB length is refused as soon as the header arrives, before any payload."""
     header = struct.pack("!BBQ", 0x82, 0x80 | 127, 2**31) + MASK
-    with pytest.raises(ProtocolError) as raised:
+    with pytest.raises(WebSocketError) as raised:
         decode(header, max_size=1000)
     assert raised.value.code == 1009
 

@@ -12,7 +12,7 @@ import pytest
 from tests.support.waiting import eventually
 from tests.support.zmq_nodes import FAST, RecordingNode
 from tornio.bus.broker import Broker
-from tornio.bus.store import BusRecovery, LocalRecovery, RecoveryStore, store_of
+from tornio.bus.store import BusRecovery, LocalRecovery, NodeRecovery, RecoveryStore, store_of
 from tornio.bus.zmq import ZmqBus
 
 
@@ -122,3 +122,54 @@ async def test_local_recovery_in_one_process() -> None:
     local.lost(pid, {})
     await asyncio.sleep(0)
     assert await local.restore(pid, "o2") is None  # o2 has expired
+
+
+class Recorded(LocalRecovery):
+    """The local memory, counting what it is asked to record (as a store's would be asked:
+    ``hears_the_bus``)."""
+
+    def __init__(self, hears_the_bus: bool) -> None:
+        super().__init__(60.0, "node-a")
+        self.hears_the_bus = hears_the_bus
+        self.recorded: list[str] = []
+
+    def record(self, offset: str, nsp: str, data: Any) -> None:
+        self.recorded.append(offset)
+        super().record(offset, nsp, data)
+
+
+@pytest.mark.parametrize("hears_the_bus", [False, True])
+async def test_a_nodes_side_of_recovery_stamps_records_and_saves_in_one_place(
+    hears_the_bus: bool,
+) -> None:
+    """NodeRecovery, the manager's one collaborator for recovery: every emit gets an offset
+    and ``to`` becomes a room; the memory records what nobody else will (a store hears the
+    published emits itself); changes are saved once the loop's pass is over."""
+    memory = Recorded(hears_the_bus)
+    node = NodeRecovery(memory)
+    data: dict[str, Any] = {"event": "e", "args": [1], "rooms": [], "to": "sid-1", "skip": []}
+    offset = node.stamp(data)
+    assert (data["rooms"], data["to"], data["offset"]) == (["sid-1"], None, offset)
+    assert node.stamp({"to": None, "rooms": ["r"]}) != offset  # a fresh one each time
+    node.emitted(offset, "/chat", data, published=True)
+    node.emitted("local.1", "/chat", data, published=False)  # local=True: never on the bus
+    node.heard("/chat", {**data, "offset": "other.1"})  # another node's emit
+    mine = node.own_emit("/chat", "sid-1", "e", [2])
+    expected = [offset, "local.1", "other.1", mine] if not hears_the_bus else ["local.1", mine]
+    assert memory.recorded == expected
+
+    saved: list[str] = []
+
+    class Socket:
+        pids = {"/chat": "pid"}
+
+        def save_recoverable(self, endpoint: str) -> None:
+            saved.append(endpoint)
+
+    socket = Socket()
+    for _ in range(3):
+        node.save_soon("/chat", socket)
+    node.save_soon("/other", socket)  # not recoverable there: nothing
+    assert saved == []
+    await asyncio.sleep(0)  # the end of this pass of the loop
+    assert saved == ["/chat"]

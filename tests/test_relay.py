@@ -1,5 +1,5 @@
 """Websocket upgrades that reach a process other than their session's owner are relayed to
-the owner's host as a byte stream (``tornio/bus/relay.py``), for modern upgrades and 0.9
+the owner's host as a byte stream (``tornio/transports/relay.py``), for modern upgrades and 0.9
 websockets alike: the owner answers the upgrade and the session runs on websocket, end to
 end. A relayed request is never relayed again, and an owner that cannot be reached closes
 the client's connection (it keeps polling)."""
@@ -19,7 +19,8 @@ from tornado.websocket import WebSocketClientConnection, websocket_connect
 from tests.support.forwarding_nodes import DirectForwarder, Node
 from tests.support.legacy_client import fetch, handshake
 from tests.support.waiting import eventually
-from tornio.bus import InProcessBus, forwarding, relay
+from tornio.bus import InProcessBus
+from tornio.transports import forwarding, relay
 from workers import loops
 
 pytestmark = pytest.mark.timeout(30)

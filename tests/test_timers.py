@@ -52,12 +52,12 @@ class FakeSocket:
     engine: FakeEngine
 
 
-class LoopClockTimers(SessionTimers):
-    clock = staticmethod(lambda: asyncio.get_running_loop().time())
+def loop_clock_timers() -> SessionTimers:
+    return SessionTimers(clock=lambda: asyncio.get_running_loop().time())
 
 
 async def test_heartbeats_round_up_to_the_grid_and_fire_together() -> None:
-    owner = LoopClockTimers()
+    owner = loop_clock_timers()
     now = asyncio.get_running_loop().time()
     # Three sessions due within one grain of each other, one much later.
     base = (int(now / timers.GRAIN) + 5) * timers.GRAIN
@@ -67,7 +67,7 @@ async def test_heartbeats_round_up_to_the_grid_and_fire_together() -> None:
     ]
     for socket in sockets:
         owner.touch(socket)
-    whens = {s.sessid: owner._timers[s.sessid][1].when() for s in sockets}
+    whens = {s.sessid: owner.armed[s.sessid][1].when() for s in sockets}
     for socket in sockets:
         when = whens[socket.sessid]
         assert socket.engine.deadline is not None
@@ -89,26 +89,26 @@ async def test_heartbeats_round_up_to_the_grid_and_fire_together() -> None:
 
 
 async def test_an_earlier_deadline_rearms_a_later_one_does_not() -> None:
-    owner = LoopClockTimers()
+    owner = loop_clock_timers()
     now = asyncio.get_running_loop().time()
     socket = FakeSocket("s", FakeEngine(now + 10))
     owner.touch(socket)
-    first = owner._timers["s"][1]
+    first = owner.armed["s"][1]
     socket.engine.deadline = now + 20
     owner.touch(socket)
-    assert owner._timers["s"][1] is first
+    assert owner.armed["s"][1] is first
     socket.engine.deadline = now + 1
     owner.touch(socket)
-    assert owner._timers["s"][1] is not first and first.cancelled()
+    assert owner.armed["s"][1] is not first and first.cancelled()
     socket.engine.deadline = None
     owner.touch(socket)
-    assert "s" not in owner._timers
+    assert "s" not in owner.armed
 
 
 async def test_timeouts_are_not_rounded() -> None:
-    owner = LoopClockTimers()
+    owner = loop_clock_timers()
     now = asyncio.get_running_loop().time()
     deadline = (int(now / timers.GRAIN) + 5) * timers.GRAIN + 0.003
     socket = FakeSocket("t", FakeEngine(deadline, heartbeat=False))
     owner.touch(socket)
-    assert owner._timers["t"][1].when() == deadline
+    assert owner.armed["t"][1].when() == deadline

@@ -30,13 +30,14 @@ import inspect
 import logging
 from collections.abc import Awaitable, Callable, Coroutine, Iterable, Mapping
 from datetime import datetime, timezone
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 from urllib.parse import parse_qs
 
-from tornio.bus import ids, messages
+from tornio.bus import ids
 from tornio.bus.base import Answers
-from tornio.bus.messages import BusMessageError, MessageType
+from tornio.bus.messages import MessageType, portable_session
 from tornio.exceptions import CallTimeout
+from tornio.protocol.endpoints import to_endpoint, to_nsp
 
 if TYPE_CHECKING:
     from tornio.bus import Bus
@@ -44,7 +45,7 @@ if TYPE_CHECKING:
     from tornio.core.socket import Socket
     from tornio.protocol.jsoncodec import JsonCodec
 
-__all__ = ["ClusterOperations", "RemoteSocket", "handshake_of"]
+__all__ = ["ClusterHost", "ClusterOperations", "RemoteSocket", "handshake_of"]
 
 log = logging.getLogger("tornio.cluster")
 
@@ -83,13 +84,13 @@ def selection(
     return data
 
 
-def handshake_of(socket: Socket, namespace: str) -> dict[str, Any]:
+def handshake_of(socket: Socket, endpoint: str) -> dict[str, Any]:
     """node's ``socket.handshake`` of a socket's namespace connection: ``headers`` (lower-case
     names), ``time``, ``address``, ``xdomain``, ``secure``, ``issued`` (ms), ``url``,
     ``query`` (a value per name, a list when repeated) and ``auth``, from the request that
     opened the session."""
     request = socket.handshake_request or socket.request
-    auth = socket.auth.get(namespace, {})
+    auth = socket.auth.get(endpoint, {})
     if request is None:
         return {"headers": {}, "time": "", "address": "", "xdomain": False, "secure": False,
                 "issued": 0, "url": "", "query": {}, "auth": auth}
@@ -114,22 +115,6 @@ def handshake_of(socket: Socket, namespace: str) -> dict[str, Any]:
     }
 
 
-def portable_session(session: Mapping[str, Any], sid: str) -> dict[str, Any]:
-    """A copy of a ``session`` dict as it reads after crossing the bus (sets become sorted
-    lists); a value the bus cannot carry is left out, and logged."""
-    data: dict[str, Any] = {}
-    for key, value in session.items():
-        if isinstance(value, (set, frozenset)):
-            value = sorted(value, key=str)
-        try:
-            if not isinstance(key, str):
-                raise BusMessageError(f"key {key!r} is not a string")
-            data[key] = messages.portable(value)
-        except BusMessageError as exc:
-            log.warning("session[%r] of %s cannot cross the bus, left out: %s", key, sid, exc)
-    return data
-
-
 class RemoteSocket:
     """One socket of a namespace, wherever in the cluster it lives, as ``fetch_sockets``
     found it (node's ``RemoteSocket``). ``rooms`` includes the room named by its ``id``;
@@ -149,7 +134,7 @@ class RemoteSocket:
         self.data: dict[str, Any] = dict(record.get("data") or {})
 
     def __repr__(self) -> str:
-        return f"<RemoteSocket {self.namespace or '/'} {self.id}>"
+        return f"<RemoteSocket {to_nsp(self.namespace)} {self.id}>"
 
     def emit(self, event: str, *args: Any) -> None:
         """Send the socket an event."""
@@ -191,7 +176,7 @@ class _LocalCall:
         self.done = asyncio.Event()
         self._sent = 0
 
-    def send(self, socket: Socket, namespace: str, event: str, args: list[Any]) -> None:
+    def send(self, socket: Socket, endpoint: str, event: str, args: list[Any]) -> None:
         self._sent += 1
         key = self._sent
 
@@ -202,8 +187,8 @@ class _LocalCall:
             if not self.waiting:
                 self.done.set()
 
-        ack_id = socket.register_ack(namespace, answered)
-        packet = {"type": "event", "name": event, "args": args, "endpoint": namespace,
+        ack_id = socket.register_ack(endpoint, answered)
+        packet = {"type": "event", "name": event, "args": args, "endpoint": endpoint,
                   "ack": "data", "id": ack_id}
         try:
             socket.send_packet(packet)
@@ -229,25 +214,40 @@ class _LocalCall:
             socket.cancel_ack(ack_id)
 
 
-class ClusterOperations:
-    """The cluster operations of :class:`~tornio.manager.SocketManager` (see the module
-    docstring). The manager provides the attributes and methods declared here."""
+class ClusterHost(Protocol):
+    """What the cluster operations need of their manager: this node's id, bus and room
+    index, the application's JSON, and four of its operations."""
 
     node_id: str
     bus: Bus
     rooms: RoomIndex[Socket]
+    json_codec: JsonCodec | None
 
-    def __init__(self) -> None:
-        super().__init__()
+    def emit(self, event: str, *args: Any, namespace: str = "", to: str | None = None) -> None:
+        ...
+
+    def check_names(self, endpoint: str, data: Mapping[str, Any]) -> None: ...
+
+    def check_encodable(self, endpoint: str, event: str, args: list[Any]) -> None: ...
+
+    def select(self, endpoint: str, data: Mapping[str, Any]) -> list[Socket]: ...
+
+    def run_in_background(self, coro: Coroutine[Any, Any, Any]) -> None: ...
+
+
+class ClusterOperations:
+    """The cluster operations of one :class:`~tornio.manager.SocketManager` (see the module
+    docstring), which holds them as ``manager.cluster`` and offers them as its own methods.
+    They reach the manager only through :class:`ClusterHost`."""
+
+    def __init__(self, host: ClusterHost) -> None:
+        self.host = host
         self._server_side_handlers: dict[str, ServerSideHandler] = {}
 
-    # provided by the manager
-    emit: Callable[..., None]
-    json_codec: JsonCodec | None
-    _encoded: Callable[[str, str, list[Any]], dict[str, Any]]
-    _selected: Callable[[str, Mapping[str, Any]], list[Socket]]
-    check_names: Callable[[str, Mapping[str, Any]], None]
-    run_in_background: Callable[[Coroutine[Any, Any, Any]], None]
+    def emit(self, event: str, *args: Any, namespace: str = "", to: str | None = None) -> None:
+        """The manager's :meth:`~tornio.manager.SocketManager.emit` (for
+        :class:`RemoteSocket`)."""
+        self.host.emit(event, *args, namespace=namespace, to=to)
 
     # -- socket operations -------------------------------------------------------------------
 
@@ -302,38 +302,38 @@ class ClusterOperations:
         self._operate(MessageType.DISCONNECT_SOCKETS, namespace, data, local)
 
     def _operate(
-        self, kind: MessageType, namespace: str, data: dict[str, Any], local: bool
+        self, kind: MessageType, endpoint: str, data: dict[str, Any], local: bool
     ) -> None:
-        namespace = "" if namespace in ("", "/") else namespace
-        self.check_names(namespace, data)  # ValueError: a name over its limit
+        endpoint = to_endpoint(endpoint)
+        self.host.check_names(endpoint, data)  # ValueError: a name over its limit
         to = data["to"]
         owner = None if to is None else ids.owner_of(to)
-        if not local and (to is None or owner != self.node_id):
-            message: dict[str, Any] = {"uid": self.node_id, "type": kind, "nsp": namespace,
+        if not local and (to is None or owner != self.host.node_id):
+            message: dict[str, Any] = {"uid": self.host.node_id, "type": kind, "nsp": endpoint,
                                        "data": data}
             if owner is not None:
                 message["dst"] = owner
-            self.bus.publish(message)  # first: a message the bus refuses changes nothing here
-        self.apply_operation(kind, namespace, data)
+            self.host.bus.publish(message)  # first: a message the bus refuses changes nothing here
+        self.apply_operation(kind, endpoint, data)
 
-    def apply_operation(self, kind: MessageType, namespace: str, data: Mapping[str, Any]) -> None:
+    def apply_operation(self, kind: MessageType, endpoint: str, data: Mapping[str, Any]) -> None:
         """Run a SOCKETS_JOIN, SOCKETS_LEAVE or DISCONNECT_SOCKETS on this node's sockets."""
-        sockets = self._selected(namespace, data)
+        sockets = self.host.select(endpoint, data)
         if kind == MessageType.SOCKETS_JOIN:
             for socket in sockets:
                 for room in data["join"]:
-                    self.rooms.join(namespace, room, socket)
+                    self.host.rooms.join(endpoint, room, socket)
         elif kind == MessageType.SOCKETS_LEAVE:
             for socket in sockets:
                 for room in data["leave"]:
-                    self.rooms.leave(namespace, room, socket)
+                    self.host.rooms.leave(endpoint, room, socket)
         elif kind == MessageType.DISCONNECT_SOCKETS:
             close = data.get("close") is True
             for socket in sockets:
                 if close:
                     socket.disconnect()
                 else:
-                    socket.disconnect_namespace(namespace)
+                    socket.disconnect_namespace(endpoint)
         else:
             raise ValueError(f"{kind!r} is not a socket operation")
 
@@ -352,28 +352,28 @@ class ClusterOperations:
         """The selected sockets of a namespace on every node, as :class:`RemoteSocket`
         objects. Nodes that do not answer within ``timeout`` are left out, and logged (as
         :meth:`fetch_sessions`)."""
-        namespace = "" if namespace in ("", "/") else namespace
+        endpoint = to_endpoint(namespace)
         data = {**selection(room, to, except_rooms), "sockets": True}
         if local:
-            gathered = Answers([self.local_sockets(namespace, data)])
+            gathered = Answers([self.local_sockets(endpoint, data)])
         else:
-            gathered = await self._ask(MessageType.FETCH_SESSIONS, namespace, data, timeout)
+            gathered = await self._ask(MessageType.FETCH_SESSIONS, endpoint, data, timeout)
         found: list[RemoteSocket] = []
         for answer in gathered.answers:
             for record in answer.get("sockets") or ():
                 if isinstance(record, dict) and isinstance(record.get("id"), str):
-                    found.append(RemoteSocket(self, namespace, record))
+                    found.append(RemoteSocket(self, endpoint, record))
         return found
 
-    def local_sockets(self, namespace: str, data: Mapping[str, Any]) -> dict[str, Any]:
+    def local_sockets(self, endpoint: str, data: Mapping[str, Any]) -> dict[str, Any]:
         """This node's answer to ``fetch_sockets``."""
         records = []
-        for socket in self._selected(namespace, data):
-            sid = socket.sids[namespace]
+        for socket in self.host.select(endpoint, data):
+            sid = socket.sids[endpoint]
             records.append({
                 "id": sid,
-                "rooms": [sid, *sorted(socket.rooms.get(namespace, ()))],
-                "handshake": portable_session(handshake_of(socket, namespace), sid),
+                "rooms": [sid, *sorted(socket.rooms.get(endpoint, ()))],
+                "handshake": portable_session(handshake_of(socket, endpoint), sid),
                 "data": portable_session(socket.session, sid),
             })
         return {"sockets": records}
@@ -381,33 +381,33 @@ class ClusterOperations:
     async def _ask(
         self,
         kind: MessageType,
-        namespace: str,
+        endpoint: str,
         data: dict[str, Any],
         timeout: float,
         include_self: bool = True,
     ) -> Answers:
-        ask = getattr(self.bus, "ask", None)
+        ask = getattr(self.host.bus, "ask", None)
         if ask is not None:
             gathered: Answers = await ask(
-                kind, namespace, data, timeout, include_self=include_self, sender=self.node_id
+                kind, endpoint, data, timeout, include_self=include_self, sender=self.host.node_id
             )
             return gathered
         if not include_self:
             return Answers()
-        own = self.answer_cluster_request(kind, namespace, data)
+        own = self.answer_cluster_request(kind, endpoint, data)
         answer = await own if inspect.isawaitable(own) else own
-        return Answers([answer]) if isinstance(answer, dict) else Answers([], [self.node_id])
+        return Answers([answer]) if isinstance(answer, dict) else Answers([], [self.host.node_id])
 
     def answer_cluster_request(
-        self, kind: int, namespace: str, data: Mapping[str, Any]
+        self, kind: int, endpoint: str, data: Mapping[str, Any]
     ) -> dict[str, Any] | Awaitable[dict[str, Any] | None] | None:
         """This node's answer to the requests of this module."""
         if kind == MessageType.FETCH_SESSIONS:
-            return self.local_sockets(namespace, data)
+            return self.local_sockets(endpoint, data)
         if kind == MessageType.SERVER_SIDE_EMIT:
             return self._answer_server_side(data)
         if kind == MessageType.BROADCAST_WITH_ACKS:
-            return self._answer_call(namespace, data)
+            return self._answer_call(endpoint, data)
         raise ValueError(f"no answer to requests of type {kind!r}")
 
     # -- server-side events ------------------------------------------------------------------
@@ -433,8 +433,10 @@ class ClusterOperations:
         """Send ``event`` to the server-side handlers of every other node (none answers)."""
         if not isinstance(event, str):
             raise TypeError("a server-side event name is a string")
-        self.bus.publish({"uid": self.node_id, "type": MessageType.SERVER_SIDE_EMIT, "nsp": "",
-                          "data": {"event": event, "args": list(args)}})
+        self.host.bus.publish({
+            "uid": self.host.node_id, "type": MessageType.SERVER_SIDE_EMIT, "nsp": "",
+            "data": {"event": event, "args": list(args)},
+        })
 
     async def server_side_call(self, event: str, *args: Any, timeout: float = 5.0) -> list[Any]:
         """Send ``event`` to every other node's handler and return their answers, one per
@@ -471,7 +473,7 @@ class ClusterOperations:
             log.exception("server-side handler for %r failed", data["event"])
             return
         if inspect.isawaitable(result):
-            self.run_in_background(self._finish_server_side(data["event"], result))
+            self.host.run_in_background(self._finish_server_side(data["event"], result))
 
     async def _finish_server_side(self, event: str, awaitable: Awaitable[Any]) -> None:
         try:
@@ -523,22 +525,22 @@ class ClusterOperations:
             raise TypeError("an event name is a string")
         if isinstance(timeout, bool) or not isinstance(timeout, (int, float)) or timeout < 0:
             raise ValueError("timeout is a number of seconds >= 0")
-        namespace = "" if namespace in ("", "/") else namespace
+        endpoint = to_endpoint(namespace)
         values = list(args)
-        self._encoded(namespace, event, values)  # what cannot be encoded raises here
-        if self.json_codec is not None:  # the other nodes get what the JSON writes
-            values = self.json_codec.plain(values)
+        self.host.check_encodable(endpoint, event, values)  # what cannot be raises here
+        if self.host.json_codec is not None:  # the other nodes get what the JSON writes
+            values = self.host.json_codec.plain(values)
         data = {**selection(room, to, except_rooms, skip_sid), "event": event,
                 "args": values, "timeout": float(timeout)}
-        ours = self._start_call(namespace, data)
-        owned_here = to is not None and ids.owner_of(to) == self.node_id
+        ours = self._start_call(endpoint, data)
+        owned_here = to is not None and ids.owner_of(to) == self.host.node_id
         try:
             if local or owned_here:
                 responses, missing = await ours.wait(timeout)
             else:
                 mine, gathered = await asyncio.gather(
                     ours.wait(timeout),
-                    self._ask(MessageType.BROADCAST_WITH_ACKS, namespace, data,
+                    self._ask(MessageType.BROADCAST_WITH_ACKS, endpoint, data,
                               timeout + ANSWER_GRACE, include_self=False),
                 )
                 responses, missing = list(mine[0]), mine[1] + len(gathered.missing)
@@ -555,14 +557,14 @@ class ClusterOperations:
             )
         return responses
 
-    def _start_call(self, namespace: str, data: Mapping[str, Any]) -> _LocalCall:
+    def _start_call(self, endpoint: str, data: Mapping[str, Any]) -> _LocalCall:
         pending = _LocalCall()
         args = data["args"]
-        for socket in self._selected(namespace, data):
-            pending.send(socket, namespace, data["event"], list(args))
+        for socket in self.host.select(endpoint, data):
+            pending.send(socket, endpoint, data["event"], list(args))
         return pending
 
-    async def _answer_call(self, namespace: str, data: Mapping[str, Any]) -> dict[str, Any]:
-        pending = self._start_call(namespace, data)
+    async def _answer_call(self, endpoint: str, data: Mapping[str, Any]) -> dict[str, Any]:
+        pending = self._start_call(endpoint, data)
         responses, missing = await pending.wait(float(data["timeout"]))
         return {"responses": responses, "missing": missing}

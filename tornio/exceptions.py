@@ -5,7 +5,13 @@ One root, split by whose fault a failure is::
     TornioError
     ├── ProtocolError                 the peer sent something the protocol does not allow
     │   ├── InvalidPacket             one packet could not be decoded (Sans-I/O)
-    │   └── InvalidPayload            a framed payload could not be split (Sans-I/O)
+    │   ├── InvalidPayload            a framed payload could not be split (Sans-I/O)
+    │   ├── WebSocketError            a websocket frame breaks RFC 6455: close with ``code``
+    │   │   └── DeflateError          a compressed message does not inflate (1007), or
+    │   │                             inflates too far (1009)
+    │   ├── EngineError               an Engine.IO request refused with an error ``code``
+    │   └── hixie76.HandshakeError,   the hixie-76 codec's own (they stay with it)
+    │       hixie76.FrameError
     ├── LocalError                    tornio or the application misused an API
     ├── NameTooLong (a ValueError)    a room, event or namespace name over its limit
     ├── ConnectionRefused             a connect middleware or recv_connect refuses the client
@@ -22,7 +28,9 @@ from typing import Any
 __all__ = [
     "CallTimeout",
     "ConnectionRefused",
+    "DeflateError",
     "Disconnected",
+    "EngineError",
     "EventRefused",
     "InvalidPacket",
     "InvalidPayload",
@@ -30,6 +38,7 @@ __all__ = [
     "NameTooLong",
     "ProtocolError",
     "TornioError",
+    "WebSocketError",
 ]
 
 
@@ -38,12 +47,8 @@ class TornioError(Exception):
 
 
 class ProtocolError(TornioError):
-    """The remote peer broke the protocol.
-
-    ``http_status`` is the status an HTTP transport should answer with.
-    """
-
-    http_status = 400
+    """The remote peer broke the protocol. What answers it (an HTTP status, an error packet,
+    a close code) is the transport's to choose: each subclass carries what it needs."""
 
 
 class InvalidPacket(ProtocolError):
@@ -60,6 +65,34 @@ class InvalidPacket(ProtocolError):
 
 class InvalidPayload(ProtocolError):
     """A multi-packet payload (``\\ufffd<len>\\ufffd`` framing) could not be split."""
+
+
+class WebSocketError(ProtocolError):
+    """The client broke RFC 6455 (:class:`tornio.protocol.websocket.FrameDecoder`): close the
+    connection with :attr:`code` (1002 protocol error, 1007 invalid data, 1009 too big)."""
+
+    def __init__(self, code: int, reason: str) -> None:
+        super().__init__(reason)
+        self.code = code
+
+
+class DeflateError(WebSocketError):
+    """A compressed message that cannot be inflated (close with 1007), or that inflates past
+    the size limit (``too_big``: close with 1009)."""
+
+    def __init__(self, reason: str, too_big: bool = False) -> None:
+        super().__init__(1009 if too_big else 1007, reason)
+        self.too_big = too_big
+
+
+class EngineError(ProtocolError):
+    """An Engine.IO request refused, by the transport or the session: :attr:`code` is the
+    Engine.IO error code it is answered with (0 unknown transport, 1 unknown session id,
+    2 bad handshake method, 3 bad request, 4 forbidden, 5 unsupported protocol version)."""
+
+    def __init__(self, code: int, reason: str = "") -> None:
+        super().__init__(reason or f"Engine.IO error {code}")
+        self.code = code
 
 
 class LocalError(TornioError):

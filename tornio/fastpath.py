@@ -5,7 +5,7 @@ xhr-polling and jsonp-polling. The handlers are the Tornado ones, run on a
 
 Everything else (websocket upgrades, htmlfile, xhr-multipart, flashsocket, the client bundle,
 the application's own routes, WSGI) and any request whose session another process owns
-(which :class:`~tornio.bus.forwarding.ForwardingDelegate` forwards) goes to Tornado.
+(which :class:`~tornio.transports.forwarding.ForwardingDelegate` forwards) goes to Tornado.
 
     http = HTTPServer(router.application())
     fast = fast_server(router.manager, http)

@@ -14,15 +14,14 @@ from __future__ import annotations
 
 import asyncio
 import functools
-import itertools
 import logging
-import secrets
+import time
 from collections.abc import Awaitable, Callable, Coroutine, Iterable, Mapping
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Concatenate, ParamSpec, TypeVar
 
 from tornio.bus import Bus, InProcessBus, ids
-from tornio.bus.messages import BusMessageError, MessageType
-from tornio.bus.store import BusRecovery, LocalRecovery, Recovery
+from tornio.bus.messages import BusMessageError, MessageType, portable_session
+from tornio.bus.store import BusRecovery, LocalRecovery, NodeRecovery, Recovery
 from tornio.cluster import ClusterOperations
 from tornio.core.dispatch import NamespaceKey, check_namespace_keys
 from tornio.core.namespace import BaseNamespace
@@ -35,6 +34,7 @@ from tornio.legacy.socket import LegacySocket
 from tornio.modern.session import EngineSettings
 from tornio.modern.socket import ModernSocket
 from tornio.modern.transports import forget_engine
+from tornio.protocol.endpoints import to_endpoint
 from tornio.protocol.jsoncodec import codec_for
 from tornio.settings import Settings
 
@@ -45,24 +45,11 @@ if TYPE_CHECKING:
     from tornio.core.monitor import SocketMonitor
     from tornio.core.opening import Opener
 
-__all__ = ["SocketManager", "check_namespace_classes", "normalize_namespace"]
+__all__ = ["SocketManager", "check_namespace_classes"]
 
 log = logging.getLogger("tornio.manager")
 
 _UNENCODABLE = object()
-
-
-def _plain(session: Mapping[str, Any]) -> dict[str, Any]:
-    """A session dict as it reads after crossing the bus (sets become sorted lists)."""
-    return {
-        key: sorted(value, key=str) if isinstance(value, (set, frozenset)) else value
-        for key, value in session.items()
-    }
-
-
-def normalize_namespace(name: str) -> str:
-    """The legacy global endpoint is ``''``; Socket.IO v5 calls it ``'/'``."""
-    return "" if name in ("", "/") else name
 
 
 def check_namespace_classes(namespaces: Mapping[Any, Any]) -> None:
@@ -85,10 +72,33 @@ def check_namespace_classes(namespaces: Mapping[Any, Any]) -> None:
             )
 
 
-class SocketManager(ClusterOperations, SessionTimers):
-    """Every socket this process serves (see the module docstring); the cluster operations
-    (``sockets_join``, ``fetch_sockets``, ``call``, ``server_side_emit``...) are
-    :class:`~tornio.cluster.ClusterOperations`."""
+P = ParamSpec("P")
+R = TypeVar("R")
+
+
+def _cluster_operation(
+    operation: Callable[Concatenate[ClusterOperations, P], R],
+) -> Callable[Concatenate[SocketManager, P], R]:
+    """A method of the manager that is its :class:`~tornio.cluster.ClusterOperations`'s
+    (same signature and docstring)."""
+
+    @functools.wraps(operation)
+    def forward(manager: SocketManager, /, *args: P.args, **kwargs: P.kwargs) -> R:
+        return operation(manager.cluster, *args, **kwargs)
+
+    return forward
+
+
+class SocketManager:
+    """Every socket this process serves (see the module docstring). It holds two
+    collaborators, each behind a narrow interface: its sessions' timers (``timers``, a
+    :class:`~tornio.core.timers.SessionTimers`, which sees only the sockets it is given) and
+    the cluster operations (``cluster``, a :class:`~tornio.cluster.ClusterOperations`, which
+    sees the manager as its :class:`~tornio.cluster.ClusterHost`); ``sockets_join``,
+    ``fetch_sockets``, ``call``, ``server_side_emit``... are the latter's, offered here."""
+
+    #: The sessions' clock (the timers and the sockets read it).
+    clock = staticmethod(time.monotonic)
 
     def __init__(
         self,
@@ -96,11 +106,10 @@ class SocketManager(ClusterOperations, SessionTimers):
         settings: Settings,
         bus: Bus | None = None,
     ) -> None:
-        super().__init__()
         check_namespace_keys(namespaces, settings.max_namespace_name)
         check_namespace_classes(namespaces)
         self.namespaces: dict[NamespaceKey, type[BaseNamespace]] = {
-            normalize_namespace(name) if isinstance(name, str) else name: cls
+            to_endpoint(name) if isinstance(name, str) else name: cls
             for name, cls in namespaces.items()
         }
         self.settings = settings
@@ -116,6 +125,13 @@ class SocketManager(ClusterOperations, SessionTimers):
             *([self.save_soon] if settings.connection_state_recovery else []),
             max_room_name=settings.max_room_name, max_rooms=settings.max_rooms_per_socket,
         )
+        #: One loop timer per session, at its next deadline.
+        self.timers = SessionTimers(self.clock)
+        #: Make sure a socket's timer fires no later than its engine's next deadline (the
+        #: timers' own method: on every read and poll, no call of the manager's between).
+        self.touch: Callable[[Any], None] = self.timers.touch
+        #: The cluster operations, offered as this manager's methods below.
+        self.cluster = ClusterOperations(self)
         self.bus: Bus = bus if bus is not None else InProcessBus()
         self.bus.attach(self)
         self._background: set[asyncio.Task[Any]] = set()
@@ -126,15 +142,11 @@ class SocketManager(ClusterOperations, SessionTimers):
         #: The runtime's forwarding layer, when requests can reach this node for sessions
         #: that live elsewhere (its ``forwarded`` counts them).
         self.forwarding: Any = None
-        #: Connection state recovery's memory (None: recovery is off): in this process, or
-        #: the host's recovery store under ``tornio serve`` (:meth:`use_recovery_store`).
-        self.recovery: Recovery | None = None
+        #: Connection state recovery, this node's side of it (None: recovery is off).
+        self.recovering: NodeRecovery | None = None
         if settings.connection_state_recovery:
-            self.recovery = LocalRecovery(settings.max_disconnection_duration, self.node_id,
-                                          clock=self.clock)
-        self._offsets = itertools.count()
-        self._offset_prefix = secrets.token_urlsafe(6) + "."
-        self._unsaved: dict[tuple[int, str], tuple[Socket, str]] = {}
+            self.recovering = NodeRecovery(LocalRecovery(
+                settings.max_disconnection_duration, self.node_id, clock=self.clock))
         #: What watches the traffic (``Router(admin=...)``: the Admin UI); None: nothing.
         self.monitor: SocketMonitor | None = None
         #: Runs the application's view when a socket opens (``socketio_manage``,
@@ -192,7 +204,7 @@ class SocketManager(ClusterOperations, SessionTimers):
         if isinstance(socket, ModernSocket):
             forget_engine(self.engines, socket.engine)
         self.rooms.remove_socket(socket)
-        self.cancel_timer(socket.sessid)
+        self.timers.cancel(socket.sessid)
 
     def run_in_background(self, coro: Coroutine[Any, Any, Any]) -> None:
         task = asyncio.get_running_loop().create_task(coro)
@@ -206,18 +218,18 @@ class SocketManager(ClusterOperations, SessionTimers):
 
     # -- rooms: the bus carries a room's emits here while it has members here ---------------
 
-    def _room_added(self, namespace: str, room: str) -> None:
-        self.bus.subscribe(self, namespace, room)
+    def _room_added(self, endpoint: str, room: str) -> None:
+        self.bus.subscribe(self, endpoint, room)
 
-    def _room_emptied(self, namespace: str, room: str) -> None:
-        self.bus.unsubscribe(self, namespace, room)
+    def _room_emptied(self, endpoint: str, room: str) -> None:
+        self.bus.unsubscribe(self, endpoint, room)
 
-    def _namespace_added(self, namespace: str) -> None:
+    def _namespace_added(self, endpoint: str) -> None:
         # Every socket is in the room named by its id: this node takes those rooms' emits
         # with one prefix subscription per namespace (the ids it makes start with its tag).
         subscribe = getattr(self.bus, "subscribe_sid_rooms", None)
         if subscribe is not None:
-            subscribe(namespace)
+            subscribe(endpoint)
 
     # -- the bus -----------------------------------------------------------------------------
 
@@ -234,11 +246,12 @@ class SocketManager(ClusterOperations, SessionTimers):
         self, kind: int, nsp: str, data: Mapping[str, Any]
     ) -> dict[str, Any] | Awaitable[dict[str, Any] | None] | None:
         """This node's answer to a cluster request."""
-        nsp = normalize_namespace(nsp)
+        endpoint = to_endpoint(nsp)
         if kind == MessageType.FETCH_SESSIONS and not data.get("sockets"):
             room = data.get("room")
-            return {"sessions": self._local_sessions(nsp, room if isinstance(room, str) else None)}
-        return self.answer_cluster_request(kind, nsp, data)
+            in_room = room if isinstance(room, str) else None
+            return {"sessions": self._local_sessions(endpoint, in_room)}
+        return self.cluster.answer_cluster_request(kind, endpoint, data)
 
     # -- queries -----------------------------------------------------------------------------
 
@@ -252,12 +265,12 @@ class SocketManager(ClusterOperations, SessionTimers):
         crossing the bus). Nodes that do not answer within ``timeout`` are left out, and
         logged.
         """
-        namespace = normalize_namespace(namespace)
+        endpoint = to_endpoint(namespace)
         request = getattr(self.bus, "request", None)
         if request is None:
-            return self._local_sessions(namespace, room)
+            return self._local_sessions(endpoint, room)
         answers = await request(
-            MessageType.FETCH_SESSIONS, namespace, {"room": room}, timeout=timeout
+            MessageType.FETCH_SESSIONS, endpoint, {"room": room}, timeout=timeout
         )
         sessions: list[dict[str, Any]] = []
         for answer in answers:
@@ -266,11 +279,14 @@ class SocketManager(ClusterOperations, SessionTimers):
                 sessions.extend(s for s in found if isinstance(s, dict))
         return sessions
 
-    def _local_sessions(self, namespace: str, room: str | None) -> list[dict[str, Any]]:
+    def _local_sessions(self, endpoint: str, room: str | None) -> list[dict[str, Any]]:
         members = (
-            self.rooms.members(namespace) if room is None else self.rooms.room(namespace, room)
+            self.rooms.members(endpoint) if room is None else self.rooms.room(endpoint, room)
         )
-        return [{**_plain(socket.session), "sid": sid} for sid, socket in members.items()]
+        return [
+            {**portable_session(socket.session, sid), "sid": sid}
+            for sid, socket in members.items()
+        ]
 
     # -- emitting ----------------------------------------------------------------------------
 
@@ -315,7 +331,7 @@ class SocketManager(ClusterOperations, SessionTimers):
         if in_use and here.job is not None:
             return on_loop(self.emit, event, *args, namespace=namespace, room=room, to=to,
                            skip_sid=skip_sid, except_rooms=except_rooms, local=local)
-        namespace = normalize_namespace(namespace)
+        endpoint = to_endpoint(namespace)
         rooms = [room] if isinstance(room, str) else list(room or ())
         skip = [skip_sid] if isinstance(skip_sid, str) else list(skip_sid or ())
         data: dict[str, Any] = {
@@ -325,35 +341,43 @@ class SocketManager(ClusterOperations, SessionTimers):
             data["except"] = [except_rooms] if isinstance(except_rooms, str) else list(
                 except_rooms
             )
-        self.check_names(namespace, data)
+        self.check_names(endpoint, data)
         check_name(event, self.settings.max_event_name, "an event name")
-        if self.recovery is not None:
-            self._emit_recorded(namespace, data, local, args)
-            return
-        wires = self._encoded(namespace, event, data["args"])  # raises here, or never
+        recovering = self.recovering
+        # With recovery on, the emit carries an offset (modern clients get it as one more
+        # argument) and ``to`` a sid becomes its room (NodeRecovery.stamp).
+        offset = None if recovering is None else recovering.stamp(data)
+        wires = self._encoded(  # raises here, or never
+            endpoint, event, data["args"] if offset is None else [*data["args"], offset]
+        )
         if local:
-            self._deliver_emit(namespace, data, wires)
+            self._deliver_emit(endpoint, data, wires)
+            if recovering is not None and offset is not None:
+                recovering.emitted(offset, endpoint, data, published=False)
             return
         message: dict[str, Any] = {
             "uid": self.node_id,
             "type": MessageType.EMIT,
-            "nsp": namespace,
+            "nsp": endpoint,
             "data": data,
         }
+        to = data["to"]
         if to is not None:
             owner = ids.owner_of(to)
             if owner == self.node_id or to in self.sockets:
-                self._deliver_emit(namespace, data, wires)
+                self._deliver_emit(endpoint, data, wires)
                 return
             if owner is not None:
                 message["dst"] = owner
             self._publish_emit(message, args)
         else:
             send = self._prepare_emit(message, args)  # raises before anyone has it
-            self._deliver_emit(namespace, data, wires)
+            self._deliver_emit(endpoint, data, wires)
+            if recovering is not None and offset is not None:
+                recovering.emitted(offset, endpoint, data, published=True)
             send()
 
-    def check_names(self, namespace: str, data: Mapping[str, Any]) -> None:
+    def check_names(self, endpoint: str, data: Mapping[str, Any]) -> None:
         """Refuse a socket selection (``rooms``, ``to``, ``except``; the ``join`` and
         ``leave`` of a room operation) or a namespace whose names are over their limits.
 
@@ -361,13 +385,21 @@ class SocketManager(ClusterOperations, SessionTimers):
             NameTooLong: (a ValueError) which name is too long (its size, not its text).
         """
         settings = self.settings
-        check_name(namespace, settings.max_namespace_name, "a namespace name")
+        check_name(endpoint, settings.max_namespace_name, "a namespace name")
         for key in ("rooms", "except", "join", "leave"):
             for name in data.get(key) or ():
                 check_name(name, settings.max_room_name, "a room name")
         check_name(data.get("to"), settings.max_room_name, "a socket id")
 
-    def _encoded(self, namespace: str, event: str, args: list[Any]) -> dict[str, Any]:
+    def check_encodable(self, endpoint: str, event: str, args: list[Any]) -> None:
+        """Raise here, in the caller's code, what an emit of these could not encode.
+
+        Raises:
+            TypeError, ValueError: see :meth:`emit`.
+        """
+        self._encoded(endpoint, event, args)
+
+    def _encoded(self, endpoint: str, event: str, args: list[Any]) -> dict[str, Any]:
         """An event encoded for modern text clients (the widest flavour: bytes included),
         so that a value that cannot be encoded raises in the emitter's code; the local
         recipients of that flavour get these very frames.
@@ -376,7 +408,7 @@ class SocketManager(ClusterOperations, SessionTimers):
             TypeError, ValueError: see :meth:`emit`.
         """
         return {ModernSocket.flavour: ModernSocket.encode_event(
-            namespace, event, args, self.json_codec)}
+            endpoint, event, args, self.json_codec)}
 
     def _publish_emit(self, message: dict[str, Any], args: tuple[Any, ...]) -> None:
         """Publish an emit that has no local recipients here.
@@ -422,112 +454,78 @@ class SocketManager(ClusterOperations, SessionTimers):
 
     # -- connection state recovery ---------------------------------------------------------
 
+    @property
+    def recovery(self) -> Recovery | None:
+        """Connection state recovery's memory (None: recovery is off): in this process, or
+        the host's recovery store under ``tornio serve`` (:meth:`use_recovery_store`)."""
+        return None if self.recovering is None else self.recovering.memory
+
     def use_recovery_store(self, store: str) -> None:
         """Keep the recovery memory in the recovery store ``store`` (a bus node: ``tornio
         serve`` runs one per host), so that it outlives this process. Needs a bus to it."""
-        if self.settings.connection_state_recovery:
-            self.recovery = BusRecovery(self.bus, store)
+        if self.recovering is not None:
+            self.recovering.memory = BusRecovery(self.bus, store)
 
-    def next_offset(self) -> str:
-        """A fresh event offset, unique in the cluster (it names this process)."""
-        return f"{self._offset_prefix}{next(self._offsets):x}"
+    def record_own_emit(self, endpoint: str, sid: str, event: str, args: list[Any]) -> str:
+        """A socket's own emit while recovery is on: its offset (see
+        :meth:`~tornio.bus.store.NodeRecovery.own_emit`)."""
+        assert self.recovering is not None
+        return self.recovering.own_emit(endpoint, sid, event, args)
 
-    def _emit_recorded(
-        self, namespace: str, data: dict[str, Any], local: bool, args: tuple[Any, ...]
-    ) -> None:
-        """An emit while recovery is on: it carries an offset, and the recovery memory logs
-        it. ``to=`` a sid becomes that sid's room: a recovered socket may live on a node its
-        id does not name, and the room's topic reaches it there (and the store)."""
-        recovery = self.recovery
-        assert recovery is not None
-        if data["to"] is not None:
-            data["rooms"] = [data["to"]]
-            data["to"] = None
-        offset = data["offset"] = self.next_offset()
-        # raises here, or never; modern clients get the offset as one more argument
-        wires = self._encoded(namespace, data["event"], [*data["args"], offset])
-        send = None
-        if not local:  # raises before anyone has it
-            send = self._prepare_emit({"uid": self.node_id, "type": MessageType.EMIT,
-                                       "nsp": namespace, "data": data}, args)
-        self._deliver_emit(namespace, data, wires)
-        if local or not isinstance(recovery, BusRecovery):
-            recovery.record(offset, namespace, data)  # the bus will not carry it to a store
-        if send is not None:
-            send()
-
-    def record_own_emit(self, namespace: str, sid: str, event: str, args: list[Any]) -> str:
-        """A socket's own emit (``self.emit`` in a namespace) while recovery is on: its
-        offset, once the recovery memory has it."""
-        assert self.recovery is not None
-        offset = self.next_offset()
-        self.recovery.record(offset, namespace, {"event": event, "args": args, "rooms": [sid],
-                                                 "to": None, "skip": []})
-        return offset
-
-    def save_soon(self, namespace: str, socket: Socket) -> None:
-        """A recoverable connection's rooms or data changed: the recovery memory learns
-        them once this pass of the loop is over (a handler often changes several)."""
-        if self.recovery is None or namespace not in socket.pids:
-            return
-        if not self._unsaved:
-            asyncio.get_running_loop().call_soon(self._save_sessions)
-        self._unsaved[(id(socket), namespace)] = (socket, namespace)
-
-    def _save_sessions(self) -> None:
-        unsaved, self._unsaved = self._unsaved, {}
-        for socket, namespace in unsaved.values():
-            socket.save_recoverable(namespace)
+    def save_soon(self, endpoint: str, socket: Socket) -> None:
+        """A recoverable connection's rooms or data changed (see
+        :meth:`~tornio.bus.store.NodeRecovery.save_soon`)."""
+        if self.recovering is not None:
+            self.recovering.save_soon(endpoint, socket)
 
     def deliver(self, message: Message) -> None:
         """A message from another node."""
         try:
             kind = message["type"]
-            nsp = normalize_namespace(message["nsp"])
+            endpoint = to_endpoint(message["nsp"])
             data = message["data"]
             if kind == MessageType.EMIT:
-                self._deliver_emit(nsp, data)
-                offset = data.get("offset")
-                if isinstance(self.recovery, LocalRecovery) and isinstance(offset, str):
-                    self.recovery.record(offset, nsp, data)  # no store logs it for us
+                self._deliver_emit(endpoint, data)
+                if self.recovering is not None:
+                    self.recovering.heard(endpoint, data)
             elif kind in (
                 MessageType.SOCKETS_JOIN, MessageType.SOCKETS_LEAVE, MessageType.DISCONNECT_SOCKETS
             ):
-                self.apply_operation(kind, nsp, data)
+                self.cluster.apply_operation(kind, endpoint, data)
             elif kind == MessageType.SERVER_SIDE_EMIT:
-                self.run_server_side(data)
+                self.cluster.run_server_side(data)
             else:
                 raise ValueError(f"unknown bus message type {kind!r}")
         except (KeyError, TypeError, ValueError) as exc:
             log.warning("dropped a bad bus message: %s", exc)
 
-    def _selected(self, namespace: str, data: Mapping[str, Any]) -> list[Socket]:
+    def select(self, endpoint: str, data: Mapping[str, Any]) -> list[Socket]:
         """The local sockets a socket operation names: one sid, some rooms, or all."""
         to = data.get("to")
         rooms = data.get("rooms")
         found: Mapping[str, Socket]
         if to is not None:
-            socket = self.rooms.members(namespace).get(to)
+            socket = self.rooms.members(endpoint).get(to)
             found = {} if socket is None else {to: socket}
         elif not rooms:
-            found = self.rooms.members(namespace)
+            found = self.rooms.members(endpoint)
         elif len(rooms) == 1:
-            found = self.rooms.room(namespace, rooms[0])
+            found = self.rooms.room(endpoint, rooms[0])
         else:
             union: dict[str, Socket] = {}
             for room in rooms:
-                union.update(self.rooms.room(namespace, room))
+                union.update(self.rooms.room(endpoint, room))
             found = union
         skip = data.get("skip") or ()
         excluded = data.get("except")  # rooms whose members are left out
         if excluded:
-            skip = {*skip}.union(*(self.rooms.room(namespace, room) for room in excluded))
+            skip = {*skip}.union(*(self.rooms.room(endpoint, room) for room in excluded))
         if not skip:
             return list(found.values())
         return [socket for sid, socket in found.items() if sid not in skip]
 
     def _deliver_emit(
-        self, namespace: str, data: Mapping[str, Any], wires: dict[str, Any] | None = None
+        self, endpoint: str, data: Mapping[str, Any], wires: dict[str, Any] | None = None
     ) -> None:
         # Encoded once per flavour present (0.9, v5 text, v5 msgpack), then the same wire
         # data goes to every recipient of that flavour (``wires``: what emit() encoded).
@@ -538,9 +536,9 @@ class SocketManager(ClusterOperations, SessionTimers):
         offset = data.get("offset")
         if not isinstance(offset, str):
             offset = None
-        recipients = self._selected(namespace, data)
+        recipients = self.select(endpoint, data)
         if self.monitor is not None:
-            self.monitor.emitted(namespace, data, recipients)
+            self.monitor.emitted(endpoint, data, recipients)
         for socket in recipients:
             flavour = socket.flavour
             wire = wires.get(flavour)
@@ -549,14 +547,25 @@ class SocketManager(ClusterOperations, SessionTimers):
                 if offset is not None and socket.protocol == "modern":
                     args = [*args, offset]
                 try:
-                    wire = type(socket).encode_event(namespace, data["event"], args, json)
+                    wire = type(socket).encode_event(endpoint, data["event"], args, json)
                 except (TypeError, ValueError) as exc:
                     log.warning("cannot encode %r for %s clients: %s", data["event"], flavour, exc)
                     wire = _UNENCODABLE
                 wires[flavour] = wire
             if wire is not _UNENCODABLE:
                 socket.send_raw(wire)
-        if self.outgoing_watched.get(namespace):  # recv_any_outgoing: not on the hot path
+        if self.outgoing_watched.get(endpoint):  # recv_any_outgoing: not on the hot path
             for socket in recipients:
                 if wires[socket.flavour] is not _UNENCODABLE:
-                    socket.notify_outgoing(namespace, data["event"], data["args"])
+                    socket.notify_outgoing(endpoint, data["event"], data["args"])
+
+    # -- the cluster operations (tornio.cluster) ---------------------------------------------
+
+    sockets_join = _cluster_operation(ClusterOperations.sockets_join)
+    sockets_leave = _cluster_operation(ClusterOperations.sockets_leave)
+    disconnect_sockets = _cluster_operation(ClusterOperations.disconnect_sockets)
+    fetch_sockets = _cluster_operation(ClusterOperations.fetch_sockets)
+    call = _cluster_operation(ClusterOperations.call)
+    on_server_side = _cluster_operation(ClusterOperations.on_server_side)
+    server_side_emit = _cluster_operation(ClusterOperations.server_side_emit)
+    server_side_call = _cluster_operation(ClusterOperations.server_side_call)

@@ -25,6 +25,8 @@ from typing import TYPE_CHECKING, Any
 import tornado.web
 
 from tornio.core.counters import ACK_BUCKETS, COUNTERS
+from tornio.exceptions import TornioError
+from tornio.protocol.endpoints import to_nsp
 
 if TYPE_CHECKING:
     from tornio.core.socket import Socket
@@ -44,7 +46,7 @@ __all__ = [
 CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
 
 
-class MetricsUnavailable(RuntimeError):
+class MetricsUnavailable(TornioError, RuntimeError):
     """``prometheus_client`` is not installed."""
 
 
@@ -183,9 +185,9 @@ def _families(
         for protocol, transport, count in snap.get("sockets", ()):
             add(sockets, w1, worker, [protocol, transport], count)
         for namespace, count in sorted(snap.get("namespaces", {}).items()):
-            add(members, w2, worker, [namespace or "/"], count)
+            add(members, w2, worker, [to_nsp(namespace)], count)
         for namespace, count in sorted(snap.get("rooms", {}).items()):
-            add(rooms, w3, worker, [namespace or "/"], count)
+            add(rooms, w3, worker, [to_nsp(namespace)], count)
         for protocol, values in sorted(snap.get("traffic", {}).items()):
             for key, (metric, with_worker) in traffic.items():
                 add(metric, with_worker, worker, [protocol], values.get(key, 0))

@@ -30,10 +30,11 @@ from typing import Any, NoReturn
 
 from tornio import fastpath
 from tornio.admin import AdminOptions, parse_credentials
-from tornio.bus import broker, relay, security
+from tornio.bus import broker, security
 from tornio.bus.addresses import broker_addresses, bus_addresses
 from tornio.policy import PolicySupervisor
 from tornio.settings import parse_origins, parse_trusted_proxies
+from tornio.transports import relay
 
 from . import loops
 from .loading import TargetError, load_router

@@ -20,6 +20,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from tornio.core.namespace import BaseNamespace
+from tornio.exceptions import TornioError
 from tornio.router import Router
 
 __all__ = ["TargetError", "load_router", "load_target"]
@@ -32,7 +33,7 @@ _OWN_DIRS = (
 )
 
 
-class TargetError(Exception):
+class TargetError(TornioError):
     """The MODULE:OBJECT argument does not name something tornio can serve."""
 
 

@@ -24,6 +24,8 @@ import sys
 from collections.abc import Callable, Coroutine
 from typing import Any, TypeVar
 
+from tornio.exceptions import TornioError
+
 __all__ = ["LOOPS", "LoopError", "gevent_patched", "resolve", "run"]
 
 #: What ``--loop`` accepts.
@@ -32,7 +34,7 @@ LOOPS = ("auto", "asyncio", "uvloop")
 T = TypeVar("T")
 
 
-class LoopError(Exception):
+class LoopError(TornioError):
     """The loop asked for cannot run here."""
 
 

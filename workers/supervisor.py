@@ -7,7 +7,7 @@ id in it names the worker that owns the session (:mod:`tornio.bus.ids`), so the 
 passed to that worker's process with ``socket.send_fds`` — no sticky sessions needed. A
 connection with no session id goes to the least-loaded worker (workers report their session
 counts every second). Requests that later reach the wrong worker on a kept-alive connection
-are forwarded by the worker itself (:mod:`tornio.bus.forwarding`).
+are forwarded by the worker itself (:mod:`tornio.transports.forwarding`).
 
 SIGTERM or SIGINT: stop accepting, tell workers to drain (their clients are told to
 reconnect), wait up to the drain timeout, then end whatever is left.

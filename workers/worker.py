@@ -30,14 +30,15 @@ from typing import Any
 
 from tornado.iostream import IOStream
 
-from tornio.bus import forwarding, ids, relay, security
-from tornio.bus.forwarding import ForwardingDelegate, Wire
+from tornio.bus import ids, security
 from tornio.bus.messages import MessageType
 from tornio.bus.zmq import ZmqBus
 from tornio.fastpath import fast_server
 from tornio.metrics import snapshot
 from tornio.settings import http_server_options, parse_origins, parse_trusted_proxies
+from tornio.transports import forwarding, relay
 from tornio.transports.forwarded import ForwardedHeaders
+from tornio.transports.forwarding import ForwardingDelegate, Wire
 from tornio.transports.heads import HeadLimitHTTPServer
 
 from . import loops
@@ -56,7 +57,8 @@ DRAIN_GRACE = 2.0
 
 
 class BusForwarder:
-    """Forwards HTTP requests to their owner over the bus (see :mod:`tornio.bus.forwarding`)."""
+    """Forwards HTTP requests to their owner over the bus (see
+    :mod:`tornio.transports.forwarding`)."""
 
     def __init__(self, bus: ZmqBus) -> None:
         self.bus = bus

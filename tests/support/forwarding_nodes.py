@@ -1,6 +1,6 @@
 """Processes of a cluster in one test process, for forwarding and relaying: each node an HTTP
-server behind a :class:`~tornio.bus.forwarding.ForwardingDelegate` on an in-process bus, and a
-forwarder that hands a request straight to its owner's application (the bus's job in a
+server behind a :class:`~tornio.transports.forwarding.ForwardingDelegate` on an in-process
+bus, and a forwarder that hands a request straight to its owner's application (the bus's job in a
 cluster)."""
 
 from __future__ import annotations
@@ -13,8 +13,9 @@ from tornado.httpserver import HTTPServer
 from tornado.netutil import bind_sockets
 
 from tornio import BaseNamespace, Router
-from tornio.bus import InProcessBus, forwarding
-from tornio.bus.forwarding import ForwardingDelegate, Wire
+from tornio.bus import InProcessBus
+from tornio.transports import forwarding
+from tornio.transports.forwarding import ForwardingDelegate, Wire
 
 __all__ = ["DirectForwarder", "Echo", "Node"]
 

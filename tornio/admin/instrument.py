@@ -27,10 +27,12 @@ from collections.abc import Iterable, Mapping, Sequence
 from datetime import datetime, timezone
 from typing import TYPE_CHECKING, Any
 
-from tornio.cluster import handshake_of, portable_session
+from tornio.bus.messages import portable_session
+from tornio.cluster import handshake_of
 from tornio.core.counters import COUNTERS
 from tornio.exceptions import CallTimeout
 from tornio.metrics import transport_of
+from tornio.protocol.endpoints import to_nsp
 
 if TYPE_CHECKING:
     from tornio.admin.options import AdminOptions
@@ -50,10 +52,6 @@ SOCKETS = "tornio.admin:sockets"
 def now_iso() -> str:
     """The time as JavaScript's ``new Date().toJSON()`` writes it."""
     return datetime.now(timezone.utc).isoformat(timespec="milliseconds").replace("+00:00", "Z")
-
-
-def to_nsp(endpoint: str) -> str:
-    return endpoint or "/"
 
 
 def static_names(namespaces: Iterable[Any]) -> list[str]:
@@ -296,29 +294,29 @@ class Instrument:
         self.report("event_sent", to_nsp(endpoint), socket.sids.get(endpoint, socket.sessid),
                     [packet.name, *packet.args], now_iso())
 
-    def emitted(self, namespace: str, data: Mapping[str, Any], sockets: Sequence[Any]) -> None:
-        if namespace == self.endpoint or not sockets or not self.watching():
+    def emitted(self, endpoint: str, data: Mapping[str, Any], sockets: Sequence[Any]) -> None:
+        if endpoint == self.endpoint or not sockets or not self.watching():
             return
         args, moment = [data["event"], *data["args"]], now_iso()
         for socket in sockets:
-            self.report("event_sent", to_nsp(namespace),
-                        socket.sids.get(namespace, socket.sessid), args, moment)
+            self.report("event_sent", to_nsp(endpoint),
+                        socket.sids.get(endpoint, socket.sessid), args, moment)
 
-    def observe(self, kind: str, namespace: str, name: str, socket: Any) -> None:
+    def observe(self, kind: str, endpoint: str, name: str, socket: Any) -> None:
         """The room index's observer: connections and rooms."""
         if not self.watching():
-            if kind == "connect" and namespace == self.endpoint:
+            if kind == "connect" and endpoint == self.endpoint:
                 self.start()
             return
-        nsp = to_nsp(namespace)
+        nsp = to_nsp(endpoint)
         if kind == "connect":
-            serialized = self.serialize(socket, namespace)
-            self._transports[(namespace, name)] = serialized["transport"]
+            serialized = self.serialize(socket, endpoint)
+            self._transports[(endpoint, name)] = serialized["transport"]
             self.report("socket_connected", serialized, now_iso())
         elif kind == "disconnect":
-            self.report("socket_disconnected", nsp, name, socket.ended_reason(namespace),
+            self.report("socket_disconnected", nsp, name, socket.ended_reason(endpoint),
                         now_iso())
         elif kind in ("join", "leave"):
-            sid = socket.sids.get(namespace, socket.sessid)
+            sid = socket.sids.get(endpoint, socket.sessid)
             self.report("room_joined" if kind == "join" else "room_left", nsp, name, sid,
                         now_iso())

@@ -37,7 +37,8 @@ from collections.abc import Iterable
 from typing import TYPE_CHECKING, Any, ClassVar
 
 from tornio.core.namespace import BaseNamespace
-from tornio.exceptions import ConnectionRefused
+from tornio.exceptions import ConnectionRefused, TornioError
+from tornio.protocol.endpoints import to_endpoint
 
 if TYPE_CHECKING:
     from tornio.admin.instrument import Instrument
@@ -56,7 +57,7 @@ RESERVED = frozenset({"connect", "connect_error", "disconnect", "disconnecting",
                       "newListener", "removeListener"})
 
 
-class InvalidCommand(ValueError):
+class InvalidCommand(TornioError, ValueError):
     """A command the UI sent does not make sense."""
 
 
@@ -160,7 +161,7 @@ class AdminNamespace(BaseNamespace):
     def _endpoint_of(self, nsp: Any) -> str:
         if not isinstance(nsp, str):
             raise InvalidCommand("the namespace is a string")
-        endpoint = "" if nsp in ("", "/") else nsp
+        endpoint = to_endpoint(nsp)
         if endpoint != "" and endpoint not in self.instrument.manager.namespaces:
             raise InvalidCommand(f"no namespace {nsp!r}")
         return endpoint

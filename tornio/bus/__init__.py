@@ -2,7 +2,6 @@
 (processes), and what else makes many processes one server.
 
 - :mod:`tornio.bus.ids`: session ids that name the node owning them;
-- :mod:`tornio.bus.forwarding`: a request for a session another node owns, answered by it;
 - :mod:`tornio.bus.emitter`: ``Emitter``, emits from any process (a Django view, a job);
 - :mod:`tornio.bus.base`: what a bus and a node are (``Bus``, ``BusNode``, ``Message``);
 - :mod:`tornio.bus.messages`: the wire schema (msgpack, versioned, topics for SUB filters);

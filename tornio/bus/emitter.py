@@ -61,7 +61,6 @@ One Emitter may be shared by threads (its socket calls are serialized by a lock)
 from __future__ import annotations
 
 import contextlib
-import itertools
 import logging
 import os
 import secrets
@@ -77,9 +76,11 @@ import zmq
 from tornio.bus import ids, messages
 from tornio.bus.addresses import broker_addresses
 from tornio.bus.messages import EMITTER_UID, BusMessageError, MessageType
+from tornio.bus.recovery import Offsets, stamp_emit
 from tornio.bus.security import CurveClient, is_local_address, load_client
 from tornio.bus.sequence import new_stream, stamp
 from tornio.exceptions import TornioError
+from tornio.protocol.endpoints import to_endpoint
 
 __all__ = ["BroadcastOperator", "Emitter", "EmitterError"]
 
@@ -99,10 +100,6 @@ def _split(value: str | Sequence[str]) -> list[str]:
 
 class EmitterError(TornioError):
     """The emitter is closed, or the bus did not take a message in time."""
-
-
-def _normalize_namespace(name: str) -> str:
-    return "" if name in ("", "/") else name
 
 
 def _names(values: tuple[str | Iterable[str], ...]) -> tuple[str, ...]:
@@ -188,9 +185,10 @@ class BroadcastOperator:
             return
         for sid in dict.fromkeys(self.sids):
             if kind is MessageType.EMIT and self.emitter.recovery:
-                # As the nodes do with recovery on: the sid's room, which its recovery store
-                # hears too, and a node holding it under an id another node made.
-                data = {**base, "rooms": [sid], "to": None}
+                # As the nodes do with recovery on (stamp_emit): the sid's room, which its
+                # recovery store hears too, and a node holding it under an id another made.
+                data = {**base, "to": sid}
+                stamp_emit(data, base["offset"])
                 self.emitter._publish(
                     messages.make_message(kind, self.namespace, data, uid=EMITTER_UID)
                 )
@@ -267,8 +265,7 @@ class Emitter:
         self.hwm = hwm
         self.max_payload = max_payload
         self.recovery = recovery
-        self._offsets = itertools.count()
-        self._offset_prefix = f"{EMITTER_UID}.{secrets.token_urlsafe(6)}."
+        self._offsets = Offsets(f"{EMITTER_UID}.{secrets.token_urlsafe(6)}.")
         #: Messages handed to the PUB socket.
         self.published = 0
         if curve is None and not all(map(is_local_address, self.pub_addresses)):
@@ -292,14 +289,13 @@ class Emitter:
 
     def next_offset(self) -> str:
         """A fresh event offset (connection state recovery), unique in the cluster."""
-        with self._lock:
-            return f"{self._offset_prefix}{next(self._offsets):x}"
+        return self._offsets.next()
 
     # -- operators ---------------------------------------------------------------------------
 
     def of(self, namespace: str) -> BroadcastOperator:
         """The sockets of a namespace (``'/chat'``; ``''`` or ``'/'`` for the global one)."""
-        return BroadcastOperator(self, _normalize_namespace(namespace))
+        return BroadcastOperator(self, to_endpoint(namespace))
 
     def to(self, *rooms: str | Iterable[str]) -> BroadcastOperator:
         return self.of("").to(*rooms)

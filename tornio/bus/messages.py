@@ -56,7 +56,7 @@ A PROBE has ``nonce`` (str), an HTTP_ABORT ``id`` (str), a RECOVERY_SESSION ``op
 (``seen``, ``lost``, ``closed``) and ``pid`` (str), with ``sid``, ``rooms`` and ``data``
 when seen (:mod:`tornio.bus.store`). An EMIT may carry the ``offset`` its recipients got
 (connection state recovery). Other control messages, requests and responses may carry any
-map (an HTTP_REQUEST and its response carry :data:`tornio.bus.forwarding.Wire` maps). Extra
+map (an HTTP_REQUEST and its response carry :data:`tornio.transports.forwarding.Wire` maps). Extra
 keys in ``data`` are kept (forward
 compatible); extra keys in the envelope are refused.
 
@@ -76,6 +76,7 @@ None, bool, int, float, str, bytes, list or dict is refused. Every failure raise
 from __future__ import annotations
 
 import enum
+import logging
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -108,12 +109,15 @@ __all__ = [
     "make_message",
     "namespace_topic",
     "portable",
+    "portable_session",
     "room_topic",
     "room_topic_prefix",
     "sid_rooms_prefix",
     "topic_for",
     "validate",
 ]
+
+log = logging.getLogger("tornio.bus.messages")
 
 #: The schema version every message carries in ``v``.
 VERSION = 1
@@ -156,7 +160,8 @@ class MessageType(enum.IntEnum):
     SERVER_SIDE_EMIT = 9  #: an event for the other nodes' server-side handlers (rid: answer it)
     SERVER_SIDE_EMIT_RESPONSE = 10  #: one node's handler's answer
     NODE_DOWN = 13  #: a node is leaving cleanly
-    HTTP_REQUEST = 20  #: request to one node: run a forwarded HTTP request (tornio.bus.forwarding)
+    #: request to one node: run a forwarded HTTP request (tornio.transports.forwarding)
+    HTTP_REQUEST = 20
     HTTP_RESPONSE = 21  #: the owner's answer to HTTP_REQUEST
     #: request: an emit whose recipients all answer (ack), gathered per node (node's
     #: BROADCAST with a requestId, whose answers come per client instead)
@@ -321,6 +326,26 @@ def portable(value: Any) -> Any:
         BusMessageError: a value msgpack cannot carry unchanged.
     """
     return _normalized(value)
+
+
+def portable_session(session: Mapping[Any, Any], whose: str) -> dict[str, Any]:
+    """A copy of a socket's ``session`` dict as it reads after crossing the bus, the one way
+    a session is made portable (``fetch_sessions``, ``fetch_sockets``, the Admin UI, what
+    connection state recovery keeps): a set becomes a sorted list (sorted by ``str``), a
+    tuple a list; an entry the bus cannot carry (a non-string key, a value msgpack would not
+    give back unchanged) is left out, and logged with ``whose`` (the socket's sid).
+    """
+    data: dict[str, Any] = {}
+    for key, value in session.items():
+        if isinstance(value, (set, frozenset)):
+            value = sorted(value, key=str)
+        try:
+            if not isinstance(key, str):
+                raise BusMessageError(f"key {key!r} is not a string")
+            data[key] = _normalized(value)
+        except BusMessageError as exc:
+            log.warning("session[%r] of %s cannot cross the bus, left out: %s", key, whose, exc)
+    return data
 
 
 def _check_decoded(value: Any, depth: int = 0) -> None:

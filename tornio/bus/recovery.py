@@ -23,12 +23,36 @@ offset that would have reached it (its namespace, its rooms or its own id, minus
 
 from __future__ import annotations
 
+import itertools
 from collections import deque
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-__all__ = ["LoggedEmit", "RecoveryLog", "SavedSession"]
+__all__ = ["LoggedEmit", "Offsets", "RecoveryLog", "SavedSession", "stamp_emit"]
+
+
+class Offsets:
+    """Event offsets unique in the cluster: ``<prefix><counter in hex>``, the prefix naming
+    who hands them out (a node, an emitter). Safe from any thread (the counter's ``next``
+    is atomic)."""
+
+    def __init__(self, prefix: str) -> None:
+        self.prefix = prefix
+        self._counter = itertools.count()
+
+    def next(self) -> str:
+        return f"{self.prefix}{next(self._counter):x}"
+
+
+def stamp_emit(data: dict[str, Any], offset: str) -> None:
+    """Make an emit's data recoverable, in place: it carries ``offset``, and ``to`` a sid
+    becomes that sid's room (a recovered socket may live on a node its id does not name:
+    the room's topic reaches it there, and the recovery store)."""
+    if data.get("to") is not None:
+        data["rooms"] = [data["to"]]
+        data["to"] = None
+    data["offset"] = offset
 
 
 @dataclass
@@ -100,7 +124,7 @@ class RecoveryLog:
 
     # -- feeding it ---------------------------------------------------------------------------
 
-    def record_emit(self, offset: str, nsp: str, data: Mapping[str, Any], now: float) -> None:
+    def record_emit(self, offset: str, endpoint: str, data: Mapping[str, Any], now: float) -> None:
         """An emit seen on the bus (an EMIT message's ``data``) with the offset its
         recipients got."""
         if offset in self._seq_of:
@@ -109,7 +133,7 @@ class RecoveryLog:
         entry = LoggedEmit(
             offset=offset,
             at=now,
-            nsp=nsp,
+            nsp=endpoint,
             event=data["event"],
             args=list(data.get("args") or ()),
             rooms=tuple(rooms),
@@ -127,13 +151,13 @@ class RecoveryLog:
         self,
         pid: str,
         sid: str,
-        nsp: str,
+        endpoint: str,
         owner: str,
         rooms: Iterable[str],
         data: Mapping[str, Any],
     ) -> None:
         """A recoverable connection connected, or its rooms or data changed."""
-        self._sessions[pid] = SavedSession(pid, sid, nsp, owner, list(rooms), dict(data))
+        self._sessions[pid] = SavedSession(pid, sid, endpoint, owner, list(rooms), dict(data))
 
     def session_lost(self, pid: str, now: float, data: Mapping[str, Any] | None = None) -> None:
         """The connection broke without the client meaning it: it may come back."""

@@ -16,7 +16,7 @@ from tornio.bus.base import Answers, Message
 from tornio.bus.messages import REQUEST_TYPES, BusMessageError, MessageType
 from tornio.exceptions import LocalError
 
-__all__ = ["BusRequests", "RequestHandler"]
+__all__ = ["BusRequests", "PendingRequest", "RequestHandler"]
 
 log = logging.getLogger("tornio.bus.zmq")
 
@@ -28,7 +28,10 @@ RequestHandler = Callable[
 
 
 @dataclass
-class _Request:
+class PendingRequest:
+    """One request this node sent, until its answers are in: the nodes it waits for and
+    what they answered."""
+
     expected: set[str]
     answers: dict[str, dict[str, Any]] = field(default_factory=dict)
     done: asyncio.Event = field(default_factory=asyncio.Event)
@@ -47,7 +50,7 @@ class BusRequests:
     _closed: bool
     _flowing: bool
     _next_rid: int
-    _requests: dict[int, _Request]
+    _requests: dict[int, PendingRequest]
     _handler: RequestHandler | None
     _node_handlers: dict[MessageType, RequestHandler]
     _abort: Callable[[str], None] | None
@@ -91,7 +94,7 @@ class BusRequests:
         execute: Callable[[dict[str, Any]], Awaitable[dict[str, Any] | None]],
         abort: Callable[[str], None],
     ) -> None:
-        """How this node answers forwarded HTTP requests (:mod:`tornio.bus.forwarding`):
+        """How this node answers forwarded HTTP requests (:mod:`tornio.transports.forwarding`):
         ``await execute(request)`` gives the response (None: no answer), ``abort(id)`` is
         called when the forwarding end's client left."""
 
@@ -140,7 +143,7 @@ class BusRequests:
         self._start()
         rid = self._next_rid
         self._next_rid += 1
-        pending = _Request(expected=set(self.nodes))
+        pending = PendingRequest(expected=set(self.nodes))
         pending.check()
         message = messages.make_message(kind, nsp, data, uid=self.node_id, rid=rid)
         frames = messages.encode(message, max_payload=self.max_payload)
@@ -208,7 +211,7 @@ class BusRequests:
         self._next_rid += 1
         message = messages.make_message(kind, nsp, data, uid=self.node_id, rid=rid, dst=node)
         frames = messages.encode(message, max_payload=self.max_payload)
-        pending = _Request(expected={node})
+        pending = PendingRequest(expected={node})
         self._requests[rid] = pending
         try:
             self._send(frames)

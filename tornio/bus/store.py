@@ -10,6 +10,9 @@
 * :class:`BusRecovery`: a worker's way to it (messages to the store named in the pid).
 * :class:`LocalRecovery`: the same in one process (a :class:`~tornio.router.Router` without
   ``tornio serve``): recovery after a dropped transport, not after the process's death.
+* :class:`NodeRecovery`: what a node (its socket manager) does for recovery, whichever the
+  memory: the offsets of its emits, which of them it records itself, and the sessions it
+  saves once a pass of the loop is over.
 
 A private session id (``pid``) names the store that keeps the session, ``<store>~<random>``,
 so a reconnect that reaches another host still finds it.
@@ -25,15 +28,15 @@ from collections.abc import Callable, Iterable, Mapping
 from typing import Any, Protocol
 
 from tornio.bus.base import Message
-from tornio.bus.messages import BusMessageError, MessageType, portable
-from tornio.bus.recovery import RecoveryLog
+from tornio.bus.messages import MessageType
+from tornio.bus.recovery import Offsets, RecoveryLog, stamp_emit
 
 __all__ = [
     "BusRecovery",
     "LocalRecovery",
+    "NodeRecovery",
     "Recovery",
     "RecoveryStore",
-    "plain_session",
     "store_id",
 ]
 
@@ -57,32 +60,23 @@ def store_of(pid: str) -> str | None:
     return store if sep and store else None
 
 
-def plain_session(session: Mapping[str, Any]) -> dict[str, Any]:
-    """What of a session's data a recovered connection gets back: each entry the bus can
-    carry, as it reads after crossing it (sets and tuples become lists). Entries it cannot
-    carry are left out, and logged."""
-    kept: dict[str, Any] = {}
-    for key, value in session.items():
-        try:
-            kept[str(key)] = portable(value)
-        except BusMessageError as exc:
-            log.warning("session entry %r is not kept for recovery: %s", key, exc)
-    return kept
-
-
 class Recovery(Protocol):
     """What a socket manager needs of the recovery memory."""
 
+    #: Whether the memory hears the emits the bus carries by itself (a store does): then a
+    #: node records only what it does not publish.
+    hears_the_bus: bool
+
     def new_pid(self) -> str: ...
 
-    def seen(self, pid: str, sid: str, nsp: str, rooms: Iterable[str],
+    def seen(self, pid: str, sid: str, endpoint: str, rooms: Iterable[str],
              data: Mapping[str, Any]) -> None: ...
 
     def lost(self, pid: str, data: Mapping[str, Any]) -> None: ...
 
     def closed(self, pid: str) -> None: ...
 
-    def record(self, offset: str, nsp: str, data: Mapping[str, Any]) -> None:
+    def record(self, offset: str, endpoint: str, data: Mapping[str, Any]) -> None:
         """An emit this node sent that the bus will not carry to the store."""
         ...
 
@@ -91,6 +85,8 @@ class Recovery(Protocol):
 
 class LocalRecovery:
     """The recovery memory in this process."""
+
+    hears_the_bus = False
 
     def __init__(self, max_disconnection_duration: float, node_id: str,
                  clock: Callable[[], float] = time.monotonic) -> None:
@@ -101,9 +97,9 @@ class LocalRecovery:
     def new_pid(self) -> str:
         return new_pid("local")
 
-    def seen(self, pid: str, sid: str, nsp: str, rooms: Iterable[str],
+    def seen(self, pid: str, sid: str, endpoint: str, rooms: Iterable[str],
              data: Mapping[str, Any]) -> None:
-        self.log.session_seen(pid, sid, nsp, self.node_id, rooms, data)
+        self.log.session_seen(pid, sid, endpoint, self.node_id, rooms, data)
 
     def lost(self, pid: str, data: Mapping[str, Any]) -> None:
         self.log.session_lost(pid, self.clock(), data)
@@ -111,8 +107,8 @@ class LocalRecovery:
     def closed(self, pid: str) -> None:
         self.log.session_closed(pid)
 
-    def record(self, offset: str, nsp: str, data: Mapping[str, Any]) -> None:
-        self.log.record_emit(offset, nsp, data, self.clock())
+    def record(self, offset: str, endpoint: str, data: Mapping[str, Any]) -> None:
+        self.log.record_emit(offset, endpoint, data, self.clock())
 
     async def restore(self, pid: str, offset: str) -> dict[str, Any] | None:
         return self.log.restore(pid, offset, self.clock())
@@ -120,6 +116,8 @@ class LocalRecovery:
 
 class BusRecovery:
     """A node's way to the recovery stores of the cluster (this host's for new sessions)."""
+
+    hears_the_bus = True
 
     def __init__(self, bus: Any, store: str, timeout: float = 2.0) -> None:
         self.bus = bus
@@ -138,9 +136,9 @@ class BusRecovery:
         except Exception as exc:  # a session that cannot be saved is simply not recovered
             log.warning("cannot tell the recovery store about %s: %s", pid, exc)
 
-    def seen(self, pid: str, sid: str, nsp: str, rooms: Iterable[str],
+    def seen(self, pid: str, sid: str, endpoint: str, rooms: Iterable[str],
              data: Mapping[str, Any]) -> None:
-        self._tell(pid, {"op": "seen", "sid": sid, "nsp": nsp, "rooms": list(rooms),
+        self._tell(pid, {"op": "seen", "sid": sid, "nsp": endpoint, "rooms": list(rooms),
                          "data": dict(data)})
 
     def lost(self, pid: str, data: Mapping[str, Any]) -> None:
@@ -149,9 +147,9 @@ class BusRecovery:
     def closed(self, pid: str) -> None:
         self._tell(pid, {"op": "closed"})
 
-    def record(self, offset: str, nsp: str, data: Mapping[str, Any]) -> None:
+    def record(self, offset: str, endpoint: str, data: Mapping[str, Any]) -> None:
         try:
-            self.bus.send_node(self.store, MessageType.EMIT, {**data, "offset": offset}, nsp)
+            self.bus.send_node(self.store, MessageType.EMIT, {**data, "offset": offset}, endpoint)
         except Exception as exc:
             log.warning("cannot log an emit for recovery: %s", exc)
 
@@ -222,9 +220,71 @@ class RecoveryStore:
             else:
                 self.log.session_closed(pid)
 
-    def _answer(self, kind: MessageType, nsp: str, data: dict[str, Any]) -> dict[str, Any]:
+    def _answer(self, kind: MessageType, endpoint: str, data: dict[str, Any]) -> dict[str, Any]:
         pid, offset = data.get("pid"), data.get("offset")
         restored = None
         if isinstance(pid, str) and isinstance(offset, str):
             restored = self.log.restore(pid, offset, self.clock())
         return {"found": restored is not None, **(restored or {})}
+
+
+class RecoverableSocket(Protocol):
+    """What :class:`NodeRecovery` needs of a socket: its recoverable namespaces (endpoint →
+    pid) and a way to save one."""
+
+    @property
+    def pids(self) -> Mapping[str, str]: ...
+
+    def save_recoverable(self, endpoint: str) -> None: ...
+
+
+class NodeRecovery:
+    """A node's side of connection state recovery (see the module docstring); its socket
+    manager holds one while recovery is on. ``memory`` is where sessions and emits are kept:
+    a :class:`LocalRecovery`, or a :class:`BusRecovery` under ``tornio serve``."""
+
+    def __init__(self, memory: Recovery) -> None:
+        self.memory = memory
+        self.offsets = Offsets(secrets.token_urlsafe(6) + ".")
+        self._unsaved: dict[tuple[int, str], tuple[RecoverableSocket, str]] = {}
+
+    def stamp(self, data: dict[str, Any]) -> str:
+        """Give an emit its offset (see :func:`~tornio.bus.recovery.stamp_emit`)."""
+        offset = self.offsets.next()
+        stamp_emit(data, offset)
+        return offset
+
+    def emitted(self, offset: str, endpoint: str, data: Mapping[str, Any],
+                published: bool) -> None:
+        """This node sent a stamped emit: the memory logs it unless the bus carries it to a
+        store that does (``published``, and the memory hears the bus)."""
+        if not (published and self.memory.hears_the_bus):
+            self.memory.record(offset, endpoint, data)
+
+    def heard(self, endpoint: str, data: Mapping[str, Any]) -> None:
+        """An emit from another node: logged here unless the memory heard it too."""
+        offset = data.get("offset")
+        if not self.memory.hears_the_bus and isinstance(offset, str):
+            self.memory.record(offset, endpoint, data)
+
+    def own_emit(self, endpoint: str, sid: str, event: str, args: list[Any]) -> str:
+        """A socket's own emit (``self.emit`` in a namespace): its offset, once the memory
+        has it."""
+        offset = self.offsets.next()
+        self.memory.record(offset, endpoint, {"event": event, "args": args, "rooms": [sid],
+                                              "to": None, "skip": []})
+        return offset
+
+    def save_soon(self, endpoint: str, socket: RecoverableSocket) -> None:
+        """A recoverable connection's rooms or data changed: the memory learns them once
+        this pass of the loop is over (a handler often changes several)."""
+        if endpoint not in socket.pids:
+            return
+        if not self._unsaved:
+            asyncio.get_running_loop().call_soon(self._save_all)
+        self._unsaved[(id(socket), endpoint)] = (socket, endpoint)
+
+    def _save_all(self) -> None:
+        unsaved, self._unsaved = self._unsaved, {}
+        for socket, endpoint in unsaved.values():
+            socket.save_recoverable(endpoint)

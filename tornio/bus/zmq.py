@@ -89,7 +89,8 @@ locally, through the same handler, unless told not to), or what arrived within `
 it never raises on a timeout, and logs and lists the nodes that did not answer. Nodes answer
 through :meth:`ZmqBus.set_request_handler`; a SERVER_SIDE_EMIT without ``rid`` asks for no
 answer and goes to the node's ``deliver``. :meth:`ZmqBus.request_node` asks one node on its direct
-topic (HTTP_REQUEST: a request forwarded to its session's owner, :mod:`tornio.bus.forwarding`)
+topic (HTTP_REQUEST: a request forwarded to its session's owner,
+:mod:`tornio.transports.forwarding`)
 and gives its answer or None; :meth:`ZmqBus.send_node` sends one node a one-way message
 (HTTP_ABORT); :meth:`ZmqBus.set_http_handler` says how this node answers both.
 
@@ -127,7 +128,7 @@ from tornio.bus.messages import (
     MessageType,
 )
 from tornio.bus.paths import BrokerPaths
-from tornio.bus.requests import BusRequests, RequestHandler, _Request
+from tornio.bus.requests import BusRequests, PendingRequest, RequestHandler
 from tornio.bus.security import CurveClient
 from tornio.bus.sequence import PathWatch, Sequencer, new_stream, stamp
 from tornio.exceptions import LocalError
@@ -272,7 +273,7 @@ class ZmqBus(BusRequests, BrokerPaths):
         #: What this node tells the others in its NODE_UP and HEARTBEATs.
         self.announce: dict[str, Any] = dict(announce or {})
         self._info: dict[str, dict[str, Any]] = {}
-        self._requests: dict[int, _Request] = {}
+        self._requests: dict[int, PendingRequest] = {}
         self._next_rid = 0
         self._handler: RequestHandler | None = None
         self._node_handlers: dict[MessageType, RequestHandler] = {}

@@ -30,9 +30,12 @@ from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Generic, TypeVar, overload
 
+from tornio.protocol.endpoints import to_nsp
+
 __all__ = [
     "ALLOWED_EVENT_NAME",
     "CATCH_ALL",
+    "CLASS_INFOS",
     "CONNECT_MIDDLEWARES",
     "PACKET_MIDDLEWARES",
     "RESERVED_EVENTS",
@@ -169,15 +172,16 @@ PACKET_MIDDLEWARES = "_tornio_packet_middlewares"
 CONNECT_MIDDLEWARES = "_tornio_connect_middlewares"
 
 # keyed by the class alone, so that the hot path hashes no tuple
-_infos: dict[type, ClassInfo] = {}
+#: What each namespace class's handlers are (:class:`ClassInfo`), by class; filled by :func:`info`.
+CLASS_INFOS: dict[type, ClassInfo] = {}
 _ROUTES_KEPT = 4096  # per class and generation: clients choose the names, keep it bounded
 
 
 def info(cls: type) -> ClassInfo:
     """The :class:`ClassInfo` of ``cls``."""
-    found = _infos.get(cls)
+    found = CLASS_INFOS.get(cls)
     if found is None:
-        found = _infos[cls] = ClassInfo(cls)
+        found = CLASS_INFOS[cls] = ClassInfo(cls)
     return found
 
 
@@ -216,7 +220,7 @@ def register_route(cls: type, name: str, handler: Callable[..., Any]) -> None:
 
 def forget_routes() -> None:
     """A class's registrations changed: every cached route and chain may be stale."""
-    _infos.clear()
+    CLASS_INFOS.clear()
     _chains.clear()
 
 
@@ -544,7 +548,7 @@ def find_namespace(
     found = namespaces.get(endpoint)
     if found is not None:
         return found
-    name = endpoint or "/"
+    name = to_nsp(endpoint)
     dynamic = [(key, cls) for key, cls in namespaces.items() if not isinstance(key, str)]
     return _match(dynamic, name, auth)
 

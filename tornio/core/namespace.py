@@ -94,7 +94,7 @@ def _overrides(cls: type, hook: str) -> bool:
 
 _CONNECT_MIDDLEWARES = dispatch.CONNECT_MIDDLEWARES
 _PACKET_MIDDLEWARES = dispatch.PACKET_MIDDLEWARES
-_infos = dispatch._infos  # the hot path reads it directly
+_infos = dispatch.CLASS_INFOS  # the hot path reads it directly
 _any_hooks = _overrides_cache["recv_any"]
 
 #: How a class's packets are dispatched: typed (0), or as gevent-socketio's dicts to its own

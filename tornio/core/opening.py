@@ -47,6 +47,7 @@ from typing import Any
 from tornio.core import threads
 from tornio.core.dispatch import check_namespace_keys
 from tornio.protocol import legacy
+from tornio.protocol.endpoints import to_endpoint
 from tornio.protocol.jsoncodec import JsonCodec
 
 __all__ = ["MAX_HELD_INPUT", "Opener", "SocketOpening", "socketio_manage"]
@@ -250,7 +251,10 @@ class SocketOpening:
             if not isinstance(value, type):
                 raise TypeError(f"namespace {key!r} is served by {value!r}: give a class")
         own = dict(self.manager.namespaces)  # the application's own (the Admin UI's)...
-        own.update(("" if key == "/" else key, value) for key, value in namespaces.items())
+        own.update(
+            (to_endpoint(key) if isinstance(key, str) else key, value)
+            for key, value in namespaces.items()
+        )
         self._own_namespaces = own  # ... under the view's
         self._given_namespaces = namespaces
 

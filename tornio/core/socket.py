@@ -130,8 +130,9 @@ class SocketHost(Protocol):
     rooms: RoomIndex[Socket]
     #: This process's node tag: the ids it makes name it (:mod:`tornio.bus.ids`).
     node_id: str
-    #: Connection state recovery's memory; None when recovery is off.
-    recovery: Recovery | None
+    @property
+    def recovery(self) -> Recovery | None:
+        """Connection state recovery's memory; None when recovery is off."""
     #: Endpoint → how many of this process's namespace instances there watch what they
     #: are sent (``watches_outgoing``): broadcasts there call them.
     outgoing_watched: dict[str, int]

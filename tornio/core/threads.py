@@ -216,11 +216,11 @@ class Pools:
 
 def pools_of(manager: Any) -> Pools:
     """The pools of a manager (created on first use, sized by its settings)."""
-    found: Pools | None = getattr(manager, "_tornio_pools", None)
+    found: Pools | None = getattr(manager, "thread_pools", None)
     if found is None:
         settings = manager.settings
         found = Pools(settings.handler_threads, settings.spawn_threads)
-        manager._tornio_pools = found
+        manager.thread_pools = found
         if not in_use:
             in_use.append(found)
     return found
@@ -375,10 +375,10 @@ def serial_queue(socket: Any) -> SerialQueue | Inline:
         asyncio.get_running_loop()
     except RuntimeError:
         return _INLINE
-    queue: SerialQueue | None = getattr(socket, "_tornio_serial", None)
+    queue: SerialQueue | None = getattr(socket, "serial_queue", None)
     if queue is None:
         queue = SerialQueue(pools_of(socket.manager).handlers, asyncio.get_running_loop())
-        socket._tornio_serial = queue
+        socket.serial_queue = queue
     return queue
 
 

@@ -18,6 +18,7 @@ import asyncio
 import logging
 import math
 import time
+from collections.abc import Callable
 from typing import Any
 
 __all__ = ["SessionTimers"]
@@ -29,22 +30,23 @@ GRAIN = 0.02
 
 
 class SessionTimers:
-    """Mixed into whatever owns sessions: objects with ``sessid`` and ``engine``."""
+    """The timers of whatever owns sessions (held by it): ``touch`` takes objects with
+    ``sessid`` and ``engine``; ``clock`` is the time the sessions are told."""
 
-    def __init__(self) -> None:
-        self._timers: dict[str, tuple[float, asyncio.TimerHandle]] = {}
-
-    clock = staticmethod(time.monotonic)
+    def __init__(self, clock: Callable[[], float] = time.monotonic) -> None:
+        self.clock = clock
+        #: Session id → (deadline, the loop timer armed for it).
+        self.armed: dict[str, tuple[float, asyncio.TimerHandle]] = {}
 
     def touch(self, socket: Any) -> None:
         """Make sure the socket's timer fires no later than its session's next deadline."""
         deadline = socket.engine.next_deadline()
         sid = socket.sessid
-        entry = self._timers.get(sid)
+        entry = self.armed.get(sid)
         if deadline is None:
             if entry is not None:
                 entry[1].cancel()
-                del self._timers[sid]
+                del self.armed[sid]
             return
         if deadline == socket.engine.heartbeat_due:
             deadline = math.ceil(deadline / GRAIN) * GRAIN
@@ -53,10 +55,10 @@ class SessionTimers:
                 return
             entry[1].cancel()
         handle = asyncio.get_running_loop().call_at(deadline, self._fire, socket)
-        self._timers[sid] = (deadline, handle)
+        self.armed[sid] = (deadline, handle)
 
     def _fire(self, socket: Any) -> None:
-        self._timers.pop(socket.sessid, None)
+        self.armed.pop(socket.sessid, None)
         try:
             socket.engine.handle_timer(self.clock())
         except Exception:
@@ -65,7 +67,7 @@ class SessionTimers:
         if not socket.engine.closed:
             self.touch(socket)
 
-    def cancel_timer(self, sid: str) -> None:
-        entry = self._timers.pop(sid, None)
+    def cancel(self, sid: str) -> None:
+        entry = self.armed.pop(sid, None)
         if entry is not None:
             entry[1].cancel()

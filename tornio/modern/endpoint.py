@@ -16,6 +16,7 @@ from __future__ import annotations
 import logging
 import re
 import secrets
+import time
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
@@ -96,7 +97,7 @@ class EngineConnection(InputBacklog):
         self.endpoint._callback("on_close", self, reason)
 
 
-class EngineEndpoint(SessionTimers):
+class EngineEndpoint:
     """Engine.IO at ``path`` (see the module docstring).
 
     Args:
@@ -108,6 +109,9 @@ class EngineEndpoint(SessionTimers):
             ``ping_timeout``, ``max_buffer_size`` (maxPayload), ``origins``, ``authorize``…).
     """
 
+    #: The sessions' clock.
+    clock = staticmethod(time.monotonic)
+
     def __init__(
         self,
         path: str = "/engine.io",
@@ -116,7 +120,7 @@ class EngineEndpoint(SessionTimers):
         on_close: Callable[[EngineConnection, str], Any] | None = None,
         **settings: Any,
     ) -> None:
-        super().__init__()
+        self.timers = SessionTimers(self.clock)
         self.path = "/" + path.strip("/")
         self.on_connect = on_connect
         self.on_message = on_message
@@ -136,6 +140,10 @@ class EngineEndpoint(SessionTimers):
         ]
 
     # -- the transports' host interface ----------------------------------------------------------
+
+    def touch(self, socket: Any) -> None:
+        """Make sure the connection's timer fires no later than its next deadline."""
+        self.timers.touch(socket)
 
     def welcome(self) -> None:
         return None
@@ -159,7 +167,7 @@ class EngineEndpoint(SessionTimers):
 
     def _forget(self, conn: EngineConnection) -> None:
         forget_engine(self.connections, conn.engine)
-        self.cancel_timer(conn.sessid)
+        self.timers.cancel(conn.sessid)
 
     def _callback(self, name: str, *args: Any) -> None:
         callback = getattr(self, name)

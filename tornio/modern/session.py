@@ -28,6 +28,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Protocol
 
+from tornio.exceptions import EngineError
 from tornio.protocol.backlog import Backlog, Overflow, encoded_size
 from tornio.protocol.engineio import Packet, PacketType
 
@@ -93,14 +94,6 @@ class EngineState(enum.Enum):
     CLOSED = "closed"
 
 
-class TransportError(Exception):
-    """A request the session refuses; ``code`` is the Engine.IO error code to answer with."""
-
-    def __init__(self, code: int, reason: str) -> None:
-        super().__init__(reason)
-        self.code = code
-
-
 class EngineSession(Backlog):
     """One Engine.IO client (see the module docstring). What it queues is bounded by
     ``settings.max_write_buffer`` (:class:`~tornio.protocol.backlog.Backlog`)."""
@@ -160,20 +153,20 @@ class EngineSession(Backlog):
         return self._probe is not None
 
     def attach_poll(self, sink: EngineSink, now: float) -> None:
-        """A GET arrived. Raises TransportError for a request the caller must answer 400."""
+        """A GET arrived. Raises EngineError for a request the caller must answer 400."""
         if self.state is EngineState.CLOSED:
             if self.owes_noop:
                 self.owes_noop = False
                 sink.write([NOOP])
                 return
-            raise TransportError(1, "session closed")
+            raise EngineError(1, "session closed")
         if self.transport != "polling":
-            raise TransportError(3, "transport mismatch")
+            raise EngineError(3, "transport mismatch")
         if self.sink is not None:
             held, self.sink = self.sink, None
             held.write([CLOSE])
             self.close("overlap from client")
-            raise TransportError(3, "overlapping poll")
+            raise EngineError(3, "overlapping poll")
         if self._probed:
             sink.write([NOOP])
             return
@@ -189,11 +182,11 @@ class EngineSession(Backlog):
             self._flush()
 
     def begin_upgrade(self, sink: EngineSink, now: float) -> None:
-        """A websocket arrived for this polling session. Raises TransportError if refused."""
+        """A websocket arrived for this polling session. Raises EngineError if refused."""
         if self.state is EngineState.CLOSED:
-            raise TransportError(1, "session closed")
+            raise EngineError(1, "session closed")
         if self.transport != "polling" or self._probe is not None:
-            raise TransportError(3, "already upgraded or upgrading")
+            raise EngineError(3, "already upgraded or upgrading")
         self._probe = sink
         self._probe_deadline = now + self.settings.upgrade_timeout
 

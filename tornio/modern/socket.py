@@ -30,7 +30,7 @@ from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
 from tornio.bus import ids
-from tornio.bus.store import plain_session
+from tornio.bus.messages import portable_session
 from tornio.core.namespace import BaseNamespace
 from tornio.core.packets import Packet as AppPacket
 from tornio.core.socket import NamespaceFactory, Socket
@@ -38,6 +38,7 @@ from tornio.core.watched import WatchedDict
 from tornio.exceptions import ConnectionRefused, InvalidPacket
 from tornio.modern.session import EngineSession, EngineSettings, Frame
 from tornio.protocol import msgpack_parser, socketio
+from tornio.protocol.endpoints import to_endpoint, to_nsp
 from tornio.protocol.socketio import Packet, PacketType
 
 if TYPE_CHECKING:
@@ -65,14 +66,6 @@ RECOVERABLE_REASONS = frozenset(
 # Tuples, not sets: `in` checks identity first, and IntEnum hashing is slow.
 _EVENTS = (PacketType.EVENT, PacketType.BINARY_EVENT)
 _ACKS = (PacketType.ACK, PacketType.BINARY_ACK)
-
-
-def to_nsp(endpoint: str) -> str:
-    return endpoint or "/"
-
-
-def to_endpoint(nsp: str) -> str:
-    return "" if nsp == "/" else nsp
 
 
 class ModernSocket(Socket):
@@ -175,7 +168,7 @@ class ModernSocket(Socket):
 
     def _send(self, packet: AppPacket) -> None:
         if packet.kind == "ack":  # the usual one: a handler's answer
-            self._send_sio(Packet(PacketType.ACK, packet.endpoint or "/", packet.args, packet.id))
+            self._send_sio(Packet(PacketType.ACK, to_nsp(packet.endpoint), packet.args, packet.id))
         else:
             self._send_sio(self._to_sio(packet))
 
@@ -207,7 +200,7 @@ class ModernSocket(Socket):
                 sends its own CONNECT replies).
         """
         kind = packet.kind
-        nsp = packet.endpoint or "/"
+        nsp = to_nsp(packet.endpoint)
         if kind == "event":
             return Packet(PacketType.EVENT, nsp, [packet.name, *packet.args],
                           packet.id if packet.ack else None)
@@ -315,7 +308,7 @@ class ModernSocket(Socket):
         if "?" in nsp:
             endpoint, query = self._split_nsp(nsp)
         else:  # the usual case, without a call
-            endpoint, query = ("" if nsp == "/" else nsp), None
+            endpoint, query = to_endpoint(nsp), None
         kind = packet.type
         if kind is PacketType.CONNECT:
             if not self.names_fit(AppPacket("connect", endpoint)):
@@ -405,7 +398,7 @@ class ModernSocket(Socket):
             self._save(recovery, endpoint, pid)
 
     def _save(self, recovery: Recovery, endpoint: str, pid: str) -> dict[str, Any]:
-        data = plain_session(self.session)
+        data = portable_session(self.session, self.sessid)
         sid = self.sids.get(endpoint)
         if sid is not None:
             rooms = [room for room in self.rooms.get(endpoint, ()) if room != sid]

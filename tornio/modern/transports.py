@@ -22,8 +22,8 @@ from tornado.web import RequestHandler, stream_request_body
 
 from tornio.core.counters import MODERN
 from tornio.core.fairness import SLICE
-from tornio.exceptions import InvalidPacket, InvalidPayload
-from tornio.modern.session import EngineSession, EngineSettings, Frame, TransportError
+from tornio.exceptions import EngineError, InvalidPacket, InvalidPayload
+from tornio.modern.session import EngineSession, EngineSettings, Frame
 from tornio.protocol import engineio
 from tornio.protocol.permessage_deflate import DeflateOptions
 from tornio.transports.compression import compress_answer
@@ -47,16 +47,6 @@ JSONP_INDEX = re.compile(r"^\d+$")
 EIO3_OPEN_HOLD = 0.02
 INVALID_HEADER_CHARS = re.compile(r"[^\t\x20-\x7e\x80-\xff]")
 ENGINE_TRANSPORTS = ("polling", "websocket")
-
-
-class EngineSocket(Protocol):
-    """What the handlers need of a socket carried by Engine.IO."""
-
-    engine: EngineSession
-
-    def receive_messages(self, messages: list[str | bytes]) -> None: ...
-
-    def opened(self) -> None: ...
 
 
 class EngineHost(Protocol):
@@ -93,19 +83,6 @@ class UpgradeMatches(PathMatches):
 
 
 # -- encoding frames for a transport -----------------------------------------------------------
-
-
-def polling_payload(frames: list[Frame], version: int, b64: bool) -> str | bytes:
-    """The body of a GET answer carrying ``frames`` (encoded text packets and binary data)."""
-    return engineio.encode_payload(frames, version, b64=b64)
-
-
-class EngineError(Exception):
-    """A refused request: an Engine.IO error code."""
-
-    def __init__(self, code: int) -> None:
-        super().__init__(code)
-        self.code = code
 
 
 # -- shared request checks ----------------------------------------------------------------------
@@ -318,7 +295,7 @@ class EnginePollingHandler(EngineRequestMixin, RequestHandler):
         self._socket = socket
         try:
             socket.engine.attach_poll(sink, self.host.clock())
-        except TransportError as exc:
+        except EngineError as exc:
             self.host.touch(socket)
             self.fail(exc.code)
             return None
@@ -330,7 +307,7 @@ class EnginePollingHandler(EngineRequestMixin, RequestHandler):
         b64 = jsonp is not None or self.query("b64") is not None
         if self._socket is not None:
             b64 = b64 or self._socket.engine.b64
-        body = polling_payload(frames, self._version, b64)
+        body = engineio.encode_payload(frames, self._version, b64=b64)
         MODERN.messages_out += len(frames)
         MODERN.bytes_out += len(body)  # characters of a text body: bytes but for non-ASCII
         self.set_header("Cache-Control", "no-store")
@@ -474,7 +451,7 @@ class EngineWebSocket(WebSocketConnection):
         if socket is not None:
             try:
                 socket.engine.begin_upgrade(self, now)
-            except TransportError:
+            except EngineError:
                 self.close()
                 return
         else:

@@ -43,7 +43,7 @@ import msgpack  # type: ignore[import-untyped]
 
 from tornio.exceptions import InvalidPacket
 from tornio.protocol.jsoncodec import JsonCodec
-from tornio.protocol.socketio import Packet, PacketType, _check_data
+from tornio.protocol.socketio import Packet, PacketType, check_data
 
 __all__ = ["decode", "encode"]
 
@@ -104,7 +104,7 @@ _F64 = struct.Struct(">d").unpack_from
 _DATE = struct.Struct(">iI").unpack_from
 
 
-class _Error(Exception):
+class _Error(InvalidPacket):
     """Raised inside the reader; turned into InvalidPacket by decode()."""
 
 
@@ -293,5 +293,5 @@ def decode(raw: bytes | bytearray | memoryview) -> Packet:
     data = obj.get("data")
     if packet_type == PacketType.CONNECT and data is None:
         present = False
-    _check_data(packet_type, data, present, 5, nsp)
+    check_data(packet_type, data, present, 5, nsp)
     return Packet(packet_type, nsp, data, msg_id)

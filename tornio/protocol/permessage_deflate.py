@@ -20,10 +20,11 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from tornio.exceptions import DeflateError
 from tornio.protocol import websocket as ws
 from tornio.settings import check_per_message_deflate
 
-__all__ = ["Agreement", "DeflateError", "DeflateOptions", "Deflater", "Inflater", "negotiate"]
+__all__ = ["Agreement", "DeflateOptions", "Deflater", "Inflater", "negotiate"]
 
 EXTENSION = "permessage-deflate"
 #: zlib's raw deflate cannot use an 8-bit window (it makes it 9): such an offer is declined.
@@ -31,15 +32,6 @@ MIN_WINDOW_BITS = 9
 MAX_WINDOW_BITS = 15
 #: What ends every compressed message, and is left off the wire (RFC 7692 §7.2.1).
 TAIL = b"\x00\x00\xff\xff"
-
-
-class DeflateError(Exception):
-    """A compressed message that cannot be inflated (close with 1007), or that inflates past
-    the size limit (``too_big``: close with 1009)."""
-
-    def __init__(self, reason: str, too_big: bool = False) -> None:
-        super().__init__(reason)
-        self.too_big = too_big
 
 
 @dataclass(frozen=True)

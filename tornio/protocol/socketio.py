@@ -43,6 +43,7 @@ __all__ = [
     "Decoder",
     "Packet",
     "PacketType",
+    "check_data",
     "connect_error_packet",
     "connect_packet",
     "encode",
@@ -288,7 +289,7 @@ def _excerpt(data: str, limit: int = 40) -> str:
     return repr(data) if len(data) <= limit else repr(data[:limit]) + "..."
 
 
-def _check_data(ptype: PacketType, data: Any, present: bool, protocol: int, nsp: str) -> None:
+def check_data(ptype: PacketType, data: Any, present: bool, protocol: int, nsp: str) -> None:
     """Refuse a payload whose shape does not fit ``ptype`` (socket.io-parser's isDataValid)."""
     if ptype in _EVENT_TYPES:
         if type(data) is not list or not data:
@@ -429,7 +430,7 @@ class Decoder:
                 if self._loads is jsoncodec.loads_modern:
                     raise
                 raise InvalidPacket(f"invalid payload in {_excerpt(text)}", nsp) from None
-        _check_data(ptype, data, present, self.protocol, nsp)
+        check_data(ptype, data, present, self.protocol, nsp)
         return Packet(ptype, nsp, data, msg_id, attachments)
 
 

@@ -15,6 +15,8 @@ import base64
 import hashlib
 import struct
 
+from tornio.exceptions import WebSocketError
+
 __all__ = [
     "BINARY",
     "CLOSE",
@@ -23,7 +25,6 @@ __all__ = [
     "PONG",
     "TEXT",
     "FrameDecoder",
-    "ProtocolError",
     "accept_key",
     "close_frame",
     "compressed_frame",
@@ -40,19 +41,11 @@ CONTROL_OPCODES = frozenset((CLOSE, PING, PONG))
 DEFLATED = 0x40
 
 # Close codes (RFC 6455 §7.4.1).
-NORMAL, GOING_AWAY, PROTOCOL_ERROR, INVALID_DATA, TOO_BIG = 1000, 1001, 1002, 1007, 1009
+NORMAL, PROTOCOL_ERROR, INVALID_DATA, TOO_BIG = 1000, 1002, 1007, 1009
 
 GUID = b"258EAFA5-E914-47DA-95CA-C5AB0DC85B11"
 _HEAD_BIG = struct.Struct("!BBQ")
 _HEAD_MEDIUM = struct.Struct("!BBH")
-
-
-class ProtocolError(Exception):
-    """The client broke the protocol; close the connection with :attr:`code`."""
-
-    def __init__(self, code: int, reason: str) -> None:
-        super().__init__(reason)
-        self.code = code
 
 
 def accept_key(key: str) -> str:
@@ -135,8 +128,8 @@ class FrameDecoder:
     joined), and ``(PING | PONG | CLOSE, bytes)`` for control frames. With ``compressed``
     (permessage-deflate negotiated), a message whose first frame has RSV1 set comes as
     ``(TEXT | DEFLATED, bytes)`` or ``(BINARY | DEFLATED, bytes)``, still compressed. Any
-    violation raises :class:`ProtocolError`; the decoder is then unusable and the connection
-    must close.
+    violation raises :class:`~tornio.exceptions.WebSocketError`; the decoder is then
+    unusable and the connection must close.
     """
 
     __slots__ = (
@@ -174,7 +167,7 @@ class FrameDecoder:
             if first & 0x70:
                 self._check_rsv(first)
             if not second & 0x80:
-                raise ProtocolError(PROTOCOL_ERROR, "client frames must be masked")
+                raise WebSocketError(PROTOCOL_ERROR, "client frames must be masked")
             length = second & 0x7F
             head = 6
             if length == 126:
@@ -192,13 +185,13 @@ class FrameDecoder:
             opcode = first & 0x0F
             if opcode >= 8:
                 if opcode not in CONTROL_OPCODES:
-                    raise ProtocolError(PROTOCOL_ERROR, f"unknown opcode {opcode:#x}")
+                    raise WebSocketError(PROTOCOL_ERROR, f"unknown opcode {opcode:#x}")
                 if length > 125 or not first & 0x80:
-                    raise ProtocolError(PROTOCOL_ERROR, "control frames are short and whole")
+                    raise WebSocketError(PROTOCOL_ERROR, "control frames are short and whole")
             elif opcode not in DATA_OPCODES:
-                raise ProtocolError(PROTOCOL_ERROR, f"unknown opcode {opcode:#x}")
+                raise WebSocketError(PROTOCOL_ERROR, f"unknown opcode {opcode:#x}")
             elif length > self.max_size or self._size + length > self.max_size:
-                raise ProtocolError(TOO_BIG, f"message larger than {self.max_size} bytes")
+                raise WebSocketError(TOO_BIG, f"message larger than {self.max_size} bytes")
             stop = pos + head + length
             if stop > end:
                 self._keep(data, pos, head + length)
@@ -218,9 +211,9 @@ class FrameDecoder:
     def _check_rsv(self, first: int) -> None:
         """RSV1 is allowed only with permessage-deflate, on a message's first frame."""
         if not self.compressed or first & 0x30:
-            raise ProtocolError(PROTOCOL_ERROR, "reserved bits set without an extension")
+            raise WebSocketError(PROTOCOL_ERROR, "reserved bits set without an extension")
         if first & 0x0F not in (TEXT, BINARY):
-            raise ProtocolError(PROTOCOL_ERROR, "RSV1 on a control or continuation frame")
+            raise WebSocketError(PROTOCOL_ERROR, "RSV1 on a control or continuation frame")
 
     def _keep(self, data: bytes, pos: int, need: int) -> None:
         self._buffer += memoryview(data)[pos:]
@@ -231,7 +224,7 @@ class FrameDecoder:
     ) -> tuple[int, str | bytes] | None:
         if opcode == CONTINUATION:
             if not self._opcode:
-                raise ProtocolError(PROTOCOL_ERROR, "continuation without a message to continue")
+                raise WebSocketError(PROTOCOL_ERROR, "continuation without a message to continue")
             self._fragments.append(payload)
             self._size += len(payload)
             if not fin:
@@ -241,7 +234,7 @@ class FrameDecoder:
             self._opcode, self._size, self._deflated = 0, 0, False
             self._fragments.clear()
         elif self._opcode:
-            raise ProtocolError(PROTOCOL_ERROR, "a new message inside a fragmented one")
+            raise WebSocketError(PROTOCOL_ERROR, "a new message inside a fragmented one")
         elif not fin:
             self._opcode, self._size, self._deflated = opcode, len(payload), deflated
             self._fragments.append(payload)
@@ -253,17 +246,17 @@ class FrameDecoder:
         try:
             return TEXT, payload.decode("utf-8")
         except UnicodeDecodeError:
-            raise ProtocolError(INVALID_DATA, "text message is not UTF-8") from None
+            raise WebSocketError(INVALID_DATA, "text message is not UTF-8") from None
 
     @staticmethod
     def _check_close(payload: bytes) -> None:
         if len(payload) == 1:
-            raise ProtocolError(PROTOCOL_ERROR, "a close payload of one byte")
+            raise WebSocketError(PROTOCOL_ERROR, "a close payload of one byte")
         if payload:
             code = struct.unpack("!H", payload[:2])[0]
             if not _valid_close_code(code):
-                raise ProtocolError(PROTOCOL_ERROR, f"close code {code} is not allowed")
+                raise WebSocketError(PROTOCOL_ERROR, f"close code {code} is not allowed")
             try:
                 payload[2:].decode("utf-8")
             except UnicodeDecodeError:
-                raise ProtocolError(INVALID_DATA, "close reason is not UTF-8") from None
+                raise WebSocketError(INVALID_DATA, "close reason is not UTF-8") from None

@@ -11,7 +11,7 @@ everything left of the first untrusted one was written by the client and proves 
 :func:`resolve` is the decision, with no I/O; :class:`ForwardedHeaders` is the thin Tornado
 adapter that applies it to each request's connection context before the application sees the
 request (what Tornado's ``xheaders=True`` does, for every peer). A request that another tornio
-process forwarded over the bus (:mod:`tornio.bus.forwarding`) carries the client address that
+process forwarded over the bus (:mod:`tornio.transports.forwarding`) carries the client address that
 the first process resolved; the owner runs it without looking at its headers again.
 """
 

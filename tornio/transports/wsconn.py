@@ -24,19 +24,20 @@ import abc
 import asyncio
 import contextlib
 import logging
+import socket
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
-from tornado.iostream import SSLIOStream, StreamClosedError
+from tornado.ioloop import IOLoop
+from tornado.iostream import IOStream, SSLIOStream, StreamClosedError
 from tornado.web import RequestHandler
 
-from tornio.bus.relay import take_socket
 from tornio.core.counters import Traffic
 from tornio.core.fairness import SLICE
+from tornio.exceptions import DeflateError, WebSocketError
 from tornio.protocol import websocket as ws
 from tornio.protocol.permessage_deflate import (
     Agreement,
-    DeflateError,
     DeflateOptions,
     Deflater,
     Inflater,
@@ -49,7 +50,7 @@ from tornio.transports.unsent import unsent_bytes
 if TYPE_CHECKING:
     from tornado.iostream import IOStream
 
-__all__ = ["UpgradeHandler", "WebSocketConnection", "take_over"]
+__all__ = ["UpgradeHandler", "WebSocketConnection", "take_over", "take_socket"]
 
 log = logging.getLogger("tornio.legacy.transports.websocket")
 
@@ -207,7 +208,7 @@ class WebSocketConnection(BufferedReads):
         self.traffic.bytes_in += len(data)
         try:
             events = self.decoder.feed(data)
-        except ws.ProtocolError as exc:
+        except WebSocketError as exc:
             log.info("websocket protocol error (closing with %d): %s", exc.code, exc)
             self._fail(exc.code, str(exc))
             return
@@ -303,9 +304,9 @@ class WebSocketConnection(BufferedReads):
             data = self.inflater.inflate(payload)
             message: str | bytes = data.decode("utf-8") if opcode == ws.TEXT else data
         except DeflateError as exc:
-            code = ws.TOO_BIG if exc.too_big else ws.INVALID_DATA
-            log.info("websocket: a compressed message is refused (closing with %d): %s", code, exc)
-            self._fail(code, str(exc))
+            log.info("websocket: a compressed message is refused (closing with %d): %s",
+                     exc.code, exc)
+            self._fail(exc.code, str(exc))
             return False
         except UnicodeDecodeError:
             log.info("websocket: a compressed text message is not UTF-8 (closing with 1007)")
@@ -422,6 +423,18 @@ def upgrade_refusal(handler: RequestHandler) -> tuple[int, str] | None:
     if not headers.get("Sec-WebSocket-Key"):
         return 400, "Missing/Invalid WebSocket headers"
     return None
+
+
+def take_socket(stream: IOStream) -> tuple[socket.socket, bytes]:
+    """Take a plain (not TLS) detached stream's socket away from Tornado: the socket, and
+    the bytes Tornado had read past the request. The stream keeps a socket that owns
+    nothing, so closing the stream later cannot close the one returned. (Also how
+    :mod:`tornio.transports.relay` takes a websocket it relays to the session's owner.)"""
+    sock = stream.socket
+    IOLoop.current().remove_handler(sock)
+    leftover = bytes(stream._read_buffer)
+    stream._read_buffer.clear()
+    return socket.socket(sock.family, sock.type, sock.proto, fileno=sock.detach()), leftover
 
 
 async def take_over(handler: RequestHandler, connection: WebSocketConnection) -> None:

@@ -13,7 +13,7 @@ from tornio.core.counters import LEGACY
 from tornio.legacy.transports.base import TransportMixin
 from tornio.transports.origins import check_request
 
-__all__ = ["HandshakeHandler", "WelcomeHandler"]
+__all__ = ["HandshakeHandler"]
 
 log = logging.getLogger("tornio.legacy.transports.handshake")
 
@@ -81,10 +81,3 @@ class HandshakeHandler(TransportMixin, RequestHandler):
         else:
             self.finish(f"io.j[{jsonp}](new Error({json.dumps(body)}));")
 
-
-class WelcomeHandler(RequestHandler):
-    """``/<resource>`` with no protocol revision, as node 0.9 answers it."""
-
-    def get(self) -> None:
-        self.set_header("Content-Type", "text/plain; charset=UTF-8")
-        self.finish("Welcome to socket.io.")

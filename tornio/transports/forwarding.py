@@ -7,7 +7,7 @@ plain round-robin balancer a request may reach the wrong host altogether. Such a
 not refused: :class:`ForwardingDelegate` sends it, as data, to its owner over the bus, and
 the owner runs it through its own application (:func:`execute`) and sends the response back.
 A websocket upgrade cannot travel as data: when the owner's host announced its address
-(``address_of``), it is relayed there as a byte stream instead (:mod:`tornio.bus.relay`).
+(``address_of``), it is relayed there as a byte stream instead (:mod:`tornio.transports.relay`).
 
 Both halves are transport-neutral: how the request and the response travel is a
 :class:`Forwarder`'s business (the ZeroMQ bus in a cluster, a direct call in tests).
@@ -31,14 +31,15 @@ from tornado.httputil import (
     ResponseStartLine,
 )
 
-from tornio.bus import ids, relay
+from tornio.bus import ids
+from tornio.transports import relay
 
 if TYPE_CHECKING:
     from tornado.concurrent import Future
 
 __all__ = ["Forwarder", "ForwardingDelegate", "abort", "execute"]
 
-log = logging.getLogger("tornio.bus.forwarding")
+log = logging.getLogger("tornio.transports.forwarding")
 
 #: A request or response carried between processes: plain msgpack-able values.
 Wire = dict[str, Any]

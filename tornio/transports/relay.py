@@ -1,7 +1,7 @@
 """Relaying a websocket upgrade that reached a node other than its session's owner.
 
 Polling requests that reach the wrong node are forwarded over the bus, request by request
-(:mod:`tornio.bus.forwarding`). A websocket cannot travel that way: it is one long-lived
+(:mod:`tornio.transports.forwarding`). A websocket cannot travel that way: it is one long-lived
 connection. Behind a round-robin balancer, though, a modern client's upgrade (and a 0.9
 client's websocket or flashsocket) lands on any host, and refusing it would keep the client
 on polling forever. So the node that got it opens a TCP connection to the HTTP address the
@@ -24,16 +24,16 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import socket
 from typing import Any, cast
 
 from tornado.httputil import HTTPHeaders, RequestStartLine
-from tornado.ioloop import IOLoop
 from tornado.iostream import IOStream, SSLIOStream
 
-__all__ = ["RELAYED_HEADER", "parse_address", "relay", "request_head", "take_socket"]
+from tornio.transports.wsconn import take_socket
 
-log = logging.getLogger("tornio.bus.relay")
+__all__ = ["RELAYED_HEADER", "parse_address", "relay", "request_head"]
+
+log = logging.getLogger("tornio.transports.relay")
 
 #: Marks a relayed request (its value: the client's address).
 RELAYED_HEADER = "X-Tornio-Relayed"
@@ -126,17 +126,6 @@ class _Pipe(asyncio.Protocol):
         self._closed = True
         if self.transport is not None:
             self.transport.close()
-
-
-def take_socket(stream: IOStream) -> tuple[socket.socket, bytes]:
-    """Take a plain (not TLS) detached stream's socket away from Tornado: the socket, and
-    the bytes Tornado had read past the request. The stream keeps a socket that owns
-    nothing, so closing the stream later cannot close the one returned."""
-    sock = stream.socket
-    IOLoop.current().remove_handler(sock)
-    leftover = bytes(stream._read_buffer)
-    stream._read_buffer.clear()
-    return socket.socket(sock.family, sock.type, sock.proto, fileno=sock.detach()), leftover
 
 
 async def relay(stream: IOStream, head: bytes, address: tuple[str, int]) -> bool:
