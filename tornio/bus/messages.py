@@ -97,6 +97,7 @@ __all__ = [
     "REQUEST_TYPES",
     "RESPONSE_TYPES",
     "SOCKET_OPERATIONS",
+    "SOCKET_TOPICS",
     "STAMP_SIZE",
     "VERSION",
     "BusMessageError",
@@ -107,6 +108,7 @@ __all__ = [
     "encode",
     "make_message",
     "namespace_topic",
+    "own_prefix",
     "portable",
     "room_topic",
     "room_topic_prefix",
@@ -207,6 +209,9 @@ _MAYBE_DIRECT = SOCKET_OPERATIONS | {MessageType.HEARTBEAT}
 
 CONTROL_TOPIC = b"c\x00"
 _ROOM, _NAMESPACE, _DIRECT = b"r\x00", b"n\x00", b"d\x00"
+#: The prefixes of the topics of socket operations to rooms and namespaces (not the control
+#: and direct topics).
+SOCKET_TOPICS = (_ROOM, _NAMESPACE)
 
 _ENVELOPE_KEYS = frozenset({"v", "uid", "type", "nsp", "data", "rid", "dst"})
 _MAX_RID = 2**63 - 1
@@ -499,6 +504,17 @@ def encode(message: Message, *, max_payload: int = MAX_PAYLOAD) -> list[bytes]:
         size = max(len(topic), len(payload))
         raise BusMessageError(f"frame of {size} bytes exceeds {max_payload}")
     return [topic, payload]
+
+
+def own_prefix(uid: str) -> bytes:
+    """What every payload :func:`encode` makes for a message of ``uid`` holds after its first
+    byte (the map's header: at most 7 keys, one byte): ``v`` and ``uid`` come first, in that
+    order. A node tells its own messages from the payload's bytes with it, without decoding
+    them (``payload.startswith(prefix, 1)``)."""
+    return b"".join(
+        msgpack.packb(value, use_bin_type=True, unicode_errors="surrogatepass")
+        for value in ("v", VERSION, "uid", uid)
+    )
 
 
 def decode(frames: Sequence[bytes], *, max_payload: int = MAX_PAYLOAD) -> Message:

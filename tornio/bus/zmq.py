@@ -140,6 +140,8 @@ log = logging.getLogger("tornio.bus.zmq")
 DEFAULT_HWM = 1_000
 _PROBE_FIRST, _PROBE_MAX = 0.01, 0.5
 _LOG_EVERY = 1.0
+#: Send flags as plain ints (pyzmq's flag enums cost a few calls per use).
+_NOBLOCK, _MORE = int(zmq.NOBLOCK), int(zmq.NOBLOCK | zmq.SNDMORE)
 
 
 @dataclass
@@ -232,6 +234,8 @@ class ZmqBus(BusRequests, BrokerPaths):
         )
         self._watch = PathWatch(paths, node_timeout)
         self._stream = new_stream()
+        #: How this node's own payloads start (after one byte): see _on_frames.
+        self._own: bytes | None = None
         self._seq = 0
         self._expiry: asyncio.TimerHandle | None = None
         self.heartbeat_interval = heartbeat_interval
@@ -371,7 +375,13 @@ class ZmqBus(BusRequests, BrokerPaths):
         return messages.encode(message, max_payload=self.max_payload)
 
     def send_encoded(self, frames: list[bytes]) -> None:
-        """Send what :meth:`encode` gave, as :meth:`publish` does."""
+        """Send what :meth:`encode` gave, as :meth:`publish` does.
+
+        Raises:
+            BusMessageError: not two frames of bytes (what :meth:`encode` gives).
+        """
+        if len(frames) != 2 or type(frames[0]) is not bytes or type(frames[1]) is not bytes:
+            raise BusMessageError("send_encoded takes the two frames encode() gives")
         if self._closed:
             log.debug("bus closed: not publishing a message")
             return
@@ -434,6 +444,7 @@ class ZmqBus(BusRequests, BrokerPaths):
         # The direct topic goes last: the probe that comes back on it proves the rest.
         topics = [messages.CONTROL_TOPIC, *prefixes, *self._rooms,
                   messages.direct_topic(self.node_id)]
+        self._own = messages.own_prefix(self.node_id)
         several = self.paths > 1
         try:
             for pub_address, sub_address in zip(self.pub_addresses, self.sub_addresses,
@@ -611,16 +622,28 @@ class ZmqBus(BusRequests, BrokerPaths):
             )
 
     def _send_now(self, frames: list[bytes], count_drop: bool = True) -> bool:
-        """Stamp the message and hand it to every broker's PUB socket: True if one took it."""
-        if not self._pubs:
+        """Hand the message to every broker's PUB socket (stamped when there are several):
+        True if one took it."""
+        pubs = self._pubs
+        if not pubs:
             return False
-        messages.check_topic(frames[0])  # the last guard before libzmq, whoever encoded
-        self._seq += 1
-        stamped = [frames[0], frames[1], stamp(self._stream, self._seq)]
+        topic, payload = frames[0], frames[1]
+        if len(topic) > messages.MAX_TOPIC:  # the last guard before libzmq, whoever encoded
+            messages.check_topic(topic)
+        if self._sequencer is None:  # one broker: no copies to tell apart, no stamp
+            parts = frames
+        else:
+            self._seq += 1
+            parts = [topic, payload, stamp(self._stream, self._seq)]
+        last = len(parts) - 1
         taken = 0
-        for pub in self._pubs:
+        for pub in pubs:
             try:
-                pub.send_multipart(stamped, flags=zmq.NOBLOCK)
+                # What send_multipart does, without its per-frame checks (bytes, checked
+                # above) and flag arithmetic: ZeroMQ refuses (Again) only a first frame.
+                for part in parts[:last]:
+                    pub.send(part, _MORE)
+                pub.send(parts[last], _NOBLOCK)
             except zmq.Again:
                 continue
             except zmq.ZMQError as exc:
@@ -637,8 +660,8 @@ class ZmqBus(BusRequests, BrokerPaths):
                     self.stats.dropped_hwm,
                 )
             return False
-        if taken < len(self._pubs) and count_drop:
-            self.stats.dropped_path += len(self._pubs) - taken
+        if taken < len(pubs) and count_drop:
+            self.stats.dropped_path += len(pubs) - taken
         if self._watch.gap_since is not None:
             self.stats.published_in_gap += 1
         self.stats.published += 1
