@@ -4,8 +4,9 @@ A message is a plain dict (:data:`tornio.bus.base.Message`) modelled on the refe
 ClusterAdapter (``reference/modern.md`` §4.3), carried as msgpack (never pickle) in two
 ZeroMQ frames, ``[topic, payload]``, or three, ``[topic, payload, stamp]``: the stamp
 (:data:`STAMP_SIZE` bytes, the publisher's stream and sequence number) lets a receiver of
-several brokers drop the copies (:mod:`tornio.bus.sequence`); every node and emitter sends
-one, and :func:`decode` checks only its length:
+several brokers drop the copies (:mod:`tornio.bus.sequence`); every node and emitter of
+several brokers sends one (with one broker, two frames), and :func:`decode` checks only its
+length:
 
 ========  ==========================================================================
 key       value

@@ -21,7 +21,9 @@ the node's own heartbeats come back on it (:class:`~tornio.bus.sequence.PathWatc
 503), messages it publishes meanwhile are lost (counted in ``stats.published_in_gap``),
 and the other nodes leave its node table as they leave everybody's. When a path carries its
 heartbeat again it logs how long the gap lasted. With one broker nothing of this runs but
-the stamp (and that broker's PUB socket queues, up to ``hwm``, for its restart, as before).
+the gap's detection: messages leave as the two frames of :meth:`ZmqBus.encode`, unstamped
+(there are no copies to tell apart), and that broker's PUB socket queues, up to ``hwm``, for
+its restart, as before.
 
 **Subscriptions.** On start the SUB socket subscribes to the control topic, to the namespace
 topics (every namespace, or those given) and to the node's own direct topic; ``subscribe`` /
@@ -29,7 +31,10 @@ topics (every namespace, or those given) and to the node's own direct topic; ``s
 join and last local leave); ``subscribe_sid_rooms`` adds, once per namespace, the prefix of
 every room named by one of this node's socket ids (each socket is in such a room). ZeroMQ
 has no "not my own messages" filter, so a node receives what it publishes on topics it
-subscribes to, and drops it (by ``uid``).
+subscribes to. It drops those on room and namespace topics unread, told by the stamp's
+stream (several brokers) or by the payload's first bytes (one broker:
+:func:`~tornio.bus.messages.own_prefix`); its own control messages (heartbeats, probes,
+NODE_DOWN) are read, and show which brokers carry its messages.
 
 **Multi-room emits.** An emit naming exactly one room (and no sid) is published once on that
 room's topic: only nodes with members receive it. An emit naming two or more rooms is
