@@ -145,6 +145,8 @@ log = logging.getLogger("tornio.bus.zmq")
 DEFAULT_HWM = 1_000
 _PROBE_FIRST, _PROBE_MAX = 0.01, 0.5
 _LOG_EVERY = 1.0
+#: Messages read from a SUB socket at once, before the loop's other tasks run.
+_SLICE = 64
 #: Send flags as plain ints (pyzmq's flag enums cost a few calls per use).
 _NOBLOCK, _MORE = int(zmq.NOBLOCK), int(zmq.NOBLOCK | zmq.SNDMORE)
 
@@ -681,14 +683,27 @@ class ZmqBus(BusRequests, BrokerPaths):
     # -- receiving -------------------------------------------------------------------------
 
     async def _receive_loop(self, sub: zmq.asyncio.Socket, path: int) -> None:
+        """Await a message, then read what else is queued without awaiting (each await costs
+        a future and several socket-option reads), :data:`_SLICE` at most, then let the
+        other tasks run before reading on."""
+        queued: zmq.Socket[bytes] = zmq.Socket.shadow(sub.underlying)
+        on_frames = self._on_frames
         while True:
             try:
                 frames = await sub.recv_multipart()
+                on_frames(path, frames)
+                for _ in range(_SLICE - 1):
+                    try:
+                        frames = queued.recv_multipart(_NOBLOCK)
+                    except zmq.Again:
+                        break
+                    on_frames(path, frames)
+                else:
+                    await asyncio.sleep(0)
             except zmq.ZMQError as exc:
                 if not self._closed:
                     log.error("bus receive loop stopped: %s", exc)
                 return
-            self._on_frames(path, frames)
 
     def _handle(self, frames: list[bytes], path: int = 0) -> None:
         try:

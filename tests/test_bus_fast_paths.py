@@ -8,6 +8,8 @@ broker forwards, a raw PUB socket sends what no node would. "Arrived" is an awai
 
 from __future__ import annotations
 
+import asyncio
+import itertools
 from collections.abc import Iterator
 
 import msgpack  # type: ignore[import-untyped]
@@ -16,6 +18,7 @@ import zmq
 
 from tests.support.waiting import eventually
 from tests.support.zmq_nodes import Nodes, emit, route_ready
+from tornio.bus.base import Message
 from tornio.bus.broker import Broker
 from tornio.bus.messages import (
     CONTROL_TOPIC,
@@ -134,3 +137,62 @@ async def test_send_encoded_refuses_what_encode_does_not_give(nodes: Nodes) -> N
     a.send_encoded(frames)
     await nb.wait_for_event("whole")
     assert b.stats.dropped_malformed == 0
+
+
+async def test_a_burst_is_read_in_slices_with_the_loop_free_between(
+    broker: Broker, nodes: Nodes, raw_context: zmq.Context[zmq.Socket[bytes]]
+) -> None:
+    """What is queued at a SUB socket is read without an await per message, but at most a
+    slice (64) at a time: the loop's other tasks (the sockets' writes) run between slices."""
+    a, _ = await nodes("a")
+    b, nb = await nodes("b")
+    b.subscribe(nb, "/chat", "r")
+    await route_ready(a, nb, "/chat", "r")
+    tap = raw_context.socket(zmq.SUB)
+    tap.subscribe(room_topic("/chat", "r"))
+    tap.connect(broker.sub_address)
+
+    def tapped() -> bool:  # the tap's subscription has reached the broker
+        a.publish(emit("tap", rooms=["r"]))
+        return bool(tap.poll(10))
+
+    await eventually(tapped, 2.0, message="the tap's subscription through the broker")
+    await nb.wait_for(lambda: nb.events("tap") != [])
+    while tap.poll(100):
+        tap.recv_multipart()
+    ticks = 0
+    at_delivery: list[int] = []
+
+    async def ticker() -> None:
+        nonlocal ticks
+        while True:
+            await asyncio.sleep(0)
+            ticks += 1
+
+    deliver = nb.deliver
+
+    def recording(message: Message) -> None:
+        if message["data"]["event"].startswith("burst-"):
+            at_delivery.append(ticks)
+        deliver(message)
+
+    nb.deliver = recording  # type: ignore[method-assign]
+    count = 600
+    for number in range(count):
+        a.publish(emit(f"burst-{number}", rooms=["r"]))
+    # The loop is held (no await) until the broker has passed the whole burst on: the tap
+    # reads what b's SUB socket is sent at the same time.
+    for _ in range(count):
+        assert tap.poll(5000)
+        tap.recv_multipart()
+    task = asyncio.get_running_loop().create_task(ticker())
+    try:
+        await nb.wait_for(lambda: len(at_delivery) == count)
+    finally:
+        task.cancel()
+    assert nb.events("burst-") == [f"burst-{n}" for n in range(count)]
+    # The slices: the ticker ran between the first message and the last, in runs of at most
+    # 64 deliveries without a tick.
+    assert at_delivery[-1] > at_delivery[0]
+    runs = [len(list(group)) for _, group in itertools.groupby(at_delivery)]
+    assert max(runs) <= 64
