@@ -4,6 +4,7 @@ which protocol the load generator speaks to it."""
 from __future__ import annotations
 
 import json
+import shlex
 import socket
 import sys
 from dataclasses import dataclass
@@ -32,37 +33,19 @@ class ServerSpec:
     metrics: bool = False
     #: how tornio serves the polling routes (``tornio serve --http``).
     http: str = "auto"
+    #: tornio serve --bus with this many brokers of its own (``python -m tornio.bus.broker``
+    #: processes in the server's process group, so their CPU counts); 0: the private broker.
+    brokers: int = 0
 
     @property
     def python(self) -> bool:
         return self.kind != "node"
 
     def command(self, port: int, stats_file: Path) -> list[str]:
+        if self.kind == "tornio" and self.brokers:
+            return _with_brokers(self.brokers, self._serve(port, stats_file))
         if self.kind == "tornio":
-            return [
-                sys.executable,
-                "-m",
-                "workers",
-                "serve",
-                "bench_apps.tornio_app:"
-                + ("router_with_recovery" if self.recovery else "router"),
-                "--port",
-                str(port),
-                "--workers",
-                str(self.workers),
-                "--no-policy-server",
-                "--loop",
-                self.loop,
-                "--http",
-                self.http,
-                "--drain-timeout",
-                "1",
-                "--log-level",
-                "warning",
-                "--stats-file",
-                str(stats_file),
-                *(["--metrics-port", str(_free_port())] if self.metrics else []),
-            ]
+            return self._serve(port, stats_file)
         if self.kind == "node":
             return ["node", str(BENCH_JS / "node_server.js"), str(port)]
         module = {
@@ -71,6 +54,32 @@ class ServerSpec:
             "psio-tornado": "bench_apps.psio_tornado_app",
         }[self.kind]
         return [sys.executable, "-m", module, "--port", str(port)]
+
+    def _serve(self, port: int, stats_file: Path) -> list[str]:
+        return [
+            sys.executable,
+            "-m",
+            "workers",
+            "serve",
+            "bench_apps.tornio_app:"
+            + ("router_with_recovery" if self.recovery else "router"),
+            "--port",
+            str(port),
+            "--workers",
+            str(self.workers),
+            "--no-policy-server",
+            "--loop",
+            self.loop,
+            "--http",
+            self.http,
+            "--drain-timeout",
+            "1",
+            "--log-level",
+            "warning",
+            "--stats-file",
+            str(stats_file),
+            *(["--metrics-port", str(_free_port())] if self.metrics else []),
+        ]
 
     @property
     def probe_path(self) -> str:
@@ -89,6 +98,30 @@ class ServerSpec:
         return len(workers) == self.workers and all(w.get("alive") for w in workers)
 
 
+def _with_brokers(count: int, serve: list[str]) -> list[str]:
+    """``serve`` with ``--bus`` naming ``count`` brokers on loopback, started first by a shell
+    in the same process group (stopped with the server, their CPU counted with it)."""
+    ports = [_free_port_pair() for _ in range(count)]
+    brokers = " ".join(
+        f"{shlex.quote(sys.executable)} -m tornio.bus.broker --bind tcp://127.0.0.1:{p} &"
+        for p in ports
+    )
+    bus = ",".join(f"tcp://127.0.0.1:{p}" for p in ports)
+    return ["sh", "-c", f"{brokers} exec {shlex.join([*serve, '--bus', bus])}"]
+
+
+def _free_port_pair() -> int:
+    """A free port whose next port is free too (a broker binds both)."""
+    while True:
+        port = _free_port()
+        with socket.socket() as second:
+            try:
+                second.bind(("127.0.0.1", port + 1))
+            except OSError:
+                continue
+        return port
+
+
 def _free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
@@ -100,6 +133,10 @@ SERVERS: list[ServerSpec] = [
     ServerSpec("tornio-legacy-1w", "legacy", "tornio", 1, "tornio serve --workers 1, 0.9"),
     ServerSpec("tornio-modern-2w", "modern", "tornio", 2, "tornio serve --workers 2, EIO4/SIO5"),
     ServerSpec("tornio-legacy-2w", "legacy", "tornio", 2, "tornio serve --workers 2, 0.9"),
+    ServerSpec("tornio-modern-2w-2b", "modern", "tornio", 2,
+               "tornio serve --workers 2 --bus with two brokers, EIO4/SIO5", brokers=2),
+    ServerSpec("tornio-legacy-2w-2b", "legacy", "tornio", 2,
+               "tornio serve --workers 2 --bus with two brokers, 0.9", brokers=2),
     ServerSpec("tornio-modern-1w-uvloop", "modern", "tornio", 1,
                "tornio serve --workers 1 --loop uvloop, EIO4/SIO5", loop="uvloop"),
     ServerSpec("tornio-legacy-1w-uvloop", "legacy", "tornio", 1,

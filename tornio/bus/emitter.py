@@ -49,10 +49,10 @@ whose topic is longer than :data:`~tornio.bus.messages.MAX_TOPIC` raises
 :class:`~tornio.bus.messages.BusMessageError`.
 
 **Several brokers** (``Emitter("tcp://a:5560,tcp://b:5560")``, as ``tornio serve --bus``
-takes them): the emitter publishes each message, stamped (:mod:`tornio.bus.sequence`), to
-every broker, through one PUB socket per broker with no queue for a broker that is not
-connected; nodes keep one copy. It is ready once one broker passes its probe on, and a
-publish fails only if no broker's queue takes the message.
+takes them): the emitter publishes each message, stamped (:mod:`tornio.bus.sequence`; with
+one broker, unstamped), to every broker, through one PUB socket per broker with no queue for
+a broker that is not connected; nodes keep one copy. It is ready once one broker passes its
+probe on, and a publish fails only if no broker's queue takes the message.
 
 One Emitter may be shared by threads (its socket calls are serialized by a lock). After a
 ``fork`` the child makes new sockets on first use (ZeroMQ contexts do not survive one).
@@ -470,7 +470,8 @@ class Emitter:
                 self.wait_ready(self.ready_timeout)
             assert self._pubs
             self._seq += 1
-            stamped = [*frames, stamp(self._stream, self._seq)]
+            # One broker: nothing to tell apart, no stamp (as ZmqBus).
+            stamped = frames if len(self._pubs) == 1 else [*frames, stamp(self._stream, self._seq)]
             if len(self._pubs) == 1:
                 try:
                     self._pubs[0].send_multipart(stamped)

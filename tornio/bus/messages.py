@@ -4,8 +4,9 @@ A message is a plain dict (:data:`tornio.bus.base.Message`) modelled on the refe
 ClusterAdapter (``reference/modern.md`` §4.3), carried as msgpack (never pickle) in two
 ZeroMQ frames, ``[topic, payload]``, or three, ``[topic, payload, stamp]``: the stamp
 (:data:`STAMP_SIZE` bytes, the publisher's stream and sequence number) lets a receiver of
-several brokers drop the copies (:mod:`tornio.bus.sequence`); every node and emitter sends
-one, and :func:`decode` checks only its length:
+several brokers drop the copies (:mod:`tornio.bus.sequence`); every node and emitter of
+several brokers sends one (with one broker, two frames), and :func:`decode` checks only its
+length:
 
 ========  ==========================================================================
 key       value
@@ -98,6 +99,7 @@ __all__ = [
     "REQUEST_TYPES",
     "RESPONSE_TYPES",
     "SOCKET_OPERATIONS",
+    "SOCKET_TOPICS",
     "STAMP_SIZE",
     "VERSION",
     "BusMessageError",
@@ -108,6 +110,7 @@ __all__ = [
     "encode",
     "make_message",
     "namespace_topic",
+    "own_prefix",
     "portable",
     "portable_session",
     "room_topic",
@@ -212,6 +215,9 @@ _MAYBE_DIRECT = SOCKET_OPERATIONS | {MessageType.HEARTBEAT}
 
 CONTROL_TOPIC = b"c\x00"
 _ROOM, _NAMESPACE, _DIRECT = b"r\x00", b"n\x00", b"d\x00"
+#: The prefixes of the topics of socket operations to rooms and namespaces (not the control
+#: and direct topics).
+SOCKET_TOPICS = (_ROOM, _NAMESPACE)
 
 _ENVELOPE_KEYS = frozenset({"v", "uid", "type", "nsp", "data", "rid", "dst"})
 _MAX_RID = 2**63 - 1
@@ -524,6 +530,17 @@ def encode(message: Message, *, max_payload: int = MAX_PAYLOAD) -> list[bytes]:
         size = max(len(topic), len(payload))
         raise BusMessageError(f"frame of {size} bytes exceeds {max_payload}")
     return [topic, payload]
+
+
+def own_prefix(uid: str) -> bytes:
+    """What every payload :func:`encode` makes for a message of ``uid`` holds after its first
+    byte (the map's header: at most 7 keys, one byte): ``v`` and ``uid`` come first, in that
+    order. A node tells its own messages from the payload's bytes with it, without decoding
+    them (``payload.startswith(prefix, 1)``)."""
+    return b"".join(
+        msgpack.packb(value, use_bin_type=True, unicode_errors="surrogatepass")
+        for value in ("v", VERSION, "uid", uid)
+    )
 
 
 def decode(frames: Sequence[bytes], *, max_payload: int = MAX_PAYLOAD) -> Message:

@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any
 import zmq
 
 from tornio.bus import messages
-from tornio.bus.sequence import SEQ_SIZE, PathWatch, Sequencer, read_stamp
+from tornio.bus.sequence import PathWatch, Sequencer, read_stamp
 
 __all__ = ["BrokerPaths"]
 
@@ -30,6 +30,7 @@ class BrokerPaths:
     stats: Any
     _closed: bool
     _stream: bytes
+    _own: bytes | None
     _sequencer: Sequencer[list[bytes]] | None
     _watch: PathWatch
     _expiry: asyncio.TimerHandle | None
@@ -71,14 +72,18 @@ class BrokerPaths:
         self.stats.duplicates = sequencer.stats.duplicates
 
     def _on_frames(self, path: int, frames: list[bytes]) -> None:
-        """One message read from a broker: our own (the path works), a copy, or new."""
-        if len(frames) == 3 and len(frames[2]) == messages.STAMP_SIZE:
-            if frames[2][SEQ_SIZE:] == self._stream:
-                gap = self._watch.echo(path, time.monotonic())
-                if gap is not None:
-                    log.warning("bus node %s reconnected through %s after %.1f s cut off",
-                                self.node_id, self.pub_addresses[path], gap)
-                self._handle(frames, path)
+        """One message read from a broker: our own (the path works), a copy, or new.
+
+        Our own messages come back from the broker on every topic we subscribe to; those on
+        a room's or a namespace's topic (our socket operations: most of what we publish) are
+        dropped unread, the others (heartbeats, probes, NODE_DOWN) read by :meth:`_handle`.
+        Ours are told without decoding: by the stamp's stream (several brokers) or by how
+        the payload starts (:func:`~tornio.bus.messages.own_prefix`; one broker, no stamp).
+        """
+        count = len(frames)
+        if count == 3 and len(frames[2]) == messages.STAMP_SIZE:
+            if frames[2].endswith(self._stream):
+                self._on_own(path, frames)
                 return
             sequencer = self._sequencer
             if sequencer is not None:  # several brokers (with one, no copies to drop)
@@ -92,6 +97,20 @@ class BrokerPaths:
                         self._expiry = asyncio.get_running_loop().call_later(
                             max(0.0, deadline - now), self._expire)
                 return
+        elif count == 2 and self._own is not None and frames[1].startswith(self._own, 1):
+            self._on_own(path, frames)
+            return
+        self._handle(frames, path)
+
+    def _on_own(self, path: int, frames: list[bytes]) -> None:
+        """Our own message, back through the broker of ``path``."""
+        if frames[0].startswith(messages.SOCKET_TOPICS):
+            self.stats.received += 1  # counted as read, as before it was decoded to drop it
+            return
+        gap = self._watch.echo(path, time.monotonic())
+        if gap is not None:
+            log.warning("bus node %s reconnected through %s after %.1f s cut off",
+                        self.node_id, self.pub_addresses[path], gap)
         self._handle(frames, path)
 
     def _deliver_frames(self, ready: list[list[bytes]]) -> None:

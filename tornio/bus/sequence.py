@@ -6,7 +6,8 @@ broker) and reads from every broker (one SUB socket per broker, a *path*), so wh
 broker lives every message arrives at least once, and usually once per live broker. This
 module turns those copies back into one stream per publisher, as a single broker gives.
 
-**Stamps.** Every message leaves with a third frame, its *stamp* (:func:`stamp`): 8 bytes
+**Stamps.** With several brokers, every message leaves with a third frame, its *stamp*
+(:func:`stamp`; with one broker there are no copies and no stamp): 8 bytes
 of sequence number (big-endian, +1 per message the publisher sends) and 8 random bytes
 naming the publisher's *stream* (one per :class:`~tornio.bus.zmq.ZmqBus` or
 :class:`~tornio.bus.emitter.Emitter` incarnation: a restarted worker keeps its node id but

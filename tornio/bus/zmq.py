@@ -21,7 +21,9 @@ the node's own heartbeats come back on it (:class:`~tornio.bus.sequence.PathWatc
 503), messages it publishes meanwhile are lost (counted in ``stats.published_in_gap``),
 and the other nodes leave its node table as they leave everybody's. When a path carries its
 heartbeat again it logs how long the gap lasted. With one broker nothing of this runs but
-the stamp (and that broker's PUB socket queues, up to ``hwm``, for its restart, as before).
+the gap's detection: messages leave as the two frames of :meth:`ZmqBus.encode`, unstamped
+(there are no copies to tell apart), and that broker's PUB socket queues, up to ``hwm``, for
+its restart, as before.
 
 **Subscriptions.** On start the SUB socket subscribes to the control topic, to the namespace
 topics (every namespace, or those given) and to the node's own direct topic; ``subscribe`` /
@@ -29,7 +31,10 @@ topics (every namespace, or those given) and to the node's own direct topic; ``s
 join and last local leave); ``subscribe_sid_rooms`` adds, once per namespace, the prefix of
 every room named by one of this node's socket ids (each socket is in such a room). ZeroMQ
 has no "not my own messages" filter, so a node receives what it publishes on topics it
-subscribes to, and drops it (by ``uid``).
+subscribes to. It drops those on room and namespace topics unread, told by the stamp's
+stream (several brokers) or by the payload's first bytes (one broker:
+:func:`~tornio.bus.messages.own_prefix`); its own control messages (heartbeats, probes,
+NODE_DOWN) are read, and show which brokers carry its messages.
 
 **Multi-room emits.** An emit naming exactly one room (and no sid) is published once on that
 room's topic: only nodes with members receive it. An emit naming two or more rooms is
@@ -141,6 +146,10 @@ log = logging.getLogger("tornio.bus.zmq")
 DEFAULT_HWM = 1_000
 _PROBE_FIRST, _PROBE_MAX = 0.01, 0.5
 _LOG_EVERY = 1.0
+#: Messages read from a SUB socket at once, before the loop's other tasks run.
+_SLICE = 64
+#: Send flags as plain ints (pyzmq's flag enums cost a few calls per use).
+_NOBLOCK, _MORE = int(zmq.NOBLOCK), int(zmq.NOBLOCK | zmq.SNDMORE)
 
 
 @dataclass
@@ -233,6 +242,8 @@ class ZmqBus(BusRequests, BrokerPaths):
         )
         self._watch = PathWatch(paths, node_timeout)
         self._stream = new_stream()
+        #: How this node's own payloads start (after one byte): see _on_frames.
+        self._own: bytes | None = None
         self._seq = 0
         self._expiry: asyncio.TimerHandle | None = None
         self.heartbeat_interval = heartbeat_interval
@@ -372,7 +383,13 @@ class ZmqBus(BusRequests, BrokerPaths):
         return messages.encode(message, max_payload=self.max_payload)
 
     def send_encoded(self, frames: list[bytes]) -> None:
-        """Send what :meth:`encode` gave, as :meth:`publish` does."""
+        """Send what :meth:`encode` gave, as :meth:`publish` does.
+
+        Raises:
+            BusMessageError: not two frames of bytes (what :meth:`encode` gives).
+        """
+        if len(frames) != 2 or type(frames[0]) is not bytes or type(frames[1]) is not bytes:
+            raise BusMessageError("send_encoded takes the two frames encode() gives")
         if self._closed:
             log.debug("bus closed: not publishing a message")
             return
@@ -435,6 +452,7 @@ class ZmqBus(BusRequests, BrokerPaths):
         # The direct topic goes last: the probe that comes back on it proves the rest.
         topics = [messages.CONTROL_TOPIC, *prefixes, *self._rooms,
                   messages.direct_topic(self.node_id)]
+        self._own = messages.own_prefix(self.node_id)
         several = self.paths > 1
         try:
             for pub_address, sub_address in zip(self.pub_addresses, self.sub_addresses,
@@ -612,16 +630,28 @@ class ZmqBus(BusRequests, BrokerPaths):
             )
 
     def _send_now(self, frames: list[bytes], count_drop: bool = True) -> bool:
-        """Stamp the message and hand it to every broker's PUB socket: True if one took it."""
-        if not self._pubs:
+        """Hand the message to every broker's PUB socket (stamped when there are several):
+        True if one took it."""
+        pubs = self._pubs
+        if not pubs:
             return False
-        messages.check_topic(frames[0])  # the last guard before libzmq, whoever encoded
-        self._seq += 1
-        stamped = [frames[0], frames[1], stamp(self._stream, self._seq)]
+        topic, payload = frames[0], frames[1]
+        if len(topic) > messages.MAX_TOPIC:  # the last guard before libzmq, whoever encoded
+            messages.check_topic(topic)
+        if self._sequencer is None:  # one broker: no copies to tell apart, no stamp
+            parts = frames
+        else:
+            self._seq += 1
+            parts = [topic, payload, stamp(self._stream, self._seq)]
+        last = len(parts) - 1
         taken = 0
-        for pub in self._pubs:
+        for pub in pubs:
             try:
-                pub.send_multipart(stamped, flags=zmq.NOBLOCK)
+                # What send_multipart does, without its per-frame checks (bytes, checked
+                # above) and flag arithmetic: ZeroMQ refuses (Again) only a first frame.
+                for part in parts[:last]:
+                    pub.send(part, _MORE)
+                pub.send(parts[last], _NOBLOCK)
             except zmq.Again:
                 continue
             except zmq.ZMQError as exc:
@@ -638,8 +668,8 @@ class ZmqBus(BusRequests, BrokerPaths):
                     self.stats.dropped_hwm,
                 )
             return False
-        if taken < len(self._pubs) and count_drop:
-            self.stats.dropped_path += len(self._pubs) - taken
+        if taken < len(pubs) and count_drop:
+            self.stats.dropped_path += len(pubs) - taken
         if self._watch.gap_since is not None:
             self.stats.published_in_gap += 1
         self.stats.published += 1
@@ -654,14 +684,27 @@ class ZmqBus(BusRequests, BrokerPaths):
     # -- receiving -------------------------------------------------------------------------
 
     async def _receive_loop(self, sub: zmq.asyncio.Socket, path: int) -> None:
+        """Await a message, then read what else is queued without awaiting (each await costs
+        a future and several socket-option reads), :data:`_SLICE` at most, then let the
+        other tasks run before reading on."""
+        queued: zmq.Socket[bytes] = zmq.Socket.shadow(sub.underlying)
+        on_frames = self._on_frames
         while True:
             try:
                 frames = await sub.recv_multipart()
+                on_frames(path, frames)
+                for _ in range(_SLICE - 1):
+                    try:
+                        frames = queued.recv_multipart(_NOBLOCK)
+                    except zmq.Again:
+                        break
+                    on_frames(path, frames)
+                else:
+                    await asyncio.sleep(0)
             except zmq.ZMQError as exc:
                 if not self._closed:
                     log.error("bus receive loop stopped: %s", exc)
                 return
-            self._on_frames(path, frames)
 
     def _handle(self, frames: list[bytes], path: int = 0) -> None:
         try:
