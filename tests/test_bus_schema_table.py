@@ -369,6 +369,9 @@ def test_payload_limits_are_inclusive() -> None:
     nuls = msg(T.EMIT, {**EMIT_DATA, "rooms": ["\x00" * 200]})
     topic, payload = encode(nuls)
     assert len(topic) == 405 and len(payload) < 300
+    # ... and a topic of exactly max_payload bytes is not
+    assert encode(nuls, max_payload=405) == [topic, payload]
+    assert decode([topic, payload], max_payload=405)["data"]["rooms"] == ["\x00" * 200]
     with pytest.raises(BusMessageError, match=r"^frame of 405 bytes exceeds 300$"):
         encode(nuls, max_payload=300)
     with pytest.raises(BusMessageError, match=r"^frame of 405 bytes exceeds 300$"):
