@@ -62,6 +62,8 @@ ERRORS: list[tuple[str, Callable[[], Any], type[Exception], str]] = [
     ("v3 utf16 window cuts a pair", bad(eio.decode_payload, "3:4\U0001f600" + "x" * 19
                                         + "\U0001f600", 3), InvalidPayload,
      "expected '<length>:' at unit 5: " + repr("x" * 19 + "\ufffd")),
+    ("v3 utf16 window of 20 units", bad(eio.decode_payload, "3:4\U0001f600" + "x" * 21, 3),
+     InvalidPayload, "expected '<length>:' at unit 5: " + repr("x" * 20)),
     # a lone surrogate (never in text decoded from UTF-8) next to an astral character
     ("v3 utf16 lone surrogate", bad(eio.decode_payload, "3:4\U0001f6002:4\ud800", 3),
      InvalidPayload, "length 2 at unit 5 splits a surrogate pair"),
@@ -158,5 +160,6 @@ def test_binary_bodies(body: bytes, packets: list[Packet]) -> None:
 
 def test_default_versions_are_engine_io_4() -> None:
     assert eio.encode_packet(Packet(M, "x")) == "4x"
+    assert eio.encode_packet(Packet(M, b"\x01")) == b"\x01"  # v3 would prefix b"\x04"
     assert eio.decode_packet("bAQ==") == Packet(M, b"\x01")  # base64 in v4: a message
     assert eio.decode_payload("4a\x1e4b") == [Packet(M, "a"), Packet(M, "b")]
