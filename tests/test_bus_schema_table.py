@@ -330,6 +330,18 @@ def packed(message: Any) -> bytes:
         ([CONTROL_TOPIC, packed(msg(2)) + b"\x00"], "not a msgpack value: ExtraData: "),
         ([CONTROL_TOPIC, packed({**msg(2), "data": msgpack.ExtType(5, b"x")})],
          "msgpack extension type 5 is not allowed"),
+        ([CONTROL_TOPIC, packed({**msg(2), "data": {"x": [msgpack.ExtType(1, b"z")]}})],
+         "msgpack extension type 1 is not allowed"),
+        # msgpack's own types are refused by the schema, by name
+        ([CONTROL_TOPIC, packed({**msg(2), "data": {"t": msgpack.Timestamp(1, 0)}})],
+         "Timestamp is not allowed in a bus message"),
+        # a key that is not a string is refused by msgpack itself, in data and in the envelope
+        ([CONTROL_TOPIC, packed({**msg(2), "data": {1: 2}})],
+         "not a msgpack value: ValueError: int is not allowed for map key when "
+         "strict_map_key=True"),
+        ([CONTROL_TOPIC, packed({**msg(2), 5: 1})],
+         "not a msgpack value: ValueError: int is not allowed for map key when "
+         "strict_map_key=True"),
         ([b"n\x00/\x00", packed(msg(2))], "topic b'n\\x00/\\x00' does not match the message "
                                          "(b'c\\x00')"),
         ([b"c" * (MAX_TOPIC + 1), packed(msg(2))], "a bus topic of 4097 bytes exceeds"),
@@ -357,6 +369,9 @@ def test_payload_limits_are_inclusive() -> None:
     nuls = msg(T.EMIT, {**EMIT_DATA, "rooms": ["\x00" * 200]})
     topic, payload = encode(nuls)
     assert len(topic) == 405 and len(payload) < 300
+    # ... and a topic of exactly max_payload bytes is not
+    assert encode(nuls, max_payload=405) == [topic, payload]
+    assert decode([topic, payload], max_payload=405)["data"]["rooms"] == ["\x00" * 200]
     with pytest.raises(BusMessageError, match=r"^frame of 405 bytes exceeds 300$"):
         encode(nuls, max_payload=300)
     with pytest.raises(BusMessageError, match=r"^frame of 405 bytes exceeds 300$"):
@@ -368,6 +383,17 @@ def test_encode_refuses_what_is_not_a_message() -> None:
         encode(())  # type: ignore[arg-type]
     with pytest.raises(BusMessageError, match=r"^'data' is missing$"):
         encode({"v": 1, "uid": "n", "type": 2, "nsp": "/"})
+
+
+class Big(int):
+    """An int subclass: the range check is for plain ints; msgpack refuses it at packing."""
+
+
+def test_what_msgpack_cannot_pack_is_refused() -> None:
+    with pytest.raises(BusMessageError) as raised:
+        encode(msg(T.HEARTBEAT, {"x": Big(2**70)}))
+    assert str(raised.value) == "cannot encode: Integer value out of range"
+    assert isinstance(raised.value.__cause__, OverflowError)
 
 
 def test_make_message() -> None:

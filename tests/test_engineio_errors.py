@@ -58,6 +58,15 @@ ERRORS: list[tuple[str, Callable[[], Any], type[Exception], str]] = [
      InvalidPayload, "length 2 at unit 3 splits a surrogate pair"),
     ("v3 utf16 record", bad(eio.decode_payload, "3:9\U0001f600", 3), InvalidPayload,
      "packet 0: unknown packet type '9\U0001f600'"),
+    # the window shown is 20 units: a pair it cuts in two shows as U+FFFD
+    ("v3 utf16 window cuts a pair", bad(eio.decode_payload, "3:4\U0001f600" + "x" * 19
+                                        + "\U0001f600", 3), InvalidPayload,
+     "expected '<length>:' at unit 5: " + repr("x" * 19 + "\ufffd")),
+    ("v3 utf16 window of 20 units", bad(eio.decode_payload, "3:4\U0001f600" + "x" * 21, 3),
+     InvalidPayload, "expected '<length>:' at unit 5: " + repr("x" * 20)),
+    # a lone surrogate (never in text decoded from UTF-8) next to an astral character
+    ("v3 utf16 lone surrogate", bad(eio.decode_payload, "3:4\U0001f6002:4\ud800", 3),
+     InvalidPayload, "length 2 at unit 5 splits a surrogate pair"),
     ("binary v4", bad(eio.decode_payload, b"\x00\x01\xff4", 4, binary_body=True),
      InvalidPayload, "binary bodies are for Engine.IO v3 only"),
     ("binary str", bad(eio.decode_payload, "str", 3, binary_body=True), TypeError,
@@ -76,6 +85,16 @@ ERRORS: list[tuple[str, Callable[[], Any], type[Exception], str]] = [
      "malformed length after the marker at byte 0"),
     ("binary past the end", bad(eio.decode_payload, b"\x00\x05\xff4", 3, binary_body=True),
      InvalidPayload, "length at byte 0 runs past the end"),
+    # a length of 16 digits is read (and runs past the end); one of 17 is refused
+    ("binary 13 digits", bad(eio.decode_payload, b"\x00" + b"\x01" * 13 + b"\xff4", 3,
+                             binary_body=True), InvalidPayload,
+     "length at byte 0 runs past the end"),
+    ("binary 16 digits", bad(eio.decode_payload, b"\x00" + b"\x01" * 16 + b"\xff4", 3,
+                             binary_body=True), InvalidPayload,
+     "length at byte 0 runs past the end"),
+    ("binary 17 digits", bad(eio.decode_payload, b"\x00" + b"\x01" * 17 + b"\xff4", 3,
+                             binary_body=True), InvalidPayload,
+     "malformed length after the marker at byte 0"),
     ("binary utf8", bad(eio.decode_payload, b"\x00\x01\xff4\x00\x02\xff4\xff", 3,
                         binary_body=True), InvalidPayload, "text packet at byte 4 is not UTF-8"),
     ("binary record", bad(eio.decode_payload, b"\x00\x01\xff9", 3, binary_body=True),
@@ -141,5 +160,6 @@ def test_binary_bodies(body: bytes, packets: list[Packet]) -> None:
 
 def test_default_versions_are_engine_io_4() -> None:
     assert eio.encode_packet(Packet(M, "x")) == "4x"
+    assert eio.encode_packet(Packet(M, b"\x01")) == b"\x01"  # v3 would prefix b"\x04"
     assert eio.decode_packet("bAQ==") == Packet(M, b"\x01")  # base64 in v4: a message
     assert eio.decode_payload("4a\x1e4b") == [Packet(M, "a"), Packet(M, "b")]

@@ -307,6 +307,8 @@ SETTINGS = Settings(max_namespace_name=5, max_event_name=3)
                                "(UTF-8 bytes)")),
         # only events have a name to check
         ({"type": "message", "endpoint": "/", "name": "abcd"}, None),
+        # a name that is not a string is not measured (the event path refuses it)
+        ({"type": "event", "endpoint": "/", "name": 12345}, None),
         ({"type": "connect", "endpoint": "/abcdef"},
          ("no_such_namespace", "a namespace name of 7 bytes is longer than the limit of 5 "
                                "(UTF-8 bytes)")),

@@ -1,6 +1,8 @@
 """What the Socket.IO decoder and encoder (``tornio.protocol.socketio``) say of bad input,
 exactly: every refusal's message and the namespace it names (the error goes there), excerpts
-cut at their bound, the placeholders of binary packets, the protocol-4 differences."""
+cut at their bound, the placeholders of binary packets, the protocol-4 differences; and what
+they write and read through an application's JSON (``json=``: a default function or a
+module), binary attachments included."""
 
 from __future__ import annotations
 
@@ -9,6 +11,7 @@ from typing import Any
 
 import pytest
 
+from tests.support.json_modules import BROKEN_MODULE, TAG_DEFAULT, TAG_MODULE, Tag
 from tornio.exceptions import InvalidPacket
 from tornio.protocol import socketio as sio
 from tornio.protocol.socketio import Decoder, Packet, PacketType
@@ -63,6 +66,8 @@ BAD: list[tuple[str, tuple[Any, ...], int, str, str]] = [
     ("text while waiting", ('51-["e"]', '2["x"]'), 5,
      "text packet while waiting for binary attachments", ""),
     ("binary alone", (b"x",), 5, "binary data without a packet waiting for attachments", ""),
+    ("placeholder without attachments", ('50-/a,["e",' + PH + "]",), 5,
+     "illegal attachments: invalid placeholder \"{'_placeholder': True, 'num': 0}\"", "/a"),
 ]
 
 
@@ -87,6 +92,12 @@ def test_a_bad_packet(frames: tuple[Any, ...], protocol: int, message: str, nsp:
         ((f'52-/a,7["e",{PH},{{"k":[{PH.replace("0", "1")}]}}]', b"a", b"b"),
          Packet(PacketType.BINARY_EVENT, "/a", ["e", b"a", {"k": [b"b"]}], 7, 2)),
         ((f"51-{PH}", b"a"), None),  # a placeholder alone is not an array: refused below
+        # an attachment count of 10 digits and an ack id of 20: at their bounds, read
+        ((f'50000000001-["e",{PH}]', b"a"), Packet(PacketType.BINARY_EVENT, "/", ["e", b"a"],
+                                                    None, 1)),
+        (("2" + "9" * 20 + '["e"]',), Packet(PacketType.EVENT, "/", ["e"], int("9" * 20))),
+        # the string "_placeholder" is no placeholder
+        (('50-["_placeholder"]',), Packet(PacketType.BINARY_EVENT, "/", ["_placeholder"])),
     ],
 )
 def test_packets(frames: tuple[Any, ...], packet: Packet | None) -> None:
@@ -125,6 +136,11 @@ ENCODE: list[tuple[str, Callable[[], Any], type[Exception], str]] = [
      "Object of type object is not JSON serializable"),
     ("binary json", lambda: sio.encode(Packet(PacketType.EVENT, "/", ["e", b"\x01", object()])),
      TypeError, "Object of type object is not JSON serializable"),
+    ("message type", lambda: Decoder().add(5), TypeError,  # type: ignore[arg-type]
+     "a message must be str or bytes, not int"),
+    ("binary default", lambda: sio.encode(Packet(PacketType.EVENT, "/", ["e", b"\x01", 1j]),
+                                          TAG_DEFAULT),
+     TypeError, "complex is not JSON"),
 ]
 
 
@@ -134,3 +150,70 @@ def test_a_refused_encoding(call: Callable[[], Any], kind: type[Exception], mess
     with pytest.raises(kind) as raised:
         call()
     assert str(raised.value) == message
+
+
+def test_what_the_json_decoder_refused_rides_along() -> None:
+    """The JSON decoder's own reason is the context of the codec's refusal."""
+    for text, reason in [("2[1e999]", "number out of range: 1e999"),
+                         ('2["e",NaN]', "NaN is not valid JSON")]:
+        with pytest.raises(InvalidPacket) as raised:
+            Decoder().add(text)
+        assert str(raised.value.__context__) == reason
+
+
+class Id(int):
+    """An int subclass that is not a bool: a valid ack id."""
+
+
+#: (id, call, exact frames): the application's JSON on every path of the encoder. The
+#: default function keeps the codec's dialect (``é`` as it is); the module writes
+#: ``json.dumps``'s ASCII escapes.
+JSON_ENCODE: list[tuple[str, Callable[[], Any], list[Any]]] = [
+    ("default", lambda: sio.encode(Packet(PacketType.EVENT, "/", ["e", Tag("x"), "é"]),
+                                   TAG_DEFAULT),
+     ['2["e",{"$tag":"x"},"é"]']),
+    ("module", lambda: sio.encode(Packet(PacketType.EVENT, "/", ["e", Tag("x"), "é"]),
+                                  TAG_MODULE),
+     ['2["e",{"$tag":"x"},"\\u00e9"]']),
+    ("connect", lambda: sio.encode(Packet(PacketType.CONNECT, "/a", {"t": Tag("x")}), TAG_MODULE),
+     ['0/a,{"t":{"$tag":"x"}}']),
+    ("binary default", lambda: sio.encode(
+        Packet(PacketType.EVENT, "/a", ["e", Tag("x"), b"\x01"], 3), TAG_DEFAULT),
+     ['51-/a,3["e",{"$tag":"x"},{"_placeholder":true,"num":0}]', b"\x01"]),
+    ("binary module", lambda: sio.encode(
+        Packet(PacketType.ACK, "/", [{"k": (b"a", Tag("y"))}, bytearray(b"b"), "é"], 4),
+        TAG_MODULE),
+     ['62-4[{"k":[{"_placeholder":true,"num":0},{"$tag":"y"}]},'
+      '{"_placeholder":true,"num":1},"\\u00e9"]', b"a", b"b"]),
+    ("event default", lambda: sio.encode_event("/", ("e", Tag("x"), "é"), 2, TAG_DEFAULT),
+     ['22["e",{"$tag":"x"},"é"]']),
+    ("event module", lambda: sio.encode_event("/a", ["e", Tag("x")], None, TAG_MODULE),
+     ['2/a,["e",{"$tag":"x"}]']),
+    ("event binary module", lambda: sio.encode_event("/a", ["e", Tag("x"), b"z"], 1, TAG_MODULE),
+     ['51-/a,1["e",{"$tag":"x"},{"_placeholder":true,"num":0}]', b"z"]),
+    ("event binary default", lambda: sio.encode_event("/", ["e", b"z", Tag("x")], None,
+                                                      TAG_DEFAULT),
+     ['51-["e",{"_placeholder":true,"num":0},{"$tag":"x"}]', b"z"]),
+    # without an application's JSON: a lone surrogate escaped in a binary packet too
+    ("binary surrogate", lambda: sio.encode(Packet(PacketType.EVENT, "/", ["\ud800", b"z"])),
+     ['51-["\\ud800",{"_placeholder":true,"num":0}]', b"z"]),
+    ("int subclass id", lambda: sio.encode(Packet(PacketType.ACK, "/", [], Id(7))), ["37[]"]),
+]
+
+
+@pytest.mark.parametrize(("call", "frames"), [c[1:] for c in JSON_ENCODE],
+                         ids=[c[0] for c in JSON_ENCODE])
+def test_an_encoding(call: Callable[[], Any], frames: list[Any]) -> None:
+    assert call() == frames
+
+
+def test_a_json_module_reads_the_payloads() -> None:
+    text = '2/a,["e",{"$tag":"x"}]'
+    assert Decoder(json=TAG_MODULE).add(text) == Packet(PacketType.EVENT, "/a", ["e", Tag("x")])
+    # a default function writes only: the built-in JSON reads
+    assert Decoder(json=TAG_DEFAULT).add(text) == Packet(PacketType.EVENT, "/a",
+                                                         ["e", {"$tag": "x"}])
+    with pytest.raises(InvalidPacket) as raised:
+        Decoder(json=BROKEN_MODULE).add(text)
+    assert str(raised.value) == "invalid payload in '2/a,[\"e\",{\"$tag\":\"x\"}]'"
+    assert raised.value.endpoint == "/a"
