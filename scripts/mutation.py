@@ -92,7 +92,7 @@ MODULES: dict[str, tuple[str, ...]] = {
     "tornio/core/acks.py": ("tests/test_namespace.py", "tests/test_pending_ack.py"),
     "tornio/core/timers.py": ("tests/test_timers.py", "tests/test_session_timers_edges.py"),
     "tornio/core/counters.py": ("tests/test_backlog.py", "tests/test_counters_snapshot.py"),
-    "tornio/protocol/hixie76.py": ("tests/test_protocol_hixie76.py",),
+    "tornio/protocol/hixie76.py": ("tests/test_protocol_hixie76.py", "tests/test_hixie76_edges.py"),
     "tornio/protocol/websocket.py": (
         "tests/test_protocol_websocket.py",
         "tests/test_websocket_deflate.py::test_deflater_and_inflater_round_trip",
