@@ -98,6 +98,7 @@ MODULES: dict[str, tuple[str, ...]] = {
         "tests/test_websocket_deflate.py::test_deflater_and_inflater_round_trip",
         "tests/test_websocket_deflate.py::test_a_broadcast_is_compressed_once_per_message",
         "tests/test_websocket_deflate.py::test_the_decoder_takes_rsv1_only_where_it_may",
+        "tests/test_websocket_codec_table.py",
     ),
     "tornio/protocol/permessage_deflate.py": (
         "tests/test_websocket_deflate.py::test_negotiation",
@@ -106,6 +107,7 @@ MODULES: dict[str, tuple[str, ...]] = {
         "tests/test_websocket_deflate.py::test_a_broadcast_is_compressed_once_per_message",
         "tests/test_websocket_deflate.py::test_the_inflater_refuses_garbage_and_bombs",
         "tests/test_websocket_deflate.py::test_the_decoder_takes_rsv1_only_where_it_may",
+        "tests/test_permessage_deflate_table.py",
     ),
     "tornio/protocol/msgpack_parser.py": ("tests/test_protocol_msgpack.py",),
     "tornio/core/dispatch.py": (

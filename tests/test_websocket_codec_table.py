@@ -74,6 +74,13 @@ def test_refused_close_codes(code: int) -> None:
     assert (refused.value.code, str(refused.value)) == (1002, f"close code {code} is not allowed")
 
 
+def test_close_codes_are_unsigned_16_bit() -> None:
+    assert ws.close_frame(65535) == b"\x88\x02\xff\xff"
+    assert ws.close_frame(32768, "x") == b"\x88\x03\x80\x00x"
+    assert ws.parse_close(b"\xff\xffwhy") == (65535, "why")
+    assert ws.parse_close(b"\x80\x00") == (32768, "")
+
+
 def test_close_frames_built() -> None:
     assert ws.close_frame() == b"\x88\x02\x03\xe8"
     assert ws.close_frame(1001, "bye") == b"\x88\x05\x03\xe9bye"
