@@ -154,6 +154,14 @@ def test_fragments_up_to_exactly_max_size() -> None:
     decoder = FrameDecoder(100)
     assert decoder.feed(frame(ws.TEXT, b"a" * 100, fin=False)) == []
     assert decoder.feed(frame(0, b"")) == [(ws.TEXT, "a" * 100)]
+    # Every fragment counts towards the limit.
+    three = frame(ws.BINARY, b"a" * 40, fin=False) + frame(0, b"b" * 40, fin=False)
+    with pytest.raises(ProtocolError) as refused:
+        FrameDecoder(100).feed(three + frame(0, b"c" * 21))
+    assert (refused.value.code, str(refused.value)) == (1009, "message larger than 100 bytes")
+    assert FrameDecoder(100).feed(three + frame(0, b"c" * 20)) == [
+        (ws.BINARY, b"a" * 40 + b"b" * 40 + b"c" * 20)
+    ]
     # The next message starts from nothing.
     assert decoder.feed(frame(ws.BINARY, b"c" * 100)) == [(ws.BINARY, b"c" * 100)]
 
