@@ -148,6 +148,24 @@ def test_a_header_kept_across_feeds_at_every_length_form() -> None:
         assert decoder.feed(data[-1:]) == [(ws.BINARY, payload)]
 
 
+def test_a_frame_cut_after_its_first_byte_behind_another() -> None:
+    first, second = frame(ws.TEXT, b"one"), frame(ws.BINARY, b"two")
+    for cut in (1, 2, 5):
+        decoder = FrameDecoder(100)
+        assert decoder.feed(first + second[:cut]) == [(ws.TEXT, "one")]
+        assert decoder.feed(second[cut:]) == [(ws.BINARY, b"two")]
+
+
+@pytest.mark.parametrize("pieces", [[b"\x81\x05"], [b"\x81", b"\x05"], [b"\x81\x05\x00"]])
+def test_an_unmasked_frame_is_refused_from_its_first_two_bytes(pieces: list[bytes]) -> None:
+    decoder = FrameDecoder(100)
+    for piece in pieces[:-1]:
+        assert decoder.feed(piece) == []
+    with pytest.raises(ProtocolError) as refused:
+        decoder.feed(pieces[-1])
+    assert str(refused.value) == "client frames must be masked"
+
+
 def test_fragments_up_to_exactly_max_size() -> None:
     data = frame(ws.BINARY, b"a" * 40, fin=False) + frame(0, b"b" * 60)
     assert FrameDecoder(100).feed(data) == [(ws.BINARY, b"a" * 40 + b"b" * 60)]
