@@ -148,12 +148,33 @@ def test_a_header_kept_across_feeds_at_every_length_form() -> None:
         assert decoder.feed(data[-1:]) == [(ws.BINARY, payload)]
 
 
-def test_a_frame_cut_after_its_first_byte_behind_another() -> None:
-    first, second = frame(ws.TEXT, b"one"), frame(ws.BINARY, b"two")
-    for cut in (1, 2, 5):
-        decoder = FrameDecoder(100)
+@pytest.mark.parametrize("size", [3, 300, 70_000])
+def test_a_frame_cut_in_its_header_behind_another(size: int) -> None:
+    first, second = frame(ws.TEXT, b"one"), frame(ws.BINARY, b"t" * size)
+    for cut in range(1, min(15, len(second))):
+        decoder = FrameDecoder(1 << 20)
         assert decoder.feed(first + second[:cut]) == [(ws.TEXT, "one")]
-        assert decoder.feed(second[cut:]) == [(ws.BINARY, b"two")]
+        assert decoder.feed(second[cut:]) == [(ws.BINARY, b"t" * size)]
+
+
+@pytest.mark.parametrize(
+    "header",
+    [
+        struct.pack("!BBH", 0x82, 0x80 | 126, 101) + MASK,
+        struct.pack("!BBQ", 0x82, 0x80 | 127, 101) + MASK,
+        struct.pack("!BBQ", 0x82, 0x80 | 127, 1 << 56) + MASK,
+        struct.pack("!BBQ", 0x82, 0x80 | 127, 1 << 63) + MASK,
+    ],
+)
+def test_too_big_is_refused_from_the_header_alone_behind_another(header: bytes) -> None:
+    for before in (b"", frame(ws.TEXT, b"one")):
+        with pytest.raises(ProtocolError) as refused:
+            FrameDecoder(100).feed(before + header)  # the header, no payload yet
+        assert (refused.value.code, str(refused.value)) == (1009, "message larger than 100 bytes")
+
+
+def test_a_control_frame_of_125_bytes_is_allowed() -> None:
+    assert FrameDecoder(100).feed(frame(ws.PING, b"p" * 125)) == [(ws.PING, b"p" * 125)]
 
 
 @pytest.mark.parametrize("pieces", [[b"\x81\x05"], [b"\x81", b"\x05"], [b"\x81\x05\x00"]])
