@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 import random
+import tracemalloc
 import zlib
 
 import pytest
@@ -118,6 +119,8 @@ def inflate(data: bytes, bits: int = 15) -> bytes:
         ("\u00e9" * 4, False),  # 4 characters, 8 bytes
         ("\u00e9" * 5, True),  # 5 characters, 10 bytes
         ("a" * 10, True),
+        ("\u20ac" * 3, False),  # 3 characters, 9 bytes
+        ("\u20ac" * 4, True),  # 4 characters, 12 bytes
     ],
 )
 def test_the_threshold_on_both_sides(data: str | bytes, compressed: bool) -> None:
@@ -209,6 +212,28 @@ def test_the_inflater_allows_exactly_max_size() -> None:
     assert (str(refused.value), refused.value.too_big) == (
         "message inflates past 999 bytes", True,
     )
+
+
+def test_three_byte_characters_exactly_at_the_threshold_are_compressed() -> None:
+    frame = deflater(threshold=9).frame("\u20ac" * 3)
+    assert frame is not None and inflate(payload_of(frame)) == "\u20ac\u20ac\u20ac".encode()
+
+
+def test_a_bomb_is_never_inflated_past_the_limit_in_memory() -> None:
+    """The inflater asks zlib for at most max_size + 1 bytes: 50 MB of zeros in 50 KB never
+    take more than the limit's worth of memory (counted by tracemalloc, not timed)."""
+    bomb = zlib.compressobj(9, zlib.DEFLATED, -15)
+    data = bomb.compress(bytes(50_000_000)) + bomb.flush(zlib.Z_SYNC_FLUSH)
+    reader = inflater(1000)
+    tracemalloc.start()
+    try:
+        with pytest.raises(DeflateError) as refused:
+            reader.inflate(data[:-4])
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert refused.value.too_big
+    assert peak < 1_000_000
 
 
 def test_garbage_is_refused_with_zlibs_reason() -> None:
