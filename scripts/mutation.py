@@ -109,10 +109,9 @@ MODULES: dict[str, tuple[str, ...]] = {
         "tests/test_websocket_deflate.py::test_the_decoder_takes_rsv1_only_where_it_may",
         "tests/test_permessage_deflate_table.py",
     ),
-    "tornio/protocol/msgpack_parser.py": ("tests/test_protocol_msgpack.py",),
-    "tornio/core/dispatch.py": (
-        "tests/test_dispatch_events.py",
-        "tests/test_dispatch_middleware.py",
+    "tornio/protocol/msgpack_parser.py": (
+        "tests/test_protocol_msgpack.py",
+        "tests/test_msgpack_parser_errors.py",
     ),
 }
 
