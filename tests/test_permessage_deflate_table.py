@@ -68,6 +68,8 @@ NCT = "permessage-deflate; server_no_context_takeover"
         ("permessage-deflate; SERVER_MAX_WINDOW_BITS=10; server_max_window_bits=10", {}, None),
         ("permessage-deflate; server_max_window_bits=", {}, None),
         ("permessage-deflate; server_max_window_bits=+9", {}, None),
+        ("permessage-deflate; server_max_window_bits=X10", {}, None),
+        ('permessage-deflate; server_max_window_bits="10X"', {}, None),
         ("permessage-deflate; server_max_window_bits=8", {}, None),
         ("permessage-deflate; client_max_window_bits=16", {}, None),
         ("permessage-deflate; client_max_window_bits=", {}, None),
