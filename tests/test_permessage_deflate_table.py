@@ -62,6 +62,10 @@ NCT = "permessage-deflate; server_no_context_takeover"
         ('permessage-deflate; server_max_window_bits="1,2", permessage-deflate', {},
          Agreement(True, False, 15, 15, NCT)),
         ('permessage-deflate; server_max_window_bits="9;"', {}, None),
+        # An offer inside another extension's quoted value is no offer.
+        ('x-ext; p="a, permessage-deflate; server_max_window_bits=9, b", '
+         "permessage-deflate; server_max_window_bits=10", {},
+         Agreement(True, False, 10, 15, NCT + "; server_max_window_bits=10")),
         ("permessage-deflate; server_max_window_bits=10; server_max_window_bits=11, "
          "permessage-deflate; server_max_window_bits=12", {},
          Agreement(True, False, 12, 15, NCT + "; server_max_window_bits=12")),
