@@ -173,6 +173,17 @@ def test_too_big_is_refused_from_the_header_alone_behind_another(header: bytes) 
         assert (refused.value.code, str(refused.value)) == (1009, "message larger than 100 bytes")
 
 
+def test_a_length_is_read_only_once_all_its_bytes_are_there() -> None:
+    """A big length cut after its first byte (0x80...: 2^63) is not read as 128 bytes."""
+    header = struct.pack("!BBQ", 0x82, 0x80 | 127, 1 << 63) + MASK
+    for cut in range(1, len(header)):
+        decoder = FrameDecoder(100)
+        assert decoder.feed(frame(ws.TEXT, b"one") + header[:cut]) == [(ws.TEXT, "one")]
+        with pytest.raises(ProtocolError) as refused:
+            decoder.feed(header[cut:])
+        assert refused.value.code == 1009
+
+
 def test_a_control_frame_of_125_bytes_is_allowed() -> None:
     assert FrameDecoder(100).feed(frame(ws.PING, b"p" * 125)) == [(ws.PING, b"p" * 125)]
 
