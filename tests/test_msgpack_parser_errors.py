@@ -1,6 +1,7 @@
 """The msgpack parser's refusals (tornio.protocol.msgpack_parser), each with its exact message
 (it goes to the log and to the client) and the namespace it is reported on, and the nesting
-bound on both sides. ``tests/test_protocol_msgpack.py`` has the captured packets, the
+bound on both sides, map keys read at their own depth; and the encoder's answers for what
+msgpack cannot carry. ``tests/test_protocol_msgpack.py`` has the captured packets, the
 extensions and the properties."""
 
 from __future__ import annotations
@@ -11,7 +12,9 @@ import msgpack  # type: ignore[import-untyped]
 import pytest
 
 from tornio.exceptions import InvalidPacket
-from tornio.protocol.msgpack_parser import decode
+from tornio.protocol.jsoncodec import JsonCodec
+from tornio.protocol.msgpack_parser import decode, encode
+from tornio.protocol.socketio import Packet, PacketType
 
 
 def s(text: str) -> bytes:
@@ -53,6 +56,7 @@ REFUSED = [
     (event(b"\xd7\x01" + bytes(8)),
      f"invalid msgpack: unsupported msgpack format 0xd7 at byte {AT}"),
     (event(b"\xc7\x02\x01ab"), f"invalid msgpack: invalid BigInt at byte {AT + 3}"),
+    (event(b"\xc7\x02\x011\xff"), f"invalid msgpack: invalid BigInt at byte {AT + 3}"),
     (event(b"\xcb" + struct.pack(">d", float("nan"))),
      f"invalid msgpack: non-finite float at byte {AT + 1}"),
     (event(b"\xca" + struct.pack(">f", float("inf"))),
@@ -113,3 +117,44 @@ def test_256_levels_of_nesting_and_not_one_more(inner: bytes) -> None:
     with pytest.raises(InvalidPacket) as refused:
         decode(event(b"\x91" * 254 + inner))
     assert str(refused.value) == "invalid msgpack: nested too deeply"
+
+
+def test_a_map_key_is_read_one_level_down() -> None:
+    """A key that is a container counts towards the nesting bound as a value does."""
+    inner_map = 252 * b"\x91" + b"\x81\x90\x01"  # the map at level 255, its key at 256
+    assert str(_refusal(event(inner_map))) == (
+        f"invalid msgpack: map key at byte {AT + 253} is not a string"
+    )
+    too_deep = 253 * b"\x91" + b"\x81\x90\x01"  # the map at level 256, its key at 257
+    assert str(_refusal(event(too_deep))) == "invalid msgpack: nested too deeply"
+
+
+def _refusal(raw: bytes) -> InvalidPacket:
+    with pytest.raises(InvalidPacket) as refused:
+        decode(raw)
+    return refused.value
+
+
+def test_an_undefined_value_drops_a_key_given_before() -> None:
+    raw = event(b"\x82\xa1a\x01\xa1a\xd4\x00\x00")
+    assert decode(raw).data == ["e", {}]
+
+
+def test_negative_fixints_from_minus_32() -> None:
+    assert decode(event(b"\xe0")).data == ["e", -32]
+    assert decode(event(b"\xe1")).data == ["e", -31]
+    assert decode(event(b"\xff")).data == ["e", -1]
+
+
+def test_an_integer_out_of_range_is_a_value_error() -> None:
+    with pytest.raises(ValueError) as refused:
+        encode(Packet(PacketType.EVENT, "/", ["e", 2**64], None))
+    assert str(refused.value) == "Integer value out of range"
+
+
+def test_the_applications_json_converts_what_msgpack_has_no_type_for() -> None:
+    codec = JsonCodec(default=lambda value: f"<{value!r}>")
+    packet = Packet(PacketType.EVENT, "/", ["e", {1, 2}], None)
+    assert decode(encode(packet, codec)).data == ["e", "<{1, 2}>"]
+    with pytest.raises(TypeError):
+        encode(packet)
