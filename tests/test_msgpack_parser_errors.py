@@ -6,7 +6,9 @@ extensions and the properties."""
 
 from __future__ import annotations
 
+import inspect
 import struct
+import sys
 
 import msgpack  # type: ignore[import-untyped]
 import pytest
@@ -158,3 +160,35 @@ def test_the_applications_json_converts_what_msgpack_has_no_type_for() -> None:
     assert decode(encode(packet, codec)).data == ["e", "<{1, 2}>"]
     with pytest.raises(TypeError):
         encode(packet)
+
+
+def test_undefined_at_the_very_end_and_cut_short() -> None:
+    whole = packet(type=b"\x02", nsp=s("/"), data=b"\x91\xa1e", x=b"\xd4\x00\x00")
+    assert decode(whole).data == ["e"]
+    with pytest.raises(InvalidPacket) as refused:
+        decode(whole[:-1])
+    assert str(refused.value) == (
+        f"invalid msgpack: truncated: 1 bytes needed at byte {len(whole) - 1}"
+    )
+
+
+def test_32_bit_array_and_map_lengths() -> None:
+    assert decode(event(b"\xdd\x00\x00\x00\x02\x01\x02")).data == ["e", [1, 2]]
+    assert decode(event(b"\xdf\x00\x00\x00\x01\xa1k\x03")).data == ["e", {"k": 3}]
+    assert decode(event(b"\xdc\x00\x01\x01")).data == ["e", [1]]
+    assert decode(event(b"\xde\x00\x01\xa1k\x03")).data == ["e", {"k": 3}]
+
+
+def test_a_recursion_error_is_an_invalid_packet() -> None:
+    """Nesting within the bound can still meet Python's recursion limit (a caller deep in
+    its own stack): that is refused as too deep, not raised."""
+    raw = event(b"\x91" * 200 + b"\x90")
+    limit = sys.getrecursionlimit()
+    depth = len(inspect.stack(0))
+    sys.setrecursionlimit(depth + 150)
+    try:
+        refused = _refusal(raw)
+    finally:
+        sys.setrecursionlimit(limit)
+    assert str(refused) == "invalid msgpack: nested too deeply"
+    assert decode(raw).type == 2
