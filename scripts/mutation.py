@@ -102,6 +102,35 @@ MODULES: dict[str, tuple[str, ...]] = {
         "tests/test_protocol_msgpack.py",
         "tests/test_socketio_errors.py",
     ),
+    "tornio/protocol/flashpolicy.py": (
+        "tests/test_policy.py::test_policy_xml_from_origins",
+        "tests/test_policy.py::test_the_same_origin_default_lets_flash_connect",
+        "tests/test_flashpolicy_table.py",
+    ),
+    "tornio/core/acks.py": ("tests/test_namespace.py", "tests/test_pending_ack.py"),
+    "tornio/core/timers.py": ("tests/test_timers.py", "tests/test_session_timers_edges.py"),
+    "tornio/core/counters.py": ("tests/test_backlog.py", "tests/test_counters_snapshot.py"),
+    "tornio/protocol/hixie76.py": ("tests/test_protocol_hixie76.py", "tests/test_hixie76_edges.py"),
+    "tornio/protocol/websocket.py": (
+        "tests/test_protocol_websocket.py",
+        "tests/test_websocket_deflate.py::test_deflater_and_inflater_round_trip",
+        "tests/test_websocket_deflate.py::test_a_broadcast_is_compressed_once_per_message",
+        "tests/test_websocket_deflate.py::test_the_decoder_takes_rsv1_only_where_it_may",
+        "tests/test_websocket_codec_table.py",
+    ),
+    "tornio/protocol/permessage_deflate.py": (
+        "tests/test_websocket_deflate.py::test_negotiation",
+        "tests/test_websocket_deflate.py::test_the_setting_is_checked",
+        "tests/test_websocket_deflate.py::test_deflater_and_inflater_round_trip",
+        "tests/test_websocket_deflate.py::test_a_broadcast_is_compressed_once_per_message",
+        "tests/test_websocket_deflate.py::test_the_inflater_refuses_garbage_and_bombs",
+        "tests/test_websocket_deflate.py::test_the_decoder_takes_rsv1_only_where_it_may",
+        "tests/test_permessage_deflate_table.py",
+    ),
+    "tornio/protocol/msgpack_parser.py": (
+        "tests/test_protocol_msgpack.py",
+        "tests/test_msgpack_parser_errors.py",
+    ),
 }
 
 #: mutmut's statuses that count as caught, and the column each one is counted in.
