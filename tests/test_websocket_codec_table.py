@@ -10,8 +10,9 @@ import struct
 import pytest
 
 from tests.support.raw_websocket import client_frame
+from tornio.exceptions import WebSocketError
 from tornio.protocol import websocket as ws
-from tornio.protocol.websocket import FrameDecoder, ProtocolError
+from tornio.protocol.websocket import FrameDecoder
 
 MASK = bytes((0x37, 0xFA, 0x21, 0x3D))
 
@@ -51,7 +52,7 @@ REFUSALS = [
 
 @pytest.mark.parametrize(("data", "code", "reason"), REFUSALS)
 def test_each_refusal_names_its_code_and_reason(data: bytes, code: int, reason: str) -> None:
-    with pytest.raises(ProtocolError) as refused:
+    with pytest.raises(WebSocketError) as refused:
         FrameDecoder(100).feed(data)
     assert (refused.value.code, str(refused.value)) == (code, reason)
 
@@ -69,7 +70,7 @@ def test_allowed_close_codes(code: int) -> None:
     "code", [0, 999, 1004, 1005, 1006, 1012, 1013, 1014, 1015, 1016, 2999, 5000, 65535]
 )
 def test_refused_close_codes(code: int) -> None:
-    with pytest.raises(ProtocolError) as refused:
+    with pytest.raises(WebSocketError) as refused:
         FrameDecoder(100).feed(close(code))
     assert (refused.value.code, str(refused.value)) == (1002, f"close code {code} is not allowed")
 
@@ -168,7 +169,7 @@ def test_a_frame_cut_in_its_header_behind_another(size: int) -> None:
 )
 def test_too_big_is_refused_from_the_header_alone_behind_another(header: bytes) -> None:
     for before in (b"", frame(ws.TEXT, b"one")):
-        with pytest.raises(ProtocolError) as refused:
+        with pytest.raises(WebSocketError) as refused:
             FrameDecoder(100).feed(before + header)  # the header, no payload yet
         assert (refused.value.code, str(refused.value)) == (1009, "message larger than 100 bytes")
 
@@ -179,7 +180,7 @@ def test_a_length_is_read_only_once_all_its_bytes_are_there() -> None:
     for cut in range(1, len(header)):
         decoder = FrameDecoder(100)
         assert decoder.feed(frame(ws.TEXT, b"one") + header[:cut]) == [(ws.TEXT, "one")]
-        with pytest.raises(ProtocolError) as refused:
+        with pytest.raises(WebSocketError) as refused:
             decoder.feed(header[cut:])
         assert refused.value.code == 1009
 
@@ -193,7 +194,7 @@ def test_an_unmasked_frame_is_refused_from_its_first_two_bytes(pieces: list[byte
     decoder = FrameDecoder(100)
     for piece in pieces[:-1]:
         assert decoder.feed(piece) == []
-    with pytest.raises(ProtocolError) as refused:
+    with pytest.raises(WebSocketError) as refused:
         decoder.feed(pieces[-1])
     assert str(refused.value) == "client frames must be masked"
 
@@ -206,7 +207,7 @@ def test_fragments_up_to_exactly_max_size() -> None:
     assert decoder.feed(frame(0, b"")) == [(ws.TEXT, "a" * 100)]
     # Every fragment counts towards the limit.
     three = frame(ws.BINARY, b"a" * 40, fin=False) + frame(0, b"b" * 40, fin=False)
-    with pytest.raises(ProtocolError) as refused:
+    with pytest.raises(WebSocketError) as refused:
         FrameDecoder(100).feed(three + frame(0, b"c" * 21))
     assert (refused.value.code, str(refused.value)) == (1009, "message larger than 100 bytes")
     assert FrameDecoder(100).feed(three + frame(0, b"c" * 20)) == [
@@ -225,12 +226,12 @@ def test_deflated_messages_come_compressed_and_flagged() -> None:
     assert decoder.feed(
         frame(ws.BINARY, b"a", fin=False, rsv=0x40) + frame(0, b"b") + frame(ws.TEXT, b"c")
     ) == [(ws.BINARY | 0x40, b"ab"), (ws.TEXT, "c")]
-    with pytest.raises(ProtocolError) as refused:
+    with pytest.raises(WebSocketError) as refused:
         FrameDecoder(100, compressed=True).feed(frame(ws.CLOSE, b"", rsv=0x40))
     assert (refused.value.code, str(refused.value)) == (
         1002, "RSV1 on a control or continuation frame",
     )
-    with pytest.raises(ProtocolError) as both:
+    with pytest.raises(WebSocketError) as both:
         FrameDecoder(100, compressed=True).feed(frame(ws.TEXT, b"x", rsv=0x60))
     assert str(both.value) == "reserved bits set without an extension"
     plain = FrameDecoder(100)
