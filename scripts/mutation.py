@@ -131,6 +131,21 @@ MODULES: dict[str, tuple[str, ...]] = {
         "tests/test_protocol_msgpack.py",
         "tests/test_msgpack_parser_errors.py",
     ),
+    "tornio/protocol/endpoints.py": ("tests/test_endpoints_table.py",),
+    # The rest of the dispatch_* files start servers and Node clients; these run in memory.
+    "tornio/core/dispatch.py": (
+        "tests/test_dispatch_events.py::test_legacy_names_keep_gevent_socketios_mangling",
+        "tests/test_dispatch_events.py::test_bad_registrations_are_refused",
+        "tests/test_dispatch_events.py::test_a_mixin_can_carry_event_handlers",
+        "tests/test_dispatch_middleware.py::test_bad_middlewares_are_refused",
+        "tests/test_dispatch_middleware.py::test_use_on_an_instance_points_to_use_packets",
+        "tests/test_dispatch_middleware.py::test_legacy_clients_pass_the_middlewares_too",
+        "tests/test_dispatch_namespaces.py::test_bad_namespace_keys_are_refused",
+        "tests/test_dispatch_namespaces.py::test_legacy_clients_reach_dynamic_namespaces",
+        "tests/test_dispatch_namespaces.py::"
+        "test_a_socket_that_ends_while_a_function_decides_is_left_alone",
+        "tests/test_dispatch_table.py",
+    ),
 }
 
 #: mutmut's statuses that count as caught, and the column each one is counted in.
@@ -256,11 +271,24 @@ class ModuleResult:
 #: process, and pytest escapes explicit parametrize ids in place, so that a second session
 #: of the same module sees ``'b\\\\xe9'`` for ``'b\\xe9'``, finds none of the tests mutmut
 #: names, and every mutant would count as killed.
+#: And a test module that fails to import under a mutant (its body defines a namespace class,
+#: which calls the mutated ``@event`` or ``collect_routes``) fails the session with an
+#: internal error (3: killed, as that test fails) rather than pytest's usage error (4: "found
+#: no collectors", which mutmut takes for a wrong command line and stops the whole run on).
+#: Only under a mutant (or mutmut's forced failure): a clean run's collection error still
+#: stops the run.
 PLUGIN = "tornio_mutation_plugin"
 PLUGIN_SOURCE = '''"""Loaded by scripts/mutate's runs (-p): every test session starts with
 empty caches."""
 
+import os
 import sys
+
+
+def pytest_collectreport(report):
+    mutant = os.environ.get("MUTANT_UNDER_TEST", "")
+    if report.failed and (mutant == "fail" or "__mutmut_" in mutant):
+        raise RuntimeError(f"{report.nodeid} cannot be imported under {mutant}")
 
 
 def pytest_sessionstart(session):
