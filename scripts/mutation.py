@@ -78,6 +78,7 @@ MODULES: dict[str, tuple[str, ...]] = {
         "tests/test_bus_messages.py",
         "tests/test_bus_limits.py",
         "tests/test_bus_schema_table.py",
+        "tests/test_bus_portable_table.py",
     ),
     "tornio/protocol/engineio.py": (
         "tests/test_protocol_engineio.py",
