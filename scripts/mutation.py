@@ -350,6 +350,7 @@ STATUS_BY_EXIT_CODE: dict[int | None, str] = {
     152: "timeout",
     255: "timeout",
     -9: "timeout",  # killed at mutmut's wall-clock limit
+    -11: "killed",  # SIGSEGV: the mutant crashed the test process (msgpack given ext_hook=None)
     None: "not checked",
 }
 
