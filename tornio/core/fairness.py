@@ -23,7 +23,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Callable, Sequence
-from typing import Any, Protocol, TypeVar
+from typing import TYPE_CHECKING, Any, Protocol, TypeVar
 
 from tornio.core.counters import COUNTERS
 from tornio.core.ratelimit import TokenBucket
@@ -75,12 +75,12 @@ class InputBacklog:
     _holding = False
     _waiting: list[asyncio.Future[None]] | None = None
 
-    @property
-    def closed(self) -> bool:
-        raise NotImplementedError
+    if TYPE_CHECKING:  # what the class this is mixed into provides
 
-    def disconnect(self, silent: bool = False) -> None:
-        raise NotImplementedError
+        @property
+        def closed(self) -> bool: ...
+
+        def disconnect(self, silent: bool = False) -> None: ...
 
     @property
     def behind(self) -> bool:

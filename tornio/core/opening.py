@@ -42,7 +42,7 @@ import contextlib
 import logging
 import types
 from collections.abc import Awaitable, Callable, Mapping, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from tornio.core import threads
 from tornio.core.dispatch import check_namespace_keys
@@ -165,15 +165,14 @@ class SocketOpening:
     _state: str | None = None
     _jobs: list[asyncio.Task[Any]] | None = None
 
-    def disconnect(self, silent: bool = False) -> None:
-        raise NotImplementedError
+    if TYPE_CHECKING:  # what the socket this is mixed into provides
 
-    def join_global_namespace(self) -> None:
-        raise NotImplementedError
+        def disconnect(self, silent: bool = False) -> None: ...
 
-    def _replay_input(self, items: list[Any]) -> None:
-        """Handle input held while the socket was opening (the protocol's own way)."""
-        raise NotImplementedError
+        def join_global_namespace(self) -> None: ...
+
+        def _replay_input(self, items: list[Any]) -> None:
+            """Handle input held while the socket was opening (the protocol's own way)."""
 
     # -- gevent-socketio's virtual socket ----------------------------------------------------
 

@@ -18,7 +18,7 @@ no clock.
 from __future__ import annotations
 
 import logging
-from typing import Any, NamedTuple
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 __all__ = ["WRITE_BUFFER_FULL", "Backlog", "Overflow", "encoded_size"]
 
@@ -59,17 +59,16 @@ class Backlog:
     #: Set when the session was closed for passing the bound.
     overflow: Overflow | None
 
-    @property
-    def closed(self) -> bool:
-        raise NotImplementedError
+    if TYPE_CHECKING:  # what the class this is mixed into provides
 
-    @property
-    def queue_transport(self) -> str:
-        """The transport name to report for a queue that passes the bound."""
-        raise NotImplementedError
+        @property
+        def closed(self) -> bool: ...
 
-    def close(self, reason: str) -> None:
-        raise NotImplementedError
+        @property
+        def queue_transport(self) -> str:
+            """The transport name to report for a queue that passes the bound."""
+
+        def close(self, reason: str) -> None: ...
 
     def _hold_many(self, frames: list[Any]) -> None:
         """Queue frames that belong together (a packet and its attachments)."""

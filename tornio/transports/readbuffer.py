@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import asyncio
 import threading
+from typing import TYPE_CHECKING
 
 __all__ = ["READ_SIZE", "BufferedReads", "shared_buffer"]
 
@@ -43,5 +44,6 @@ class BufferedReads(asyncio.BufferedProtocol):
         with shared_buffer()[:nbytes] as data:
             self.data_received(data.tobytes())
 
-    def data_received(self, data: bytes) -> None:
-        raise NotImplementedError
+    if TYPE_CHECKING:  # what the protocol this is mixed into provides
+
+        def data_received(self, data: bytes) -> None: ...
