@@ -107,6 +107,29 @@ async def test_socketio_server_runs_a_wsgi_app_off_the_event_loop(seed_server: A
     assert seen[0] != loop_thread
 
 
+async def test_socketio_server_stop_ends_the_wsgi_threads_and_start_renews_them() -> None:
+    def wsgi_app(environ: dict[str, Any], start_response: Callable[..., Any]) -> list[bytes]:
+        start_response("200 OK", [("Content-Type", "text/plain")])
+        return [threading.current_thread().name.encode()]
+
+    server = SocketIOServer(("127.0.0.1", 0), wsgi_app, policy_server=False)
+    server.start()
+    try:
+        first = (await fetch(f"http://127.0.0.1:{server.port}/page")).body.decode()
+        assert first.startswith("tornio-wsgi")
+        pool = [t for t in threading.enumerate() if t.name.startswith("tornio-wsgi")]
+        assert pool
+        await server.stop()
+        for thread in pool:  # each ends once the shut pool wakes it
+            await asyncio.get_running_loop().run_in_executor(None, thread.join, 5)
+            assert not thread.is_alive(), thread.name
+        server.start()  # a stopped server may start again, with a new pool
+        again = (await fetch(f"http://127.0.0.1:{server.port}/page")).body.decode()
+        assert again.startswith("tornio-wsgi")
+    finally:
+        await server.stop()
+
+
 async def test_socketio_server_rejects_what_it_cannot_serve() -> None:
     with pytest.raises(TypeError):
         SocketIOServer(("127.0.0.1", 0), 42)

@@ -180,6 +180,13 @@ class Router:
             )
         return self._wsgi_executor
 
+    def close_wsgi_executor(self) -> None:
+        """Shut the WSGI thread pool down (its threads end once their request is answered);
+        the next :meth:`wsgi_executor` call makes a new one."""
+        pool, self._wsgi_executor = self._wsgi_executor, None
+        if pool is not None:
+            pool.shutdown(wait=False)
+
     def emit(self, event: str, *args: Any, **kwargs: Any) -> None:
         """Emit from outside any handler; see :meth:`SocketManager.emit`."""
         self.manager.emit(event, *args, **kwargs)

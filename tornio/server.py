@@ -22,7 +22,6 @@ import re
 import socket as stdsocket
 import ssl
 from collections.abc import Callable, Mapping, Sequence
-from concurrent.futures import ThreadPoolExecutor
 from typing import TYPE_CHECKING, Any
 
 from tornado.httpserver import HTTPServer
@@ -162,15 +161,17 @@ class SocketIOServer:
             raise TypeError("application must be a Tornado application or a WSGI callable")
         self.router = Router(namespaces or {}, resource=resource, bus=bus, wsgi_app=wsgi_app,
                              wsgi_threads=wsgi_threads, **settings)
-        self._executor: ThreadPoolExecutor | None = None
+        #: The WSGI application's container (its pool is renewed by a start after a stop).
+        self._wsgi_container: WSGIContainer | None = None
         fallback: Any
         if application is None:
             fallback = WSGIContainer(_not_found_app)
         elif wsgi_app is None:
             fallback = application
         else:
-            self._executor = self.router.wsgi_executor()
-            fallback = WSGIContainer(finished_in_thread(application), executor=self._executor)
+            fallback = self._wsgi_container = WSGIContainer(
+                finished_in_thread(application), executor=self.router.wsgi_executor()
+            )
         resource_path = PathMatches("/" + re.escape(self.router.settings.resource) + r"(/.*)?$")
         self.delegate = RuleRouter(
             [
@@ -222,6 +223,8 @@ class SocketIOServer:
     def start(self) -> None:
         """Bind and start serving on the running event loop."""
         host, port = self.listener
+        if self._wsgi_container is not None:  # a new pool after stop() shut the last one
+            self._wsgi_container.executor = self.router.wsgi_executor()
         self.sockets = bind_sockets(port, host or None, backlog=self.backlog)
         settings = self.router.settings
         # X-Forwarded-For and friends count only from the trusted_proxies (none by default).
@@ -258,6 +261,7 @@ class SocketIOServer:
             self.router.manager.close_all()
             await self.http_server.close_all_connections()
             self.http_server = None
+        self.router.close_wsgi_executor()
         if self.policy is not None:
             policy, self.policy = self.policy, None
             await asyncio.get_running_loop().run_in_executor(None, policy.stop)
@@ -283,8 +287,7 @@ class SocketIOServer:
             if self.policy is not None:
                 self.policy.stop()
                 self.policy = None
-            if self._executor is not None:
-                self._executor.shutdown(wait=False)
+            self.router.close_wsgi_executor()
 
 
 _TRUE = ("true", "enable", "yes", "on", "1")
