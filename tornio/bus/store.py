@@ -195,7 +195,6 @@ class RecoveryStore:
         self.node_id: str = bus.node_id
         self.clock = clock
         self.log = RecoveryLog(max_disconnection_duration)
-        self._pruner: asyncio.Task[None] | None = None
         bus.set_node_handler(MessageType.RECOVERY_RESTORE, self._answer)
         bus.on_node_lost.append(self.node_lost)
         bus.attach(self)

@@ -242,7 +242,7 @@ class Socket(VirtualSocket):
     @classmethod
     @abc.abstractmethod
     def encode_event(
-        cls, namespace: str, event: str, args: list[Any], json: JsonCodec | None = None
+        cls, endpoint: str, event: str, args: list[Any], json: JsonCodec | None = None
     ) -> Any:
         """The wire form of an event for every socket of this flavour (``json``: the
         application's JSON)."""

@@ -9,7 +9,7 @@ its own id (``socket.sids``, the client's ``socket.id``), made by
 ``auth`` payload is ``namespace.auth``; ``recv_connect`` may refuse it (``CONNECT_ERROR`` with
 the server's data). Binary values are ``bytes`` in handler arguments and in emits.
 
-Connection state recovery (the manager's ``recovery``, when on): each accepted v5 namespace
+Connection state recovery (when on): each accepted v5 namespace
 connection gets a private id (``pid``, in its CONNECT reply beside ``sid``), and every event
 it receives without an ack an offset (one more argument, as node does). A CONNECT whose auth
 carries a known ``pid`` and ``offset`` gets the lost connection back: the events it missed
@@ -123,9 +123,9 @@ class ModernSocket(Socket):
 
     @classmethod
     def encode_event(
-        cls, namespace: str, event: str, args: list[Any], json: JsonCodec | None = None
+        cls, endpoint: str, event: str, args: list[Any], json: JsonCodec | None = None
     ) -> list[Frame]:
-        parts = socketio.encode_event(to_nsp(namespace), [event, *args], json=json)
+        parts = socketio.encode_event(to_nsp(endpoint), [event, *args], json=json)
         first = parts[0]
         frames: list[Frame] = ["4" + first if isinstance(first, str) else first]
         frames.extend(parts[1:])
@@ -380,7 +380,7 @@ class MsgpackModernSocket(ModernSocket):
 
     @classmethod
     def encode_event(
-        cls, namespace: str, event: str, args: list[Any], json: JsonCodec | None = None
+        cls, endpoint: str, event: str, args: list[Any], json: JsonCodec | None = None
     ) -> list[Frame]:
-        packet = Packet(PacketType.EVENT, to_nsp(namespace), [event, *args])
+        packet = Packet(PacketType.EVENT, to_nsp(endpoint), [event, *args])
         return [msgpack_parser.encode(packet, json)]
