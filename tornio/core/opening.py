@@ -244,14 +244,18 @@ class VirtualSocket(abc.ABC):
     STATE_DISCONNECTED = "DISCONNECTED"
     #: gevent-socketio's name for the global namespace's endpoint.
     GLOBAL_NS = ""
+    #: The socket's liveness state machine (its protocol's socket sets it).
+    engine: Any = None
+    #: Transport requests of this socket (gevent-socketio's ``hits``).
+    hits = 0
+    _state: str | None = None
+    _jobs: list[asyncio.Task[Any]] | None = None
 
     def __init__(self, manager: Any, sid: str) -> None:
         #: The socket's :class:`~tornio.core.socket.SocketHost`.
         self.manager = manager
         #: The session id (0.9 clients: also their id in every namespace).
         self.sessid = sid
-        #: The socket's liveness state machine (its protocol's socket sets it).
-        self.engine: Any = None
         #: The application's JSON (``json_default``, ``json`` settings); None: the built-in.
         self.json_codec: JsonCodec | None = codec_for(manager.settings.json,
                                                       manager.settings.json_default)
@@ -261,13 +265,9 @@ class VirtualSocket(abc.ABC):
         self.request: Any = None
         #: Endpoint → the client's namespace instance there.
         self.active_ns: dict[str, Any] = {}
-        #: Transport requests of this socket (gevent-socketio's ``hits``).
-        self.hits = 0
         #: Its opening by a view of the application.
         self.opening = SocketOpening(self)
         self._environ: dict[str, Any] | None = None
-        self._state: str | None = None
-        self._jobs: list[asyncio.Task[Any]] | None = None
 
     @abc.abstractmethod
     def disconnect(self, silent: bool = False) -> None:
