@@ -511,18 +511,18 @@ async def test_a_socket_whose_blocking_handlers_are_behind_is_not_read(
         assert await asyncio.to_thread(state.holding.wait, TIMEOUT)
 
         deadline = time.monotonic() + TIMEOUT  # a bound: it stops within a few round trips
-        while not socket.behind:  # the victim's round trips turn the loop while it is read
+        while not socket.inbox.behind:  # the victim's round trips turn the loop while it is read
             assert await victim.ask_count() == 1  # answered; the flooder's first still holds
             assert time.monotonic() < deadline, "the flooder's input was never held"
         # Its reading stopped: what waits for a thread is bounded.
-        assert MAX_PENDING_HANDLERS <= socket.handlers_pending <= MAX_PENDING_HANDLERS + SLICE
+        assert MAX_PENDING_HANDLERS <= socket.inbox.handlers_pending <= MAX_PENDING_HANDLERS + SLICE
         state.release.set()
         # Awaited, not counted in the victim's round trips: how many of those the flood takes
         # depends on the machine's load (and on what earlier tests left for the GC to walk).
         assert await asyncio.to_thread(state.all_held.wait, FLOOD_BOUND)
         assert await victim.ask_count() == FLOOD
         assert state.held == list(range(FLOOD))  # all of it, in order, once released
-        assert not socket.behind
+        assert not socket.inbox.behind
     finally:
         flooder.client.close()
         victim.client.close()

@@ -158,7 +158,7 @@ async def test_what_the_client_sends_while_the_view_runs_waits_for_it(
         socket = server.router.manager.sockets[client.sid]
 
         async def held() -> None:  # no event says they arrived
-            while len(socket._held or ()) < 2:
+            while len(socket.opening.held or ()) < 2:
                 await asyncio.sleep(0.01)
 
         await asyncio.wait_for(held(), 5)

@@ -466,17 +466,11 @@ class SocketManager:
         if self.recovering is not None:
             self.recovering.memory = BusRecovery(self.bus, store)
 
-    def record_own_emit(self, endpoint: str, sid: str, event: str, args: list[Any]) -> str:
-        """A socket's own emit while recovery is on: its offset (see
-        :meth:`~tornio.bus.store.NodeRecovery.own_emit`)."""
-        assert self.recovering is not None
-        return self.recovering.own_emit(endpoint, sid, event, args)
-
     def save_soon(self, endpoint: str, socket: Socket) -> None:
         """A recoverable connection's rooms or data changed (see
         :meth:`~tornio.bus.store.NodeRecovery.save_soon`)."""
-        if self.recovering is not None:
-            self.recovering.save_soon(endpoint, socket)
+        if self.recovering is not None and socket.recovering is not None:
+            self.recovering.save_soon(endpoint, socket.recovering)
 
     def deliver(self, message: Message) -> None:
         """A message from another node."""

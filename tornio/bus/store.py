@@ -13,6 +13,10 @@
 * :class:`NodeRecovery`: what a node (its socket manager) does for recovery, whichever the
   memory: the offsets of its emits, which of them it records itself, and the sessions it
   saves once a pass of the loop is over.
+* :class:`SocketRecovery`: what a socket does for recovery (a modern socket holds one while
+  recovery is on, as ``socket.recovering``): its namespace connections' private ids, what it
+  saves of them, what it gets back on a CONNECT that asks, what it keeps when one ends for
+  a reason the client did not choose (:data:`RECOVERABLE_REASONS`).
 
 A private session id (``pid``) names the store that keeps the session, ``<store>~<random>``,
 so a reconnect that reaches another host still finds it.
@@ -27,20 +31,30 @@ import time
 from collections.abc import Callable, Iterable, Mapping
 from typing import Any, Protocol
 
+from tornio.bus import ids
 from tornio.bus.base import Message
-from tornio.bus.messages import MessageType
+from tornio.bus.messages import MessageType, portable_session
 from tornio.bus.recovery import Offsets, RecoveryLog, stamp_emit
 
 __all__ = [
+    "RECOVERABLE_REASONS",
     "BusRecovery",
     "LocalRecovery",
     "NodeRecovery",
+    "RecoveringSocket",
     "Recovery",
     "RecoveryStore",
+    "SocketRecovery",
     "store_id",
 ]
 
 log = logging.getLogger("tornio.bus.store")
+
+#: node's disconnect reasons after which a connection may be recovered.
+RECOVERABLE_REASONS = frozenset(
+    {"transport error", "transport close", "forced close", "ping timeout",
+     "server shutting down", "forced server close"}
+)
 
 #: How often a store forgets what has expired, in seconds.
 PRUNE_INTERVAL = 1.0
@@ -181,7 +195,6 @@ class RecoveryStore:
         self.node_id: str = bus.node_id
         self.clock = clock
         self.log = RecoveryLog(max_disconnection_duration)
-        self._pruner: asyncio.Task[None] | None = None
         bus.set_node_handler(MessageType.RECOVERY_RESTORE, self._answer)
         bus.on_node_lost.append(self.node_lost)
         bus.attach(self)
@@ -288,3 +301,135 @@ class NodeRecovery:
         unsaved, self._unsaved = self._unsaved, {}
         for socket, endpoint in unsaved.values():
             socket.save_recoverable(endpoint)
+
+
+class RecoveryRooms(Protocol):
+    """The room index, as a :class:`SocketRecovery` sees it."""
+
+    def join(self, endpoint: str, room: str, member: Any) -> Any: ...
+
+
+class RecoveringSocket(Protocol):
+    """What a :class:`SocketRecovery` needs of its socket."""
+
+    #: The socket's id (what its portable session names).
+    sessid: str
+    #: The application's dict, kept with each recoverable connection.
+    session: dict[str, Any]
+    #: Endpoint → the id of the client's connection there.
+    sids: dict[str, str]
+    @property
+    def rooms(self) -> Mapping[str, set[str]]:
+        """Endpoint → the rooms it joined there."""
+
+    @property
+    def closed(self) -> bool: ...
+
+    @property
+    def served_namespaces(self) -> Mapping[Any, Any]: ...
+
+
+class SocketRecovery:
+    """A socket's side of connection state recovery (see the module docstring): its socket
+    holds one while recovery is on. ``node`` is its node's :class:`NodeRecovery` (whose
+    ``memory`` it asks at each use: ``tornio serve`` moves it to the recovery store),
+    ``node_id`` its node's tag, ``rooms`` the room index the recovered rooms are joined
+    in."""
+
+    __slots__ = ("node", "node_id", "pids", "recovered", "restoring", "rooms", "socket")
+
+    def __init__(self, socket: RecoveringSocket, node: NodeRecovery, node_id: str,
+                 rooms: RecoveryRooms) -> None:
+        self.socket = socket
+        self.node = node
+        self.node_id = node_id
+        self.rooms = rooms
+        #: Endpoint → the private id of the recoverable connection there.
+        self.pids: dict[str, str] = {}
+        #: The endpoints whose connection was recovered.
+        self.recovered: set[str] = set()
+        #: The endpoints whose CONNECT waits for the memory's answer.
+        self.restoring: set[str] = set()
+
+    def accepted(self, endpoint: str) -> str:
+        """The connection on ``endpoint`` was accepted: its private id (a new one, unless it
+        was recovered), once the memory has what it has now."""
+        pid = self.pids.get(endpoint)
+        if pid is None:
+            pid = self.pids[endpoint] = self.node.memory.new_pid()
+        self.save_recoverable(endpoint)
+        return pid
+
+    def own_emit(self, endpoint: str, sid: str, event: str, args: list[Any]) -> str:
+        """The socket's own emit (``self.emit`` in a namespace): its offset (see
+        :meth:`NodeRecovery.own_emit`)."""
+        return self.node.own_emit(endpoint, sid, event, args)
+
+    def session_changed(self) -> None:
+        """The socket's ``session`` changed: every recoverable connection is saved soon."""
+        for endpoint in self.pids:
+            self.node.save_soon(endpoint, self)
+
+    def save_recoverable(self, endpoint: str) -> None:
+        """Tell the memory what a recoverable connection has now (its rooms, its data)."""
+        pid = self.pids.get(endpoint)
+        if pid is not None and not self.socket.closed:
+            self._save(self.node.memory, endpoint, pid)
+
+    def _save(self, memory: Recovery, endpoint: str, pid: str) -> dict[str, Any]:
+        socket = self.socket
+        data = portable_session(socket.session, socket.sessid)
+        sid = socket.sids.get(endpoint)
+        if sid is not None:
+            rooms = [room for room in socket.rooms.get(endpoint, ()) if room != sid]
+            memory.seen(pid, sid, endpoint, rooms, data)
+        return data
+
+    def ending(self, endpoint: str, reason: str) -> None:
+        """The connection on ``endpoint`` ends for ``reason`` (node's disconnect reason),
+        before its hooks run: kept recoverable if the client did not choose it, else
+        forgotten."""
+        pid = self.pids.pop(endpoint, None)
+        if pid is None:
+            return
+        memory = self.node.memory
+        if reason in RECOVERABLE_REASONS:
+            memory.lost(pid, self._save(memory, endpoint, pid))
+        else:
+            memory.closed(pid)
+
+    async def restore(self, endpoint: str, pid: str, offset: str) -> list[list[Any]] | None:
+        """A CONNECT on ``endpoint`` asks to recover ``pid`` from ``offset`` (the caller has
+        put ``endpoint`` in :attr:`restoring`). If the memory has it, the connection is back
+        (its id, private id, data and rooms); returns the events it missed, to send before
+        the CONNECT reply, as node does. None: nothing to recover (connect afresh)."""
+        memory = self.node.memory
+        try:
+            restored = await memory.restore(pid, offset)
+        except Exception as exc:  # the store is away: connect afresh
+            log.warning("cannot recover %s: %s", pid, exc)
+            restored = None
+        self.restoring.discard(endpoint)
+        socket = self.socket
+        if restored is not None and (socket.closed or endpoint not in socket.served_namespaces):
+            # Gone again (or nothing to recover into): keep it recoverable.
+            memory.seen(pid, restored["sid"], endpoint, restored["rooms"], restored["data"])
+            memory.lost(pid, restored["data"])
+            return None
+        if restored is None or socket.closed:
+            return None
+        sid = restored["sid"]
+        socket.sids[endpoint] = sid
+        self.pids[endpoint] = pid
+        self.recovered.add(endpoint)
+        data = restored.get("data")
+        if isinstance(data, dict):
+            socket.session.update(data)
+        rooms = self.rooms
+        for room in restored.get("rooms") or ():
+            if isinstance(room, str):
+                rooms.join(endpoint, room, socket)
+        if ids.owner_of(sid) != self.node_id:
+            # Its id names another node: join the room it names, so emits to it come here.
+            rooms.join(endpoint, sid, socket)
+        return [list(missed) for missed in restored.get("missed") or ()]

@@ -4,7 +4,8 @@ read no faster than its handlers keep up; a socket over its event rate is cut of
 * **Slices.** A transport hands a socket at most :data:`SLICE` messages (websocket frames,
   packets of a polling payload) before the event loop gets a turn; the rest waits, and the
   connection is not read meanwhile (a websocket pauses reading, a polling POST is answered
-  once its packets are handled, :meth:`InputBacklog.in_slices`).
+  once its packets are handled, :meth:`InputBacklog.in_slices`). Each connection holds
+  its :class:`InputBacklog` (``socket.inbox``), which sees it only as :class:`Throttled`.
 * **Handlers behind.** Each ``async`` event handler of a socket still running counts; at
   :data:`MAX_PENDING_HANDLERS` the socket holds its input (its :class:`InputGate`, the
   websocket that reads it, stops reading; polling POSTs wait), until they are down to
@@ -23,7 +24,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Callable, Sequence
-from typing import TYPE_CHECKING, Any, Protocol, TypeVar
+from typing import Any, Protocol, TypeVar
 
 from tornio.core.counters import COUNTERS
 from tornio.core.ratelimit import TokenBucket
@@ -34,6 +35,7 @@ __all__ = [
     "SLICE",
     "InputBacklog",
     "InputGate",
+    "Throttled",
 ]
 
 log = logging.getLogger("tornio.fairness")
@@ -57,50 +59,57 @@ class InputGate(Protocol):
     def release_input(self) -> None: ...
 
 
-class InputBacklog:
-    """Mixed into :class:`~tornio.core.socket.Socket`: how far its handlers are behind, the
-    gate its input comes through, its event rate (see the module docstring)."""
+class Throttled(Protocol):
+    """What an :class:`InputBacklog` needs of the connection whose input it handles (a
+    :class:`~tornio.core.socket.Socket`, a plain Engine.IO connection)."""
 
-    #: ``async`` handlers of this socket still running.
-    handlers_pending = 0
-    #: The transport reading this socket's input, if it can pause (a websocket).
-    input_gate: InputGate | None = None
-    #: The socket's token bucket (``max_event_rate``); None: no limit.
-    bucket: TokenBucket | None = None
-    protocol = ""
-    sessid = ""
-    #: A polling POST's packets are being handled in slices (another POST meanwhile
-    #: overlaps it).
-    slicing = False
-    _holding = False
-    _waiting: list[asyncio.Future[None]] | None = None
-
-    if TYPE_CHECKING:  # what the class this is mixed into provides
-
-        @property
-        def closed(self) -> bool: ...
-
-        def disconnect(self, silent: bool = False) -> None: ...
+    #: Its id and protocol generation (the log and metric of :meth:`InputBacklog.over_rate`).
+    sessid: str
+    protocol: str
 
     @property
-    def behind(self) -> bool:
-        """Its handlers are behind: its input is held."""
-        return self._holding
+    def closed(self) -> bool: ...
+
+    def disconnect(self, silent: bool = False) -> None: ...
+
+
+class InputBacklog:
+    """A connection's input, as its transports hand it over: how far its handlers are
+    behind, the gate its input comes through, its event rate (see the module docstring).
+    The connection (its :class:`Throttled` side) holds one, as ``inbox``."""
+
+    __slots__ = ("_waiting", "behind", "bucket", "handlers_pending", "input_gate", "owner",
+                 "slicing")
+
+    def __init__(self, owner: Throttled, bucket: TokenBucket | None = None) -> None:
+        self.owner = owner
+        #: ``async`` handlers of the connection still running.
+        self.handlers_pending = 0
+        #: Its handlers are behind: its input is held.
+        self.behind = False
+        #: The transport reading the connection's input, if it can pause (a websocket).
+        self.input_gate: InputGate | None = None
+        #: Its token bucket (``max_event_rate``); None: no limit.
+        self.bucket = bucket
+        #: A polling POST's packets are being handled in slices (another POST meanwhile
+        #: overlaps it).
+        self.slicing = False
+        self._waiting: list[asyncio.Future[None]] | None = None
 
     def handler_started(self, task: asyncio.Future[Any]) -> None:
-        """An ``async`` handler of this socket runs as ``task``."""
+        """An ``async`` handler of this connection runs as ``task``."""
         self.handlers_pending += 1
         task.add_done_callback(self._handler_done)
-        if self.handlers_pending >= MAX_PENDING_HANDLERS and not self._holding:
-            self._holding = True
+        if self.handlers_pending >= MAX_PENDING_HANDLERS and not self.behind:
+            self.behind = True
             gate = self.input_gate
             if gate is not None:
                 gate.hold_input()
 
     def _handler_done(self, task: asyncio.Future[Any]) -> None:
         self.handlers_pending -= 1
-        if self._holding and self.handlers_pending <= RESUME_PENDING:
-            self._holding = False
+        if self.behind and self.handlers_pending <= RESUME_PENDING:
+            self.behind = False
             gate = self.input_gate
             if gate is not None:
                 gate.release_input()
@@ -110,25 +119,25 @@ class InputBacklog:
                     future.set_result(None)
 
     def set_input_gate(self, gate: InputGate | None) -> None:
-        """``gate`` reads this socket's input now (None: nothing that can pause does); a
+        """``gate`` reads this connection's input now (None: nothing that can pause does); a
         gate that stops reading it must take itself off (:meth:`drop_input_gate`)."""
         old = self.input_gate
         if old is gate:
             return
-        if old is not None and self._holding:
+        if old is not None and self.behind:
             old.release_input()
         self.input_gate = gate
-        if gate is not None and self._holding:
+        if gate is not None and self.behind:
             gate.hold_input()
 
     def drop_input_gate(self, gate: InputGate) -> None:
-        """``gate`` does not read this socket any more."""
+        """``gate`` does not read this connection any more."""
         if self.input_gate is gate:
             self.set_input_gate(None)
 
     async def caught_up(self) -> None:
-        """Return once the socket's handlers are not behind (at once if they are not)."""
-        if not self._holding:
+        """Return once the connection's handlers are not behind (at once if they are not)."""
+        if not self.behind:
             return
         future: asyncio.Future[None] = asyncio.get_running_loop().create_future()
         if self._waiting is None:
@@ -138,28 +147,30 @@ class InputBacklog:
 
     async def in_slices(self, items: Sequence[T], handle: Callable[[Sequence[T]], Any]) -> None:
         """``handle`` the items :data:`SLICE` at a time, in order: the loop gets a turn
-        between slices, and none is handled while the handlers are behind or once the socket
-        is closed."""
+        between slices, and none is handled while the handlers are behind or once the
+        connection is closed."""
         self.slicing = True
+        owner = self.owner
         try:
             for start in range(0, len(items), SLICE):
                 if start:
                     await asyncio.sleep(0)
-                if self._holding:
+                if self.behind:
                     await self.caught_up()
-                if self.closed:
+                if owner.closed:
                     return
                 handle(items[start : start + SLICE])
         finally:
             self.slicing = False
 
     def over_rate(self) -> None:
-        """A packet found the socket's token bucket empty: disconnect it (once)."""
+        """A packet found the token bucket empty: disconnect the connection (once)."""
         bucket = self.bucket
         assert bucket is not None
+        owner = self.owner
         log.warning(
             "socket %s sent more than %g events a second (bursts of %d): disconnecting it",
-            self.sessid, bucket.rate, int(bucket.burst),
+            owner.sessid, bucket.rate, int(bucket.burst),
         )
-        COUNTERS.rate_limited(self.protocol)
-        self.disconnect()
+        COUNTERS.rate_limited(owner.protocol)
+        owner.disconnect()

@@ -27,6 +27,6 @@ class SocketMonitor(Protocol):
         """A packet is being sent to one socket (events among others)."""
         ...
 
-    def emitted(self, namespace: str, data: Mapping[str, Any], sockets: Sequence[Any]) -> None:
+    def emitted(self, endpoint: str, data: Mapping[str, Any], sockets: Sequence[Any]) -> None:
         """An emit (the bus schema's ``data``: ``event``, ``args``...) went to ``sockets``."""
         ...

@@ -93,7 +93,6 @@ def _overrides(cls: type, hook: str) -> bool:
 
 
 _CONNECT_MIDDLEWARES = dispatch.CONNECT_MIDDLEWARES
-_PACKET_MIDDLEWARES = dispatch.PACKET_MIDDLEWARES
 _infos = dispatch.CLASS_INFOS  # the hot path reads it directly
 _any_hooks = _overrides_cache["recv_any"]
 

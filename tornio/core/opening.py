@@ -13,7 +13,7 @@ per socket:
   (:class:`tornio.transports.wsgiview.WsgiOpener`). ``Router(wsgi_app=app)`` without
   namespaces has one, and so has ``SocketIOServer(listener, wsgi_app)`` without namespaces.
 * A socket's *opening* is a 0.9 client's first transport connection, or a modern client's
-  Engine.IO open. There :meth:`SocketOpening.begin_opening` starts the opener. Until it
+  Engine.IO open. There :meth:`VirtualSocket.begin_opening` starts the opener. Until it
   returns, what the client sends is held, in order (at most :data:`MAX_HELD_INPUT`
   messages: one more disconnects the socket, with a WARNING), and the global namespace is
   not joined.
@@ -21,7 +21,7 @@ per socket:
   the request and the environ on the socket. These are plain attribute writes; the event
   loop reads them only once the application has returned.
 * When the application returns, the recorded namespaces serve the socket (over the
-  application's own, :attr:`SocketOpening.namespaces`), the global namespace is joined
+  application's own, :attr:`VirtualSocket.namespaces`), the global namespace is joined
   and the held input is handled. A view that did not call ``socketio_manage``, or that
   raised, leaves the socket without namespaces: it is disconnected, with a WARNING.
 * ``socketio_manage`` returns at once (gevent-socketio's blocked until the socket ended),
@@ -30,27 +30,32 @@ per socket:
 Under ``tornio serve --workers N`` every worker runs the WSGI application for the sockets it
 owns, so nothing of it crosses processes (namespace instances never do).
 
-:class:`SocketOpening` also holds what gevent-socketio's ``virtsocket.Socket`` had that
+The socket holds its opening, a :class:`SocketOpening` (``socket.opening``), which sees the
+socket only as :class:`Openable`. :class:`VirtualSocket`, the socket's base class, holds what
+gevent-socketio's ``virtsocket.Socket`` had that
 tornio's socket lacked: ``state``, ``hits``, ``server``, ``spawn``, ``environ``, the
 ``_set_*`` methods, the ``STATE_*`` names.
 """
 
 from __future__ import annotations
 
+import abc
 import asyncio
 import contextlib
 import logging
 import types
-from collections.abc import Awaitable, Callable, Mapping, Sequence
-from typing import TYPE_CHECKING, Any
+from collections.abc import Awaitable, Callable, Coroutine, Mapping, Sequence
+from typing import Any, Protocol
 
 from tornio.core import threads
 from tornio.core.dispatch import check_namespace_keys
 from tornio.protocol import legacy
 from tornio.protocol.endpoints import to_endpoint
-from tornio.protocol.jsoncodec import JsonCodec
+from tornio.protocol.jsoncodec import JsonCodec, codec_for
 
-__all__ = ["MAX_HELD_INPUT", "Opener", "SocketOpening", "socketio_manage"]
+__all__ = [
+    "MAX_HELD_INPUT", "Openable", "Opener", "SocketOpening", "VirtualSocket", "socketio_manage",
+]
 
 log = logging.getLogger("tornio.core.opening")
 
@@ -136,9 +141,102 @@ def _error_reporter(socket: Any, handler: Callable[..., Any]) -> Callable[..., A
     return error
 
 
+class Openable(Protocol):
+    """What a :class:`SocketOpening` needs of the socket being opened."""
+
+    sessid: str
+
+    @property
+    def closed(self) -> bool: ...
+
+    def disconnect(self, silent: bool = False) -> None: ...
+
+
 class SocketOpening:
-    """Mixed into :class:`~tornio.core.socket.Socket`: its opening by a view, and
-    gevent-socketio's virtual-socket attributes (see the module docstring)."""
+    """A socket's opening by a view (see the module docstring): the view's run, what the
+    client sent meanwhile, and the namespaces the view gave. Its socket holds it, as
+    ``opening``."""
+
+    __slots__ = ("given_namespaces", "held", "own_namespaces", "socket")
+
+    def __init__(self, socket: Openable) -> None:
+        self.socket = socket
+        #: While the view runs: what the client sent meanwhile; None: not opening.
+        self.held: list[Any] | None = None
+        #: The namespaces ``socketio_manage()`` gave, as given; None: it was not called.
+        self.given_namespaces: Mapping[Any, Any] | None = None
+        #: The same (with ``'/'`` read as ``''``) over the application's own.
+        self.own_namespaces: Mapping[Any, Any] | None = None
+
+    def begin(
+        self,
+        opener: Opener,
+        run_in_background: Callable[[Coroutine[Any, Any, Any]], Any],
+        then: Callable[[], None] | None,
+        replay: Callable[[list[Any]], None],
+    ) -> None:
+        """The socket opens: run ``opener`` (in the background) and hold the input until it
+        returns; then call ``then`` (join the global namespace) and ``replay`` what was
+        held."""
+        self.held = []
+        run_in_background(self._open(opener, then, replay))
+
+    def hold(self, items: Sequence[Any]) -> bool:
+        """Hold ``items`` (messages from the client) if the socket's view still runs; True
+        when they were taken (held, or refused with the socket: too many)."""
+        held = self.held
+        if held is None:
+            return False
+        if len(held) + len(items) > MAX_HELD_INPUT:
+            log.warning(
+                "socket %s sent more than %d messages while its view ran: disconnecting it",
+                self.socket.sessid, MAX_HELD_INPUT,
+            )
+            self.held = None
+            self.socket.disconnect()
+            return True
+        held.extend(items)
+        return True
+
+    async def _open(
+        self,
+        opener: Opener,
+        then: Callable[[], None] | None,
+        replay: Callable[[list[Any]], None],
+    ) -> None:
+        socket = self.socket
+        failure: str | None = None
+        try:
+            status = await opener(socket)
+        except Exception:
+            log.exception("the view opening socket %s failed", socket.sessid)
+            failure = "its view failed"
+        else:
+            if self.own_namespaces is None:
+                failure = (
+                    f"its view answered {status or 'nothing'} without calling "
+                    f"socketio_manage()"
+                )
+        if socket.closed:
+            self.held = None
+            return
+        if failure is not None:
+            log.warning("socket %s has no namespaces, disconnecting it: %s",
+                        socket.sessid, failure)
+            self.held = None
+            socket.disconnect()
+            return
+        if then is not None:
+            then()
+        held, self.held = self.held, None
+        if held and not socket.closed:
+            replay(held)
+
+
+class VirtualSocket(abc.ABC):
+    """gevent-socketio's virtual socket: the attributes and methods its applications use
+    (see the module docstring), the base of :class:`~tornio.core.socket.Socket`. It holds
+    the socket's :class:`SocketOpening` (``opening``)."""
 
     STATE_CONNECTING = "CONNECTING"
     STATE_CONNECTED = "CONNECTED"
@@ -146,33 +244,39 @@ class SocketOpening:
     STATE_DISCONNECTED = "DISCONNECTED"
     #: gevent-socketio's name for the global namespace's endpoint.
     GLOBAL_NS = ""
-
-    #: The socket's :class:`~tornio.core.socket.SocketHost`.
-    manager: Any
-    engine: Any
-    request: Any
-    json_codec: JsonCodec | None
-    sessid: str
-    active_ns: dict[str, Any]
-    _environ: dict[str, Any] | None
+    #: The socket's liveness state machine (its protocol's socket sets it).
+    engine: Any = None
     #: Transport requests of this socket (gevent-socketio's ``hits``).
     hits = 0
-    # The namespaces socketio_manage() gave (as given, and with '/' read as ''), if any.
-    _given_namespaces: Mapping[Any, Any] | None = None
-    _own_namespaces: Mapping[Any, Any] | None = None
-    # While the view runs: what the client sent meanwhile; None: not opening.
-    _held: list[Any] | None = None
     _state: str | None = None
     _jobs: list[asyncio.Task[Any]] | None = None
 
-    if TYPE_CHECKING:  # what the socket this is mixed into provides
+    def __init__(self, manager: Any, sid: str) -> None:
+        #: The socket's :class:`~tornio.core.socket.SocketHost`.
+        self.manager = manager
+        #: The session id (0.9 clients: also their id in every namespace).
+        self.sessid = sid
+        #: The application's JSON (``json_default``, ``json`` settings); None: the built-in.
+        self.json_codec: JsonCodec | None = codec_for(manager.settings.json,
+                                                      manager.settings.json_default)
+        #: The application's dict, shared by the socket's namespaces.
+        self.session: dict[str, Any] = {}
+        #: The Tornado request of the first transport connection.
+        self.request: Any = None
+        #: Endpoint → the client's namespace instance there.
+        self.active_ns: dict[str, Any] = {}
+        #: Its opening by a view of the application.
+        self.opening = SocketOpening(self)
+        self._environ: dict[str, Any] | None = None
 
-        def disconnect(self, silent: bool = False) -> None: ...
+    @abc.abstractmethod
+    def disconnect(self, silent: bool = False) -> None:
+        """End the whole socket from the server side; unless ``silent`` the client is told
+        (and does not reconnect)."""
 
-        def join_global_namespace(self) -> None: ...
-
-        def _replay_input(self, items: list[Any]) -> None:
-            """Handle input held while the socket was opening (the protocol's own way)."""
+    @abc.abstractmethod
+    def _replay_input(self, items: list[Any]) -> None:
+        """Handle input held while the socket was opening (the protocol's own way)."""
 
     # -- gevent-socketio's virtual socket ----------------------------------------------------
 
@@ -198,7 +302,8 @@ class SocketOpening:
             return self.STATE_DISCONNECTED
         if self._state is not None:
             return self._state
-        if self._held is not None or getattr(self.engine.state, "value", None) == "new":
+        if (self.opening.held is not None
+                or getattr(self.engine.state, "value", None) == "new"):
             return "NEW"
         return self.STATE_CONNECTED
 
@@ -219,15 +324,14 @@ class SocketOpening:
     def namespaces(self) -> Mapping[Any, Any]:
         """Endpoint → namespace class serving this socket: what its view gave
         ``socketio_manage``, else the application's."""
-        if self._given_namespaces is not None:
-            return self._given_namespaces
-        return self.manager.namespaces
+        given = self.opening.given_namespaces
+        return given if given is not None else self.manager.namespaces
 
     @property
     def served_namespaces(self) -> Mapping[Any, Any]:
         """What the dispatch reads: the view's namespaces (the global one under ``''``) over
         the application's own (``Router(admin=...)``'s ``/admin``), else the application's."""
-        own = self._own_namespaces
+        own = self.opening.own_namespaces
         return own if own is not None else self.manager.namespaces
 
     @property
@@ -254,8 +358,8 @@ class SocketOpening:
             (to_endpoint(key) if isinstance(key, str) else key, value)
             for key, value in namespaces.items()
         )
-        self._own_namespaces = own  # ... under the view's
-        self._given_namespaces = namespaces
+        self.opening.own_namespaces = own  # ... under the view's
+        self.opening.given_namespaces = namespaces
 
     def _set_request(self, request: Any) -> None:
         """The namespaces' ``self.request`` from now on (called by :func:`socketio_manage`)."""
@@ -344,51 +448,5 @@ class SocketOpening:
         opener: Opener | None = getattr(self.manager, "opener", None)
         if opener is None:
             return False
-        self._held = []
-        self.manager.run_in_background(self._open(opener, then))
+        self.opening.begin(opener, self.manager.run_in_background, then, self._replay_input)
         return True
-
-    def held_while_opening(self, items: Sequence[Any]) -> bool:
-        """Hold ``items`` (messages from the client) if the socket's view still runs; True
-        when they were taken (held, or refused with the socket: too many)."""
-        held = self._held
-        if held is None:
-            return False
-        if len(held) + len(items) > MAX_HELD_INPUT:
-            log.warning(
-                "socket %s sent more than %d messages while its view ran: disconnecting it",
-                self.sessid, MAX_HELD_INPUT,
-            )
-            self._held = None
-            self.disconnect()
-            return True
-        held.extend(items)
-        return True
-
-    async def _open(self, opener: Opener, then: Callable[[], None] | None) -> None:
-        failure: str | None = None
-        try:
-            status = await opener(self)
-        except Exception:
-            log.exception("the view opening socket %s failed", self.sessid)
-            failure = "its view failed"
-        else:
-            if self._own_namespaces is None:
-                failure = (
-                    f"its view answered {status or 'nothing'} without calling "
-                    f"socketio_manage()"
-                )
-        if self.closed:
-            self._held = None
-            return
-        if failure is not None:
-            log.warning("socket %s has no namespaces, disconnecting it: %s",
-                        self.sessid, failure)
-            self._held = None
-            self.disconnect()
-            return
-        if then is not None:
-            then()
-        held, self._held = self._held, None
-        if held and not self.closed:
-            self._replay_input(held)

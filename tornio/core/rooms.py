@@ -6,7 +6,7 @@ the index learns when a room appears in this process or empties (``on_room_added
 ``on_room_emptied``), which is when a bus subscription for it is made or dropped, and when a
 namespace gets its first member here (``on_namespace_added``), and when a socket's rooms
 change (``on_rooms_changed``: connection state recovery keeps them). An ``observer``, when
-set, hears of every change: ``observer(kind, namespace, room, socket)`` with ``kind``
+set, hears of every change: ``observer(kind, endpoint, room, socket)`` with ``kind``
 ``'connect'`` or ``'disconnect'`` (a namespace member came or went; ``room`` is then its
 id there), ``'join'`` or ``'leave'`` (the Admin UI shows them).
 
@@ -16,7 +16,7 @@ topic) and so is the number of rooms one socket is in per namespace
 and :meth:`RoomIndex.leave` raise ``ValueError`` past them, before anything changes.
 :func:`check_name` is the one test of a name's size, for every name a client may choose.
 
-Sockets are keyed by their id *in the namespace* (``socket.sids[namespace]``): a modern
+Sockets are keyed by their id *in the namespace* (``socket.sids[endpoint]``): a modern
 client's namespace connections each have their own. Every member is also in a room named by
 its id, as in node's socket.io: :meth:`RoomIndex.room` finds it there without storing a room
 per socket.
@@ -101,15 +101,15 @@ def refused_name(endpoint: str, event: str | None, settings: Settings) -> tuple[
     return None
 
 
-def _ignore(namespace: str, room: str) -> None:
+def _ignore(endpoint: str, room: str) -> None:
     pass
 
 
-def _ignore_namespace(namespace: str) -> None:
+def _ignore_namespace(endpoint: str) -> None:
     pass
 
 
-def _ignore_change(namespace: str, socket: object) -> None:
+def _ignore_change(endpoint: str, socket: object) -> None:
     pass
 
 
@@ -142,50 +142,50 @@ class RoomIndex(Generic[Socket]):
 
     # -- writing -----------------------------------------------------------------------------
 
-    def add_member(self, namespace: str, socket: Socket) -> None:
-        """The socket connected ``namespace`` (its id there is ``socket.sids[namespace]``):
+    def add_member(self, endpoint: str, socket: Socket) -> None:
+        """The socket connected ``namespace`` (its id there is ``socket.sids[endpoint]``):
         it receives the namespace's broadcasts."""
-        members = self._members.get(namespace)
+        members = self._members.get(endpoint)
         if members is None:
-            members = self._members[namespace] = {}
-            self._on_namespace_added(namespace)
-        sid = socket.sids[namespace]
+            members = self._members[endpoint] = {}
+            self._on_namespace_added(endpoint)
+        sid = socket.sids[endpoint]
         joined = members.get(sid) is not socket
         members[sid] = socket
         if joined and self.observer is not None:
-            self.observer("connect", namespace, sid, socket)
+            self.observer("connect", endpoint, sid, socket)
 
-    def remove_member(self, namespace: str, socket: Socket) -> None:
+    def remove_member(self, endpoint: str, socket: Socket) -> None:
         """Take a socket out of a namespace and all its rooms there."""
-        sid = socket.sids.get(namespace)
-        members = self._members.get(namespace)
+        sid = socket.sids.get(endpoint)
+        members = self._members.get(endpoint)
         removed = None
         if members is not None and sid is not None and members.get(sid) is socket:
             del members[sid]
             removed = sid
             if not members:
-                del self._members[namespace]
-        for room in list(socket.rooms.get(namespace, ())):
-            self.leave(namespace, room, socket)
+                del self._members[endpoint]
+        for room in list(socket.rooms.get(endpoint, ())):
+            self.leave(endpoint, room, socket)
         if removed is not None and self.observer is not None:
-            self.observer("disconnect", namespace, removed, socket)
+            self.observer("disconnect", endpoint, removed, socket)
 
     def remove_socket(self, socket: Socket) -> None:
         """The socket ended: take it out of every namespace and room."""
-        for namespace in {*socket.sids, *socket.rooms}:
-            self.remove_member(namespace, socket)
+        for endpoint in {*socket.sids, *socket.rooms}:
+            self.remove_member(endpoint, socket)
 
-    def join(self, namespace: str, room: str, socket: Socket) -> None:
+    def join(self, endpoint: str, room: str, socket: Socket) -> None:
         """Put a socket in a room of a namespace.
 
         Raises:
             ValueError: the room's name is longer than ``max_room_name`` bytes, or the
                 socket is in ``max_rooms`` rooms of the namespace already.
         """
-        sid = socket.sids[namespace]
+        sid = socket.sids[endpoint]
         if self.max_room_name is not None:
             check_name(room, self.max_room_name, "a room name")
-        joined = socket.rooms.get(namespace)
+        joined = socket.rooms.get(endpoint)
         if joined is None or room not in joined:
             limit = self.max_rooms
             if limit is not None and joined is not None and (
@@ -193,20 +193,20 @@ class RoomIndex(Generic[Socket]):
             ):
                 raise ValueError(f"a socket may be in at most {limit} rooms of a namespace")
             if joined is None:
-                joined = socket.rooms[namespace] = set()
+                joined = socket.rooms[endpoint] = set()
             joined.add(room)
-            self._on_rooms_changed(namespace, socket)
+            self._on_rooms_changed(endpoint, socket)
             if self.observer is not None:
-                self.observer("join", namespace, room, socket)
-        key = (namespace, room)
+                self.observer("join", endpoint, room, socket)
+        key = (endpoint, room)
         sockets = self._rooms.get(key)
         if sockets is None:
             self._rooms[key] = {sid: socket}
-            self._on_room_added(namespace, room)
+            self._on_room_added(endpoint, room)
         else:
             sockets[sid] = socket
 
-    def leave(self, namespace: str, room: str, socket: Socket) -> None:
+    def leave(self, endpoint: str, room: str, socket: Socket) -> None:
         """Take a socket out of a room.
 
         Raises:
@@ -214,34 +214,34 @@ class RoomIndex(Generic[Socket]):
         """
         if self.max_room_name is not None:
             check_name(room, self.max_room_name, "a room name")
-        rooms = socket.rooms.get(namespace)
+        rooms = socket.rooms.get(endpoint)
         if rooms is not None and room in rooms:
             rooms.discard(room)
             if not rooms:
-                del socket.rooms[namespace]
-            self._on_rooms_changed(namespace, socket)
+                del socket.rooms[endpoint]
+            self._on_rooms_changed(endpoint, socket)
             if self.observer is not None:
-                self.observer("leave", namespace, room, socket)
-        key = (namespace, room)
+                self.observer("leave", endpoint, room, socket)
+        key = (endpoint, room)
         sockets = self._rooms.get(key)
-        sid = socket.sids.get(namespace)
+        sid = socket.sids.get(endpoint)
         if sockets is None or sid is None or sockets.pop(sid, None) is None:
             return
         if not sockets:
             del self._rooms[key]
-            self._on_room_emptied(namespace, room)
+            self._on_room_emptied(endpoint, room)
 
     # -- reading -----------------------------------------------------------------------------
 
-    def members(self, namespace: str) -> dict[str, Socket]:
+    def members(self, endpoint: str) -> dict[str, Socket]:
         """The namespace's members here, by their id in it (do not modify)."""
-        return self._members.get(namespace, {})
+        return self._members.get(endpoint, {})
 
-    def room(self, namespace: str, room: str) -> dict[str, Socket]:
+    def room(self, endpoint: str, room: str) -> dict[str, Socket]:
         """The room's members here, by id (do not modify); a room named by a member's id
         holds that member."""
-        joined = self._rooms.get((namespace, room))
-        members = self._members.get(namespace)
+        joined = self._rooms.get((endpoint, room))
+        members = self._members.get(endpoint)
         own = None if members is None else members.get(room)
         if own is None:
             return joined if joined is not None else {}
@@ -251,11 +251,11 @@ class RoomIndex(Generic[Socket]):
 
     def counts(self) -> dict[str, tuple[int, int]]:
         """Namespace → (members, rooms joined) here, for the namespaces with members."""
-        counts = {namespace: [len(members), 0] for namespace, members in self._members.items()}
-        for namespace, _room in self._rooms:
-            counts.setdefault(namespace, [0, 0])[1] += 1
-        return {namespace: (members, rooms) for namespace, (members, rooms) in counts.items()}
+        counts = {endpoint: [len(members), 0] for endpoint, members in self._members.items()}
+        for endpoint, _room in self._rooms:
+            counts.setdefault(endpoint, [0, 0])[1] += 1
+        return {endpoint: (members, rooms) for endpoint, (members, rooms) in counts.items()}
 
-    def rooms_of(self, namespace: str) -> list[str]:
+    def rooms_of(self, endpoint: str) -> list[str]:
         """The rooms joined here in a namespace (the rooms named by ids are not listed)."""
-        return [room for (nsp, room) in self._rooms if nsp == namespace]
+        return [room for (where, room) in self._rooms if where == endpoint]

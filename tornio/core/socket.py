@@ -37,18 +37,18 @@ from tornio.core.acks import PendingAck, run_ack_error
 from tornio.core.counters import COUNTERS
 from tornio.core.dispatch import find_namespace
 from tornio.core.fairness import InputBacklog
-from tornio.core.opening import SocketOpening
+from tornio.core.opening import VirtualSocket
 from tornio.core.packets import Packet
 from tornio.core.ratelimit import TokenBucket
 from tornio.core.requests import request_environ
 from tornio.core.rooms import refused_name
 from tornio.exceptions import ConnectionRefused, Disconnected, EventRefused, NameTooLong
-from tornio.protocol.jsoncodec import JsonCodec, codec_for
+from tornio.protocol.jsoncodec import JsonCodec
 
 if TYPE_CHECKING:
     from tornado.httputil import HTTPServerRequest
 
-    from tornio.bus.store import Recovery
+    from tornio.bus.store import NodeRecovery, SocketRecovery
     from tornio.core.monitor import SocketMonitor
     from tornio.core.rooms import RoomIndex
     from tornio.settings import Settings
@@ -130,9 +130,8 @@ class SocketHost(Protocol):
     rooms: RoomIndex[Socket]
     #: This process's node tag: the ids it makes name it (:mod:`tornio.bus.ids`).
     node_id: str
-    @property
-    def recovery(self) -> Recovery | None:
-        """Connection state recovery's memory; None when recovery is off."""
+    #: Connection state recovery, this node's side of it; None when recovery is off.
+    recovering: NodeRecovery | None
     #: Endpoint → how many of this process's namespace instances there watch what they
     #: are sent (``watches_outgoing``): broadcasts there call them.
     outgoing_watched: dict[str, int]
@@ -180,19 +179,14 @@ class SocketHost(Protocol):
         node."""
         ...
 
-    def record_own_emit(self, namespace: str, sid: str, event: str, args: list[Any]) -> str:
-        """Log a socket's own emit for recovery (recovery is on); its offset."""
-        ...
 
-    def save_soon(self, namespace: str, socket: Socket) -> None:
-        """A recoverable connection changed: tell the recovery memory soon."""
-        ...
-
-
-class Socket(SocketOpening, InputBacklog, abc.ABC):
-    """One connected client, whatever its protocol. See the module docstring; how its
-    input is sliced and rate-limited: :mod:`tornio.core.fairness`; its opening by a view
-    (``socketio_manage``) and gevent-socketio's attributes: :mod:`tornio.core.opening`."""
+class Socket(VirtualSocket):
+    """One connected client, whatever its protocol. See the module docstring. Its base,
+    :class:`~tornio.core.opening.VirtualSocket`, is gevent-socketio's virtual socket; it
+    holds its collaborators, each of which sees it through a narrow interface: its input
+    (``inbox``, sliced and rate-limited: :mod:`tornio.core.fairness`), its opening by a
+    view (``opening``: :mod:`tornio.core.opening`), its connection state recovery
+    (``recovering``, when on: :class:`~tornio.bus.store.SocketRecovery`)."""
 
     #: Which protocol generation: ``'legacy'`` (0.9) or ``'modern'`` (v5).
     protocol = ""
@@ -201,26 +195,23 @@ class Socket(SocketOpening, InputBacklog, abc.ABC):
     legacy_names = False
     #: How broadcasts are encoded for this socket; sockets of one flavour share the bytes.
     flavour = ""
-    engine: Any
     #: The session's close reasons → node's disconnect reasons; any other is
     #: ``"transport error"``.
     disconnect_reasons: Mapping[str, str] = {}
+    #: Connection state recovery of the socket's namespace connections; None: off.
+    recovering: SocketRecovery | None = None
+    manager: SocketHost
+    #: The Tornado request of the first transport connection.
+    request: HTTPServerRequest | None
+    active_ns: dict[str, Namespace]
 
     def __init__(self, manager: SocketHost, sid: str) -> None:
-        self.manager = manager
-        #: The application's JSON (``json_default``, ``json`` settings); None: the built-in.
-        self.json_codec = codec_for(manager.settings.json, manager.settings.json_default)
-        #: The session id (0.9 clients: also their id in every namespace).
-        self.sessid = sid
+        super().__init__(manager, sid)
         #: The socket's id in each namespace it is in (endpoint → id): ``to=`` in emits,
         #: room membership. A modern client's namespace connections each have their own.
         self.sids: dict[str, str] = {}
-        self.session: dict[str, Any] = {}
-        #: The Tornado request of the first transport connection.
-        self.request: HTTPServerRequest | None = None
         #: The handshake request.
         self.handshake_request: HTTPServerRequest | None = None
-        self.active_ns: dict[str, Namespace] = {}
         #: Ack id → what waits for the client's ack of it (:meth:`register_ack`).
         self.ack_callbacks: dict[int, PendingAck] = {}
         self.ack_counter = 0
@@ -228,18 +219,20 @@ class Socket(SocketOpening, InputBacklog, abc.ABC):
         self.rooms: dict[str, set[str]] = {}
         #: The auth payload each namespace was joined with (modern clients).
         self.auth: dict[str, Any] = {}
-        self._environ: dict[str, Any] | None = None
         # Namespaces whose connect handler is still deciding: what they send waits here.
         self._connecting: dict[str, list[Packet]] = {}
         # How each namespace that ended ended (what a late ack request is told).
         self._ended: dict[str, str] = {}
-        #: Connection state recovery: the private id of each recoverable namespace
-        #: connection, and the namespaces that were recovered (``self.recovered``).
-        self.pids: dict[str, str] = {}
-        self.recovered: set[str] = set()
         rate = manager.settings.max_event_rate
-        if rate is not None:
-            self.bucket = TokenBucket(rate, manager.settings.max_event_burst, manager.clock())
+        #: Its input as its transports hand it over: slices, handlers behind, event rate.
+        self.inbox = InputBacklog(self, None if rate is None else TokenBucket(
+            rate, manager.settings.max_event_burst, manager.clock()))
+
+    @property
+    def recovered(self) -> frozenset[str] | set[str]:
+        """The endpoints whose connection was recovered (connection state recovery)."""
+        recovering = self.recovering
+        return recovering.recovered if recovering is not None else frozenset()
 
     def __repr__(self) -> str:
         return f"<{type(self).__name__} {self.sessid} {self.engine.state.value}>"
@@ -249,7 +242,7 @@ class Socket(SocketOpening, InputBacklog, abc.ABC):
     @classmethod
     @abc.abstractmethod
     def encode_event(
-        cls, namespace: str, event: str, args: list[Any], json: JsonCodec | None = None
+        cls, endpoint: str, event: str, args: list[Any], json: JsonCodec | None = None
     ) -> Any:
         """The wire form of an event for every socket of this flavour (``json``: the
         application's JSON)."""
@@ -295,9 +288,9 @@ class Socket(SocketOpening, InputBacklog, abc.ABC):
         is taken too, and read as a :class:`~tornio.core.packets.Packet`.)"""
         if self.closed:
             return  # a message still in flight when the socket ended must not revive it
-        bucket = self.bucket
-        if bucket is not None and not bucket.take(self.manager.clock()):
-            self.over_rate()
+        inbox = self.inbox
+        if inbox.bucket is not None and not inbox.bucket.take(self.manager.clock()):
+            inbox.over_rate()
             return
         self.dispatch_packet(
             packet if type(packet) is Packet else Packet.from_dict(packet)  # type: ignore[arg-type]
@@ -552,7 +545,7 @@ class Socket(SocketOpening, InputBacklog, abc.ABC):
         if type(result) not in _PLAIN and inspect.isawaitable(result):
             coro = self._finish_async(packet, result)
             if tracked:
-                self.handler_started(namespace.run_job(coro))
+                self.inbox.handler_started(namespace.run_job(coro))
             else:
                 self.manager.run_in_background(coro)
         elif packet.ack == "data" and packet.id is not None:
@@ -751,7 +744,8 @@ class Socket(SocketOpening, InputBacklog, abc.ABC):
         """The namespace connection ends, whichever way (see the module docstring): once per
         connection, whatever calls it again. A connection ``recv_connect`` has not accepted
         yet gets no hooks; its jobs are cancelled all the same."""
-        self._namespace_ending(endpoint, reason)
+        if self.recovering is not None:  # before its hooks run: what it has now is kept
+            self.recovering.ending(endpoint, reason)
         namespace = self._forget_instance(endpoint)
         if namespace is None:  # a membership without an instance: the global namespace of
             self.manager.rooms.remove_member(endpoint, self)  # an application without one
@@ -772,20 +766,6 @@ class Socket(SocketOpening, InputBacklog, abc.ABC):
                        reason, tracked=False)
         namespace.kill_local_jobs()
         self._drop_acks(endpoint, reason)
-
-    def _namespace_ending(self, endpoint: str, reason: str) -> None:
-        """A namespace connection ends (before its hooks run): for protocols that keep
-        something beyond it (connection state recovery)."""
-        return None
-
-    def save_recoverable(self, endpoint: str) -> None:
-        """Tell the recovery memory what a recoverable connection has now (its rooms)."""
-        return None
-
-    @abc.abstractmethod
-    def disconnect(self, silent: bool = False) -> None:
-        """End the whole socket from the server side; unless ``silent`` the client is told
-        (and does not reconnect)."""
 
     def _on_session_close(self, close_reason: str) -> None:
         reason = self.disconnect_reason(close_reason)

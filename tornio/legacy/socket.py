@@ -122,7 +122,7 @@ class LegacySocket(Socket):
     def receive_packet(self, data: str) -> None:
         """One encoded packet from the client."""
         self.engine.received(self.manager.clock())
-        if self._held is not None and self.held_while_opening((data,)):
+        if self.opening.held is not None and self.opening.hold((data,)):
             return
         try:
             packet = legacy.decode_packet(data, self.json_codec)

@@ -41,7 +41,7 @@ __all__ = ["EngineConnection", "EngineEndpoint"]
 log = logging.getLogger("tornio.modern.endpoint")
 
 
-class EngineConnection(InputBacklog):
+class EngineConnection:
     """One Engine.IO client of an :class:`EngineEndpoint`. Its input comes through the same
     gate as a Socket.IO socket's (:class:`~tornio.core.fairness.InputBacklog`): a POST of
     many messages is handled in slices, with the loop free between them."""
@@ -63,6 +63,8 @@ class EngineConnection(InputBacklog):
         self.engine = EngineSession(
             sid, version, endpoint.engine_settings, now, self._on_close, transport
         )
+        #: Its input as the transports hand it over (:class:`InputBacklog`).
+        self.inbox = InputBacklog(self)
 
     @property
     def closed(self) -> bool:

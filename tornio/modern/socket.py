@@ -9,14 +9,16 @@ its own id (``socket.sids``, the client's ``socket.id``), made by
 ``auth`` payload is ``namespace.auth``; ``recv_connect`` may refuse it (``CONNECT_ERROR`` with
 the server's data). Binary values are ``bytes`` in handler arguments and in emits.
 
-Connection state recovery (the manager's ``recovery``, when on): each accepted v5 namespace
+Connection state recovery (when on): each accepted v5 namespace
 connection gets a private id (``pid``, in its CONNECT reply beside ``sid``), and every event
 it receives without an ack an offset (one more argument, as node does). A CONNECT whose auth
 carries a known ``pid`` and ``offset`` gets the lost connection back: the events it missed
 are sent first, then the CONNECT reply with the same ``sid`` and ``pid``; its rooms and
 session data are back and the namespace's ``recovered`` is True. A connection that ends for
-a reason the client did not choose (:data:`RECOVERABLE_REASONS`) is kept, for
-``max_disconnection_duration``, by the recovery memory.
+a reason the client did not choose (:data:`~tornio.bus.store.RECOVERABLE_REASONS`) is kept,
+for ``max_disconnection_duration``, by the recovery memory. The socket's side of it is its
+collaborator ``recovering`` (:class:`~tornio.bus.store.SocketRecovery`); this module only
+speaks the protocol.
 
 Which parser the client speaks is seen from its first message: the default parser's first
 packet is text, socket.io-msgpack-parser's is binary. A msgpack client's socket becomes a
@@ -30,7 +32,7 @@ from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
 from tornio.bus import ids
-from tornio.bus.messages import portable_session
+from tornio.bus.store import SocketRecovery
 from tornio.core.namespace import BaseNamespace
 from tornio.core.packets import Packet as AppPacket
 from tornio.core.socket import NamespaceFactory, Socket
@@ -42,7 +44,6 @@ from tornio.protocol.endpoints import to_endpoint, to_nsp
 from tornio.protocol.socketio import Packet, PacketType
 
 if TYPE_CHECKING:
-    from tornio.bus.store import Recovery
     from tornio.core.socket import SocketHost
     from tornio.protocol.jsoncodec import JsonCodec
 
@@ -53,13 +54,6 @@ log = logging.getLogger("tornio.modern.socket")
 #: Event names a client may not send (socket.io's reserved names).
 RESERVED_EVENTS = frozenset(
     {"connect", "connect_error", "disconnect", "disconnecting", "newListener", "removeListener"}
-)
-
-
-#: node's disconnect reasons after which a connection may be recovered.
-RECOVERABLE_REASONS = frozenset(
-    {"transport error", "transport close", "forced close", "ping timeout",
-     "server shutting down", "forced server close"}
 )
 
 
@@ -119,22 +113,19 @@ class ModernSocket(Socket):
         )
         self.msgpack = False
         self._parser_known = False
-        # Namespaces whose CONNECT waits for the recovery memory's answer.
-        self._restoring: set[str] = set()
-        if manager.recovery is not None:  # its data is kept as it changes
-            self.session = WatchedDict(self._session_changed)
-
-    def _session_changed(self) -> None:
-        for endpoint in self.pids:
-            self.manager.save_soon(endpoint, self)
+        node = manager.recovering
+        if node is not None:
+            recovering = self.recovering = SocketRecovery(self, node, manager.node_id,
+                                                          manager.rooms)
+            self.session = WatchedDict(recovering.session_changed)  # kept as it changes
 
     # -- broadcast encoding ------------------------------------------------------------------
 
     @classmethod
     def encode_event(
-        cls, namespace: str, event: str, args: list[Any], json: JsonCodec | None = None
+        cls, endpoint: str, event: str, args: list[Any], json: JsonCodec | None = None
     ) -> list[Frame]:
-        parts = socketio.encode_event(to_nsp(namespace), [event, *args], json=json)
+        parts = socketio.encode_event(to_nsp(endpoint), [event, *args], json=json)
         first = parts[0]
         frames: list[Frame] = ["4" + first if isinstance(first, str) else first]
         frames.extend(parts[1:])
@@ -152,8 +143,9 @@ class ModernSocket(Socket):
         if type(packet) is not AppPacket:
             packet = AppPacket.from_dict(packet)  # type: ignore[arg-type]
         assert type(packet) is AppPacket
+        recovering = self.recovering
         if (
-            self.manager.recovery is not None
+            recovering is not None
             and packet.kind == "event"
             and not packet.ack
             and self.sio_version >= 5
@@ -162,7 +154,7 @@ class ModernSocket(Socket):
             sid = self.sids.get(endpoint)
             if sid is not None:
                 args = list(packet.args)
-                offset = self.manager.record_own_emit(endpoint, sid, packet.name or "", args)
+                offset = recovering.own_emit(endpoint, sid, packet.name or "", args)
                 packet = AppPacket("event", endpoint, packet.name, [*args, offset])
         super().send_packet(packet)
 
@@ -224,13 +216,8 @@ class ModernSocket(Socket):
         if self.sio_version >= 5:
             sid = self.sids[endpoint]
             data = {"sid": sid}
-            recovery = self.manager.recovery
-            if recovery is not None:
-                pid = self.pids.get(endpoint)
-                if pid is None:
-                    pid = self.pids[endpoint] = recovery.new_pid()
-                data["pid"] = pid
-                self.save_recoverable(endpoint)
+            if self.recovering is not None:
+                data["pid"] = self.recovering.accepted(endpoint)
             self._send_sio(Packet(PacketType.CONNECT, to_nsp(endpoint), data))
         else:
             self._send_sio(Packet(PacketType.CONNECT, to_nsp(endpoint)))
@@ -269,7 +256,8 @@ class ModernSocket(Socket):
 
     def receive_messages(self, messages: list[str | bytes]) -> None:
         """Engine.IO messages from the client."""
-        if self._held is not None and self.held_while_opening(messages):
+        opening = self.opening
+        if opening.held is not None and opening.hold(messages):
             return
         for message in messages:
             if self.closed:
@@ -313,8 +301,9 @@ class ModernSocket(Socket):
         if kind is PacketType.CONNECT:
             if not self.names_fit(AppPacket("connect", endpoint)):
                 return  # before its auth is kept under that name
+            recovering = self.recovering
             if (endpoint in self.active_ns or endpoint in self._connecting
-                    or endpoint in self._restoring):
+                    or (recovering is not None and endpoint in recovering.restoring)):
                 self.engine.close("invalid state", notify_client=True)
                 return
             auth = packet.data if isinstance(packet.data, dict) else {}
@@ -322,9 +311,9 @@ class ModernSocket(Socket):
                 auth = {**dict(query), **auth}
             self.auth[endpoint] = auth
             pid, offset = auth.get("pid"), auth.get("offset")
-            if (self.manager.recovery is not None and self.sio_version >= 5
+            if (recovering is not None and self.sio_version >= 5
                     and isinstance(pid, str) and isinstance(offset, str)):
-                self._restoring.add(endpoint)
+                recovering.restoring.add(endpoint)
                 self.manager.run_in_background(self._restore(endpoint, pid, offset))
                 return
             self.connect_namespace(endpoint)
@@ -352,68 +341,17 @@ class ModernSocket(Socket):
     # -- connection state recovery -----------------------------------------------------------
 
     async def _restore(self, endpoint: str, pid: str, offset: str) -> None:
-        """A CONNECT asking to recover ``pid``: get it back if the memory has it, then
-        connect (a fresh connection when it cannot be recovered, as node)."""
-        recovery = self.manager.recovery
-        assert recovery is not None
-        try:
-            restored = await recovery.restore(pid, offset)
-        except Exception as exc:  # the store is away: connect afresh
-            log.warning("cannot recover %s: %s", pid, exc)
-            restored = None
-        self._restoring.discard(endpoint)
-        if restored is not None and (self.closed or endpoint not in self.served_namespaces):
-            # Gone again (or nothing to recover into): keep it recoverable.
-            recovery.seen(pid, restored["sid"], endpoint, restored["rooms"], restored["data"])
-            recovery.lost(pid, restored["data"])
-            restored = None
+        """A CONNECT asking to recover ``pid``: the events it missed first (if it can be
+        recovered), then connect (a fresh connection when it cannot, as node)."""
+        recovering = self.recovering
+        assert recovering is not None
+        missed = await recovering.restore(endpoint, pid, offset)
         if self.closed:
             return
-        if restored is not None:
-            self._recover_into(endpoint, pid, restored)
-        self.connect_namespace(endpoint)
-
-    def _recover_into(self, endpoint: str, pid: str, restored: dict[str, Any]) -> None:
-        sid = restored["sid"]
-        self.sids[endpoint] = sid
-        self.pids[endpoint] = pid
-        self.recovered.add(endpoint)
-        data = restored.get("data")
-        if isinstance(data, dict):
-            self.session.update(data)
         nsp = to_nsp(endpoint)
-        for missed in restored.get("missed") or ():  # before the CONNECT reply, as node
-            self._send_sio(Packet(PacketType.EVENT, nsp, list(missed)))
-        rooms = self.manager.rooms
-        for room in restored.get("rooms") or ():
-            if isinstance(room, str):
-                rooms.join(endpoint, room, self)
-        if ids.owner_of(sid) != self.manager.node_id:
-            # Its id names another node: join the room it names, so emits to it come here.
-            rooms.join(endpoint, sid, self)
-
-    def save_recoverable(self, endpoint: str) -> None:
-        recovery, pid = self.manager.recovery, self.pids.get(endpoint)
-        if recovery is not None and pid is not None and not self.closed:
-            self._save(recovery, endpoint, pid)
-
-    def _save(self, recovery: Recovery, endpoint: str, pid: str) -> dict[str, Any]:
-        data = portable_session(self.session, self.sessid)
-        sid = self.sids.get(endpoint)
-        if sid is not None:
-            rooms = [room for room in self.rooms.get(endpoint, ()) if room != sid]
-            recovery.seen(pid, sid, endpoint, rooms, data)
-        return data
-
-    def _namespace_ending(self, endpoint: str, reason: str) -> None:
-        pid = self.pids.pop(endpoint, None)
-        recovery = self.manager.recovery
-        if pid is None or recovery is None:
-            return
-        if reason in RECOVERABLE_REASONS:
-            recovery.lost(pid, self._save(recovery, endpoint, pid))
-        else:
-            recovery.closed(pid)
+        for args in missed or ():  # before the CONNECT reply, as node
+            self._send_sio(Packet(PacketType.EVENT, nsp, args))
+        self.connect_namespace(endpoint)
 
     def _split_nsp(self, nsp: str) -> tuple[str, list[tuple[str, str]]]:
         if "?" not in nsp:
@@ -442,7 +380,7 @@ class MsgpackModernSocket(ModernSocket):
 
     @classmethod
     def encode_event(
-        cls, namespace: str, event: str, args: list[Any], json: JsonCodec | None = None
+        cls, endpoint: str, event: str, args: list[Any], json: JsonCodec | None = None
     ) -> list[Frame]:
-        packet = Packet(PacketType.EVENT, to_nsp(namespace), [event, *args])
+        packet = Packet(PacketType.EVENT, to_nsp(endpoint), [event, *args])
         return [msgpack_parser.encode(packet, json)]

@@ -339,7 +339,7 @@ class EnginePollingHandler(EngineRequestMixin, RequestHandler):
         except EngineError as exc:
             self.fail(exc.code)
             return None
-        if socket.slicing:  # a POST while the last one's packets are still handled
+        if socket.inbox.slicing:  # a POST while the last one's packets are still handled
             log.info("closing engine session %s: overlapping POST", socket.engine.sid)
             self.fail(3)
             socket.engine.close("overlap from client", notify_client=True)
@@ -371,7 +371,7 @@ class EnginePollingHandler(EngineRequestMixin, RequestHandler):
         MODERN.messages_in += len(packets)
         MODERN.bytes_in += len(body)
         messages = socket.engine.receive(packets, self.host.clock())
-        if len(messages) > SLICE or socket.behind:
+        if len(messages) > SLICE or socket.inbox.behind:
             return self._receive_in_slices(socket, messages)
         self.finish("ok")
         if messages:
@@ -383,7 +383,7 @@ class EnginePollingHandler(EngineRequestMixin, RequestHandler):
         """Many packets (or the socket's handlers behind): handled in slices, the loop free
         between them; the POST is answered once they are (the client sends no other
         meanwhile)."""
-        await socket.in_slices(messages, socket.receive_messages)
+        await socket.inbox.in_slices(messages, socket.receive_messages)
         self.finish("ok")
         self.host.touch(socket)
 
@@ -464,7 +464,7 @@ class EngineWebSocket(WebSocketConnection):
             socket.engine.send_many(open_frames(host, socket, []))
             socket.opened()
         self.attached = True
-        socket.set_input_gate(self)  # its handlers behind: this stops reading
+        socket.inbox.set_input_gate(self)  # its handlers behind: this stops reading
         host.touch(socket)
 
     def on_message(self, message: str | bytes) -> None:
@@ -492,7 +492,7 @@ class EngineWebSocket(WebSocketConnection):
         socket = self.socket
         if socket is not None and self.attached:
             self.attached = False
-            socket.drop_input_gate(self)
+            socket.inbox.drop_input_gate(self)
             socket.engine.detach(self, self.host.clock())
             if not socket.engine.closed:
                 self.host.touch(socket)

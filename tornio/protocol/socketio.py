@@ -88,7 +88,6 @@ _CONNECT = PacketType.CONNECT
 _DISCONNECT = PacketType.DISCONNECT
 _EVENT = PacketType.EVENT
 _ACK = PacketType.ACK
-_CONNECT_ERROR = PacketType.CONNECT_ERROR
 _BINARY_EVENT = PacketType.BINARY_EVENT
 _BINARY_ACK = PacketType.BINARY_ACK
 # Tuples, not sets: `in` checks identity first, and IntEnum hashing is slow.

@@ -233,7 +233,7 @@ class HixieConnection:
                 else:
                     packets.append(message)
             # In slices, the loop free between them; nothing is read meanwhile.
-            await socket.in_slices(packets, socket.receive_packets)
+            await socket.inbox.in_slices(packets, socket.receive_packets)
             if socket.closed:
                 return
             if parser.closed:

@@ -82,7 +82,7 @@ class PacketPostHandler(TransportMixin, RequestHandler):
             self.set_header("Content-Type", "text/plain; charset=UTF-8")
             self.finish(UNKNOWN_SID)
             return None
-        if socket.slicing:  # the last POST's packets are still being handled
+        if socket.inbox.slicing:  # the last POST's packets are still being handled
             self.refuse(400, "a POST overlaps the last one")
             return None
         body = b"".join(self._chunks)
@@ -96,7 +96,7 @@ class PacketPostHandler(TransportMixin, RequestHandler):
         LEGACY.bytes_in += len(body)
         LEGACY.messages_in += payload.count("\ufffd") // 2 if payload.startswith("\ufffd") else 1
         packets = socket.split_payload(payload)
-        if len(packets) > SLICE or socket.behind:
+        if len(packets) > SLICE or socket.inbox.behind:
             return self._receive_in_slices(socket, packets)
         self.finish("1")
         socket.receive_packets(packets)
@@ -107,7 +107,7 @@ class PacketPostHandler(TransportMixin, RequestHandler):
     async def _receive_in_slices(self, socket: LegacySocket, packets: list[str]) -> None:
         """Many packets (or the socket's handlers behind): handled in slices, the loop free
         between them; answered once they are (the client posts nothing else meanwhile)."""
-        await socket.in_slices(packets, socket.receive_packets)
+        await socket.inbox.in_slices(packets, socket.receive_packets)
         self.finish("1")
         if socket.connected:
             self.manager.touch(socket)

@@ -57,7 +57,7 @@ class LegacyWebSocket(WebSocketConnection):
             return
         self.attached = True
         socket.attach(self, request)
-        socket.set_input_gate(self)  # its handlers behind: this stops reading
+        socket.inbox.set_input_gate(self)  # its handlers behind: this stops reading
 
     def on_message(self, message: str | bytes) -> None:
         socket = self.socket
@@ -79,7 +79,7 @@ class LegacyWebSocket(WebSocketConnection):
 
     async def _receive_in_slices(self, socket: LegacySocket, packets: list[str]) -> None:
         try:
-            await socket.in_slices(packets, socket.receive_packets)
+            await socket.inbox.in_slices(packets, socket.receive_packets)
         finally:
             self.release_input()
 
@@ -87,7 +87,7 @@ class LegacyWebSocket(WebSocketConnection):
         socket = self.socket
         if socket is not None and self.attached:
             self.attached = False
-            socket.drop_input_gate(self)
+            socket.inbox.drop_input_gate(self)
             socket.detach(self)
 
 
