@@ -214,7 +214,7 @@ class SocketManager:
     def close_all(self, reason: str = "server shutdown") -> None:
         """End every socket (telling each client to reconnect)."""
         for socket in list(self.sockets.values()):
-            socket.engine.close(reason)
+            socket.close_session(reason)
 
     # -- rooms: the bus carries a room's emits here while it has members here ---------------
 

@@ -31,6 +31,7 @@ from tornio.modern.transports import (
     UpgradeMatches,
     forget_engine,
 )
+from tornio.protocol.drive import drive
 from tornio.settings import Settings
 
 if TYPE_CHECKING:
@@ -60,9 +61,7 @@ class EngineConnection(InputBacklog):
         self.endpoint = endpoint
         self.sessid = sid
         self.request = request
-        self.engine = EngineSession(
-            sid, version, endpoint.engine_settings, now, self._on_close, transport
-        )
+        self.engine = EngineSession(sid, version, endpoint.engine_settings, now, transport)
 
     @property
     def closed(self) -> bool:
@@ -70,12 +69,12 @@ class EngineConnection(InputBacklog):
 
     def send(self, data: str | bytes) -> None:
         """Send one message (text, or binary as bytes)."""
-        self.engine.send("4" + data if isinstance(data, str) else bytes(data))
+        drive(self, self.engine.send("4" + data if isinstance(data, str) else bytes(data)))
         self.endpoint.touch(self)
 
     def close(self) -> None:
         """End the session; a polling client is told so."""
-        self.engine.close("forced server close", notify_client=True)
+        self.close_session("forced server close", notify_client=True)
 
     def disconnect(self, silent: bool = False) -> None:
         """:meth:`close` (what the input gate calls on a socket that floods)."""
@@ -92,7 +91,15 @@ class EngineConnection(InputBacklog):
                 return
             self.endpoint._callback("on_message", self, message)
 
-    def _on_close(self, reason: str) -> None:
+    # -- the engine, driven (tornio.protocol.drive) ---------------------------------------------
+
+    def close_session(self, reason: str, notify_client: bool = False) -> None:
+        drive(self, self.engine.close(reason, notify_client))
+
+    def handle_timer(self, now: float) -> None:
+        drive(self, self.engine.handle_timer(now))
+
+    def session_closed(self, reason: str) -> None:
         self.endpoint._forget(self)
         self.endpoint._callback("on_close", self, reason)
 

@@ -38,6 +38,7 @@ from tornio.core.watched import WatchedDict
 from tornio.exceptions import ConnectionRefused, InvalidPacket
 from tornio.modern.session import EngineSession, EngineSettings, Frame
 from tornio.protocol import msgpack_parser, socketio
+from tornio.protocol.drive import drive
 from tornio.protocol.endpoints import to_endpoint, to_nsp
 from tornio.protocol.socketio import Packet, PacketType
 
@@ -73,6 +74,7 @@ class ModernSocket(Socket):
 
     protocol = "modern"
     flavour = "sio-json"
+    engine: EngineSession
     #: How an Engine.IO session closes, as node's disconnect reasons.
     disconnect_reasons = {
         "transport close": "transport close",
@@ -110,7 +112,6 @@ class ModernSocket(Socket):
             eio_version,
             engine_settings,
             now,
-            self._on_session_close,
             transport,
         )
         self.decoder = socketio.Decoder(
@@ -123,6 +124,15 @@ class ModernSocket(Socket):
         self._restoring: set[str] = set()
         if manager.recovery is not None:  # its data is kept as it changes
             self.session = WatchedDict(self._session_changed)
+
+    # -- the engine, driven (tornio.protocol.drive) -------------------------------------------
+
+    def close_session(self, reason: str, notify_client: bool = False) -> None:
+        """End the engine; with ``notify_client`` a held poll is answered close."""
+        drive(self, self.engine.close(reason, notify_client))
+
+    def handle_timer(self, now: float) -> None:
+        drive(self, self.engine.handle_timer(now))
 
     def _session_changed(self) -> None:
         for endpoint in self.pids:
@@ -142,9 +152,9 @@ class ModernSocket(Socket):
 
     def send_raw(self, wire: list[Frame]) -> None:
         if len(wire) == 1:
-            self.engine.send(wire[0])
+            drive(self, self.engine.send(wire[0]))
         else:
-            self.engine.send_many(wire)
+            drive(self, self.engine.send_many(wire))
 
     # -- outgoing ----------------------------------------------------------------------------
 
@@ -174,15 +184,15 @@ class ModernSocket(Socket):
 
     def _send_sio(self, packet: Packet) -> None:
         if self.msgpack:
-            self.engine.send(msgpack_parser.encode(packet, self.json_codec))
+            drive(self, self.engine.send(msgpack_parser.encode(packet, self.json_codec)))
             return
         parts = socketio.encode(packet, self.json_codec)
         first = parts[0]
         head: Frame = "4" + first if isinstance(first, str) else first
         if len(parts) == 1:
-            self.engine.send(head)
+            drive(self, self.engine.send(head))
         else:
-            self.engine.send_many([head, *parts[1:]])
+            drive(self, self.engine.send_many([head, *parts[1:]]))
 
     def _check_encodable(self, packet: AppPacket) -> None:
         sio = self._to_sio(packet)
@@ -287,7 +297,7 @@ class ModernSocket(Socket):
                     raise InvalidPacket("a text message from a msgpack-parser client")
             except InvalidPacket as exc:
                 log.info("closing %s: %s", self.sessid, exc)
-                self.engine.close("parse error", notify_client=True)
+                self.close_session("parse error", notify_client=True)
                 return
             if packet is not None:
                 self.handle_sio(packet)
@@ -315,7 +325,7 @@ class ModernSocket(Socket):
                 return  # before its auth is kept under that name
             if (endpoint in self.active_ns or endpoint in self._connecting
                     or endpoint in self._restoring):
-                self.engine.close("invalid state", notify_client=True)
+                self.close_session("invalid state", notify_client=True)
                 return
             auth = packet.data if isinstance(packet.data, dict) else {}
             if query:
@@ -331,7 +341,7 @@ class ModernSocket(Socket):
             return
         if endpoint not in self.active_ns or endpoint in self._connecting:
             # also a CONNECT_ERROR sent by a client
-            self.engine.close("invalid state", notify_client=True)
+            self.close_session("invalid state", notify_client=True)
             return
         if kind in _EVENTS:
             data = packet.data
@@ -347,7 +357,7 @@ class ModernSocket(Socket):
         elif kind is PacketType.DISCONNECT:
             self.handle_packet(AppPacket("disconnect", endpoint))
         else:
-            self.engine.close("invalid state", notify_client=True)
+            self.close_session("invalid state", notify_client=True)
 
     # -- connection state recovery -----------------------------------------------------------
 
@@ -431,7 +441,7 @@ class ModernSocket(Socket):
         if not silent:
             for endpoint in list(self.active_ns):
                 self._send_sio(Packet(PacketType.DISCONNECT, to_nsp(endpoint)))
-        self.engine.close("server disconnect", notify_client=True)
+        self.close_session("server disconnect", notify_client=True)
 
 
 class MsgpackModernSocket(ModernSocket):

@@ -25,6 +25,7 @@ from tornio.core.fairness import SLICE
 from tornio.exceptions import EngineError, InvalidPacket, InvalidPayload
 from tornio.modern.session import EngineSession, EngineSettings, Frame
 from tornio.protocol import engineio
+from tornio.protocol.drive import drive
 from tornio.protocol.permessage_deflate import DeflateOptions
 from tornio.transports.compression import compress_answer
 from tornio.transports.origins import check_request
@@ -192,7 +193,14 @@ class PollSink:
         self.done.set_result(None)
 
     def close(self) -> None:
-        self.write(["6"])
+        """Closed without an answer: the session refused this GET (it overlapped a held
+        one): 400, Engine.IO code 3."""
+        handler = self.handler
+        if handler is None or self.done.done():
+            return
+        self.handler = None
+        handler.fail(3)
+        self.done.set_result(None)
 
 
 @stream_request_body
@@ -281,7 +289,7 @@ class EnginePollingHandler(EngineRequestMixin, RequestHandler):
         MODERN.handshakes += 1
         socket.engine.b64 = self.query("b64") is not None
         upgrades = ["websocket"] if "websocket" in ENGINE_TRANSPORTS else []
-        socket.engine.send_many(self.open_frames(socket, upgrades))
+        drive(socket, socket.engine.send_many(self.open_frames(socket, upgrades)))
         socket.opened()
         waiter = self._poll(socket)
         if waiter is not None:
@@ -294,11 +302,12 @@ class EnginePollingHandler(EngineRequestMixin, RequestHandler):
         sink = self._sink = PollSink(self)
         self._socket = socket
         try:
-            socket.engine.attach_poll(sink, self.host.clock())
+            outs = socket.engine.attach_poll(sink, self.host.clock())
         except EngineError as exc:
             self.host.touch(socket)
             self.fail(exc.code)
             return None
+        drive(socket, outs)  # a poll the session refuses (overlapping) is answered 400
         self.host.touch(socket)
         return sink.done
 
@@ -328,7 +337,7 @@ class EnginePollingHandler(EngineRequestMixin, RequestHandler):
     def on_connection_close(self) -> None:
         sink, socket = self._sink, self._socket
         if sink is not None and socket is not None and not sink.done.done():
-            socket.engine.detach(sink, self.host.clock())
+            drive(socket, socket.engine.detach(sink, self.host.clock()))
             sink.done.set_result(None)
 
     # -- POST ---------------------------------------------------------------------------------
@@ -342,12 +351,12 @@ class EnginePollingHandler(EngineRequestMixin, RequestHandler):
         if socket.slicing:  # a POST while the last one's packets are still handled
             log.info("closing engine session %s: overlapping POST", socket.engine.sid)
             self.fail(3)
-            socket.engine.close("overlap from client", notify_client=True)
+            drive(socket, socket.engine.close("overlap from client", notify_client=True))
             return None
         if self._too_large:
             self.set_status(413)
             self.finish()
-            socket.engine.close("payload too large", notify_client=True)
+            drive(socket, socket.engine.close("payload too large", notify_client=True))
             return None
         body = b"".join(self._chunks)
         content_type = self.request.headers.get("Content-Type", "")
@@ -365,12 +374,14 @@ class EnginePollingHandler(EngineRequestMixin, RequestHandler):
             log.info("closing engine session %s: bad payload: %s", socket.engine.sid, exc)
             self.set_status(400)
             self.finish()
-            socket.engine.close("parse error", notify_client=True)
+            drive(socket, socket.engine.close("parse error", notify_client=True))
             return None
         self.set_header("Content-Type", "text/html")
         MODERN.messages_in += len(packets)
         MODERN.bytes_in += len(body)
-        messages = socket.engine.receive(packets, self.host.clock())
+        messages, outs = socket.engine.receive(packets, self.host.clock())
+        if outs or socket.engine.pending_close is not None:
+            drive(socket, outs)
         if len(messages) > SLICE or socket.behind:
             return self._receive_in_slices(socket, messages)
         self.finish("ok")
@@ -439,7 +450,7 @@ class EngineWebSocket(WebSocketConnection):
     def overflowed(self, unsent: int) -> None:
         socket = self.socket
         if socket is not None and self.attached and socket.engine.sink is self:
-            socket.engine.overflowed(self.transport, unsent)
+            drive(socket, socket.engine.overflowed(self.transport, unsent))
         else:  # a probe (it carries nothing but 3probe)
             super().overflowed(unsent)
 
@@ -460,8 +471,8 @@ class EngineWebSocket(WebSocketConnection):
                 self.hold_writes(EIO3_OPEN_HOLD)
             socket = self.socket = host.create_engine_socket(self.version, "websocket", request)
             MODERN.handshakes += 1
-            socket.engine.attach_websocket(self, now)
-            socket.engine.send_many(open_frames(host, socket, []))
+            drive(socket, socket.engine.attach_websocket(self, now))
+            drive(socket, socket.engine.send_many(open_frames(host, socket, [])))
             socket.opened()
         self.attached = True
         socket.set_input_gate(self)  # its handlers behind: this stops reading
@@ -479,11 +490,13 @@ class EngineWebSocket(WebSocketConnection):
         except InvalidPacket as exc:
             log.info("bad websocket frame on %s: %s", engine.sid, exc)
             if engine.upgrading and self is not engine.sink:
-                engine.detach(self, now)
+                drive(socket, engine.detach(self, now))
             else:
-                engine.close("parse error")
+                drive(socket, engine.close("parse error"))
             return
-        messages = engine.receive([packet], now, source=self)
+        messages, outs = engine.receive([packet], now, source=self)
+        if outs or engine.pending_close is not None:
+            drive(socket, outs)
         if messages:
             socket.receive_messages(messages)
         host.touch(socket)
@@ -493,7 +506,7 @@ class EngineWebSocket(WebSocketConnection):
         if socket is not None and self.attached:
             self.attached = False
             socket.drop_input_gate(self)
-            socket.engine.detach(self, self.host.clock())
+            drive(socket, socket.engine.detach(self, self.host.clock()))
             if not socket.engine.closed:
                 self.host.touch(socket)
 

@@ -44,7 +44,7 @@ class LegacyWebSocket(WebSocketConnection):
     def overflowed(self, unsent: int) -> None:
         socket = self.socket
         if socket is not None and self.attached and socket.engine.sink is self:
-            socket.engine.overflowed(self.transport, unsent)
+            socket.overflowed(self.transport, unsent)
         else:
             super().overflowed(unsent)
 
