@@ -1,0 +1,322 @@
+"""What a session returns: the spec tables of "the state machine returns what to send".
+
+Both generations' sessions are driven here with no I/O at all: no driver, no socket, no
+clock. Each row is a sequence of input events and, for each, the exact output the session
+returns (``(sink, frames, close)`` triples, sinks named) and, at the end, the close reason it
+holds for its owner (``pending_close``). The sinks are never written to: a write would be a
+session calling into a transport, which it must not do (they fail the test if it does).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from typing import Any
+
+import pytest
+
+from tornio.legacy.session import LegacySession
+from tornio.modern.session import EngineSession, EngineSettings
+from tornio.protocol.drive import drive
+from tornio.protocol.engineio import Packet, PacketType
+from tornio.settings import Settings
+
+
+class Untouched:
+    """A sink the session may name in its output but never call."""
+
+    def __init__(self, name: str, transport: str, polling: bool) -> None:
+        self.name = name
+        self.transport = transport
+        self.polling = polling
+
+    def write(self, frames: list[Any]) -> None:
+        raise AssertionError(f"the session wrote {frames!r} to {self.name} itself")
+
+    def close(self) -> None:
+        raise AssertionError(f"the session closed {self.name} itself")
+
+
+def named(outs: Any) -> list[tuple[str, list[Any], bool]]:
+    """Outputs with their sinks named (and a tuple or list alike)."""
+    assert isinstance(outs, (list, tuple)), f"a transition returned {outs!r}"
+    return [(sink.name, list(frames), close) for sink, frames, close in outs]
+
+
+# -- Engine.IO ------------------------------------------------------------------------------
+
+ENGINE = EngineSettings(ping_interval=3.0, ping_timeout=2.0, upgrade_timeout=7.0,
+                        connect_timeout=None, max_write_buffer=100)
+GET1 = Untouched("get1", "polling", True)
+GET2 = Untouched("get2", "polling", True)
+WS = Untouched("ws", "websocket", False)
+
+Step = tuple[Callable[[EngineSession], Any], Any]
+
+
+def probe(packet: Packet) -> Callable[[EngineSession], Any]:
+    return lambda s: s.receive([packet], 0.2, source=WS)
+
+
+ENGINE_TABLE: dict[str, tuple[str, list[Step], str | None]] = {
+    "a held GET is answered by the next send": ("polling", [
+        (lambda s: s.attach_poll(GET1, 0.0), []),
+        (lambda s: s.send("4hi"), [("get1", ["4hi"], False)]),
+        (lambda s: s.send("4later"), []),  # the GET was answered: queued
+        (lambda s: s.attach_poll(GET2, 0.1), [("get2", ["4later"], False)]),
+    ], None),
+    "what was queued between polls goes in one answer": ("polling", [
+        (lambda s: s.send("4a"), []),
+        (lambda s: s.send_many(["4b", b"\x01"]), []),
+        (lambda s: s.attach_poll(GET1, 0.0), [("get1", ["4a", "4b", b"\x01"], False)]),
+    ], None),
+    "a websocket that attaches takes the backlog in one output": ("websocket", [
+        (lambda s: s.send("4a"), []),
+        (lambda s: s.send_many(["4b", b"\x01"]), []),
+        (lambda s: s.attach_websocket(WS, 0.0), [("ws", ["4a", "4b", b"\x01"], False)]),
+        (lambda s: s.send("4c"), [("ws", ["4c"], False)]),
+        (lambda s: s.send_many(["4d", b"\x02"]), [("ws", ["4d", b"\x02"], False)]),
+    ], None),
+    "a server close with notify answers the held GET 1": ("polling", [
+        (lambda s: s.attach_poll(GET1, 0.0), []),
+        (lambda s: s.close("forced server close", notify_client=True), [("get1", ["1"], False)]),
+        (lambda s: s.send("4x"), []),
+        (lambda s: s.close("again"), []),
+    ], "forced server close"),
+    "a close without notify answers the held GET 6": ("polling", [
+        (lambda s: s.attach_poll(GET1, 0.0), []),
+        (lambda s: s.close("server shutdown"), [("get1", ["6"], False)]),
+    ], "server shutdown"),
+    "a close of a websocket session closes the websocket": ("websocket", [
+        (lambda s: s.attach_websocket(WS, 0.0), []),
+        (lambda s: s.close("forced server close", notify_client=True), [("ws", [], True)]),
+    ], "forced server close"),
+    "a GET over a held one: the held one gets 1, the new one is refused": ("polling", [
+        (lambda s: s.attach_poll(GET1, 0.0), []),
+        (lambda s: s.attach_poll(GET2, 0.5), [("get1", ["1"], False), ("get2", [], True)]),
+    ], "overlap from client"),
+    "the upgrade: probe, noops for GETs, then the websocket takes the queue": ("polling", [
+        (lambda s: s.attach_poll(GET1, 0.0), []),
+        (lambda s: s.begin_upgrade(WS, 0.1), None),
+        (probe(Packet(PacketType.PING, "probe")),
+         ([], [("ws", ["3probe"], False), ("get1", ["6"], False)])),
+        (lambda s: s.attach_poll(GET2, 0.3), [("get2", ["6"], False)]),
+        (lambda s: s.send("4queued"), []),
+        (probe(Packet(PacketType.UPGRADE)), ([], [("ws", ["4queued"], False)])),
+        (lambda s: s.send("4live"), [("ws", ["4live"], False)]),
+    ], None),
+    "the upgrade with a GET held at the upgrade packet": ("polling", [
+        (lambda s: s.begin_upgrade(WS, 0.1), None),
+        (probe(Packet(PacketType.PING, "probe")), ([], [("ws", ["3probe"], False)])),
+        (lambda s: s.send("4queued"), []),
+        (probe(Packet(PacketType.UPGRADE)), ([], [("ws", ["4queued"], False)])),
+    ], None),
+    "anything but the probe closes the probe (and only it)": ("polling", [
+        (lambda s: s.begin_upgrade(WS, 0.1), None),
+        (probe(Packet(PacketType.MESSAGE, "early")), ([], [("ws", [], True)])),
+        (lambda s: s.detach(WS, 0.3), []),
+    ], None),
+    "a probe that goes away is closed": ("polling", [
+        (lambda s: s.begin_upgrade(WS, 0.1), None),
+        (lambda s: s.detach(WS, 0.2), [("ws", [], True)]),
+    ], None),
+    "the ping goes to the held GET; no pong: the session ends": ("polling", [
+        (lambda s: s.attach_poll(GET1, 0.0), []),
+        (lambda s: s.handle_timer(3.0), [("get1", ["2"], False)]),
+        (lambda s: s.handle_timer(5.0), []),
+    ], "ping timeout"),
+    "a client CLOSE answers the held GET 6": ("polling", [
+        (lambda s: s.attach_poll(GET1, 0.0), []),
+        (lambda s: s.receive([Packet(PacketType.CLOSE)], 0.5), ([], [("get1", ["6"], False)])),
+    ], "transport close"),
+    "messages go up, nothing goes out": ("websocket", [
+        (lambda s: s.attach_websocket(WS, 0.0), []),
+        (lambda s: s.receive([Packet(PacketType.MESSAGE, "a"), Packet(PacketType.PONG)], 0.1),
+         (["a"], [])),
+    ], None),
+    "an aborted GET ends the session": ("polling", [
+        (lambda s: s.attach_poll(GET1, 0.0), []),
+        (lambda s: s.detach(GET1, 0.5), []),
+    ], "transport close"),
+    "a queue past the bound ends the session; a probe is closed": ("polling", [
+        (lambda s: s.begin_upgrade(WS, 0.1), None),
+        (lambda s: s.send("4" + "x" * 99), []),
+        (lambda s: s.send("4"), [("ws", [], True)]),
+    ], "write buffer full"),
+    "a websocket's write buffer past the bound closes it": ("websocket", [
+        (lambda s: s.attach_websocket(WS, 0.0), []),
+        (lambda s: s.overflowed("websocket", 101), [("ws", [], True)]),
+        (lambda s: s.overflowed("websocket", 101), []),
+    ], "write buffer full"),
+}
+
+
+@pytest.mark.parametrize("name", list(ENGINE_TABLE))
+def test_an_engine_session_returns_what_to_send(name: str) -> None:
+    transport, steps, reason = ENGINE_TABLE[name]
+    session = EngineSession("sid", 4, ENGINE, 0.0, transport)
+    for number, (event, want) in enumerate(steps):
+        got = event(session)
+        if isinstance(want, tuple):
+            messages, outs = got
+            got = (messages, named(outs))
+        elif want is not None:
+            got = named(got)
+        assert got == want, f"step {number}"
+    assert session.pending_close == reason
+
+
+def test_a_v3_ping_is_answered_with_a_pong_output() -> None:
+    session = EngineSession("sid", 3, ENGINE, 0.0)
+    assert named(session.attach_poll(GET1, 0.0)) == []
+    messages, outs = session.receive([Packet(PacketType.PING, "x")], 1.0)
+    assert (messages, named(outs)) == ([], [("get1", ["3x"], False)])
+
+
+# -- 0.9 ---------------------------------------------------------------------------------------
+
+LEGACY = Settings(polling_duration=5.0, heartbeat_interval=3.0, heartbeat_timeout=7.0,
+                  close_timeout=11.0, handshake_timeout=13.0, max_write_buffer=100)
+POLL1 = Untouched("poll1", "xhr-polling", True)
+POLL2 = Untouched("poll2", "xhr-polling", True)
+SOCK = Untouched("ws", "websocket", False)
+HTMLFILE = Untouched("htmlfile", "htmlfile", False)
+
+LegacyStep = tuple[Callable[[LegacySession], Any], Any]
+
+LEGACY_TABLE: dict[str, tuple[list[LegacyStep], str | None]] = {
+    "the first poll gets 1:: at once": ([
+        (lambda s: s.attach(POLL1, 0.0), [("poll1", ["1::"], False)]),
+    ], None),
+    "a websocket that attaches takes 1:: and the backlog in one output": ([
+        (lambda s: s.send("5:::a", 0.0), []),
+        (lambda s: s.send("5:::b", 0.0), []),
+        (lambda s: s.attach(SOCK, 0.1), [("ws", ["1::", "5:::a", "5:::b"], False)]),
+        (lambda s: s.send("5:::c", 0.2), [("ws", ["5:::c"], False)]),
+    ], None),
+    "a held poll is answered by the next send": ([
+        (lambda s: s.attach(POLL1, 0.0), [("poll1", ["1::"], False)]),
+        (lambda s: s.attach(POLL2, 0.1), []),
+        (lambda s: s.send("5:::x", 0.2), [("poll2", ["5:::x"], False)]),
+    ], None),
+    "a held poll is answered 8:: at polling_duration": ([
+        (lambda s: s.attach(POLL1, 0.0), [("poll1", ["1::"], False)]),
+        (lambda s: s.attach(POLL2, 1.0), []),
+        (lambda s: s.handle_timer(6.0), [("poll2", ["8::"], False)]),
+    ], None),
+    "a persistent transport gets 2:: every heartbeat_interval": ([
+        (lambda s: s.attach(HTMLFILE, 0.0), [("htmlfile", ["1::"], False)]),
+        (lambda s: s.handle_timer(3.0), [("htmlfile", ["2::"], False)]),
+        (lambda s: s.handle_timer(4.0), []),
+    ], None),
+    "a new connection replaces a held poll (8::) or a persistent one (closed)": ([
+        (lambda s: s.attach(POLL1, 0.0), [("poll1", ["1::"], False)]),
+        (lambda s: s.attach(POLL2, 0.1), []),
+        (lambda s: s.received(0.15), None),  # the client has seen 1::
+        (lambda s: s.attach(SOCK, 0.2), [("poll2", ["8::"], False)]),
+        (lambda s: s.attach(HTMLFILE, 0.3), [("ws", [], True)]),
+    ], None),
+    "a client that never confirmed 1:: gets it again on another transport": ([
+        (lambda s: s.attach(POLL1, 0.0), [("poll1", ["1::"], False)]),
+        (lambda s: s.attach(SOCK, 0.2), [("ws", ["1::"], False)]),
+    ], None),
+    "a close flushes the queue into the persistent transport, then closes it": ([
+        (lambda s: s.attach(SOCK, 0.0), [("ws", ["1::"], False)]),
+        (lambda s: s.outbox.append("0::"), None),
+        (lambda s: s.close("server disconnect"), [("ws", ["0::"], True)]),
+        (lambda s: s.send("5:::x", 0.1), []),
+        (lambda s: s.close("again"), []),
+    ], "server disconnect"),
+    "a close answers a held poll 8::": ([
+        (lambda s: s.attach(POLL1, 0.0), [("poll1", ["1::"], False)]),
+        (lambda s: s.attach(POLL2, 0.1), []),
+        (lambda s: s.close("server shutdown"), [("poll2", ["8::"], False)]),
+    ], "server shutdown"),
+    "a persistent transport that goes away ends the session": ([
+        (lambda s: s.attach(SOCK, 0.0), [("ws", ["1::"], False)]),
+        (lambda s: s.detach(SOCK, 1.0), []),
+    ], "transport closed"),
+    "a poll that goes away does not": ([
+        (lambda s: s.attach(POLL1, 0.0), [("poll1", ["1::"], False)]),
+        (lambda s: s.attach(POLL2, 0.1), []),
+        (lambda s: s.detach(POLL2, 0.2), []),
+    ], None),
+    "silence past heartbeat_timeout closes the persistent transport": ([
+        (lambda s: s.attach(SOCK, 0.0), [("ws", ["1::"], False)]),
+        (lambda s: s.handle_timer(7.0), [("ws", [], True)]),
+    ], "heartbeat timeout"),
+    "a queue past the bound ends the session": ([
+        (lambda s: s.attach(POLL1, 0.0), [("poll1", ["1::"], False)]),
+        (lambda s: s.send("x" * 100, 0.1), []),
+        (lambda s: s.send("x", 0.1), []),
+    ], "write buffer full"),
+    "a transport's write buffer past the bound closes it": ([
+        (lambda s: s.attach(HTMLFILE, 0.0), [("htmlfile", ["1::"], False)]),
+        (lambda s: s.overflowed("htmlfile", 101), [("htmlfile", [], True)]),
+    ], "write buffer full"),
+}
+
+
+@pytest.mark.parametrize("name", list(LEGACY_TABLE))
+def test_a_legacy_session_returns_what_to_send(name: str) -> None:
+    steps, reason = LEGACY_TABLE[name]
+    session = LegacySession("sid", LEGACY, 0.0)
+    for number, (event, want) in enumerate(steps):
+        got = event(session)
+        if want is not None:
+            got = named(got)
+        assert got == want, f"step {number}"
+    assert session.pending_close == reason
+
+
+# -- the driver ----------------------------------------------------------------------------
+
+
+class Recorder:
+    """A sink that logs what is done to it into a shared log."""
+
+    def __init__(self, name: str, log: list[str], polling: bool = False) -> None:
+        self.name = name
+        self.log = log
+        self.transport = "polling" if polling else "websocket"
+        self.polling = polling
+
+    def write(self, frames: list[Any]) -> None:
+        self.log.append(f"{self.name} <- {frames}")
+
+    def close(self) -> None:
+        self.log.append(f"{self.name} closed")
+
+
+class Owner:
+    def __init__(self, engine: EngineSession, log: list[str]) -> None:
+        self.engine = engine
+        self.log = log
+
+    def session_closed(self, reason: str) -> None:
+        self.log.append(f"owner told: {reason}")
+
+
+def test_the_driver_writes_in_order_then_closes_then_tells_the_owner_once() -> None:
+    log: list[str] = []
+    session = EngineSession("sid", 4, ENGINE, 0.0, "websocket")
+    owner = Owner(session, log)
+    ws = Recorder("ws", log)
+    drive(owner, session.attach_websocket(ws, 0.0))
+    drive(owner, session.send("4a"))
+    session.backlog.outbox.append("4queued")  # (what a close flushes)
+    outs: Sequence[Any] = session.close("forced server close")
+    assert log == ["ws <- ['4a']"]  # the session did nothing itself
+    drive(owner, outs)
+    drive(owner, session.close("again"))
+    drive(owner, [])
+    assert log == ["ws <- ['4a']", "ws <- ['4queued']", "ws closed",
+                   "owner told: forced server close"]
+    assert session.pending_close is None and session.close_reason == "forced server close"
+
+
+def test_the_driver_tells_the_owner_of_an_end_with_nothing_to_write() -> None:
+    log: list[str] = []
+    session = EngineSession("sid", 4, ENGINE, 0.0)
+    owner = Owner(session, log)
+    drive(owner, session.close("ping timeout"))
+    assert log == ["owner told: ping timeout"]
