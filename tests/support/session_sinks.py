@@ -9,7 +9,7 @@ from collections.abc import Callable
 from typing import Any
 
 from tornio.exceptions import EngineError
-from tornio.legacy.session import LegacySession
+from tornio.legacy.session import LegacySession, SessionState
 from tornio.modern.session import EngineSession, Frame
 from tornio.protocol.drive import drive
 
@@ -126,7 +126,7 @@ class Driven:
 
     def attach(self, sink: FakeSink, now: float) -> bool:
         assert isinstance(self.engine, LegacySession)
-        first = self.engine.fresh
+        first = self.engine.state is SessionState.NEW
         drive(self, self.engine.attach(sink, now))
         return first
 

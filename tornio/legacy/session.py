@@ -64,6 +64,7 @@ class LegacySession:
         "_poll_deadline",
         "backlog",
         "close_reason",
+        "closed",
         "pending_close",
         "settings",
         "sid",
@@ -75,6 +76,8 @@ class LegacySession:
         self.sid = sid
         self.settings = settings
         self.state = SessionState.NEW
+        #: ``state is CLOSED``, kept as a plain attribute: the socket reads it per packet.
+        self.closed = False
         self.sink: Sink | None = None
         self.backlog: Backlog[str] = Backlog(sid, settings.max_write_buffer)
         self.close_reason: str | None = None
@@ -87,15 +90,6 @@ class LegacySession:
         self._last_recv = now
         self._last_transport: str | None = None
         self._confirmed = False
-
-    @property
-    def closed(self) -> bool:
-        return self.state is SessionState.CLOSED
-
-    @property
-    def fresh(self) -> bool:
-        """No transport has connected yet: the next :meth:`attach` is the first."""
-        return self.state is SessionState.NEW
 
     @property
     def queue_transport(self) -> str:
@@ -117,8 +111,8 @@ class LegacySession:
     # -- transport connections -------------------------------------------------------------
 
     def attach(self, sink: Sink, now: float) -> Outs:
-        """A transport connection arrived for this session (the first one when
-        :attr:`fresh` was True: the caller then runs the application's connect logic)."""
+        """A transport connection arrived for this session (the first one if ``state`` was
+        ``NEW``: the caller then runs the application's connect logic)."""
         if self.state is SessionState.CLOSED:
             raise RuntimeError("attach to a closed session")
         first = self.state is SessionState.NEW
@@ -275,6 +269,7 @@ class LegacySession:
         if self.state is SessionState.CLOSED:
             return NOTHING
         self.state = SessionState.CLOSED
+        self.closed = True
         self.close_reason = self.pending_close = reason
         sink, self.sink = self.sink, None
         backlog = self.backlog

@@ -9,7 +9,7 @@ from tornio.core.packets import Packet
 from tornio.core.requests import kept_request
 from tornio.core.socket import Socket
 from tornio.exceptions import ConnectionRefused, InvalidPacket, InvalidPayload
-from tornio.legacy.session import LegacySession, Sink
+from tornio.legacy.session import LegacySession, SessionState, Sink
 from tornio.protocol import legacy
 from tornio.protocol.drive import drive
 
@@ -54,7 +54,10 @@ class LegacySocket(Socket):
         return legacy.encode_event(namespace, event, args, json=json)
 
     def send_raw(self, wire: str) -> None:
-        drive(self, self.engine.send(wire, self.manager.clock()))
+        engine = self.engine
+        outs = engine.send(wire, self.manager.clock())
+        if outs or engine.pending_close is not None:  # drive's test, inlined: a broadcast's
+            drive(self, outs)  # polling members between two polls return nothing
 
     def _send(self, packet: Packet) -> None:
         drive(self, self.engine.send(self._encode(packet), self.manager.clock()))
@@ -98,7 +101,7 @@ class LegacySocket(Socket):
 
     def attach(self, sink: Sink, request: HTTPServerRequest) -> None:
         """A transport connection for this socket arrived."""
-        first = self.engine.fresh
+        first = self.engine.state is SessionState.NEW
         drive(self, self.engine.attach(sink, self.manager.clock()))
         self.incr_hits()  # gevent-socketio's count of a socket's requests: here, its polls
         if first and not self.closed:  # (its first write may have passed max_write_buffer)

@@ -104,6 +104,8 @@ class EngineSession:
         self.version = version
         self.settings = settings
         self.state = EngineState.OPEN
+        #: ``state is CLOSED``, kept as a plain attribute: the socket reads it per packet.
+        self.closed = False
         self.transport = transport
         self.sink: EngineSink | None = None
         self.backlog: Backlog[Frame] = Backlog(sid, settings.max_write_buffer)
@@ -131,10 +133,6 @@ class EngineSession:
             self._pong_deadline = now + settings.ping_interval + settings.ping_timeout
 
     # -- transports --------------------------------------------------------------------------
-
-    @property
-    def closed(self) -> bool:
-        return self.state is EngineState.CLOSED
 
     @property
     def queue_transport(self) -> str:
@@ -381,6 +379,7 @@ class EngineSession:
         if self.state is EngineState.CLOSED:
             return NOTHING
         self.state = EngineState.CLOSED
+        self.closed = True
         self.close_reason = self.pending_close = reason
         sink, self.sink = self.sink, None
         outs = list(self._end_probe()) if self._probe is not None else []

@@ -151,10 +151,10 @@ class ModernSocket(Socket):
         return frames
 
     def send_raw(self, wire: list[Frame]) -> None:
-        if len(wire) == 1:
-            drive(self, self.engine.send(wire[0]))
-        else:
-            drive(self, self.engine.send_many(wire))
+        engine = self.engine
+        outs = engine.send(wire[0]) if len(wire) == 1 else engine.send_many(wire)
+        if outs or engine.pending_close is not None:  # drive's test, inlined: a broadcast's
+            drive(self, outs)  # polling members between two polls return nothing
 
     # -- outgoing ----------------------------------------------------------------------------
 

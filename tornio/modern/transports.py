@@ -13,7 +13,7 @@ import inspect
 import json
 import logging
 import re
-from collections.abc import Awaitable
+from collections.abc import Awaitable, Sequence
 from typing import TYPE_CHECKING, Any, Protocol
 from urllib.parse import parse_qs
 
@@ -442,10 +442,8 @@ class EngineWebSocket(WebSocketConnection):
         self.socket: Any = existing
         self.attached = False
 
-    def write(self, frames: list[Frame]) -> None:
-        if self.version < 4:  # v3 binary frames start with the message type
-            frames = [f if isinstance(f, str) else b"\x04" + f for f in frames]
-        self.write_frames(frames)
+    #: The sink's write: one frame per message (the session's frames as they are, v4).
+    write = WebSocketConnection.write_frames
 
     def overflowed(self, unsent: int) -> None:
         socket = self.socket
@@ -511,6 +509,13 @@ class EngineWebSocket(WebSocketConnection):
                 self.host.touch(socket)
 
 
+class EngineWebSocket3(EngineWebSocket):
+    """An Engine.IO v3 websocket: its binary frames start with the message type."""
+
+    def write(self, frames: Sequence[Frame]) -> bool:
+        return self.write_frames([f if isinstance(f, str) else b"\x04" + f for f in frames])
+
+
 class EngineWebSocketHandler(EngineRequestMixin, UpgradeHandler):
     """``GET /<path>/?EIO=4&transport=websocket`` with an upgrade."""
 
@@ -544,4 +549,5 @@ class EngineWebSocketHandler(EngineRequestMixin, UpgradeHandler):
 
     def connection(self, *args: str) -> EngineWebSocket:
         version, existing = self._engine_args
-        return EngineWebSocket(self.host, self.request, version, existing)
+        kind = EngineWebSocket if version >= 4 else EngineWebSocket3
+        return kind(self.host, self.request, version, existing)

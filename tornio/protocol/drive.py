@@ -43,8 +43,8 @@ class Sink(Protocol[F_sink]):
     #: True when one write answers the request and ends this sink (a poll).
     polling: bool
 
-    def write(self, frames: list[F_sink]) -> None:
-        """Deliver frames (at least one)."""
+    def write(self, frames: list[F_sink]) -> object:
+        """Deliver frames (at least one); what it returns is not read."""
 
     def close(self) -> None:
         """End the connection; nothing more is written to it."""
