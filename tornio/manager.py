@@ -44,6 +44,8 @@ if TYPE_CHECKING:
     from tornio.bus.base import Message
     from tornio.core.monitor import SocketMonitor
     from tornio.core.opening import Opener
+    from tornio.modern.transports import EngineHost, EngineOwner
+    from tornio.protocol.drive import Driven
 
 __all__ = ["SocketManager", "check_namespace_classes"]
 
@@ -569,3 +571,11 @@ class SocketManager:
     on_server_side = _cluster_operation(ClusterOperations.on_server_side)
     server_side_emit = _cluster_operation(ClusterOperations.server_side_emit)
     server_side_call = _cluster_operation(ClusterOperations.server_side_call)
+
+
+if TYPE_CHECKING:  # the interfaces the transports and the timers drive them through (mypy)
+
+    def _interfaces(
+        manager: SocketManager, modern: ModernSocket, legacy: LegacySocket
+    ) -> tuple[EngineHost, EngineOwner, Driven, Driven]:
+        return manager, modern, modern, legacy

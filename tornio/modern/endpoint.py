@@ -17,7 +17,7 @@ import logging
 import re
 import secrets
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any
 
 from tornado.routing import Rule
@@ -36,6 +36,9 @@ from tornio.settings import Settings
 
 if TYPE_CHECKING:
     from tornado.httputil import HTTPServerRequest
+
+    from tornio.modern.transports import EngineHost, EngineOwner
+    from tornio.protocol.drive import Driven
 
 __all__ = ["EngineConnection", "EngineEndpoint"]
 
@@ -85,7 +88,7 @@ class EngineConnection(InputBacklog):
     def opened(self) -> None:
         self.endpoint._callback("on_connect", self)
 
-    def receive_messages(self, messages: list[str | bytes]) -> None:
+    def receive_messages(self, messages: Sequence[str | bytes]) -> None:
         for message in messages:
             if self.closed:
                 return
@@ -148,15 +151,15 @@ class EngineEndpoint:
 
     # -- the transports' host interface ----------------------------------------------------------
 
-    def touch(self, socket: Any) -> None:
+    def touch(self, socket: Driven) -> None:
         """Make sure the connection's timer fires no later than its next deadline."""
         self.timers.touch(socket)
 
     def welcome(self) -> None:
         return None
 
-    def get_engine(self, sid: str) -> EngineConnection | None:
-        return self.connections.get(sid)
+    def get_engine(self, engine_sid: str) -> EngineConnection | None:
+        return self.connections.get(engine_sid)
 
     def create_engine_socket(
         self, eio_version: int, transport: str, request: HTTPServerRequest
@@ -184,3 +187,11 @@ class EngineEndpoint:
             callback(*args)
         except Exception:
             log.exception("%s callback failed", name)
+
+
+if TYPE_CHECKING:  # the interfaces the transports and the timers drive them through (mypy)
+
+    def _interfaces(
+        endpoint: EngineEndpoint, conn: EngineConnection
+    ) -> tuple[EngineHost, EngineOwner, Driven]:
+        return endpoint, conn, conn

@@ -26,7 +26,7 @@ packet is text, socket.io-msgpack-parser's is binary. A msgpack client's socket 
 from __future__ import annotations
 
 import logging
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 from tornio.bus import ids
@@ -277,7 +277,7 @@ class ModernSocket(Socket):
         if not self.begin_opening(then) and then is not None:
             then()
 
-    def receive_messages(self, messages: list[str | bytes]) -> None:
+    def receive_messages(self, messages: Sequence[str | bytes]) -> None:
         """Engine.IO messages from the client."""
         if self._held is not None and self.held_while_opening(messages):
             return

@@ -13,8 +13,8 @@ import inspect
 import json
 import logging
 import re
-from collections.abc import Awaitable, Sequence
-from typing import TYPE_CHECKING, Any, Protocol
+from collections.abc import Awaitable, Callable, Sequence
+from typing import TYPE_CHECKING, Any, Protocol, TypeVar
 from urllib.parse import parse_qs
 
 from tornado.routing import PathMatches
@@ -25,7 +25,7 @@ from tornio.core.fairness import SLICE
 from tornio.exceptions import EngineError, InvalidPacket, InvalidPayload
 from tornio.modern.session import EngineSession, EngineSettings, Frame
 from tornio.protocol import engineio
-from tornio.protocol.drive import drive
+from tornio.protocol.drive import Driven, drive
 from tornio.protocol.permessage_deflate import DeflateOptions
 from tornio.transports.compression import compress_answer
 from tornio.transports.origins import check_request
@@ -34,6 +34,7 @@ from tornio.transports.wsconn import UpgradeHandler, WebSocketConnection
 if TYPE_CHECKING:
     from tornado.httputil import HTTPServerRequest
 
+    from tornio.core.fairness import InputGate
     from tornio.settings import Settings
 
 __all__ = ["EnginePollingHandler", "EngineWebSocketHandler", "UpgradeMatches", "forget_engine"]
@@ -48,6 +49,35 @@ JSONP_INDEX = re.compile(r"^\d+$")
 EIO3_OPEN_HOLD = 0.02
 INVALID_HEADER_CHARS = re.compile(r"[^\t\x20-\x7e\x80-\xff]")
 ENGINE_TRANSPORTS = ("polling", "websocket")
+#: Whatever a host indexes its engines' owners as.
+Owner = TypeVar("Owner")
+
+
+class EngineOwner(Driven, Protocol):
+    """What the handlers need of the holder of an engine (a Socket.IO
+    :class:`~tornio.modern.socket.ModernSocket`, or a plain endpoint's
+    :class:`~tornio.modern.endpoint.EngineConnection`): its engine, which they drive with it
+    as the owner (:func:`~tornio.protocol.drive.drive`), and its input."""
+
+    slicing: bool
+
+    @property
+    def engine(self) -> EngineSession: ...
+
+    @property
+    def behind(self) -> bool: ...
+
+    def opened(self) -> None: ...
+
+    def receive_messages(self, messages: Sequence[str | bytes]) -> None: ...
+
+    async def in_slices(
+        self, items: Sequence[str | bytes], handle: Callable[[Sequence[str | bytes]], object]
+    ) -> None: ...
+
+    def set_input_gate(self, gate: InputGate | None) -> None: ...
+
+    def drop_input_gate(self, gate: InputGate) -> None: ...
 
 
 class EngineHost(Protocol):
@@ -58,13 +88,13 @@ class EngineHost(Protocol):
 
     def clock(self) -> float: ...
 
-    def touch(self, socket: Any) -> None: ...
+    def touch(self, socket: EngineOwner) -> None: ...
 
-    def get_engine(self, engine_sid: str) -> Any: ...
+    def get_engine(self, engine_sid: str) -> EngineOwner | None: ...
 
     def create_engine_socket(
         self, eio_version: int, transport: str, request: HTTPServerRequest
-    ) -> Any: ...
+    ) -> EngineOwner: ...
 
     def welcome(self) -> str | None: ...
 
@@ -102,7 +132,7 @@ class EngineRequestMixin:
         values = self.request.query_arguments.get(name)
         return values[0].decode("latin-1") if values else None
 
-    def verify(self, upgrade: bool) -> tuple[int, Any]:
+    def verify(self, upgrade: bool) -> tuple[int, EngineOwner | None]:
         """(protocol version, existing socket or None); raises EngineError."""
         transport = self.query("transport")
         if transport not in ENGINE_TRANSPORTS:
@@ -142,11 +172,11 @@ class EngineRequestMixin:
             return False
         return bool(result)
 
-    def open_frames(self, socket: Any, upgrades: list[str]) -> list[Frame]:
+    def open_frames(self, socket: EngineOwner, upgrades: list[str]) -> list[Frame]:
         return open_frames(self.host, socket, upgrades)
 
 
-def forget_engine(engines: dict[str, Any], engine: EngineSession) -> None:
+def forget_engine(engines: dict[str, Owner], engine: EngineSession) -> None:
     """Drop an ended Engine.IO session from its host's index. A poll racing the client's
     close still finds it for a second, to get the noop it is owed."""
     if engine.owes_noop:
@@ -155,7 +185,7 @@ def forget_engine(engines: dict[str, Any], engine: EngineSession) -> None:
         engines.pop(engine.sid, None)
 
 
-def open_frames(host: EngineHost, socket: Any, upgrades: list[str]) -> list[Frame]:
+def open_frames(host: EngineHost, socket: EngineOwner, upgrades: list[str]) -> list[Frame]:
     """The OPEN packet for a new session."""
     settings = host.engine_settings
     return [
@@ -214,7 +244,7 @@ class EnginePollingHandler(EngineRequestMixin, RequestHandler):
         self._size = 0
         self._too_large = False
         self._sink: PollSink | None = None
-        self._socket: Any = None
+        self._socket: EngineOwner | None = None
         self.allow_cors()
 
     def allow_cors(self) -> None:
@@ -295,7 +325,7 @@ class EnginePollingHandler(EngineRequestMixin, RequestHandler):
         if waiter is not None:
             await waiter
 
-    def _poll(self, socket: Any) -> asyncio.Future[None] | None:
+    def _poll(self, socket: EngineOwner) -> asyncio.Future[None] | None:
         stream = getattr(self.request.connection, "stream", None)
         if stream is not None and stream.closed():
             return None
@@ -348,6 +378,7 @@ class EnginePollingHandler(EngineRequestMixin, RequestHandler):
         except EngineError as exc:
             self.fail(exc.code)
             return None
+        assert socket is not None  # verify refuses a POST without a sid (code 2)
         if socket.slicing:  # a POST while the last one's packets are still handled
             log.info("closing engine session %s: overlapping POST", socket.engine.sid)
             self.fail(3)
@@ -390,7 +421,9 @@ class EnginePollingHandler(EngineRequestMixin, RequestHandler):
         self.host.touch(socket)
         return None
 
-    async def _receive_in_slices(self, socket: Any, messages: list[str | bytes]) -> None:
+    async def _receive_in_slices(
+        self, socket: EngineOwner, messages: list[str | bytes]
+    ) -> None:
         """Many packets (or the socket's handlers behind): handled in slices, the loop free
         between them; the POST is answered once they are (the client sends no other
         meanwhile)."""
@@ -431,7 +464,11 @@ class EngineWebSocket(WebSocketConnection):
     traffic = MODERN
 
     def __init__(
-        self, host: EngineHost, request: HTTPServerRequest, version: int, existing: Any
+        self,
+        host: EngineHost,
+        request: HTTPServerRequest,
+        version: int,
+        existing: EngineOwner | None,
     ) -> None:
         super().__init__(host.engine_settings.max_payload, host.settings.max_write_buffer)
         if host.settings.per_message_deflate:
@@ -439,7 +476,7 @@ class EngineWebSocket(WebSocketConnection):
         self.host = host
         self.request: HTTPServerRequest | None = request
         self.version = version
-        self.socket: Any = existing
+        self.socket: EngineOwner | None = existing
         self.attached = False
 
     #: The sink's write: one frame per message (the session's frames as they are, v4).
@@ -478,7 +515,7 @@ class EngineWebSocket(WebSocketConnection):
 
     def on_message(self, message: str | bytes) -> None:
         socket = self.socket
-        if not self.attached:
+        if not self.attached or socket is None:
             return
         host = self.host
         now = host.clock()
