@@ -73,7 +73,7 @@ class Backlog(Generic[F]):
         queued = self.queued = self.queued + sum(map(encoded_size, frames))
         return queued > self.bound
 
-    def overflowed(self, transport: str, unsent: int = 0) -> None:
+    def overflowed(self, transport: str, unsent: int) -> None:
         """The client left too much untaken: ``unsent`` bytes in the write buffer of its
         ``transport`` (0 when the queue itself passed the bound). Recorded and logged; the
         session closes with :data:`WRITE_BUFFER_FULL`."""
