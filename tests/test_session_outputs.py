@@ -14,6 +14,7 @@ from typing import Any
 
 import pytest
 
+from tornio.exceptions import EngineError
 from tornio.legacy.session import LegacySession
 from tornio.modern.session import EngineSession, EngineSettings
 from tornio.protocol.drive import drive
@@ -104,12 +105,25 @@ ENGINE_TABLE: dict[str, tuple[str, list[Step], str | None]] = {
         (probe(Packet(PacketType.UPGRADE)), ([], [("ws", ["4queued"], False)])),
         (lambda s: s.send("4live"), [("ws", ["4live"], False)]),
     ], None),
-    "the upgrade with a GET held at the upgrade packet": ("polling", [
+    "the upgrade with no GET held: the websocket takes the queue": ("polling", [
         (lambda s: s.begin_upgrade(WS, 0.1), None),
         (probe(Packet(PacketType.PING, "probe")), ([], [("ws", ["3probe"], False)])),
         (lambda s: s.send("4queued"), []),
         (probe(Packet(PacketType.UPGRADE)), ([], [("ws", ["4queued"], False)])),
     ], None),
+    "an upgrade packet before the probe closes the probe": ("polling", [
+        (lambda s: s.begin_upgrade(WS, 0.1), None),
+        (probe(Packet(PacketType.UPGRADE)), ([], [("ws", [], True)])),
+        (lambda s: s.send("4x"), []),  # still polling: queued
+    ], None),
+    "a ping on the probe that is not 'probe' closes the probe": ("polling", [
+        (lambda s: s.begin_upgrade(WS, 0.1), None),
+        (probe(Packet(PacketType.PING, "other")), ([], [("ws", [], True)])),
+    ], None),
+    "a client CLOSE by POST with no GET held: the racing GET gets 6, once": ("polling", [
+        (lambda s: s.receive([Packet(PacketType.CLOSE)], 0.5), ([], [])),
+        (lambda s: s.attach_poll(GET1, 0.6), [("get1", ["6"], False)]),
+    ], "transport close"),
     "anything but the probe closes the probe (and only it)": ("polling", [
         (lambda s: s.begin_upgrade(WS, 0.1), None),
         (probe(Packet(PacketType.MESSAGE, "early")), ([], [("ws", [], True)])),
@@ -163,6 +177,29 @@ def test_an_engine_session_returns_what_to_send(name: str) -> None:
             got = named(got)
         assert got == want, f"step {number}"
     assert session.pending_close == reason
+
+
+@pytest.mark.parametrize(
+    ("transport", "closed", "event", "code"),
+    [
+        ("polling", True, lambda s: s.attach_poll(GET2, 1.0), 1),
+        ("websocket", False, lambda s: s.attach_poll(GET2, 1.0), 3),
+        ("polling", True, lambda s: s.begin_upgrade(WS, 1.0), 1),
+        ("websocket", False, lambda s: s.begin_upgrade(WS, 1.0), 3),
+    ],
+)
+def test_what_a_session_refuses_before_taking_it_raises_and_returns_nothing(
+    transport: str, closed: bool, event: Callable[[EngineSession], Any], code: int
+) -> None:
+    """A request refused outright (the caller answers it with the code) changes nothing."""
+    session = EngineSession("sid", 4, ENGINE, 0.0, transport)
+    if closed:
+        assert named(session.receive([Packet(PacketType.CLOSE)], 0.5)[1]) == []
+        assert named(session.attach_poll(GET1, 0.6)) == [("get1", ["6"], False)]  # owed once
+    with pytest.raises(EngineError) as refused:
+        event(session)
+    assert refused.value.code == code
+    assert not session.upgrading and session.sink is None
 
 
 def test_a_v3_ping_is_answered_with_a_pong_output() -> None:
