@@ -10,13 +10,13 @@ session calling into a transport, which it must not do (they fail the test if it
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from typing import Any
+from typing import Any, NamedTuple
 
 import pytest
 
 from tornio.exceptions import EngineError
-from tornio.legacy.session import LegacySession
-from tornio.modern.session import EngineSession, EngineSettings
+from tornio.legacy.session import LegacySession, SessionState
+from tornio.modern.session import EngineSession, EngineSettings, EngineState
 from tornio.protocol.drive import drive
 from tornio.protocol.engineio import Packet, PacketType
 from tornio.settings import Settings
@@ -52,6 +52,13 @@ GET2 = Untouched("get2", "polling", True)
 WS = Untouched("ws", "websocket", False)
 
 Step = tuple[Callable[[EngineSession], Any], Any]
+
+
+class Received(NamedTuple):
+    """What ``receive`` returns: the messages for the layer above, and the outputs."""
+
+    messages: list[Any]
+    outs: list[Any]
 
 
 def probe(packet: Packet) -> Callable[[EngineSession], Any]:
@@ -99,35 +106,38 @@ ENGINE_TABLE: dict[str, tuple[str, list[Step], str | None]] = {
         (lambda s: s.attach_poll(GET1, 0.0), []),
         (lambda s: s.begin_upgrade(WS, 0.1), None),
         (probe(Packet(PacketType.PING, "probe")),
-         ([], [("ws", ["3probe"], False), ("get1", ["6"], False)])),
+         Received([], [("ws", ["3probe"], False), ("get1", ["6"], False)])),
         (lambda s: s.attach_poll(GET2, 0.3), [("get2", ["6"], False)]),
         (lambda s: s.send("4queued"), []),
-        (probe(Packet(PacketType.UPGRADE)), ([], [("ws", ["4queued"], False)])),
+        (probe(Packet(PacketType.UPGRADE)), Received([], [("ws", ["4queued"], False)])),
+        (lambda s: (s.upgrading, s.transport, s.next_deadline()), (False, "websocket", 3.0)),
         (lambda s: s.send("4live"), [("ws", ["4live"], False)]),
     ], None),
     "the upgrade with no GET held: the websocket takes the queue": ("polling", [
         (lambda s: s.begin_upgrade(WS, 0.1), None),
-        (probe(Packet(PacketType.PING, "probe")), ([], [("ws", ["3probe"], False)])),
+        (probe(Packet(PacketType.PING, "probe")), Received([], [("ws", ["3probe"], False)])),
         (lambda s: s.send("4queued"), []),
-        (probe(Packet(PacketType.UPGRADE)), ([], [("ws", ["4queued"], False)])),
+        (probe(Packet(PacketType.UPGRADE)), Received([], [("ws", ["4queued"], False)])),
     ], None),
     "an upgrade packet before the probe closes the probe": ("polling", [
         (lambda s: s.begin_upgrade(WS, 0.1), None),
-        (probe(Packet(PacketType.UPGRADE)), ([], [("ws", [], True)])),
+        (probe(Packet(PacketType.UPGRADE)), Received([], [("ws", [], True)])),
         (lambda s: s.send("4x"), []),  # still polling: queued
     ], None),
     "a ping on the probe that is not 'probe' closes the probe": ("polling", [
         (lambda s: s.begin_upgrade(WS, 0.1), None),
-        (probe(Packet(PacketType.PING, "other")), ([], [("ws", [], True)])),
+        (probe(Packet(PacketType.PING, "other")), Received([], [("ws", [], True)])),
     ], None),
     "a client CLOSE by POST with no GET held: the racing GET gets 6, once": ("polling", [
-        (lambda s: s.receive([Packet(PacketType.CLOSE)], 0.5), ([], [])),
+        (lambda s: s.receive([Packet(PacketType.CLOSE)], 0.5), Received([], [])),
         (lambda s: s.attach_poll(GET1, 0.6), [("get1", ["6"], False)]),
     ], "transport close"),
     "anything but the probe closes the probe (and only it)": ("polling", [
         (lambda s: s.begin_upgrade(WS, 0.1), None),
-        (probe(Packet(PacketType.MESSAGE, "early")), ([], [("ws", [], True)])),
+        (probe(Packet(PacketType.MESSAGE, "early")), Received([], [("ws", [], True)])),
         (lambda s: s.detach(WS, 0.3), []),
+        (lambda s: (s.upgrading, s.next_deadline()), (False, 3.0)),
+        (lambda s: s.attach_poll(GET1, 0.4), []),  # held again, no 6
     ], None),
     "a probe that goes away is closed": ("polling", [
         (lambda s: s.begin_upgrade(WS, 0.1), None),
@@ -136,16 +146,51 @@ ENGINE_TABLE: dict[str, tuple[str, list[Step], str | None]] = {
     "the ping goes to the held GET; no pong: the session ends": ("polling", [
         (lambda s: s.attach_poll(GET1, 0.0), []),
         (lambda s: s.handle_timer(3.0), [("get1", ["2"], False)]),
+        (lambda s: s.handle_timer(4.0), []),  # the pong is not late yet
         (lambda s: s.handle_timer(5.0), []),
     ], "ping timeout"),
     "a client CLOSE answers the held GET 6": ("polling", [
         (lambda s: s.attach_poll(GET1, 0.0), []),
-        (lambda s: s.receive([Packet(PacketType.CLOSE)], 0.5), ([], [("get1", ["6"], False)])),
+        (lambda s: s.receive([Packet(PacketType.CLOSE)], 0.5),
+         Received([], [("get1", ["6"], False)])),
+        (lambda s: s.owes_noop, False),  # the GET was held: nothing is owed
     ], "transport close"),
     "messages go up, nothing goes out": ("websocket", [
         (lambda s: s.attach_websocket(WS, 0.0), []),
-        (lambda s: s.receive([Packet(PacketType.MESSAGE, "a"), Packet(PacketType.PONG)], 0.1),
-         (["a"], [])),
+        (lambda s: s.receive([Packet(PacketType.MESSAGE, "a"), Packet(PacketType.PONG),
+                              Packet(PacketType.MESSAGE)], 0.1),
+         Received(["a", ""], [])),
+    ], None),
+    "a session opened by a websocket": ("polling", [
+        (lambda s: (s.sid, s.state, s.b64, s.owes_noop, s.close_reason),
+         ("sid", EngineState.OPEN, False, False, None)),
+        (lambda s: s.attach_websocket(WS, 0.0), []),
+        (lambda s: s.transport, "websocket"),
+    ], None),
+    "a close flushes the queue into the websocket and empties it": ("websocket", [
+        (lambda s: s.attach_websocket(WS, 0.0), []),
+        (lambda s: s.backlog.outbox.append("4q"), None),  # (nothing queues beside one)
+        (lambda s: s.close("server shutdown"), [("ws", ["4q"], True)]),
+        (lambda s: (s.outbox, s.queued, s.heartbeat_due, s.next_deadline()), ([], 0, None, None)),
+    ], "server shutdown"),
+    "packets after a CLOSE in the same body are not read": ("polling", [
+        (lambda s: s.attach_poll(GET1, 0.0), []),
+        (lambda s: s.receive([Packet(PacketType.CLOSE), Packet(PacketType.MESSAGE, "late")], 0.5),
+         Received([], [("get1", ["6"], False)])),
+    ], "transport close"),
+    "a packet the client may not send closes the session: parse error": ("polling", [
+        (lambda s: s.attach_poll(GET1, 0.0), []),
+        (lambda s: s.receive([Packet(PacketType.UPGRADE)], 0.5),
+         Received([], [("get1", ["6"], False)])),
+    ], "parse error"),
+    "non-ASCII frames count their UTF-8 bytes": ("polling", [
+        (lambda s: s.send("4\u00e9"), []),
+        (lambda s: s.queued, 3),
+    ], None),
+    "attachments sent to a held GET answer it, and it is let go": ("polling", [
+        (lambda s: s.attach_poll(GET1, 0.0), []),
+        (lambda s: s.send_many(["451-[]", b"\x01"]), [("get1", ["451-[]", b"\x01"], False)]),
+        (lambda s: s.send("4b"), []),
     ], None),
     "an aborted GET ends the session": ("polling", [
         (lambda s: s.attach_poll(GET1, 0.0), []),
@@ -170,36 +215,56 @@ def test_an_engine_session_returns_what_to_send(name: str) -> None:
     session = EngineSession("sid", 4, ENGINE, 0.0, transport)
     for number, (event, want) in enumerate(steps):
         got = event(session)
-        if isinstance(want, tuple):
+        if isinstance(want, Received):
             messages, outs = got
-            got = (messages, named(outs))
-        elif want is not None:
+            got = Received(messages, named(outs))
+        elif isinstance(want, list):
             got = named(got)
         assert got == want, f"step {number}"
     assert session.pending_close == reason
 
 
 @pytest.mark.parametrize(
-    ("transport", "closed", "event", "code"),
+    ("transport", "closed", "event", "code", "why"),
     [
-        ("polling", True, lambda s: s.attach_poll(GET2, 1.0), 1),
-        ("websocket", False, lambda s: s.attach_poll(GET2, 1.0), 3),
-        ("polling", True, lambda s: s.begin_upgrade(WS, 1.0), 1),
-        ("websocket", False, lambda s: s.begin_upgrade(WS, 1.0), 3),
+        ("polling", True, lambda s: s.attach_poll(GET2, 1.0), 1, "session closed"),
+        ("websocket", False, lambda s: s.attach_poll(GET2, 1.0), 3, "transport mismatch"),
+        ("polling", True, lambda s: s.begin_upgrade(WS, 1.0), 1, "session closed"),
+        ("websocket", False, lambda s: s.begin_upgrade(WS, 1.0), 3,
+         "already upgraded or upgrading"),
     ],
 )
 def test_what_a_session_refuses_before_taking_it_raises_and_returns_nothing(
-    transport: str, closed: bool, event: Callable[[EngineSession], Any], code: int
+    transport: str, closed: bool, event: Callable[[EngineSession], Any], code: int, why: str
 ) -> None:
     """A request refused outright (the caller answers it with the code) changes nothing."""
     session = EngineSession("sid", 4, ENGINE, 0.0, transport)
     if closed:
         assert named(session.receive([Packet(PacketType.CLOSE)], 0.5)[1]) == []
+        assert session.owes_noop is True
         assert named(session.attach_poll(GET1, 0.6)) == [("get1", ["6"], False)]  # owed once
+        assert session.owes_noop is False
     with pytest.raises(EngineError) as refused:
         event(session)
-    assert refused.value.code == code
+    assert (refused.value.code, str(refused.value)) == (code, why)
     assert not session.upgrading and session.sink is None
+
+
+def test_a_second_websocket_during_an_upgrade_is_refused() -> None:
+    session = EngineSession("sid", 4, ENGINE, 0.0)
+    assert session.begin_upgrade(WS, 0.1) is None
+    with pytest.raises(EngineError) as refused:
+        session.begin_upgrade(Untouched("ws2", "websocket", False), 0.2)
+    assert (refused.value.code, str(refused.value)) == (3, "already upgraded or upgrading")
+    assert session.upgrading
+
+
+def test_engine_settings_come_from_tornios_settings() -> None:
+    settings = Settings(ping_interval=1.5, ping_timeout=2.5, upgrade_timeout=3.5,
+                        connect_timeout=4.5, max_buffer_size=5, max_write_buffer=6)
+    assert EngineSettings.from_settings(settings) == EngineSettings(1.5, 2.5, 3.5, 4.5, 5, 6)
+    assert EngineSettings.from_settings(settings, socketio=False) == EngineSettings(
+        1.5, 2.5, 3.5, None, 5, 6)
 
 
 def test_a_v3_ping_is_answered_with_a_pong_output() -> None:
@@ -207,6 +272,9 @@ def test_a_v3_ping_is_answered_with_a_pong_output() -> None:
     assert named(session.attach_poll(GET1, 0.0)) == []
     messages, outs = session.receive([Packet(PacketType.PING, "x")], 1.0)
     assert (messages, named(outs)) == ([], [("get1", ["3x"], False)])
+    assert named(session.attach_poll(GET2, 1.5)) == []
+    messages, outs = session.receive([Packet(PacketType.PING)], 2.0)
+    assert (messages, named(outs)) == ([], [("get2", ["3"], False)])
 
 
 # -- 0.9 ---------------------------------------------------------------------------------------
@@ -222,7 +290,16 @@ LegacyStep = tuple[Callable[[LegacySession], Any], Any]
 
 LEGACY_TABLE: dict[str, tuple[list[LegacyStep], str | None]] = {
     "the first poll gets 1:: at once": ([
+        (lambda s: (s.sid, s.state, s.close_reason, s.queue_transport),
+         ("sid", SessionState.NEW, None, "none")),
         (lambda s: s.attach(POLL1, 0.0), [("poll1", ["1::"], False)]),
+        (lambda s: (s.state, s.queue_transport, s.next_deadline()),
+         (SessionState.OPEN, "xhr-polling", 11.0)),  # answered: close_timeout runs
+    ], None),
+    "1:: goes first, even with one queued behind another packet": ([
+        (lambda s: s.send("5:::a", 0.0), []),
+        (lambda s: s.send("1::", 0.0), []),
+        (lambda s: s.attach(POLL1, 0.1), [("poll1", ["1::", "5:::a", "1::"], False)]),
     ], None),
     "a websocket that attaches takes 1:: and the backlog in one output": ([
         (lambda s: s.send("5:::a", 0.0), []),
@@ -259,7 +336,9 @@ LEGACY_TABLE: dict[str, tuple[list[LegacyStep], str | None]] = {
     "a close flushes the queue into the persistent transport, then closes it": ([
         (lambda s: s.attach(SOCK, 0.0), [("ws", ["1::"], False)]),
         (lambda s: s.outbox.append("0::"), None),
+        (lambda s: s.heartbeat_due, 3.0),
         (lambda s: s.close("server disconnect"), [("ws", ["0::"], True)]),
+        (lambda s: (s.heartbeat_due, s.next_deadline(), s.outbox), (None, None, [])),
         (lambda s: s.send("5:::x", 0.1), []),
         (lambda s: s.close("again"), []),
     ], "server disconnect"),
@@ -299,10 +378,18 @@ def test_a_legacy_session_returns_what_to_send(name: str) -> None:
     session = LegacySession("sid", LEGACY, 0.0)
     for number, (event, want) in enumerate(steps):
         got = event(session)
-        if want is not None:
+        if isinstance(want, list):
             got = named(got)
         assert got == want, f"step {number}"
     assert session.pending_close == reason
+
+
+def test_a_closed_legacy_session_takes_no_transport() -> None:
+    session = LegacySession("sid", LEGACY, 0.0)
+    assert named(session.close("server shutdown")) == []
+    with pytest.raises(RuntimeError) as refused:
+        session.attach(POLL1, 1.0)
+    assert str(refused.value) == "attach to a closed session"
 
 
 # -- the driver ----------------------------------------------------------------------------

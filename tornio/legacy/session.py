@@ -119,7 +119,6 @@ class LegacySession:
         outs: list[Out[str]] = []
         previous = self.sink
         if previous is not None and previous is not sink:
-            self.sink = None
             if previous.polling:
                 outs.append((previous, [NOOP], False))
             else:
@@ -140,14 +139,14 @@ class LegacySession:
         if sink.polling:
             self._heartbeat_due = None  # armed by a persistent sink this one may replace
             if outbox:
-                outs.extend(self._flush())
+                outs.extend(self._flush(sink))
             else:
                 self._poll_deadline = now + self.settings.polling_duration
         else:
             self._heartbeat_due = now + self.settings.heartbeat_interval
             if outbox:
-                outs.extend(self._flush())
-        if sink.polling and self.sink is None:
+                outs.extend(self._flush(sink))
+        if self.sink is None:  # a poll, answered at once
             self._close_deadline = now + self.settings.close_timeout
         return outs
 
@@ -160,7 +159,6 @@ class LegacySession:
         if sink.polling:
             self._close_deadline = now + self.settings.close_timeout
             return NOTHING
-        self._heartbeat_due = None
         return self.close("transport closed")
 
     # -- data ------------------------------------------------------------------------------
@@ -185,15 +183,13 @@ class LegacySession:
         if sink.polling:
             self.backlog.outbox.append(packet)
             self._close_deadline = now + self.settings.close_timeout
-            return self._flush()
+            return self._flush(sink)
         return [(sink, [packet], False)]
 
-    def _flush(self) -> Outs:
-        """The queue, for the attached sink (a poll is answered by it and let go)."""
-        sink = self.sink
+    def _flush(self, sink: Sink) -> Outs:
+        """The queue (not empty), for ``sink``, the attached one (a poll is answered by it
+        and let go)."""
         backlog = self.backlog
-        if sink is None or not backlog.outbox:
-            return NOTHING
         packets, backlog.outbox = backlog.outbox, []
         backlog.queued = 0
         if sink.polling:
@@ -243,7 +239,7 @@ class LegacySession:
                 if not self.backlog.outbox:
                     self.backlog.outbox.append(NOOP)
                 self._close_deadline = now + self.settings.close_timeout
-                return self._flush()
+                return self._flush(sink)
             return NOTHING
         if now >= self._last_recv + self.settings.heartbeat_timeout:
             return self.close("heartbeat timeout")

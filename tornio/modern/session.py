@@ -173,7 +173,7 @@ class EngineSession:
             return [(sink, [NOOP], False)]
         self.sink = sink
         if self.backlog.outbox:
-            return self._flush()
+            return self._flush(sink)
         return NOTHING
 
     def attach_websocket(self, sink: EngineSink, now: float) -> Outs:
@@ -181,7 +181,7 @@ class EngineSession:
         self.transport = "websocket"
         self.sink = sink
         if self.backlog.outbox:
-            return self._flush()
+            return self._flush(sink)
         return NOTHING
 
     def begin_upgrade(self, sink: EngineSink, now: float) -> None:
@@ -225,7 +225,7 @@ class EngineSession:
         outs: Outs = NOTHING
         if source is not None and source is self._probe:
             for packet in packets:
-                outs = [*outs, *self._receive_probe(packet, now)]
+                outs = [*outs, *self._receive_probe(packet)]
             return messages, outs
         for packet in packets:
             if self.state is EngineState.CLOSED:
@@ -251,7 +251,7 @@ class EngineSession:
                 outs = [*outs, *self.close("parse error")]
         return messages, outs
 
-    def _receive_probe(self, packet: Packet, now: float) -> Outs:
+    def _receive_probe(self, packet: Packet) -> Outs:
         probe = self._probe
         if probe is None:  # an earlier packet of the same frame ended the probe
             return NOTHING
@@ -263,18 +263,15 @@ class EngineSession:
                 outs.append((held, [NOOP], False))
             return outs
         if packet.type is PacketType.UPGRADE and self._probed:
-            outs = []
+            # No GET is held here: the probe's ping released it, and later ones got 6.
             self._probe = None
             self._probe_deadline = None
             self._probed = False
-            if self.sink is not None:
-                held, self.sink = self.sink, None
-                outs.append((held, [NOOP], False))
             self.transport = "websocket"
             self.sink = probe
             if self.backlog.outbox:
-                outs.extend(self._flush())
-            return outs
+                return self._flush(probe)
+            return NOTHING
         return self._end_probe()
 
     def namespace_connected(self) -> None:
@@ -297,7 +294,7 @@ class EngineSession:
             return NOTHING
         if sink.polling:
             self.backlog.outbox.append(frame)
-            return self._flush()
+            return self._flush(sink)
         return [(sink, [frame], False)]
 
     def send_many(self, frames: list[Frame]) -> Outs:
@@ -312,14 +309,12 @@ class EngineSession:
                 return self.overflowed(self.transport)
             return NOTHING
         self.backlog.outbox.extend(frames)
-        return self._flush()
+        return self._flush(sink)
 
-    def _flush(self) -> Outs:
-        """The queue, for the attached sink (a poll is answered by it and let go)."""
-        sink = self.sink
+    def _flush(self, sink: EngineSink) -> Outs:
+        """The queue (not empty), for ``sink``, the attached one (a poll is answered by it
+        and let go)."""
         backlog = self.backlog
-        if sink is None or not backlog.outbox:
-            return NOTHING
         frames, backlog.outbox = backlog.outbox, []
         backlog.queued = 0
         if sink.polling:
