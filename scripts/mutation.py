@@ -56,6 +56,18 @@ MODULES: dict[str, tuple[str, ...]] = {
     "tornio/bus/ids.py": ("tests/test_ids.py", "tests/test_bus_ids_table.py"),
     "tornio/core/ratelimit.py": ("tests/test_ratelimit.py", "tests/test_token_bucket_edges.py"),
     "tornio/protocol/backlog.py": ("tests/test_backlog.py", "tests/test_backlog_overflow.py"),
+    "tornio/protocol/drive.py": ("tests/test_session_outputs.py",),
+    "tornio/modern/session.py": (
+        "tests/test_session_outputs.py",
+        "tests/test_engine_session.py",
+        "tests/test_backlog.py",
+        "tests/test_backlog_overflow.py",
+    ),
+    "tornio/legacy/session.py": (
+        "tests/test_session_outputs.py",
+        "tests/test_session.py",
+        "tests/test_backlog.py",
+    ),
     "tornio/transports/forwarded.py": (
         "tests/test_forwarded_headers.py::test_the_client_of_a_request",
         "tests/test_forwarded_headers.py::test_trusted_proxies_setting_is_parsed_and_checked",

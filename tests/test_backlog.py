@@ -11,7 +11,7 @@ import logging
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
-from tests.support.session_sinks import Closes, EngineSink, FakeSink
+from tests.support.session_sinks import Closes, Driven, EngineSink, FakeSink
 from tornio import metrics
 from tornio.core.counters import Counters
 from tornio.legacy.session import LegacySession
@@ -23,19 +23,19 @@ BOUND = 1000
 T0 = 1000.0
 
 
-def legacy_session() -> tuple[LegacySession, Closes]:
+def legacy_session() -> tuple[Driven, Closes]:
     """A 0.9 session whose first poll got ``1::``: nothing attached, packets queue."""
     closes = Closes()
-    session = LegacySession("legacy-sid", Settings(max_write_buffer=BOUND), T0, closes)
+    session = Driven(LegacySession("legacy-sid", Settings(max_write_buffer=BOUND), T0), closes)
     session.attach(FakeSink("xhr-polling"), T0)
     return session, closes
 
 
-def engine_session() -> tuple[EngineSession, list[str]]:
+def engine_session() -> tuple[Driven, list[str]]:
     """An Engine.IO polling session between two polls."""
     reasons: list[str] = []
     settings = EngineSettings(max_write_buffer=BOUND)
-    return EngineSession("engine-sid", 4, settings, 0.0, reasons.append), reasons
+    return Driven(EngineSession("engine-sid", 4, settings, 0.0), reasons.append), reasons
 
 
 def test_encoded_size_counts_utf8_bytes() -> None:

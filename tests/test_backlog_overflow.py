@@ -8,6 +8,7 @@ import logging
 
 import pytest
 
+from tests.support.session_sinks import Driven
 from tornio.modern.session import EngineSession, EngineSettings
 from tornio.protocol.backlog import WRITE_BUFFER_FULL, Overflow
 
@@ -18,8 +19,8 @@ def test_attachments_queued_past_the_bound_close_the_session(
     caplog: pytest.LogCaptureFixture,
 ) -> None:
     reasons: list[str] = []
-    session = EngineSession("engine-sid", 4, EngineSettings(max_write_buffer=BOUND), 0.0,
-                            reasons.append)
+    session = Driven(EngineSession("engine-sid", 4, EngineSettings(max_write_buffer=BOUND), 0.0),
+                     reasons.append)
     session.send_many(['451-["bin",{"_placeholder":true,"num":0}]', b"\x00" * 60])  # 41 + 60
     assert reasons == [WRITE_BUFFER_FULL]
     assert session.overflow == Overflow("polling", 101)
@@ -33,8 +34,8 @@ def test_attachments_queued_past_the_bound_close_the_session(
 
 def test_at_the_bound_nothing_happens(caplog: pytest.LogCaptureFixture) -> None:
     reasons: list[str] = []
-    session = EngineSession("engine-sid", 4, EngineSettings(max_write_buffer=BOUND), 0.0,
-                            reasons.append)
+    session = Driven(EngineSession("engine-sid", 4, EngineSettings(max_write_buffer=BOUND), 0.0),
+                     reasons.append)
     session.send_many(["4" + "x" * 39, b"\x00" * 60])
     assert (session.queued, session.closed, session.overflow, reasons) == (100, False, None, [])
     assert caplog.records == []

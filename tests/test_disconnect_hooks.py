@@ -229,5 +229,5 @@ def test_every_close_reason_maps_to_one_of_nodes() -> None:
 
 async def test_an_unknown_close_reason_is_a_transport_error(manager: SocketManager) -> None:
     client = Client(manager, "/with")
-    client.socket.engine.close("something new")
+    client.socket.close_session("something new")
     assert CALLS == [("with_reason", "/with", "transport error")]

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 
+from tests.support.session_sinks import Driven
 from tests.support.session_sinks import EngineSink as Sink
 from tornio.exceptions import EngineError
 from tornio.modern.session import (
@@ -21,7 +22,9 @@ SETTINGS = EngineSettings(
 class Harness:
     def __init__(self, version: int = 4, transport: str = "polling") -> None:
         self.reasons: list[str] = []
-        self.session = EngineSession("sid", version, SETTINGS, 0.0, self.reasons.append, transport)
+        self.session = Driven(
+            EngineSession("sid", version, SETTINGS, 0.0, transport), self.reasons.append
+        )
 
     def poll(self, now: float) -> Sink:
         sink = Sink()

@@ -22,6 +22,7 @@ from tornio.core.socket import Socket
 from tornio.manager import SocketManager
 from tornio.modern.socket import ModernSocket
 from tornio.protocol import legacy
+from tornio.protocol.drive import drive
 from tornio.settings import Settings
 
 # --- both generations, in memory on one manager --------------------------------------------
@@ -76,7 +77,7 @@ class Modern:
     def __init__(self, manager: SocketManager, *namespaces: str) -> None:
         self.socket = manager.create_engine_socket(4, "websocket", None)  # type: ignore[arg-type]
         self.sink = EngineSink("websocket")
-        self.socket.engine.attach_websocket(self.sink, manager.clock())
+        drive(self.socket, self.socket.engine.attach_websocket(self.sink, manager.clock()))
         self.socket.opened()
         for nsp in namespaces:
             self.socket.receive_messages([f"0{nsp}," if nsp != "/" else "0"])

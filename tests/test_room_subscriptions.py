@@ -109,6 +109,6 @@ async def test_a_socket_that_ends_on_the_server_side_empties_its_rooms(
 ) -> None:
     alice = Client(manager, "/chat")
     call(alice, "join", "lobby")
-    alice.socket.engine.close("server shutdown")
+    alice.socket.close_session("server shutdown")
     assert bus.of(manager) == set()
     assert bus.redundant == []

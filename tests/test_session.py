@@ -17,7 +17,7 @@ from hypothesis.stateful import (
     rule,
 )
 
-from tests.support.session_sinks import Closes, FakeSink
+from tests.support.session_sinks import Closes, Driven, FakeSink
 from tornio.legacy.session import LegacySession, SessionState
 from tornio.settings import Settings
 
@@ -39,9 +39,9 @@ T0 = 1000.0
 CONTROL = ("1::", "2::", "8::")
 
 
-def new_session(now: float = T0) -> tuple[LegacySession, Closes]:
+def new_session(now: float = T0) -> tuple[Driven, Closes]:
     closes = Closes()
-    return LegacySession("sid", SETTINGS, now, closes), closes
+    return Driven(LegacySession("sid", SETTINGS, now), closes), closes
 
 
 def polling(log: list[str] | None = None) -> FakeSink:
@@ -425,7 +425,7 @@ class SessionMachine(RuleBasedStateMachine):
         super().__init__()
         self.now = T0
         self.closes = Closes()
-        self.session = LegacySession("sid", SETTINGS, self.now, self.closes)
+        self.session = Driven(LegacySession("sid", SETTINGS, self.now), self.closes)
         self.log: list[str] = []  # every packet written to any sink, in order
         self.sent: list[str] = []  # data packets sent while the session was open
         self.counter = 0

@@ -48,6 +48,12 @@ class Sock:
     sessid: str
     engine: Engine
 
+    def handle_timer(self, now: float) -> None:
+        self.engine.handle_timer(now)
+
+    def close_session(self, reason: str) -> None:
+        self.engine.close(reason)
+
 
 def loop_timers() -> SessionTimers:
     """Timers whose clock is the loop's, as the deadlines' ``call_at`` is."""

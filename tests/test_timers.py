@@ -51,6 +51,9 @@ class FakeSocket:
     sessid: str
     engine: FakeEngine
 
+    def handle_timer(self, now: float) -> None:
+        self.engine.handle_timer(now)
+
 
 def loop_clock_timers() -> SessionTimers:
     return SessionTimers(clock=lambda: asyncio.get_running_loop().time())

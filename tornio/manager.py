@@ -44,6 +44,8 @@ if TYPE_CHECKING:
     from tornio.bus.base import Message
     from tornio.core.monitor import SocketMonitor
     from tornio.core.opening import Opener
+    from tornio.modern.transports import EngineHost, EngineOwner
+    from tornio.protocol.drive import Driven
 
 __all__ = ["SocketManager", "check_namespace_classes"]
 
@@ -214,7 +216,7 @@ class SocketManager:
     def close_all(self, reason: str = "server shutdown") -> None:
         """End every socket (telling each client to reconnect)."""
         for socket in list(self.sockets.values()):
-            socket.engine.close(reason)
+            socket.close_session(reason)
 
     # -- rooms: the bus carries a room's emits here while it has members here ---------------
 
@@ -563,3 +565,11 @@ class SocketManager:
     on_server_side = _cluster_operation(ClusterOperations.on_server_side)
     server_side_emit = _cluster_operation(ClusterOperations.server_side_emit)
     server_side_call = _cluster_operation(ClusterOperations.server_side_call)
+
+
+if TYPE_CHECKING:  # the interfaces the transports and the timers drive them through (mypy)
+
+    def _interfaces(
+        manager: SocketManager, modern: ModernSocket, legacy: LegacySocket
+    ) -> tuple[EngineHost, EngineOwner, Driven, Driven]:
+        return manager, modern, modern, legacy

@@ -54,12 +54,7 @@ def transport_of(socket: Socket) -> str:
     """The transport that carries a socket now (0.9's names for 0.9 clients: ``websocket``,
     ``xhr-polling``, ``jsonp-polling``, ``htmlfile``, ``xhr-multipart``, ``flashsocket``;
     ``polling`` or ``websocket`` for Engine.IO), ``none`` between two polls of 0.9."""
-    engine = socket.engine
-    if socket.protocol == "modern":
-        return str(engine.transport)
-    sink = getattr(engine, "sink", None)
-    name = getattr(sink, "transport", None) or getattr(engine, "_last_transport", None)
-    return str(name or "none")
+    return socket.engine.queue_transport
 
 
 def snapshot(

@@ -1,12 +1,24 @@
 """In-memory transport connections ("sinks") for the session state machines on a fake clock:
-a 0.9 one (:class:`FakeSink`), an Engine.IO one (:class:`EngineSink`), and :class:`Closes`,
-the ``on_close`` callback that records its reasons."""
+a 0.9 one (:class:`FakeSink`), an Engine.IO one (:class:`EngineSink`), :class:`Closes`, the
+owner's hook that records the close reasons, and :class:`Driven`, a session with its driver
+(what a socket does with what the session returns)."""
 
 from __future__ import annotations
 
-from tornio.modern.session import Frame
+from collections.abc import Callable
+from typing import Any
 
-__all__ = ["Closes", "EngineSink", "FakeSink"]
+from tornio.exceptions import EngineError
+from tornio.legacy.session import LegacySession, SessionState
+from tornio.modern.session import EngineSession, Frame
+from tornio.protocol.drive import drive
+
+__all__ = ["Closes", "Driven", "EngineSink", "FakeSink"]
+
+#: The session methods whose return value is the output to drive.
+TRANSITIONS = frozenset(
+    {"attach_websocket", "detach", "send", "send_many", "handle_timer", "close", "overflowed"}
+)
 
 
 class FakeSink:
@@ -77,4 +89,55 @@ class EngineSink:
         self.frames.extend(frames)
 
     def close(self) -> None:
+        if self.polling and self.writes == 0:  # a poll closed unanswered: refused (400)
+            self.refused = True
+            return
         self.closed = True
+
+    refused = False
+
+
+class Driven:
+    """A session state machine and its driver: each transition's output is applied to the
+    sinks at once (:func:`tornio.protocol.drive.drive`, as a socket does) and the owner's hook
+    ``on_close`` is told the close reason once. What the old in-place API returned is
+    returned: :meth:`attach` of a 0.9 session says whether it was the first; ``receive``
+    returns the messages; a poll the session refuses raises ``EngineError`` (code 3), as the
+    transport answers it 400. Anything else is the session's own attribute."""
+
+    def __init__(
+        self, engine: LegacySession | EngineSession, on_close: Callable[[str], object]
+    ) -> None:
+        self.engine = engine
+        self.on_close = on_close
+
+    def session_closed(self, reason: str) -> None:
+        self.on_close(reason)
+
+    def __getattr__(self, name: str) -> Any:
+        value = getattr(self.engine, name)
+        if name not in TRANSITIONS:
+            return value
+
+        def driven(*args: Any, **kwargs: Any) -> None:
+            drive(self, value(*args, **kwargs))
+
+        return driven
+
+    def attach(self, sink: FakeSink, now: float) -> bool:
+        assert isinstance(self.engine, LegacySession)
+        first = self.engine.state is SessionState.NEW
+        drive(self, self.engine.attach(sink, now))
+        return first
+
+    def attach_poll(self, sink: EngineSink, now: float) -> None:
+        assert isinstance(self.engine, EngineSession)
+        drive(self, self.engine.attach_poll(sink, now))
+        if sink.refused:
+            raise EngineError(3, "refused")
+
+    def receive(self, *args: Any, **kwargs: Any) -> list[str | bytes]:
+        assert isinstance(self.engine, EngineSession)
+        messages, outs = self.engine.receive(*args, **kwargs)
+        drive(self, outs)
+        return messages

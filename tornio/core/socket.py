@@ -51,17 +51,11 @@ if TYPE_CHECKING:
     from tornio.bus.store import NodeRecovery, SocketRecovery
     from tornio.core.monitor import SocketMonitor
     from tornio.core.rooms import RoomIndex
+    from tornio.protocol.drive import Engine
     from tornio.settings import Settings
 
-__all__ = [
-    "DISCONNECT_REASONS",
-    "Namespace",
-    "NamespaceFactory",
-    "PendingAck",
-    "Socket",
-    "SocketHost",
-    "request_environ",
-]
+__all__ = ["DISCONNECT_REASONS", "Namespace", "NamespaceFactory", "PendingAck", "Socket",
+           "SocketHost", "request_environ"]
 
 log = logging.getLogger("tornio.socket")
 
@@ -195,6 +189,7 @@ class Socket(VirtualSocket):
     legacy_names = False
     #: How broadcasts are encoded for this socket; sockets of one flavour share the bytes.
     flavour = ""
+    engine: Engine  # the session state machine, driven by tornio.protocol.drive.drive
     #: The session's close reasons → node's disconnect reasons; any other is
     #: ``"transport error"``.
     disconnect_reasons: Mapping[str, str] = {}
@@ -249,8 +244,7 @@ class Socket(VirtualSocket):
 
     @abc.abstractmethod
     def _check_encodable(self, packet: Packet) -> None:
-        """Raise what sending ``packet`` now would raise (TypeError, ValueError) if it
-        cannot be encoded."""
+        """Raise what sending ``packet`` would raise (TypeError, ValueError), if any."""
 
     @abc.abstractmethod
     def send_raw(self, wire: Any) -> None:
@@ -767,10 +761,18 @@ class Socket(VirtualSocket):
         namespace.kill_local_jobs()
         self._drop_acks(endpoint, reason)
 
-    def _on_session_close(self, close_reason: str) -> None:
+    @abc.abstractmethod
+    def close_session(self, reason: str) -> None:
+        """End the engine: ``drive(self, self.engine.close(reason))``."""
+
+    @abc.abstractmethod
+    def handle_timer(self, now: float) -> None:
+        """The engine's deadline passed: ``drive(self, self.engine.handle_timer(now))``."""
+
+    def session_closed(self, close_reason: str) -> None:
         reason = self.disconnect_reason(close_reason)
         log.debug("socket %s closed: %s (%s)", self.sessid, close_reason, reason)
-        COUNTERS.disconnected(self.protocol, reason, getattr(self.engine, "overflow", None))
+        COUNTERS.disconnected(self.protocol, reason, self.engine.overflow)
         for endpoint in list(self.active_ns):
             self.end_namespace(endpoint, reason)
         self._connecting.clear()

@@ -1,7 +1,8 @@
 """One event-loop timer per session, armed at the session's next deadline.
 
 Sessions are sans-I/O: they say when they next need the time (``next_deadline()``) and act
-when told it (``handle_timer(now)``). This is the adapter that owns the only clock. A timer is
+when told it (their owner's ``handle_timer(now)``, which drives what the engine's returns:
+:mod:`tornio.protocol.drive`). This is the adapter that owns the only clock. A timer is
 re-armed only when a deadline moves *earlier*; a timer that fires early finds nothing due and
 re-arms itself, so the hot paths never reschedule.
 
@@ -19,7 +20,10 @@ import logging
 import math
 import time
 from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from tornio.protocol.drive import Driven
 
 __all__ = ["SessionTimers"]
 
@@ -31,14 +35,15 @@ GRAIN = 0.02
 
 class SessionTimers:
     """The timers of whatever owns sessions (held by it): ``touch`` takes objects with
-    ``sessid`` and ``engine``; ``clock`` is the time the sessions are told."""
+    ``sessid``, ``engine`` and the methods that drive it
+    (:class:`~tornio.protocol.drive.Driven`); ``clock`` is the time the sessions are told."""
 
     def __init__(self, clock: Callable[[], float] = time.monotonic) -> None:
         self.clock = clock
         #: Session id → (deadline, the loop timer armed for it).
         self.armed: dict[str, tuple[float, asyncio.TimerHandle]] = {}
 
-    def touch(self, socket: Any) -> None:
+    def touch(self, socket: Driven) -> None:
         """Make sure the socket's timer fires no later than its session's next deadline."""
         deadline = socket.engine.next_deadline()
         sid = socket.sessid
@@ -57,13 +62,13 @@ class SessionTimers:
         handle = asyncio.get_running_loop().call_at(deadline, self._fire, socket)
         self.armed[sid] = (deadline, handle)
 
-    def _fire(self, socket: Any) -> None:
+    def _fire(self, socket: Driven) -> None:
         self.armed.pop(socket.sessid, None)
         try:
-            socket.engine.handle_timer(self.clock())
+            socket.handle_timer(self.clock())
         except Exception:
             log.exception("timer of session %s failed", socket.sessid)
-            socket.engine.close("internal error")
+            socket.close_session("internal error")
         if not socket.engine.closed:
             self.touch(socket)
 

@@ -9,8 +9,9 @@ from tornio.core.packets import Packet
 from tornio.core.requests import kept_request
 from tornio.core.socket import Socket
 from tornio.exceptions import ConnectionRefused, InvalidPacket, InvalidPayload
-from tornio.legacy.session import LegacySession, Sink
+from tornio.legacy.session import LegacySession, SessionState, Sink
 from tornio.protocol import legacy
+from tornio.protocol.drive import drive
 
 if TYPE_CHECKING:
     from tornado.httputil import HTTPServerRequest
@@ -27,6 +28,7 @@ class LegacySocket(Socket):
     protocol = "legacy"
     flavour = "legacy"
     legacy_names = True
+    engine: LegacySession
     #: How a 0.9 session closes, as node's disconnect reasons (docs/reference/disconnects-acks.md).
     disconnect_reasons = {
         "client disconnect": "client namespace disconnect",  # 0:: or ?disconnect
@@ -43,7 +45,7 @@ class LegacySocket(Socket):
 
     def __init__(self, manager: SocketHost, sid: str, now: float) -> None:
         super().__init__(manager, sid)
-        self.engine = LegacySession(sid, manager.settings, now, self._on_session_close)
+        self.engine = LegacySession(sid, manager.settings, now)
 
     @classmethod
     def encode_event(
@@ -52,10 +54,13 @@ class LegacySocket(Socket):
         return legacy.encode_event(namespace, event, args, json=json)
 
     def send_raw(self, wire: str) -> None:
-        self.engine.send(wire, self.manager.clock())
+        engine = self.engine
+        outs = engine.send(wire, self.manager.clock())
+        if outs or engine.pending_close is not None:  # drive's test, inlined: a broadcast's
+            drive(self, outs)  # polling members between two polls return nothing
 
     def _send(self, packet: Packet) -> None:
-        self.engine.send(self._encode(packet), self.manager.clock())
+        drive(self, self.engine.send(self._encode(packet), self.manager.clock()))
 
     def _encode(self, packet: Packet) -> str:
         """The 0.9 wire form of a packet: events and acks on the codec's fast paths."""
@@ -80,11 +85,24 @@ class LegacySocket(Socket):
         if not endpoint:
             self.disconnect()
 
+    # -- the engine, driven (tornio.protocol.drive) -----------------------------------------
+
+    def close_session(self, reason: str) -> None:
+        drive(self, self.engine.close(reason))
+
+    def handle_timer(self, now: float) -> None:
+        drive(self, self.engine.handle_timer(now))
+
+    def overflowed(self, transport: str, unsent: int) -> None:
+        """A persistent transport holds more than ``max_write_buffer`` unsent bytes."""
+        drive(self, self.engine.overflowed(transport, unsent))
+
     # -- transports --------------------------------------------------------------------------
 
     def attach(self, sink: Sink, request: HTTPServerRequest) -> None:
         """A transport connection for this socket arrived."""
-        first = self.engine.attach(sink, self.manager.clock())
+        first = self.engine.state is SessionState.NEW
+        drive(self, self.engine.attach(sink, self.manager.clock()))
         self.incr_hits()  # gevent-socketio's count of a socket's requests: here, its polls
         if first and not self.closed:  # (its first write may have passed max_write_buffer)
             self.request = kept_request(request)
@@ -94,7 +112,7 @@ class LegacySocket(Socket):
         self.manager.touch(self)
 
     def detach(self, sink: Sink) -> None:
-        self.engine.detach(sink, self.manager.clock())
+        drive(self, self.engine.detach(sink, self.manager.clock()))
         if not self.closed:
             self.manager.touch(self)
 
@@ -144,7 +162,7 @@ class LegacySocket(Socket):
         if packet_type in ("heartbeat", "noop"):
             return  # (handle_packet, the one caller, returned already if the socket closed)
         if packet_type == "disconnect" and endpoint == "":
-            self.engine.close("client disconnect")
+            self.close_session("client disconnect")
             return
         if packet.ack is True:
             # Automatic ack (an id without '+'): answered before dispatch, as node does (an
@@ -161,7 +179,7 @@ class LegacySocket(Socket):
             return
         if not silent:
             self.send_raw("0::")
-        self.engine.close("server disconnect")
+        self.close_session("server disconnect")
 
     def disconnect_namespace(self, endpoint: str, silent: bool = False) -> None:
         if endpoint == "":

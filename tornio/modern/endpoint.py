@@ -17,7 +17,7 @@ import logging
 import re
 import secrets
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any
 
 from tornado.routing import Rule
@@ -31,10 +31,14 @@ from tornio.modern.transports import (
     UpgradeMatches,
     forget_engine,
 )
+from tornio.protocol.drive import drive
 from tornio.settings import Settings
 
 if TYPE_CHECKING:
     from tornado.httputil import HTTPServerRequest
+
+    from tornio.modern.transports import EngineHost, EngineOwner
+    from tornio.protocol.drive import Driven
 
 __all__ = ["EngineConnection", "EngineEndpoint"]
 
@@ -60,9 +64,7 @@ class EngineConnection:
         self.endpoint = endpoint
         self.sessid = sid
         self.request = request
-        self.engine = EngineSession(
-            sid, version, endpoint.engine_settings, now, self._on_close, transport
-        )
+        self.engine = EngineSession(sid, version, endpoint.engine_settings, now, transport)
         #: Its input as the transports hand it over (:class:`InputBacklog`).
         self.inbox = InputBacklog(self)
 
@@ -72,12 +74,12 @@ class EngineConnection:
 
     def send(self, data: str | bytes) -> None:
         """Send one message (text, or binary as bytes)."""
-        self.engine.send("4" + data if isinstance(data, str) else bytes(data))
+        drive(self, self.engine.send("4" + data if isinstance(data, str) else bytes(data)))
         self.endpoint.touch(self)
 
     def close(self) -> None:
         """End the session; a polling client is told so."""
-        self.engine.close("forced server close", notify_client=True)
+        self.close_session("forced server close", notify_client=True)
 
     def disconnect(self, silent: bool = False) -> None:
         """:meth:`close` (what the input gate calls on a socket that floods)."""
@@ -88,13 +90,21 @@ class EngineConnection:
     def opened(self) -> None:
         self.endpoint._callback("on_connect", self)
 
-    def receive_messages(self, messages: list[str | bytes]) -> None:
+    def receive_messages(self, messages: Sequence[str | bytes]) -> None:
         for message in messages:
             if self.closed:
                 return
             self.endpoint._callback("on_message", self, message)
 
-    def _on_close(self, reason: str) -> None:
+    # -- the engine, driven (tornio.protocol.drive) ---------------------------------------------
+
+    def close_session(self, reason: str, notify_client: bool = False) -> None:
+        drive(self, self.engine.close(reason, notify_client))
+
+    def handle_timer(self, now: float) -> None:
+        drive(self, self.engine.handle_timer(now))
+
+    def session_closed(self, reason: str) -> None:
         self.endpoint._forget(self)
         self.endpoint._callback("on_close", self, reason)
 
@@ -143,15 +153,15 @@ class EngineEndpoint:
 
     # -- the transports' host interface ----------------------------------------------------------
 
-    def touch(self, socket: Any) -> None:
+    def touch(self, socket: Driven) -> None:
         """Make sure the connection's timer fires no later than its next deadline."""
         self.timers.touch(socket)
 
     def welcome(self) -> None:
         return None
 
-    def get_engine(self, sid: str) -> EngineConnection | None:
-        return self.connections.get(sid)
+    def get_engine(self, engine_sid: str) -> EngineConnection | None:
+        return self.connections.get(engine_sid)
 
     def create_engine_socket(
         self, eio_version: int, transport: str, request: HTTPServerRequest
@@ -179,3 +189,11 @@ class EngineEndpoint:
             callback(*args)
         except Exception:
             log.exception("%s callback failed", name)
+
+
+if TYPE_CHECKING:  # the interfaces the transports and the timers drive them through (mypy)
+
+    def _interfaces(
+        endpoint: EngineEndpoint, conn: EngineConnection
+    ) -> tuple[EngineHost, EngineOwner, Driven]:
+        return endpoint, conn, conn

@@ -18,48 +18,41 @@ It follows the reference server's transport rules (``reference/modern.md`` §1.3
 Outgoing packets are *frames*: a ``str`` is an encoded text packet (``'4hello'``, ``'2'``),
 ``bytes`` is a binary message. Sinks encode them for their transport. Incoming packets come
 decoded (``engineio.Packet``); messages for the layer above are returned to the caller.
-It never reads a clock and never touches a socket.
+It never reads a clock, never touches a socket and never calls out: every transition
+returns what the transports must do (a list of :data:`~tornio.protocol.drive.Out`, applied
+by :func:`~tornio.protocol.drive.drive`), and its end is read from :attr:`pending_close`.
+A GET it refuses after taking it (an overlapping poll) is returned closed without frames:
+the transport answers it 400.
 """
 
 from __future__ import annotations
 
 import enum
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Protocol
+from typing import TYPE_CHECKING
 
 from tornio.exceptions import EngineError
-from tornio.protocol.backlog import Backlog, Overflow, encoded_size
+from tornio.protocol.backlog import WRITE_BUFFER_FULL, Backlog, Overflow, encoded_size
+from tornio.protocol.drive import NOTHING, Frame, Out, Sink
 from tornio.protocol.engineio import Packet, PacketType
 
 if TYPE_CHECKING:
     from tornio.settings import Settings
 
-__all__ = ["EngineSession", "EngineSettings", "EngineSink", "EngineState", "Frame"]
+__all__ = ["EngineSession", "EngineSettings", "EngineSink", "EngineState", "Frame", "Outs"]
 
-#: An outgoing Engine.IO packet, encoded: text packet (str) or binary message (bytes).
-Frame = str | bytes
+#: A transport connection that carries Engine.IO frames to the client (``transport`` is
+#: ``'polling'`` or ``'websocket'``).
+EngineSink = Sink[Frame]
+#: What a transition returns: the writes (and closes) for the transports, in order.
+Outs = Sequence[Out[Frame]]
 
 PING, PONG, NOOP, CLOSE = "2", "3", "6", "1"
 
 
 #: How late a ping may go out and still have its pong deadline counted from when it was due.
 LATE_PING_ALLOWANCE = 0.1
-
-class EngineSink(Protocol):
-    """A transport connection that carries frames to the client."""
-
-    #: ``'polling'`` or ``'websocket'``.
-    transport: str
-    #: True when one write answers the request and ends this sink.
-    polling: bool
-
-    def write(self, frames: list[Frame]) -> None:
-        """Deliver frames (at least one)."""
-
-    def close(self) -> None:
-        """End the connection."""
-
 
 @dataclass(frozen=True)
 class EngineSettings:
@@ -94,9 +87,10 @@ class EngineState(enum.Enum):
     CLOSED = "closed"
 
 
-class EngineSession(Backlog):
-    """One Engine.IO client (see the module docstring). What it queues is bounded by
-    ``settings.max_write_buffer`` (:class:`~tornio.protocol.backlog.Backlog`)."""
+class EngineSession:
+    """One Engine.IO client (see the module docstring). What it queues is its
+    :attr:`backlog`, bounded by ``settings.max_write_buffer``
+    (:class:`~tornio.protocol.backlog.Backlog`)."""
 
     def __init__(
         self,
@@ -104,27 +98,27 @@ class EngineSession(Backlog):
         version: int,
         settings: EngineSettings,
         now: float,
-        on_close: Callable[[str], None],
         transport: str = "polling",
     ) -> None:
         self.sid = sid
         self.version = version
         self.settings = settings
         self.state = EngineState.OPEN
+        #: ``state is CLOSED``, kept as a plain attribute: the socket reads it per packet.
+        self.closed = False
         self.transport = transport
         self.sink: EngineSink | None = None
-        self.outbox: list[Frame] = []
-        self.queued = 0
-        self.max_queued = settings.max_write_buffer
-        self.overflow: Overflow | None = None
+        self.backlog: Backlog[Frame] = Backlog(sid, settings.max_write_buffer)
         self.close_reason: str | None = None
+        #: The close reason, until the driver has told the owner
+        #: (:func:`~tornio.protocol.drive.drive`).
+        self.pending_close: str | None = None
         #: v3 polling clients that cannot take binary payloads asked for base64 (``b64=1``).
         self.b64 = False
         #: The client closed by POST while no GET was held; a GET racing that POST is still
         #: answered ``6`` (once), as if it had been held. The host keeps the session findable
         #: for a moment when this is set.
         self.owes_noop = False
-        self._on_close = on_close
         self._probe: EngineSink | None = None  # the websocket being probed for an upgrade
         self._probe_deadline: float | None = None
         self._probed = False  # the probe answered 3probe: GETs get noops now
@@ -141,48 +135,58 @@ class EngineSession(Backlog):
     # -- transports --------------------------------------------------------------------------
 
     @property
-    def closed(self) -> bool:
-        return self.state is EngineState.CLOSED
-
-    @property
     def queue_transport(self) -> str:
         return self.transport
+
+    @property
+    def outbox(self) -> list[Frame]:
+        """What is queued for the next transport (the backlog's)."""
+        return self.backlog.outbox
+
+    @property
+    def queued(self) -> int:
+        return self.backlog.queued
+
+    @property
+    def overflow(self) -> Overflow | None:
+        return self.backlog.overflow
 
     @property
     def upgrading(self) -> bool:
         return self._probe is not None
 
-    def attach_poll(self, sink: EngineSink, now: float) -> None:
-        """A GET arrived. Raises EngineError for a request the caller must answer 400."""
+    def attach_poll(self, sink: EngineSink, now: float) -> Outs:
+        """A GET arrived. Raises EngineError for a request the caller must answer 400 (and
+        nothing else happens). A GET that overlaps a held one ends the session: the held one
+        is answered ``1`` and this one is returned closed without frames (refused: 400)."""
         if self.state is EngineState.CLOSED:
             if self.owes_noop:
                 self.owes_noop = False
-                sink.write([NOOP])
-                return
+                return [(sink, [NOOP], False)]
             raise EngineError(1, "session closed")
         if self.transport != "polling":
             raise EngineError(3, "transport mismatch")
         if self.sink is not None:
             held, self.sink = self.sink, None
-            held.write([CLOSE])
-            self.close("overlap from client")
-            raise EngineError(3, "overlapping poll")
+            return [(held, [CLOSE], False), *self.close("overlap from client"), (sink, [], True)]
         if self._probed:
-            sink.write([NOOP])
-            return
+            return [(sink, [NOOP], False)]
         self.sink = sink
-        if self.outbox:
-            self._flush()
+        if self.backlog.outbox:
+            return self._flush(sink)
+        return NOTHING
 
-    def attach_websocket(self, sink: EngineSink, now: float) -> None:
+    def attach_websocket(self, sink: EngineSink, now: float) -> Outs:
         """The session's first transport is this websocket (no polling before it)."""
         self.transport = "websocket"
         self.sink = sink
-        if self.outbox:
-            self._flush()
+        if self.backlog.outbox:
+            return self._flush(sink)
+        return NOTHING
 
     def begin_upgrade(self, sink: EngineSink, now: float) -> None:
-        """A websocket arrived for this polling session. Raises EngineError if refused."""
+        """A websocket arrived for this polling session (nothing is written to it yet).
+        Raises EngineError if refused."""
         if self.state is EngineState.CLOSED:
             raise EngineError(1, "session closed")
         if self.transport != "polling" or self._probe is not None:
@@ -190,37 +194,39 @@ class EngineSession(Backlog):
         self._probe = sink
         self._probe_deadline = now + self.settings.upgrade_timeout
 
-    def detach(self, sink: EngineSink, now: float) -> None:
+    def detach(self, sink: EngineSink, now: float) -> Outs:
         """A transport connection went away (aborted GET, closed websocket)."""
         if self.state is EngineState.CLOSED:
-            return
+            return NOTHING
         if sink is self._probe:
-            self._end_probe()
-        elif sink is self.sink:
+            return self._end_probe()
+        if sink is self.sink:
             self.sink = None
-            self.close("transport close")
+            return self.close("transport close")
+        return NOTHING
 
-    def _end_probe(self) -> None:
+    def _end_probe(self) -> Outs:
         probe, self._probe = self._probe, None
         self._probe_deadline = None
         self._probed = False
-        if probe is not None:
-            probe.close()
+        return NOTHING if probe is None else [(probe, [], True)]
 
     # -- incoming ----------------------------------------------------------------------------
 
     def receive(
         self, packets: Sequence[Packet], now: float, source: EngineSink | None = None
-    ) -> list[str | bytes]:
+    ) -> tuple[list[str | bytes], Outs]:
         """Packets from the client (a POST body, or a websocket frame from ``source``).
 
-        Returns the messages for the layer above. Protocol violations close the session.
+        Returns the messages for the layer above, and what the transports must do (a v3
+        pong, the end of the session: protocol violations close it).
         """
         messages: list[str | bytes] = []
+        outs: Outs = NOTHING
         if source is not None and source is self._probe:
             for packet in packets:
-                self._receive_probe(packet, now)
-            return messages
+                outs = [*outs, *self._receive_probe(packet)]
+            return messages, outs
         for packet in packets:
             if self.state is EngineState.CLOSED:
                 break
@@ -232,40 +238,41 @@ class EngineSession(Backlog):
                 self._ping_due = now + self.settings.ping_interval
             elif kind is PacketType.PING and self.version < 4:
                 self._pong_deadline = now + self.settings.ping_interval + self.settings.ping_timeout
-                self.send(PONG + (packet.data if isinstance(packet.data, str) else ""))
+                pong = PONG + (packet.data if isinstance(packet.data, str) else "")
+                outs = [*outs, *self.send(pong)]
             elif kind is PacketType.CLOSE:
                 self.owes_noop = self.transport == "polling" and self.sink is None
-                self.close("transport close")
+                outs = [*outs, *self.close("transport close")]
             elif kind is PacketType.NOOP:
                 pass
             elif kind is PacketType.PING:
-                self.close("invalid heartbeat direction")
+                outs = [*outs, *self.close("invalid heartbeat direction")]
             else:
-                self.close("parse error")
-        return messages
+                outs = [*outs, *self.close("parse error")]
+        return messages, outs
 
-    def _receive_probe(self, packet: Packet, now: float) -> None:
+    def _receive_probe(self, packet: Packet) -> Outs:
         probe = self._probe
-        assert probe is not None
+        if probe is None:  # an earlier packet of the same frame ended the probe
+            return NOTHING
         if packet.type is PacketType.PING and packet.data == "probe":
-            probe.write([PONG + "probe"])
+            outs: list[Out[Frame]] = [(probe, [PONG + "probe"], False)]
             self._probed = True
             if self.sink is not None:  # release the held GET so the client can upgrade
                 held, self.sink = self.sink, None
-                held.write([NOOP])
-        elif packet.type is PacketType.UPGRADE and self._probed:
+                outs.append((held, [NOOP], False))
+            return outs
+        if packet.type is PacketType.UPGRADE and self._probed:
+            # No GET is held here: the probe's ping released it, and later ones got 6.
             self._probe = None
             self._probe_deadline = None
             self._probed = False
-            if self.sink is not None:
-                held, self.sink = self.sink, None
-                held.write([NOOP])
             self.transport = "websocket"
             self.sink = probe
-            if self.outbox:
-                self._flush()
-        else:
-            self._end_probe()
+            if self.backlog.outbox:
+                return self._flush(probe)
+            return NOTHING
+        return self._end_probe()
 
     def namespace_connected(self) -> None:
         """The layer above joined a namespace: the connect timeout no longer applies."""
@@ -273,45 +280,46 @@ class EngineSession(Backlog):
 
     # -- outgoing ----------------------------------------------------------------------------
 
-    def send(self, frame: Frame) -> None:
+    def send(self, frame: Frame) -> Outs:
         """Queue one frame; it goes out at once if a transport can take it."""
         if self.state is EngineState.CLOSED:
-            return
+            return NOTHING
         sink = self.sink
         if sink is None:  # counted here, not in a call: the hot path of a broadcast
-            self.outbox.append(frame)
-            self.queued += len(frame) if frame.isascii() else encoded_size(frame)
-            if self.queued > self.max_queued:
-                self.overflowed(self.queue_transport)
-        elif sink.polling:
-            self.outbox.append(frame)
-            self._flush()
-        else:
-            sink.write([frame])
+            backlog = self.backlog
+            backlog.outbox.append(frame)
+            backlog.queued += len(frame) if frame.isascii() else encoded_size(frame)
+            if backlog.queued > backlog.bound:
+                return self.overflowed(self.transport)
+            return NOTHING
+        if sink.polling:
+            self.backlog.outbox.append(frame)
+            return self._flush(sink)
+        return [(sink, [frame], False)]
 
-    def send_many(self, frames: list[Frame]) -> None:
+    def send_many(self, frames: list[Frame]) -> Outs:
         """Queue several frames that belong together (a packet and its attachments)."""
         if self.state is EngineState.CLOSED:
-            return
+            return NOTHING
         sink = self.sink
         if sink is not None and not sink.polling:
-            sink.write(frames)
-            return
+            return [(sink, frames, False)]
         if sink is None:
-            self._hold_many(frames)
-            return
-        self.outbox.extend(frames)
-        self._flush()
+            if self.backlog.hold_many(frames):
+                return self.overflowed(self.transport)
+            return NOTHING
+        self.backlog.outbox.extend(frames)
+        return self._flush(sink)
 
-    def _flush(self) -> None:
-        sink = self.sink
-        if sink is None or not self.outbox:
-            return
-        frames, self.outbox = self.outbox, []
-        self.queued = 0
+    def _flush(self, sink: EngineSink) -> Outs:
+        """The queue (not empty), for ``sink``, the attached one (a poll is answered by it
+        and let go)."""
+        backlog = self.backlog
+        frames, backlog.outbox = backlog.outbox, []
+        backlog.queued = 0
         if sink.polling:
             self.sink = None
-        sink.write(frames)
+        return [(sink, frames, False)]
 
     # -- time --------------------------------------------------------------------------------
 
@@ -330,44 +338,52 @@ class EngineSession(Backlog):
         few milliseconds late: the timers group such deadlines to wake the loop less."""
         return self._ping_due
 
-    def handle_timer(self, now: float) -> None:
+    def handle_timer(self, now: float) -> Outs:
         if self.state is EngineState.CLOSED:
-            return
+            return NOTHING
         if self._pong_deadline is not None and now >= self._pong_deadline:
-            self.close("ping timeout")
-            return
+            return self.close("ping timeout")
         if self._connect_deadline is not None and now >= self._connect_deadline:
-            self.close("connect timeout")
-            return
+            return self.close("connect timeout")
+        outs: Outs = NOTHING
         if self._probe_deadline is not None and now >= self._probe_deadline:
-            self._end_probe()
+            outs = self._end_probe()
         if self._ping_due is not None and now >= self._ping_due:
             due, self._ping_due = self._ping_due, None
             # The pong is due ping_timeout after the ping was: a heartbeat timer may run a
             # little late (see heartbeat_due), and the timeout stays exact. A ping that went
             # out much later (an overloaded loop) gives the client nearly the full timeout.
             self._pong_deadline = max(due, now - LATE_PING_ALLOWANCE) + self.settings.ping_timeout
-            self.send(PING)
+            outs = [*outs, *self.send(PING)]
+        return outs
 
     # -- ending ------------------------------------------------------------------------------
 
-    def close(self, reason: str, notify_client: bool = False) -> None:
-        """End the session. With ``notify_client`` a held GET is answered ``1`` (close)."""
+    def overflowed(self, transport: str, unsent: int = 0) -> Outs:
+        """The client left more than the bound untaken (``unsent``: bytes in ``transport``'s
+        write buffer; 0 when the queue passed it): the session closes
+        (:data:`~tornio.protocol.backlog.WRITE_BUFFER_FULL`)."""
         if self.state is EngineState.CLOSED:
-            return
+            return NOTHING
+        self.backlog.overflowed(transport, unsent)
+        return self.close(WRITE_BUFFER_FULL)
+
+    def close(self, reason: str, notify_client: bool = False) -> Outs:
+        """End the session. With ``notify_client`` a held GET is answered ``1`` (close). The
+        owner learns of it from :attr:`pending_close` (through the driver)."""
+        if self.state is EngineState.CLOSED:
+            return NOTHING
         self.state = EngineState.CLOSED
-        self.close_reason = reason
+        self.closed = True
+        self.close_reason = self.pending_close = reason
         sink, self.sink = self.sink, None
-        if self._probe is not None:
-            self._end_probe()
+        outs = list(self._end_probe()) if self._probe is not None else []
         if sink is not None:
             if sink.polling:
-                sink.write([CLOSE] if notify_client else [NOOP])
-            else:
-                if self.outbox:
-                    sink.write(self.outbox)
-                sink.close()
-        self.outbox = []
-        self.queued = 0
+                outs.append((sink, [CLOSE] if notify_client else [NOOP], False))
+            else:  # what is queued, then the close
+                outs.append((sink, self.backlog.outbox, True))
+        self.backlog.outbox = []
+        self.backlog.queued = 0
         self._ping_due = self._pong_deadline = self._connect_deadline = None
-        self._on_close(reason)
+        return outs

@@ -28,7 +28,7 @@ packet is text, socket.io-msgpack-parser's is binary. A msgpack client's socket 
 from __future__ import annotations
 
 import logging
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 from tornio.bus import ids
@@ -40,6 +40,7 @@ from tornio.core.watched import WatchedDict
 from tornio.exceptions import ConnectionRefused, InvalidPacket
 from tornio.modern.session import EngineSession, EngineSettings, Frame
 from tornio.protocol import msgpack_parser, socketio
+from tornio.protocol.drive import drive
 from tornio.protocol.endpoints import to_endpoint, to_nsp
 from tornio.protocol.socketio import Packet, PacketType
 
@@ -67,6 +68,7 @@ class ModernSocket(Socket):
 
     protocol = "modern"
     flavour = "sio-json"
+    engine: EngineSession
     #: How an Engine.IO session closes, as node's disconnect reasons.
     disconnect_reasons = {
         "transport close": "transport close",
@@ -104,7 +106,6 @@ class ModernSocket(Socket):
             eio_version,
             engine_settings,
             now,
-            self._on_session_close,
             transport,
         )
         self.decoder = socketio.Decoder(
@@ -119,6 +120,15 @@ class ModernSocket(Socket):
                                                           manager.rooms)
             self.session = WatchedDict(recovering.session_changed)  # kept as it changes
 
+    # -- the engine, driven (tornio.protocol.drive) -------------------------------------------
+
+    def close_session(self, reason: str, notify_client: bool = False) -> None:
+        """End the engine; with ``notify_client`` a held poll is answered close."""
+        drive(self, self.engine.close(reason, notify_client))
+
+    def handle_timer(self, now: float) -> None:
+        drive(self, self.engine.handle_timer(now))
+
     # -- broadcast encoding ------------------------------------------------------------------
 
     @classmethod
@@ -132,10 +142,10 @@ class ModernSocket(Socket):
         return frames
 
     def send_raw(self, wire: list[Frame]) -> None:
-        if len(wire) == 1:
-            self.engine.send(wire[0])
-        else:
-            self.engine.send_many(wire)
+        engine = self.engine
+        outs = engine.send(wire[0]) if len(wire) == 1 else engine.send_many(wire)
+        if outs or engine.pending_close is not None:  # drive's test, inlined: a broadcast's
+            drive(self, outs)  # polling members between two polls return nothing
 
     # -- outgoing ----------------------------------------------------------------------------
 
@@ -166,15 +176,15 @@ class ModernSocket(Socket):
 
     def _send_sio(self, packet: Packet) -> None:
         if self.msgpack:
-            self.engine.send(msgpack_parser.encode(packet, self.json_codec))
+            drive(self, self.engine.send(msgpack_parser.encode(packet, self.json_codec)))
             return
         parts = socketio.encode(packet, self.json_codec)
         first = parts[0]
         head: Frame = "4" + first if isinstance(first, str) else first
         if len(parts) == 1:
-            self.engine.send(head)
+            drive(self, self.engine.send(head))
         else:
-            self.engine.send_many([head, *parts[1:]])
+            drive(self, self.engine.send_many([head, *parts[1:]]))
 
     def _check_encodable(self, packet: AppPacket) -> None:
         sio = self._to_sio(packet)
@@ -254,7 +264,7 @@ class ModernSocket(Socket):
         if not self.begin_opening(then) and then is not None:
             then()
 
-    def receive_messages(self, messages: list[str | bytes]) -> None:
+    def receive_messages(self, messages: Sequence[str | bytes]) -> None:
         """Engine.IO messages from the client."""
         opening = self.opening
         if opening.held is not None and opening.hold(messages):
@@ -275,7 +285,7 @@ class ModernSocket(Socket):
                     raise InvalidPacket("a text message from a msgpack-parser client")
             except InvalidPacket as exc:
                 log.info("closing %s: %s", self.sessid, exc)
-                self.engine.close("parse error", notify_client=True)
+                self.close_session("parse error", notify_client=True)
                 return
             if packet is not None:
                 self.handle_sio(packet)
@@ -304,7 +314,7 @@ class ModernSocket(Socket):
             recovering = self.recovering
             if (endpoint in self.active_ns or endpoint in self._connecting
                     or (recovering is not None and endpoint in recovering.restoring)):
-                self.engine.close("invalid state", notify_client=True)
+                self.close_session("invalid state", notify_client=True)
                 return
             auth = packet.data if isinstance(packet.data, dict) else {}
             if query:
@@ -320,7 +330,7 @@ class ModernSocket(Socket):
             return
         if endpoint not in self.active_ns or endpoint in self._connecting:
             # also a CONNECT_ERROR sent by a client
-            self.engine.close("invalid state", notify_client=True)
+            self.close_session("invalid state", notify_client=True)
             return
         if kind in _EVENTS:
             data = packet.data
@@ -336,7 +346,7 @@ class ModernSocket(Socket):
         elif kind is PacketType.DISCONNECT:
             self.handle_packet(AppPacket("disconnect", endpoint))
         else:
-            self.engine.close("invalid state", notify_client=True)
+            self.close_session("invalid state", notify_client=True)
 
     # -- connection state recovery -----------------------------------------------------------
 
@@ -369,7 +379,7 @@ class ModernSocket(Socket):
         if not silent:
             for endpoint in list(self.active_ns):
                 self._send_sio(Packet(PacketType.DISCONNECT, to_nsp(endpoint)))
-        self.engine.close("server disconnect", notify_client=True)
+        self.close_session("server disconnect", notify_client=True)
 
 
 class MsgpackModernSocket(ModernSocket):

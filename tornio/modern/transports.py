@@ -13,8 +13,8 @@ import inspect
 import json
 import logging
 import re
-from collections.abc import Awaitable
-from typing import TYPE_CHECKING, Any, Protocol
+from collections.abc import Awaitable, Sequence
+from typing import TYPE_CHECKING, Any, Protocol, TypeVar
 from urllib.parse import parse_qs
 
 from tornado.routing import PathMatches
@@ -25,6 +25,7 @@ from tornio.core.fairness import SLICE
 from tornio.exceptions import EngineError, InvalidPacket, InvalidPayload
 from tornio.modern.session import EngineSession, EngineSettings, Frame
 from tornio.protocol import engineio
+from tornio.protocol.drive import Driven, drive
 from tornio.protocol.permessage_deflate import DeflateOptions
 from tornio.transports.compression import compress_answer
 from tornio.transports.origins import check_request
@@ -33,6 +34,7 @@ from tornio.transports.wsconn import UpgradeHandler, WebSocketConnection
 if TYPE_CHECKING:
     from tornado.httputil import HTTPServerRequest
 
+    from tornio.core.fairness import InputBacklog
     from tornio.settings import Settings
 
 __all__ = ["EnginePollingHandler", "EngineWebSocketHandler", "UpgradeMatches", "forget_engine"]
@@ -47,6 +49,25 @@ JSONP_INDEX = re.compile(r"^\d+$")
 EIO3_OPEN_HOLD = 0.02
 INVALID_HEADER_CHARS = re.compile(r"[^\t\x20-\x7e\x80-\xff]")
 ENGINE_TRANSPORTS = ("polling", "websocket")
+#: Whatever a host indexes its engines' owners as.
+Owner = TypeVar("Owner")
+
+
+class EngineOwner(Driven, Protocol):
+    """What the handlers need of the holder of an engine (a Socket.IO
+    :class:`~tornio.modern.socket.ModernSocket`, or a plain endpoint's
+    :class:`~tornio.modern.endpoint.EngineConnection`): its engine, which they drive with it
+    as the owner (:func:`~tornio.protocol.drive.drive`), and its input."""
+
+    @property
+    def engine(self) -> EngineSession: ...
+
+    @property
+    def inbox(self) -> InputBacklog: ...
+
+    def opened(self) -> None: ...
+
+    def receive_messages(self, messages: Sequence[str | bytes]) -> None: ...
 
 
 class EngineHost(Protocol):
@@ -57,13 +78,13 @@ class EngineHost(Protocol):
 
     def clock(self) -> float: ...
 
-    def touch(self, socket: Any) -> None: ...
+    def touch(self, socket: EngineOwner) -> None: ...
 
-    def get_engine(self, engine_sid: str) -> Any: ...
+    def get_engine(self, engine_sid: str) -> EngineOwner | None: ...
 
     def create_engine_socket(
         self, eio_version: int, transport: str, request: HTTPServerRequest
-    ) -> Any: ...
+    ) -> EngineOwner: ...
 
     def welcome(self) -> str | None: ...
 
@@ -101,7 +122,7 @@ class EngineRequestMixin:
         values = self.request.query_arguments.get(name)
         return values[0].decode("latin-1") if values else None
 
-    def verify(self, upgrade: bool) -> tuple[int, Any]:
+    def verify(self, upgrade: bool) -> tuple[int, EngineOwner | None]:
         """(protocol version, existing socket or None); raises EngineError."""
         transport = self.query("transport")
         if transport not in ENGINE_TRANSPORTS:
@@ -141,11 +162,11 @@ class EngineRequestMixin:
             return False
         return bool(result)
 
-    def open_frames(self, socket: Any, upgrades: list[str]) -> list[Frame]:
+    def open_frames(self, socket: EngineOwner, upgrades: list[str]) -> list[Frame]:
         return open_frames(self.host, socket, upgrades)
 
 
-def forget_engine(engines: dict[str, Any], engine: EngineSession) -> None:
+def forget_engine(engines: dict[str, Owner], engine: EngineSession) -> None:
     """Drop an ended Engine.IO session from its host's index. A poll racing the client's
     close still finds it for a second, to get the noop it is owed."""
     if engine.owes_noop:
@@ -154,7 +175,7 @@ def forget_engine(engines: dict[str, Any], engine: EngineSession) -> None:
         engines.pop(engine.sid, None)
 
 
-def open_frames(host: EngineHost, socket: Any, upgrades: list[str]) -> list[Frame]:
+def open_frames(host: EngineHost, socket: EngineOwner, upgrades: list[str]) -> list[Frame]:
     """The OPEN packet for a new session."""
     settings = host.engine_settings
     return [
@@ -192,7 +213,14 @@ class PollSink:
         self.done.set_result(None)
 
     def close(self) -> None:
-        self.write(["6"])
+        """Closed without an answer: the session refused this GET (it overlapped a held
+        one): 400, Engine.IO code 3."""
+        handler = self.handler
+        if handler is None or self.done.done():
+            return
+        self.handler = None
+        handler.fail(3)
+        self.done.set_result(None)
 
 
 @stream_request_body
@@ -206,7 +234,7 @@ class EnginePollingHandler(EngineRequestMixin, RequestHandler):
         self._size = 0
         self._too_large = False
         self._sink: PollSink | None = None
-        self._socket: Any = None
+        self._socket: EngineOwner | None = None
         self.allow_cors()
 
     def allow_cors(self) -> None:
@@ -281,24 +309,25 @@ class EnginePollingHandler(EngineRequestMixin, RequestHandler):
         MODERN.handshakes += 1
         socket.engine.b64 = self.query("b64") is not None
         upgrades = ["websocket"] if "websocket" in ENGINE_TRANSPORTS else []
-        socket.engine.send_many(self.open_frames(socket, upgrades))
+        drive(socket, socket.engine.send_many(self.open_frames(socket, upgrades)))
         socket.opened()
         waiter = self._poll(socket)
         if waiter is not None:
             await waiter
 
-    def _poll(self, socket: Any) -> asyncio.Future[None] | None:
+    def _poll(self, socket: EngineOwner) -> asyncio.Future[None] | None:
         stream = getattr(self.request.connection, "stream", None)
         if stream is not None and stream.closed():
             return None
         sink = self._sink = PollSink(self)
         self._socket = socket
         try:
-            socket.engine.attach_poll(sink, self.host.clock())
+            outs = socket.engine.attach_poll(sink, self.host.clock())
         except EngineError as exc:
             self.host.touch(socket)
             self.fail(exc.code)
             return None
+        drive(socket, outs)  # a poll the session refuses (overlapping) is answered 400
         self.host.touch(socket)
         return sink.done
 
@@ -328,7 +357,7 @@ class EnginePollingHandler(EngineRequestMixin, RequestHandler):
     def on_connection_close(self) -> None:
         sink, socket = self._sink, self._socket
         if sink is not None and socket is not None and not sink.done.done():
-            socket.engine.detach(sink, self.host.clock())
+            drive(socket, socket.engine.detach(sink, self.host.clock()))
             sink.done.set_result(None)
 
     # -- POST ---------------------------------------------------------------------------------
@@ -339,15 +368,16 @@ class EnginePollingHandler(EngineRequestMixin, RequestHandler):
         except EngineError as exc:
             self.fail(exc.code)
             return None
+        assert socket is not None  # verify refuses a POST without a sid (code 2)
         if socket.inbox.slicing:  # a POST while the last one's packets are still handled
             log.info("closing engine session %s: overlapping POST", socket.engine.sid)
             self.fail(3)
-            socket.engine.close("overlap from client", notify_client=True)
+            drive(socket, socket.engine.close("overlap from client", notify_client=True))
             return None
         if self._too_large:
             self.set_status(413)
             self.finish()
-            socket.engine.close("payload too large", notify_client=True)
+            drive(socket, socket.engine.close("payload too large", notify_client=True))
             return None
         body = b"".join(self._chunks)
         content_type = self.request.headers.get("Content-Type", "")
@@ -365,12 +395,14 @@ class EnginePollingHandler(EngineRequestMixin, RequestHandler):
             log.info("closing engine session %s: bad payload: %s", socket.engine.sid, exc)
             self.set_status(400)
             self.finish()
-            socket.engine.close("parse error", notify_client=True)
+            drive(socket, socket.engine.close("parse error", notify_client=True))
             return None
         self.set_header("Content-Type", "text/html")
         MODERN.messages_in += len(packets)
         MODERN.bytes_in += len(body)
-        messages = socket.engine.receive(packets, self.host.clock())
+        messages, outs = socket.engine.receive(packets, self.host.clock())
+        if outs or socket.engine.pending_close is not None:
+            drive(socket, outs)
         if len(messages) > SLICE or socket.inbox.behind:
             return self._receive_in_slices(socket, messages)
         self.finish("ok")
@@ -379,7 +411,9 @@ class EnginePollingHandler(EngineRequestMixin, RequestHandler):
         self.host.touch(socket)
         return None
 
-    async def _receive_in_slices(self, socket: Any, messages: list[str | bytes]) -> None:
+    async def _receive_in_slices(
+        self, socket: EngineOwner, messages: list[str | bytes]
+    ) -> None:
         """Many packets (or the socket's handlers behind): handled in slices, the loop free
         between them; the POST is answered once they are (the client sends no other
         meanwhile)."""
@@ -420,7 +454,11 @@ class EngineWebSocket(WebSocketConnection):
     traffic = MODERN
 
     def __init__(
-        self, host: EngineHost, request: HTTPServerRequest, version: int, existing: Any
+        self,
+        host: EngineHost,
+        request: HTTPServerRequest,
+        version: int,
+        existing: EngineOwner | None,
     ) -> None:
         super().__init__(host.engine_settings.max_payload, host.settings.max_write_buffer)
         if host.settings.per_message_deflate:
@@ -428,18 +466,16 @@ class EngineWebSocket(WebSocketConnection):
         self.host = host
         self.request: HTTPServerRequest | None = request
         self.version = version
-        self.socket: Any = existing
+        self.socket: EngineOwner | None = existing
         self.attached = False
 
-    def write(self, frames: list[Frame]) -> None:
-        if self.version < 4:  # v3 binary frames start with the message type
-            frames = [f if isinstance(f, str) else b"\x04" + f for f in frames]
-        self.write_frames(frames)
+    #: The sink's write: one frame per message (the session's frames as they are, v4).
+    write = WebSocketConnection.write_frames
 
     def overflowed(self, unsent: int) -> None:
         socket = self.socket
         if socket is not None and self.attached and socket.engine.sink is self:
-            socket.engine.overflowed(self.transport, unsent)
+            drive(socket, socket.engine.overflowed(self.transport, unsent))
         else:  # a probe (it carries nothing but 3probe)
             super().overflowed(unsent)
 
@@ -460,8 +496,8 @@ class EngineWebSocket(WebSocketConnection):
                 self.hold_writes(EIO3_OPEN_HOLD)
             socket = self.socket = host.create_engine_socket(self.version, "websocket", request)
             MODERN.handshakes += 1
-            socket.engine.attach_websocket(self, now)
-            socket.engine.send_many(open_frames(host, socket, []))
+            drive(socket, socket.engine.attach_websocket(self, now))
+            drive(socket, socket.engine.send_many(open_frames(host, socket, [])))
             socket.opened()
         self.attached = True
         socket.inbox.set_input_gate(self)  # its handlers behind: this stops reading
@@ -469,7 +505,7 @@ class EngineWebSocket(WebSocketConnection):
 
     def on_message(self, message: str | bytes) -> None:
         socket = self.socket
-        if not self.attached:
+        if not self.attached or socket is None:
             return
         host = self.host
         now = host.clock()
@@ -479,11 +515,13 @@ class EngineWebSocket(WebSocketConnection):
         except InvalidPacket as exc:
             log.info("bad websocket frame on %s: %s", engine.sid, exc)
             if engine.upgrading and self is not engine.sink:
-                engine.detach(self, now)
+                drive(socket, engine.detach(self, now))
             else:
-                engine.close("parse error")
+                drive(socket, engine.close("parse error"))
             return
-        messages = engine.receive([packet], now, source=self)
+        messages, outs = engine.receive([packet], now, source=self)
+        if outs or engine.pending_close is not None:
+            drive(socket, outs)
         if messages:
             socket.receive_messages(messages)
         host.touch(socket)
@@ -493,9 +531,16 @@ class EngineWebSocket(WebSocketConnection):
         if socket is not None and self.attached:
             self.attached = False
             socket.inbox.drop_input_gate(self)
-            socket.engine.detach(self, self.host.clock())
+            drive(socket, socket.engine.detach(self, self.host.clock()))
             if not socket.engine.closed:
                 self.host.touch(socket)
+
+
+class EngineWebSocket3(EngineWebSocket):
+    """An Engine.IO v3 websocket: its binary frames start with the message type."""
+
+    def write(self, frames: Sequence[Frame]) -> bool:
+        return self.write_frames([f if isinstance(f, str) else b"\x04" + f for f in frames])
 
 
 class EngineWebSocketHandler(EngineRequestMixin, UpgradeHandler):
@@ -531,4 +576,5 @@ class EngineWebSocketHandler(EngineRequestMixin, UpgradeHandler):
 
     def connection(self, *args: str) -> EngineWebSocket:
         version, existing = self._engine_args
-        return EngineWebSocket(self.host, self.request, version, existing)
+        kind = EngineWebSocket if version >= 4 else EngineWebSocket3
+        return kind(self.host, self.request, version, existing)

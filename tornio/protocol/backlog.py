@@ -4,7 +4,7 @@ A session's *backlog* is the encoded output it holds that the client has not tak
 the packets queued for the next poll (counted here, by the session, as they are queued and
 reset when they are handed to a transport), plus, for a persistent transport (websocket,
 flashsocket, htmlfile, xhr-multipart), the bytes still in that connection's write buffer
-(counted by the transport, which reports them with :meth:`Backlog.overflowed` once they are
+(counted by the transport, which reports them to the session's ``overflowed`` once they are
 past the bound; while such a transport is attached nothing is queued, so the two never
 overlap). Past ``Settings.max_write_buffer`` the session is closed with
 :data:`WRITE_BUFFER_FULL`, a WARNING is logged and :attr:`Backlog.overflow` records how, for
@@ -18,7 +18,7 @@ no clock.
 from __future__ import annotations
 
 import logging
-from typing import TYPE_CHECKING, Any, NamedTuple
+from typing import Generic, NamedTuple, TypeVar
 
 __all__ = ["WRITE_BUFFER_FULL", "Backlog", "Overflow", "encoded_size"]
 
@@ -35,6 +35,10 @@ class Overflow(NamedTuple):
     size: int
 
 
+#: What a session queues: ``str`` (0.9), ``str | bytes`` (Engine.IO).
+F = TypeVar("F", str, "str | bytes")
+
+
 def encoded_size(frame: str | bytes) -> int:
     """The bytes an encoded packet takes on the wire: UTF-8 for text."""
     if type(frame) is str and not frame.isascii():
@@ -42,50 +46,40 @@ def encoded_size(frame: str | bytes) -> int:
     return len(frame)
 
 
-class Backlog:
-    """Mixed into a session: its queue's running byte count and the bound (see the module
-    docstring). The session keeps ``outbox``, ``queued`` and ``max_queued``, adds to
-    ``queued`` as it queues (one packet: inlined in its ``send``, the hot path of a broadcast;
-    several: :meth:`_hold_many`) and sets it to 0 as it hands the queue over."""
+class Backlog(Generic[F]):
+    """A session's queue and its bound (see the module docstring), held by the session as
+    ``session.backlog``. The session appends one packet and adds its size to :attr:`queued`
+    itself (inlined in its ``send``, the hot path of a broadcast), queues several with
+    :meth:`hold_many`, and empties the queue and the count together as it hands the queue
+    over. Past the bound it records the overflow here (:meth:`overflowed`) and closes."""
 
-    __slots__ = ("max_queued", "outbox", "overflow", "queued")
+    __slots__ = ("bound", "outbox", "overflow", "queued", "sid")
 
-    sid: str
-    outbox: list[Any]
-    #: Bytes of the packets in ``outbox`` (as :func:`encoded_size` counts them).
-    queued: int
-    #: The bound: ``Settings.max_write_buffer``.
-    max_queued: int
-    #: Set when the session was closed for passing the bound.
-    overflow: Overflow | None
+    def __init__(self, sid: str, bound: int) -> None:
+        self.sid = sid
+        #: What is queued for the client, in order.
+        self.outbox: list[F] = []
+        #: Bytes of the packets in ``outbox`` (as :func:`encoded_size` counts them).
+        self.queued = 0
+        #: The bound: ``Settings.max_write_buffer``.
+        self.bound = bound
+        #: Set when the session was closed for passing the bound.
+        self.overflow: Overflow | None = None
 
-    if TYPE_CHECKING:  # what the class this is mixed into provides
-
-        @property
-        def closed(self) -> bool: ...
-
-        @property
-        def queue_transport(self) -> str:
-            """The transport name to report for a queue that passes the bound."""
-
-        def close(self, reason: str) -> None: ...
-
-    def _hold_many(self, frames: list[Any]) -> None:
-        """Queue frames that belong together (a packet and its attachments)."""
+    def hold_many(self, frames: list[F]) -> bool:
+        """Queue frames that belong together (a packet and its attachments); True when the
+        queue is past the bound now."""
         self.outbox.extend(frames)
         queued = self.queued = self.queued + sum(map(encoded_size, frames))
-        if queued > self.max_queued:
-            self.overflowed(self.queue_transport)
+        return queued > self.bound
 
-    def overflowed(self, transport: str, unsent: int = 0) -> None:
+    def overflowed(self, transport: str, unsent: int) -> None:
         """The client left too much untaken: ``unsent`` bytes in the write buffer of its
-        ``transport`` (0 when the queue itself passed the bound). Closes the session."""
-        if self.closed:
-            return
+        ``transport`` (0 when the queue itself passed the bound). Recorded and logged; the
+        session closes with :data:`WRITE_BUFFER_FULL`."""
         size = self.queued + unsent
         self.overflow = Overflow(transport, size)
         log.warning(
             "session %s (%s) holds %d bytes its client has not taken, past max_write_buffer"
-            " (%d): closing it", self.sid, transport, size, self.max_queued,
+            " (%d): closing it", self.sid, transport, size, self.bound,
         )
-        self.close(WRITE_BUFFER_FULL)

@@ -98,7 +98,7 @@ class TransportMixin:
             return True  # refused (403): a foreign page may not end a session either
         socket = self.manager.get(sid)
         if socket is not None:
-            socket.engine.close("client disconnect")  # the client leaves, as with 0::
+            socket.close_session("client disconnect")  # the client leaves, as with 0::
         self.allow_cors()
         self.set_header("Content-Type", "text/plain; charset=UTF-8")
         self.finish("")

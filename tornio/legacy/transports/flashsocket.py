@@ -112,7 +112,7 @@ class HixieSink:
 
     def _overflow(self, unsent: int) -> None:
         self.closing = True
-        self.socket.engine.overflowed(self.transport, unsent)
+        self.socket.overflowed(self.transport, unsent)
         self.stream.close()  # the read loop ends, and what the stream holds goes
 
     def close(self) -> None:

@@ -130,7 +130,7 @@ class StreamingHandler(PacketPostHandler, metaclass=abc.ABCMeta):
         if sink is not None and not sink.done.done():
             sink.done.set_result(None)  # ended: the session's close writes nothing more
         if socket is not None:
-            socket.engine.overflowed(self.transport_name, unsent)
+            socket.overflowed(self.transport_name, unsent)
         stream.close()
 
     def end_stream(self) -> None:

@@ -38,13 +38,13 @@ class LegacyWebSocket(WebSocketConnection):
         self.attached = False
         self.transport = transport  # the session's name for it
 
-    def write(self, packets: list[str]) -> None:
-        self.write_frames(packets)  # a closing socket: on_close detaches us
+    #: The sink's write: one frame per packet (a closing socket: on_close detaches us).
+    write = WebSocketConnection.write_frames
 
     def overflowed(self, unsent: int) -> None:
         socket = self.socket
         if socket is not None and self.attached and socket.engine.sink is self:
-            socket.engine.overflowed(self.transport, unsent)
+            socket.overflowed(self.transport, unsent)
         else:
             super().overflowed(unsent)
 
