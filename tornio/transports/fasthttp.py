@@ -661,6 +661,9 @@ class FastConnection(BufferedReads):
             self.transport.write(data)
 
     def _close(self) -> None:
+        # Closed from now on: nothing more is read or written (a request pipelined behind
+        # a ``Connection: close`` is not served, as Tornado does not serve it).
+        self.lost = True
         if self.transport is not None and not self.transport.is_closing():
             self.transport.close()
 
