@@ -166,7 +166,14 @@ def _stdlib_answers(text: str) -> bool:
 
 
 def _orjson_loads_modern(text: str) -> Any:
-    if _stdlib_answers(text):
+    # _stdlib_answers, its short-text case inline (an event's text usually is one).
+    length = len(text)
+    if length < 20:
+        pass
+    elif length < _REGEX_TEXT:
+        if _search_long_number(text) is not None:
+            return _std_loads_modern(text)
+    elif _stdlib_answers(text):
         return _std_loads_modern(text)
     try:
         return orjson.loads(text)
@@ -175,7 +182,14 @@ def _orjson_loads_modern(text: str) -> Any:
 
 
 def _orjson_loads_legacy(text: str) -> Any:
-    if _stdlib_answers(text):
+    # _stdlib_answers, its short-text case inline (an event's text usually is one).
+    length = len(text)
+    if length < 20:
+        pass
+    elif length < _REGEX_TEXT:
+        if _search_long_number(text) is not None:
+            return _std_loads_legacy(text)
+    elif _stdlib_answers(text):
         return _std_loads_legacy(text)
     try:
         return orjson.loads(text)
