@@ -104,6 +104,9 @@ CASES = [
       request("GET", HANDSHAKE, "Host: test")], 1, 1),  # the second is not served
     ([request("GET", HANDSHAKE, "Host: test", "Connection: Keep-Alive"),
       request("GET", HANDSHAKE, "Host: test", "Connection: keep-alive, close")], 2, 2),
+    # Values with trailing blanks (llhttp strips the leading ones only).
+    ([request("GET", HANDSHAKE, "Host: test \t", "Connection: close  ")], 1, 1),
+    ([request("GET", "/socket.io/1/", "Host: test", "Origin: http://test\t ")], 1, 1),
     # The Host's name and port (same-origin checks read them), per request of a connection.
     ([request("GET", HANDSHAKE, "Host: Example.COM:8080", "Origin: http://example.com:8080"),
       request("GET", HANDSHAKE, "Host: other:81", "Origin: http://OTHER:81"),

@@ -101,6 +101,8 @@ MAX_ACCEPTED_VALUES = 1024
 #: the names seen so far, up to a bound (a client chooses them; the rest are computed).
 _HEADER_KEYS: dict[bytes, tuple[str, str]] = {}
 MAX_HEADER_KEYS = 1024
+#: What a header value may end with that is not part of it (a tuple: no call to test).
+_BLANKS = (" ", "\t")
 #: The response's default headers (``RequestHandler.clear``), ``Date`` set per answer.
 _DEFAULT_HEADERS = {"Server": SERVER, "Content-Type": "text/html; charset=UTF-8"}
 
@@ -365,8 +367,13 @@ class FastConnection(BufferedReads):
         self._url += url
 
     def on_header(self, name: bytes, value: bytes) -> None:
-        text = value.decode("latin-1").strip(" \t")  # llhttp strips the leading blanks only
-        norm, lower = _HEADER_KEYS.get(name) or header_keys(name)
+        text = value.decode("latin-1")
+        if text[-1:] in _BLANKS:  # llhttp strips the leading blanks, not the trailing ones
+            text = text.strip(" \t")
+        try:
+            norm, lower = _HEADER_KEYS[name]
+        except KeyError:
+            norm, lower = header_keys(name)
         # llhttp refused what Tornado's HTTPHeaders.add refuses (a name that is not a token,
         # control characters and DEL in a value): the lists are filled directly.
         if FAST_HEADERS:
