@@ -89,9 +89,8 @@ def encode_frame(data: str | bytes, opcode: int | None = None) -> bytes:
             frame = _HEAD_BIG.pack(0x81, 127, length) + payload
         _last_text, _last_frame = data, frame
         return frame
+    # Binary data, an opcode given (never kept for reuse), a str subclass.
     if isinstance(data, str):
-        if data is _last_text and opcode is None:
-            return _last_frame
         payload = data.encode("utf-8")
         first = 0x80 | (TEXT if opcode is None else opcode)
     else:
@@ -99,14 +98,10 @@ def encode_frame(data: str | bytes, opcode: int | None = None) -> bytes:
         first = 0x80 | (BINARY if opcode is None else opcode)
     length = len(payload)
     if length < 126:
-        frame = bytes((first, length)) + payload
-    elif length < 65536:
-        frame = _HEAD_MEDIUM.pack(first, 126, length) + payload
-    else:
-        frame = _HEAD_BIG.pack(first, 127, length) + payload
-    if opcode is None and isinstance(data, str):
-        _last_text, _last_frame = data, frame
-    return frame
+        return bytes((first, length)) + payload
+    if length < 65536:
+        return _HEAD_MEDIUM.pack(first, 126, length) + payload
+    return _HEAD_BIG.pack(first, 127, length) + payload
 
 
 def compressed_frame(payload: bytes, opcode: int) -> bytes:
