@@ -649,7 +649,9 @@ class FastConnection(BufferedReads):
         head = "".join([f"HTTP/1.1 {status} {reason}\r\n",
                          *[f"{name}: {value}\r\n" for name, value in headers.items()],
                          "\r\n"]).encode("latin-1")
-        self._write(head + body if body else head)
+        transport = self.transport
+        if not (self.lost or self.handed_off) and transport is not None:  # _write, inline
+            transport.write(head + body if body else head)
         self.server.served += 1
         self.exchange = None
         self.task = None
