@@ -31,7 +31,6 @@ import contextlib
 import functools
 import inspect
 import logging
-import os
 import re
 import socket
 import time
@@ -48,14 +47,18 @@ from tornado.web import HTTPError
 
 from tornio.transports.fastrequest import (
     FAST_HEADERS,
+    HEADER_KEYS,
     FastRequest,
     ResponseHeaders,
     date_header,
     head_end,
+    header_keys,
     header_name,
     new_headers,
     peer_client,
 )
+from tornio.transports.handoff import hand_off
+from tornio.transports.heads import HEAD_TOO_LARGE
 from tornio.transports.readbuffer import BufferedReads, shared_buffer
 
 try:
@@ -81,50 +84,29 @@ AVAILABLE = httptools is not None
 #: Tornado's default ``max_header_size``, used when the HTTPServer names none: a longer
 #: request head is refused with 431 (:meth:`FastConnection.refuse_head`).
 MAX_HEADER_SIZE = 65536
-#: The answer to a request head over the limit; the connection is closed after it.
-HEAD_TOO_LARGE = (b"HTTP/1.1 431 Request Header Fields Too Large\r\n"
-                  b"Content-Length: 0\r\nConnection: close\r\n\r\n")
 #: A Host header the fast path takes (a subset of what Tornado takes: anything else, or none,
 #: goes to Tornado, which refuses a missing, repeated or malformed one).
 PLAIN_HOST = re.compile(r"[A-Za-z0-9\-._~!$&'()*+;=\[\]:]*")
 SERVER = f"TornadoServer/{tornado.version}"
 FAST_METHODS = frozenset(("GET", "POST", "OPTIONS"))
-#: The handler's method for each of them.
-HANDLER_METHODS = {method: method.lower() for method in FAST_METHODS}
+HANDLER_METHODS = {method: method.lower() for method in FAST_METHODS}  # the handler's
 NO_BODY_STATUSES = frozenset((204, 304))
 REPRESENTATION_HEADERS = ("Content-Encoding", "Content-Language", "Content-Type")
 #: Header values ``RequestHandler._convert_header_value`` accepted (strings it returns as
 #: they are), up to a bound: an Origin echoed in CORS headers is the client's choice.
 _ACCEPTED_VALUES: dict[str, None] = {}
 MAX_ACCEPTED_VALUES = 1024
-#: A request header's name as received -> (as ``HTTPHeaders`` writes it, lower case), for
-#: the names seen so far, up to a bound (a client chooses them; the rest are computed).
-_HEADER_KEYS: dict[bytes, tuple[str, str]] = {}
-MAX_HEADER_KEYS = 1024
-#: What a header value may end with that is not part of it (a tuple: no call to test).
-_BLANKS = (" ", "\t")
+_BLANKS = (" ", "\t")  # what may end a header value and not be part of it
 #: The response's default headers (``RequestHandler.clear``), ``Date`` set per answer.
 _DEFAULT_HEADERS = {"Server": SERVER, "Content-Type": "text/html; charset=UTF-8"}
-
-
-def header_keys(name: bytes) -> tuple[str, str]:
-    """A request header's name as ``HTTPHeaders`` writes it, and in lower case."""
-    keys = _HEADER_KEYS.get(name)
-    if keys is None:
-        key = name.decode("latin-1")
-        keys = (header_name(key), key.lower())
-        if len(_HEADER_KEYS) < MAX_HEADER_KEYS:
-            _HEADER_KEYS[name] = keys
-    return keys
 
 def _no_loop(*args: Any) -> asyncio.Handle:
     raise RuntimeError("the connection is not made yet")
 
 
 class Route(NamedTuple):
-    """What a router answers for a request it claims: the handler class (a
-    :class:`FastExchange` subclass), its positional path arguments and ``initialize`` keyword
-    arguments."""
+    """What a router answers for a request it claims: the handler class (a :class:`FastExchange`
+    subclass), its positional path arguments and ``initialize`` keyword arguments."""
 
     handler: type[FastExchange]
     path_args: list[str]
@@ -271,10 +253,9 @@ class FastConnection(BufferedReads):
         self._url = b""
         self._headers = new_headers()
         self._raw: dict[str, str] = {}
-        # The request in flight's method, URI and Host (set by _route).
+        # The request in flight's method, URI and Host (set by _route); peer_client's answer.
         self._method = self._uri = ""
         self._host: str | None = None
-        #: ``peer_client``'s answer, the same for every request of the connection.
         self._peer: tuple[str, str] | None = None
         self.call_soon: Callable[..., asyncio.Handle] = _no_loop
         #: When the wait for the current request's head (or body) began.
@@ -370,10 +351,7 @@ class FastConnection(BufferedReads):
         text = value.decode("latin-1")
         if text[-1:] in _BLANKS:  # llhttp strips the leading blanks, not the trailing ones
             text = text.strip(" \t")
-        try:
-            norm, lower = _HEADER_KEYS[name]
-        except KeyError:
-            norm, lower = header_keys(name)
+        norm, lower = HEADER_KEYS[name] if name in HEADER_KEYS else header_keys(name)
         # llhttp refused what Tornado's HTTPHeaders.add refuses (a name that is not a token,
         # control characters and DEL in a value): the lists are filled directly.
         if FAST_HEADERS:
@@ -493,7 +471,6 @@ class FastConnection(BufferedReads):
         host = self._host = raw.get("host")
         if host is None or not PLAIN_HOST.fullmatch(host):  # a repeated one has a comma
             return None
-        # (``in`` before reading: most requests have neither; a ``get`` is a call)
         encoding = raw["transfer-encoding"] if "transfer-encoding" in raw else None  # noqa: SIM401
         length = raw["content-length"] if "content-length" in raw else None  # noqa: SIM401
         if encoding is not None:
@@ -563,7 +540,8 @@ class FastConnection(BufferedReads):
         exchange = self.exchange
         if exchange is not None and not exchange._finished:
             exchange._finished = True
-            self._write(b"HTTP/1.1 400 Bad Request\r\n\r\n")
+            if self.transport is not None and not (self.lost or self.handed_off):
+                self.transport.write(b"HTTP/1.1 400 Bad Request\r\n\r\n")
         self._close()
 
     def _message_done(self, exchange: FastExchange) -> None:
@@ -650,7 +628,7 @@ class FastConnection(BufferedReads):
                          *[f"{name}: {value}\r\n" for name, value in headers.items()],
                          "\r\n"]).encode("latin-1")
         transport = self.transport
-        if not (self.lost or self.handed_off) and transport is not None:  # _write, inline
+        if not (self.lost or self.handed_off) and transport is not None:
             transport.write(head + body if body else head)
         self.server.served += 1
         self.exchange = None
@@ -665,14 +643,8 @@ class FastConnection(BufferedReads):
             self.scheduled = True
             self.server.schedule(self)
 
-    def _write(self, data: bytes) -> None:
-        if not (self.lost or self.handed_off) and self.transport is not None:
-            self.transport.write(data)
-
     def _close(self) -> None:
-        # Closed from now on: nothing more is read or written (a request pipelined behind
-        # a ``Connection: close`` is not served, as Tornado does not serve it).
-        self.lost = True
+        self.lost = True  # nothing more read or written (what is pipelined after it too)
         if self.transport is not None and not self.transport.is_closing():
             self.transport.close()
 
@@ -688,40 +660,7 @@ class FastConnection(BufferedReads):
 
     def hand_off(self) -> None:
         """Give the connection, and the bytes not served yet, to Tornado's HTTPServer."""
-        transport = self.transport
-        if transport is None or self.lost or self.handed_off:
-            return
-        self.handed_off = True
-        if transport.get_write_buffer_size():
-            transport.pause_reading()
-            self.drain_waiter = asyncio.get_running_loop().create_future()
-            transport.set_write_buffer_limits(high=0, low=0)
-            self.drain_waiter.add_done_callback(lambda _: self._give())
-            return
-        self._give()
-
-    def _give(self) -> None:
-        transport = self.transport
-        assert transport is not None
-        self.server.connections.discard(self)
-        sock = transport.get_extra_info("socket")
-        if self.lost or sock is None:
-            transport.abort()
-            return
-        try:
-            fd = os.dup(sock.fileno())
-        except OSError:
-            transport.abort()
-            return
-        data = bytes(self.buffer)
-        self.buffer.clear()
-        self.server.handed_off += 1
-        # Closes the transport's descriptor; ours stays open. Not abort(): uvloop's resets
-        # the connection (SO_LINGER 0), which would end ours too.
-        transport.close()
-        raw = socket.socket(fileno=fd)
-        raw.setblocking(False)
-        self.server.give_to_tornado(raw, data, self.address or ("", 0))
+        hand_off(self)
 
 
 class FastHTTPServer:
@@ -733,7 +672,6 @@ class FastHTTPServer:
         http: the HTTPServer that gets every connection not served here.
         client: ``(peer address, headers) -> (remote_ip, protocol)`` of a request (trusted
             proxies); the peer and ``http`` by default.
-        max_body_size: a larger ``Content-Length`` goes to Tornado.
     """
 
     def __init__(
@@ -768,8 +706,7 @@ class FastHTTPServer:
         self._sweep: asyncio.TimerHandle | None = None
         #: Connections closed for waiting too long.
         self.timed_out = 0
-        #: Connections with input to serve once the loop's current pass is over, in the
-        #: order it arrived (one callback for all of them, not one per request).
+        #: Connections with input to serve after the loop's current pass, in arrival order.
         self.pending: list[FastConnection] = []
 
     def schedule(self, connection: FastConnection) -> None:

@@ -18,11 +18,13 @@ from tornado.netutil import is_valid_ip
 
 __all__ = [
     "FAST_HEADERS",
+    "HEADER_KEYS",
     "FastRequest",
     "RequestHeaders",
     "ResponseHeaders",
     "date_header",
     "head_end",
+    "header_keys",
     "header_name",
     "host_name",
     "new_headers",
@@ -34,6 +36,10 @@ __all__ = [
 
 _date_second = 0
 _date_text = ""
+#: A request header's name as received -> (as ``HTTPHeaders`` writes it, lower case), for
+#: the names seen so far, up to a bound (a client chooses them; the rest are computed).
+HEADER_KEYS: dict[bytes, tuple[str, str]] = {}
+MAX_HEADER_KEYS = 1024
 #: ``Host`` values -> their ``host_name`` (:func:`host_name`).
 _HOST_NAMES: dict[str, str] = {}
 MAX_HOST_NAMES = 1024
@@ -49,6 +55,18 @@ _HEADER_ATTRS = set(vars(HTTPHeaders()))
 #: Whether ``HTTPHeaders`` keeps what this module builds it from (its lists of values, a
 #: cache), so that the fast path may fill ``_as_list`` itself.
 FAST_HEADERS = {"_as_list", "_combined_cache"} == _HEADER_ATTRS
+
+
+def header_keys(name: bytes) -> tuple[str, str]:
+    """A request header's name as ``HTTPHeaders`` writes it, and in lower case (remembered
+    in :data:`HEADER_KEYS`)."""
+    keys = HEADER_KEYS.get(name)
+    if keys is None:
+        key = name.decode("latin-1")
+        keys = (header_name(key), key.lower())
+        if len(HEADER_KEYS) < MAX_HEADER_KEYS:
+            HEADER_KEYS[name] = keys
+    return keys
 
 
 class RequestHeaders(HTTPHeaders):
