@@ -29,7 +29,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import functools
-import inspect
 import logging
 import re
 import socket
@@ -560,9 +559,9 @@ class FastConnection(BufferedReads):
             if not exchange._finished:
                 exchange.finish()
             return
-        if isinstance(result, CoroutineType) or inspect.iscoroutine(result):
+        if isinstance(result, CoroutineType):  # (inspect.iscoroutine, without the call)
             self._step(exchange, result)
-        elif asyncio.isfuture(result):
+        elif isinstance(result, asyncio.Future) or asyncio.isfuture(result):
             result.add_done_callback(functools.partial(self._future_done, exchange))
         else:
             self.task = asyncio.ensure_future(self._complete(exchange, result))
