@@ -175,6 +175,11 @@ async def test_unsent_is_asked_once_after_each_flush_not_at_every_add() -> None:
     assert not outbox.add(b"w" * 4)  # 6 pending + BOUND - 5: flushed, then asked afresh
     assert asked == [BOUND - 10, BOUND - 5, BOUND + 1]
     assert wire.overflows == [BOUND + 1]
+    idle = Wire()  # nothing unsent: a count of 0 is remembered too
+    counted: list[int] = []
+    outbox = Outbox(idle.write, lambda: counted.append(0) or 0, BOUND, idle.overflows.append)
+    assert outbox.add(b"a") and outbox.add(b"b") and outbox.add(b"c")
+    assert counted == [0]
 
 
 async def test_a_count_gone_stale_flushes_early_and_judges_on_a_fresh_one() -> None:
