@@ -122,6 +122,9 @@ CASES = [
     # Not ours: Content-Length that is not digits, and HTTP/1.0, go to Tornado.
     ([request("POST", "/socket.io/1/", "Host: test", "Content-Length: -1")], 1, 0),
     ([b"GET /socket.io/1/ HTTP/1.0\r\nHost: test\r\n\r\n"], 1, 0),
+    # An unknown route, between two of ours on one connection.
+    ([request("GET", "/socket.io/1/", "Host: test"), request("GET", "/nope", "Host: test"),
+      request("GET", "/socket.io/1/", "Host: test")], 3, 1),
 ]
 
 
@@ -180,14 +183,20 @@ class Wire:
     sock: socket.socket
 
     async def answer(self) -> bytes:
+        """One whole answer (its head, and as many body bytes as it says), or what came
+        before the server closed."""
         loop = asyncio.get_running_loop()
         data = b""
-        while b"\r\n\r\n" not in data:
+        while True:
+            head, blank, body = data.partition(b"\r\n\r\n")
+            if blank:
+                length = re.search(rb"Content-Length: (\d+)", head)
+                if length is None or len(body) >= int(length.group(1)):
+                    return data
             chunk = await asyncio.wait_for(loop.sock_recv(self.sock, 65536), 10)
             if not chunk:
-                break
+                return data
             data += chunk
-        return data
 
 
 @pytest.mark.asyncio
@@ -251,3 +260,45 @@ async def test_one_connection_failing_does_not_cost_the_others_their_turn(
     assert "the fast HTTP path failed" in caplog.text
     other.sock.close()
     wire.sock.close()
+
+
+async def session(wire: Wire, connection: FastConnection) -> str:
+    """An Engine.IO session opened and its namespace joined, over ``connection``."""
+    connection.data_received(request("GET", POLL, "Host: test"))
+    sid = re.search(rb'"sid":"([^"]+)"', await wire.answer())
+    assert sid is not None
+    connection.data_received(request("POST", f"{POLL}&sid={sid.group(1).decode()}",
+                                      "Host: test", "Content-Length: 2", body=b"40"))
+    assert (await wire.answer()).endswith(b"\r\n\r\nok")
+    connection.data_received(request("GET", f"{POLL}&sid={sid.group(1).decode()}",
+                                     "Host: test"))
+    assert b"\r\n\r\n40{" in await wire.answer()
+    return sid.group(1).decode()
+
+
+@pytest.mark.parametrize("post_first", [True, False])
+@pytest.mark.asyncio
+async def test_a_post_and_a_poll_in_one_pass_are_served_in_arrival_order(
+    pair: Pair, post_first: bool
+) -> None:
+    (polls, poll), (posts, post) = [await Wire.open(pair.fast) for _ in range(2)]
+    sid = await session(polls, poll)
+    body = b'42["echo","hi"]'
+    emit = request("POST", f"{POLL}&sid={sid}", "Host: test",
+                   f"Content-Length: {len(body)}", body=body)
+    held = request("GET", f"{POLL}&sid={sid}", "Host: test")
+    if post_first:  # the event is queued, then the poll takes it at once
+        post.data_received(emit)
+        poll.data_received(held)
+        assert pair.fast.pending == [post, poll]
+    else:  # the poll is held, then the event releases it
+        poll.data_received(held)
+        post.data_received(emit)
+        assert pair.fast.pending == [poll, post]
+    answer = await posts.answer()
+    assert answer.startswith(b"HTTP/1.1 200 OK\r\n") and answer.endswith(b"\r\n\r\nok")
+    answer = await polls.answer()
+    assert answer.startswith(b"HTTP/1.1 200 OK\r\n")
+    assert answer.endswith(b"\r\n\r\n" + body)
+    polls.sock.close()
+    posts.sock.close()
