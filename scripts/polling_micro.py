@@ -5,6 +5,7 @@ wake-ups are counted here), but repeatable to a few per cent on a shared machine
 
     python3 scripts/polling_micro.py                  # modern and legacy, µs per round trip
     python3 scripts/polling_micro.py --profile modern # cProfile's top functions
+    python3 scripts/polling_micro.py --calls          # the server's calls per round trip
 
 Each round trip is what the benchmark's clients do: a GET held on one connection, a POST of
 an ``echo`` event with an ack id on another; the ack answers the GET. The requests are the
@@ -150,6 +151,27 @@ class Client:
         self.post_out.take()
 
 
+async def count_calls(protocol: str, rounds: int) -> float:
+    """The calls per round trip cProfile counts, the client's own (this script's functions
+    and the ``asyncio.sleep`` of :func:`turn`) left out: deterministic, unlike the time."""
+    router = bench_router()
+    server = fast_server(router.manager, HTTPServer(router.application()))
+    client = Client(protocol, server)
+    await client.connect()
+    for _ in range(200):
+        await client.round_trip()
+    profiler = cProfile.Profile()
+    profiler.enable()
+    for _ in range(rounds):
+        await client.round_trip()
+    profiler.disable()
+    table = pstats.Stats(profiler).stats  # type: ignore[attr-defined]
+    own = str(Path(__file__).resolve())
+    calls = sum(row[1] for (path, _, _), row in table.items()
+                if path != own and not path.endswith("asyncio/tasks.py"))
+    return calls / rounds
+
+
 async def measure(protocol: str, rounds: int, repeats: int, profile: bool) -> list[float]:
     router = bench_router()
     server = fast_server(router.manager, HTTPServer(router.application()))
@@ -180,8 +202,13 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=5000)
     parser.add_argument("--repeats", type=int, default=7)
     parser.add_argument("--profile", action="store_true")
+    parser.add_argument("--calls", action="store_true", help="calls per round trip, no timing")
     args = parser.parse_args()
     for protocol in args.protocols:
+        if args.calls:
+            calls = asyncio.run(count_calls(protocol, min(args.rounds, 1000)))
+            print(f"{protocol}: {calls:.1f} calls per round trip")
+            continue
         times = asyncio.run(measure(protocol, args.rounds, args.repeats, args.profile))
         print(f"{protocol}: {statistics.median(times):.1f} µs per round trip "
               f"(median of {len(times)}; min {min(times):.1f}, max {max(times):.1f})")

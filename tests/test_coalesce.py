@@ -155,3 +155,41 @@ async def test_a_connection_that_fails_to_flush_does_not_hold_the_others(
     (record,) = [r for r in caplog.records if r.name == "tornio.transports.coalesce"]
     assert record.getMessage() == "flushing the writes of <the broken one> failed"
     assert record.exc_info is not None and isinstance(record.exc_info[1], OSError)
+
+
+async def test_unsent_is_asked_once_after_each_flush_not_at_every_add() -> None:
+    wire = Wire(unsent=BOUND - 10, keeps=True)
+    asked: list[int] = []
+
+    def unsent() -> int:
+        asked.append(wire.unsent)
+        return wire.unsent
+
+    outbox = Outbox(wire.write, unsent, BOUND, wire.overflows.append)
+    for _ in range(5):
+        assert outbox.add(b"x")
+    assert asked == [BOUND - 10] and wire.writes == []
+    outbox.flush()  # the transport now holds 5 more
+    assert outbox.add(b"y") and outbox.add(b"z")
+    assert asked == [BOUND - 10, BOUND - 5]
+    assert not outbox.add(b"w" * 4)  # 6 pending + BOUND - 5: flushed, then asked afresh
+    assert asked == [BOUND - 10, BOUND - 5, BOUND + 1]
+    assert wire.overflows == [BOUND + 1]
+    idle = Wire()  # nothing unsent: a count of 0 is remembered too
+    counted: list[int] = []
+    outbox = Outbox(idle.write, lambda: counted.append(0) or 0, BOUND, idle.overflows.append)
+    assert outbox.add(b"a") and outbox.add(b"b") and outbox.add(b"c")
+    assert counted == [0]
+
+
+async def test_a_count_gone_stale_flushes_early_and_judges_on_a_fresh_one() -> None:
+    wire = Wire(unsent=BOUND - 5)
+    outbox = wire.outbox()
+    assert outbox.add(b"abc")  # 3 pending + BOUND - 5 unsent: waits
+    wire.unsent = 0  # the transport sent it all meanwhile
+    assert outbox.add(b"defgh")  # 8 + the count asked before: over, so flushed now
+    assert wire.writes == [b"abcdefgh"] and wire.overflows == []
+    assert outbox.add(b"i")  # asked afresh after the flush: 0, so it waits again
+    assert wire.writes == [b"abcdefgh"]
+    await next_pass()
+    assert wire.writes == [b"abcdefgh", b"i"]

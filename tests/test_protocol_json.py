@@ -297,6 +297,10 @@ def test_the_guards_send_only_their_cases_to_the_stdlib(monkeypatch: pytest.Monk
                 assert not stdlib_answers(loads, '["echo",{"n":1,"text":"hi"}]')
                 assert not stdlib_answers(loads, "[123456789012345678]")
                 assert stdlib_answers(loads, "[1234567890123456789]")
+                # The shortest text orjson would read otherwise (20 characters).
+                assert stdlib_answers(loads, "-9223372036854775809")
+                assert loads("-9223372036854775809") == -9223372036854775809
+                assert not stdlib_answers(loads, "-922337203685477580")
                 padded = '{"pad":"' + "x" * 60 + '","n":%s}'
                 assert not stdlib_answers(loads, padded % ("9" * 18))
                 assert stdlib_answers(loads, padded % ("9" * 19))

@@ -118,6 +118,42 @@ def test_server_frames_at_the_medium_bound(length: int, head: bytes) -> None:
     assert ws.encode_frame(b"b" * length) == head + b"b" * length
 
 
+class Text(str):
+    """A str subclass: framed as text, the same bytes, without the shortcut."""
+
+
+@pytest.mark.parametrize(
+    ("length", "head"),
+    [
+        (0, b"\x81\x00"),
+        (125, b"\x81\x7d"),
+        (126, b"\x81\x7e\x00\x7e"),
+        (65535, b"\x81\x7e\xff\xff"),
+        (65536, b"\x81\x7f\x00\x00\x00\x00\x00\x01\x00\x00"),
+    ],
+)
+def test_text_frames_at_each_length_bound(length: int, head: bytes) -> None:
+    payload = b"t" * length
+    assert ws.encode_frame("t" * length) == head + payload
+    assert ws.encode_frame(Text("t" * length)) == head + payload
+    assert ws.encode_frame("t" * length, ws.BINARY) == bytes((0x82,)) + head[1:] + payload
+    assert ws.encode_frame(b"t" * length) == bytes((0x82,)) + head[1:] + payload
+
+
+def test_a_multibyte_text_is_framed_by_its_utf8_length() -> None:
+    text = "é" * 63  # 126 bytes in UTF-8
+    assert ws.encode_frame(text) == b"\x81\x7e\x00\x7e" + text.encode()
+    assert ws.encode_frame(Text(text)) == b"\x81\x7e\x00\x7e" + text.encode()
+
+
+def test_the_last_text_framed_is_reused_for_that_object_only() -> None:
+    first, second = "".join(["a", "b"]), "".join(["a", "c"])
+    frame = ws.encode_frame(first)
+    assert ws.encode_frame(first) is frame
+    assert ws.encode_frame(second) == b"\x81\x02ac"
+    assert ws.encode_frame("".join(["a", "b"])) == frame
+
+
 def test_an_opcode_given_is_used_and_never_cached() -> None:
     text = "".join(["p", "ing"])
     assert ws.encode_frame(text, ws.PING) == b"\x89\x04ping"

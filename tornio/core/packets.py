@@ -170,14 +170,15 @@ class Packet:
             ValueError: no known ``type``, or an event without a ``name``.
         """
         kind = packet.get("type")
-        if kind == "event":  # the usual one first
-            name = packet.get("name")
+        if kind == "event":  # the usual one first, its keys read without a call each
+            name = packet["name"] if "name" in packet else None  # noqa: SIM401
             if name is None:
                 raise ValueError("event packet without a name")
-            args = packet.get("args")
-            made = cls(kind, packet.get("endpoint") or "", name,
+            args = packet["args"] if "args" in packet else None  # noqa: SIM401
+            made = cls(kind, ("endpoint" in packet and packet["endpoint"]) or "", name,
                        [] if args is None else args if type(args) is list else list(args),
-                       packet.get("id"), packet.get("ack"))
+                       packet["id"] if "id" in packet else None,  # noqa: SIM401
+                       packet["ack"] if "ack" in packet else None)  # noqa: SIM401
         elif kind in KINDS:
             args = packet.get("args")
             made = cls(

@@ -151,22 +151,22 @@ def _orjson_dumps_legacy(value: Any) -> str:
 
 
 def _stdlib_answers(text: str) -> bool:
-    """Whether orjson could read ``text`` other than the stdlib does (see the module
-    docstring), so that the stdlib must."""
-    length = len(text)
-    if length < 20:  # the shortest text orjson reads otherwise: -9223372036854775809
-        return False
-    if length < _REGEX_TEXT:
-        return _search_long_number(text) is not None
+    """Whether orjson could read ``text``, of :data:`_REGEX_TEXT` characters or more, other
+    than the stdlib does (see the module docstring), so that the stdlib must. The loads below
+    check a shorter text themselves, without a call (an event's text usually is one): under
+    20 characters never (the shortest text orjson reads otherwise: -9223372036854775809),
+    else with the regex."""
     if _LONG_NUMBER in text.encode("utf-8", "surrogatepass").translate(_DIGITS_AS_ZEROS):
         return True
-    return length > _SHORT_TEXT and (
+    return len(text) > _SHORT_TEXT and (
         text.count("[") + text.count("{") > sys.getrecursionlimit() // 2
     )
 
 
 def _orjson_loads_modern(text: str) -> Any:
-    if _stdlib_answers(text):
+    length = len(text)
+    if length >= 20 and (_search_long_number(text) is not None if length < _REGEX_TEXT
+                         else _stdlib_answers(text)):
         return _std_loads_modern(text)
     try:
         return orjson.loads(text)
@@ -175,7 +175,9 @@ def _orjson_loads_modern(text: str) -> Any:
 
 
 def _orjson_loads_legacy(text: str) -> Any:
-    if _stdlib_answers(text):
+    length = len(text)
+    if length >= 20 and (_search_long_number(text) is not None if length < _REGEX_TEXT
+                         else _stdlib_answers(text)):
         return _std_loads_legacy(text)
     try:
         return orjson.loads(text)

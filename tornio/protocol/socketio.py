@@ -96,6 +96,9 @@ _EVENT_TYPES = (_EVENT, _BINARY_EVENT)
 _ACK_TYPES = (_ACK, _BINARY_ACK)
 _DATA_TYPES = (_EVENT, _ACK, _BINARY_EVENT, _BINARY_ACK)
 _TYPE_BY_CHAR: dict[str, PacketType] = {str(t.value): t for t in PacketType}
+#: Each type's digit, indexed by the type (an IntEnum indexes a tuple as an int does, with no
+#: call: ``ptype.value`` is a property, two Python calls).
+_CHARS = tuple(str(value) for value in range(max(PacketType) + 1))
 _BYTES_TYPES = (bytes, bytearray, memoryview)
 
 # --- JSON --------------------------------------------------------------------------------------
@@ -196,25 +199,32 @@ def encode(packet: Packet, json: JsonCodec | None = None) -> list[str | bytes]:
     """
     ptype = packet.type
     data = packet.data
-    head = _nsp_prefix(packet.nsp) + _id_text(packet.id)
+    msg_id = packet.id
+    # The usual head (the main namespace; no id, or a plain one) without the checks' calls.
+    head = "" if packet.nsp == "/" else _nsp_prefix(packet.nsp)
+    if msg_id is not None:
+        head += str(msg_id) if type(msg_id) is int and msg_id >= 0 else _id_text(msg_id)
+    char = _CHARS[ptype]
     if data is None:
         if ptype in _BINARY_TYPES:
-            return [f"{ptype.value}0-{head}"]
-        return [f"{ptype.value}{head}"]
+            return [f"{char}0-{head}"]
+        return [f"{char}{head}"]
     if ptype in _DATA_TYPES:
         try:
-            body = _dumps(data, json)
+            body = jsoncodec.dumps_modern(data) if json is None else json.dumps_modern(data)
         except TypeError:
             body, buffers = _dumps_binary(data, json)
             if ptype == _EVENT:
                 ptype = _BINARY_EVENT
             elif ptype == _ACK:
                 ptype = _BINARY_ACK
-            return [f"{ptype.value}{len(buffers)}-{head}{body}", *buffers]
+            return [f"{_CHARS[ptype]}{len(buffers)}-{head}{body}", *buffers]
+        if not body.isascii():
+            body = _sub_surrogates(_escape_surrogate, body)
         if ptype in _BINARY_TYPES:
-            return [f"{ptype.value}0-{head}{body}"]
-        return [f"{ptype.value}{head}{body}"]
-    return [f"{ptype.value}{head}{_dumps(data, json)}"]
+            return [f"{char}0-{head}{body}"]
+        return [f"{char}{head}{body}"]
+    return [f"{char}{head}{_dumps(data, json)}"]
 
 
 def encode_event(
@@ -282,6 +292,8 @@ _match_id = re.compile(r"[0-9]+").match
 # keeps int() away from its digit limit.
 _MAX_ID_DIGITS = 20
 _MAX_ATTACHMENT_DIGITS = 10
+#: What an ack id starts with.
+_DIGITS = frozenset("0123456789")
 
 
 def _excerpt(data: str, limit: int = 40) -> str:
@@ -406,12 +418,13 @@ class Decoder:
             attachments = int(digits)
             pos = m.end()
         nsp = "/"
-        m = _match_nsp(text, pos)
+        # (each regex only where its first character is: most packets have no namespace)
+        m = _match_nsp(text, pos) if text[pos : pos + 1] == "/" else None
         if m is not None:
             nsp = m.group()
             pos = m.end() + 1  # skip the ',' (or step past the end)
         msg_id = None
-        m = _match_id(text, pos)
+        m = _match_id(text, pos) if text[pos : pos + 1] in _DIGITS else None
         if m is not None:
             digits = m.group()
             if len(digits) > _MAX_ID_DIGITS:

@@ -69,12 +69,28 @@ _last_text: str | None = None
 _last_frame = b""
 
 
+#: The head of each short text frame, by payload length (no tuple and ``bytes`` call each).
+_TEXT_HEADS = tuple(bytes((0x80 | TEXT, length)) for length in range(126))
+
+
 def encode_frame(data: str | bytes, opcode: int | None = None) -> bytes:
     """One final, unmasked frame: text for ``str``, binary for ``bytes`` (or ``opcode``)."""
     global _last_text, _last_frame
-    if isinstance(data, str):
-        if data is _last_text and opcode is None:
+    if opcode is None and type(data) is str:  # the usual frame: one message's text
+        if data is _last_text:
             return _last_frame
+        payload = data.encode("utf-8")
+        length = len(payload)
+        if length < 126:
+            frame = _TEXT_HEADS[length] + payload
+        elif length < 65536:
+            frame = _HEAD_MEDIUM.pack(0x81, 126, length) + payload
+        else:
+            frame = _HEAD_BIG.pack(0x81, 127, length) + payload
+        _last_text, _last_frame = data, frame
+        return frame
+    # Binary data, an opcode given (never kept for reuse), a str subclass.
+    if isinstance(data, str):
         payload = data.encode("utf-8")
         first = 0x80 | (TEXT if opcode is None else opcode)
     else:
@@ -82,14 +98,10 @@ def encode_frame(data: str | bytes, opcode: int | None = None) -> bytes:
         first = 0x80 | (BINARY if opcode is None else opcode)
     length = len(payload)
     if length < 126:
-        frame = bytes((first, length)) + payload
-    elif length < 65536:
-        frame = _HEAD_MEDIUM.pack(first, 126, length) + payload
-    else:
-        frame = _HEAD_BIG.pack(first, 127, length) + payload
-    if opcode is None and isinstance(data, str):
-        _last_text, _last_frame = data, frame
-    return frame
+        return bytes((first, length)) + payload
+    if length < 65536:
+        return _HEAD_MEDIUM.pack(first, 126, length) + payload
+    return _HEAD_BIG.pack(first, 127, length) + payload
 
 
 def compressed_frame(payload: bytes, opcode: int) -> bytes:

@@ -89,10 +89,16 @@ class Outbox:
     ``bound`` there calls ``overflowed(unsent)`` (the connection is then dropped by its
     owner, :mod:`tornio.protocol.backlog`). While :attr:`owner_flushes` is non-zero the owner
     flushes it itself (at the end of a read it is handling), and nothing waits for the end
-    of the pass."""
+    of the pass.
+
+    The transport's unsent bytes are asked once after each flush, not at every ``add``: they
+    only grow by this outbox's own writes (it is the connection's only writer) and shrink
+    while the loop runs, so the count asked is an upper bound until the next flush; a bound
+    check it fails is made again with a fresh count after flushing."""
 
     __slots__ = (
-        "bound", "due", "loop", "overflowed", "owner_flushes", "parts", "size", "unsent", "write"
+        "bound", "due", "known", "loop", "overflowed", "owner_flushes", "parts", "size",
+        "unsent", "write",
     )
 
     def __init__(
@@ -111,6 +117,8 @@ class Outbox:
         self.size = 0
         self.owner_flushes = 0
         self.due = False
+        #: ``unsent()`` as asked since the last flush (an upper bound), or -1.
+        self.known = -1
 
     def add(self, data: bytes) -> bool:
         """Queue ``data``; False if that took the unsent bytes past the bound (then
@@ -123,7 +131,10 @@ class Outbox:
         """``parts`` and ``size`` have grown (the owner appended to them itself): have it
         flushed, now if it is much or would take the unsent bytes past the bound."""
         size = self.size
-        if size >= FLUSH_AT or size + self.unsent() > self.bound:
+        known = self.known
+        if known < 0:
+            known = self.known = self.unsent()
+        if size >= FLUSH_AT or size + known > self.bound:
             self.flush()
             unsent = self.unsent()
             if unsent > self.bound:
@@ -142,6 +153,7 @@ class Outbox:
         data = parts[0] if len(parts) == 1 else b"".join(parts)
         parts.clear()
         self.size = 0
+        self.known = -1  # the write adds to what the transport holds
         self.write(data)
 
     def flush_pass(self) -> None:

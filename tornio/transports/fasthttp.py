@@ -29,13 +29,12 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import functools
-import inspect
 import logging
-import os
 import re
 import socket
 import time
 from collections.abc import Callable
+from types import CoroutineType
 from typing import Any, NamedTuple
 
 import tornado
@@ -47,14 +46,18 @@ from tornado.web import HTTPError
 
 from tornio.transports.fastrequest import (
     FAST_HEADERS,
+    HEADER_KEYS,
     FastRequest,
     ResponseHeaders,
     date_header,
     head_end,
+    header_keys,
     header_name,
     new_headers,
     peer_client,
 )
+from tornio.transports.handoff import hand_off
+from tornio.transports.heads import HEAD_TOO_LARGE
 from tornio.transports.readbuffer import BufferedReads, shared_buffer
 
 try:
@@ -80,29 +83,29 @@ AVAILABLE = httptools is not None
 #: Tornado's default ``max_header_size``, used when the HTTPServer names none: a longer
 #: request head is refused with 431 (:meth:`FastConnection.refuse_head`).
 MAX_HEADER_SIZE = 65536
-#: The answer to a request head over the limit; the connection is closed after it.
-HEAD_TOO_LARGE = (b"HTTP/1.1 431 Request Header Fields Too Large\r\n"
-                  b"Content-Length: 0\r\nConnection: close\r\n\r\n")
 #: A Host header the fast path takes (a subset of what Tornado takes: anything else, or none,
 #: goes to Tornado, which refuses a missing, repeated or malformed one).
 PLAIN_HOST = re.compile(r"[A-Za-z0-9\-._~!$&'()*+;=\[\]:]*")
 SERVER = f"TornadoServer/{tornado.version}"
 FAST_METHODS = frozenset(("GET", "POST", "OPTIONS"))
+HANDLER_METHODS = {method: method.lower() for method in FAST_METHODS}  # the handler's
 NO_BODY_STATUSES = frozenset((204, 304))
 REPRESENTATION_HEADERS = ("Content-Encoding", "Content-Language", "Content-Type")
 #: Header values ``RequestHandler._convert_header_value`` accepted (strings it returns as
 #: they are), up to a bound: an Origin echoed in CORS headers is the client's choice.
 _ACCEPTED_VALUES: dict[str, None] = {}
 MAX_ACCEPTED_VALUES = 1024
+_BLANKS = (" ", "\t")  # what may end a header value and not be part of it
+#: The response's default headers (``RequestHandler.clear``), ``Date`` set per answer.
+_DEFAULT_HEADERS = {"Server": SERVER, "Content-Type": "text/html; charset=UTF-8"}
 
 def _no_loop(*args: Any) -> asyncio.Handle:
     raise RuntimeError("the connection is not made yet")
 
 
 class Route(NamedTuple):
-    """What a router answers for a request it claims: the handler class (a
-    :class:`FastExchange` subclass), its positional path arguments and ``initialize`` keyword
-    arguments."""
+    """What a router answers for a request it claims: the handler class (a :class:`FastExchange`
+    subclass), its positional path arguments and ``initialize`` keyword arguments."""
 
     handler: type[FastExchange]
     path_args: list[str]
@@ -143,9 +146,7 @@ class FastExchange:
         self.initialize(**kwargs)  # type: ignore[attr-defined]
 
     def _defaults(self) -> None:
-        headers = self._headers = ResponseHeaders()
-        dict.__setitem__(headers, "Server", SERVER)
-        dict.__setitem__(headers, "Content-Type", "text/html; charset=UTF-8")
+        headers = self._headers = ResponseHeaders(_DEFAULT_HEADERS)
         dict.__setitem__(headers, "Date", date_header())
         self._write_buffer: list[bytes] = []
         self._status_code = 200
@@ -184,8 +185,8 @@ class FastExchange:
             body = b""
             for name in REPRESENTATION_HEADERS:
                 headers.pop(name, None)
-        elif "Content-Length" not in headers:
-            headers["Content-Length"] = str(len(body))
+        elif not dict.__contains__(headers, "Content-Length"):  # names are stored normalized
+            dict.__setitem__(headers, "Content-Length", str(len(body)))
         self._finished = True
         self._fast.respond(status, self._reason, headers, body)
         if status >= 400 or access_log.isEnabledFor(logging.INFO):  # as Tornado's log_request
@@ -251,6 +252,10 @@ class FastConnection(BufferedReads):
         self._url = b""
         self._headers = new_headers()
         self._raw: dict[str, str] = {}
+        # The request in flight's method, URI and Host (set by _route); peer_client's answer.
+        self._method = self._uri = ""
+        self._host: str | None = None
+        self._peer: tuple[str, str] | None = None
         self.call_soon: Callable[..., asyncio.Handle] = _no_loop
         #: When the wait for the current request's head (or body) began.
         self.since = 0.0
@@ -292,7 +297,7 @@ class FastConnection(BufferedReads):
             # held poll's connection and sent its next request on another connection in the
             # same moment has its close seen first (eof_received), as Tornado would.
             self.scheduled = True
-            self.call_soon(self.process)
+            self.server.schedule(self)
         if len(self.buffer) > self.server.max_buffer_size and not self.paused:
             self.paused = True
             self.transport.pause_reading()  # type: ignore[union-attr]
@@ -326,7 +331,7 @@ class FastConnection(BufferedReads):
         """Close the connection if it waited too long for a request's head or body, as
         Tornado's ``HTTP1Connection`` does (a body's timeout is logged). A request read
         whole and waiting for its answer (a held poll) has no such limit."""
-        if self.waiting or self.closed():
+        if self.waiting or self.lost or self.handed_off:
             return False
         limit = header_timeout if self.reading_head or self.refused else body_timeout
         if limit is None or now - self.since < limit:
@@ -342,21 +347,20 @@ class FastConnection(BufferedReads):
         self._url += url
 
     def on_header(self, name: bytes, value: bytes) -> None:
-        text = value.decode("latin-1").strip(" \t")
-        key = name.decode("latin-1")
+        text = value.decode("latin-1")
+        if text[-1:] in _BLANKS:  # llhttp strips the leading blanks, not the trailing ones
+            text = text.strip(" \t")
+        norm, lower = HEADER_KEYS[name] if name in HEADER_KEYS else header_keys(name)
         # llhttp refused what Tornado's HTTPHeaders.add refuses (a name that is not a token,
         # control characters and DEL in a value): the lists are filled directly.
         if FAST_HEADERS:
             as_list = self._headers._as_list
-            norm = header_name(key)
-            values = as_list.get(norm)
-            if values is None:
-                as_list[norm] = [text]
+            if norm in as_list:
+                as_list[norm].append(text)
             else:
-                values.append(text)
+                as_list[norm] = [text]
         else:
-            self._headers.add(key, text)
-        lower = key.lower()
+            self._headers.add(norm, text)
         raw = self._raw
         raw[lower] = raw[lower] + "," + text if lower in raw else text
 
@@ -379,7 +383,7 @@ class FastConnection(BufferedReads):
         self.scheduled = False
         self.processing = True
         try:
-            while self.buffer and not self.waiting and not self.closed():
+            while self.buffer and not self.waiting and not (self.lost or self.handed_off):
                 if self.reading_head:
                     if not self._read_head():
                         break
@@ -390,7 +394,8 @@ class FastConnection(BufferedReads):
             self._close()
         finally:
             self.processing = False
-        if self.paused and len(self.buffer) <= self.server.max_buffer_size and not self.closed():
+        if (self.paused and len(self.buffer) <= self.server.max_buffer_size
+                and not (self.lost or self.handed_off)):
             self.paused = False
             self.transport.resume_reading()  # type: ignore[union-attr]
 
@@ -434,10 +439,15 @@ class FastConnection(BufferedReads):
             return False
         del self.buffer[:end]
         self.reading_head = False
-        self.since = time.monotonic()  # the body's time starts
-        remote_ip, protocol = self.server.client(self.address, headers)  # type: ignore[arg-type]
-        request = FastRequest(self.parser.get_method().decode("latin-1"),
-                              self._url.decode("latin-1"), headers, self, remote_ip, protocol)
+        client = self.server.client
+        if client is peer_client:  # the same for every request of the connection
+            if self._peer is None:
+                self._peer = peer_client(self.address, headers)  # type: ignore[arg-type]
+            remote_ip, protocol = self._peer
+        else:
+            remote_ip, protocol = client(self.address, headers)  # type: ignore[arg-type]
+        request = FastRequest(self._method, self._uri, headers, self, remote_ip, protocol,
+                              self._host)
         exchange = self.exchange = route.handler(self, request, route.path_args, route.kwargs)
         try:
             exchange.prepare()  # type: ignore[attr-defined]
@@ -445,32 +455,35 @@ class FastConnection(BufferedReads):
             exchange._fail(exc)
         if self.complete:
             self._message_done(exchange)
-        return not self.closed()
+        else:
+            self.since = time.monotonic()  # the body's time starts (an answer restarts it)
+        return not (self.lost or self.handed_off)
 
     def _route(self, headers: HTTPHeaders) -> Route | None:
         parser = self.parser
         if parser.get_http_version() != "1.1" or parser.should_upgrade():
             return None
-        method = parser.get_method().decode("latin-1")
+        method = self._method = parser.get_method().decode("latin-1")
         raw = self._raw
         if method not in FAST_METHODS or "expect" in raw or "upgrade" in raw:
             return None
-        host = raw.get("host")
+        host = self._host = raw.get("host")
         if host is None or not PLAIN_HOST.fullmatch(host):  # a repeated one has a comma
             return None
-        encoding = raw.get("transfer-encoding")
-        length = raw.get("content-length")
+        encoding = raw["transfer-encoding"] if "transfer-encoding" in raw else None  # noqa: SIM401
+        length = raw["content-length"] if "content-length" in raw else None  # noqa: SIM401
         if encoding is not None:
             if encoding.lower() != "chunked" or length is not None:
                 return None
             self.chunked, self.remaining = True, 0
         elif length is not None:
-            if not length.isdigit() or int(length) > self.server.max_body_size:
+            size = int(length) if length.isdigit() else -1
+            if size < 0 or size > self.server.max_body_size:
                 return None
-            self.chunked, self.remaining = False, int(length)
+            self.chunked, self.remaining = False, size
         else:
             self.chunked, self.remaining = False, 0
-        uri = self._url.decode("latin-1")
+        uri = self._uri = self._url.decode("latin-1")
         return self.server.router(method, uri, uri.partition("?")[0], headers)
 
     def _read_body(self) -> bool:
@@ -497,7 +510,7 @@ class FastConnection(BufferedReads):
                 self.reading_head = True
                 return False
             self._message_done(exchange)
-            return not self.closed()
+            return not (self.lost or self.handed_off)
         return False
 
     def refuse_head(self) -> None:
@@ -526,7 +539,8 @@ class FastConnection(BufferedReads):
         exchange = self.exchange
         if exchange is not None and not exchange._finished:
             exchange._finished = True
-            self._write(b"HTTP/1.1 400 Bad Request\r\n\r\n")
+            if self.transport is not None and not (self.lost or self.handed_off):
+                self.transport.write(b"HTTP/1.1 400 Bad Request\r\n\r\n")
         self._close()
 
     def _message_done(self, exchange: FastExchange) -> None:
@@ -535,7 +549,7 @@ class FastConnection(BufferedReads):
         if exchange._finished:
             return
         self.waiting = True
-        method = getattr(exchange, exchange.request.method.lower())
+        method = getattr(exchange, HANDLER_METHODS[exchange.request.method])
         try:
             result = method(*exchange.path_args)
         except Exception as exc:
@@ -545,9 +559,9 @@ class FastConnection(BufferedReads):
             if not exchange._finished:
                 exchange.finish()
             return
-        if inspect.iscoroutine(result):
+        if isinstance(result, CoroutineType):  # (inspect.iscoroutine, without the call)
             self._step(exchange, result)
-        elif asyncio.isfuture(result):
+        elif isinstance(result, asyncio.Future) or asyncio.isfuture(result):
             result.add_done_callback(functools.partial(self._future_done, exchange))
         else:
             self.task = asyncio.ensure_future(self._complete(exchange, result))
@@ -560,7 +574,7 @@ class FastConnection(BufferedReads):
         exc = future.exception()
         if exc is not None:
             exchange._fail(exc)
-        elif not exchange._finished and not self.closed():
+        elif not exchange._finished and not (self.lost or self.handed_off):
             exchange.finish()
 
     def _step(self, exchange: FastExchange, coro: Any, _: Any = None) -> None:
@@ -571,7 +585,7 @@ class FastConnection(BufferedReads):
         try:
             waited = coro.send(None)
         except StopIteration:
-            if not exchange._finished and not self.closed():
+            if not exchange._finished and not (self.lost or self.handed_off):
                 exchange.finish()
             return
         except Exception as exc:
@@ -592,7 +606,7 @@ class FastConnection(BufferedReads):
         except Exception as exc:
             exchange._fail(exc)
             return
-        if not exchange._finished and not self.closed():
+        if not exchange._finished and not (self.lost or self.handed_off):
             exchange.finish()
 
     # -- answering ----------------------------------------------------------------------------
@@ -602,15 +616,19 @@ class FastConnection(BufferedReads):
         # An answer given before the request was read whole (a refusal in prepare) closes
         # the connection after it, as Tornado does.
         keep_alive = self.complete
-        connection = self._raw.get("connection")
-        if connection is not None and connection.lower() == "close":
-            keep_alive = False
+        raw = self._raw
+        if "connection" in raw:
+            connection = raw["connection"]
+            if connection != "keep-alive" and connection.lower() == "close":
+                keep_alive = False
         if not keep_alive:
             headers["Connection"] = "close"
         head = "".join([f"HTTP/1.1 {status} {reason}\r\n",
                          *[f"{name}: {value}\r\n" for name, value in headers.items()],
                          "\r\n"]).encode("latin-1")
-        self._write(head + body if body else head)
+        transport = self.transport
+        if not (self.lost or self.handed_off) and transport is not None:
+            transport.write(head + body if body else head)
         self.server.served += 1
         self.exchange = None
         self.task = None
@@ -618,16 +636,14 @@ class FastConnection(BufferedReads):
         self.since = time.monotonic()  # the next request's time starts
         if not keep_alive:
             self._close()
-        elif self.buffer and not self.processing and not self.scheduled and not self.closed():
+        elif (self.buffer and not self.processing and not self.scheduled
+              and not (self.lost or self.handed_off)):
             # After the current callback (as Tornado reads the next request later).
             self.scheduled = True
-            self.call_soon(self.process)
-
-    def _write(self, data: bytes) -> None:
-        if not self.closed() and self.transport is not None:
-            self.transport.write(data)
+            self.server.schedule(self)
 
     def _close(self) -> None:
+        self.lost = True  # nothing more read or written (what is pipelined after it too)
         if self.transport is not None and not self.transport.is_closing():
             self.transport.close()
 
@@ -643,40 +659,7 @@ class FastConnection(BufferedReads):
 
     def hand_off(self) -> None:
         """Give the connection, and the bytes not served yet, to Tornado's HTTPServer."""
-        transport = self.transport
-        if transport is None or self.closed():
-            return
-        self.handed_off = True
-        if transport.get_write_buffer_size():
-            transport.pause_reading()
-            self.drain_waiter = asyncio.get_running_loop().create_future()
-            transport.set_write_buffer_limits(high=0, low=0)
-            self.drain_waiter.add_done_callback(lambda _: self._give())
-            return
-        self._give()
-
-    def _give(self) -> None:
-        transport = self.transport
-        assert transport is not None
-        self.server.connections.discard(self)
-        sock = transport.get_extra_info("socket")
-        if self.lost or sock is None:
-            transport.abort()
-            return
-        try:
-            fd = os.dup(sock.fileno())
-        except OSError:
-            transport.abort()
-            return
-        data = bytes(self.buffer)
-        self.buffer.clear()
-        self.server.handed_off += 1
-        # Closes the transport's descriptor; ours stays open. Not abort(): uvloop's resets
-        # the connection (SO_LINGER 0), which would end ours too.
-        transport.close()
-        raw = socket.socket(fileno=fd)
-        raw.setblocking(False)
-        self.server.give_to_tornado(raw, data, self.address or ("", 0))
+        hand_off(self)
 
 
 class FastHTTPServer:
@@ -688,7 +671,6 @@ class FastHTTPServer:
         http: the HTTPServer that gets every connection not served here.
         client: ``(peer address, headers) -> (remote_ip, protocol)`` of a request (trusted
             proxies); the peer and ``http`` by default.
-        max_body_size: a larger ``Content-Length`` goes to Tornado.
     """
 
     def __init__(
@@ -723,6 +705,25 @@ class FastHTTPServer:
         self._sweep: asyncio.TimerHandle | None = None
         #: Connections closed for waiting too long.
         self.timed_out = 0
+        #: Connections with input to serve after the loop's current pass, in arrival order.
+        self.pending: list[FastConnection] = []
+
+    def schedule(self, connection: FastConnection) -> None:
+        """Serve ``connection``'s input after the events of this pass of the loop."""
+        if not self.pending:
+            connection.call_soon(self.run_pending)
+        self.pending.append(connection)
+
+    def run_pending(self) -> None:
+        """Serve the connections scheduled (those served meanwhile, at an EOF, are not)."""
+        pending, self.pending = self.pending, []
+        for connection in pending:
+            if connection.scheduled:
+                try:
+                    connection.process()
+                except Exception:  # never the others' turn lost to one connection
+                    log.exception("the fast HTTP path failed; closing the connection")
+                    connection._close()
 
     def protocol(self, address: tuple[Any, ...] | None = None) -> FastConnection:
         return FastConnection(self, address)

@@ -18,12 +18,15 @@ from tornado.netutil import is_valid_ip
 
 __all__ = [
     "FAST_HEADERS",
+    "HEADER_KEYS",
     "FastRequest",
     "RequestHeaders",
     "ResponseHeaders",
     "date_header",
     "head_end",
+    "header_keys",
     "header_name",
+    "host_name",
     "new_headers",
     "parse_query",
     "path_arg",
@@ -33,6 +36,13 @@ __all__ = [
 
 _date_second = 0
 _date_text = ""
+#: A request header's name as received -> (as ``HTTPHeaders`` writes it, lower case), for
+#: the names seen so far, up to a bound (a client chooses them; the rest are computed).
+HEADER_KEYS: dict[bytes, tuple[str, str]] = {}
+MAX_HEADER_KEYS = 1024
+#: ``Host`` values -> their ``host_name`` (:func:`host_name`).
+_HOST_NAMES: dict[str, str] = {}
+MAX_HOST_NAMES = 1024
 
 
 @functools.lru_cache(512)
@@ -45,6 +55,18 @@ _HEADER_ATTRS = set(vars(HTTPHeaders()))
 #: Whether ``HTTPHeaders`` keeps what this module builds it from (its lists of values, a
 #: cache), so that the fast path may fill ``_as_list`` itself.
 FAST_HEADERS = {"_as_list", "_combined_cache"} == _HEADER_ATTRS
+
+
+def header_keys(name: bytes) -> tuple[str, str]:
+    """A request header's name as ``HTTPHeaders`` writes it, and in lower case (remembered
+    in :data:`HEADER_KEYS`)."""
+    keys = HEADER_KEYS.get(name)
+    if keys is None:
+        key = name.decode("latin-1")
+        keys = (header_name(key), key.lower())
+        if len(HEADER_KEYS) < MAX_HEADER_KEYS:
+            HEADER_KEYS[name] = keys
+    return keys
 
 
 class RequestHeaders(HTTPHeaders):
@@ -99,12 +121,26 @@ def parse_query(query: str) -> dict[str, list[bytes]]:
     for part in query.split("&"):
         if part:
             name, _, value = part.partition("=")
-            values = arguments.get(name)
-            if values is None:
-                arguments[name] = [value.encode("latin-1")]
+            if name in arguments:
+                arguments[name].append(value.encode("latin-1"))
             else:
-                values.append(value.encode("latin-1"))
+                arguments[name] = [value.encode("latin-1")]
     return arguments
+
+
+def host_name(host: str) -> str:
+    """``HTTPServerRequest.host_name`` of a ``Host`` value: lower case, without a ``:port``
+    (``split_host_and_port``'s answer, without its regex); remembered for the values seen,
+    up to a bound (a client chooses them)."""
+    name = _HOST_NAMES.get(host)
+    if name is None:
+        lower = host.lower()
+        name, colon, port = lower.rpartition(":")
+        if not (colon and name and port.isascii() and port.isdigit()):
+            name = lower
+        if len(_HOST_NAMES) < MAX_HOST_NAMES:
+            _HOST_NAMES[host] = name
+    return name
 
 
 def date_header() -> str:
@@ -130,7 +166,8 @@ def path_arg(text: str) -> str | None:
 
 class FastRequest(HTTPServerRequest):
     """An ``HTTPServerRequest`` made from parsed parts (what ``HTTPServerRequest.__init__``
-    sets, without its deep copy of the query)."""
+    sets, without its deep copy of the query). ``host``: the ``Host`` header's value, when
+    the caller has it (read from ``headers`` otherwise)."""
 
     def __init__(
         self,
@@ -140,6 +177,7 @@ class FastRequest(HTTPServerRequest):
         connection: Any,
         remote_ip: str,
         protocol: str,
+        host: str | None = None,
     ) -> None:
         self.method = method
         self.uri = uri
@@ -148,11 +186,10 @@ class FastRequest(HTTPServerRequest):
         self.body = b""
         self.remote_ip = remote_ip
         self.protocol = protocol
-        host = self.host = headers.get("Host") or "127.0.0.1"
-        # split_host_and_port's answer (``name:digits``), without its regex.
-        name, colon, port = host.lower().rpartition(":")
-        self.host_name = name if colon and name and port.isascii() and port.isdigit() else (
-            host.lower())
+        if host is None:  # else the caller read it from the headers
+            host = headers.get("Host")
+        host = self.host = host or "127.0.0.1"
+        self.host_name = _HOST_NAMES.get(host) or host_name(host)
         self.files = {}
         self.connection = connection
         self.server_connection = None
