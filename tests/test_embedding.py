@@ -108,7 +108,10 @@ async def test_socketio_server_runs_a_wsgi_app_off_the_event_loop(seed_server: A
 
 
 async def test_socketio_server_stop_ends_the_wsgi_threads_and_start_renews_them() -> None:
+    pool: list[threading.Thread] = []  # this server's threads (other tests' may be alive)
+
     def wsgi_app(environ: dict[str, Any], start_response: Callable[..., Any]) -> list[bytes]:
+        pool.append(threading.current_thread())
         start_response("200 OK", [("Content-Type", "text/plain")])
         return [threading.current_thread().name.encode()]
 
@@ -117,10 +120,9 @@ async def test_socketio_server_stop_ends_the_wsgi_threads_and_start_renews_them(
     try:
         first = (await fetch(f"http://127.0.0.1:{server.port}/page")).body.decode()
         assert first.startswith("tornio-wsgi")
-        pool = [t for t in threading.enumerate() if t.name.startswith("tornio-wsgi")]
         assert pool
         await server.stop()
-        for thread in pool:  # each ends once the shut pool wakes it
+        for thread in list(pool):  # each ends once the shut pool wakes it
             await asyncio.get_running_loop().run_in_executor(None, thread.join, 5)
             assert not thread.is_alive(), thread.name
         server.start()  # a stopped server may start again, with a new pool

@@ -200,8 +200,10 @@ def encode(packet: Packet, json: JsonCodec | None = None) -> list[str | bytes]:
     ptype = packet.type
     data = packet.data
     msg_id = packet.id
-    # The usual head (the main namespace; no id, or a plain one) without the checks' calls.
-    head = "" if packet.nsp == "/" else _nsp_prefix(packet.nsp)
+    # The usual head (the main namespace: no prefix on the wire; no id, or a plain one)
+    # without the checks' calls.
+    nsp = packet.nsp
+    head = _nsp_prefix(nsp) if nsp != "/" else ""
     if msg_id is not None:
         head += str(msg_id) if type(msg_id) is int and msg_id >= 0 else _id_text(msg_id)
     char = _CHARS[ptype]
