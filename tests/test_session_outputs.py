@@ -9,6 +9,7 @@ session calling into a transport, which it must not do (they fail the test if it
 
 from __future__ import annotations
 
+import copy
 from collections.abc import Callable, Sequence
 from typing import Any, NamedTuple
 
@@ -35,6 +36,20 @@ class Untouched:
 
     def close(self) -> None:
         raise AssertionError(f"the session closed {self.name} itself")
+
+
+def stream_is_what_send_returns(session: Any, send: Callable[[Any], Any]) -> None:
+    """``session.stream`` (the sink the sockets write a frame to without asking ``send``) is
+    set exactly when ``send`` would return one write of that frame to a sink that does not
+    poll: checked on a copy, since a send may queue (the copy's sinks are copies, told apart
+    by name)."""
+    outs = list(send(copy.deepcopy(session)))
+    direct = (len(outs) == 1 and list(outs[0][1]) == ["4x"] and outs[0][2] is False
+              and not outs[0][0].polling)
+    if direct:
+        assert session.stream is not None and session.stream.name == outs[0][0].name
+    else:
+        assert session.stream is None, session.stream.name
 
 
 def named(outs: Any) -> list[tuple[str, list[Any], bool]]:
@@ -221,6 +236,7 @@ def test_an_engine_session_returns_what_to_send(name: str) -> None:
         elif isinstance(want, list):
             got = named(got)
         assert got == want, f"step {number}"
+        stream_is_what_send_returns(session, lambda s: s.send("4x"))
     assert session.pending_close == reason
 
 
@@ -381,6 +397,7 @@ def test_a_legacy_session_returns_what_to_send(name: str) -> None:
         if isinstance(want, list):
             got = named(got)
         assert got == want, f"step {number}"
+        stream_is_what_send_returns(session, lambda s: s.send("4x", 9.0))
     assert session.pending_close == reason
 
 

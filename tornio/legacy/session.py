@@ -70,6 +70,7 @@ class LegacySession:
         "sid",
         "sink",
         "state",
+        "stream",
     )
 
     def __init__(self, sid: str, settings: Settings, now: float) -> None:
@@ -79,6 +80,9 @@ class LegacySession:
         #: ``state is CLOSED``, kept as a plain attribute: the socket reads it per packet.
         self.closed = False
         self.sink: Sink | None = None
+        #: The sink a frame goes to as it is sent, without a call: the attached websocket (or
+        #: stream) while open; None when a send must be asked (see :meth:`use`).
+        self.stream: Sink | None = None
         self.backlog: Backlog[str] = Backlog(sid, settings.max_write_buffer)
         self.close_reason: str | None = None
         #: The close reason until the driver has told the owner.
@@ -90,6 +94,12 @@ class LegacySession:
         self._last_recv = now
         self._last_transport: str | None = None
         self._confirmed = False
+
+    def use(self, sink: Sink | None) -> None:
+        """Make ``sink`` the one that carries frames (None: none does); a websocket or a
+        stream becomes the :attr:`stream` as well, a poll does not."""
+        self.sink = sink
+        self.stream = sink if sink is not None and not sink.polling else None
 
     @property
     def queue_transport(self) -> str:
@@ -135,7 +145,7 @@ class LegacySession:
             outbox.insert(0, CONNECT)
         self.state = SessionState.OPEN
         self._last_transport = sink.transport
-        self.sink = sink
+        self.use(sink)
         if sink.polling:
             self._heartbeat_due = None  # armed by a persistent sink this one may replace
             if outbox:
@@ -154,7 +164,7 @@ class LegacySession:
         """A transport connection went away (client closed it, network cut)."""
         if sink is not self.sink or self.state is SessionState.CLOSED:
             return NOTHING
-        self.sink = None
+        self.use(None)
         self._poll_deadline = None
         if sink.polling:
             self._close_deadline = now + self.settings.close_timeout
@@ -193,7 +203,7 @@ class LegacySession:
         packets, backlog.outbox = backlog.outbox, []
         backlog.queued = 0
         if sink.polling:
-            self.sink = None
+            self.use(None)
             self._poll_deadline = None
         return [(sink, packets, False)]
 
@@ -267,7 +277,8 @@ class LegacySession:
         self.state = SessionState.CLOSED
         self.closed = True
         self.close_reason = self.pending_close = reason
-        sink, self.sink = self.sink, None
+        sink = self.sink
+        self.use(None)
         backlog = self.backlog
         outs: Outs = NOTHING
         if sink is not None:

@@ -55,12 +55,20 @@ class LegacySocket(Socket):
 
     def send_raw(self, wire: str) -> None:
         engine = self.engine
+        stream = engine.stream
+        if stream is not None:  # what send would return, without building it: a broadcast
+            stream.write([wire])  # to an attached websocket or stream
+            return
         outs = engine.send(wire, self.manager.clock())
         if outs or engine.pending_close is not None:  # drive's test, inlined: a broadcast's
             drive(self, outs)  # polling members between two polls return nothing
 
     def _send(self, packet: Packet) -> None:
-        drive(self, self.engine.send(self._encode(packet), self.manager.clock()))
+        stream = self.engine.stream
+        if stream is not None:  # as send would return it, without building it
+            stream.write([self._encode(packet)])
+        else:
+            drive(self, self.engine.send(self._encode(packet), self.manager.clock()))
 
     def _encode(self, packet: Packet) -> str:
         """The 0.9 wire form of a packet: events and acks on the codec's fast paths."""

@@ -108,6 +108,9 @@ class EngineSession:
         self.closed = False
         self.transport = transport
         self.sink: EngineSink | None = None
+        #: The sink a frame goes to as it is sent, without a call: the attached websocket (or
+        #: stream) while open; None when a send must be asked (see :meth:`use`).
+        self.stream: EngineSink | None = None
         self.backlog: Backlog[Frame] = Backlog(sid, settings.max_write_buffer)
         self.close_reason: str | None = None
         #: The close reason, until the driver has told the owner
@@ -133,6 +136,12 @@ class EngineSession:
             self._pong_deadline = now + settings.ping_interval + settings.ping_timeout
 
     # -- transports --------------------------------------------------------------------------
+
+    def use(self, sink: EngineSink | None) -> None:
+        """Make ``sink`` the one that carries frames (None: none does); a websocket or a
+        stream becomes the :attr:`stream` as well, a poll does not."""
+        self.sink = sink
+        self.stream = sink if sink is not None and not sink.polling else None
 
     @property
     def queue_transport(self) -> str:
@@ -167,11 +176,12 @@ class EngineSession:
         if self.transport != "polling":
             raise EngineError(3, "transport mismatch")
         if self.sink is not None:
-            held, self.sink = self.sink, None
+            held = self.sink
+            self.use(None)
             return [(held, [CLOSE], False), *self.close("overlap from client"), (sink, [], True)]
         if self._probed:
             return [(sink, [NOOP], False)]
-        self.sink = sink
+        self.use(sink)
         if self.backlog.outbox:
             return self._flush(sink)
         return NOTHING
@@ -179,7 +189,7 @@ class EngineSession:
     def attach_websocket(self, sink: EngineSink, now: float) -> Outs:
         """The session's first transport is this websocket (no polling before it)."""
         self.transport = "websocket"
-        self.sink = sink
+        self.use(sink)
         if self.backlog.outbox:
             return self._flush(sink)
         return NOTHING
@@ -201,7 +211,7 @@ class EngineSession:
         if sink is self._probe:
             return self._end_probe()
         if sink is self.sink:
-            self.sink = None
+            self.use(None)
             return self.close("transport close")
         return NOTHING
 
@@ -259,7 +269,8 @@ class EngineSession:
             outs: list[Out[Frame]] = [(probe, [PONG + "probe"], False)]
             self._probed = True
             if self.sink is not None:  # release the held GET so the client can upgrade
-                held, self.sink = self.sink, None
+                held = self.sink
+                self.use(None)
                 outs.append((held, [NOOP], False))
             return outs
         if packet.type is PacketType.UPGRADE and self._probed:
@@ -268,7 +279,7 @@ class EngineSession:
             self._probe_deadline = None
             self._probed = False
             self.transport = "websocket"
-            self.sink = probe
+            self.use(probe)
             if self.backlog.outbox:
                 return self._flush(probe)
             return NOTHING
@@ -318,7 +329,7 @@ class EngineSession:
         frames, backlog.outbox = backlog.outbox, []
         backlog.queued = 0
         if sink.polling:
-            self.sink = None
+            self.use(None)
         return [(sink, frames, False)]
 
     # -- time --------------------------------------------------------------------------------
@@ -376,7 +387,8 @@ class EngineSession:
         self.state = EngineState.CLOSED
         self.closed = True
         self.close_reason = self.pending_close = reason
-        sink, self.sink = self.sink, None
+        sink = self.sink
+        self.use(None)
         outs = list(self._end_probe()) if self._probe is not None else []
         if sink is not None:
             if sink.polling:

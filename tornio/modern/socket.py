@@ -143,6 +143,10 @@ class ModernSocket(Socket):
 
     def send_raw(self, wire: list[Frame]) -> None:
         engine = self.engine
+        stream = engine.stream
+        if stream is not None:  # what send would return, without building it: a broadcast
+            stream.write(wire)  # to an attached websocket (the sink copies, never mutates)
+            return
         outs = engine.send(wire[0]) if len(wire) == 1 else engine.send_many(wire)
         if outs or engine.pending_close is not None:  # drive's test, inlined: a broadcast's
             drive(self, outs)  # polling members between two polls return nothing
@@ -182,7 +186,11 @@ class ModernSocket(Socket):
         first = parts[0]
         head: Frame = "4" + first if isinstance(first, str) else first
         if len(parts) == 1:
-            drive(self, self.engine.send(head))
+            stream = self.engine.stream
+            if stream is not None:  # an ack to an attached websocket, as send would return it
+                stream.write([head])
+            else:
+                drive(self, self.engine.send(head))
         else:
             drive(self, self.engine.send_many([head, *parts[1:]]))
 
