@@ -69,6 +69,9 @@ class EngineOwner(Driven, Protocol):
 
     def receive_messages(self, messages: Sequence[str | bytes]) -> None: ...
 
+    def close_session(self, reason: str, notify_client: bool = False) -> None:
+        """End the engine (``drive(self, self.engine.close(reason, notify_client))``)."""
+
 
 class EngineHost(Protocol):
     """What the handlers need of whoever owns the sockets."""
@@ -372,12 +375,12 @@ class EnginePollingHandler(EngineRequestMixin, RequestHandler):
         if socket.inbox.slicing:  # a POST while the last one's packets are still handled
             log.info("closing engine session %s: overlapping POST", socket.engine.sid)
             self.fail(3)
-            drive(socket, socket.engine.close("overlap from client", notify_client=True))
+            socket.close_session("overlap from client", notify_client=True)
             return None
         if self._too_large:
             self.set_status(413)
             self.finish()
-            drive(socket, socket.engine.close("payload too large", notify_client=True))
+            socket.close_session("payload too large", notify_client=True)
             return None
         body = b"".join(self._chunks)
         content_type = self.request.headers.get("Content-Type", "")
@@ -395,7 +398,7 @@ class EnginePollingHandler(EngineRequestMixin, RequestHandler):
             log.info("closing engine session %s: bad payload: %s", socket.engine.sid, exc)
             self.set_status(400)
             self.finish()
-            drive(socket, socket.engine.close("parse error", notify_client=True))
+            socket.close_session("parse error", notify_client=True)
             return None
         self.set_header("Content-Type", "text/html")
         MODERN.messages_in += len(packets)
@@ -517,7 +520,7 @@ class EngineWebSocket(WebSocketConnection):
             if engine.upgrading and self is not engine.sink:
                 drive(socket, engine.detach(self, now))
             else:
-                drive(socket, engine.close("parse error"))
+                socket.close_session("parse error")
             return
         messages, outs = engine.receive([packet], now, source=self)
         if outs or engine.pending_close is not None:
