@@ -13,14 +13,18 @@ from typing import Any
 
 import pytest
 import tornado.web
-from tornado.httpserver import HTTPServer
-from tornado.netutil import bind_sockets
 
-from tests.support.raw_http import EIO_OPEN, EchoNamespace, Raw, get, open_session, post
+from tests.support.raw_http import (
+    EIO_OPEN,
+    FastAndTornado,
+    Raw,
+    get,
+    open_session,
+    post,
+)
 from tests.support.waiting import eventually
-from tornio import Router, fastpath
-from tornio.fastpath import fast_server, resolve_mode
-from tornio.transports.fasthttp import FastHTTPServer
+from tornio import fastpath
+from tornio.fastpath import resolve_mode
 
 
 class Hello(tornado.web.RequestHandler):
@@ -31,29 +35,11 @@ class Hello(tornado.web.RequestHandler):
         self.finish(b"got " + self.request.body)
 
 
-class Servers:
-    """The same Router behind the fast path and behind plain Tornado."""
+class Servers(FastAndTornado):
+    """The same Router behind the fast path and behind plain Tornado (with ``/hello``)."""
 
     def __init__(self, **settings: Any) -> None:
-        self.router = Router({"": EchoNamespace}, handlers=[(r"/hello", Hello)], **settings)
-        self.http = HTTPServer(self.router.application())
-        self.fast: FastHTTPServer = fast_server(self.router.manager, self.http)
-        sockets = bind_sockets(0, "127.0.0.1")
-        self.fast.add_sockets(sockets)
-        self.port = sockets[0].getsockname()[1]
-        self.tornado = HTTPServer(self.router.application())
-        tsockets = bind_sockets(0, "127.0.0.1")
-        self.tornado.add_sockets(tsockets)
-        self.tornado_port = tsockets[0].getsockname()[1]
-
-    async def stop(self) -> None:
-        self.fast.stop()
-        self.fast.close_all_connections()
-        self.http.stop()
-        self.tornado.stop()
-        self.router.manager.close_all()
-        await self.http.close_all_connections()
-        await self.tornado.close_all_connections()
+        super().__init__([(r"/hello", Hello)], **settings)
 
 
 @pytest.fixture

@@ -14,40 +14,16 @@ import socket
 from collections.abc import AsyncIterator
 
 import pytest
-from tornado.httpserver import HTTPServer
-from tornado.netutil import bind_sockets
 
-from tests.support.raw_http import EchoNamespace
-from tornio import Router
-from tornio.fastpath import fast_server
+from tests.support.raw_http import FastAndTornado
+from tornio.transports import fastrequest
 from tornio.transports.fasthttp import FastConnection, FastHTTPServer
 from tornio.transports.fastrequest import host_name
 
 POLL = "/socket.io/?EIO=4&transport=polling"
 
 
-class Pair:
-    """One Router behind the fast path and behind plain Tornado."""
-
-    def __init__(self) -> None:
-        self.router = Router({"": EchoNamespace})
-        self.http = HTTPServer(self.router.application())
-        self.fast: FastHTTPServer = fast_server(self.router.manager, self.http)
-        sockets = bind_sockets(0, "127.0.0.1")
-        self.fast.add_sockets(sockets)
-        self.port = sockets[0].getsockname()[1]
-        self.tornado = HTTPServer(self.router.application())
-        tsockets = bind_sockets(0, "127.0.0.1")
-        self.tornado.add_sockets(tsockets)
-        self.tornado_port = tsockets[0].getsockname()[1]
-
-    async def stop(self) -> None:
-        self.fast.stop()
-        self.fast.close_all_connections()
-        self.tornado.stop()
-        self.router.manager.close_all()
-        await self.http.close_all_connections()
-        await self.tornado.close_all_connections()
+Pair = FastAndTornado  # one Router behind the fast path and behind plain Tornado
 
 
 @pytest.fixture
@@ -302,3 +278,21 @@ async def test_a_post_and_a_poll_in_one_pass_are_served_in_arrival_order(
     assert answer.endswith(b"\r\n\r\n" + body)
     polls.sock.close()
     posts.sock.close()
+
+
+async def test_header_names_and_hosts_a_client_invents_do_not_grow_the_caches(
+    pair: Pair, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The caches of header names and Host values are filled by what clients send: past
+    their bound, new values are worked out each time and not kept, and answers stay right."""
+    monkeypatch.setattr(fastrequest, "MAX_HEADER_KEYS", len(fastrequest.HEADER_KEYS) + 3)
+    monkeypatch.setattr(fastrequest, "MAX_HOST_NAMES", len(fastrequest._HOST_NAMES) + 3)
+    batch = [request("GET", "/socket.io/1/", f"Host: h{n}.example",
+                     f"X-Invented-{n}: v", f"Origin: http://h{n}.example")
+             for n in range(20)]
+    got = await answers(pair.port, b"".join(batch), 20)
+    assert got.count(b"HTTP/1.1 200 OK") == 20, got[:300]
+    assert len(fastrequest.HEADER_KEYS) <= fastrequest.MAX_HEADER_KEYS
+    assert len(fastrequest._HOST_NAMES) <= fastrequest.MAX_HOST_NAMES
+    assert fastrequest.header_keys(b"X-Invented-19") == ("X-Invented-19", "x-invented-19")
+    assert fastrequest.host_name("H19.Example:80") == "h19.example"

@@ -39,6 +39,33 @@ class EchoNamespace(BaseNamespace):
         self.emit("echo", *args)
 
 
+class FastAndTornado:
+    """One Router behind the fast path (``port``) and behind plain Tornado
+    (``tornado_port``), to compare their answers; ``handlers`` and ``settings`` go to the
+    Router."""
+
+    def __init__(self, handlers: list[Any] | None = None, **settings: Any) -> None:
+        self.router = Router({"": EchoNamespace}, handlers=handlers or [], **settings)
+        self.http = HTTPServer(self.router.application())
+        self.fast: FastHTTPServer = fast_server(self.router.manager, self.http)
+        sockets = bind_sockets(0, "127.0.0.1")
+        self.fast.add_sockets(sockets)
+        self.port = sockets[0].getsockname()[1]
+        self.tornado = HTTPServer(self.router.application())
+        tsockets = bind_sockets(0, "127.0.0.1")
+        self.tornado.add_sockets(tsockets)
+        self.tornado_port = tsockets[0].getsockname()[1]
+
+    async def stop(self) -> None:
+        self.fast.stop()
+        self.fast.close_all_connections()
+        self.http.stop()
+        self.tornado.stop()
+        self.router.manager.close_all()
+        await self.http.close_all_connections()
+        await self.tornado.close_all_connections()
+
+
 class TimedServer:
     """An echo Router on the fast HTTP path, fronting an HTTPServer with the given options."""
 
