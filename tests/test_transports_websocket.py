@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import math
 import ssl
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -25,6 +26,7 @@ from tests.support.legacy_client import handshake
 from tests.support.raw_websocket import EIO_WS, TIMEOUT, RawWebSocket, client_frame
 from tests.support.waiting import eventually
 from tornio import BaseNamespace, Router
+from tornio.core import timers
 from tornio.protocol import websocket as ws
 from tornio.transports import wsconn
 
@@ -153,6 +155,30 @@ async def test_a_ping_is_answered_with_its_payload(env: Env) -> None:
     client.send(client_frame(ws.PING, b"are you there"))
     assert await client.recv_frame() == (ws.PONG, b"are you there")
     client.close()
+
+
+async def test_the_session_timer_is_never_later_than_its_next_deadline() -> None:
+    """Frames re-arm the session's timer only when they may move a deadline earlier (a pong
+    does; a message does not): after a pong then an event, the timer armed is still no later
+    than the session's next deadline, so the next ping goes out on time."""
+    server = await InLoopServer.start(namespaces(Record()), ping_interval=0.2, ping_timeout=30)
+    try:
+        client = await RawWebSocket.connect(server.port)
+        sid = json.loads((await client.recv_text())[1:])["sid"]
+        client.send_text("40/test,")
+        assert (await client.recv_text()).startswith("40/test,{")
+        assert await client.recv_text() == "2"  # a ping: the timer now waits for the pong
+        client.send_text("3")
+        client.send_text('42/test,1["echo","after the pong"]')
+        assert await client.recv_text() == '43/test,1["after the pong"]'
+        socket = server.manager.engines[sid]
+        due = socket.engine.next_deadline()
+        assert due is not None and due == socket.engine.heartbeat_due
+        armed, _ = server.manager.timers.armed[socket.sessid]
+        assert armed <= math.ceil(due / timers.GRAIN) * timers.GRAIN
+        client.close()
+    finally:
+        await server.stop()
 
 
 async def test_client_close_is_echoed_and_ends_the_session(env: Env) -> None:

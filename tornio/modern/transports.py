@@ -527,7 +527,10 @@ class EngineWebSocket(WebSocketConnection):
             drive(socket, outs)
         if messages:
             socket.receive_messages(messages)
-        host.touch(socket)
+        # A message moves no deadline earlier (what its handlers do either: a close cancels
+        # the timer): the timer armed for the session still fires in time.
+        if packet.type is not engineio.PacketType.MESSAGE:
+            host.touch(socket)
 
     def on_close(self) -> None:
         socket = self.socket
