@@ -603,6 +603,40 @@ async def test_exception_handler_decorator_wraps_handlers(manager: SocketManager
     assert client.take() == ['6::/guarded:1+["handled"]']
     client.send('5:2+:/guarded:{"name":"ok","args":[5]}')
     assert client.take() == ["6::/guarded:2+[5]"]
+    # The second time too: an event's handler is called straight only in a class that
+    # calls its handlers as BaseNamespace does, and this one decorates them.
+    client.send('5:3+:/guarded:{"name":"boom"}')
+    assert guarded.caught == ["on_boom: bad input", "on_boom: bad input"]
+    assert client.take() == ['6::/guarded:3+["handled"]']
+
+
+class CountingNamespace(BaseNamespace):
+    """Overrides the methods between an event and its handler, as gevent-socketio code may."""
+
+    def initialize(self) -> None:
+        self.through: list[str] = []
+
+    def call_method_with_acl(self, method_name: str, packet: Any, *args: Any) -> Any:
+        self.through.append("acl " + method_name)
+        return super().call_method_with_acl(method_name, packet, *args)
+
+    def call_method(self, method_name: str, packet: Any, *args: Any) -> Any:
+        self.through.append("call " + method_name)
+        return super().call_method(method_name, packet, *args)
+
+    def on_ping(self, n: int) -> int:
+        return n
+
+
+async def test_overridden_call_methods_see_every_event(make_manager: MakeManager) -> None:
+    client = Client(make_manager({"": GlobalNamespace, "/counting": CountingNamespace}),
+                    "/counting")
+    for n in (1, 2, 3):
+        client.send(f'5:{n}+:/counting:{{"name":"ping","args":[{n}]}}')
+        assert client.take() == [f"6::/counting:{n}+[{n}]"]
+    through = client.ns("/counting").through
+    connect = ["acl recv_connect", "call recv_connect"]
+    assert through == [*connect, *["acl on_ping", "call on_ping"] * 3]
 
 
 async def test_exception_handler_decorator_wraps_spawned_jobs(manager: SocketManager) -> None:

@@ -115,6 +115,25 @@ def _dispatch_mode(cls: type) -> int:
     return mode
 
 
+#: Per class, the handler methods an event may call straight (``getattr(self, name)(*args)``)
+#: once the ACL allows it: what ``call_method_with_acl`` would do, for a class that keeps
+#: BaseNamespace's ``call_method_with_acl``, ``call_method`` and ``is_method_allowed`` and
+#: has no ``exception_handler_decorator``, and a method that takes ``self`` and the
+#: arguments (not the packet) on the loop. Filled as ``call_method`` meets them.
+_direct_calls: dict[type, set[str]] = {}
+
+
+def _calls_plainly(cls: type) -> bool:
+    """Whether ``cls`` calls its handlers as BaseNamespace does (no override of the three
+    methods between an event and its handler, no decorator around it)."""
+    return (
+        getattr(cls, "call_method_with_acl") is BaseNamespace.call_method_with_acl  # noqa: B009
+        and getattr(cls, "call_method") is BaseNamespace.call_method  # noqa: B009
+        and getattr(cls, "is_method_allowed") is BaseNamespace.is_method_allowed  # noqa: B009
+        and not has_decorator(cls)
+    )
+
+
 def _refuse_event() -> EventRefused:
     return EventRefused("event refused")
 
@@ -343,6 +362,11 @@ class BaseNamespace:
             if self._handlers is None:  # the usual case: straight to the on_ method
                 method = info.methods[self.socket.legacy_names].get(name)
                 if method is not None:
+                    direct = _direct_calls.get(cls)
+                    if direct is not None and method in direct:
+                        allowed = self.allowed_methods
+                        if allowed is None or method in allowed:
+                            return getattr(self, method)(*args)
                     return self.call_method_with_acl(method, packet, *args)
             return self.dispatch_event(name, args, packet)
         try:
@@ -500,6 +524,8 @@ class BaseNamespace:
                 method, (_as_dict(packet),) if wants_packet else args)
         if wants_packet:
             return method(_as_dict(packet))
+        if not decorated and _calls_plainly(cls):  # the next time, _event calls it straight
+            _direct_calls.setdefault(cls, set()).add(method_name)
         return method(*args)
 
     def _invalid_method_args(self, packet: AnyPacket) -> None:
