@@ -277,8 +277,9 @@ class ModernSocket(Socket):
         opening = self.opening
         if opening.held is not None and opening.hold(messages):
             return
+        engine = self.engine
         for message in messages:
-            if self.closed:
+            if engine.closed:  # (the attribute: this is the hot path)
                 return
             if not self._parser_known:
                 self._parser_known = True
