@@ -35,7 +35,7 @@ LAYERS: list[tuple[str, list[str]]] = [
     ("foundation", ["tornio.exceptions", "tornio.settings"]),
     ("codecs", ["tornio.protocol"]),
     ("cluster", ["tornio.bus"]),
-    ("sessions", ["tornio.legacy.session", "tornio.modern.session"]),
+    ("sessions", ["tornio.legacy.session", "tornio.modern.session", "tornio.modern.driving"]),
     ("application", ["tornio.core"]),
     ("sockets", ["tornio.legacy.socket", "tornio.modern.socket"]),
     ("transports", ["tornio.transports", "tornio.legacy.transports", "tornio.modern.transports"]),

@@ -36,6 +36,7 @@ from tornio.core.ratelimit import TokenBucket
 from tornio.core.rooms import RoomIndex
 from tornio.core.socket import Socket
 from tornio.legacy.socket import LegacySocket
+from tornio.modern.driving import EngineDriving
 from tornio.modern.endpoint import EngineConnection
 from tornio.modern.socket import ModernSocket
 
@@ -45,8 +46,8 @@ MODULES = (
     "tornio.core.mixins", "tornio.core.namespace", "tornio.core.opening", "tornio.core.packets",
     "tornio.core.ratelimit", "tornio.core.rooms", "tornio.core.socket", "tornio.core.threads",
     "tornio.core.timers", "tornio.core.watched", "tornio.legacy.socket", "tornio.modern.socket",
-    "tornio.modern.endpoint", "tornio.bus.store", "tornio.manager", "tornio.cluster",
-    "tornio.virtsocket", "tornio.namespace",
+    "tornio.modern.endpoint", "tornio.modern.driving", "tornio.bus.store", "tornio.manager",
+    "tornio.cluster", "tornio.virtsocket", "tornio.namespace",
 )
 
 GEVENT_MIXIN = (
@@ -188,8 +189,12 @@ def test_the_checker_catches_a_mixin_reading_its_hosts_attributes(
 def test_the_sockets_bases_are_what_the_design_says() -> None:
     assert Socket.__bases__ == (VirtualSocket,)
     assert VirtualSocket.__bases__ == (abc.ABC,)
-    assert LegacySocket.__bases__ == (Socket,) and ModernSocket.__bases__ == (Socket,)
-    assert EngineConnection.__bases__ == (object,)
+    assert LegacySocket.__bases__ == (Socket,)
+    # The holders of an Engine.IO session share how it is driven (an abstract base that
+    # defines what it reads: the test above holds it to that).
+    assert ModernSocket.__bases__ == (EngineDriving, Socket)
+    assert EngineConnection.__bases__ == (EngineDriving,)
+    assert EngineDriving.__bases__ == (object,)
 
 
 # -- the input backlog -----------------------------------------------------------------------

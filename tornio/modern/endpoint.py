@@ -24,6 +24,7 @@ from tornado.routing import Rule
 
 from tornio.core.fairness import InputBacklog
 from tornio.core.timers import SessionTimers
+from tornio.modern.driving import EngineDriving
 from tornio.modern.session import EngineSession, EngineSettings
 from tornio.modern.transports import (
     EnginePollingHandler,
@@ -45,7 +46,7 @@ __all__ = ["EngineConnection", "EngineEndpoint"]
 log = logging.getLogger("tornio.modern.endpoint")
 
 
-class EngineConnection:
+class EngineConnection(EngineDriving):
     """One Engine.IO client of an :class:`EngineEndpoint`. Its input comes through the same
     gate as a Socket.IO socket's (:class:`~tornio.core.fairness.InputBacklog`): a POST of
     many messages is handled in slices, with the loop free between them."""
@@ -64,7 +65,7 @@ class EngineConnection:
         self.endpoint = endpoint
         self.sessid = sid
         self.request = request
-        self.engine = EngineSession(sid, version, endpoint.engine_settings, now, transport)
+        super().__init__(EngineSession(sid, version, endpoint.engine_settings, now, transport))
         #: Its input as the transports hand it over (:class:`InputBacklog`).
         self.inbox = InputBacklog(self)
 
@@ -96,13 +97,7 @@ class EngineConnection:
                 return
             self.endpoint._callback("on_message", self, message)
 
-    # -- the engine, driven (tornio.protocol.drive) ---------------------------------------------
-
-    def close_session(self, reason: str, notify_client: bool = False) -> None:
-        drive(self, self.engine.close(reason, notify_client))
-
-    def handle_timer(self, now: float) -> None:
-        drive(self, self.engine.handle_timer(now))
+    # -- the engine, driven (EngineDriving's methods; tornio.protocol.drive) ------------------
 
     def session_closed(self, reason: str) -> None:
         self.endpoint._forget(self)

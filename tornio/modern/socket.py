@@ -38,6 +38,7 @@ from tornio.core.packets import Packet as AppPacket
 from tornio.core.socket import NamespaceFactory, Socket
 from tornio.core.watched import WatchedDict
 from tornio.exceptions import ConnectionRefused, InvalidPacket
+from tornio.modern.driving import EngineDriving
 from tornio.modern.session import EngineSession, EngineSettings, Frame
 from tornio.protocol import msgpack_parser, socketio
 from tornio.protocol.drive import drive
@@ -63,7 +64,7 @@ _EVENTS = (PacketType.EVENT, PacketType.BINARY_EVENT)
 _ACKS = (PacketType.ACK, PacketType.BINARY_ACK)
 
 
-class ModernSocket(Socket):
+class ModernSocket(EngineDriving, Socket):
     """One Engine.IO connection and the Socket.IO namespaces it joined."""
 
     protocol = "modern"
@@ -97,16 +98,12 @@ class ModernSocket(Socket):
         now: float,
         transport: str,
     ) -> None:
-        super().__init__(manager, sid)
+        Socket.__init__(self, manager, sid)
         self.eio_version = eio_version
         #: Socket.IO protocol revision: 5 for Engine.IO v4 clients, 4 for v3 ones.
         self.sio_version = 5 if eio_version >= 4 else 4
-        self.engine = EngineSession(
-            engine_sid,
-            eio_version,
-            engine_settings,
-            now,
-            transport,
+        EngineDriving.__init__(
+            self, EngineSession(engine_sid, eio_version, engine_settings, now, transport)
         )
         self.decoder = socketio.Decoder(
             max_attachments=manager.settings.max_attachments, protocol=self.sio_version,
@@ -120,14 +117,6 @@ class ModernSocket(Socket):
                                                           manager.rooms)
             self.session = WatchedDict(recovering.session_changed)  # kept as it changes
 
-    # -- the engine, driven (tornio.protocol.drive) -------------------------------------------
-
-    def close_session(self, reason: str, notify_client: bool = False) -> None:
-        """End the engine; with ``notify_client`` a held poll is answered close."""
-        drive(self, self.engine.close(reason, notify_client))
-
-    def handle_timer(self, now: float) -> None:
-        drive(self, self.engine.handle_timer(now))
 
     # -- broadcast encoding ------------------------------------------------------------------
 

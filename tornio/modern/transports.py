@@ -23,7 +23,7 @@ from tornado.web import RequestHandler, stream_request_body
 from tornio.core.counters import MODERN
 from tornio.core.fairness import SLICE
 from tornio.exceptions import EngineError, InvalidPacket, InvalidPayload
-from tornio.modern.session import EngineSession, EngineSettings, Frame
+from tornio.modern.session import EngineSession, EngineSettings, EngineSink, Frame
 from tornio.protocol import engineio
 from tornio.protocol.drive import Driven, drive
 from tornio.protocol.permessage_deflate import DeflateOptions
@@ -68,6 +68,24 @@ class EngineOwner(Driven, Protocol):
     def opened(self) -> None: ...
 
     def receive_messages(self, messages: Sequence[str | bytes]) -> None: ...
+
+    # The session's inputs (tornio.modern.driving.EngineDriving): each drives what it returns.
+
+    def attach_poll(self, sink: EngineSink, now: float) -> None: ...
+
+    def attach_websocket(self, sink: EngineSink, now: float) -> None: ...
+
+    def begin_upgrade(self, sink: EngineSink, now: float) -> None: ...
+
+    def detach(self, sink: EngineSink, now: float) -> None: ...
+
+    def receive(
+        self, packets: Sequence[engineio.Packet], now: float, source: EngineSink | None = None
+    ) -> list[str | bytes]: ...
+
+    def send_frames(self, frames: list[Frame]) -> None: ...
+
+    def overflowed(self, transport: str, unsent: int) -> None: ...
 
     def close_session(self, reason: str, notify_client: bool = False) -> None:
         """End the engine (``drive(self, self.engine.close(reason, notify_client))``)."""
@@ -478,7 +496,7 @@ class EngineWebSocket(WebSocketConnection):
     def overflowed(self, unsent: int) -> None:
         socket = self.socket
         if socket is not None and self.attached and socket.engine.sink is self:
-            drive(socket, socket.engine.overflowed(self.transport, unsent))
+            socket.overflowed(self.transport, unsent)
         else:  # a probe (it carries nothing but 3probe)
             super().overflowed(unsent)
 
@@ -489,7 +507,7 @@ class EngineWebSocket(WebSocketConnection):
         socket = self.socket
         if socket is not None:
             try:
-                socket.engine.begin_upgrade(self, now)
+                socket.begin_upgrade(self, now)
             except EngineError:
                 self.close()
                 return
@@ -499,8 +517,8 @@ class EngineWebSocket(WebSocketConnection):
                 self.hold_writes(EIO3_OPEN_HOLD)
             socket = self.socket = host.create_engine_socket(self.version, "websocket", request)
             MODERN.handshakes += 1
-            drive(socket, socket.engine.attach_websocket(self, now))
-            drive(socket, socket.engine.send_many(open_frames(host, socket, [])))
+            socket.attach_websocket(self, now)
+            socket.send_frames(open_frames(host, socket, []))
             socket.opened()
         self.attached = True
         socket.inbox.set_input_gate(self)  # its handlers behind: this stops reading
@@ -518,13 +536,11 @@ class EngineWebSocket(WebSocketConnection):
         except InvalidPacket as exc:
             log.info("bad websocket frame on %s: %s", engine.sid, exc)
             if engine.upgrading and self is not engine.sink:
-                drive(socket, engine.detach(self, now))
+                socket.detach(self, now)
             else:
                 socket.close_session("parse error")
             return
-        messages, outs = engine.receive([packet], now, source=self)
-        if outs or engine.pending_close is not None:
-            drive(socket, outs)
+        messages = socket.receive([packet], now, self)
         if messages:
             socket.receive_messages(messages)
         # A message moves no deadline earlier (what its handlers do either: a close cancels
@@ -537,7 +553,7 @@ class EngineWebSocket(WebSocketConnection):
         if socket is not None and self.attached:
             self.attached = False
             socket.inbox.drop_input_gate(self)
-            drive(socket, socket.engine.detach(self, self.host.clock()))
+            socket.detach(self, self.host.clock())
             if not socket.engine.closed:
                 self.host.touch(socket)
 
