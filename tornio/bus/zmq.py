@@ -95,8 +95,9 @@ it never raises on a timeout, and logs and lists the nodes that did not answer. 
 through :meth:`ZmqBus.set_request_handler`; a SERVER_SIDE_EMIT without ``rid`` asks for no
 answer and goes to the node's ``deliver``. :meth:`ZmqBus.request_node` asks one node on its direct
 topic (HTTP_REQUEST: a request forwarded to its session's owner,
-:mod:`tornio.transports.forwarding`)
-and gives its answer or None; :meth:`ZmqBus.send_node` sends one node a one-way message
+:mod:`tornio.transports.forwarding`; an owner not yet heard of is waited for, up to
+``node_timeout``: :mod:`tornio.bus.arrivals`) and gives its answer or None;
+:meth:`ZmqBus.send_node` sends one node a one-way message
 (HTTP_ABORT); :meth:`ZmqBus.set_http_handler` says how this node answers both.
 
 **Malformed input.** A message that fails :func:`~tornio.bus.messages.decode` is dropped,
