@@ -120,6 +120,43 @@ async def test_a_relayed_upgrade_is_never_relayed_again(pair: Pair) -> None:
 
 
 @on_both_loops
+async def test_an_upgrade_for_an_owner_not_yet_known_is_relayed_once_it_is(pair: Pair) -> None:
+    """A host that has just started hands out sessions before every other process has its
+    announcement (its address): an upgrade that reaches another process meanwhile waits for
+    it (``await_node``, the bus's arrivals in a worker), and is refused if it never comes."""
+    a, b, addresses = pair
+    owner = b.manager.node_id
+    known = addresses.pop(owner)
+    asked, announced = asyncio.Event(), asyncio.Event()
+    arrives = True
+
+    async def await_node(node: str) -> bool:
+        assert node == owner
+        asked.set()
+        await announced.wait()
+        return arrives
+
+    a.delegate.await_node = await_node
+    sid = (await handshake(b.base))[0]
+    url = f"ws://127.0.0.1:{a.port}/socket.io/1/websocket/{sid}"
+    connecting = asyncio.ensure_future(websocket_connect(url))
+    await asyncio.wait_for(asked.wait(), 10)
+    addresses[owner] = known  # the owner's NODE_UP, with its address, arrives
+    announced.set()
+    ws = await asyncio.wait_for(connecting, 10)
+    assert await read(ws) == "1::"
+    assert a.delegate.relayed == 1
+    ws.close()
+
+    del addresses[owner]  # an owner that never announces itself: refused after the wait
+    arrives = False
+    sid = (await handshake(b.base))[0]
+    response = await fetch(f"{a.base}/socket.io/1/websocket/{sid}", headers=UPGRADE)
+    assert (response.code, response.body) == (400, forwarding.UPGRADE_REFUSED)
+    assert a.delegate.relayed == 1
+
+
+@on_both_loops
 async def test_an_owner_that_cannot_be_reached_closes_the_clients_connection(pair: Pair) -> None:
     a, b, addresses = pair
     sid = await modern_session(b)

@@ -97,6 +97,7 @@ class WorkerProcess:
             timeout=max(settings.polling_duration, settings.ping_interval) + 10,
             max_body=settings.max_buffer_size,
             address_of=self._address_of,
+            await_node=self._await_node,
         )
         self.manager.forwarding = self.delegate
         if args.trusted_proxies is not None:  # tornio serve --trusted-proxies
@@ -127,6 +128,13 @@ class WorkerProcess:
         """Where a websocket for ``node``'s session is relayed: its host's address."""
         info = self.bus.node_info(node)
         return relay.parse_address(info.get("http")) if info else None
+
+    async def _await_node(self, node: str) -> bool:
+        """Whether ``node`` is in the bus's node table, waiting up to the node timeout for
+        one not heard of yet (tornio.bus.arrivals)."""
+        if node in self.bus.nodes:
+            return True
+        return await self.bus.arrivals.wait(node, self.bus.node_timeout)
 
     async def run(self) -> int:
         loop = asyncio.get_running_loop()

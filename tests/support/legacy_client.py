@@ -14,7 +14,7 @@ from tornado.websocket import WebSocketClientConnection, websocket_connect
 
 from tornio.protocol import legacy
 
-__all__ = ["LegacyClient", "handshake"]
+__all__ = ["CLOSED", "LegacyClient", "handshake"]
 
 #: Put in the queue when the server closes a websocket.
 CLOSED = "<closed>"

@@ -24,7 +24,7 @@ from typing import Any
 
 import pytest
 
-from tests.support.legacy_client import LegacyClient, handshake
+from tests.support.legacy_client import CLOSED, LegacyClient, handshake
 from tests.support.ports import HOST, free_port, free_port_pair
 from tests.support.waiting import wait_for
 from tornio.bus import security
@@ -295,6 +295,10 @@ class LegacyChatter:
         self._ids = itertools.count(1)
         self._reader: asyncio.Task[None] | None = None
         self._connected = asyncio.Event()
+        #: How the transport ended ("HTTP 503", or a closed websocket), if it did.
+        self.ended: str | None = None
+        #: Set by the namespace's connect or by the transport's end.
+        self._answered = asyncio.Event()
 
     @property
     def sid(self) -> str:
@@ -312,15 +316,22 @@ class LegacyChatter:
         assert await self.client.recv() == "1::"
         self._reader = asyncio.ensure_future(self._read())
         await self.client.send("1::/chat")
-        await asyncio.wait_for(self._connected.wait(), 10)
+        await asyncio.wait_for(self._answered.wait(), 10)
+        if not self._connected.is_set():
+            raise AssertionError(f"{self.name} ({self.sid}): {self.ended} before /chat's connect")
         return self
 
     async def _read(self) -> None:
         while True:
-            packet = legacy.decode_packet(await self.client.received.get())
+            item = await self.client.received.get()
+            if item == CLOSED or item.startswith("HTTP "):
+                self._end(item)
+                return
+            packet = legacy.decode_packet(item)
             kind = packet["type"]
             if kind == "connect" and packet["endpoint"] == "/chat":
                 self._connected.set()
+                self._answered.set()
             elif kind == "ack":
                 future = self._acks.pop(int(packet["ackId"]), None)
                 if future is not None and not future.done():
@@ -330,7 +341,19 @@ class LegacyChatter:
             elif kind == "disconnect" and packet["endpoint"] == "/chat":
                 self.events.put_nowait(("$disconnect", []))
 
+    def _end(self, how: str) -> None:
+        """The transport ended (an error status, a closed websocket): nothing more comes, and
+        whoever waits is told why at once, rather than timing out."""
+        self.ended = how
+        self._answered.set()
+        for future in self._acks.values():
+            if not future.done():
+                future.set_exception(AssertionError(f"{self.name} ({self.sid}): {how}"))
+        self._acks.clear()
+
     async def call(self, event: str, *args: Any, timeout: float = 10) -> list[Any]:
+        if self.ended is not None:
+            raise AssertionError(f"{self.name} ({self.sid}): {self.ended}")
         msg_id = next(self._ids)
         future: asyncio.Future[list[Any]] = asyncio.get_running_loop().create_future()
         self._acks[msg_id] = future

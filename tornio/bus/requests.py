@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from tornio.bus import messages
+from tornio.bus.arrivals import Arrivals
 from tornio.bus.base import Answers, Message
 from tornio.bus.messages import REQUEST_TYPES, BusMessageError, MessageType
 from tornio.exceptions import LocalError
@@ -46,6 +47,8 @@ class BusRequests:
     """Mixed into :class:`~tornio.bus.zmq.ZmqBus`."""
 
     max_payload: int
+    node_timeout: float
+    arrivals: Arrivals
     stats: Any
     _closed: bool
     _flowing: bool
@@ -185,8 +188,10 @@ class BusRequests:
         nsp: str = "",
     ) -> dict[str, Any] | None:
         """Ask one node (an HTTP_REQUEST): its answer's data, or None if none came within
-        ``timeout`` or the node left meanwhile. Cancelling the call forgets the request (send
-        the node an HTTP_ABORT to tell it).
+        ``timeout`` or the node left meanwhile. A node not in the node table is waited for
+        (:mod:`tornio.bus.arrivals`), for at most ``node_timeout`` (within ``timeout``),
+        unless it left it. Cancelling the call forgets the request (send the node an
+        HTTP_ABORT to tell it).
 
         Raises:
             LocalError: ``kind`` is not a request to one node, or the bus is closed.
@@ -203,9 +208,18 @@ class BusRequests:
             except asyncio.TimeoutError:
                 return None
         if self._flowing and node not in self.nodes:
-            # gone (or never seen, or out of reach: cut off from every broker): nobody would
-            # answer, don't wait for it
-            return None
+            # Never heard of: a node that has just started may hand out session ids before
+            # its announcements reach this node; wait for it, up to node_timeout. One that
+            # left (or every node, when this one is cut off from every broker) would not
+            # answer: not waited for.
+            loop = asyncio.get_running_loop()
+            started = loop.time()
+            if not await self.arrivals.wait(node, min(timeout, self.node_timeout)):
+                return None
+            waited = loop.time() - started
+            log.info("bus request %s waited %.3f s for %s to announce itself",
+                     kind.name, waited, node)
+            timeout -= waited
         self._start()
         rid = self._next_rid
         self._next_rid += 1

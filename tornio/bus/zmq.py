@@ -95,8 +95,9 @@ it never raises on a timeout, and logs and lists the nodes that did not answer. 
 through :meth:`ZmqBus.set_request_handler`; a SERVER_SIDE_EMIT without ``rid`` asks for no
 answer and goes to the node's ``deliver``. :meth:`ZmqBus.request_node` asks one node on its direct
 topic (HTTP_REQUEST: a request forwarded to its session's owner,
-:mod:`tornio.transports.forwarding`)
-and gives its answer or None; :meth:`ZmqBus.send_node` sends one node a one-way message
+:mod:`tornio.transports.forwarding`; an owner not yet heard of is waited for, up to
+``node_timeout``: :mod:`tornio.bus.arrivals`) and gives its answer or None;
+:meth:`ZmqBus.send_node` sends one node a one-way message
 (HTTP_ABORT); :meth:`ZmqBus.set_http_handler` says how this node answers both.
 
 **Malformed input.** A message that fails :func:`~tornio.bus.messages.decode` is dropped,
@@ -124,6 +125,7 @@ import zmq
 import zmq.asyncio
 
 from tornio.bus import messages
+from tornio.bus.arrivals import Arrivals
 from tornio.bus.base import BusNode, Message
 from tornio.bus.messages import (
     EMITTER_UID,
@@ -281,6 +283,8 @@ class ZmqBus(BusRequests, BrokerPaths):
         self._leaving: asyncio.Event | None = None
         self._tasks: set[asyncio.Task[Any]] = set()
         self._nodes: dict[str, float] = {}
+        #: Requests waiting for a node not yet heard of; the nodes that left.
+        self.arrivals = Arrivals()
         #: What this node tells the others in its NODE_UP and HEARTBEATs.
         self.announce: dict[str, Any] = dict(announce or {})
         self._info: dict[str, dict[str, Any]] = {}
@@ -534,6 +538,7 @@ class ZmqBus(BusRequests, BrokerPaths):
         await asyncio.gather(*tasks, return_exceptions=True)
         for request in self._requests.values():
             request.done.set()
+        self.arrivals.close()
         self._pending.clear()
         self._pending_bytes = 0
         self._ready.set()  # wake ready() waiters: they raise LocalError
@@ -744,6 +749,7 @@ class ZmqBus(BusRequests, BrokerPaths):
                 # with an unknown uid must not make cluster requests wait for an answer.
                 log.info("bus node %s joined", uid)
                 self._nodes[uid] = time.monotonic()
+                self.arrivals.joined(uid)
         if kind is MessageType.NODE_UP:
             self._publish_control(MessageType.HEARTBEAT, dst=uid)
         elif kind in REQUEST_TYPES:
@@ -781,6 +787,7 @@ class ZmqBus(BusRequests, BrokerPaths):
     def _forget_node(self, uid: str) -> None:
         if uid not in self._nodes:
             self._info.pop(uid, None)
+            self.arrivals.left(uid)
         for request in self._requests.values():
             request.expected.discard(uid)
             request.check()

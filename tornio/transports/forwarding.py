@@ -76,6 +76,11 @@ class ForwardingDelegate(HTTPServerConnectionDelegate):
         max_body: the largest request body forwarded.
         address_of: the HTTP address of a node's host, where a websocket upgrade for a
             session it owns can be relayed (None: such upgrades are refused).
+        await_node: ``await await_node(node)``: True once a node this process has not
+            heard of yet has announced itself (a host that has just started hands out
+            sessions before every other process knows it), False if it does not within
+            the bus's node timeout or left; an upgrade whose owner has no address yet is
+            relayed once it has (None: refused at once).
     """
 
     def __init__(
@@ -86,9 +91,11 @@ class ForwardingDelegate(HTTPServerConnectionDelegate):
         timeout: float,
         max_body: int,
         address_of: Callable[[str], tuple[str, int] | None] | None = None,
+        await_node: Callable[[str], Awaitable[bool]] | None = None,
     ) -> None:
         self.app = app
         self.address_of = address_of
+        self.await_node = await_node
         #: How many websocket upgrades were relayed to their owner's host.
         self.relayed = 0
         self.is_local = is_local
@@ -157,19 +164,20 @@ class _Inspector(HTTPMessageDelegate):
             # connection): it is relayed to the owner's host as a byte stream. Without an
             # address for it (or when this request is a relay already) it is refused: an
             # Engine.IO client keeps polling, a 0.9 client tries its next transport.
-            assert self.start_line is not None and self.owner is not None
-            address = None
-            if self.outer.address_of is not None and relay.RELAYED_HEADER not in self.headers:
-                address = self.outer.address_of(self.owner)
-            if address is not None:
-                self.task = asyncio.get_running_loop().create_task(self._relay(address))
+            # An owner not heard of yet (a host that has just started) is waited for.
+            assert self.owner is not None
+            address_of, await_node = self.outer.address_of, self.outer.await_node
+            if address_of is None or relay.RELAYED_HEADER in self.headers:
+                self._refuse_upgrade()
                 return
-            log.warning(
-                "refused a websocket to %s: its session lives on %s",
-                self.start_line.path,
-                self.owner,
-            )
-            self._respond(400, [("Content-Type", "text/plain")], UPGRADE_REFUSED)
+            address = address_of(self.owner)
+            loop = asyncio.get_running_loop()
+            if address is not None:
+                self.task = loop.create_task(self._relay(address))
+            elif await_node is not None:
+                self.task = loop.create_task(self._relay_once_known(address_of, await_node))
+            else:
+                self._refuse_upgrade()
             return
         _set_close_callback(self.request_conn, self._client_left)
         self.task = asyncio.get_running_loop().create_task(self._forward())
@@ -183,6 +191,28 @@ class _Inspector(HTTPMessageDelegate):
             assert self.owner is not None
             self.outer.forwarder.abort(self.owner, self.request_id)
             self.task.cancel()
+
+    def _refuse_upgrade(self) -> None:
+        assert self.start_line is not None
+        log.warning(
+            "refused a websocket to %s: its session lives on %s",
+            self.start_line.path,
+            self.owner,
+        )
+        self._respond(400, [("Content-Type", "text/plain")], UPGRADE_REFUSED)
+
+    async def _relay_once_known(
+        self,
+        address_of: Callable[[str], tuple[str, int] | None],
+        await_node: Callable[[str], Awaitable[bool]],
+    ) -> None:
+        """The owner has no address here yet: relay once it announced itself."""
+        assert self.owner is not None
+        address = address_of(self.owner) if await await_node(self.owner) else None
+        if address is None:
+            self._refuse_upgrade()
+            return
+        await self._relay(address)
 
     async def _relay(self, address: tuple[str, int]) -> None:
         assert self.start_line is not None and self.headers is not None
