@@ -114,3 +114,22 @@ async def test_arrivals_remember_a_bounded_number_of_departures() -> None:
     arrivals.joined("v")
     assert await asyncio.gather(*two) == [True, True] and arrivals.waiting("v") == 0
     assert await arrivals.wait("u", 0) is False
+
+
+async def test_the_calls_waiting_at_once_are_bounded() -> None:
+    """Session ids are the client's to choose: past ``max_waiting`` calls waiting at once, a
+    call for a node never heard of fails at once (the 503 of before), and a place is free
+    again when a wait ends."""
+    arrivals = Arrivals(max_waiting=2)
+    first = asyncio.ensure_future(arrivals.wait("made-up-1", 30.0))
+    second = asyncio.ensure_future(arrivals.wait("made-up-2", 30.0))
+    await eventually(lambda: arrivals.waiters == 2, 2.0, message="two calls waiting")
+    assert await asyncio.wait_for(arrivals.wait("made-up-3", 30.0), 1.0) is False
+    arrivals.joined("made-up-1")
+    assert await first is True
+    assert arrivals.waiters == 1
+    third = asyncio.ensure_future(arrivals.wait("made-up-3", 30.0))
+    await eventually(lambda: arrivals.waiting("made-up-3") == 1, 2.0, message="a third waits")
+    arrivals.close()
+    assert await second is False and await third is False
+    assert arrivals.waiters == 0

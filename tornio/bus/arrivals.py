@@ -21,17 +21,24 @@ from __future__ import annotations
 import asyncio
 from collections import OrderedDict
 
-__all__ = ["MAX_DEPARTED", "Arrivals"]
+__all__ = ["MAX_DEPARTED", "MAX_WAITING", "Arrivals"]
 
 #: How many departed node ids are remembered (the oldest is forgotten first).
 MAX_DEPARTED = 4096
+#: How many calls may wait at once, for all nodes together: a session id is the client's to
+#: choose, so a made-up node may be named by many requests; past this bound they fail at
+#: once (503), as they did before nodes were waited for.
+MAX_WAITING = 1024
 
 
 class Arrivals:
     """Waiters for nodes not yet in the node table, and the nodes that left it."""
 
-    def __init__(self, max_departed: int = MAX_DEPARTED) -> None:
+    def __init__(self, max_departed: int = MAX_DEPARTED, max_waiting: int = MAX_WAITING) -> None:
         self.max_departed = max_departed
+        self.max_waiting = max_waiting
+        #: The calls waiting now, all nodes together.
+        self.waiters = 0
         self._waiters: dict[str, list[asyncio.Future[bool]]] = {}
         self._departed: OrderedDict[str, None] = OrderedDict()
 
@@ -59,17 +66,20 @@ class Arrivals:
 
     async def wait(self, node: str, timeout: float) -> bool:
         """True once ``node`` joins (the caller checked it is not in the table); False at
-        once if it left, or when ``timeout`` passes or :meth:`close` is called first."""
-        if node in self._departed or timeout <= 0:
+        once if it left or :data:`MAX_WAITING` calls wait already, or when ``timeout`` passes
+        or :meth:`close` is called first."""
+        if node in self._departed or timeout <= 0 or self.waiters >= self.max_waiting:
             return False
         future: asyncio.Future[bool] = asyncio.get_running_loop().create_future()
         waiters = self._waiters.setdefault(node, [])
         waiters.append(future)
+        self.waiters += 1
         try:
             return await asyncio.wait_for(future, timeout)
         except asyncio.TimeoutError:
             return False
         finally:
+            self.waiters -= 1
             if future in waiters:
                 waiters.remove(future)
             if not waiters and self._waiters.get(node) is waiters:
