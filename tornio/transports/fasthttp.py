@@ -35,24 +35,20 @@ import socket
 import time
 from collections.abc import Callable
 from types import CoroutineType
-from typing import Any, NamedTuple
+from typing import Any
 
-import tornado
 from tornado.httpserver import HTTPServer
 from tornado.httputil import HTTPHeaders
 from tornado.iostream import IOStream
 from tornado.netutil import add_accept_handler
-from tornado.web import HTTPError
 
+from tornio.transports.fastexchange import SERVER, FastExchange, Route
 from tornio.transports.fastrequest import (
     FAST_HEADERS,
     HEADER_KEYS,
     FastRequest,
-    ResponseHeaders,
-    date_header,
     head_end,
     header_keys,
-    header_name,
     new_headers,
     peer_client,
 )
@@ -67,6 +63,7 @@ except ImportError:  # pragma: no cover - the extra is not installed
 
 __all__ = [
     "AVAILABLE",
+    "SERVER",
     "FastConnection",
     "FastExchange",
     "FastHTTPServer",
@@ -75,7 +72,6 @@ __all__ = [
 ]
 
 log = logging.getLogger("tornio.transports.fasthttp")
-access_log = logging.getLogger("tornado.access")
 
 #: Whether httptools is importable (``pip install 'tornio[speed]'``).
 AVAILABLE = httptools is not None
@@ -86,142 +82,17 @@ MAX_HEADER_SIZE = 65536
 #: A Host header the fast path takes (a subset of what Tornado takes: anything else, or none,
 #: goes to Tornado, which refuses a missing, repeated or malformed one).
 PLAIN_HOST = re.compile(r"[A-Za-z0-9\-._~!$&'()*+;=\[\]:]*")
-SERVER = f"TornadoServer/{tornado.version}"
 FAST_METHODS = frozenset(("GET", "POST", "OPTIONS"))
 HANDLER_METHODS = {method: method.lower() for method in FAST_METHODS}  # the handler's
-NO_BODY_STATUSES = frozenset((204, 304))
-REPRESENTATION_HEADERS = ("Content-Encoding", "Content-Language", "Content-Type")
-#: Header values ``RequestHandler._convert_header_value`` accepted (strings it returns as
-#: they are), up to a bound: an Origin echoed in CORS headers is the client's choice.
-_ACCEPTED_VALUES: dict[str, None] = {}
-MAX_ACCEPTED_VALUES = 1024
 _BLANKS = (" ", "\t")  # what may end a header value and not be part of it
-#: The response's default headers (``RequestHandler.clear``), ``Date`` set per answer.
-_DEFAULT_HEADERS = {"Server": SERVER, "Content-Type": "text/html; charset=UTF-8"}
+
 
 def _no_loop(*args: Any) -> asyncio.Handle:
     raise RuntimeError("the connection is not made yet")
 
 
-class Route(NamedTuple):
-    """What a router answers for a request it claims: the handler class (a :class:`FastExchange`
-    subclass), its positional path arguments and ``initialize`` keyword arguments."""
-
-    handler: type[FastExchange]
-    path_args: list[str]
-    kwargs: dict[str, Any]
-
-
 #: ``(method, uri, path, headers) -> Route | None``; None hands the request to Tornado.
 RouteFinder = Callable[[str, str, str, HTTPHeaders], "Route | None"]
-
-
-class FastExchange:
-    """Mixed in front of a ``RequestHandler`` subclass: one request on the fast path.
-
-    It replaces what needs Tornado's application and connection (construction, ``write``,
-    ``finish``, errors); the handler's own methods and the rest of ``RequestHandler``
-    (``set_status``, ``set_header``, ``get_query_argument``…) run as they are.
-    """
-
-    # ``_stream_request_body`` comes from the handler class (``@stream_request_body``).
-    _status_code: int
-    _reason: str
-
-    def __init__(
-        self,
-        connection: FastConnection,
-        request: FastRequest,
-        path_args: list[str],
-        kwargs: dict[str, Any],
-    ) -> None:
-        self._fast = connection
-        self.request = request
-        self.path_args = path_args
-        self.path_kwargs: dict[str, str] = {}
-        self._finished = False
-        self._auto_finish = True
-        self._prepared_future = None
-        self._defaults()
-        self.initialize(**kwargs)  # type: ignore[attr-defined]
-
-    def _defaults(self) -> None:
-        headers = self._headers = ResponseHeaders(_DEFAULT_HEADERS)
-        dict.__setitem__(headers, "Date", date_header())
-        self._write_buffer: list[bytes] = []
-        self._status_code = 200
-        self._reason = "OK"
-
-    def clear(self) -> None:
-        self._defaults()
-
-    def set_header(self, name: str, value: Any) -> None:
-        """``RequestHandler.set_header``, with the values it accepted remembered (a poll sets
-        the same few values every time; the check is a regex)."""
-        if type(value) is not str or value not in _ACCEPTED_VALUES:
-            value = self._convert_header_value(value)  # type: ignore[attr-defined]
-            if len(_ACCEPTED_VALUES) < MAX_ACCEPTED_VALUES:
-                _ACCEPTED_VALUES[value] = None
-        dict.__setitem__(self._headers, header_name(name), value)
-
-    def write(self, chunk: str | bytes) -> None:
-        if self._finished:
-            raise RuntimeError("Cannot write() after finish()")
-        self._write_buffer.append(chunk.encode("utf-8") if isinstance(chunk, str) else chunk)
-
-    def flush(self) -> None:
-        """Nothing is sent before :meth:`finish` on this path."""
-
-    def finish(self, chunk: str | bytes | None = None) -> Any:
-        if self._finished:
-            raise RuntimeError("finish() called twice")
-        if chunk is not None:
-            self.write(chunk)
-        body = b"".join(self._write_buffer)
-        self._write_buffer = []
-        headers = self._headers
-        status = self._status_code
-        if status in NO_BODY_STATUSES or 100 <= status < 200:
-            body = b""
-            for name in REPRESENTATION_HEADERS:
-                headers.pop(name, None)
-        elif not dict.__contains__(headers, "Content-Length"):  # names are stored normalized
-            dict.__setitem__(headers, "Content-Length", str(len(body)))
-        self._finished = True
-        self._fast.respond(status, self._reason, headers, body)
-        if status >= 400 or access_log.isEnabledFor(logging.INFO):  # as Tornado's log_request
-            self._log(status)
-        return None
-
-    def _log(self, status: int) -> None:
-        request = self.request
-        level = logging.INFO if status < 400 else logging.WARNING if status < 500 else logging.ERROR
-        access_log.log(level, "%d %s %s (%s) %.2fms", status, request.method, request.uri,
-                       request.remote_ip, 1000.0 * request.request_time())
-
-    def send_error(self, status_code: int = 500, **kwargs: Any) -> None:
-        """Tornado's error page (``RequestHandler.write_error``), unless already answered."""
-        if self._finished:
-            return
-        self.clear()
-        reason = kwargs.get("reason")
-        self.set_status(status_code, reason=reason)  # type: ignore[attr-defined]
-        self.finish(
-            f"<html><title>{self._status_code}: {self._reason}</title>"
-            f"<body>{self._status_code}: {self._reason}</body></html>"
-        )
-
-    def _fail(self, exc: BaseException) -> None:
-        """An exception out of the handler, answered as ``RequestHandler`` answers it."""
-        if isinstance(exc, HTTPError):
-            if exc.log_message:
-                log.warning("%d %s %s: %s", exc.status_code, self.request.method,
-                            self.request.uri, exc.log_message % exc.args)
-            self.send_error(exc.status_code, reason=exc.reason)
-            return
-        log.error("Uncaught exception %s %s", self.request.method, self.request.uri,
-                  exc_info=(type(exc), exc, exc.__traceback__))
-        self.send_error(500)
 
 
 class FastConnection(BufferedReads):
@@ -439,25 +310,28 @@ class FastConnection(BufferedReads):
             return False
         del self.buffer[:end]
         self.reading_head = False
-        client = self.server.client
+        exchange = self.exchange = route.handler.begin(self, route)
+        try:
+            exchange.prepare()  # type: ignore[attr-defined]
+        except Exception as exc:
+            exchange._fail(exc)
+        if self.complete:  # (prepare may have handed the request to another exchange)
+            self._message_done(self.exchange or exchange)
+        else:
+            self.since = time.monotonic()  # the body's time starts (an answer restarts it)
+        return not (self.lost or self.handed_off)
+
+    def new_request(self) -> FastRequest:
+        """The request in flight (its head read) as an ``HTTPServerRequest``."""
+        headers, client = self._headers, self.server.client
         if client is peer_client:  # the same for every request of the connection
             if self._peer is None:
                 self._peer = peer_client(self.address, headers)  # type: ignore[arg-type]
             remote_ip, protocol = self._peer
         else:
             remote_ip, protocol = client(self.address, headers)  # type: ignore[arg-type]
-        request = FastRequest(self._method, self._uri, headers, self, remote_ip, protocol,
-                              self._host)
-        exchange = self.exchange = route.handler(self, request, route.path_args, route.kwargs)
-        try:
-            exchange.prepare()  # type: ignore[attr-defined]
-        except Exception as exc:
-            exchange._fail(exc)
-        if self.complete:
-            self._message_done(exchange)
-        else:
-            self.since = time.monotonic()  # the body's time starts (an answer restarts it)
-        return not (self.lost or self.handed_off)
+        return FastRequest(self._method, self._uri, headers, self, remote_ip, protocol,
+                           self._host)
 
     def _route(self, headers: HTTPHeaders) -> Route | None:
         parser = self.parser
@@ -549,7 +423,13 @@ class FastConnection(BufferedReads):
         if exchange._finished:
             return
         self.waiting = True
-        method = getattr(exchange, HANDLER_METHODS[exchange.request.method])
+        if exchange.steady:
+            try:
+                exchange.run()  # type: ignore[attr-defined]
+            except Exception as exc:
+                exchange._fail(exc)
+            return
+        method = getattr(exchange, HANDLER_METHODS[self._method])
         try:
             result = method(*exchange.path_args)
         except Exception as exc:
@@ -613,6 +493,14 @@ class FastConnection(BufferedReads):
 
     def respond(self, status: int, reason: str, headers: dict[str, str], body: bytes) -> None:
         """Write the answer of the request in flight, then go on with the next one."""
+        head = "".join([f"HTTP/1.1 {status} {reason}\r\n",
+                         *[f"{name}: {value}\r\n" for name, value in headers.items()]])
+        self.answer(head, body)
+
+    def answer(self, head: str, body: bytes) -> None:
+        """Write an answer: ``head`` is its status line and headers (each line ending in
+        CRLF), but for ``Connection: close`` (added here when the connection ends after it)
+        and the blank line."""
         # An answer given before the request was read whole (a refusal in prepare) closes
         # the connection after it, as Tornado does.
         keep_alive = self.complete
@@ -621,14 +509,11 @@ class FastConnection(BufferedReads):
             connection = raw["connection"]
             if connection != "keep-alive" and connection.lower() == "close":
                 keep_alive = False
-        if not keep_alive:
-            headers["Connection"] = "close"
-        head = "".join([f"HTTP/1.1 {status} {reason}\r\n",
-                         *[f"{name}: {value}\r\n" for name, value in headers.items()],
-                         "\r\n"]).encode("latin-1")
+        data = (head + "\r\n" if keep_alive else head + "Connection: close\r\n\r\n").encode(
+            "latin-1")
         transport = self.transport
         if not (self.lost or self.handed_off) and transport is not None:
-            transport.write(head + body if body else head)
+            transport.write(data + body if body else data)
         self.server.served += 1
         self.exchange = None
         self.task = None
