@@ -20,9 +20,13 @@ from typing import TYPE_CHECKING, Any
 
 from tornio.bus import ids
 from tornio.legacy.transports.handshake import HandshakeHandler
-from tornio.legacy.transports.polling import JsonpPollingHandler, XhrPollingHandler
+from tornio.legacy.transports.polling import (
+    JsonpPollingHandler,
+    SteadyXhrPolling,
+    XhrPollingHandler,
+)
 from tornio.modern.endpoint import EngineEndpoint
-from tornio.modern.transports import EnginePollingHandler
+from tornio.modern.transports import EnginePollingHandler, SteadyEnginePolling
 from tornio.transports.fasthttp import AVAILABLE, FastExchange, FastHTTPServer, Route
 from tornio.transports.fastrequest import path_arg, peer_client, xheaders_client
 from tornio.transports.forwarded import TrustedProxies, resolve_headers
@@ -54,9 +58,27 @@ class FastJsonpPolling(FastExchange, JsonpPollingHandler):  # type: ignore[misc]
     """0.9 jsonp-polling on the fast path."""
 
 
+class SteadyEnginePoll(SteadyEnginePolling):
+    """A steady-state Engine.IO poll; the rest is :class:`FastEnginePolling`'s."""
+
+    general = FastEnginePolling
+
+
+class SteadyXhrPoll(SteadyXhrPolling):
+    """A steady-state 0.9 xhr-poll; the rest is :class:`FastXhrPolling`'s."""
+
+    general = FastXhrPolling
+
+
 LEGACY_POLLING: dict[str, type[FastExchange]] = {
     "xhr-polling": FastXhrPolling,
     "jsonp-polling": FastJsonpPolling,
+}
+#: A GET or POST with a session id: a steady-state exchange first (which hands what it does
+#: not handle to the general one).
+STEADY: dict[type[FastExchange], type[FastExchange]] = {
+    FastEnginePolling: SteadyEnginePoll,
+    FastXhrPolling: SteadyXhrPoll,
 }
 
 
@@ -90,6 +112,8 @@ def socketio_routes(
         handshake = re.compile(prefix + r"/1/?$")
         polling = re.compile(prefix + r"/1/(xhr-polling|jsonp-polling)/([^/]+)/?$")
     kwargs: dict[str, Any] = {"manager": manager}
+    general_modern = Route(FastEnginePolling, [], kwargs)
+    steady_modern = Route(SteadyEnginePoll, [], kwargs)
 
     def route(method: str, uri: str, path: str, headers: HTTPHeaders) -> Route | None:
         if is_local is not None:
@@ -98,14 +122,17 @@ def socketio_routes(
             if owner is not None and not is_local(owner):
                 return None  # forwarded to its owner by Tornado's delegate chain
         if modern.match(path):
-            return Route(FastEnginePolling, [], kwargs)
+            if method != "OPTIONS" and "sid=" in uri:
+                return steady_modern
+            return general_modern
         if handshake.match(path):
             return None if method == "OPTIONS" else Route(FastHandshake, [], kwargs)
         match = polling.match(path)
         if match is not None and method != "OPTIONS":
             sid = path_arg(match.group(2))
             if sid is not None:
-                return Route(LEGACY_POLLING[match.group(1)], [sid], kwargs)
+                handler = LEGACY_POLLING[match.group(1)]
+                return Route(STEADY.get(handler, handler), [sid], kwargs)
         return None
 
     return route

@@ -67,31 +67,33 @@ class FastExchange:
     #: Whether the connection runs it with ``run()`` (a steady-state exchange), rather than
     #: with the handler method of the request's method.
     steady: ClassVar[bool] = False
+    #: Answered (or abandoned): nothing more is written.
+    finished: bool
     _status_code: int
     _reason: str
 
-    def __init__(
-        self,
-        connection: ExchangeConnection,
-        request: FastRequest,
-        path_args: list[str],
-        kwargs: dict[str, Any],
-    ) -> None:
+    def __init__(self, connection: ExchangeConnection, route: Route) -> None:
+        """The exchange for a request ``route`` claimed, its head read: the request is the
+        connection's (a :class:`~tornio.transports.steady.SteadyExchange` builds one only if
+        it needs it)."""
         self._fast = connection
-        self.request = request
-        self.path_args = path_args
+        self.request = connection.new_request()
+        self.path_args = route.path_args
         self.path_kwargs: dict[str, str] = {}
-        self._finished = False
+        self.finished = False
         self._auto_finish = True
         self._prepared_future = None
         self._defaults()
-        self.initialize(**kwargs)  # type: ignore[attr-defined]
+        self.initialize(**route.kwargs)  # type: ignore[attr-defined]
 
-    @classmethod
-    def begin(cls, connection: ExchangeConnection, route: Route) -> FastExchange:
-        """The exchange for a request ``route`` claimed, its head read (its request built:
-        a :class:`~tornio.transports.steady.SteadyExchange` builds one only if it needs it)."""
-        return cls(connection, connection.new_request(), route.path_args, route.kwargs)
+    @property
+    def _finished(self) -> bool:
+        """``RequestHandler``'s name for :attr:`finished` (the handlers read it)."""
+        return self.finished
+
+    @_finished.setter
+    def _finished(self, value: bool) -> None:
+        self.finished = value
 
     def _defaults(self) -> None:
         headers = self._headers = ResponseHeaders(_DEFAULT_HEADERS)
@@ -113,7 +115,7 @@ class FastExchange:
         dict.__setitem__(self._headers, header_name(name), value)
 
     def write(self, chunk: str | bytes) -> None:
-        if self._finished:
+        if self.finished:
             raise RuntimeError("Cannot write() after finish()")
         self._write_buffer.append(chunk.encode("utf-8") if isinstance(chunk, str) else chunk)
 
@@ -121,7 +123,7 @@ class FastExchange:
         """Nothing is sent before :meth:`finish` on this path."""
 
     def finish(self, chunk: str | bytes | None = None) -> Any:
-        if self._finished:
+        if self.finished:
             raise RuntimeError("finish() called twice")
         if chunk is not None:
             self.write(chunk)
@@ -135,7 +137,7 @@ class FastExchange:
                 headers.pop(name, None)
         elif not dict.__contains__(headers, "Content-Length"):  # names are stored normalized
             dict.__setitem__(headers, "Content-Length", str(len(body)))
-        self._finished = True
+        self.finished = True
         self._fast.respond(status, self._reason, headers, body)
         if status >= 400 or access_log.isEnabledFor(logging.INFO):  # as Tornado's log_request
             self._log(status)
@@ -149,7 +151,7 @@ class FastExchange:
 
     def send_error(self, status_code: int = 500, **kwargs: Any) -> None:
         """Tornado's error page (``RequestHandler.write_error``), unless already answered."""
-        if self._finished:
+        if self.finished:
             return
         self.clear()
         reason = kwargs.get("reason")
@@ -159,7 +161,7 @@ class FastExchange:
             f"<body>{self._status_code}: {self._reason}</body></html>"
         )
 
-    def _fail(self, exc: BaseException) -> None:
+    def uncaught(self, exc: BaseException) -> None:
         """An exception out of the handler, answered as ``RequestHandler`` answers it."""
         if isinstance(exc, HTTPError):
             if exc.log_message:

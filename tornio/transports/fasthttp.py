@@ -82,8 +82,9 @@ MAX_HEADER_SIZE = 65536
 #: A Host header the fast path takes (a subset of what Tornado takes: anything else, or none,
 #: goes to Tornado, which refuses a missing, repeated or malformed one).
 PLAIN_HOST = re.compile(r"[A-Za-z0-9\-._~!$&'()*+;=\[\]:]*")
-FAST_METHODS = frozenset(("GET", "POST", "OPTIONS"))
-HANDLER_METHODS = {method: method.lower() for method in FAST_METHODS}  # the handler's
+#: The methods served here, as httptools names them -> as ``str``.
+FAST_METHODS = {name.encode(): name for name in ("GET", "POST", "OPTIONS")}
+HANDLER_METHODS = {method: method.lower() for method in FAST_METHODS.values()}  # the handler's
 _BLANKS = (" ", "\t")  # what may end a header value and not be part of it
 
 
@@ -122,9 +123,10 @@ class FastConnection(BufferedReads):
         self.drain_waiter: asyncio.Future[None] | None = None
         self._url = b""
         self._headers = new_headers()
-        self._raw: dict[str, str] = {}
+        self.raw: dict[str, str] = {}
         # The request in flight's method, URI and Host (set by _route); peer_client's answer.
-        self._method = self._uri = ""
+        self.method = self.uri = self.query = ""  # (the query: what follows the URI's "?")
+        self._plain_host = ""  # the last Host value seen to be plain
         self._host: str | None = None
         self._peer: tuple[str, str] | None = None
         self.call_soon: Callable[..., asyncio.Handle] = _no_loop
@@ -232,12 +234,12 @@ class FastConnection(BufferedReads):
                 as_list[norm] = [text]
         else:
             self._headers.add(norm, text)
-        raw = self._raw
+        raw = self.raw
         raw[lower] = raw[lower] + "," + text if lower in raw else text
 
     def on_body(self, body: bytes) -> None:
         exchange = self.exchange
-        if exchange is None or exchange._finished:
+        if exchange is None or exchange.finished:
             return
         if getattr(exchange, "_stream_request_body", False):
             exchange.data_received(body)  # type: ignore[attr-defined]
@@ -290,7 +292,7 @@ class FastConnection(BufferedReads):
             return False
         self._url = b""
         self._headers = headers = new_headers()
-        self._raw = {}
+        self.raw = {}
         self.complete = False
         try:
             if end == len(self.buffer):  # the usual case: a request without a body
@@ -310,13 +312,13 @@ class FastConnection(BufferedReads):
             return False
         del self.buffer[:end]
         self.reading_head = False
-        exchange = self.exchange = route.handler.begin(self, route)
+        exchange = self.exchange = route.handler(self, route)
         try:
             exchange.prepare()  # type: ignore[attr-defined]
         except Exception as exc:
-            exchange._fail(exc)
+            exchange.uncaught(exc)
         if self.complete:  # (prepare may have handed the request to another exchange)
-            self._message_done(self.exchange or exchange)
+            self.message_done(self.exchange or exchange)
         else:
             self.since = time.monotonic()  # the body's time starts (an answer restarts it)
         return not (self.lost or self.handed_off)
@@ -330,20 +332,25 @@ class FastConnection(BufferedReads):
             remote_ip, protocol = self._peer
         else:
             remote_ip, protocol = client(self.address, headers)  # type: ignore[arg-type]
-        return FastRequest(self._method, self._uri, headers, self, remote_ip, protocol,
+        return FastRequest(self.method, self.uri, headers, self, remote_ip, protocol,
                            self._host)
 
     def _route(self, headers: HTTPHeaders) -> Route | None:
         parser = self.parser
         if parser.get_http_version() != "1.1" or parser.should_upgrade():
             return None
-        method = self._method = parser.get_method().decode("latin-1")
-        raw = self._raw
-        if method not in FAST_METHODS or "expect" in raw or "upgrade" in raw:
+        name = parser.get_method()
+        raw = self.raw
+        if name not in FAST_METHODS or "expect" in raw or "upgrade" in raw:
             return None
-        host = self._host = raw.get("host")
-        if host is None or not PLAIN_HOST.fullmatch(host):  # a repeated one has a comma
+        method = self.method = FAST_METHODS[name]
+        host = self._host = raw["host"] if "host" in raw else None  # noqa: SIM401
+        if host is None:
             return None
+        if host != self._plain_host:  # (checked once for a connection's requests)
+            if not PLAIN_HOST.fullmatch(host):  # a repeated one has a comma
+                return None
+            self._plain_host = host
         encoding = raw["transfer-encoding"] if "transfer-encoding" in raw else None  # noqa: SIM401
         length = raw["content-length"] if "content-length" in raw else None  # noqa: SIM401
         if encoding is not None:
@@ -357,8 +364,9 @@ class FastConnection(BufferedReads):
             self.chunked, self.remaining = False, size
         else:
             self.chunked, self.remaining = False, 0
-        uri = self._uri = self._url.decode("latin-1")
-        return self.server.router(method, uri, uri.partition("?")[0], headers)
+        uri = self.uri = self._url.decode("latin-1")
+        path, _, self.query = uri.partition("?")
+        return self.server.router(method, uri, path, headers)
 
     def _read_body(self) -> bool:
         try:
@@ -383,7 +391,7 @@ class FastConnection(BufferedReads):
                 # answer closed the connection; the body is dropped, nothing more is read.
                 self.reading_head = True
                 return False
-            self._message_done(exchange)
+            self.message_done(exchange)
             return not (self.lost or self.handed_off)
         return False
 
@@ -411,36 +419,36 @@ class FastConnection(BufferedReads):
     def _bad_body(self) -> None:
         """What Tornado does with a body it cannot read: a bare 400, then close."""
         exchange = self.exchange
-        if exchange is not None and not exchange._finished:
-            exchange._finished = True
+        if exchange is not None and not exchange.finished:
+            exchange.finished = True
             if self.transport is not None and not (self.lost or self.handed_off):
                 self.transport.write(b"HTTP/1.1 400 Bad Request\r\n\r\n")
         self._close()
 
-    def _message_done(self, exchange: FastExchange) -> None:
+    def message_done(self, exchange: FastExchange) -> None:
         """The request is read whole: run its method (unless prepare answered already)."""
         self.reading_head = True
-        if exchange._finished:
+        if exchange.finished:
             return
         self.waiting = True
         if exchange.steady:
             try:
                 exchange.run()  # type: ignore[attr-defined]
             except Exception as exc:
-                exchange._fail(exc)
+                exchange.uncaught(exc)
             return
-        method = getattr(exchange, HANDLER_METHODS[self._method])
+        method = getattr(exchange, HANDLER_METHODS[self.method])
         try:
             result = method(*exchange.path_args)
         except Exception as exc:
-            exchange._fail(exc)
+            exchange.uncaught(exc)
             return
         if result is None:
-            if not exchange._finished:
+            if not exchange.finished:
                 exchange.finish()
             return
         if isinstance(result, CoroutineType):  # (inspect.iscoroutine, without the call)
-            self._step(exchange, result)
+            self.step(exchange, result)
         elif isinstance(result, asyncio.Future) or asyncio.isfuture(result):
             result.add_done_callback(functools.partial(self._future_done, exchange))
         else:
@@ -449,15 +457,15 @@ class FastConnection(BufferedReads):
     def _future_done(self, exchange: FastExchange, future: asyncio.Future[Any]) -> None:
         """The future a handler method returned is done (a held poll's, answered)."""
         if future.cancelled():
-            exchange._fail(asyncio.CancelledError())
+            exchange.uncaught(asyncio.CancelledError())
             return
         exc = future.exception()
         if exc is not None:
-            exchange._fail(exc)
-        elif not exchange._finished and not (self.lost or self.handed_off):
+            exchange.uncaught(exc)
+        elif not exchange.finished and not (self.lost or self.handed_off):
             exchange.finish()
 
-    def _step(self, exchange: FastExchange, coro: Any, _: Any = None) -> None:
+    def step(self, exchange: FastExchange, coro: Any, _: Any = None) -> None:
         """Run the handler's coroutine up to its next suspension, without a Task: it is
         resumed by a done callback on the future it waits for (a held poll's), which costs
         less than a Task per request. What it awaits is always an asyncio future (or a bare
@@ -465,28 +473,28 @@ class FastConnection(BufferedReads):
         try:
             waited = coro.send(None)
         except StopIteration:
-            if not exchange._finished and not (self.lost or self.handed_off):
+            if not exchange.finished and not (self.lost or self.handed_off):
                 exchange.finish()
             return
         except Exception as exc:
-            exchange._fail(exc)
+            exchange.uncaught(exc)
             return
         if waited is None:
-            self.call_soon(self._step, exchange, coro)
+            self.call_soon(self.step, exchange, coro)
         elif asyncio.isfuture(waited) and getattr(waited, "_asyncio_future_blocking", False):
             waited._asyncio_future_blocking = False
-            waited.add_done_callback(functools.partial(self._step, exchange, coro))
+            waited.add_done_callback(functools.partial(self.step, exchange, coro))
         else:
             coro.close()
-            exchange._fail(RuntimeError(f"a handler awaited {waited!r}, not a future"))
+            exchange.uncaught(RuntimeError(f"a handler awaited {waited!r}, not a future"))
 
     async def _complete(self, exchange: FastExchange, awaitable: Any) -> None:
         try:
             await awaitable
         except Exception as exc:
-            exchange._fail(exc)
+            exchange.uncaught(exc)
             return
-        if not exchange._finished and not (self.lost or self.handed_off):
+        if not exchange.finished and not (self.lost or self.handed_off):
             exchange.finish()
 
     # -- answering ----------------------------------------------------------------------------
@@ -504,7 +512,7 @@ class FastConnection(BufferedReads):
         # An answer given before the request was read whole (a refusal in prepare) closes
         # the connection after it, as Tornado does.
         keep_alive = self.complete
-        raw = self._raw
+        raw = self.raw
         if "connection" in raw:
             connection = raw["connection"]
             if connection != "keep-alive" and connection.lower() == "close":
@@ -534,7 +542,7 @@ class FastConnection(BufferedReads):
 
     def _abandon(self) -> None:
         exchange, self.exchange = self.exchange, None
-        if exchange is not None and not exchange._finished:
+        if exchange is not None and not exchange.finished:
             try:
                 exchange.on_connection_close()  # type: ignore[attr-defined]
             except Exception:
