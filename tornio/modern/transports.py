@@ -455,19 +455,16 @@ class EnginePollingHandler(EngineRequestMixin, RequestHandler):
 class SteadyEnginePolling(SteadyExchange):
     """A poll of an open polling session on the fast path, answered as
     :class:`EnginePollingHandler` answers it: a GET, which is the session's sink while it is
-    held; a POST of packets, answered ``ok``. No ``Origin`` (and so no CORS headers, no origin
-    refusal), a query without quoting or JSONP, a text body: anything else is the general
-    exchange's (:meth:`~tornio.transports.steady.SteadyExchange.fallback`)."""
+    held; a POST of packets, answered ``ok``. The route sends it no request with an
+    ``Origin`` (the origin decision, CORS headers: the handler's ``prepare``); one with a
+    quoted or JSONP query, a binary or bad body, for a session that is not polling here…
+    is the general exchange's (:meth:`~tornio.transports.steady.SteadyExchange.fallback`)."""
 
     transport = "polling"
     polling = True
     host: EngineHost
     _socket: EngineOwner | None = None
     _b64 = False
-
-    def prepare(self) -> None:
-        if "origin" in self._fast.raw:  # the origin decision is the handler's (in prepare)
-            self.fallback()
 
     def max_body(self) -> int:
         return self.host.engine_settings.max_payload
@@ -553,7 +550,7 @@ class SteadyEnginePolling(SteadyExchange):
     def _post(self, socket: EngineOwner) -> None:
         raw = self._fast.raw
         if socket.inbox.slicing or ("content-type" in raw and raw["content-type"].startswith(
-                "application/octet-stream")):
+                b"application/octet-stream")):
             self.fallback()  # (an overlapping POST; a binary body)
             return
         body = self.body()

@@ -44,13 +44,12 @@ from tornado.netutil import add_accept_handler
 
 from tornio.transports.fastexchange import SERVER, FastExchange, Route
 from tornio.transports.fastrequest import (
-    FAST_HEADERS,
     HEADER_KEYS,
     FastRequest,
     head_end,
     header_keys,
-    new_headers,
     peer_client,
+    request_headers,
 )
 from tornio.transports.handoff import hand_off
 from tornio.transports.heads import HEAD_TOO_LARGE
@@ -81,19 +80,20 @@ AVAILABLE = httptools is not None
 MAX_HEADER_SIZE = 65536
 #: A Host header the fast path takes (a subset of what Tornado takes: anything else, or none,
 #: goes to Tornado, which refuses a missing, repeated or malformed one).
-PLAIN_HOST = re.compile(r"[A-Za-z0-9\-._~!$&'()*+;=\[\]:]*")
+PLAIN_HOST = re.compile(rb"[A-Za-z0-9\-._~!$&'()*+;=\[\]:]*")
 #: The methods served here, as httptools names them -> as ``str``.
 FAST_METHODS = {name.encode(): name for name in ("GET", "POST", "OPTIONS")}
 HANDLER_METHODS = {method: method.lower() for method in FAST_METHODS.values()}  # the handler's
-_BLANKS = (" ", "\t")  # what may end a header value and not be part of it
+_BLANKS = (b" ", b"\t")  # what may end a header value and not be part of it
 
 
 def _no_loop(*args: Any) -> asyncio.Handle:
     raise RuntimeError("the connection is not made yet")
 
 
-#: ``(method, uri, path, headers) -> Route | None``; None hands the request to Tornado.
-RouteFinder = Callable[[str, str, str, HTTPHeaders], "Route | None"]
+#: ``(method, uri, path, raw headers) -> Route | None`` (the headers by lower-case name, as
+#: :attr:`FastConnection.raw`); None hands the request to Tornado.
+RouteFinder = Callable[[str, str, str, dict[str, bytes]], "Route | None"]
 
 
 class FastConnection(BufferedReads):
@@ -122,12 +122,15 @@ class FastConnection(BufferedReads):
         self.paused = False
         self.drain_waiter: asyncio.Future[None] | None = None
         self._url = b""
-        self._headers = new_headers()
-        self.raw: dict[str, str] = {}
+        #: The request's header fields: (name as ``HTTPHeaders`` writes it, value) in turn.
+        self._fields: list[Any] = []
+        #: Its headers by lower-case name (values as received; a repeated one's joined by
+        #: commas, as ``HTTPHeaders.get`` joins them).
+        self.raw: dict[str, bytes] = {}
         # The request in flight's method, URI and Host (set by _route); peer_client's answer.
         self.method = self.uri = self.query = ""  # (the query: what follows the URI's "?")
-        self._plain_host = ""  # the last Host value seen to be plain
-        self._host: str | None = None
+        self._plain_host = b""  # the last Host value seen to be plain
+        self._host: bytes | None = None
         self._peer: tuple[str, str] | None = None
         self.call_soon: Callable[..., asyncio.Handle] = _no_loop
         #: When the wait for the current request's head (or body) began.
@@ -220,22 +223,13 @@ class FastConnection(BufferedReads):
         self._url += url
 
     def on_header(self, name: bytes, value: bytes) -> None:
-        text = value.decode("latin-1")
-        if text[-1:] in _BLANKS:  # llhttp strips the leading blanks, not the trailing ones
-            text = text.strip(" \t")
-        norm, lower = HEADER_KEYS[name] if name in HEADER_KEYS else header_keys(name)
-        # llhttp refused what Tornado's HTTPHeaders.add refuses (a name that is not a token,
-        # control characters and DEL in a value): the lists are filled directly.
-        if FAST_HEADERS:
-            as_list = self._headers._as_list
-            if norm in as_list:
-                as_list[norm].append(text)
-            else:
-                as_list[norm] = [text]
-        else:
-            self._headers.add(norm, text)
-        raw = self.raw
-        raw[lower] = raw[lower] + "," + text if lower in raw else text
+        if value[-1:] in _BLANKS:  # llhttp strips the leading blanks, not the trailing ones
+            value = value.strip(b" \t")
+        keys = HEADER_KEYS[name] if name in HEADER_KEYS else header_keys(name)
+        # The ``HTTPHeaders`` are made from the fields when a request is (new_request).
+        self._fields += (keys[0], value)
+        raw, lower = self.raw, keys[1]
+        raw[lower] = raw[lower] + b"," + value if lower in raw else value
 
     def on_body(self, body: bytes) -> None:
         exchange = self.exchange
@@ -291,51 +285,49 @@ class FastConnection(BufferedReads):
             self.hand_off()  # bare LFs, leading blank lines: Tornado's business
             return False
         self._url = b""
-        self._headers = headers = new_headers()
+        self._fields = []
         self.raw = {}
         self.complete = False
         try:
-            if end == len(self.buffer):  # the usual case: a request without a body
-                self.parser.feed_data(self.buffer)
-            else:
-                with memoryview(self.buffer) as view, view[:end] as head:
-                    self.parser.feed_data(head)
+            self.parser.feed_data(self.buffer[:end])  # (a copy of the head: it is small)
         except httptools.HttpParserUpgrade:
             self.hand_off()
             return False
         except httptools.HttpParserError:
             self.hand_off()  # Tornado answers a malformed request as it always did
             return False
-        route = self._route(headers)
+        route = self._route()
         if route is None:
             self.hand_off()
             return False
         del self.buffer[:end]
         self.reading_head = False
         exchange = self.exchange = route.handler(self, route)
-        try:
-            exchange.prepare()  # type: ignore[attr-defined]
-        except Exception as exc:
-            exchange.uncaught(exc)
-        if self.complete:  # (prepare may have handed the request to another exchange)
-            self.message_done(self.exchange or exchange)
+        if not exchange.steady:  # (a steady-state exchange has nothing to prepare)
+            try:
+                exchange.prepare()  # type: ignore[attr-defined]
+            except Exception as exc:
+                exchange.uncaught(exc)
+        if self.complete:
+            self.message_done(exchange)
         else:
             self.since = time.monotonic()  # the body's time starts (an answer restarts it)
         return not (self.lost or self.handed_off)
 
     def new_request(self) -> FastRequest:
         """The request in flight (its head read) as an ``HTTPServerRequest``."""
-        headers, client = self._headers, self.server.client
+        headers, client = request_headers(self._fields), self.server.client
         if client is peer_client:  # the same for every request of the connection
             if self._peer is None:
                 self._peer = peer_client(self.address, headers)  # type: ignore[arg-type]
             remote_ip, protocol = self._peer
         else:
             remote_ip, protocol = client(self.address, headers)  # type: ignore[arg-type]
+        host = self._host
         return FastRequest(self.method, self.uri, headers, self, remote_ip, protocol,
-                           self._host)
+                           None if host is None else host.decode("latin-1"))
 
-    def _route(self, headers: HTTPHeaders) -> Route | None:
+    def _route(self) -> Route | None:
         parser = self.parser
         if parser.get_http_version() != "1.1" or parser.should_upgrade():
             return None
@@ -354,7 +346,7 @@ class FastConnection(BufferedReads):
         encoding = raw["transfer-encoding"] if "transfer-encoding" in raw else None  # noqa: SIM401
         length = raw["content-length"] if "content-length" in raw else None  # noqa: SIM401
         if encoding is not None:
-            if encoding.lower() != "chunked" or length is not None:
+            if encoding.lower() != b"chunked" or length is not None:
                 return None
             self.chunked, self.remaining = True, 0
         elif length is not None:
@@ -366,7 +358,7 @@ class FastConnection(BufferedReads):
             self.chunked, self.remaining = False, 0
         uri = self.uri = self._url.decode("latin-1")
         path, _, self.query = uri.partition("?")
-        return self.server.router(method, uri, path, headers)
+        return self.server.router(method, uri, path, raw)
 
     def _read_body(self) -> bool:
         try:
@@ -515,7 +507,7 @@ class FastConnection(BufferedReads):
         raw = self.raw
         if "connection" in raw:
             connection = raw["connection"]
-            if connection != "keep-alive" and connection.lower() == "close":
+            if connection != b"keep-alive" and connection.lower() == b"close":
                 keep_alive = False
         data = (head + "\r\n" if keep_alive else head + "Connection: close\r\n\r\n").encode(
             "latin-1")

@@ -68,9 +68,6 @@ class SteadyExchange(FastExchange):
     def request(self, request: FastRequest) -> None:
         self._request = request
 
-    def prepare(self) -> None:
-        """Nothing to decide before the body (subclasses may: a declared size)."""
-
     def data_received(self, chunk: bytes) -> None:
         self._chunks.append(chunk)
         self._size += len(chunk)
@@ -136,7 +133,8 @@ class SteadyExchange(FastExchange):
             known = SteadyExchange._threshold = (setting, threshold(setting))
         if known[1] is None or len(data) < known[1]:
             return data, ""
-        return compressed_answer(data, setting, self._fast.raw.get("accept-encoding", ""))
+        accept = self._fast.raw.get("accept-encoding", b"").decode("latin-1")
+        return compressed_answer(data, setting, accept)
 
     def slices(self, work: Coroutine[Any, Any, None]) -> None:
         """Run ``work`` (which answers the request) as the connection runs a handler's

@@ -153,8 +153,10 @@ class JsonpPollingHandler(XhrPollingHandler):
 class SteadyXhrPolling(SteadyExchange):
     """xhr-polling of an open session on the fast path, answered as
     :class:`XhrPollingHandler` answers it: a GET, which is the session's sink while it is held;
-    a POST of packets, answered ``1``. The transport enabled, no ``Origin``, no
-    ``?disconnect``, a body within ``max_buffer_size``: anything else is the general
+    a POST of packets, answered ``1``. The route sends it only requests that the handler's
+    ``prepare`` has nothing to say about (the transport enabled; no ``Origin``, no
+    ``?disconnect``, a declared body within ``max_buffer_size``: ``tornio.fastpath``); one
+    for an unknown session, a session's first poll, a body over the limit… is the general
     exchange's (:meth:`~tornio.transports.steady.SteadyExchange.fallback`)."""
 
     transport = "xhr-polling"
@@ -162,18 +164,6 @@ class SteadyXhrPolling(SteadyExchange):
     content_type = XhrPollingHandler.content_type
     host: LegacyHost
     _socket: LegacySocket | None = None
-
-    def prepare(self) -> None:
-        """What the handler's ``prepare`` could refuse (before the body) is its own."""
-        connection, settings = self._fast, self.host.settings
-        raw, query = connection.raw, connection.query
-        if ("origin" in raw or "xhr-polling" not in settings.transports
-                or "disconnect" in query or "%" in query or "+" in query):
-            self.fallback()
-        elif connection.method == "POST" and "content-length" in raw:
-            length = raw["content-length"]
-            if length.isdigit() and int(length) > settings.max_buffer_size:
-                self.fallback()
 
     def max_body(self) -> int:
         return self.host.settings.max_buffer_size
