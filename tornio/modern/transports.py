@@ -56,6 +56,8 @@ JSONP_INDEX = re.compile(r"^\d+$")
 EIO3_OPEN_HOLD = 0.02
 INVALID_HEADER_CHARS = re.compile(r"[^\t\x20-\x7e\x80-\xff]")
 ENGINE_TRANSPORTS = ("polling", "websocket")
+#: What follows ``Date`` in the answer to a POST: ``ok``.
+OK_LENGTH = "Content-Length: 2\r\n"
 #: Whatever a host indexes its engines' owners as.
 Owner = TypeVar("Owner")
 
@@ -466,8 +468,11 @@ class SteadyEnginePolling(SteadyExchange):
     _socket: EngineOwner | None = None
     _b64 = False
 
-    def max_body(self) -> int:
-        return self.host.engine_settings.max_payload
+    def data_received(self, chunk: bytes) -> None:
+        self._chunks += (chunk,)
+        self._size += len(chunk)
+        if self._size > self.host.engine_settings.max_payload:
+            self.fallback()  # the handler's 413
 
     def run(self) -> None:
         connection = self._fast
@@ -529,8 +534,12 @@ class SteadyEnginePolling(SteadyExchange):
             content_type, data = "application/octet-stream", body
         else:
             content_type, data = "text/plain; charset=UTF-8", body.encode("utf-8")
-        data, extra = self.compressed(data, self.host.settings.http_compression)
-        self.reply(data, content_type, "Cache-Control: no-store\r\n" + extra)
+        setting, known = self.host.settings.http_compression, self._threshold
+        if known[0] is setting and (known[1] is None or len(data) < known[1]):
+            self.reply(data, content_type, "Cache-Control: no-store\r\n")
+        else:
+            data, extra = self.compressed(data, setting)
+            self.reply(data, content_type, "Cache-Control: no-store\r\n" + extra)
 
     def close(self) -> None:
         """Refused without frames (a GET that overlapped a held one): 400, code 3."""
@@ -553,13 +562,12 @@ class SteadyEnginePolling(SteadyExchange):
                 b"application/octet-stream")):
             self.fallback()  # (an overlapping POST; a binary body)
             return
-        body = self.body()
+        body = b"".join(self._chunks)
         engine = socket.engine
         try:
             packets = engineio.decode_payload(body.decode("utf-8"), engine.version)
         except (InvalidPayload, InvalidPacket, UnicodeDecodeError):
-            self._chunks = [body]  # the handler closes the session and answers 400
-            self.fallback()
+            self.fallback()  # the handler closes the session and answers 400
             return
         MODERN.messages_in += len(packets)
         MODERN.bytes_in += len(body)
@@ -570,7 +578,7 @@ class SteadyEnginePolling(SteadyExchange):
         if len(messages) > SLICE or socket.inbox.behind:
             self.slices(self._receive_in_slices(socket, messages))
             return
-        self.reply(b"ok", "text/html")
+        self.answer(b"ok", "text/html", OK_LENGTH)
         if messages:
             socket.receive_messages(messages)
         host.touch(socket)

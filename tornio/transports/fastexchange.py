@@ -69,6 +69,13 @@ class FastExchange:
     steady: ClassVar[bool] = False
     #: Answered (or abandoned): nothing more is written.
     finished: bool
+    #: Whether the body is given to ``data_received`` as it arrives (the handler class is
+    #: ``@stream_request_body``) rather than kept in ``request.body``.
+    streams_body: ClassVar[bool] = False
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        cls.streams_body = bool(getattr(cls, "_stream_request_body", False))
     _status_code: int
     _reason: str
 

@@ -84,6 +84,9 @@ PLAIN_HOST = re.compile(rb"[A-Za-z0-9\-._~!$&'()*+;=\[\]:]*")
 #: The methods served here, as httptools names them -> as ``str``.
 FAST_METHODS = {name.encode(): name for name in ("GET", "POST", "OPTIONS")}
 HANDLER_METHODS = {method: method.lower() for method in FAST_METHODS.values()}  # the handler's
+#: Up to how many bytes a part of a body is fed to the parser as a copy (a memoryview's
+#: set-up costs more than copying a small body).
+FEED_COPY = 65536
 _BLANKS = (b" ", b"\t")  # what may end a header value and not be part of it
 
 
@@ -173,7 +176,10 @@ class FastConnection(BufferedReads):
             # held poll's connection and sent its next request on another connection in the
             # same moment has its close seen first (eof_received), as Tornado would.
             self.scheduled = True
-            self.server.schedule(self)
+            pending = self.server.pending  # (FastHTTPServer.schedule, inline)
+            if not pending:
+                self.call_soon(self.server.run_pending)
+            pending += (self,)
         if len(self.buffer) > self.server.max_buffer_size and not self.paused:
             self.paused = True
             self.transport.pause_reading()  # type: ignore[union-attr]
@@ -235,7 +241,7 @@ class FastConnection(BufferedReads):
         exchange = self.exchange
         if exchange is None or exchange.finished:
             return
-        if getattr(exchange, "_stream_request_body", False):
+        if exchange.streams_body:
             exchange.data_received(body)  # type: ignore[attr-defined]
         else:
             exchange.request.body += body
@@ -267,8 +273,11 @@ class FastConnection(BufferedReads):
             self.transport.resume_reading()  # type: ignore[union-attr]
 
     def _feed(self, size: int) -> None:
-        with memoryview(self.buffer) as view, view[:size] as part:
-            self.parser.feed_data(part)
+        if size <= FEED_COPY:
+            self.parser.feed_data(self.buffer[:size])
+        else:
+            with memoryview(self.buffer) as view, view[:size] as part:
+                self.parser.feed_data(part)
         del self.buffer[:size]
 
     def _read_head(self) -> bool:

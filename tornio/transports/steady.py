@@ -14,6 +14,7 @@ which then serves the request from the start: same answers, byte for byte, same 
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Coroutine
 from typing import TYPE_CHECKING, Any, ClassVar
 
@@ -30,6 +31,8 @@ __all__ = ["SteadyExchange"]
 #: An answer's head up to the ``Date`` value, by status and ``Content-Type``.
 _HEADS: dict[tuple[int, str], str] = {}
 _REASONS = {200: "OK", 400: "Bad Request"}
+#: Until when the ``Date`` text is good, and the text.
+_date: list[Any] = [0.0, ""]
 
 
 class SteadyExchange(FastExchange):
@@ -69,14 +72,9 @@ class SteadyExchange(FastExchange):
         self._request = request
 
     def data_received(self, chunk: bytes) -> None:
-        self._chunks.append(chunk)
-        self._size += len(chunk)
-        if self._size > self.max_body():
-            self.fallback()  # the general exchange refuses it (and takes what follows)
-
-    def max_body(self) -> int:
-        """The largest body kept here (a larger one is the general exchange's)."""
-        return 0
+        """A part of the body: kept, unless the body is now larger than the handler takes
+        (then it is the general exchange's, which refuses it). Subclasses say how large."""
+        raise NotImplementedError
 
     def run(self) -> None:
         """The request is read whole: serve it (or :meth:`fallback`)."""
@@ -103,14 +101,15 @@ class SteadyExchange(FastExchange):
             connection.waiting = False
             connection.message_done(general)
 
-    def body(self) -> bytes:
-        chunks, self._chunks = self._chunks, []
-        return b"".join(chunks)
-
     def reply(self, body: bytes, content_type: str, extra: str = "", status: int = 200) -> None:
         """Answer as ``FastExchange.finish`` would after the handler set ``Content-Type`` and
         then the ``extra`` header lines: ``Server``, ``Content-Type``, ``Date``, the extra
         ones, ``Content-Length``."""
+        self.answer(body, content_type, f"{extra}Content-Length: {len(body)}\r\n", status)
+
+    def answer(self, body: bytes, content_type: str, rest: str, status: int = 200) -> None:
+        """:meth:`reply` with the header lines after ``Date`` given whole (``Content-Length``
+        included)."""
         if self.finished:
             raise RuntimeError("finish() called twice")
         self.finished = True
@@ -120,8 +119,10 @@ class SteadyExchange(FastExchange):
             start = _HEADS[status, content_type] = (
                 f"HTTP/1.1 {status} {_REASONS[status]}\r\nServer: {SERVER}\r\n"
                 f"Content-Type: {content_type}\r\nDate: ")
-        self._fast.answer(
-            f"{start}{date_header()}\r\n{extra}Content-Length: {len(body)}\r\n", body)
+        now = time.time()
+        if not _date[0] - 1.0 <= now < _date[0]:  # (fastrequest.date_header, inline)
+            _date[:] = [float(int(now) + 1), date_header()]
+        self._fast.answer(f"{start}{_date[1]}\r\n{rest}", body)
         if status >= 400 or access_log.isEnabledFor(logging.INFO):
             self._log(status)
 

@@ -33,6 +33,8 @@ __all__ = ["JsonpPollingHandler", "SteadyXhrPolling", "XhrPollingHandler"]
 log = logging.getLogger("tornio.legacy.transports.polling")
 
 JSONP_INDEX = re.compile(r"^\d+$")
+#: What follows ``Date`` in the answer to a POST: ``1``.
+POSTED = "X-Xss-Protection: 0\r\nContent-Length: 1\r\n"
 
 
 class PollingSink:
@@ -165,8 +167,11 @@ class SteadyXhrPolling(SteadyExchange):
     host: LegacyHost
     _socket: LegacySocket | None = None
 
-    def max_body(self) -> int:
-        return self.host.settings.max_buffer_size
+    def data_received(self, chunk: bytes) -> None:
+        self._chunks += (chunk,)
+        self._size += len(chunk)
+        if self._size > self.host.settings.max_buffer_size:
+            self.fallback()  # the handler's 413
 
     def run(self) -> None:
         socket = self.host.get(self.path_args[0])
@@ -196,8 +201,12 @@ class SteadyXhrPolling(SteadyExchange):
         LEGACY.messages_out += len(packets)
         body = legacy.encode_payload(packets).encode("utf-8", "replace")
         LEGACY.bytes_out += len(body)
-        data, extra = self.compressed(body, self.host.settings.http_compression)
-        self.reply(data, self.content_type, extra)
+        setting, known = self.host.settings.http_compression, self._threshold
+        if known[0] is setting and (known[1] is None or len(body) < known[1]):
+            self.reply(body, self.content_type)
+        else:
+            data, extra = self.compressed(body, setting)
+            self.reply(data, self.content_type, extra)
 
     def close(self) -> None:
         self.write(["8::"])
@@ -214,11 +223,10 @@ class SteadyXhrPolling(SteadyExchange):
         if socket.inbox.slicing:
             self.fallback()
             return
-        body = self.body()
+        body = b"".join(self._chunks)
         try:
             payload = body.decode("utf-8")
         except UnicodeDecodeError:
-            self._chunks = [body]
             self.fallback()
             return
         LEGACY.bytes_in += len(body)
@@ -227,13 +235,13 @@ class SteadyXhrPolling(SteadyExchange):
         if len(packets) > SLICE or socket.inbox.behind:
             self.slices(self._receive_in_slices(socket, packets))
             return
-        self.reply(b"1", self.content_type, "X-Xss-Protection: 0\r\n")
+        self.answer(b"1", self.content_type, POSTED)
         socket.receive_packets(packets)
         if socket.connected:
             self.host.touch(socket)
 
     async def _receive_in_slices(self, socket: LegacySocket, packets: list[str]) -> None:
         await socket.inbox.in_slices(packets, socket.receive_packets)
-        self.reply(b"1", self.content_type, "X-Xss-Protection: 0\r\n")
+        self.answer(b"1", self.content_type, POSTED)
         if socket.connected:
             self.host.touch(socket)
