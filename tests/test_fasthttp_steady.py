@@ -471,3 +471,24 @@ async def test_many_packets_in_one_post_are_handled_in_slices_as_on_tornado() ->
         assert fast[1].count(b'"name":"echo"') == SLICE + 1
     finally:
         await servers.stop()
+
+
+@pytest.mark.asyncio
+async def test_a_worker_serves_its_own_sessions_polls_and_hands_the_others_to_tornado() -> None:
+    """``is_local``: a ``tornio serve`` worker's owner check (Tornado's delegate chain then
+    forwards what another worker owns; here plain Tornado answers it: unknown session)."""
+    worker = FastAndTornado()
+    raw = await Raw.open(worker.port)
+    sid = await open_session(raw)
+    raw.close()
+    owner = sid[:6]
+    worker.fast.router = socketio_routes(worker.router.manager, lambda tag: tag == owner)
+    try:
+        assert (await respond_to(worker.port, post(target(sid), b"40")))[2] == b"ok"
+        assert worker.fast.handed_off == 0
+        other = "ZZZZZZ" + sid[6:] if owner != "ZZZZZZ" else "YYYYYY" + sid[6:]
+        status, _, body = await respond_to(worker.port, post(target(other), b"40"))
+        assert (status, worker.fast.handed_off) == (400, 1)
+        assert body == b'{"code":1,"message":"Session ID unknown"}'
+    finally:
+        await worker.stop()

@@ -124,9 +124,8 @@ def socketio_routes(
 
     def route(method: str, uri: str, path: str, raw: dict[str, bytes]) -> Route | None:
         if is_local is not None:
-            sid = ids.sid_in_target(uri)
-            owner = ids.owner_of(sid) if sid else None
-            if owner is not None and not is_local(owner):
+            sid = ids.sid_in_target(uri)  # (one of ours: its owner's tag is its start)
+            if sid is not None and not is_local(sid[:ids.NODE_TAG_LENGTH]):
                 return None  # forwarded to its owner by Tornado's delegate chain
         if path in modern:
             if method == "OPTIONS" or "sid=" not in uri or "origin" in raw:
