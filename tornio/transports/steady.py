@@ -4,8 +4,9 @@ without the ``RequestHandler`` emulation of :class:`~tornio.transports.fastexcha
 
 A :class:`SteadyExchange` builds no ``HTTPServerRequest``, no header dict and no future: it
 reads the parsed head from its connection, is the held poll's sink itself (the session's write
-answers the request), and writes an answer's head from constant parts. It handles only what it
-knows to answer exactly as the general handler would; anything else (an ``Origin``, an unknown
+answers the request), and writes an answer's head from constant parts. The route gives it only
+requests that the handler's ``prepare`` has nothing to say about (``tornio.fastpath``), and it
+handles only what it knows to answer exactly as the handler would; anything else (an unknown
 or closed session, a query it does not know, a body too large, a refusal…) is handed, before
 anything happened, to the general exchange of the same route (:meth:`SteadyExchange.fallback`),
 which then serves the request from the start: same answers, byte for byte, same checks.
