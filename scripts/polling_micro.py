@@ -6,6 +6,7 @@ wake-ups are counted here), but repeatable to a few per cent on a shared machine
     python3 scripts/polling_micro.py                  # modern and legacy, µs per round trip
     python3 scripts/polling_micro.py --profile modern # cProfile's top functions
     python3 scripts/polling_micro.py --calls          # the server's calls per round trip
+    python3 scripts/polling_micro.py --worker         # with a worker's session-owner check
 
 Each round trip is what the benchmark's clients do: a GET held on one connection, a POST of
 an ``echo`` event with an ack id on another; the ack answers the GET. The requests are the
@@ -151,11 +152,20 @@ class Client:
         self.post_out.take()
 
 
-async def count_calls(protocol: str, rounds: int) -> float:
+def make_server(router: Any, worker: bool) -> Any:
+    """The fast path in front of ``router``; ``worker``: asking, as a ``tornio serve``
+    worker does, whether each request's session is owned here (it always is)."""
+    http = HTTPServer(router.application())
+    if not worker:
+        return fast_server(router.manager, http)
+    return fast_server(router.manager, http, is_local=lambda tag: True)
+
+
+async def count_calls(protocol: str, rounds: int, worker: bool = False) -> float:
     """The calls per round trip cProfile counts, the client's own (this script's functions
     and the ``asyncio.sleep`` of :func:`turn`) left out: deterministic, unlike the time."""
     router = bench_router()
-    server = fast_server(router.manager, HTTPServer(router.application()))
+    server = make_server(router, worker)
     client = Client(protocol, server)
     await client.connect()
     for _ in range(200):
@@ -172,9 +182,11 @@ async def count_calls(protocol: str, rounds: int) -> float:
     return calls / rounds
 
 
-async def measure(protocol: str, rounds: int, repeats: int, profile: bool) -> list[float]:
+async def measure(
+    protocol: str, rounds: int, repeats: int, profile: bool, worker: bool = False
+) -> list[float]:
     router = bench_router()
-    server = fast_server(router.manager, HTTPServer(router.application()))
+    server = make_server(router, worker)
     client = Client(protocol, server)
     await client.connect()
     for _ in range(200):
@@ -203,13 +215,16 @@ def main() -> None:
     parser.add_argument("--repeats", type=int, default=7)
     parser.add_argument("--profile", action="store_true")
     parser.add_argument("--calls", action="store_true", help="calls per round trip, no timing")
+    parser.add_argument("--worker", action="store_true",
+                        help="with the session-owner check of a tornio serve worker")
     args = parser.parse_args()
     for protocol in args.protocols:
         if args.calls:
-            calls = asyncio.run(count_calls(protocol, min(args.rounds, 1000)))
+            calls = asyncio.run(count_calls(protocol, min(args.rounds, 1000), args.worker))
             print(f"{protocol}: {calls:.1f} calls per round trip")
             continue
-        times = asyncio.run(measure(protocol, args.rounds, args.repeats, args.profile))
+        times = asyncio.run(
+            measure(protocol, args.rounds, args.repeats, args.profile, args.worker))
         print(f"{protocol}: {statistics.median(times):.1f} µs per round trip "
               f"(median of {len(times)}; min {min(times):.1f}, max {max(times):.1f})")
 

@@ -36,7 +36,6 @@ TORNADO = (
 
 #: ``"module: reach"`` -> why it stays.
 ALLOWED: dict[str, str] = {
-    "tornio.transports.fasthttp: self._headers._as_list": TORNADO,
     "tornio.transports.fasthttp: stream._read_buffer": TORNADO,
     "tornio.transports.fasthttp: stream._read_buffer_size": TORNADO,
     "tornio.transports.fasthttp: waited._asyncio_future_blocking": TORNADO,

@@ -14,16 +14,25 @@ the application's own routes, WSGI) and any request whose session another proces
 
 from __future__ import annotations
 
-import re
 from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any
 
 from tornio.bus import ids
 from tornio.legacy.transports.handshake import HandshakeHandler
-from tornio.legacy.transports.polling import JsonpPollingHandler, XhrPollingHandler
+from tornio.legacy.transports.polling import (
+    JsonpPollingHandler,
+    SteadyXhrPolling,
+    XhrPollingHandler,
+)
 from tornio.modern.endpoint import EngineEndpoint
-from tornio.modern.transports import EnginePollingHandler
-from tornio.transports.fasthttp import AVAILABLE, FastExchange, FastHTTPServer, Route
+from tornio.modern.transports import EnginePollingHandler, SteadyEnginePolling
+from tornio.transports.fasthttp import (
+    AVAILABLE,
+    FastExchange,
+    FastHTTPServer,
+    Route,
+    RouteFinder,
+)
 from tornio.transports.fastrequest import path_arg, peer_client, xheaders_client
 from tornio.transports.forwarded import TrustedProxies, resolve_headers
 
@@ -54,10 +63,24 @@ class FastJsonpPolling(FastExchange, JsonpPollingHandler):  # type: ignore[misc]
     """0.9 jsonp-polling on the fast path."""
 
 
+class SteadyEnginePoll(SteadyEnginePolling):
+    """A steady-state Engine.IO poll; the rest is :class:`FastEnginePolling`'s."""
+
+    general = FastEnginePolling
+
+
+class SteadyXhrPoll(SteadyXhrPolling):
+    """A steady-state 0.9 xhr-poll; the rest is :class:`FastXhrPolling`'s."""
+
+    general = FastXhrPolling
+
+
 LEGACY_POLLING: dict[str, type[FastExchange]] = {
     "xhr-polling": FastXhrPolling,
     "jsonp-polling": FastJsonpPolling,
 }
+#: How many 0.9 sessions' steady-state routes are kept (a client chooses the ids).
+MAX_ROUTES = 4096
 
 
 def resolve_mode(mode: str) -> str:
@@ -75,40 +98,78 @@ def resolve_mode(mode: str) -> str:
 def socketio_routes(
     manager: SocketManager | EngineEndpoint,
     is_local: Callable[[str], bool] | None = None,
-) -> Callable[[str, str, str, HTTPHeaders], Route | None]:
+) -> RouteFinder:
     """The fast path's router for the Socket.IO routes of ``manager`` (a router's), or the
     Engine.IO polling route of a plain :class:`~tornio.modern.endpoint.EngineEndpoint`.
     ``is_local(node)``: whether a session owned by that node lives in this process (None:
-    every session does)."""
-    never = re.compile(r"(?!)")
-    if isinstance(manager, EngineEndpoint):
-        modern = re.compile(re.escape(manager.path) + r"/?$")
-        handshake = polling = never
-    else:
-        prefix = "/" + re.escape(manager.settings.resource)
-        modern = re.compile(prefix + r"/?$")
-        handshake = re.compile(prefix + r"/1/?$")
-        polling = re.compile(prefix + r"/1/(xhr-polling|jsonp-polling)/([^/]+)/?$")
-    kwargs: dict[str, Any] = {"manager": manager}
+    every session does).
 
-    def route(method: str, uri: str, path: str, headers: HTTPHeaders) -> Route | None:
+    A GET or POST with a session id goes to a steady-state exchange when nothing the
+    handler's ``prepare`` decides applies to it (an ``Origin``; for 0.9, a disabled
+    transport, ``?disconnect``, quoting, a declared body over the limit)."""
+    if isinstance(manager, EngineEndpoint):
+        modern = (manager.path, manager.path + "/")
+        handshake: tuple[str, ...] = ()
+        legacy = "\0"  # (no path starts with it)
+    else:
+        base = "/" + manager.settings.resource
+        modern = (base, base + "/")
+        handshake = (base + "/1", base + "/1/")
+        legacy = base + "/1/"
+    start = len(legacy)
+    kwargs: dict[str, Any] = {"manager": manager}
+    general_modern = Route(FastEnginePolling, [], kwargs)
+    steady_modern = Route(SteadyEnginePoll, [], kwargs)
+    steady_legacy: dict[str, Route] = {}  # by session id
+
+    def route(method: str, uri: str, path: str, raw: dict[str, bytes]) -> Route | None:
         if is_local is not None:
-            sid = ids.sid_in_target(uri)
-            owner = ids.owner_of(sid) if sid else None
-            if owner is not None and not is_local(owner):
+            sid = ids.sid_in_target(uri)  # (one of ours: its owner's tag is its start)
+            if sid is not None and not is_local(sid[:ids.NODE_TAG_LENGTH]):
                 return None  # forwarded to its owner by Tornado's delegate chain
-        if modern.match(path):
-            return Route(FastEnginePolling, [], kwargs)
-        if handshake.match(path):
+        if path in modern:
+            if method == "OPTIONS" or "sid=" not in uri or "origin" in raw:
+                return general_modern
+            return steady_modern
+        if path in handshake:
             return None if method == "OPTIONS" else Route(FastHandshake, [], kwargs)
-        match = polling.match(path)
-        if match is not None and method != "OPTIONS":
-            sid = path_arg(match.group(2))
-            if sid is not None:
-                return Route(LEGACY_POLLING[match.group(1)], [sid], kwargs)
-        return None
+        if method == "OPTIONS" or path[:start] != legacy:
+            return None
+        # <legacy>(xhr-polling|jsonp-polling)/<sid>, a slash after it or not
+        transport, slash, sid = path[start:].partition("/")
+        if sid[-1:] == "/":
+            sid = sid[:-1]
+        if not slash or not sid or "/" in sid or transport not in LEGACY_POLLING:
+            return None
+        if "%" in sid:
+            decoded = path_arg(sid)
+            if decoded is None:
+                return None
+            sid = decoded
+        elif transport == "xhr-polling" and steady_xhr(manager, method, uri, raw):
+            if sid not in steady_legacy:
+                if len(steady_legacy) >= MAX_ROUTES:
+                    steady_legacy.clear()
+                steady_legacy[sid] = Route(SteadyXhrPoll, [sid], kwargs)
+            return steady_legacy[sid]
+        return Route(LEGACY_POLLING[transport], [sid], kwargs)
 
     return route
+
+
+def steady_xhr(
+    manager: SocketManager | EngineEndpoint, method: str, uri: str, raw: dict[str, bytes]
+) -> bool:
+    """Whether an xhr-polling request is for a steady-state exchange: nothing that
+    ``PacketPostHandler.prepare`` refuses or handles applies to it."""
+    settings = manager.settings
+    if ("origin" in raw or "xhr-polling" not in settings.transports or "disconnect" in uri
+            or "%" in uri or "+" in uri):
+        return False
+    if method == "POST" and "content-length" in raw:
+        length = raw["content-length"]
+        return not (length.isdigit() and int(length) > settings.max_buffer_size)
+    return True
 
 
 def fast_server(

@@ -49,7 +49,7 @@ class Client:
         self.manager = manager
         self.socket: LegacySocket = manager.create_socket()
         self.sink = PacketSink()
-        self.socket.attach(self.sink, None)  # type: ignore[arg-type]
+        self.socket.attach(self.sink, None)
         assert self.take() == ["1::"]
         for endpoint in endpoints:
             self.send(f"1::{endpoint}")

@@ -107,13 +107,15 @@ class LegacySocket(Socket):
 
     # -- transports --------------------------------------------------------------------------
 
-    def attach(self, sink: Sink, request: HTTPServerRequest) -> None:
-        """A transport connection for this socket arrived."""
+    def attach(self, sink: Sink, request: HTTPServerRequest | None) -> None:
+        """A transport connection for this socket arrived (``request``: the one that
+        brought it, kept if it is the session's first; None only for a later one)."""
         first = self.engine.state is SessionState.NEW
         drive(self, self.engine.attach(sink, self.manager.clock()))
         self.incr_hits()  # gevent-socketio's count of a socket's requests: here, its polls
         if first and not self.closed:  # (its first write may have passed max_write_buffer)
-            self.request = kept_request(request)
+            if request is not None:
+                self.request = kept_request(request)
             # A view that calls socketio_manage() may have to choose the namespaces first.
             if not self.begin_opening(self.join_global_namespace):
                 self.join_global_namespace()

@@ -29,6 +29,7 @@ from tornio.protocol.drive import Driven, drive
 from tornio.protocol.permessage_deflate import DeflateOptions
 from tornio.transports.compression import compress_answer
 from tornio.transports.origins import check_request
+from tornio.transports.steady import SteadyExchange
 from tornio.transports.wsconn import UpgradeHandler, WebSocketConnection
 
 if TYPE_CHECKING:
@@ -37,7 +38,13 @@ if TYPE_CHECKING:
     from tornio.core.fairness import InputBacklog
     from tornio.settings import Settings
 
-__all__ = ["EnginePollingHandler", "EngineWebSocketHandler", "UpgradeMatches", "forget_engine"]
+__all__ = [
+    "EnginePollingHandler",
+    "EngineWebSocketHandler",
+    "SteadyEnginePolling",
+    "UpgradeMatches",
+    "forget_engine",
+]
 
 log = logging.getLogger("tornio.modern.transports")
 
@@ -49,6 +56,8 @@ JSONP_INDEX = re.compile(r"^\d+$")
 EIO3_OPEN_HOLD = 0.02
 INVALID_HEADER_CHARS = re.compile(r"[^\t\x20-\x7e\x80-\xff]")
 ENGINE_TRANSPORTS = ("polling", "websocket")
+#: What follows ``Date`` in the answer to a POST: ``ok``.
+OK_LENGTH = "Content-Length: 2\r\n"
 #: Whatever a host indexes its engines' owners as.
 Owner = TypeVar("Owner")
 
@@ -461,6 +470,143 @@ class EnginePollingHandler(EngineRequestMixin, RequestHandler):
             raise InvalidPayload("no 'd' field")
         # The v3 client escapes newlines in JSONP bodies as \\n.
         return re.sub(r"(\\)?\\n", lambda m: m.group(0) if m.group(1) else "\n", fields["d"][0])
+
+
+class SteadyEnginePolling(SteadyExchange):
+    """A poll of an open polling session on the fast path, answered as
+    :class:`EnginePollingHandler` answers it: a GET, which is the session's sink while it is
+    held; a POST of packets, answered ``ok``. The route sends it no request with an
+    ``Origin`` (the origin decision, CORS headers: the handler's ``prepare``); one with a
+    quoted or JSONP query, a binary or bad body, for a session that is not polling here…
+    is the general exchange's (:meth:`~tornio.transports.steady.SteadyExchange.fallback`)."""
+
+    transport = "polling"
+    polling = True
+    host: EngineHost
+    _socket: EngineOwner | None = None
+    _b64 = False
+
+    def data_received(self, chunk: bytes) -> None:
+        self._chunks += (chunk,)
+        self._size += len(chunk)
+        if self._size > self.host.engine_settings.max_payload:
+            self.fallback()  # the handler's 413
+
+    def run(self) -> None:
+        connection = self._fast
+        query = connection.query
+        transport = sid = None
+        if "%" in query or "+" in query:  # (quoted: the handler's parsing)
+            self.fallback()
+            return
+        # The first value of each name, as the handler's ``query`` reads it.
+        for part in query.split("&"):
+            if part[:9] == "transport" and part[9:10] in ("", "="):
+                if transport is None:
+                    transport = part[10:]
+            elif part[:3] == "sid" and part[3:4] in ("", "="):
+                if sid is None:
+                    sid = part[4:]
+            elif part[:3] == "b64" and part[3:4] in ("", "="):
+                self._b64 = True
+            elif part[:1] == "j" and part[1:2] in ("", "="):
+                self.fallback()  # JSONP
+                return
+        socket = self.host.get_engine(sid) if sid and transport == "polling" else None
+        if socket is None or socket.engine.transport != "polling":
+            self.fallback()  # (the handler's refusals)
+        elif connection.method == "GET":
+            self._get(socket)
+        else:
+            self._post(socket)
+
+    # -- GET ----------------------------------------------------------------------------------
+
+    def _get(self, socket: EngineOwner) -> None:
+        connection = self._fast
+        if connection.lost or connection.handed_off:
+            self.fallback()
+            return
+        self._socket = socket
+        engine = socket.engine
+        try:
+            outs = engine.attach_poll(self, self.host.clock())
+        except EngineError:  # nothing changed: the handler meets the same refusal
+            self._socket = None
+            self.fallback()
+            return
+        if outs or engine.pending_close is not None:
+            drive(socket, outs)
+        self.host.touch(socket)
+
+    def write(self, frames: list[Frame]) -> None:  # type: ignore[override]
+        """The session's frames: the answer (:meth:`EnginePollingHandler.answer`)."""
+        socket = self._socket
+        if self.finished or socket is None:
+            return
+        engine = socket.engine
+        body = engineio.encode_payload(frames, engine.version, b64=self._b64 or engine.b64)
+        MODERN.messages_out += len(frames)
+        MODERN.bytes_out += len(body)
+        if isinstance(body, bytes):
+            content_type, data = "application/octet-stream", body
+        else:
+            content_type, data = "text/plain; charset=UTF-8", body.encode("utf-8")
+        setting, known = self.host.settings.http_compression, self._threshold
+        if known[0] is setting and (known[1] is None or len(data) < known[1]):
+            self.reply(data, content_type, "Cache-Control: no-store\r\n")
+        else:
+            data, extra = self.compressed(data, setting)
+            self.reply(data, content_type, "Cache-Control: no-store\r\n" + extra)
+
+    def close(self) -> None:
+        """Refused without frames (a GET that overlapped a held one): 400, code 3."""
+        if self.finished or self._socket is None:
+            return
+        status, body = engineio.error_body(3)
+        self.reply(body.encode("utf-8"), "application/json", status=status)
+
+    def on_connection_close(self) -> None:
+        socket = self._socket
+        if socket is not None and not self.finished:
+            drive(socket, socket.engine.detach(self, self.host.clock()))
+            self.finished = True
+
+    # -- POST ---------------------------------------------------------------------------------
+
+    def _post(self, socket: EngineOwner) -> None:
+        raw = self._fast.raw
+        if socket.inbox.slicing or ("content-type" in raw and raw["content-type"].startswith(
+                b"application/octet-stream")):
+            self.fallback()  # (an overlapping POST; a binary body)
+            return
+        body = b"".join(self._chunks)
+        engine = socket.engine
+        try:
+            packets = engineio.decode_payload(body.decode("utf-8"), engine.version)
+        except (InvalidPayload, InvalidPacket, UnicodeDecodeError):
+            self.fallback()  # the handler closes the session and answers 400
+            return
+        MODERN.messages_in += len(packets)
+        MODERN.bytes_in += len(body)
+        host = self.host
+        messages, outs = engine.receive(packets, host.clock())
+        if outs or engine.pending_close is not None:
+            drive(socket, outs)
+        if len(messages) > SLICE or socket.inbox.behind:
+            self.slices(self._receive_in_slices(socket, messages))
+            return
+        self.answer(b"ok", "text/html", OK_LENGTH)
+        if messages:
+            socket.receive_messages(messages)
+        host.touch(socket)
+
+    async def _receive_in_slices(
+        self, socket: EngineOwner, messages: list[str | bytes]
+    ) -> None:
+        await socket.inbox.in_slices(messages, socket.receive_messages)
+        self.reply(b"ok", "text/html")
+        self.host.touch(socket)
 
 
 # -- websocket -------------------------------------------------------------------------------------

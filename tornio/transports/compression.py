@@ -18,7 +18,8 @@ from tornio.settings import check_http_compression
 if TYPE_CHECKING:
     from tornado.web import RequestHandler
 
-__all__ = ["HttpCompression", "accepts_gzip", "compress_answer", "gzip_body"]
+__all__ = ["HttpCompression", "accepts_gzip", "compress_answer", "compressed_answer", "gzip_body",
+           "threshold"]
 
 #: node's engine.io ``httpCompression.threshold``.
 DEFAULT_THRESHOLD = 1024
@@ -110,3 +111,23 @@ def compress_answer(
         return body
     handler.set_header("Content-Encoding", "gzip")
     return zipped
+
+
+def threshold(setting: bool | Mapping[str, Any] | None) -> int | None:
+    """The size from which an answer is compressed under ``setting`` (None: never)."""
+    compression = _compression(setting)
+    return None if compression is None else compression.threshold
+
+
+def compressed_answer(
+    body: bytes, setting: bool | Mapping[str, Any] | None, accept_encoding: str
+) -> tuple[bytes, str]:
+    """:func:`compress_answer` for an answer whose head is written as text: the body to send
+    and the header lines it adds (``Vary``, then ``Content-Encoding`` when gzipped)."""
+    compression = _compression(setting)
+    if compression is None or len(body) < compression.threshold:
+        return body, ""
+    zipped = compression.encode(body, accept_encoding)
+    if zipped is None:
+        return body, "Vary: Accept-Encoding\r\n"
+    return zipped, "Vary: Accept-Encoding\r\nContent-Encoding: gzip\r\n"

@@ -35,26 +35,21 @@ import socket
 import time
 from collections.abc import Callable
 from types import CoroutineType
-from typing import Any, NamedTuple
+from typing import Any
 
-import tornado
 from tornado.httpserver import HTTPServer
 from tornado.httputil import HTTPHeaders
 from tornado.iostream import IOStream
 from tornado.netutil import add_accept_handler
-from tornado.web import HTTPError
 
+from tornio.transports.fastexchange import SERVER, FastExchange, Route
 from tornio.transports.fastrequest import (
-    FAST_HEADERS,
     HEADER_KEYS,
     FastRequest,
-    ResponseHeaders,
-    date_header,
     head_end,
     header_keys,
-    header_name,
-    new_headers,
     peer_client,
+    request_headers,
 )
 from tornio.transports.handoff import hand_off
 from tornio.transports.heads import HEAD_TOO_LARGE
@@ -67,6 +62,7 @@ except ImportError:  # pragma: no cover - the extra is not installed
 
 __all__ = [
     "AVAILABLE",
+    "SERVER",
     "FastConnection",
     "FastExchange",
     "FastHTTPServer",
@@ -75,7 +71,6 @@ __all__ = [
 ]
 
 log = logging.getLogger("tornio.transports.fasthttp")
-access_log = logging.getLogger("tornado.access")
 
 #: Whether httptools is importable (``pip install 'tornio[speed]'``).
 AVAILABLE = httptools is not None
@@ -85,143 +80,23 @@ AVAILABLE = httptools is not None
 MAX_HEADER_SIZE = 65536
 #: A Host header the fast path takes (a subset of what Tornado takes: anything else, or none,
 #: goes to Tornado, which refuses a missing, repeated or malformed one).
-PLAIN_HOST = re.compile(r"[A-Za-z0-9\-._~!$&'()*+;=\[\]:]*")
-SERVER = f"TornadoServer/{tornado.version}"
-FAST_METHODS = frozenset(("GET", "POST", "OPTIONS"))
-HANDLER_METHODS = {method: method.lower() for method in FAST_METHODS}  # the handler's
-NO_BODY_STATUSES = frozenset((204, 304))
-REPRESENTATION_HEADERS = ("Content-Encoding", "Content-Language", "Content-Type")
-#: Header values ``RequestHandler._convert_header_value`` accepted (strings it returns as
-#: they are), up to a bound: an Origin echoed in CORS headers is the client's choice.
-_ACCEPTED_VALUES: dict[str, None] = {}
-MAX_ACCEPTED_VALUES = 1024
-_BLANKS = (" ", "\t")  # what may end a header value and not be part of it
-#: The response's default headers (``RequestHandler.clear``), ``Date`` set per answer.
-_DEFAULT_HEADERS = {"Server": SERVER, "Content-Type": "text/html; charset=UTF-8"}
+PLAIN_HOST = re.compile(rb"[A-Za-z0-9\-._~!$&'()*+;=\[\]:]*")
+#: The methods served here, as httptools names them -> as ``str``.
+FAST_METHODS = {name.encode(): name for name in ("GET", "POST", "OPTIONS")}
+HANDLER_METHODS = {method: method.lower() for method in FAST_METHODS.values()}  # the handler's
+#: Up to how many bytes a part of a body is fed to the parser as a copy (a memoryview's
+#: set-up costs more than copying a small body).
+FEED_COPY = 65536
+_BLANKS = (b" ", b"\t")  # what may end a header value and not be part of it
+
 
 def _no_loop(*args: Any) -> asyncio.Handle:
     raise RuntimeError("the connection is not made yet")
 
 
-class Route(NamedTuple):
-    """What a router answers for a request it claims: the handler class (a :class:`FastExchange`
-    subclass), its positional path arguments and ``initialize`` keyword arguments."""
-
-    handler: type[FastExchange]
-    path_args: list[str]
-    kwargs: dict[str, Any]
-
-
-#: ``(method, uri, path, headers) -> Route | None``; None hands the request to Tornado.
-RouteFinder = Callable[[str, str, str, HTTPHeaders], "Route | None"]
-
-
-class FastExchange:
-    """Mixed in front of a ``RequestHandler`` subclass: one request on the fast path.
-
-    It replaces what needs Tornado's application and connection (construction, ``write``,
-    ``finish``, errors); the handler's own methods and the rest of ``RequestHandler``
-    (``set_status``, ``set_header``, ``get_query_argument``…) run as they are.
-    """
-
-    # ``_stream_request_body`` comes from the handler class (``@stream_request_body``).
-    _status_code: int
-    _reason: str
-
-    def __init__(
-        self,
-        connection: FastConnection,
-        request: FastRequest,
-        path_args: list[str],
-        kwargs: dict[str, Any],
-    ) -> None:
-        self._fast = connection
-        self.request = request
-        self.path_args = path_args
-        self.path_kwargs: dict[str, str] = {}
-        self._finished = False
-        self._auto_finish = True
-        self._prepared_future = None
-        self._defaults()
-        self.initialize(**kwargs)  # type: ignore[attr-defined]
-
-    def _defaults(self) -> None:
-        headers = self._headers = ResponseHeaders(_DEFAULT_HEADERS)
-        dict.__setitem__(headers, "Date", date_header())
-        self._write_buffer: list[bytes] = []
-        self._status_code = 200
-        self._reason = "OK"
-
-    def clear(self) -> None:
-        self._defaults()
-
-    def set_header(self, name: str, value: Any) -> None:
-        """``RequestHandler.set_header``, with the values it accepted remembered (a poll sets
-        the same few values every time; the check is a regex)."""
-        if type(value) is not str or value not in _ACCEPTED_VALUES:
-            value = self._convert_header_value(value)  # type: ignore[attr-defined]
-            if len(_ACCEPTED_VALUES) < MAX_ACCEPTED_VALUES:
-                _ACCEPTED_VALUES[value] = None
-        dict.__setitem__(self._headers, header_name(name), value)
-
-    def write(self, chunk: str | bytes) -> None:
-        if self._finished:
-            raise RuntimeError("Cannot write() after finish()")
-        self._write_buffer.append(chunk.encode("utf-8") if isinstance(chunk, str) else chunk)
-
-    def flush(self) -> None:
-        """Nothing is sent before :meth:`finish` on this path."""
-
-    def finish(self, chunk: str | bytes | None = None) -> Any:
-        if self._finished:
-            raise RuntimeError("finish() called twice")
-        if chunk is not None:
-            self.write(chunk)
-        body = b"".join(self._write_buffer)
-        self._write_buffer = []
-        headers = self._headers
-        status = self._status_code
-        if status in NO_BODY_STATUSES or 100 <= status < 200:
-            body = b""
-            for name in REPRESENTATION_HEADERS:
-                headers.pop(name, None)
-        elif not dict.__contains__(headers, "Content-Length"):  # names are stored normalized
-            dict.__setitem__(headers, "Content-Length", str(len(body)))
-        self._finished = True
-        self._fast.respond(status, self._reason, headers, body)
-        if status >= 400 or access_log.isEnabledFor(logging.INFO):  # as Tornado's log_request
-            self._log(status)
-        return None
-
-    def _log(self, status: int) -> None:
-        request = self.request
-        level = logging.INFO if status < 400 else logging.WARNING if status < 500 else logging.ERROR
-        access_log.log(level, "%d %s %s (%s) %.2fms", status, request.method, request.uri,
-                       request.remote_ip, 1000.0 * request.request_time())
-
-    def send_error(self, status_code: int = 500, **kwargs: Any) -> None:
-        """Tornado's error page (``RequestHandler.write_error``), unless already answered."""
-        if self._finished:
-            return
-        self.clear()
-        reason = kwargs.get("reason")
-        self.set_status(status_code, reason=reason)  # type: ignore[attr-defined]
-        self.finish(
-            f"<html><title>{self._status_code}: {self._reason}</title>"
-            f"<body>{self._status_code}: {self._reason}</body></html>"
-        )
-
-    def _fail(self, exc: BaseException) -> None:
-        """An exception out of the handler, answered as ``RequestHandler`` answers it."""
-        if isinstance(exc, HTTPError):
-            if exc.log_message:
-                log.warning("%d %s %s: %s", exc.status_code, self.request.method,
-                            self.request.uri, exc.log_message % exc.args)
-            self.send_error(exc.status_code, reason=exc.reason)
-            return
-        log.error("Uncaught exception %s %s", self.request.method, self.request.uri,
-                  exc_info=(type(exc), exc, exc.__traceback__))
-        self.send_error(500)
+#: ``(method, uri, path, raw headers) -> Route | None`` (the headers by lower-case name, as
+#: :attr:`FastConnection.raw`); None hands the request to Tornado.
+RouteFinder = Callable[[str, str, str, dict[str, bytes]], "Route | None"]
 
 
 class FastConnection(BufferedReads):
@@ -250,11 +125,15 @@ class FastConnection(BufferedReads):
         self.paused = False
         self.drain_waiter: asyncio.Future[None] | None = None
         self._url = b""
-        self._headers = new_headers()
-        self._raw: dict[str, str] = {}
+        #: The request's header fields: (name as ``HTTPHeaders`` writes it, value) in turn.
+        self._fields: list[Any] = []
+        #: Its headers by lower-case name (values as received; a repeated one's joined by
+        #: commas, as ``HTTPHeaders.get`` joins them).
+        self.raw: dict[str, bytes] = {}
         # The request in flight's method, URI and Host (set by _route); peer_client's answer.
-        self._method = self._uri = ""
-        self._host: str | None = None
+        self.method = self.uri = self.query = ""  # (the query: what follows the URI's "?")
+        self._plain_host = b""  # the last Host value seen to be plain
+        self._host: bytes | None = None
         self._peer: tuple[str, str] | None = None
         self.call_soon: Callable[..., asyncio.Handle] = _no_loop
         #: When the wait for the current request's head (or body) began.
@@ -297,7 +176,10 @@ class FastConnection(BufferedReads):
             # held poll's connection and sent its next request on another connection in the
             # same moment has its close seen first (eof_received), as Tornado would.
             self.scheduled = True
-            self.server.schedule(self)
+            pending = self.server.pending  # (FastHTTPServer.schedule, inline)
+            if not pending:
+                self.call_soon(self.server.run_pending)
+            pending += (self,)
         if len(self.buffer) > self.server.max_buffer_size and not self.paused:
             self.paused = True
             self.transport.pause_reading()  # type: ignore[union-attr]
@@ -347,28 +229,19 @@ class FastConnection(BufferedReads):
         self._url += url
 
     def on_header(self, name: bytes, value: bytes) -> None:
-        text = value.decode("latin-1")
-        if text[-1:] in _BLANKS:  # llhttp strips the leading blanks, not the trailing ones
-            text = text.strip(" \t")
-        norm, lower = HEADER_KEYS[name] if name in HEADER_KEYS else header_keys(name)
-        # llhttp refused what Tornado's HTTPHeaders.add refuses (a name that is not a token,
-        # control characters and DEL in a value): the lists are filled directly.
-        if FAST_HEADERS:
-            as_list = self._headers._as_list
-            if norm in as_list:
-                as_list[norm].append(text)
-            else:
-                as_list[norm] = [text]
-        else:
-            self._headers.add(norm, text)
-        raw = self._raw
-        raw[lower] = raw[lower] + "," + text if lower in raw else text
+        if value[-1:] in _BLANKS:  # llhttp strips the leading blanks, not the trailing ones
+            value = value.strip(b" \t")
+        keys = HEADER_KEYS[name] if name in HEADER_KEYS else header_keys(name)
+        # The ``HTTPHeaders`` are made from the fields when a request is (new_request).
+        self._fields += (keys[0], value)
+        raw, lower = self.raw, keys[1]
+        raw[lower] = raw[lower] + b"," + value if lower in raw else value
 
     def on_body(self, body: bytes) -> None:
         exchange = self.exchange
-        if exchange is None or exchange._finished:
+        if exchange is None or exchange.finished:
             return
-        if getattr(exchange, "_stream_request_body", False):
+        if exchange.streams_body:
             exchange.data_received(body)  # type: ignore[attr-defined]
         else:
             exchange.request.body += body
@@ -400,8 +273,11 @@ class FastConnection(BufferedReads):
             self.transport.resume_reading()  # type: ignore[union-attr]
 
     def _feed(self, size: int) -> None:
-        with memoryview(self.buffer) as view, view[:size] as part:
-            self.parser.feed_data(part)
+        if size <= FEED_COPY:
+            self.parser.feed_data(self.buffer[:size])
+        else:
+            with memoryview(self.buffer) as view, view[:size] as part:
+                self.parser.feed_data(part)
         del self.buffer[:size]
 
     def _read_head(self) -> bool:
@@ -418,62 +294,68 @@ class FastConnection(BufferedReads):
             self.hand_off()  # bare LFs, leading blank lines: Tornado's business
             return False
         self._url = b""
-        self._headers = headers = new_headers()
-        self._raw = {}
+        self._fields = []
+        self.raw = {}
         self.complete = False
         try:
-            if end == len(self.buffer):  # the usual case: a request without a body
-                self.parser.feed_data(self.buffer)
-            else:
-                with memoryview(self.buffer) as view, view[:end] as head:
-                    self.parser.feed_data(head)
+            self.parser.feed_data(self.buffer[:end])  # (a copy of the head: it is small)
         except httptools.HttpParserUpgrade:
             self.hand_off()
             return False
         except httptools.HttpParserError:
             self.hand_off()  # Tornado answers a malformed request as it always did
             return False
-        route = self._route(headers)
+        route = self._route()
         if route is None:
             self.hand_off()
             return False
         del self.buffer[:end]
         self.reading_head = False
-        client = self.server.client
+        exchange = self.exchange = route.handler(self, route)
+        if not exchange.steady:  # (a steady-state exchange has nothing to prepare)
+            try:
+                exchange.prepare()  # type: ignore[attr-defined]
+            except Exception as exc:
+                exchange.uncaught(exc)
+        if self.complete:
+            self.message_done(exchange)
+        else:
+            self.since = time.monotonic()  # the body's time starts (an answer restarts it)
+        return not (self.lost or self.handed_off)
+
+    def new_request(self) -> FastRequest:
+        """The request in flight (its head read) as an ``HTTPServerRequest``."""
+        headers, client = request_headers(self._fields), self.server.client
         if client is peer_client:  # the same for every request of the connection
             if self._peer is None:
                 self._peer = peer_client(self.address, headers)  # type: ignore[arg-type]
             remote_ip, protocol = self._peer
         else:
             remote_ip, protocol = client(self.address, headers)  # type: ignore[arg-type]
-        request = FastRequest(self._method, self._uri, headers, self, remote_ip, protocol,
-                              self._host)
-        exchange = self.exchange = route.handler(self, request, route.path_args, route.kwargs)
-        try:
-            exchange.prepare()  # type: ignore[attr-defined]
-        except Exception as exc:
-            exchange._fail(exc)
-        if self.complete:
-            self._message_done(exchange)
-        else:
-            self.since = time.monotonic()  # the body's time starts (an answer restarts it)
-        return not (self.lost or self.handed_off)
+        host = self._host
+        return FastRequest(self.method, self.uri, headers, self, remote_ip, protocol,
+                           None if host is None else host.decode("latin-1"))
 
-    def _route(self, headers: HTTPHeaders) -> Route | None:
+    def _route(self) -> Route | None:
         parser = self.parser
         if parser.get_http_version() != "1.1" or parser.should_upgrade():
             return None
-        method = self._method = parser.get_method().decode("latin-1")
-        raw = self._raw
-        if method not in FAST_METHODS or "expect" in raw or "upgrade" in raw:
+        name = parser.get_method()
+        raw = self.raw
+        if name not in FAST_METHODS or "expect" in raw or "upgrade" in raw:
             return None
-        host = self._host = raw.get("host")
-        if host is None or not PLAIN_HOST.fullmatch(host):  # a repeated one has a comma
+        method = self.method = FAST_METHODS[name]
+        host = self._host = raw["host"] if "host" in raw else None  # noqa: SIM401
+        if host is None:
             return None
+        if host != self._plain_host:  # (checked once for a connection's requests)
+            if not PLAIN_HOST.fullmatch(host):  # a repeated one has a comma
+                return None
+            self._plain_host = host
         encoding = raw["transfer-encoding"] if "transfer-encoding" in raw else None  # noqa: SIM401
         length = raw["content-length"] if "content-length" in raw else None  # noqa: SIM401
         if encoding is not None:
-            if encoding.lower() != "chunked" or length is not None:
+            if encoding.lower() != b"chunked" or length is not None:
                 return None
             self.chunked, self.remaining = True, 0
         elif length is not None:
@@ -483,8 +365,9 @@ class FastConnection(BufferedReads):
             self.chunked, self.remaining = False, size
         else:
             self.chunked, self.remaining = False, 0
-        uri = self._uri = self._url.decode("latin-1")
-        return self.server.router(method, uri, uri.partition("?")[0], headers)
+        uri = self.uri = self._url.decode("latin-1")
+        path, _, self.query = uri.partition("?")
+        return self.server.router(method, uri, path, raw)
 
     def _read_body(self) -> bool:
         try:
@@ -509,7 +392,7 @@ class FastConnection(BufferedReads):
                 # answer closed the connection; the body is dropped, nothing more is read.
                 self.reading_head = True
                 return False
-            self._message_done(exchange)
+            self.message_done(exchange)
             return not (self.lost or self.handed_off)
         return False
 
@@ -537,30 +420,36 @@ class FastConnection(BufferedReads):
     def _bad_body(self) -> None:
         """What Tornado does with a body it cannot read: a bare 400, then close."""
         exchange = self.exchange
-        if exchange is not None and not exchange._finished:
-            exchange._finished = True
+        if exchange is not None and not exchange.finished:
+            exchange.finished = True
             if self.transport is not None and not (self.lost or self.handed_off):
                 self.transport.write(b"HTTP/1.1 400 Bad Request\r\n\r\n")
         self._close()
 
-    def _message_done(self, exchange: FastExchange) -> None:
+    def message_done(self, exchange: FastExchange) -> None:
         """The request is read whole: run its method (unless prepare answered already)."""
         self.reading_head = True
-        if exchange._finished:
+        if exchange.finished:
             return
         self.waiting = True
-        method = getattr(exchange, HANDLER_METHODS[exchange.request.method])
+        if exchange.steady:
+            try:
+                exchange.run()  # type: ignore[attr-defined]
+            except Exception as exc:
+                exchange.uncaught(exc)
+            return
+        method = getattr(exchange, HANDLER_METHODS[self.method])
         try:
             result = method(*exchange.path_args)
         except Exception as exc:
-            exchange._fail(exc)
+            exchange.uncaught(exc)
             return
         if result is None:
-            if not exchange._finished:
+            if not exchange.finished:
                 exchange.finish()
             return
         if isinstance(result, CoroutineType):  # (inspect.iscoroutine, without the call)
-            self._step(exchange, result)
+            self.step(exchange, result)
         elif isinstance(result, asyncio.Future) or asyncio.isfuture(result):
             result.add_done_callback(functools.partial(self._future_done, exchange))
         else:
@@ -569,15 +458,15 @@ class FastConnection(BufferedReads):
     def _future_done(self, exchange: FastExchange, future: asyncio.Future[Any]) -> None:
         """The future a handler method returned is done (a held poll's, answered)."""
         if future.cancelled():
-            exchange._fail(asyncio.CancelledError())
+            exchange.uncaught(asyncio.CancelledError())
             return
         exc = future.exception()
         if exc is not None:
-            exchange._fail(exc)
-        elif not exchange._finished and not (self.lost or self.handed_off):
+            exchange.uncaught(exc)
+        elif not exchange.finished and not (self.lost or self.handed_off):
             exchange.finish()
 
-    def _step(self, exchange: FastExchange, coro: Any, _: Any = None) -> None:
+    def step(self, exchange: FastExchange, coro: Any, _: Any = None) -> None:
         """Run the handler's coroutine up to its next suspension, without a Task: it is
         resumed by a done callback on the future it waits for (a held poll's), which costs
         less than a Task per request. What it awaits is always an asyncio future (or a bare
@@ -585,50 +474,55 @@ class FastConnection(BufferedReads):
         try:
             waited = coro.send(None)
         except StopIteration:
-            if not exchange._finished and not (self.lost or self.handed_off):
+            if not exchange.finished and not (self.lost or self.handed_off):
                 exchange.finish()
             return
         except Exception as exc:
-            exchange._fail(exc)
+            exchange.uncaught(exc)
             return
         if waited is None:
-            self.call_soon(self._step, exchange, coro)
+            self.call_soon(self.step, exchange, coro)
         elif asyncio.isfuture(waited) and getattr(waited, "_asyncio_future_blocking", False):
             waited._asyncio_future_blocking = False
-            waited.add_done_callback(functools.partial(self._step, exchange, coro))
+            waited.add_done_callback(functools.partial(self.step, exchange, coro))
         else:
             coro.close()
-            exchange._fail(RuntimeError(f"a handler awaited {waited!r}, not a future"))
+            exchange.uncaught(RuntimeError(f"a handler awaited {waited!r}, not a future"))
 
     async def _complete(self, exchange: FastExchange, awaitable: Any) -> None:
         try:
             await awaitable
         except Exception as exc:
-            exchange._fail(exc)
+            exchange.uncaught(exc)
             return
-        if not exchange._finished and not (self.lost or self.handed_off):
+        if not exchange.finished and not (self.lost or self.handed_off):
             exchange.finish()
 
     # -- answering ----------------------------------------------------------------------------
 
     def respond(self, status: int, reason: str, headers: dict[str, str], body: bytes) -> None:
         """Write the answer of the request in flight, then go on with the next one."""
+        head = "".join([f"HTTP/1.1 {status} {reason}\r\n",
+                         *[f"{name}: {value}\r\n" for name, value in headers.items()]])
+        self.answer(head, body)
+
+    def answer(self, head: str, body: bytes) -> None:
+        """Write an answer: ``head`` is its status line and headers (each line ending in
+        CRLF), but for ``Connection: close`` (added here when the connection ends after it)
+        and the blank line."""
         # An answer given before the request was read whole (a refusal in prepare) closes
         # the connection after it, as Tornado does.
         keep_alive = self.complete
-        raw = self._raw
+        raw = self.raw
         if "connection" in raw:
             connection = raw["connection"]
-            if connection != "keep-alive" and connection.lower() == "close":
+            if connection != b"keep-alive" and connection.lower() == b"close":
                 keep_alive = False
-        if not keep_alive:
-            headers["Connection"] = "close"
-        head = "".join([f"HTTP/1.1 {status} {reason}\r\n",
-                         *[f"{name}: {value}\r\n" for name, value in headers.items()],
-                         "\r\n"]).encode("latin-1")
+        data = (head + "\r\n" if keep_alive else head + "Connection: close\r\n\r\n").encode(
+            "latin-1")
         transport = self.transport
         if not (self.lost or self.handed_off) and transport is not None:
-            transport.write(head + body if body else head)
+            transport.write(data + body if body else data)
         self.server.served += 1
         self.exchange = None
         self.task = None
@@ -649,7 +543,7 @@ class FastConnection(BufferedReads):
 
     def _abandon(self) -> None:
         exchange, self.exchange = self.exchange, None
-        if exchange is not None and not exchange._finished:
+        if exchange is not None and not exchange.finished:
             try:
                 exchange.on_connection_close()  # type: ignore[attr-defined]
             except Exception:

@@ -31,6 +31,7 @@ __all__ = [
     "parse_query",
     "path_arg",
     "peer_client",
+    "request_headers",
     "xheaders_client",
 ]
 
@@ -89,6 +90,27 @@ def new_headers() -> HTTPHeaders:
     headers = RequestHeaders.__new__(RequestHeaders)
     headers._as_list = {}
     headers._combined_cache = {}
+    return headers
+
+
+def request_headers(fields: list[Any]) -> HTTPHeaders:
+    """The ``HTTPHeaders`` of a request's fields: a header's name as ``HTTPHeaders`` writes
+    it and its value as received, in turn. llhttp refused what ``HTTPHeaders.add`` refuses (a
+    name that is not a token, control characters and DEL in a value): its lists are filled
+    directly."""
+    headers = new_headers()
+    pairs = zip(fields[0::2], fields[1::2], strict=True)
+    if not FAST_HEADERS:
+        for name, value in pairs:
+            headers.add(name, value.decode("latin-1"))
+        return headers
+    as_list = headers._as_list
+    for name, value in pairs:
+        text = value.decode("latin-1")
+        if name in as_list:
+            as_list[name].append(text)
+        else:
+            as_list[name] = [text]
     return headers
 
 

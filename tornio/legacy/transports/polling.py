@@ -12,19 +12,29 @@ import asyncio
 import json
 import logging
 import re
+from typing import TYPE_CHECKING
 from urllib.parse import parse_qs
 
 from tornio.core.counters import LEGACY
+from tornio.core.fairness import SLICE
+from tornio.legacy.session import SessionState
 from tornio.legacy.transports.base import UNKNOWN_SID
 from tornio.legacy.transports.posting import PacketPostHandler
 from tornio.protocol import legacy
 from tornio.transports.compression import compress_answer
+from tornio.transports.steady import SteadyExchange
 
-__all__ = ["JsonpPollingHandler", "XhrPollingHandler"]
+if TYPE_CHECKING:
+    from tornio.legacy.socket import LegacySocket
+    from tornio.legacy.transports.base import LegacyHost
+
+__all__ = ["JsonpPollingHandler", "SteadyXhrPolling", "XhrPollingHandler"]
 
 log = logging.getLogger("tornio.legacy.transports.polling")
 
 JSONP_INDEX = re.compile(r"^\d+$")
+#: What follows ``Date`` in the answer to a POST: ``1``.
+POSTED = "X-Xss-Protection: 0\r\nContent-Length: 1\r\n"
 
 
 class PollingSink:
@@ -140,3 +150,98 @@ class JsonpPollingHandler(XhrPollingHandler):
         if not isinstance(data, str):
             raise ValueError("'d' is not a JSON string")
         return data
+
+
+class SteadyXhrPolling(SteadyExchange):
+    """xhr-polling of an open session on the fast path, answered as
+    :class:`XhrPollingHandler` answers it: a GET, which is the session's sink while it is held;
+    a POST of packets, answered ``1``. The route sends it only requests that the handler's
+    ``prepare`` has nothing to say about (the transport enabled; no ``Origin``, no
+    ``?disconnect``, a declared body within ``max_buffer_size``: ``tornio.fastpath``); one
+    for an unknown session, a session's first poll, a body over the limit… is the general
+    exchange's (:meth:`~tornio.transports.steady.SteadyExchange.fallback`)."""
+
+    transport = "xhr-polling"
+    polling = True
+    content_type = XhrPollingHandler.content_type
+    host: LegacyHost
+    _socket: LegacySocket | None = None
+
+    def data_received(self, chunk: bytes) -> None:
+        self._chunks += (chunk,)
+        self._size += len(chunk)
+        if self._size > self.host.settings.max_buffer_size:
+            self.fallback()  # the handler's 413
+
+    def run(self) -> None:
+        socket = self.host.get(self.path_args[0])
+        if socket is None:
+            self.fallback()  # (the handler's "not handshaken")
+        elif self._fast.method == "GET":
+            self._get(socket)
+        else:
+            self._post(socket)
+
+    # -- GET ----------------------------------------------------------------------------------
+
+    def _get(self, socket: LegacySocket) -> None:
+        # A session's first poll (its request kept) and a closed one are the handler's.
+        connection = self._fast
+        if (socket.engine.state is not SessionState.OPEN or connection.lost
+                or connection.handed_off):
+            self.fallback()
+            return
+        self._socket = socket
+        socket.attach(self, None)
+
+    def write(self, packets: list[str]) -> None:  # type: ignore[override]
+        """The session's packets: the answer (:meth:`XhrPollingHandler.send_payload`)."""
+        if self.finished:
+            return
+        LEGACY.messages_out += len(packets)
+        body = legacy.encode_payload(packets).encode("utf-8", "replace")
+        LEGACY.bytes_out += len(body)
+        setting, known = self.host.settings.http_compression, self._threshold
+        if known[0] is setting and (known[1] is None or len(body) < known[1]):
+            self.reply(body, self.content_type)
+        else:
+            data, extra = self.compressed(body, setting)
+            self.reply(data, self.content_type, extra)
+
+    def close(self) -> None:
+        self.write(["8::"])
+
+    def on_connection_close(self) -> None:
+        socket = self._socket
+        if socket is not None and not self.finished:
+            socket.detach(self)
+            self.close()
+
+    # -- POST ---------------------------------------------------------------------------------
+
+    def _post(self, socket: LegacySocket) -> None:
+        if socket.inbox.slicing:
+            self.fallback()
+            return
+        body = b"".join(self._chunks)
+        try:
+            payload = body.decode("utf-8")
+        except UnicodeDecodeError:
+            self.fallback()
+            return
+        LEGACY.bytes_in += len(body)
+        LEGACY.messages_in += payload.count("\ufffd") // 2 if payload.startswith("\ufffd") else 1
+        packets = socket.split_payload(payload)
+        if len(packets) > SLICE or socket.inbox.behind:
+            self.slices(self._receive_in_slices(socket, packets))
+            return
+        self.answer(b"1", self.content_type, POSTED)
+        socket.receive_packets(packets)
+        if socket.connected:
+            self.host.touch(socket)
+
+    async def _receive_in_slices(self, socket: LegacySocket, packets: list[str]) -> None:
+        await socket.inbox.in_slices(packets, socket.receive_packets)
+        self.answer(b"1", self.content_type, POSTED)
+        if socket.connected:
+            self.host.touch(socket)
