@@ -40,6 +40,8 @@ from tornio.modern.driving import EngineDriving
 from tornio.modern.endpoint import EngineConnection
 from tornio.modern.socket import ModernSocket
 
+ROOT = Path(__file__).resolve().parent.parent
+
 #: The modules of the socket side whose classes are checked.
 MODULES = (
     "tornio.core.acks", "tornio.core.counters", "tornio.core.dispatch", "tornio.core.fairness",
@@ -514,3 +516,55 @@ async def test_a_recoverable_connection_is_saved_once_a_pass_of_the_loop_is_over
     recovering.save_recoverable("/chat")
     recovering.save_recoverable("/other")  # not recoverable there: nothing
     assert len(memory.saved) == 2
+
+
+# -- how a session is driven -------------------------------------------------------------------
+
+#: The transports: they talk to the socket (or the plain endpoint's connection), never to
+#: its engine (docs/topics/architecture.md, "How a session is driven").
+TRANSPORT_FILES = sorted(
+    [ROOT / "tornio" / "modern" / "transports.py",
+     *(ROOT / "tornio" / "transports").glob("*.py"),
+     *(ROOT / "tornio" / "legacy" / "transports").glob("*.py")]
+)
+
+
+def engine_calls(source: str) -> list[str]:
+    """The calls of a method of some ``….engine`` and of ``drive`` in ``source``, and its
+    imports of ``drive``: what a transport that drives a session itself would hold."""
+    found = []
+    for node in ast.walk(ast.parse(source)):
+        if isinstance(node, ast.Call):
+            func = node.func
+            if (isinstance(func, ast.Attribute) and isinstance(func.value, ast.Attribute)
+                    and func.value.attr == "engine"):
+                found.append(f"line {node.lineno}: engine.{func.attr}()")
+            elif isinstance(func, ast.Name) and func.id == "drive":
+                found.append(f"line {node.lineno}: drive()")
+        elif (isinstance(node, ast.ImportFrom) and node.module == "tornio.protocol.drive"
+              and any(alias.name == "drive" for alias in node.names)):
+            found.append(f"line {node.lineno}: imports drive")
+    return found
+
+
+def test_transports_talk_to_the_socket_not_to_its_engine() -> None:
+    assert len(TRANSPORT_FILES) > 10
+    found = {
+        str(path.relative_to(ROOT)): calls
+        for path in TRANSPORT_FILES
+        if (calls := engine_calls(path.read_text()))
+    }
+    assert found == {}
+
+
+def test_the_engine_call_finder_finds_what_it_must() -> None:
+    source = textwrap.dedent('''
+        from tornio.protocol.drive import Driven, drive
+
+        def on_message(socket, frame, now):
+            outs = socket.engine.receive([frame], now)
+            drive(socket, outs)
+            return socket.engine.sid, socket.receive([frame], now)
+    ''')
+    assert engine_calls(source) == [
+        "line 2: imports drive", "line 5: engine.receive()", "line 6: drive()"]

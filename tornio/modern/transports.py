@@ -25,7 +25,7 @@ from tornio.core.fairness import SLICE
 from tornio.exceptions import EngineError, InvalidPacket, InvalidPayload
 from tornio.modern.session import EngineSession, EngineSettings, EngineSink, Frame
 from tornio.protocol import engineio
-from tornio.protocol.drive import Driven, drive
+from tornio.protocol.drive import Driven
 from tornio.protocol.permessage_deflate import DeflateOptions
 from tornio.transports.compression import compress_answer
 from tornio.transports.origins import check_request
@@ -65,8 +65,9 @@ Owner = TypeVar("Owner")
 class EngineOwner(Driven, Protocol):
     """What the handlers need of the holder of an engine (a Socket.IO
     :class:`~tornio.modern.socket.ModernSocket`, or a plain endpoint's
-    :class:`~tornio.modern.endpoint.EngineConnection`): its engine, which they drive with it
-    as the owner (:func:`~tornio.protocol.drive.drive`), and its input."""
+    :class:`~tornio.modern.endpoint.EngineConnection`): the session's inputs, which the
+    holder passes on to its engine and drives (:class:`~tornio.modern.driving.EngineDriving`:
+    a transport never calls the engine itself), its engine's state to read, and its input."""
 
     @property
     def engine(self) -> EngineSession: ...
@@ -339,7 +340,7 @@ class EnginePollingHandler(EngineRequestMixin, RequestHandler):
         MODERN.handshakes += 1
         socket.engine.b64 = self.query("b64") is not None
         upgrades = ["websocket"] if "websocket" in ENGINE_TRANSPORTS else []
-        drive(socket, socket.engine.send_many(self.open_frames(socket, upgrades)))
+        socket.send_frames(self.open_frames(socket, upgrades))
         socket.opened()
         waiter = self._poll(socket)
         if waiter is not None:
@@ -352,12 +353,12 @@ class EnginePollingHandler(EngineRequestMixin, RequestHandler):
         sink = self._sink = PollSink(self)
         self._socket = socket
         try:
-            outs = socket.engine.attach_poll(sink, self.host.clock())
+            # A poll the session refuses after taking it (overlapping) is answered 400.
+            socket.attach_poll(sink, self.host.clock())
         except EngineError as exc:
             self.host.touch(socket)
             self.fail(exc.code)
             return None
-        drive(socket, outs)  # a poll the session refuses (overlapping) is answered 400
         self.host.touch(socket)
         return sink.done
 
@@ -387,7 +388,7 @@ class EnginePollingHandler(EngineRequestMixin, RequestHandler):
     def on_connection_close(self) -> None:
         sink, socket = self._sink, self._socket
         if sink is not None and socket is not None and not sink.done.done():
-            drive(socket, socket.engine.detach(sink, self.host.clock()))
+            socket.detach(sink, self.host.clock())
             sink.done.set_result(None)
 
     # -- POST ---------------------------------------------------------------------------------
@@ -430,9 +431,7 @@ class EnginePollingHandler(EngineRequestMixin, RequestHandler):
         self.set_header("Content-Type", "text/html")
         MODERN.messages_in += len(packets)
         MODERN.bytes_in += len(body)
-        messages, outs = socket.engine.receive(packets, self.host.clock())
-        if outs or socket.engine.pending_close is not None:
-            drive(socket, outs)
+        messages = socket.receive(packets, self.host.clock())
         if len(messages) > SLICE or socket.inbox.behind:
             return self._receive_in_slices(socket, messages)
         self.finish("ok")
@@ -528,15 +527,12 @@ class SteadyEnginePolling(SteadyExchange):
             self.fallback()
             return
         self._socket = socket
-        engine = socket.engine
         try:
-            outs = engine.attach_poll(self, self.host.clock())
+            socket.attach_poll(self, self.host.clock())
         except EngineError:  # nothing changed: the handler meets the same refusal
             self._socket = None
             self.fallback()
             return
-        if outs or engine.pending_close is not None:
-            drive(socket, outs)
         self.host.touch(socket)
 
     def write(self, frames: list[Frame]) -> None:  # type: ignore[override]
@@ -569,7 +565,7 @@ class SteadyEnginePolling(SteadyExchange):
     def on_connection_close(self) -> None:
         socket = self._socket
         if socket is not None and not self.finished:
-            drive(socket, socket.engine.detach(self, self.host.clock()))
+            socket.detach(self, self.host.clock())
             self.finished = True
 
     # -- POST ---------------------------------------------------------------------------------
@@ -590,9 +586,7 @@ class SteadyEnginePolling(SteadyExchange):
         MODERN.messages_in += len(packets)
         MODERN.bytes_in += len(body)
         host = self.host
-        messages, outs = engine.receive(packets, host.clock())
-        if outs or engine.pending_close is not None:
-            drive(socket, outs)
+        messages = socket.receive(packets, host.clock())
         if len(messages) > SLICE or socket.inbox.behind:
             self.slices(self._receive_in_slices(socket, messages))
             return
