@@ -14,6 +14,7 @@ which then serves the request from the start: same answers, byte for byte, same 
 
 from __future__ import annotations
 
+import abc
 import logging
 import time
 from collections.abc import Coroutine
@@ -36,7 +37,7 @@ _REASONS = {200: "OK", 400: "Bad Request"}
 _date: list[Any] = [0.0, ""]
 
 
-class SteadyExchange(FastExchange):
+class SteadyExchange(FastExchange, abc.ABC):
     """One steady-state request of a known session. Subclasses set :attr:`general`, the
     exchange that serves the route otherwise, and implement :meth:`run` (the request read
     whole); they call :meth:`fallback` for any request they do not handle, before doing
@@ -72,14 +73,14 @@ class SteadyExchange(FastExchange):
     def request(self, request: FastRequest) -> None:
         self._request = request
 
+    @abc.abstractmethod
     def data_received(self, chunk: bytes) -> None:
         """A part of the body: kept, unless the body is now larger than the handler takes
         (then it is the general exchange's, which refuses it). Subclasses say how large."""
-        raise NotImplementedError
 
+    @abc.abstractmethod
     def run(self) -> None:
         """The request is read whole: serve it (or :meth:`fallback`)."""
-        raise NotImplementedError
 
     def fallback(self, serve: bool = True) -> None:
         """Hand the request to the general exchange, as if it had had it from the start: it
