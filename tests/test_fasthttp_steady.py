@@ -171,13 +171,13 @@ async def test_engine_io_polls_are_answered_as_tornado_answers_them(
 async def test_a_held_engine_io_poll_is_the_steady_exchange_itself(
     servers: FastAndTornado,
 ) -> None:
-    """On the fast path the session's sink is the exchange (no PollSink, no future); a poll
-    with an Origin is the handler's, as every poll is on Tornado. Each is answered when the
-    session writes."""
+    """On the fast path the session's sink is the exchange (no PollSink, no future), with no
+    Origin or the server's own (a browser's same-origin request); every poll is the handler's
+    on Tornado. Each is answered when the session writes."""
     manager = servers.router.manager
     for port, headers, held in (
         (servers.port, (), SteadyEnginePolling),
-        (servers.port, ("Origin: http://test",), PollSink),
+        (servers.port, ("Origin: http://test",), SteadyEnginePolling),
         (servers.tornado_port, (), PollSink),
     ):
         raw = await Raw.open(port)
@@ -342,7 +342,7 @@ async def test_a_held_xhr_poll_is_the_steady_exchange_itself(servers: FastAndTor
     manager = servers.router.manager
     for port, headers, held in (
         (servers.port, (), SteadyXhrPolling),
-        (servers.port, ("Origin: http://test",), PollingSink),
+        (servers.port, ("Origin: http://test",), SteadyXhrPolling),
         (servers.tornado_port, (), PollingSink),
     ):
         sid = await legacy_session(port)
@@ -388,7 +388,8 @@ def test_the_route_sends_to_the_steady_exchange_only_what_prepare_has_nothing_to
     assert issubclass(steady_modern, SteadyExchange) and issubclass(steady_xhr, SteadyExchange)
     assert handler("GET", target(sid)) is steady_modern
     assert handler("POST", target(sid)) is steady_modern
-    assert handler("GET", target(sid), origin=b"http://test") is fastpath.FastEnginePolling
+    # An Origin is looked at as the head is read (SteadyExchange.own_origin), not here.
+    assert handler("GET", target(sid), origin=b"http://evil") is steady_modern
     assert handler("OPTIONS", target(sid)) is fastpath.FastEnginePolling
     assert handler("GET", EIO_OPEN) is fastpath.FastEnginePolling  # a handshake
     assert handler("GET", "/socket.io/1/") is fastpath.FastHandshake
@@ -396,7 +397,7 @@ def test_the_route_sends_to_the_steady_exchange_only_what_prepare_has_nothing_to
     assert handler("GET", xhr(sid, "/")) is steady_xhr
     assert handler("POST", xhr(sid), content_length=b"%d" % LIMIT) is steady_xhr
     assert handler("POST", xhr(sid), content_length=b"%d" % (LIMIT + 1)) is fastpath.FastXhrPolling
-    assert handler("GET", xhr(sid), origin=b"http://test") is fastpath.FastXhrPolling
+    assert handler("GET", xhr(sid), origin=b"http://evil") is steady_xhr
     assert handler("GET", xhr(sid, "?disconnect")) is fastpath.FastXhrPolling
     assert handler("GET", xhr(sid, "?t=%31")) is fastpath.FastXhrPolling
     assert handler("GET", xhr("%61" + sid[1:])) is fastpath.FastXhrPolling
@@ -492,3 +493,61 @@ async def test_a_worker_serves_its_own_sessions_polls_and_hands_the_others_to_to
         assert body == b'{"code":1,"message":"Session ID unknown"}'
     finally:
         await worker.stop()
+
+
+#: With ``origins`` naming another site: its pages' polls are allowed with CORS headers (the
+#: handler's ``prepare`` sets them: the general exchange's), the server's own are steady.
+ORIGIN_CASES: dict[str, tuple[str, tuple[str, ...]]] = {
+    "listed": ("http://listed.example", ("Access-Control-Allow-Origin",)),
+    "own": ("http://test", ()),
+    "foreign": ("http://evil.example", ()),
+}
+
+
+@pytest.mark.parametrize("kind", list(ORIGIN_CASES))
+@pytest.mark.asyncio
+async def test_polls_with_an_origin_are_answered_as_tornado_answers_them(kind: str) -> None:
+    origin, cors = ORIGIN_CASES[kind]
+    srv = FastAndTornado(max_buffer_size=LIMIT, origins="listed.example:*")
+    header = f"Origin: {origin}"
+    try:
+        for port_of in ("port", "tornado_port"):
+            port = getattr(srv, port_of)
+            sid = await modern_session(port)
+            answers = [await ask(port, get(target(sid), header)),
+                       await ask(port, post(target(sid), ECHO, header)),
+                       await ask(port, get(target(sid), header))]
+            lsid = await legacy_session(port)
+            answers += [await ask(port, get(xhr(lsid), header)),
+                        await ask(port, post(xhr(lsid), LEGACY_ECHO, header)),
+                        await ask(port, get(xhr(lsid), header))]
+            if port_of == "port":
+                fast = answers
+        early = kind == "foreign"  # (a refused POST: as MODERN_EARLY, LEGACY_EARLY say)
+        for index, (mine, theirs) in enumerate(zip(fast, answers, strict=True)):
+            same_answers(early and index in (1, 4), [mine], [theirs])
+        for name in cors:
+            assert all(name.encode() in answer for answer in fast)
+        status = b"HTTP/1.1 403" if kind == "foreign" else b"HTTP/1.1 200"
+        assert all(answer.startswith(status) for answer in fast)
+    finally:
+        await srv.stop()
+
+
+@pytest.mark.asyncio
+async def test_a_poll_from_a_listed_origin_is_the_handlers() -> None:
+    """CORS headers are the handler's to set: such a poll is held by the general exchange
+    (a PollSink), the server's own origin's by the steady-state exchange."""
+    srv = FastAndTornado(max_buffer_size=LIMIT, origins="listed.example:*")
+    try:
+        for origin, held in (("http://listed.example", PollSink),
+                             ("http://test", SteadyEnginePolling)):
+            raw = await Raw.open(srv.port)
+            sid = await open_session(raw)
+            raw.send(get(target(sid), f"Origin: {origin}"))
+            engine = srv.router.manager.get_engine(sid).engine
+            await eventually(lambda e=engine: e.sink is not None, message="the poll held")
+            assert isinstance(engine.sink, held)
+            raw.close()
+    finally:
+        await srv.stop()

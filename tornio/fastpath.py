@@ -105,8 +105,10 @@ def socketio_routes(
     every session does).
 
     A GET or POST with a session id goes to a steady-state exchange when nothing the
-    handler's ``prepare`` decides applies to it (an ``Origin``; for 0.9, a disabled
-    transport, ``?disconnect``, quoting, a declared body over the limit)."""
+    handler's ``prepare`` decides applies to it (for 0.9, a disabled transport,
+    ``?disconnect``, quoting, a declared body over the limit; an ``Origin`` other than the
+    server's own is handed to the general exchange as the request's head is read:
+    :meth:`~tornio.transports.steady.SteadyExchange.own_origin`)."""
     if isinstance(manager, EngineEndpoint):
         modern = (manager.path, manager.path + "/")
         handshake: tuple[str, ...] = ()
@@ -128,7 +130,7 @@ def socketio_routes(
             if sid is not None and not is_local(sid[:ids.NODE_TAG_LENGTH]):
                 return None  # forwarded to its owner by Tornado's delegate chain
         if path in modern:
-            if method == "OPTIONS" or "sid=" not in uri or "origin" in raw:
+            if method == "OPTIONS" or "sid=" not in uri:
                 return general_modern
             return steady_modern
         if path in handshake:
@@ -163,7 +165,7 @@ def steady_xhr(
     """Whether an xhr-polling request is for a steady-state exchange: nothing that
     ``PacketPostHandler.prepare`` refuses or handles applies to it."""
     settings = manager.settings
-    if ("origin" in raw or "xhr-polling" not in settings.transports or "disconnect" in uri
+    if ("xhr-polling" not in settings.transports or "disconnect" in uri
             or "%" in uri or "+" in uri):
         return False
     if method == "POST" and "content-length" in raw:

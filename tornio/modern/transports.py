@@ -474,8 +474,8 @@ class EnginePollingHandler(EngineRequestMixin, RequestHandler):
 class SteadyEnginePolling(SteadyExchange):
     """A poll of an open polling session on the fast path, answered as
     :class:`EnginePollingHandler` answers it: a GET, which is the session's sink while it is
-    held; a POST of packets, answered ``ok``. The route sends it no request with an
-    ``Origin`` (the origin decision, CORS headers: the handler's ``prepare``); one with a
+    held; a POST of packets, answered ``ok``. A request whose ``Origin`` is not the server's
+    own (a refusal, CORS headers: the handler's ``prepare``) is handed on at its head; one with a
     quoted or JSONP query, a binary or bad body, for a session that is not polling here…
     is the general exchange's (:meth:`~tornio.transports.steady.SteadyExchange.fallback`)."""
 

@@ -317,6 +317,9 @@ class FastConnection(BufferedReads):
                 exchange.prepare()  # type: ignore[attr-defined]
             except Exception as exc:
                 exchange.uncaught(exc)
+        elif "origin" in self.raw and not exchange.own_origin():  # type: ignore[attr-defined]
+            # The general exchange, prepared (it may have answered: a refusal).
+            exchange = exchange.fallback(serve=False)  # type: ignore[attr-defined]
         if self.complete:
             self.message_done(exchange)
         else:

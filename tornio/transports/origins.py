@@ -52,6 +52,7 @@ __all__ = [
     "decide",
     "parse_origin",
     "parse_policy",
+    "request_decision",
 ]
 
 log = logging.getLogger("tornio.transports.origins")
@@ -361,16 +362,17 @@ class RefusalLog:
 refusals = RefusalLog()
 
 
-def check_request(
+def request_decision(
     request: Any,
     settings: Any,
     *,
     referer: bool = False,
     require: bool = False,
     websocket: bool = False,
-) -> OriginDecision:
+) -> tuple[OriginDecision, str | None, str | None]:
     """:func:`decide` for a Tornado ``HTTPServerRequest`` (or the fast path's, or a
-    forwarded one) under ``settings`` (``origins``, ``trusted_proxies``); a refusal is logged.
+    forwarded one) under ``settings`` (``origins``, ``trusted_proxies``), not logged: the
+    decision, the origin it was made for and the request's own host (what a log line shows).
 
     ``referer`` and ``require`` as for :func:`decide`; ``websocket``: an upgrade, whose old
     (hybi-07 to -10) clients send ``Sec-WebSocket-Origin`` instead of ``Origin``.
@@ -380,7 +382,7 @@ def check_request(
     if origin is None and websocket:
         origin = headers.get("Sec-WebSocket-Origin")
     if origin is None and not referer:
-        return _NO_ORIGIN  # a non-browser client (what decide answers, without the work)
+        return _NO_ORIGIN, None, None  # a non-browser client (decide's answer, without work)
     try:
         policy = parse_policy(settings.origins)
     except ValueError:
@@ -395,7 +397,23 @@ def check_request(
         referer=headers.get("Referer") if referer else None,
         require=require,
     )
+    return decision, origin, host
+
+
+def check_request(
+    request: Any,
+    settings: Any,
+    *,
+    referer: bool = False,
+    require: bool = False,
+    websocket: bool = False,
+) -> OriginDecision:
+    """:func:`request_decision`'s decision; a refusal is logged."""
+    decision, origin, host = request_decision(
+        request, settings, referer=referer, require=require, websocket=websocket
+    )
     if not decision.allowed:
+        headers: Mapping[str, str] = request.headers
         shown = origin if origin is not None else headers.get("Referer")
         refusals(
             "refused %s %s from %s: %s %r (own origin %s://%s)",

@@ -5,7 +5,9 @@ without the ``RequestHandler`` emulation of :class:`~tornio.transports.fastexcha
 A :class:`SteadyExchange` builds no ``HTTPServerRequest``, no header dict and no future: it
 reads the parsed head from its connection, is the held poll's sink itself (the session's write
 answers the request), and writes an answer's head from constant parts. The route gives it only
-requests that the handler's ``prepare`` has nothing to say about (``tornio.fastpath``), and it
+requests that the handler's ``prepare`` has nothing to say about (``tornio.fastpath``; a request
+with an ``Origin`` that is not the server's own is handed on at once, before its body is
+read: :meth:`SteadyExchange.own_origin`), and it
 handles only what it knows to answer exactly as the handler would; anything else (an unknown
 or closed session, a query it does not know, a body too large, a refusal…) is handed, before
 anything happened, to the general exchange of the same route (:meth:`SteadyExchange.fallback`),
@@ -23,6 +25,7 @@ from typing import TYPE_CHECKING, Any, ClassVar
 from tornio.transports.compression import compressed_answer, threshold
 from tornio.transports.fastexchange import SERVER, FastExchange, Route, access_log, log
 from tornio.transports.fastrequest import date_header
+from tornio.transports.origins import request_decision
 
 if TYPE_CHECKING:
     from tornio.transports.fasthttp import FastConnection
@@ -82,10 +85,18 @@ class SteadyExchange(FastExchange, abc.ABC):
     def run(self) -> None:
         """The request is read whole: serve it (or :meth:`fallback`)."""
 
-    def fallback(self, serve: bool = True) -> None:
+    def own_origin(self) -> bool:
+        """Whether the request's ``Origin`` asks nothing of the handler: the origin decision
+        allows it without CORS headers (the server's own origin, what a browser's same-origin
+        POST names). Any other, refused or allowed with headers, is the general exchange's,
+        whose ``prepare`` decides (and logs a refusal) as for every request."""
+        decision = request_decision(self.request, self.host.settings)[0]
+        return decision.allowed and not decision.headers
+
+    def fallback(self, serve: bool = True) -> FastExchange:
         """Hand the request to the general exchange, as if it had had it from the start: it
         prepares, gets the body read so far, and (``serve``) runs if the request is read
-        whole."""
+        whole. Returns that exchange (which may have answered already)."""
         connection = self._fast
         general = self.general(connection, self._route)
         connection.exchange = general
@@ -102,6 +113,7 @@ class SteadyExchange(FastExchange, abc.ABC):
         if serve and connection.complete and connection.waiting:  # (from run: read whole)
             connection.waiting = False
             connection.message_done(general)
+        return general
 
     def reply(self, body: bytes, content_type: str, extra: str = "", status: int = 200) -> None:
         """Answer as ``FastExchange.finish`` would after the handler set ``Content-Type`` and

@@ -156,10 +156,10 @@ class SteadyXhrPolling(SteadyExchange):
     """xhr-polling of an open session on the fast path, answered as
     :class:`XhrPollingHandler` answers it: a GET, which is the session's sink while it is held;
     a POST of packets, answered ``1``. The route sends it only requests that the handler's
-    ``prepare`` has nothing to say about (the transport enabled; no ``Origin``, no
-    ``?disconnect``, a declared body within ``max_buffer_size``: ``tornio.fastpath``); one
-    for an unknown session, a session's first poll, a body over the limit… is the general
-    exchange's (:meth:`~tornio.transports.steady.SteadyExchange.fallback`)."""
+    ``prepare`` has nothing to say about (the transport enabled; the server's own ``Origin``
+    or none, no ``?disconnect``, a declared body within ``max_buffer_size``:
+    ``tornio.fastpath``); one for an unknown session, a session's first poll, a body over the
+    limit… is the general exchange's (:meth:`~tornio.transports.steady.SteadyExchange.fallback`)."""
 
     transport = "xhr-polling"
     polling = True
