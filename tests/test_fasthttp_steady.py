@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import email.utils
+import math
 import re
 import time
 from collections.abc import AsyncIterator, Callable
@@ -18,6 +19,7 @@ import pytest
 from tests.support.raw_http import EIO_OPEN, FastAndTornado, Raw, get, open_session, post
 from tests.support.waiting import eventually
 from tornio import fastpath
+from tornio.core import timers
 from tornio.core.fairness import SLICE
 from tornio.fastpath import socketio_routes
 from tornio.legacy.transports.polling import PollingSink, SteadyXhrPolling
@@ -190,6 +192,34 @@ async def test_a_held_engine_io_poll_is_the_steady_exchange_itself(
         status, _, body = await raw.response()
         assert status == 200 and body.startswith(b"40")
         raw.close()
+
+
+@pytest.mark.asyncio
+async def test_the_session_timer_is_never_later_than_its_next_deadline() -> None:
+    """Steady polls re-arm the session's timer only when a deadline may move earlier (a POST
+    that holds a pong; not one of messages, not a held GET): after a pong then an event, the
+    timer armed is no later than the next ping's deadline."""
+    srv = FastAndTornado(ping_interval=0.2, ping_timeout=30)
+    try:
+        raw = await Raw.open(srv.port)
+        sid = await open_session(raw)
+        assert (await respond_to(srv.port, post(target(sid), b"40")))[2] == b"ok"
+        raw.send(get(target(sid)))
+        assert (await raw.response())[2].startswith(b"40")
+        raw.send(get(target(sid)))  # held until the ping
+        assert (await raw.response())[2] == b"2"
+        assert (await respond_to(srv.port, post(target(sid), b"3")))[2] == b"ok"
+        assert (await respond_to(srv.port, post(target(sid), b'42["echo","x"]')))[2] == b"ok"
+        raw.send(get(target(sid)))
+        assert (await raw.response())[2] == b'42["echo","x"]'
+        socket = srv.router.manager.get_engine(sid)
+        due = socket.engine.next_deadline()
+        assert due is not None and due == socket.engine.heartbeat_due
+        armed, _ = srv.router.manager.timers.armed[socket.sessid]
+        assert armed <= math.ceil(due / timers.GRAIN) * timers.GRAIN
+        raw.close()
+    finally:
+        await srv.stop()
 
 
 @pytest.mark.asyncio

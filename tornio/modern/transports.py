@@ -532,8 +532,8 @@ class SteadyEnginePolling(SteadyExchange):
         except EngineError:  # nothing changed: the handler meets the same refusal
             self._socket = None
             self.fallback()
-            return
-        self.host.touch(socket)
+        # (No touch: holding a GET moves no deadline, and one that overlaps ends the session,
+        # whose timer is then cancelled.)
 
     def write(self, frames: list[Frame]) -> None:  # type: ignore[override]
         """The session's frames: the answer (:meth:`EnginePollingHandler.answer`)."""
@@ -593,7 +593,8 @@ class SteadyEnginePolling(SteadyExchange):
         self.answer(b"ok", "text/html", OK_LENGTH)
         if messages:
             socket.receive_messages(messages)
-        host.touch(socket)
+        if len(messages) != len(packets):  # a pong may move a deadline earlier; a message not
+            host.touch(socket)
 
     async def _receive_in_slices(
         self, socket: EngineOwner, messages: list[str | bytes]
