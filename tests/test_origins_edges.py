@@ -24,6 +24,7 @@ from tornio.transports.origins import (
     own_host,
     parse_origin,
     parse_policy,
+    request_decision,
 )
 
 
@@ -229,6 +230,24 @@ def refusals(monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture) 
 def test_a_request_without_origin_is_not_looked_at(refusals: Any) -> None:
     decision = check_request(request({"Host": "a.example"}), settings(["bad entry"]))
     assert decision is origins._NO_ORIGIN
+    assert refusals.records == []
+
+
+def test_request_decision_looks_at_the_origin_alone_by_default(refusals: Any) -> None:
+    """The fast path's steady polls ask ``request_decision`` with its defaults: only the
+    ``Origin`` counts (not a Referer, not an upgrade's Sec-WebSocket-Origin, none needed), and
+    nothing is logged (the general exchange decides again, and logs a refusal)."""
+    foreign = "http://e.example"
+    for headers in ({"Referer": foreign + "/page"}, {"Sec-WebSocket-Origin": foreign}, {}):
+        decision, origin, host = request_decision(
+            request({"Host": "a.example", **headers}), settings())
+        assert (decision, origin, host) == (origins._NO_ORIGIN, None, None), headers
+    decision, origin, host = request_decision(
+        request({"Host": "a.example", "Origin": foreign}), settings())
+    assert decision == (False, (), "cross origin")
+    assert (origin, host) == (foreign, "a.example")
+    assert request_decision(request({"Host": "a.example", "Origin": "http://a.example"}),
+                            settings())[0] == (True, (), "same origin")
     assert refusals.records == []
 
 
