@@ -44,7 +44,7 @@ def test_the_benchmark_tables_are_rendered_from_the_json() -> None:
     path = DOCS / "benchmarks" / "results.json"
     document = json.loads(path.read_text(encoding="utf-8"))
     text = tornio_docs.bench_markdown(path)
-    assert "on the tree at 382e513" in text
+    assert f"on the tree at {document['machine']['git_commit']}" in text
     lines = text.splitlines()
     for result in document["results"]:
         row = f"| {result['server']} |"

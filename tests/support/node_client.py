@@ -98,20 +98,26 @@ class NodeClient:
 
     def _read_stdout(self) -> None:
         assert self.process.stdout is not None
-        for line in self.process.stdout:
-            line = line.strip()
-            if not line:
-                continue
-            try:
-                self._queue.put(json.loads(line))
-            except json.JSONDecodeError:
-                self._queue.put({"step": "garbage", "line": line})
+        try:
+            for line in self.process.stdout:
+                line = line.strip()
+                if not line:
+                    continue
+                try:
+                    self._queue.put(json.loads(line))
+                except json.JSONDecodeError:
+                    self._queue.put({"step": "garbage", "line": line})
+        except ValueError:  # the pipe was closed under the loop (the client is being closed)
+            pass
         self._queue.put(_EOF)
 
     def _read_stderr(self) -> None:
         assert self.process.stderr is not None
-        for line in self.process.stderr:
-            self._stderr.append(line)
+        try:
+            for line in self.process.stderr:
+                self._stderr.append(line)
+        except ValueError:  # closed under the loop, as above
+            pass
 
     def _report(self) -> str:
         printed = "\n".join(json.dumps(line) for line in self.lines)
