@@ -49,9 +49,9 @@ class LegacySocket(Socket):
 
     @classmethod
     def encode_event(
-        cls, namespace: str, event: str, args: list[Any], json: JsonCodec | None = None
+        cls, endpoint: str, event: str, args: list[Any], json: JsonCodec | None = None
     ) -> str:
-        return legacy.encode_event(namespace, event, args, json=json)
+        return legacy.encode_event(endpoint, event, args, json=json)
 
     def send_raw(self, wire: str) -> None:
         engine = self.engine
