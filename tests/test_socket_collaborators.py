@@ -446,9 +446,9 @@ async def test_a_connection_lost_by_the_transport_comes_back_with_what_it_missed
     assert await back.restore("/chat", pid, offset) is None  # restored once
 
 
-async def test_a_connection_the_client_ended_is_not_recoverable() -> None:
-    memory = LocalRecovery(120.0, NODE_ID, clock=lambda: 0.0)
-    node = NodeRecovery(memory)
+def accepted_then_missed() -> tuple[NodeRecovery, RoomIndex[Any], SocketRecovery, str, str]:
+    """A socket's /chat connection accepted (its pid), then an emit it missed (its offset)."""
+    node = NodeRecovery(LocalRecovery(120.0, NODE_ID, clock=lambda: 0.0))
     rooms: RoomIndex[Any] = RoomIndex()
     socket = Recoverable("s", {"/chat": object})
     recovering = recovery_of(socket, node, rooms)
@@ -456,6 +456,11 @@ async def test_a_connection_the_client_ended_is_not_recoverable() -> None:
     pid = recovering.accepted("/chat")
     offset = node.stamp({"event": "e", "args": [], "rooms": [], "to": None})
     node.emitted(offset, "/chat", {"event": "e", "args": [], "rooms": []}, published=False)
+    return node, rooms, recovering, pid, offset
+
+
+async def test_a_connection_the_client_ended_is_not_recoverable() -> None:
+    node, rooms, recovering, pid, offset = accepted_then_missed()
     recovering.ending("/chat", "client namespace disconnect")
     recovering.ending("/chat", "transport close")  # ended once: nothing more
     other = recovery_of(Recoverable("t", {"/chat": object}), node, rooms)
@@ -464,15 +469,7 @@ async def test_a_connection_the_client_ended_is_not_recoverable() -> None:
 
 
 async def test_a_recovery_into_a_namespace_not_served_keeps_it_recoverable() -> None:
-    memory = LocalRecovery(120.0, NODE_ID, clock=lambda: 0.0)
-    node = NodeRecovery(memory)
-    rooms: RoomIndex[Any] = RoomIndex()
-    socket = Recoverable("s", {"/chat": object})
-    recovering = recovery_of(socket, node, rooms)
-    socket.sids["/chat"] = "sid-1"
-    pid = recovering.accepted("/chat")
-    offset = node.stamp({"event": "e", "args": [], "rooms": [], "to": None})
-    node.emitted(offset, "/chat", {"event": "e", "args": [], "rooms": []}, published=False)
+    node, rooms, recovering, pid, offset = accepted_then_missed()
     recovering.ending("/chat", "ping timeout")
     elsewhere = recovery_of(Recoverable("t", {}), node, rooms)  # /chat is not served here
     assert await elsewhere.restore("/chat", pid, offset) is None

@@ -9,7 +9,7 @@ such as ``{"threshold": 1024, "level": 6}``.
 from __future__ import annotations
 
 import zlib
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -96,21 +96,33 @@ def _compression(setting: bool | Mapping[str, Any] | None) -> HttpCompression | 
     return known[1]
 
 
+def _compressed(
+    body: bytes, setting: bool | Mapping[str, Any] | None, accept_encoding: Callable[[], str]
+) -> tuple[bytes, bool] | None:
+    """None when ``body`` is not to be compressed under ``setting`` (off, or under the
+    threshold); else the body to send and whether it is gzipped (``accept_encoding`` is asked
+    only then)."""
+    compression = _compression(setting)
+    if compression is None or len(body) < compression.threshold:
+        return None
+    zipped = compression.encode(body, accept_encoding())
+    return (body, False) if zipped is None else (zipped, True)
+
+
 def compress_answer(
     handler: RequestHandler, body: bytes, setting: bool | Mapping[str, Any] | None
 ) -> bytes:
     """The body to send for a polling answer under the ``http_compression`` setting: gzipped
     (with ``Content-Encoding``) when it is at least the threshold and the client takes gzip.
     An answer that could be compressed says ``Vary: Accept-Encoding`` either way."""
-    compression = _compression(setting)
-    if compression is None or len(body) < compression.threshold:
+    done = _compressed(body, setting,
+                       lambda: handler.request.headers.get("Accept-Encoding", ""))
+    if done is None:
         return body
     handler.set_header("Vary", "Accept-Encoding")
-    zipped = compression.encode(body, handler.request.headers.get("Accept-Encoding", ""))
-    if zipped is None:
-        return body
-    handler.set_header("Content-Encoding", "gzip")
-    return zipped
+    if done[1]:
+        handler.set_header("Content-Encoding", "gzip")
+    return done[0]
 
 
 def threshold(setting: bool | Mapping[str, Any] | None) -> int | None:
@@ -124,10 +136,9 @@ def compressed_answer(
 ) -> tuple[bytes, str]:
     """:func:`compress_answer` for an answer whose head is written as text: the body to send
     and the header lines it adds (``Vary``, then ``Content-Encoding`` when gzipped)."""
-    compression = _compression(setting)
-    if compression is None or len(body) < compression.threshold:
+    done = _compressed(body, setting, lambda: accept_encoding)
+    if done is None:
         return body, ""
-    zipped = compression.encode(body, accept_encoding)
-    if zipped is None:
-        return body, "Vary: Accept-Encoding\r\n"
-    return zipped, "Vary: Accept-Encoding\r\nContent-Encoding: gzip\r\n"
+    if done[1]:
+        return done[0], "Vary: Accept-Encoding\r\nContent-Encoding: gzip\r\n"
+    return body, "Vary: Accept-Encoding\r\n"

@@ -127,6 +127,8 @@ class FastConnection(BufferedReads):
         self._url = b""
         #: The request's header fields: (name as ``HTTPHeaders`` writes it, value) in turn.
         self._fields: list[Any] = []
+        #: The request in flight as an ``HTTPServerRequest``, once something asked for it.
+        self._request: FastRequest | None = None
         #: Its headers by lower-case name (values as received; a repeated one's joined by
         #: commas, as ``HTTPHeaders.get`` joins them).
         self.raw: dict[str, bytes] = {}
@@ -295,6 +297,7 @@ class FastConnection(BufferedReads):
             return False
         self._url = b""
         self._fields = []
+        self._request = None
         self.raw = {}
         self.complete = False
         try:
@@ -327,7 +330,11 @@ class FastConnection(BufferedReads):
         return not (self.lost or self.handed_off)
 
     def new_request(self) -> FastRequest:
-        """The request in flight (its head read) as an ``HTTPServerRequest``."""
+        """The request in flight (its head read) as an ``HTTPServerRequest``, made once: a
+        steady-state exchange that looked at it and the general one it hands the request to
+        share it."""
+        if self._request is not None:
+            return self._request
         headers, client = request_headers(self._fields), self.server.client
         if client is peer_client:  # the same for every request of the connection
             if self._peer is None:
@@ -336,8 +343,10 @@ class FastConnection(BufferedReads):
         else:
             remote_ip, protocol = client(self.address, headers)  # type: ignore[arg-type]
         host = self._host
-        return FastRequest(self.method, self.uri, headers, self, remote_ip, protocol,
-                           None if host is None else host.decode("latin-1"))
+        request = self._request = FastRequest(
+            self.method, self.uri, headers, self, remote_ip, protocol,
+            None if host is None else host.decode("latin-1"))
+        return request
 
     def _route(self) -> Route | None:
         parser = self.parser
