@@ -109,7 +109,7 @@ MODULES: dict[str, tuple[str, ...]] = {
         "tests/test_legacy_errors.py",
         "tests/test_packets.py",
     ),
-    "tornio/core/packets.py": ("tests/test_packets.py",),
+    "tornio/protocol/packets.py": ("tests/test_packets.py",),
     "tornio/protocol/socketio.py": (
         "tests/test_protocol_socketio.py",
         "tests/test_protocol_msgpack.py",

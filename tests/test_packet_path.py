@@ -1,6 +1,6 @@
 """The typed packet on its way: the same event from a 0.9 client and from a Socket.IO v5
 client, fed to real sockets of a real ``SocketManager`` in memory, must reach dispatch as the
-same :class:`~tornio.core.packets.Packet` (every field compared, so a field one side drops
+same :class:`~tornio.protocol.packets.Packet` (every field compared, so a field one side drops
 fails its row); binary attachments are back in the args; what a handler returns, and any
 packet sent, reaches each generation's encoder; a handler taking ``packet`` and an
 application's ``process_packet`` get gevent-socketio's dict, the same from both generations.
@@ -17,12 +17,12 @@ import pytest
 from tests.support.memory_client import Client
 from tests.support.session_sinks import EngineSink
 from tornio.core.namespace import BaseNamespace
-from tornio.core.packets import Packet
 from tornio.core.socket import Socket
 from tornio.manager import SocketManager
 from tornio.modern.socket import ModernSocket
 from tornio.protocol import legacy
 from tornio.protocol.drive import drive
+from tornio.protocol.packets import Packet
 from tornio.settings import Settings
 
 # --- both generations, in memory on one manager --------------------------------------------

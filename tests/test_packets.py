@@ -1,4 +1,4 @@
-"""The typed packet (:class:`tornio.core.packets.Packet`) against gevent-socketio's packet
+"""The typed packet (:class:`tornio.protocol.packets.Packet`) against gevent-socketio's packet
 dicts: 0.9's decoder's (both ways: the dict a handler asks for is the decoder's own, and one
 made afresh has the same keys), an application's, and the dicts that are no packet. Every
 field is compared, so a field either side drops fails a row. What the sockets make of both
@@ -11,9 +11,9 @@ from typing import Any
 
 import pytest
 
-from tornio.core.packets import Packet
 from tornio.protocol import legacy
 from tornio.protocol.jsoncodec import codec_for
+from tornio.protocol.packets import Packet
 
 # --- the packet against 0.9's decoder -------------------------------------------------------
 

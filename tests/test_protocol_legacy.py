@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import types
 from typing import Any
 
 import pytest
@@ -11,19 +12,23 @@ from hypothesis import strategies as st
 
 from tests.support.json_paths import json_path  # noqa: F401  (fixture: orjson, stdlib)
 from tornio.exceptions import InvalidPacket, InvalidPayload
+from tornio.protocol.jsoncodec import JsonCodec
 from tornio.protocol.legacy import (
     ERROR_ADVICES,
     ERROR_REASONS,
     PACKET_TYPES,
+    decode,
     decode_packet,
     decode_payload,
     dumps,
+    encode,
     encode_event,
     encode_packet,
     encode_payload,
     loads,
     utf16_len,
 )
+from tornio.protocol.packets import Packet
 
 # The codec tables run on both ways of writing the built-in JSON.
 pytestmark = pytest.mark.usefixtures("json_path")
@@ -187,6 +192,80 @@ DECODE_ONLY: list[tuple[str, dict[str, Any]]] = [
 @pytest.mark.parametrize(("wire", "packet"), DECODE_ONLY, ids=[w for w, _ in DECODE_ONLY])
 def test_decode_only(wire: str, packet: dict[str, Any]) -> None:
     assert decode_packet(wire) == packet
+
+
+# --- the typed packet: what the socket dispatches, read and written by the codec itself --------
+
+TYPED: list[tuple[str, Packet]] = [
+    ("0::/chat", Packet("disconnect", "/chat")),
+    ("1::/chat:?a=b", Packet("connect", "/chat", qs="?a=b")),
+    ("1::", Packet("connect", "", qs="")),
+    ("2:3:", Packet("heartbeat", "", id=3, ack=True)),
+    ("3:1+::hi", Packet("message", "", id=1, ack="data", data="hi")),
+    ('4::/chat:{"a":1}', Packet("json", "/chat", data={"a": 1})),
+    ('5:7+:/chat:{"name":"echo","args":[1,"x"]}',
+     Packet("event", "/chat", "echo", [1, "x"], 7, "data")),
+    ('5:7::{"name":"echo"}', Packet("event", "", "echo", [], 7, True)),
+    ('5:::{"name":"echo","args":[null]}', Packet("event", "", "echo", [None])),
+    ('6::/chat:12+[1,{"x":2}]', Packet("ack", "/chat", None, [1, {"x": 2}], 12)),
+    ("6:::4", Packet("ack", "", None, [], 4)),
+    ("7::/chat:2+0", Packet("error", "/chat", reason="unauthorized", advice="reconnect")),
+    ("8::", Packet("noop", "")),
+]
+
+
+@pytest.mark.parametrize(("wire", "packet"), TYPED, ids=[w for w, _ in TYPED])
+def test_decode_gives_the_typed_packet(wire: str, packet: Packet) -> None:
+    """Every field of the typed packet (the packet's __eq__ compares them all), and the
+    packet written back as the same wire."""
+    assert decode(wire) == packet
+    assert encode(packet) == wire
+
+
+def test_typed_table_covers_every_type() -> None:
+    assert {p.kind for _, p in TYPED} == set(PACKET_TYPES)
+
+
+@pytest.mark.parametrize(
+    ("wire", "packet"), ROUND_TRIPS + DECODE_ONLY, ids=[w for w, _ in ROUND_TRIPS + DECODE_ONLY]
+)
+def test_decode_is_the_dict_typed(wire: str, packet: dict[str, Any]) -> None:
+    """The typed packet is the one gevent-socketio's dict describes, and gives that dict."""
+    typed = decode(wire)
+    assert typed == Packet.from_dict(packet)
+    assert typed.as_dict() == packet
+
+
+@pytest.mark.parametrize(("wire", "packet"), ROUND_TRIPS, ids=[w for w, _ in ROUND_TRIPS])
+def test_encode_writes_the_wire(wire: str, packet: dict[str, Any]) -> None:
+    assert encode(decode(wire)) == wire
+    assert encode(Packet.from_dict(packet)) == wire
+
+
+def test_an_ack_with_an_id_of_its_own() -> None:
+    """No client sends one, but the codec reads it: the typed ack's id is the one it answers,
+    its own id and ack stay in its dict, and it is written back with them."""
+    wire = '6:5+:/chat:4+["a"]'
+    typed = decode(wire)
+    assert (typed.kind, typed.id, typed.ack, typed.args) == ("ack", 4, "data", ["a"])
+    assert typed.as_dict() == {"type": "ack", "endpoint": "/chat", "id": 5, "ack": "data",
+                               "ackId": 4, "args": ["a"]}
+    assert encode(typed) == wire
+    assert encode(Packet.answer("/chat", 4, ["a"])) == '6::/chat:4+["a"]'
+
+
+@pytest.mark.parametrize("data", ['{"name":"x"}', '{"name":"x","args":[1]}'])
+def test_decode_uses_the_application_json(data: str) -> None:
+    calls: list[str] = []
+
+    def loads(text: str) -> Any:
+        calls.append(text)
+        return json.loads(text)
+
+    module = types.SimpleNamespace(dumps=json.dumps, loads=loads)
+    packet = decode("5:::" + data, JsonCodec(module))
+    assert calls == [data]
+    assert packet.name == "x"
 
 
 # (wire, endpoint the error must carry)
@@ -514,6 +593,9 @@ def test_property_packet_round_trip(packet: dict[str, Any]) -> None:
     wire = encode_packet(packet)
     assert decode_packet(wire) == packet
     assert encode_packet(decode_packet(wire)) == wire
+    assert decode(wire) == Packet.from_dict(packet)
+    assert encode(Packet.from_dict(packet)) == wire
+    assert encode(decode(wire)) == wire
 
 
 @settings(max_examples=100, deadline=None)

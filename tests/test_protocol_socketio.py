@@ -16,6 +16,7 @@ from hypothesis import strategies as st
 
 from tests.support.json_paths import json_path  # noqa: F401  (fixture: orjson, stdlib)
 from tornio.exceptions import InvalidPacket
+from tornio.protocol.packets import Packet as Typed
 from tornio.protocol.socketio import (
     RESERVED_EVENTS,
     Decoder,
@@ -25,6 +26,8 @@ from tornio.protocol.socketio import (
     connect_packet,
     encode,
     encode_event,
+    from_typed,
+    to_typed,
 )
 
 # The codec tables run on both ways of writing the built-in JSON.
@@ -590,6 +593,71 @@ def test_packet_defaults_and_slots() -> None:
         ("BINARY_EVENT", 5),
         ("BINARY_ACK", 6),
     ]
+
+
+# --- the typed packet the namespaces dispatch and send ---------------------------------------
+
+# (Socket.IO packet from a client, its namespace as the socket read it, the typed packet)
+TO_TYPED: list[tuple[Packet, str, Typed | None]] = [
+    (Packet(EVENT, "/", ["chat", "hi", 1]), "", Typed("event", "", "chat", ["hi", 1])),
+    (Packet(EVENT, "/admin", ["chat"], 7), "/admin",
+     Typed("event", "/admin", "chat", [], 7, "data")),
+    (Packet(EVENT, "/", [12, "x"]), "", Typed("event", "", "12", ["x"])),
+    (Packet(BINARY_EVENT, "/", ["up", b"\x01"], 3, 1), "",
+     Typed("event", "", "up", [b"\x01"], 3, "data")),
+    (Packet(ACK, "/", ["a", 2], 4), "", Typed("ack", "", None, ["a", 2], 4)),
+    (Packet(ACK, "/", None, 4), "", Typed("ack", "", None, [], 4)),
+    (Packet(BINARY_ACK, "/x", [b"\x00"], 5, 1), "/x", Typed("ack", "/x", None, [b"\x00"], 5)),
+    (Packet(DISCONNECT, "/x"), "/x", Typed("disconnect", "/x")),
+    (Packet(CONNECT, "/x", {"token": 1}), "/x", None),
+    (Packet(CONNECT_ERROR, "/x", {"message": "no"}), "/x", None),
+]
+
+
+@pytest.mark.parametrize(("packet", "endpoint", "typed"), TO_TYPED, ids=range(len(TO_TYPED)))
+def test_to_typed(packet: Packet, endpoint: str, typed: Typed | None) -> None:
+    assert to_typed(packet, endpoint) == typed
+
+
+def test_to_typed_covers_every_type() -> None:
+    assert {p.type for p, _, _ in TO_TYPED} == set(PacketType)
+
+
+# (typed packet a namespace sends, its Socket.IO packet)
+FROM_TYPED: list[tuple[Typed, Packet]] = [
+    (Typed("event", "", "chat", ["hi"]), Packet(EVENT, "/", ["chat", "hi"])),
+    (Typed("event", "/a", "chat", [], 3, "data"), Packet(EVENT, "/a", ["chat"], 3)),
+    (Typed("event", "", "chat", [], 3), Packet(EVENT, "/", ["chat"])),
+    (Typed("ack", "/a", None, ["x", b"\x01"], 9), Packet(ACK, "/a", ["x", b"\x01"], 9)),
+    (Typed("message", "", data="hi"), Packet(EVENT, "/", ["message", "hi"])),
+    (Typed("json", "", None, None, 2, "data", {"a": 1}),
+     Packet(EVENT, "/", ["message", {"a": 1}], 2)),
+    (Typed("disconnect", "/a"), Packet(DISCONNECT, "/a")),
+    (Typed("error", "/a", reason="unauthorized"),
+     Packet(CONNECT_ERROR, "/a", {"message": "unauthorized"})),
+    (Typed("error", "/a"), Packet(CONNECT_ERROR, "/a", {"message": ""})),
+]
+
+
+@pytest.mark.parametrize(("typed", "packet"), FROM_TYPED, ids=range(len(FROM_TYPED)))
+def test_from_typed(typed: Typed, packet: Packet) -> None:
+    assert from_typed(typed) == packet
+
+
+@pytest.mark.parametrize("kind", ["connect", "heartbeat", "noop"])
+def test_from_typed_refuses_what_v5_has_no_packet_for(kind: str) -> None:
+    with pytest.raises(ValueError, match=kind):
+        from_typed(Typed(kind, "/a"))
+
+
+def test_typed_round_trip() -> None:
+    """What a client sends comes back the same when the typed packet is written again (but
+    for a name that is not a string, which the server reads as one)."""
+    for packet, _, typed in TO_TYPED:
+        if typed is not None and packet.type in (EVENT, ACK) and packet.data != [12, "x"]:
+            again = from_typed(typed)
+            assert (again.type, again.nsp, again.data or [], again.id) == (
+                packet.type, packet.nsp, packet.data or [], packet.id)
 
 
 # --- properties --------------------------------------------------------------------------------

@@ -45,7 +45,7 @@ ROOT = Path(__file__).resolve().parent.parent
 #: The modules of the socket side whose classes are checked.
 MODULES = (
     "tornio.core.acks", "tornio.core.counters", "tornio.core.dispatch", "tornio.core.fairness",
-    "tornio.core.mixins", "tornio.core.namespace", "tornio.core.opening", "tornio.core.packets",
+    "tornio.core.mixins", "tornio.core.namespace", "tornio.core.opening", "tornio.protocol.packets",
     "tornio.core.ratelimit", "tornio.core.rooms", "tornio.core.socket", "tornio.core.threads",
     "tornio.core.timers", "tornio.core.watched", "tornio.legacy.socket", "tornio.modern.socket",
     "tornio.modern.endpoint", "tornio.modern.driving", "tornio.bus.store", "tornio.manager",

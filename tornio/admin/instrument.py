@@ -36,9 +36,9 @@ from tornio.protocol.endpoints import to_nsp
 
 if TYPE_CHECKING:
     from tornio.admin.options import AdminOptions
-    from tornio.core.packets import Packet
     from tornio.core.socket import Socket
     from tornio.manager import SocketManager
+    from tornio.protocol.packets import Packet
 
 __all__ = ["Instrument", "now_iso", "to_nsp"]
 

@@ -13,7 +13,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any, Protocol
 
-from tornio.core.packets import Packet
+from tornio.protocol.packets import Packet
 
 __all__ = ["SocketMonitor"]
 

@@ -18,10 +18,11 @@ signature is read once). Acks the server asks for may time out: ``emit(..., call
 timeout=s)`` makes ``cb`` error-first, and ``await call(event, *args, timeout=s)`` returns
 the client's answer.
 
-Packets arrive typed (:class:`~tornio.core.packets.Packet`, :meth:`BaseNamespace.receive_packet`);
-gevent-socketio's packet dict is made only for what asks for it: a handler or hook taking
-``packet``, or a class that overrides ``process_packet`` or ``process_event`` (they are
-called with dicts, as in gevent-socketio). What the namespace sends goes to its socket as a
+Packets arrive typed (:class:`~tornio.protocol.packets.Packet`,
+:meth:`BaseNamespace.receive_packet`); gevent-socketio's packet dict is made only for what
+asks for it: a handler or hook taking ``packet``, or a class that overrides
+``process_packet`` or ``process_event`` (they are called with dicts, as in
+gevent-socketio). What the namespace sends goes to its socket as a
 ``Packet``.
 
 A class with ``blocking = True`` runs its plain handlers, hooks and spawned functions on a
@@ -42,7 +43,6 @@ from typing import TYPE_CHECKING, Any, ClassVar
 
 from tornio.core import dispatch, threads
 from tornio.core.dispatch import ALLOWED_EVENT_NAME, CATCH_ALL, event, hybridmethod
-from tornio.core.packets import Packet
 from tornio.core.signatures import (
     DECORATED,
     SIGNATURES,
@@ -53,6 +53,7 @@ from tornio.core.signatures import (
 )
 from tornio.core.threads import here, in_use, on_loop
 from tornio.exceptions import ConnectionRefused, Disconnected, EventRefused
+from tornio.protocol.packets import Packet
 
 if TYPE_CHECKING:
     from tornado.httputil import HTTPServerRequest
@@ -297,7 +298,7 @@ class BaseNamespace:
 
     def process_packet(self, packet: AnyPacket) -> Any:
         """Dispatch one decoded packet (gevent-socketio's dict, or a
-        :class:`~tornio.core.packets.Packet`); returns what becomes the data ack."""
+        :class:`~tornio.protocol.packets.Packet`); returns what becomes the data ack."""
         return self._dispatch(packet if isinstance(packet, Packet) else Packet.from_dict(packet))
 
     def _dispatch(self, packet: Packet) -> Any:

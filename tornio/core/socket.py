@@ -2,7 +2,7 @@
 
 The base class is protocol-neutral: it owns the client's namespace instances, its ack callbacks
 and the ``session`` dict its namespaces share, and turns packets (typed
-:class:`~tornio.core.packets.Packet`, whichever generation decoded them) into namespace calls;
+:class:`~tornio.protocol.packets.Packet`, whichever generation decoded them) into namespace calls;
 what the namespaces send reaches the subclass's encoder as a ``Packet`` too.
 :class:`~tornio.legacy.socket.LegacySocket` speaks Socket.IO 0.9 over a 0.9 session;
 :class:`~tornio.modern.socket.ModernSocket` speaks Socket.IO v5 over an Engine.IO session. A
@@ -38,12 +38,12 @@ from tornio.core.counters import COUNTERS
 from tornio.core.dispatch import find_namespace
 from tornio.core.fairness import InputBacklog
 from tornio.core.opening import VirtualSocket
-from tornio.core.packets import Packet
 from tornio.core.ratelimit import TokenBucket
 from tornio.core.requests import request_environ
 from tornio.core.rooms import refused_name
 from tornio.exceptions import ConnectionRefused, Disconnected, EventRefused, NameTooLong
 from tornio.protocol.jsoncodec import JsonCodec
+from tornio.protocol.packets import Packet
 
 if TYPE_CHECKING:
     from tornado.httputil import HTTPServerRequest
@@ -279,7 +279,7 @@ class Socket(VirtualSocket):
     def handle_packet(self, packet: Packet | Mapping[str, Any]) -> None:
         """Run one decoded packet through the namespaces: where every packet of a client
         enters dispatch, so where its event rate is counted. (A gevent-socketio packet dict
-        is taken too, and read as a :class:`~tornio.core.packets.Packet`.)"""
+        is taken too, and read as a :class:`~tornio.protocol.packets.Packet`.)"""
         if self.engine.closed:  # (self.closed without its call: the hot path)
             return  # a message still in flight when the socket ended must not revive it
         inbox = self.inbox
@@ -581,7 +581,7 @@ class Socket(VirtualSocket):
 
     def send_packet(self, packet: Packet | Mapping[str, Any]) -> None:
         """Encode and send one packet (or a gevent-socketio packet dict: it is read as a
-        :class:`~tornio.core.packets.Packet`).
+        :class:`~tornio.protocol.packets.Packet`).
 
         Raises:
             ValueError: a dict of no known packet type; a packet the protocol cannot carry.

@@ -5,13 +5,13 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
-from tornio.core.packets import Packet
 from tornio.core.requests import kept_request
 from tornio.core.socket import Socket
 from tornio.exceptions import ConnectionRefused, InvalidPacket, InvalidPayload
 from tornio.legacy.session import LegacySession, SessionState, Sink
 from tornio.protocol import legacy
 from tornio.protocol.drive import drive
+from tornio.protocol.packets import Packet
 
 if TYPE_CHECKING:
     from tornado.httputil import HTTPServerRequest
@@ -64,24 +64,15 @@ class LegacySocket(Socket):
             drive(self, outs)  # polling members between two polls return nothing
 
     def _send(self, packet: Packet) -> None:
+        wire = legacy.encode(packet, self.json_codec)
         stream = self.engine.stream
         if stream is not None:  # as send would return it, without building it
-            stream.write([self._encode(packet)])
+            stream.write([wire])
         else:
-            drive(self, self.engine.send(self._encode(packet), self.manager.clock()))
-
-    def _encode(self, packet: Packet) -> str:
-        """The 0.9 wire form of a packet: events and acks on the codec's fast paths."""
-        kind = packet.kind
-        if kind == "event" and (packet.id is None or packet.ack == "data"):
-            return legacy.encode_event(packet.endpoint, packet.name or "", packet.args,
-                                       packet.id, self.json_codec)
-        if kind == "ack" and packet.id is not None:
-            return legacy.encode_ack(packet.endpoint, packet.id, packet.args, self.json_codec)
-        return legacy.encode_packet(packet.as_dict(), self.json_codec)
+            drive(self, self.engine.send(wire, self.manager.clock()))
 
     def _check_encodable(self, packet: Packet) -> None:
-        self._encode(packet)
+        legacy.encode(packet, self.json_codec)
 
     def _send_connect_ok(self, endpoint: str) -> None:
         if endpoint:  # the global namespace's connect packet went out with the transport
@@ -153,7 +144,7 @@ class LegacySocket(Socket):
         if self.opening.held is not None and self.opening.hold((data,)):
             return
         try:
-            packet = legacy.decode_packet(data, self.json_codec)
+            packet = legacy.decode(data, self.json_codec)
         except InvalidPacket as exc:
             self.error(
                 "invalid_packet",
@@ -161,7 +152,7 @@ class LegacySocket(Socket):
                 endpoint=exc.endpoint if exc.endpoint in self.active_ns else "",
             )
             return
-        self.handle_packet(Packet.from_dict(packet))
+        self.handle_packet(packet)
 
     def _replay_input(self, items: list[Any]) -> None:
         self.receive_packets(items)

@@ -1,10 +1,11 @@
 """``ModernSocket``: a Socket.IO v5 client (socket.io-client 3.x/4.x), or a v4 one
 (socket.io-client 2.x, over Engine.IO v3), on the same namespace API as 0.9 clients.
 
-Socket.IO packets become typed packets (:class:`~tornio.core.packets.Packet`) on the way in, and
-back on the way out: an EVENT ``["name", *args]`` with an id is an event that asks for a data
-ack; the v5 namespace ``/`` is the legacy global endpoint ``''``. Each namespace connection has
-its own id (``socket.sids``, the client's ``socket.id``), made by
+Socket.IO packets become typed packets (:class:`~tornio.protocol.packets.Packet`) on the way in,
+and back on the way out, through the codec's :func:`~tornio.protocol.socketio.to_typed` and
+:func:`~tornio.protocol.socketio.from_typed`: an EVENT ``["name", *args]`` with an id is an
+event that asks for a data ack; the v5 namespace ``/`` is the legacy global endpoint ``''``.
+Each namespace connection has its own id (``socket.sids``, the client's ``socket.id``), made by
 :func:`tornio.bus.ids.make_sid`, so that it names the process that owns it. The client's
 ``auth`` payload is ``namespace.auth``; ``recv_connect`` may refuse it (``CONNECT_ERROR`` with
 the server's data). Binary values are ``bytes`` in handler arguments and in emits.
@@ -34,7 +35,6 @@ from typing import TYPE_CHECKING, Any
 from tornio.bus import ids
 from tornio.bus.store import SocketRecovery
 from tornio.core.namespace import BaseNamespace
-from tornio.core.packets import Packet as AppPacket
 from tornio.core.socket import NamespaceFactory, Socket
 from tornio.core.watched import WatchedDict
 from tornio.exceptions import ConnectionRefused, InvalidPacket
@@ -43,6 +43,7 @@ from tornio.modern.session import EngineSession, EngineSettings, Frame
 from tornio.protocol import msgpack_parser, socketio
 from tornio.protocol.drive import drive
 from tornio.protocol.endpoints import to_endpoint, to_nsp
+from tornio.protocol.packets import Packet as AppPacket
 from tornio.protocol.socketio import Packet, PacketType
 
 if TYPE_CHECKING:
@@ -57,11 +58,6 @@ log = logging.getLogger("tornio.modern.socket")
 RESERVED_EVENTS = frozenset(
     {"connect", "connect_error", "disconnect", "disconnecting", "newListener", "removeListener"}
 )
-
-
-# Tuples, not sets: `in` checks identity first, and IntEnum hashing is slow.
-_EVENTS = (PacketType.EVENT, PacketType.BINARY_EVENT)
-_ACKS = (PacketType.ACK, PacketType.BINARY_ACK)
 
 
 class ModernSocket(EngineDriving, Socket):
@@ -162,10 +158,7 @@ class ModernSocket(EngineDriving, Socket):
         super().send_packet(packet)
 
     def _send(self, packet: AppPacket) -> None:
-        if packet.kind == "ack":  # the usual one: a handler's answer
-            self._send_sio(Packet(PacketType.ACK, to_nsp(packet.endpoint), packet.args, packet.id))
-        else:
-            self._send_sio(self._to_sio(packet))
+        self._send_sio(socketio.from_typed(packet))
 
     def _send_sio(self, packet: Packet) -> None:
         if self.msgpack:
@@ -184,35 +177,11 @@ class ModernSocket(EngineDriving, Socket):
             drive(self, self.engine.send_many([head, *parts[1:]]))
 
     def _check_encodable(self, packet: AppPacket) -> None:
-        sio = self._to_sio(packet)
+        sio = socketio.from_typed(packet)
         if self.msgpack:
             msgpack_parser.encode(sio, self.json_codec)
         else:
             socketio.encode(sio, self.json_codec)
-
-    @staticmethod
-    def _to_sio(packet: AppPacket) -> Packet:
-        """The Socket.IO packet of an application packet.
-
-        Raises:
-            ValueError: a kind v5 has no packet for (connect, heartbeat, noop: the socket
-                sends its own CONNECT replies).
-        """
-        kind = packet.kind
-        nsp = to_nsp(packet.endpoint)
-        if kind == "event":
-            return Packet(PacketType.EVENT, nsp, [packet.name, *packet.args],
-                          packet.id if packet.ack else None)
-        if kind == "ack":
-            return Packet(PacketType.ACK, nsp, list(packet.args), packet.id)
-        if kind in ("message", "json"):
-            return Packet(PacketType.EVENT, nsp, ["message", packet.data],
-                          packet.id if packet.ack else None)
-        if kind == "disconnect":
-            return Packet(PacketType.DISCONNECT, nsp)
-        if kind == "error":
-            return Packet(PacketType.CONNECT_ERROR, nsp, {"message": packet.reason or ""})
-        raise ValueError(f"cannot send a {kind!r} packet to a Socket.IO v5 client")
 
     def _new_namespace_sid(self, endpoint: str) -> str:
         # Socket.IO gives every namespace connection its own id; it names this process.
@@ -330,19 +299,9 @@ class ModernSocket(EngineDriving, Socket):
             # also a CONNECT_ERROR sent by a client
             self.close_session("invalid state", notify_client=True)
             return
-        if kind in _EVENTS:
-            data = packet.data
-            name = data[0]
-            msg_id = packet.id
-            self.handle_packet(AppPacket(
-                "event", endpoint, name if isinstance(name, str) else str(name), data[1:],
-                msg_id, None if msg_id is None else "data",
-            ))
-        elif kind in _ACKS:
-            self.handle_packet(AppPacket("ack", endpoint, None, list(packet.data or ()),
-                                         packet.id))
-        elif kind is PacketType.DISCONNECT:
-            self.handle_packet(AppPacket("disconnect", endpoint))
+        typed = socketio.to_typed(packet, endpoint)
+        if typed is not None:
+            self.handle_packet(typed)
         else:
             self.close_session("invalid state", notify_client=True)
 

@@ -3,7 +3,8 @@
 This module owns three things and nothing else:
 
 * the packet codec, ``type ':' [id ['+']] ':' [endpoint] [':' data]`` for the nine packet types
-  (:func:`encode_packet`, :func:`decode_packet`, and the hot-path :func:`encode_event`);
+  (:func:`encode`, :func:`decode`; their dict forms :func:`encode_packet`,
+  :func:`decode_packet`; and the hot paths :func:`encode_event`, :func:`encode_ack`);
 * the multi-packet framing ``\\ufffd<len>\\ufffd<packet>...`` used by polling transports
   (:func:`encode_payload`, :func:`decode_payload`), where ``len`` counts UTF-16 code units
   like JavaScript's ``String.length`` (:func:`utf16_len`);
@@ -13,8 +14,10 @@ It follows node socket.io 0.9's ``lib/parser.js``, except that the decoder is st
 cannot make sense of raises :class:`~tornio.exceptions.InvalidPacket` or
 :class:`~tornio.exceptions.InvalidPayload` instead of yielding a half-filled packet.
 
-Packets are plain dicts shaped like gevent-socketio's, because application code receives them.
-No I/O, no clock, no Tornado.
+Packets are read into and written from the typed :class:`~tornio.protocol.packets.Packet`
+that both generations' namespaces dispatch (:func:`decode`, :func:`encode`); gevent-socketio's
+packet dicts, which applications may hand in or ask for, have :func:`decode_packet` and
+:func:`encode_packet`. No I/O, no clock, no Tornado.
 """
 
 from __future__ import annotations
@@ -26,15 +29,18 @@ from typing import Any, TypedDict
 from tornio.exceptions import InvalidPacket, InvalidPayload
 from tornio.protocol import jsoncodec
 from tornio.protocol.jsoncodec import JsonCodec
+from tornio.protocol.packets import Packet
 
 __all__ = [
     "ERROR_ADVICES",
     "ERROR_REASONS",
     "PACKET_TYPES",
-    "Packet",
+    "PacketDict",
+    "decode",
     "decode_packet",
     "decode_payload",
     "dumps",
+    "encode",
     "encode_ack",
     "encode_event",
     "encode_packet",
@@ -67,8 +73,8 @@ ERROR_ADVICES: tuple[str, ...] = ("reconnect",)
 """Error advices, indexed by their wire number."""
 
 
-class Packet(TypedDict, total=False):
-    """A decoded packet, keyed like gevent-socketio's packet dicts.
+class PacketDict(TypedDict, total=False):
+    """A decoded packet as gevent-socketio's packet dict.
 
     ``type`` and ``endpoint`` are always present in decoded packets. ``id`` and ``ack`` come
     together: ``ack`` is ``True`` for an automatic ack and ``'data'`` when user code answers.
@@ -238,6 +244,22 @@ def encode_packet(packet: Mapping[str, Any], json: JsonCodec | None = None) -> s
     return head  # disconnect, heartbeat, noop: no data
 
 
+def encode(packet: Packet, json: JsonCodec | None = None) -> str:
+    """Encode a typed packet: events and acks on the fast paths (:func:`encode_event`,
+    :func:`encode_ack`), any other packet as its dict (:func:`encode_packet`), which also
+    keeps an id an ack of an application's dict carries of its own.
+
+    Raises:
+        ValueError, TypeError: as :func:`encode_packet`.
+    """
+    kind = packet.kind
+    if kind == "event" and (packet.id is None or packet.ack == "data"):
+        return encode_event(packet.endpoint, packet.name or "", packet.args, packet.id, json)
+    if kind == "ack" and packet.id is not None and packet.ack is None:  # no id of its own
+        return encode_ack(packet.endpoint, packet.id, packet.args, json)
+    return encode_packet(packet.as_dict(), json)
+
+
 def _as_array(args: Any) -> Any:
     # JSONEncoder serialises lists and tuples as arrays; anything else iterable becomes a list.
     if type(args) is list or type(args) is tuple:
@@ -295,13 +317,24 @@ def encode_ack(
     return f"6::{endpoint}:{ack_id}"
 
 
-def decode_packet(data: str, json: JsonCodec | None = None) -> Packet:
+def decode_packet(data: str, json: JsonCodec | None = None) -> PacketDict:
     """Decode one packet as node's ``decodePacket`` does, but strictly (an application's
-    ``json`` module reads the values).
+    ``json`` module reads the values), into gevent-socketio's packet dict: :func:`decode`'s
+    packet as :meth:`~tornio.protocol.packets.Packet.as_dict` gives it.
 
     The result always has ``type`` and ``endpoint``; ``id`` and ``ack`` when the packet carries
     an id; then ``data`` (message, json), ``name`` and ``args`` (event), ``ackId`` and ``args``
     (ack), ``reason`` and ``advice`` (error) or ``qs`` (connect).
+
+    Raises:
+        InvalidPacket: as :func:`decode`.
+    """
+    return decode(data, json).as_dict()  # type: ignore[return-value]  # the keys above
+
+
+def decode(data: str, json: JsonCodec | None = None) -> Packet:
+    """Decode one packet as node's ``decodePacket`` does, but strictly (an application's
+    ``json`` module reads the values), into the typed packet the namespaces dispatch.
 
     Tolerated beyond node: the SPEC's connect form ``1::/ns?a=b`` (endpoint ``/ns``, qs
     ``?a=b``) and gevent-socketio's error form ``7:::2+0/ns``.
@@ -310,15 +343,14 @@ def decode_packet(data: str, json: JsonCodec | None = None) -> Packet:
         InvalidPacket: the packet is malformed, has an unknown type, or its data does not fit
             its type. ``endpoint`` is set when it could be read.
     """
-    loads = jsoncodec.loads_legacy if json is None else _application_loads(json)
     m = _match_packet(data)
     if m is None:
         raise InvalidPacket(f"malformed packet {_excerpt(data)}")
     digit, msg_id, plus, endpoint, body = m.groups()
     if endpoint is None:
         endpoint = ""
-    ptype = _TYPE_BY_DIGIT.get(digit)
-    if ptype is None:
+    kind = _TYPE_BY_DIGIT.get(digit)
+    if kind is None:
         raise InvalidPacket(f"unknown packet type {_excerpt(digit)}", endpoint)
 
     if digit == "1" and "?" in endpoint:  # SPEC form '1::/ns?a=b'
@@ -331,14 +363,16 @@ def decode_packet(data: str, json: JsonCodec | None = None) -> Packet:
             reason_index, advice_index, endpoint = gsio.groups()
             body = f"{reason_index}+{advice_index}" if advice_index is not None else reason_index
 
-    packet: Packet = {"type": ptype, "endpoint": endpoint}
+    packet_id: int | None = None
+    ack: bool | str | None = None
     if msg_id is not None:
         if len(msg_id) > _MAX_ID_DIGITS:
             raise InvalidPacket(f"packet id too long in {_excerpt(data)}", endpoint)
-        packet["id"] = int(msg_id)
-        packet["ack"] = "data" if plus else True
+        packet_id = int(msg_id)
+        ack = "data" if plus else True
 
     if digit == "5":  # event
+        loads = jsoncodec.loads_legacy if json is None else _application_loads(json)
         try:
             obj = loads(body)
         except (ValueError, RecursionError):
@@ -348,47 +382,59 @@ def decode_packet(data: str, json: JsonCodec | None = None) -> Packet:
         name = obj.get("name")
         if type(name) is not str:
             raise InvalidPacket(f"event without a string name: {_excerpt(body)}", endpoint)
-        packet["name"] = name
-        if "args" in obj:
-            args = obj["args"]
-            if type(args) is not list:
-                raise InvalidPacket(f"event args are not a list: {_excerpt(body)}", endpoint)
-            packet["args"] = args
-        else:
-            packet["args"] = []
-    elif digit == "3":  # message
-        packet["data"] = body
-    elif digit == "6":  # ack
-        am = _match_ack(body)
-        if am is None:
-            raise InvalidPacket(f"ack without an ack id: {_excerpt(body)}", endpoint)
-        ack_id, _, rest = am.groups()
-        if len(ack_id) > _MAX_ID_DIGITS:
-            raise InvalidPacket(f"ack id too long: {_excerpt(body)}", endpoint)
-        packet["ackId"] = int(ack_id)
-        if rest:
-            try:
-                args = loads(rest)
-            except (ValueError, RecursionError):
-                raise InvalidPacket(f"ack args are not JSON: {_excerpt(body)}", endpoint) from None
-            if type(args) is not list:
-                raise InvalidPacket(f"ack args are not a list: {_excerpt(body)}", endpoint)
-            packet["args"] = args
-        else:
-            packet["args"] = []
-    elif digit == "4":  # json
+        args = obj["args"] if "args" in obj else []  # noqa: SIM401  (no call: the hot path)
+        if type(args) is not list:
+            raise InvalidPacket(f"event args are not a list: {_excerpt(body)}", endpoint)
+        return Packet("event", endpoint, name, args, packet_id, ack)
+    if digit == "3":  # message
+        return Packet("message", endpoint, None, None, packet_id, ack, body)
+    if digit == "6":  # ack
+        return _decode_ack(body, endpoint, packet_id, ack, json)
+    if digit == "4":  # json
+        loads = jsoncodec.loads_legacy if json is None else _application_loads(json)
         try:
-            packet["data"] = loads(body)
+            value = loads(body)
         except (ValueError, RecursionError):
             raise InvalidPacket(f"json data is not JSON: {_excerpt(body)}", endpoint) from None
-    elif digit == "1":  # connect
-        packet["qs"] = body
-    elif digit == "7":  # error
+        return Packet("json", endpoint, None, None, packet_id, ack, value)
+    if digit == "1":  # connect
+        return Packet("connect", endpoint, None, None, packet_id, ack, qs=body)
+    if digit == "7":  # error
         pieces = body.split("+", 2)  # node: data.split('+'), pieces [0] and [1]
-        packet["reason"] = _REASON_BY_INDEX.get(pieces[0], "")
-        packet["advice"] = _ADVICE_BY_INDEX.get(pieces[1], "") if len(pieces) > 1 else ""
+        return Packet(
+            "error", endpoint, None, None, packet_id, ack,
+            reason=_REASON_BY_INDEX.get(pieces[0], ""),
+            advice=_ADVICE_BY_INDEX.get(pieces[1], "") if len(pieces) > 1 else "",
+        )
     # disconnect, heartbeat, noop: data, if any, is ignored
-    return packet
+    return Packet(kind, endpoint, None, None, packet_id, ack)
+
+
+def _decode_ack(
+    body: str, endpoint: str, packet_id: int | None, ack: bool | str | None,
+    json: JsonCodec | None,
+) -> Packet:
+    """An ack packet: ``<ackId>['+' <JSON array>]``. The typed packet's ``id`` is the id it
+    answers; an ack that carries an id of its own (no client sends one) keeps it in its dict."""
+    am = _match_ack(body)
+    if am is None:
+        raise InvalidPacket(f"ack without an ack id: {_excerpt(body)}", endpoint)
+    ack_id, _, rest = am.groups()
+    if len(ack_id) > _MAX_ID_DIGITS:
+        raise InvalidPacket(f"ack id too long: {_excerpt(body)}", endpoint)
+    args: Any = []
+    if rest:
+        loads = jsoncodec.loads_legacy if json is None else _application_loads(json)
+        try:
+            args = loads(rest)
+        except (ValueError, RecursionError):
+            raise InvalidPacket(f"ack args are not JSON: {_excerpt(body)}", endpoint) from None
+        if type(args) is not list:
+            raise InvalidPacket(f"ack args are not a list: {_excerpt(body)}", endpoint)
+    if packet_id is None:
+        return Packet("ack", endpoint, None, args, int(ack_id))
+    return Packet.from_dict({"type": "ack", "endpoint": endpoint, "id": packet_id, "ack": ack,
+                             "ackId": int(ack_id), "args": args})
 
 
 # --- payload framing ---------------------------------------------------------------------------

@@ -11,6 +11,8 @@ values follow the text packet as attachments, one Engine.IO binary message each.
   CONNECT answers.
 * :class:`Decoder` takes Engine.IO messages one by one and gives back packets, holding
   BINARY_* packets until their attachments have arrived.
+* :func:`to_typed` and :func:`from_typed` translate between a Socket.IO packet and the typed
+  packet the namespaces dispatch and send (:mod:`tornio.protocol.packets`).
 
 JSON is written as ``JSON.stringify`` writes it: compact, not ASCII-escaped, keys in insertion
 order, lone surrogates escaped. Floats keep Python's spelling (``1.0``, ``1e-07``), which
@@ -35,7 +37,8 @@ from enum import IntEnum
 from typing import Any
 
 from tornio.exceptions import InvalidPacket
-from tornio.protocol import jsoncodec
+from tornio.protocol import jsoncodec, packets
+from tornio.protocol.endpoints import to_nsp
 from tornio.protocol.jsoncodec import JsonCodec
 
 __all__ = [
@@ -48,6 +51,8 @@ __all__ = [
     "connect_packet",
     "encode",
     "encode_event",
+    "from_typed",
+    "to_typed",
 ]
 
 
@@ -283,6 +288,50 @@ def connect_error_packet(nsp: str, message: str, data: Any = None, *, protocol: 
     if data is None:
         return head + _dumps({"message": message})
     return head + _dumps({"message": message, "data": data})
+
+
+# --- the typed packet ----------------------------------------------------------------------------
+
+
+def from_typed(packet: packets.Packet) -> Packet:
+    """The Socket.IO packet of a typed packet a namespace sends (a 0.9-style ``message`` or
+    ``json`` becomes the ``message`` event a v5 client's ``send()`` gives).
+
+    Raises:
+        ValueError: a kind v5 has no packet for (connect, heartbeat, noop: the socket sends its
+            own CONNECT answers).
+    """
+    kind = packet.kind
+    nsp = to_nsp(packet.endpoint)
+    if kind == "ack":  # the usual one: a handler's answer
+        return Packet(_ACK, nsp, list(packet.args), packet.id)
+    if kind == "event":
+        return Packet(_EVENT, nsp, [packet.name, *packet.args], packet.id if packet.ack else None)
+    if kind in ("message", "json"):
+        return Packet(_EVENT, nsp, ["message", packet.data], packet.id if packet.ack else None)
+    if kind == "disconnect":
+        return Packet(_DISCONNECT, nsp)
+    if kind == "error":
+        return Packet(PacketType.CONNECT_ERROR, nsp, {"message": packet.reason or ""})
+    raise ValueError(f"cannot send a {kind!r} packet to a Socket.IO v5 client")
+
+
+def to_typed(packet: Packet, endpoint: str) -> packets.Packet | None:
+    """The typed packet of a client's EVENT, ACK (binary ones with their attachments in place)
+    or DISCONNECT, ``endpoint`` being its namespace as the socket read it; None for a CONNECT
+    or CONNECT_ERROR, which the socket answers itself. An event's id asks for a data ack."""
+    kind = packet.type
+    if kind is _EVENT or kind is _BINARY_EVENT:
+        data = packet.data
+        name = data[0]
+        msg_id = packet.id
+        return packets.Packet("event", endpoint, name if isinstance(name, str) else str(name),
+                              data[1:], msg_id, None if msg_id is None else "data")
+    if kind is _ACK or kind is _BINARY_ACK:
+        return packets.Packet("ack", endpoint, None, list(packet.data or ()), packet.id)
+    if kind is _DISCONNECT:
+        return packets.Packet("disconnect", endpoint)
+    return None
 
 
 # --- decoding ----------------------------------------------------------------------------------

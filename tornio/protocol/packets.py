@@ -1,9 +1,10 @@
 """``Packet``: one Socket.IO packet as the application layer sees it, whichever generation
 carried it.
 
-Both sockets turn what their codec decoded into a :class:`Packet` (a Socket.IO v5 packet in
-:meth:`~tornio.modern.socket.ModernSocket.handle_sio`, a 0.9 one in
-:meth:`~tornio.legacy.socket.LegacySocket.receive_packet`), the socket and its namespaces
+The 0.9 codec reads and writes it (:func:`tornio.protocol.legacy.decode`,
+:func:`~tornio.protocol.legacy.encode`); the v5 socket makes it from the Socket.IO packet its
+codec decoded (:meth:`~tornio.modern.socket.ModernSocket.handle_sio`), whose attachments and
+``CONNECT`` data are the v5 wire's own. The socket and its namespaces
 dispatch it (names checked, rate counted, monitored, handed to the handler), and what a
 namespace sends goes back to the socket's encoder as a :class:`Packet` too. Binary
 attachments are already back in place: ``bytes`` values inside ``args``.
