@@ -254,18 +254,48 @@ def test_an_ack_with_an_id_of_its_own() -> None:
     assert encode(Packet.answer("/chat", 4, ["a"])) == '6::/chat:4+["a"]'
 
 
-@pytest.mark.parametrize("data", ['{"name":"x"}', '{"name":"x","args":[1]}'])
-def test_decode_uses_the_application_json(data: str) -> None:
-    calls: list[str] = []
+def recording_codec() -> tuple[JsonCodec, list[str], list[Any]]:
+    """An application's JSON module that notes what it reads and writes."""
+    read: list[str] = []
+    written: list[Any] = []
 
     def loads(text: str) -> Any:
-        calls.append(text)
+        read.append(text)
         return json.loads(text)
 
-    module = types.SimpleNamespace(dumps=json.dumps, loads=loads)
-    packet = decode("5:::" + data, JsonCodec(module))
-    assert calls == [data]
-    assert packet.name == "x"
+    def dumps(value: Any, **kwargs: Any) -> str:
+        written.append(value)
+        return json.dumps(value, **kwargs)
+
+    return JsonCodec(types.SimpleNamespace(dumps=dumps, loads=loads)), read, written
+
+
+@pytest.mark.parametrize(
+    ("wire", "text"),
+    [('5:::{"name":"x"}', '{"name":"x"}'),
+     ('5:::{"name":"x","args":[1]}', '{"name":"x","args":[1]}'),
+     ('4:::{"a":1}', '{"a":1}'), ('6:::4+[1,"b"]', '[1,"b"]')],
+)
+def test_decode_uses_the_application_json(wire: str, text: str) -> None:
+    codec, read, _ = recording_codec()
+    assert decode(wire, codec) == decode(wire)
+    assert read == [text]
+
+
+@pytest.mark.parametrize(
+    ("packet", "value"),
+    [(Packet("event", "", "x", [1]), [1]), (Packet("event", "", "x", [2], 3, "data"), [2]),
+     (Packet.answer("", 4, ["a"]), ["a"]), (Packet("json", "", data={"a": 1}), {"a": 1})],
+)
+def test_encode_uses_the_application_json(packet: Packet, value: Any) -> None:
+    codec, _, written = recording_codec()
+    assert encode(packet, codec) == encode(packet)
+    assert written == [value]
+
+
+def test_encode_an_event_with_an_automatic_ack() -> None:
+    """An id without ``ack`` (an application's dict) is a 0.9 automatic ack on the wire."""
+    assert encode(Packet("event", "", "echo", [], 7)) == '5:7::{"name":"echo"}'
 
 
 # (wire, endpoint the error must carry)

@@ -630,6 +630,7 @@ FROM_TYPED: list[tuple[Typed, Packet]] = [
     (Typed("event", "", "chat", [], 3), Packet(EVENT, "/", ["chat"])),
     (Typed("ack", "/a", None, ["x", b"\x01"], 9), Packet(ACK, "/a", ["x", b"\x01"], 9)),
     (Typed("message", "", data="hi"), Packet(EVENT, "/", ["message", "hi"])),
+    (Typed("message", "", None, None, 2, None, "hi"), Packet(EVENT, "/", ["message", "hi"])),
     (Typed("json", "", None, None, 2, "data", {"a": 1}),
      Packet(EVENT, "/", ["message", {"a": 1}], 2)),
     (Typed("disconnect", "/a"), Packet(DISCONNECT, "/a")),
