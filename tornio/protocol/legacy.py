@@ -343,6 +343,7 @@ def decode(data: str, json: JsonCodec | None = None) -> Packet:
         InvalidPacket: the packet is malformed, has an unknown type, or its data does not fit
             its type. ``endpoint`` is set when it could be read.
     """
+    loads = jsoncodec.loads_legacy if json is None else _application_loads(json)
     m = _match_packet(data)
     if m is None:
         raise InvalidPacket(f"malformed packet {_excerpt(data)}")
@@ -372,7 +373,6 @@ def decode(data: str, json: JsonCodec | None = None) -> Packet:
         ack = "data" if plus else True
 
     if digit == "5":  # event
-        loads = jsoncodec.loads_legacy if json is None else _application_loads(json)
         try:
             obj = loads(body)
         except (ValueError, RecursionError):
@@ -389,9 +389,8 @@ def decode(data: str, json: JsonCodec | None = None) -> Packet:
     if digit == "3":  # message
         return Packet("message", endpoint, None, None, packet_id, ack, body)
     if digit == "6":  # ack
-        return _decode_ack(body, endpoint, packet_id, ack, json)
+        return _decode_ack(body, endpoint, packet_id, ack, loads)
     if digit == "4":  # json
-        loads = jsoncodec.loads_legacy if json is None else _application_loads(json)
         try:
             value = loads(body)
         except (ValueError, RecursionError):
@@ -412,7 +411,7 @@ def decode(data: str, json: JsonCodec | None = None) -> Packet:
 
 def _decode_ack(
     body: str, endpoint: str, packet_id: int | None, ack: bool | str | None,
-    json: JsonCodec | None,
+    loads: Callable[[str], Any],
 ) -> Packet:
     """An ack packet: ``<ackId>['+' <JSON array>]``. The typed packet's ``id`` is the id it
     answers; an ack that carries an id of its own (no client sends one) keeps it in its dict."""
@@ -424,7 +423,6 @@ def _decode_ack(
         raise InvalidPacket(f"ack id too long: {_excerpt(body)}", endpoint)
     args: Any = []
     if rest:
-        loads = jsoncodec.loads_legacy if json is None else _application_loads(json)
         try:
             args = loads(rest)
         except (ValueError, RecursionError):
