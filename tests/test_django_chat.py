@@ -134,6 +134,7 @@ class PollingGuest:
     def __init__(self, url: str, worker: int, tries: int = 8) -> None:
         self.base = url + "/socket.io/1"
         self.events: list[tuple[str, list[Any]]] = []
+        self.acks: dict[int, list[Any]] = {}
         for _ in range(tries):
             with urllib.request.urlopen(self.base + "/", timeout=5) as response:
                 self.sid = response.read().decode().split(":")[0]
@@ -157,6 +158,19 @@ class PollingGuest:
             packet = legacy.decode_packet(wire)
             if packet["type"] == "event":
                 self.events.append((packet["name"], list(packet.get("args", []))))
+            elif packet["type"] == "ack":
+                self.acks[packet["ackId"]] = list(packet.get("args", []))
+
+    def wait_for_ack(self, ack_id: int, timeout: float = 15) -> list[Any]:
+        """Poll until the server answers the request numbered ``ack_id``; return its args."""
+
+        def answered() -> bool:
+            if ack_id not in self.acks:
+                self._poll()
+            return ack_id in self.acks
+
+        wait_for(answered, timeout, message=f"the ack of request {ack_id}")
+        return self.acks[ack_id]
 
     def wait_for_event(self, name: str, *args: Any, timeout: float = 15) -> None:
         def arrived() -> bool:
@@ -220,6 +234,8 @@ def test_a_logged_in_user_and_a_guest_chat_and_a_view_posts_to_the_room(
     dave = PollingGuest(django_chat.url, worker=1 - alice.worker())
     dave.send("1::/chat")
     dave.send('5:1+:/chat:{"name":"join","args":["kitchen"]}')
+    # In the room once the join is answered (not before: alice's line would race his join).
+    assert dave.wait_for_ack(1) == [True, None]
     alice.say("dave, are you there?")
     dave.wait_for_event("msg_to_room", "alice", "dave, are you there?")
 
