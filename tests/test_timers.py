@@ -150,6 +150,7 @@ async def test_heartbeats_of_one_slot_share_one_loop_timer(monkeypatch: pytest.M
     for socket in first + second:
         owner.touch(socket)
     assert len(loop_timers.handles) == 2  # one per slot, not one per session
+    assert owner.armed["a0"][1].cancelled() is False
     assert {h.when() for h in loop_timers.handles} == {
         owner.armed["a0"][1].when(),
         owner.armed["b0"][1].when(),
@@ -198,16 +199,22 @@ async def test_cancelling_every_timeout_of_a_bucket_cancels_its_loop_timer(
     loop_timers = LoopTimers(monkeypatch)
     owner = loop_clock_timers()
     now = asyncio.get_running_loop().time()
+    opening = (int(now / timers.BUCKET) + 10) * timers.BUCKET
     sockets = [
-        FakeSocket(f"t{i}", FakeEngine(now + 10 + i / 1000, heartbeat=False)) for i in range(3)
+        FakeSocket(f"t{i}", FakeEngine(opening + 0.1 + i / 1000, heartbeat=False)) for i in range(3)
     ]
-    for socket in sockets:
+    later = FakeSocket("later", FakeEngine(opening + timers.BUCKET + 0.1, heartbeat=False))
+    for socket in [*sockets, later]:
         owner.touch(socket)
-    [bucket] = loop_timers.handles
+    # A bucket per second: the next second's timeout waits in a bucket of its own.
+    bucket, next_bucket = loop_timers.handles
+    assert (bucket.when(), next_bucket.when()) == (opening, opening + timers.BUCKET)
     for socket in sockets:
-        assert not bucket.cancelled()
+        assert bucket.cancelled() is False
         owner.cancel(socket.sessid)
-    assert bucket.cancelled()
+    assert bucket.cancelled() and not next_bucket.cancelled()
+    owner.cancel("later")
+    assert next_bucket.cancelled()
     # An earlier deadline takes a session out of its bucket too.
     socket = sockets[0]
     owner.touch(socket)

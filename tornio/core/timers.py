@@ -73,7 +73,6 @@ class Timer:
         self._cancelled = True
         if self._slot is not None:
             self._slot.leave(self)
-            self._slot = None
         elif self._handle is not None:
             self._handle.cancel()
 
