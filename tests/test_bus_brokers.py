@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from collections.abc import AsyncIterator
 from typing import Any
 
@@ -175,6 +176,32 @@ async def test_a_request_through_two_brokers_is_run_once_and_answered_once(
     answers = await publisher.ask(MessageType.FETCH_SESSIONS, "/chat", {}, timeout=5)
     assert sorted(a["me"] for a in answers.answers) == ["pub", "r1", "r2"]
     assert answers.missing == []
+
+
+async def test_a_loop_that_stalls_past_the_node_timeout_forgets_no_node_and_starts_no_gap(
+    nodes: Any, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A blocking handler or an overloaded machine stalls a worker's loop for longer than
+    node_timeout: the others' heartbeats wait unread meanwhile. Judged before they are read,
+    every peer would be forgotten (a request in flight to one answered None) and a gap begun
+    (messages published in it lost)."""
+    publisher, receivers = nodes
+    owner, member = receivers[0]
+    caplog.set_level(logging.INFO, "tornio.bus")
+
+    async def execute(request: dict[str, Any]) -> dict[str, Any]:
+        return {"status": 200, "id": request["id"]}
+
+    owner.set_http_handler(execute, lambda request_id: None)
+    time.sleep(3 * FAST["node_timeout"])  # the stall: every bus here shares this loop
+    answer = await publisher.request_node(owner.node_id, MessageType.HTTP_REQUEST,
+                                          {"id": "q"}, timeout=5)
+    assert answer == {"status": 200, "id": "q"}
+    publisher.publish(emit("after-the-stall", rooms=["r"]))
+    await member.wait_for_event("after-the-stall", timeout=5)
+    everyone = [publisher, *(bus for bus, _ in receivers)]
+    assert [bus.stats.gaps for bus in everyone] == [0, 0, 0]
+    assert "timed out" not in caplog.text and "cut off" not in caplog.text
 
 
 async def test_no_broker_for_the_node_timeout_is_a_gap_said_and_counted(

@@ -163,6 +163,17 @@ def test_path_watch_says_when_the_node_is_cut_off_and_back() -> None:
     assert watch.gap_since is None and watch.live(3.5) == [1]
 
 
+def test_path_watch_does_not_blame_the_paths_for_the_time_the_node_stood_still() -> None:
+    watch = PathWatch(3, timeout=1.0)
+    watch.echo(0, 10.0)
+    watch.echo(1, 10.5)
+    watch.excuse(5.0)  # the node's loop stood still from about 10.5 to 15.5
+    assert watch.live(15.9) == [0, 1]  # a path never heard of stays unheard of
+    assert watch.check(15.9) is False
+    assert watch.live(16.2) == [1]
+    assert watch.check(16.6) is True and watch.gap_since == 15.5
+
+
 def test_stamps_travel_as_a_third_frame() -> None:
     stream = new_stream()
     frame = stamp(stream, 2**40 + 7)

@@ -367,6 +367,10 @@ class PathWatch:
             return now - since
         return None
 
+    def excuse(self, seconds: float) -> None:
+        """This node stood still for ``seconds``: no path is blamed for them."""
+        self._last = [None if last is None else last + seconds for last in self._last]
+
     def live(self, now: float) -> list[int]:
         """The paths that carried an own message within ``timeout``."""
         return [p for p, last in enumerate(self._last)
