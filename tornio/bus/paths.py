@@ -34,6 +34,8 @@ class BrokerPaths:
     _sequencer: Sequencer[list[bytes]] | None
     _watch: PathWatch
     _expiry: asyncio.TimerHandle | None
+    _nodes: dict[str, float]
+    _judged: float
 
     if TYPE_CHECKING:  # what ZmqBus provides
 
@@ -47,6 +49,25 @@ class BrokerPaths:
         process is stopped) is disconnected after ``node_timeout``, its queue dropped."""
         socket.setsockopt(zmq.HEARTBEAT_IVL, max(1, int(self.heartbeat_interval * 1000)))
         socket.setsockopt(zmq.HEARTBEAT_TIMEOUT, max(1, int(self.node_timeout * 1000)))
+
+    def _excuse_stall(self) -> None:
+        """When this node's own event loop stood still (a blocking handler, an overloaded
+        machine) for more than a heartbeat interval beyond the last judgement, that time does
+        not count as the others' silence: whatever they and the brokers sent meanwhile waits
+        unread in the sockets. Judged at once, every peer would be forgotten (a request in
+        flight to one answered None) and a gap begun (messages published in it lost); the
+        peers and paths are given the stall back instead, and a node that really went away
+        is still forgotten ``node_timeout`` after the loop runs again."""
+        now = time.monotonic()
+        last, self._judged = self._judged, now
+        stall = now - last - self.heartbeat_interval
+        if not last or stall <= self.heartbeat_interval:
+            return
+        for uid in self._nodes:
+            self._nodes[uid] += stall
+        self._watch.excuse(stall)
+        log.info("bus node %s: its event loop stood still for %.1f s, not counted as the "
+                 "others' silence", self.node_id, stall)
 
     def _check_paths(self) -> None:
         """A gap begins (no broker carried our heartbeats for ``node_timeout``); with several

@@ -602,25 +602,6 @@ class ZmqBus(BusRequests, BrokerPaths):
             self._prune()
             self._check_paths()
 
-    def _excuse_stall(self) -> None:
-        """When this node's own event loop stood still (a blocking handler, an overloaded
-        machine) for more than a heartbeat interval beyond the last judgement, that time does
-        not count as the others' silence: whatever they and the brokers sent meanwhile waits
-        unread in the sockets. Judged at once, every peer would be forgotten (a request in
-        flight to one answered None) and a gap begun (messages published in it lost); the
-        peers and paths are given the stall back instead, and a node that really went away
-        is still forgotten ``node_timeout`` after the loop runs again."""
-        now = time.monotonic()
-        last, self._judged = self._judged, now
-        stall = now - last - self.heartbeat_interval
-        if not last or stall <= self.heartbeat_interval:
-            return
-        for uid in self._nodes:
-            self._nodes[uid] += stall
-        self._watch.excuse(stall)
-        log.info("bus node %s: its event loop stood still for %.1f s, not counted as the "
-                 "others' silence", self.node_id, stall)
-
     def _publish_control(self, kind: MessageType, dst: str | None = None) -> None:
         data = self.announce if kind in (MessageType.NODE_UP, MessageType.HEARTBEAT) else {}
         self._send(messages.encode(messages.make_message(kind, "", data, uid=self.node_id,
